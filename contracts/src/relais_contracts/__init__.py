@@ -1,0 +1,1 @@
+"""relais_contracts."""

@@ -1,0 +1,60 @@
+"""Base classes for event and command payloads (the CloudEvents ``data``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_BASE_URL = "https://relais.example.org/schemas"
+
+
+class Strict(BaseModel):
+    """A strict payload part: unknown fields rejected, values immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Message(Strict):
+    """A message payload. Strict: unknown fields are rejected, values are immutable.
+
+    Subclasses set ``message_type`` (``<domain>.<name>``, e.g. ``referral.submitted``) and
+    ``version`` (the major version); the CloudEvents type, routing key and schema id all
+    derive from those two.
+    """
+
+    message_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    kind: ClassVar[Literal["event", "command"]] = "event"
+
+    @classmethod
+    def ce_type(cls) -> str:
+        """CloudEvents ``type``, e.g. ``fr.relais.referral.submitted.v1``."""
+        return f"fr.relais.{cls.message_type}.v{cls.version}"
+
+    @classmethod
+    def routing_prefix(cls) -> str:
+        """Routing key without its last word, e.g. ``referral.submitted.v1``."""
+        return f"{cls.message_type}.v{cls.version}"
+
+    @classmethod
+    def routing_key(cls, last_word: str) -> str:
+        """Full routing key; ``last_word`` is the PRE id (events) or institution id (commands)."""
+        return f"{cls.routing_prefix()}.{last_word}"
+
+    @classmethod
+    def schema_id(cls) -> str:
+        """The ``dataschema`` of messages of this type."""
+        return f"{SCHEMA_BASE_URL}/{cls.message_type}.v{cls.version}.json"
+
+
+class Event(Message):
+    """A past-tense fact published on ``relais.events``."""
+
+    kind: ClassVar[Literal["event", "command"]] = "event"
+
+
+class Command(Message):
+    """An imperative request published on ``relais.intake`` by an outside organisation."""
+
+    kind: ClassVar[Literal["event", "command"]] = "command"

@@ -1,0 +1,152 @@
+"""v1 messages of the referral domain."""
+
+from __future__ import annotations
+
+import uuid
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from relais_contracts.base import Command, Event, Strict
+from relais_contracts.types import (
+    Axis,
+    CompactJWE,
+    ReasonCategory,
+    ReferralStatus,
+    SchoolLevel,
+    Sex,
+    Slug,
+    SourceCategory,
+    TriState,
+)
+
+_SEALED_DOC = (
+    "Compact JWE (ECDH-ES+A256KW, A256GCM) holding the child's and guardians' identity and the "
+    "free-text description. Encrypted to the receiving PRE's public key; only parcours opens it."
+)
+
+
+class ReferralFacts(Strict):
+    """Non-identifying facts about a referred child that reporting may read in clear."""
+
+    age_years: int = Field(ge=2, le=16, description="Age in whole years at referral.")
+    sex: Sex | None = Field(default=None, description="Only when the sender gave it.")
+    school_level: SchoolLevel = Field(description="School level at referral.")
+    lives_in_qpv: TriState = Field(description="Lives in a priority neighbourhood (QPV).")
+    source_category: SourceCategory = Field(description="Kind of the referring institution.")
+    reason_categories: list[ReasonCategory] = Field(
+        min_length=1, max_length=len(ReasonCategory), description="Difficulties observed."
+    )
+    axes: list[Axis] = Field(
+        min_length=1, max_length=len(Axis), description="Axes of the plan that seem concerned."
+    )
+
+
+class ReferralSubmitted(Event):
+    """An institution referred a child to a PRE; the referral is stored and acknowledged."""
+
+    message_type: ClassVar[str] = "referral.submitted"
+
+    referral_id: uuid.UUID = Field(description="The referral, as the sender knows it.")
+    subject_id: uuid.UUID = Field(
+        description="Pseudonymous id of the child within the PRE (random, never derived from "
+        "identity). The same child referred twice gets the same subject_id."
+    )
+    known_subject: bool = Field(
+        description="True when this child was already referred to this PRE (a duplicate)."
+    )
+    institution_id: Slug = Field(description="The referring institution.")
+    submitted_at: AwareDatetime
+    parents_informed: bool = Field(description="The parents were told of the referral.")
+    parents_agree: Literal[True] = Field(
+        description="The parents agree to the referral (libre adhésion): always true, a "
+        "referral without agreement is refused at intake."
+    )
+    facts: ReferralFacts
+    sealed: CompactJWE = Field(description=_SEALED_DOC)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "0b9a2f5e-1c9e-4f0c-9d2e-3b1f6f0c2a11",
+                    "subject_id": "7e1d3c2b-5a4f-4e3d-9c2b-1a0f9e8d7c6b",
+                    "known_subject": False,
+                    "institution_id": "ecole-jules-ferry",
+                    "submitted_at": "2026-10-05T08:30:00Z",
+                    "parents_informed": True,
+                    "parents_agree": True,
+                    "facts": {
+                        "age_years": 8,
+                        "sex": "male",
+                        "school_level": "ce2",
+                        "lives_in_qpv": "yes",
+                        "source_category": "school",
+                        "reason_categories": ["learning_difficulties", "behaviour"],
+                        "axes": ["schooling", "wellbeing"],
+                    },
+                    "sealed": "eyJhbGciOiJFQ0RILUVTK0EyNTZLVyJ9.AAAA.BBBB.CCCC.DDDD",
+                }
+            ]
+        }
+    )
+
+
+class ReferralWithdrawn(Event):
+    """The sender withdrew a referral that was not yet taken up."""
+
+    message_type: ClassVar[str] = "referral.withdrawn"
+
+    referral_id: uuid.UUID
+    subject_id: uuid.UUID
+    institution_id: Slug
+    withdrawn_at: AwareDatetime
+
+
+class ReferralStatusChanged(Event):
+    """The sender-visible status of a referral changed."""
+
+    message_type: ClassVar[str] = "referral.status_changed"
+
+    referral_id: uuid.UUID
+    institution_id: Slug = Field(description="The sender, who must hear about it.")
+    status: ReferralStatus
+    previous_status: ReferralStatus | None = None
+    reason: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{1,64}$",
+        description="A reason code where one exists (decline reason, exit reason).",
+    )
+    redirected_to: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Name of the service redirected to (an organisation, never a person).",
+    )
+    changed_at: AwareDatetime
+
+
+class SubmitReferral(Command):
+    """An institution integrated over AMQP asks to submit a referral.
+
+    Published on ``relais.intake`` with routing key ``referral.submit.v1.<institution_id>``.
+    The identity and free text travel sealed to the referral service's intake key.
+    """
+
+    message_type: ClassVar[str] = "referral.submit"
+
+    pre_id: Slug = Field(description="The PRE the child is referred to.")
+    institution_id: Slug
+    external_ref: str | None = Field(
+        default=None, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The sender's own reference, echoed back in its notifications.",
+    )
+    parents_informed: bool
+    parents_agree: bool = Field(description="Must be true; a false value is refused.")
+    facts: ReferralFacts
+    sealed: CompactJWE = Field(
+        description="Compact JWE to the referral service intake key holding the referral's "
+        "identifying part (child, guardians, referring person, free text)."
+    )
+
+

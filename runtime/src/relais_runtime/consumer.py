@@ -1,0 +1,284 @@
+"""Event consumers: parse, de-duplicate, handle in one transaction, retry, or park.
+
+Each work queue has one ``EventConsumer``; handlers register per message type::
+
+    consumer = runtime.consumer("parcours.referrals")
+
+    @consumer.handles(ReferralSubmitted)
+    async def on_referral_submitted(event: CloudEvent[ReferralSubmitted], tx: Tx) -> None:
+        ...  # tx.conn is inside the transaction; tx.emit(...) writes to the outbox
+
+What happens to a message:
+- not JSON, not a CloudEvent, unknown type, or ``data`` not matching the schema: parked at
+  once with the reason (retrying can't help);
+- a ``PermanentError`` from the handler (bad input the sender must fix): parked at once;
+- any other exception: retried in-process ``immediate_attempts`` times, then sent through
+  the delay steps (``retry_delays_ms``), then parked with the last error;
+- already handled (same message id in the inbox): acked and skipped.
+The message is acked only after its transaction committed (or after its copy was
+confirmed by the broker in the delay or parking queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
+from pydantic import ValidationError
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.topology import PARKING_EXCHANGE, delay_name
+from relais_runtime import inbox, outbox
+from relais_runtime.redact import scrub_text
+
+log = structlog.get_logger("relais.consumer")
+
+M = TypeVar("M", bound=Message)
+
+RETRY_HEADER = "x-relais-retry"
+
+
+class PermanentError(Exception):
+    """The message can never succeed as it is: park it now, don't retry."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+@dataclass
+class Tx:
+    """What a handler gets besides the event: the open transaction and an outbox writer."""
+
+    conn: asyncpg.Connection
+    incoming: CloudEvent[Any]
+    source: str
+    emitted: list[CloudEvent[Any]] = field(default_factory=list)
+
+    async def emit(
+        self,
+        data: Message,
+        *,
+        subject: str,
+        sequence: int,
+        tenant: str | None = None,
+    ) -> CloudEvent[Any]:
+        """Write an event caused by the incoming one (correlation carried over)."""
+        event = new_event(
+            data,
+            source=self.source,
+            subject=subject,
+            tenant=tenant or self.incoming.tenant,
+            sequence=sequence,
+            correlationid=self.incoming.correlationid,
+            causationid=str(self.incoming.id),
+        )
+        await outbox.add(self.conn, event)
+        self.emitted.append(event)
+        return event
+
+
+Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Route(Generic[M]):
+    model: type[M] | None
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Why a message left the queue, for logs and metrics."""
+
+    status: str  # ok | duplicate | retried | parked
+    reason: str = ""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        broker: RabbitBroker,
+        pool_getter: Callable[[], asyncpg.Pool],
+        queue: str,
+        source: str,
+        prefetch: int,
+        immediate_attempts: int,
+        retry_delays_ms: list[int],
+        on_outcome: Callable[[str, Outcome, float], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self._broker = broker
+        self._pool_getter = pool_getter
+        self._source = source
+        self._immediate_attempts = immediate_attempts
+        self._delays = retry_delays_ms
+        self._routes: dict[str, _Route[Any]] = {}
+        self._fallback: Handler | None = None
+        self._on_outcome = on_outcome
+        # The queue is declared (with its arguments and bindings) by topology.py; the
+        # subscriber only consumes it, so a mismatch fails loudly instead of redeclaring.
+        broker.subscriber(
+            RabbitQueue(queue, declare=False),
+            channel=Channel(prefetch_count=prefetch, on_return_raises=True),
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+        )(self._on_message)
+
+    def handles(self, model: type[M]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._routes[model.ce_type()] = _Route(model, handler)
+            return handler
+
+        return register
+
+    def handles_any(self, handler: Handler) -> Handler:
+        """Handle every type not registered explicitly (``data`` left as a dict)."""
+        self._fallback = handler
+        return handler
+
+    async def _on_message(self, message: RabbitMessage) -> None:
+        started = time.perf_counter()
+        raw = message.raw_message
+        structlog.contextvars.bind_contextvars(
+            queue=self.queue, message_id=raw.message_id, correlationid=raw.correlation_id
+        )
+        try:
+            outcome = await self.process(message)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        if self._on_outcome:
+            self._on_outcome(self.queue, outcome, time.perf_counter() - started)
+
+    async def process(self, message: RabbitMessage) -> Outcome:
+        try:
+            event, route = self._parse(message.body)
+        except PermanentError as exc:
+            return await self._park(message, exc.code, str(exc))
+        structlog.contextvars.bind_contextvars(
+            correlationid=event.correlationid, message_id=str(event.id), type=event.type
+        )
+        last_error = ""
+        for attempt in range(1, self._immediate_attempts + 1):
+            try:
+                handled = await self._handle(event, route)
+            except PermanentError as exc:
+                return await self._park(message, exc.code, scrub_text(str(exc)))
+            except Exception as exc:  # noqa: BLE001 - any other failure is retried
+                last_error = _describe(exc)
+                log.warning("handler_failed", attempt=attempt, error=last_error)
+                if attempt < self._immediate_attempts:
+                    await asyncio.sleep(0.05 * 2**attempt)
+                continue
+            await message.ack()
+            return Outcome("ok" if handled else "duplicate")
+        return await self._retry_later(message, last_error)
+
+    def _parse(self, body: bytes) -> tuple[CloudEvent[Any], _Route[Any]]:
+        try:
+            envelope = CloudEvent[dict[str, Any]].model_validate_json(body)
+        except ValidationError as exc:
+            kind = "invalid_json" if _is_json_error(exc) else "invalid_envelope"
+            raise PermanentError(kind, _validation_summary(exc)) from exc
+        route = self._routes.get(envelope.type)
+        if route is None:
+            if self._fallback is None:
+                raise PermanentError("unknown_type", envelope.type)
+            return envelope, _Route(None, self._fallback)
+        try:
+            data = route.model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise PermanentError("schema_violation", _validation_summary(exc)) from exc
+        return envelope.model_copy(update={"data": data}), route
+
+    async def _handle(self, event: CloudEvent[Any], route: _Route[Any]) -> bool:
+        async with self._pool_getter().acquire() as conn, conn.transaction():
+            if not await inbox.claim(conn, self.queue, str(event.id)):
+                return False
+            await route.handler(event, Tx(conn=conn, incoming=event, source=self._source))
+            return True
+
+    async def _retry_later(self, message: RabbitMessage, error: str) -> Outcome:
+        step = _retry_step(message.headers)
+        if step >= len(self._delays):
+            return await self._park(message, "retries_exhausted", error)
+        headers = {**_plain_headers(message.headers), RETRY_HEADER: step + 1,
+                   "x-relais-last-error": error[:1000]}
+        await self._copy(message, delay_name(self._delays[step]), headers)
+        await message.ack()
+        log.info("message_delayed", step=step + 1, delay_ms=self._delays[step])
+        return Outcome("retried", error)
+
+    async def _park(self, message: RabbitMessage, reason: str, error: str) -> Outcome:
+        raw = message.raw_message
+        headers = {
+            **_plain_headers(message.headers),
+            "x-relais-parked-reason": reason,
+            "x-relais-error": error[:2000],
+            "x-relais-parked-at": datetime.now(UTC).isoformat(),
+            "x-relais-queue": self.queue,
+            "x-relais-original-exchange": raw.exchange or "",
+            "x-relais-original-routing-key": raw.routing_key or "",
+        }
+        await self._copy(message, PARKING_EXCHANGE, headers)
+        await message.ack()
+        log.error("message_parked", reason=reason, error=error[:500])
+        return Outcome("parked", reason)
+
+    async def _copy(self, message: RabbitMessage, exchange: str, headers: dict[str, Any]) -> None:
+        """Publish a confirmed copy routed to this queue only (by the queue name as key)."""
+        raw = message.raw_message
+        await self._broker.publish(
+            message.body,
+            exchange=exchange,
+            routing_key=self.queue,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            content_type=raw.content_type,
+            headers=headers,
+            persist=True,
+            mandatory=True,
+            timeout=10,
+        )
+
+
+def _retry_step(headers: dict[str, Any] | None) -> int:
+    try:
+        return int((headers or {}).get(RETRY_HEADER, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _plain_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
+    """Headers to carry over; the broker's own ``x-death`` bookkeeping is left behind."""
+    return {k: v for k, v in (headers or {}).items() if k not in {"x-death", "x-delivery-count"}}
+
+
+def _is_json_error(exc: ValidationError) -> bool:
+    return any(err["type"] == "json_invalid" for err in exc.errors())
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    # Never the input values: they may hold personal data.
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['type']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+    return "; ".join(parts[:20])
+
+
+def _describe(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
+    return scrub_text(f"{type(exc).__name__}: {exc}{where}")[:1000]

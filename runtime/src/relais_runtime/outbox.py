@@ -1,0 +1,212 @@
+"""Transactional outbox: events are written with the state change, then relayed.
+
+``add`` inserts the event in the caller's transaction and NOTIFYs the relay (the
+notification is delivered at commit). ``OutboxRelay`` claims due rows with
+``FOR UPDATE SKIP LOCKED`` (several replicas share the work), publishes them with
+publisher confirms and ``mandatory``, and deletes them in the same transaction. A crash
+between publish and commit re-publishes the same rows with the same message id:
+consumers' inboxes make that harmless. An unroutable or unconfirmed publish keeps the
+row, with its error, for a later attempt with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+
+from relais_contracts.envelope import CloudEvent
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+
+NOTIFY_CHANNEL = "relais_outbox"
+MAX_BACKOFF_S = 300
+
+log = structlog.get_logger("relais.outbox")
+
+
+async def add(
+    conn: asyncpg.Connection, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCHANGE
+) -> None:
+    """Write ``event`` to the outbox inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO relais_outbox (id, exchange, routing_key, body, correlation_id) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        event.id,
+        exchange,
+        event.routing_key(),
+        event.model_dump_json().encode(),
+        event.correlationid,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    id: uuid.UUID
+    exchange: str
+    routing_key: str
+    body: bytes
+    correlation_id: str
+    attempts: int
+
+
+#: Publishes one message and returns when the broker confirmed it; raises otherwise.
+PublishFn = Callable[[OutgoingMessage], Awaitable[None]]
+
+
+def broker_publisher(broker: Any) -> PublishFn:
+    """A PublishFn over a FastStream RabbitBroker created by ``create_broker``."""
+
+    async def publish(msg: OutgoingMessage) -> None:
+        await broker.publish(
+            msg.body,
+            exchange=msg.exchange,
+            routing_key=msg.routing_key,
+            message_id=str(msg.id),
+            correlation_id=msg.correlation_id,
+            content_type=CLOUDEVENTS_CONTENT_TYPE,
+            persist=True,
+            mandatory=True,
+            timeout=10,
+        )
+
+    return publish
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publish: PublishFn,
+        *,
+        dsn: str,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        on_published: Callable[[int], None] | None = None,
+        on_failed: Callable[[int], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._dsn = dsn
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._on_published = on_published
+        self._on_failed = on_failed
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._tasks = [
+            asyncio.create_task(self._run(), name="outbox-relay"),
+            asyncio.create_task(self._listen(), name="outbox-listen"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publish one batch of due rows; return how many were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, exchange, routing_key, body, correlation_id, attempts "
+                "FROM relais_outbox WHERE next_attempt_at <= now() "
+                "ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            messages = [OutgoingMessage(**dict(r)) for r in rows]
+            results = await asyncio.gather(
+                *(self._publish(m) for m in messages), return_exceptions=True
+            )
+            done = [m.id for m, r in zip(messages, results, strict=True) if r is None]
+            failed = [
+                (m, r)
+                for m, r in zip(messages, results, strict=True)
+                if isinstance(r, BaseException)
+            ]
+            if done:
+                await conn.execute("DELETE FROM relais_outbox WHERE id = ANY($1::uuid[])", done)
+            if failed:
+                await self._record_failures(conn, failed)
+        if done and self._on_published:
+            self._on_published(len(done))
+        if failed and self._on_failed:
+            self._on_failed(len(failed))
+        return len(done)
+
+    async def _record_failures(
+        self, conn: asyncpg.Connection, failed: Sequence[tuple[OutgoingMessage, BaseException]]
+    ) -> None:
+        for msg, exc in failed:
+            delay = min(MAX_BACKOFF_S, 2 ** min(msg.attempts, 10))
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning(
+                "outbox_publish_failed",
+                message_id=str(msg.id),
+                routing_key=msg.routing_key,
+                attempts=msg.attempts + 1,
+                error=error,
+            )
+            await conn.execute(
+                "UPDATE relais_outbox SET attempts = attempts + 1, last_error = $2, "
+                "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                msg.id,
+                error,
+                float(delay),
+            )
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                published = await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # Database unreachable: the rows are safe where they are; try again later.
+                log.warning("outbox_relay_db_error", error=f"{type(exc).__name__}: {exc}")
+                published = 0
+                await asyncio.sleep(self._poll_interval_s)
+            if published >= self._batch_size:
+                continue  # more may be waiting: don't sleep
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+
+    async def _listen(self) -> None:
+        """LISTEN for inserts; reconnect after a database restart (polling covers the gap)."""
+        while not self._stopping:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_a: self._wake.set())
+                self._wake.set()  # catch up on what was written while not listening
+                await lost.wait()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                pass
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(self._poll_interval_s)
+
+

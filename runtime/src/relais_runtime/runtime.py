@@ -1,0 +1,169 @@
+"""ServiceRuntime: one object wiring a service's database, broker, outbox relay and consumers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream.rabbit import RabbitBroker
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import CloudEvent, new_event
+from relais_runtime import db, metrics, outbox
+from relais_runtime.broker import create_broker
+from relais_runtime.consumer import EventConsumer, Outcome
+from relais_runtime.settings import RelaisSettings
+from relais_runtime.topology import WorkQueue, declare_topology
+
+RUNTIME_SCHEMA_DIR = Path(__file__).parent / "schema"
+
+log = structlog.get_logger("relais.runtime")
+
+
+def work_queues(names: Iterable[str]) -> list[WorkQueue]:
+    """The declared shape (exchange, bindings) of the named queues, from the contract."""
+    from relais_contracts.topology import QUEUES
+
+    return [
+        WorkQueue(name, QUEUES[name].exchange, tuple(QUEUES[name].binding_keys)) for name in names
+    ]
+
+
+async def prepare_database(dsn: str, service: str, migrations_dir: Path) -> None:
+    """Create the database if needed, then apply the runtime's and the service's migrations."""
+    from relais_runtime.migrations import ensure_database, migrate
+
+    await ensure_database(dsn)
+    await migrate(dsn, RUNTIME_SCHEMA_DIR, lock_key=f"relais:{service}", scope="runtime")
+    await migrate(dsn, migrations_dir, lock_key=f"relais:{service}", scope=service)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: RelaisSettings,
+        *,
+        service: str,
+        migrations_dir: Path,
+        queues: Iterable[str | WorkQueue] = (),
+        run_relay: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.source = f"/relais/{service}"
+        self.migrations_dir = migrations_dir
+        self.work_queues = [q if isinstance(q, WorkQueue) else work_queues([q])[0] for q in queues]
+        self.queue_names = [q.name for q in self.work_queues]
+        self.broker: RabbitBroker = create_broker(settings.amqp_url, prefetch=settings.prefetch)
+        self._pool: asyncpg.Pool | None = None
+        self._relay: outbox.OutboxRelay | None = None
+        self._run_relay = run_relay
+        self.consumers: dict[str, EventConsumer] = {}
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service runtime is not started")
+        return self._pool
+
+    def consumer(self, queue: str) -> EventConsumer:
+        if queue not in self.queue_names:
+            raise ValueError(f"queue {queue!r} is not declared for service {self.service!r}")
+        if queue not in self.consumers:
+            self.consumers[queue] = EventConsumer(
+                broker=self.broker,
+                pool_getter=lambda: self.pool,
+                queue=queue,
+                source=self.source,
+                prefetch=self.settings.prefetch,
+                immediate_attempts=self.settings.immediate_attempts,
+                retry_delays_ms=self.settings.retry_delays_ms,
+                on_outcome=_record_outcome,
+            )
+        return self.consumers[queue]
+
+    async def start(self) -> None:
+        s = self.settings
+        await prepare_database(s.database_url, self.service, self.migrations_dir)
+        await declare_topology(
+            s.amqp_url,
+            self.work_queues,
+            delays_ms=s.retry_delays_ms,
+            delivery_limit=s.delivery_limit,
+        )
+        self._pool = await db.create_pool(
+            s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
+        )
+        await self.broker.start()
+        if self._run_relay:
+            self._relay = outbox.OutboxRelay(
+                self.pool,
+                outbox.broker_publisher(self.broker),
+                dsn=s.database_url,
+                batch_size=s.outbox_batch_size,
+                poll_interval_s=s.outbox_poll_interval_s,
+                on_published=metrics.OUTBOX_PUBLISHED.labels(service=self.service).inc,
+                on_failed=metrics.OUTBOX_PUBLISH_FAILURES.labels(service=self.service).inc,
+            )
+            await self._relay.start()
+        log.info("service_started", service=self.service, queues=self.queue_names)
+
+    async def stop(self) -> None:
+        if self._relay is not None:
+            await self._relay.stop()
+            self._relay = None
+        await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def ready_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        async def broker() -> None:
+            if not await self.broker.ping(timeout=2):
+                raise ConnectionError("broker unreachable")
+
+        async def database() -> None:
+            await db.ping(self.pool)
+
+        return {"broker": broker, "database": database}
+
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        data: Message,
+        *,
+        subject: str,
+        tenant: str,
+        sequence: int,
+        correlationid: str | None = None,
+        causationid: str | None = None,
+    ) -> CloudEvent[Any]:
+        """Write an event to the outbox in the caller's transaction (HTTP use cases)."""
+        event = new_event(
+            data,
+            source=self.source,
+            subject=subject,
+            tenant=tenant,
+            sequence=sequence,
+            correlationid=correlationid,
+            causationid=causationid,
+        )
+        await outbox.add(conn, event)
+        return event
+
+
+def _record_outcome(queue: str, outcome: Outcome, seconds: float) -> None:
+    metrics.MESSAGES_CONSUMED.labels(queue=queue, outcome=outcome.status).inc()
+    metrics.MESSAGE_HANDLING_SECONDS.labels(queue=queue).observe(seconds)

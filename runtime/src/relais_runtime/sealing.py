@@ -1,0 +1,81 @@
+"""Sealed identity: JWE (ECDH-ES+A256KW, A256GCM) to a PRE's public key.
+
+The child's identity and free-text notes leave the referral service only sealed to the
+receiving PRE; only ``parcours`` holds the private keys. Keys are JWK files in a directory
+(``<pre_id>.public.jwk.json`` / ``<pre_id>.private.jwk.json``, the private ones mode 0600)
+or, for the private key, an environment variable ``RELAIS_PRE_KEY_<PRE_ID>`` holding the
+JWK JSON (``pre-76540`` → ``RELAIS_PRE_KEY_PRE_76540``), as container secrets are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwe
+from joserfc.jwk import ECKey, KeySet
+
+ALG = "ECDH-ES+A256KW"
+ENC = "A256GCM"
+
+
+class KeyNotFoundError(LookupError):
+    pass
+
+
+def _env_name(pre_id: str) -> str:
+    return "RELAIS_PRE_KEY_" + pre_id.upper().replace("-", "_")
+
+
+def generate_pre_key(keys_dir: Path, pre_id: str) -> ECKey:
+    """Create a new P-256 key pair for a PRE; the key id carries the PRE and a date."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    kid = f"{pre_id}.{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "enc", "alg": ALG})
+    private_path = keys_dir / f"{pre_id}.private.jwk.json"
+    private_path.touch(mode=0o600, exist_ok=True)
+    private_path.chmod(0o600)
+    private_path.write_text(json.dumps(key.as_dict(private=True)))
+    (keys_dir / f"{pre_id}.public.jwk.json").write_text(json.dumps(key.as_dict(private=False)))
+    return key
+
+
+class PreKeys:
+    """Looks up PRE keys in a directory (and private keys in the environment)."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self._dir = keys_dir
+
+    def public_key(self, pre_id: str) -> ECKey:
+        path = self._dir / f"{pre_id}.public.jwk.json"
+        if not path.exists():
+            raise KeyNotFoundError(f"no public key for {pre_id} in {self._dir}")
+        return ECKey.import_key(json.loads(path.read_text()))
+
+    def private_key(self, pre_id: str) -> ECKey:
+        raw = os.environ.get(_env_name(pre_id))
+        if raw is None:
+            path = self._dir / f"{pre_id}.private.jwk.json"
+            if not path.exists():
+                raise KeyNotFoundError(f"no private key for {pre_id}")
+            raw = path.read_text()
+        return ECKey.import_key(json.loads(raw))
+
+    def public_jwks(self) -> dict[str, Any]:
+        keys = [json.loads(p.read_text()) for p in sorted(self._dir.glob("*.public.jwk.json"))]
+        return {"keys": keys}
+
+
+def seal(payload: dict[str, Any], public_key: ECKey) -> str:
+    header = {"alg": ALG, "enc": ENC, "cty": "application/json"}
+    if public_key.kid:
+        header["kid"] = public_key.kid
+    return jwe.encrypt_compact(header, json.dumps(payload).encode(), public_key)
+
+
+def unseal(token: str, private_key: ECKey | KeySet) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(jwe.decrypt_compact(token, private_key).plaintext or b"")
+    return result

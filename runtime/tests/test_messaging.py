@@ -1,0 +1,409 @@
+"""The messaging rules against the real broker and database: outbox, inbox, retries, parking."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+
+from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_contracts.types import ReferralStatus
+from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdrawn
+from relais_runtime import outbox
+from relais_runtime.consumer import PermanentError, Tx
+from relais_runtime.parking import ParkingLot
+from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.settings import RelaisSettings
+from relais_runtime.topology import WorkQueue
+
+pytestmark = pytest.mark.integration
+
+TENANT = "pre-76540"
+
+
+def withdrawn(referral_id: uuid.UUID | None = None) -> ReferralWithdrawn:
+    return ReferralWithdrawn(
+        referral_id=referral_id or uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        institution_id="ecole-test",
+        withdrawn_at=datetime.now(UTC),
+    )
+
+
+def envelope(data: ReferralWithdrawn | None = None) -> CloudEvent[Any]:
+    data = data or withdrawn()
+    return new_event(
+        data, source="/relais/referral", subject=str(data.referral_id), tenant=TENANT, sequence=1
+    )
+
+
+@pytest.fixture
+def migrations(tmp_path: Path) -> Path:
+    (tmp_path / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (message_id text NOT NULL, queue text NOT NULL);"
+    )
+    return tmp_path
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"test.q-{uuid.uuid4().hex[:8]}"
+
+
+Factory = Callable[..., Awaitable[ServiceRuntime]]
+
+
+@pytest.fixture
+async def make_runtime(
+    amqp_url: str, database_dsn: str, migrations: Path
+) -> AsyncIterator[Factory]:
+    started: list[ServiceRuntime] = []
+
+    async def factory(*queues: WorkQueue, **overrides: Any) -> ServiceRuntime:
+        settings = RelaisSettings(
+            amqp_url=amqp_url,
+            database_url=database_dsn,
+            retry_delays_ms=overrides.pop("retry_delays_ms", [200, 400]),
+            immediate_attempts=overrides.pop("immediate_attempts", 2),
+            outbox_poll_interval_s=0.2,
+            **overrides,
+        )
+        runtime = ServiceRuntime(
+            settings, service="testsvc", migrations_dir=migrations, queues=queues
+        )
+        return runtime
+
+    async def start(runtime: ServiceRuntime) -> None:
+        await runtime.start()
+        started.append(runtime)
+
+    factory.start = start  # type: ignore[attr-defined]
+    yield factory
+    for runtime in reversed(started):
+        await runtime.stop()
+
+
+async def publish_raw(
+    amqp_url: str, body: bytes, routing_key: str, message_id: str | None = None
+) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                body,
+                message_id=message_id or uuid.uuid4().hex,
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def record_effect(runtime: ServiceRuntime, queue: str, calls: list[str] | None = None) -> None:
+    consumer = runtime.consumer(queue)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_referral_withdrawn(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        if calls is not None:
+            calls.append(str(event.id))
+        await tx.conn.execute(
+            "INSERT INTO effects (message_id, queue) VALUES ($1, $2)", str(event.id), queue
+        )
+
+
+async def effects(runtime: ServiceRuntime, queue: str | None = None) -> list[str]:
+    rows = await runtime.pool.fetch(
+        "SELECT message_id FROM effects WHERE $1::text IS NULL OR queue = $1", queue
+    )
+    return [r["message_id"] for r in rows]
+
+
+def bound(queue: str) -> WorkQueue:
+    return WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))
+
+
+async def test_event_committed_with_state_is_published_and_handled(
+    make_runtime: Factory, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, event)
+
+    async def handled() -> bool:
+        return await effects(runtime) == [str(event.id)]
+
+    await eventually(handled)
+    assert await runtime.pool.fetchval("SELECT count(*) FROM relais_outbox") == 0
+
+
+async def test_rolled_back_transaction_publishes_nothing(
+    make_runtime: Factory, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, envelope())
+            raise Boom
+    committed = envelope()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, committed)
+
+    async def handled() -> bool:
+        return bool(await effects(runtime))
+
+    await eventually(handled)
+    await asyncio.sleep(0.5)
+    assert await effects(runtime) == [str(committed.id)]
+
+
+async def test_unroutable_event_stays_in_the_outbox_with_its_error(
+    make_runtime: Factory,
+) -> None:
+    runtime = await make_runtime()
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    # No test queue binds status changes: nothing can route this event.
+    data = ReferralStatusChanged(
+        referral_id=uuid.uuid4(),
+        institution_id="ecole-test",
+        status=ReferralStatus.RECEIVED,
+        changed_at=datetime.now(UTC),
+    )
+    event = new_event(data, source="/relais/referral", subject="r", tenant=TENANT, sequence=1)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, event)
+
+    async def failed_once() -> bool:
+        row = await runtime.pool.fetchrow("SELECT attempts, last_error FROM relais_outbox")
+        return row is not None and row["attempts"] >= 1
+
+    await eventually(failed_once)
+    row = await runtime.pool.fetchrow("SELECT id, last_error FROM relais_outbox")
+    assert row["id"] == event.id
+    assert "NO_ROUTE" in row["last_error"] or "312" in row["last_error"]
+
+
+async def test_message_delivered_twice_has_one_effect(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    calls: list[str] = []
+    record_effect(runtime, queue_name, calls)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    body = event.model_dump_json().encode()
+    for _ in range(2):
+        await publish_raw(amqp_url, body, event.routing_key(), str(event.id))
+    follower = envelope()
+    await publish_raw(amqp_url, follower.model_dump_json().encode(), follower.routing_key())
+
+    async def both_seen() -> bool:
+        return len(await effects(runtime)) == 2
+
+    await eventually(both_seen)
+    await asyncio.sleep(0.3)
+    assert sorted(await effects(runtime)) == sorted([str(event.id), str(follower.id)])
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "invalid_json"),
+        (json.dumps({"specversion": "1.0", "id": "x"}).encode(), "invalid_envelope"),
+        ("schema", "schema_violation"),
+    ],
+)
+async def test_poison_message_is_parked_with_its_reason_and_does_not_block_the_queue(
+    make_runtime: Factory, amqp_url: str, queue_name: str, body: bytes | str, reason: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    if body == "schema":
+        broken = json.loads(envelope().model_dump_json())
+        broken["data"]["institution_id"] = "Not A Slug"
+        broken["data"]["child_name"] = "Jean Dupont"
+        body = json.dumps(broken).encode()
+    assert isinstance(body, bytes)
+    await publish_raw(amqp_url, body, "referral.withdrawn.v1.pre-76540", "poison-1")
+    good = envelope()
+    await publish_raw(amqp_url, good.model_dump_json().encode(), good.routing_key())
+
+    async def good_handled() -> bool:
+        return await effects(runtime) == [str(good.id)]
+
+    await eventually(good_handled)
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return len(await lot.list(queue_name)) == 1
+
+    await eventually(parked)
+    [message] = await lot.list(queue_name)
+    assert message.message_id == "poison-1"
+    assert message.reason == reason
+    assert "Jean Dupont" not in message.error
+
+
+async def test_failing_handler_is_retried_with_delays_then_parked(
+    make_runtime: Factory, queue_name: str, amqp_url: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    attempts: list[float] = []
+    consumer = runtime.consumer(queue_name)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_referral_withdrawn(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        raise RuntimeError("database of a partner is down")
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return len(await lot.list(queue_name)) == 1
+
+    await eventually(parked)
+    # 2 immediate attempts, then after 200 ms 2 more, then after 400 ms 2 more.
+    assert len(attempts) == 6
+    assert attempts[2] - attempts[1] >= 0.18
+    assert attempts[4] - attempts[3] >= 0.38
+    [message] = await lot.list(queue_name)
+    assert message.reason == "retries_exhausted"
+    assert "RuntimeError: database of a partner is down" in message.error
+
+
+async def test_transient_failure_succeeds_on_a_delayed_retry(
+    make_runtime: Factory, queue_name: str, amqp_url: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    attempts: list[str] = []
+    consumer = runtime.consumer(queue_name)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_referral_withdrawn(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        attempts.append(str(event.id))
+        if len(attempts) <= 2:
+            raise ConnectionError("flaky")
+        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", str(event.id), queue_name)
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+
+    async def handled() -> bool:
+        return await effects(runtime) == [str(event.id)]
+
+    await eventually(handled)
+    assert len(attempts) == 3
+    assert await ParkingLot(amqp_url).list(queue_name) == []
+
+
+async def test_permanent_error_is_parked_without_retrying(
+    make_runtime: Factory, queue_name: str, amqp_url: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    attempts: list[str] = []
+    consumer = runtime.consumer(queue_name)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_referral_withdrawn(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        attempts.append(str(event.id))
+        raise PermanentError("unknown_institution", "ecole-test is not registered")
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return len(await lot.list(queue_name)) == 1
+
+    await eventually(parked)
+    assert attempts == [str(event.id)]
+    assert (await lot.list(queue_name))[0].reason == "unknown_institution"
+
+
+async def test_replayed_message_reaches_only_its_own_queue(
+    make_runtime: Factory, amqp_url: str
+) -> None:
+    first, second = f"test.a-{uuid.uuid4().hex[:6]}", f"test.b-{uuid.uuid4().hex[:6]}"
+    runtime = await make_runtime(bound(first), bound(second))
+    failing = {"on": True}
+    consumer = runtime.consumer(first)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_first(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        if failing["on"]:
+            raise PermanentError("not_yet")
+        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", str(event.id), first)
+
+    record_effect(runtime, second)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return len(await lot.list(first)) == 1
+
+    await eventually(parked)
+    failing["on"] = False
+    replayed = await lot.replay(first, str(event.id))
+    assert [p.message_id for p in replayed] == [str(event.id)]
+
+    async def handled_by_first() -> bool:
+        return await effects(runtime, first) == [str(event.id)]
+
+    await eventually(handled_by_first)
+    await asyncio.sleep(0.3)
+    assert await effects(runtime, second) == [str(event.id)]
+    assert await lot.list(first) == []
+
+
+async def test_purge_removes_only_the_selected_parked_message(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    for mid in ("bad-1", "bad-2"):
+        await publish_raw(amqp_url, b"garbage", "referral.withdrawn.v1.pre-76540", mid)
+    lot = ParkingLot(amqp_url)
+
+    async def both_parked() -> bool:
+        return len(await lot.list(queue_name)) == 2
+
+    await eventually(both_parked)
+    assert [p.message_id for p in await lot.purge(queue_name, "bad-1")] == ["bad-1"]
+    assert [p.message_id for p in await lot.list(queue_name)] == ["bad-2"]
+    assert (await lot.counts([queue_name]))[queue_name] == 1

@@ -82,7 +82,7 @@ class ServiceRuntime:
                 prefetch=self.settings.prefetch,
                 immediate_attempts=self.settings.immediate_attempts,
                 retry_delays_ms=self.settings.retry_delays_ms,
-                on_outcome=_record_outcome,
+                on_outcome=self._record_outcome,
             )
         return self.consumers[queue]
 
@@ -139,6 +139,12 @@ class ServiceRuntime:
 
         return {"broker": broker, "database": database}
 
+    def _record_outcome(self, queue: str, outcome: Outcome, seconds: float) -> None:
+        metrics.MESSAGES_CONSUMED.labels(
+            service=self.service, queue=queue, outcome=outcome.status
+        ).inc()
+        metrics.MESSAGE_HANDLING_SECONDS.labels(service=self.service, queue=queue).observe(seconds)
+
     async def emit(
         self,
         conn: asyncpg.Connection,
@@ -164,6 +170,3 @@ class ServiceRuntime:
         return event
 
 
-def _record_outcome(queue: str, outcome: Outcome, seconds: float) -> None:
-    metrics.MESSAGES_CONSUMED.labels(queue=queue, outcome=outcome.status).inc()
-    metrics.MESSAGE_HANDLING_SECONDS.labels(queue=queue).observe(seconds)

@@ -1,0 +1,60 @@
+"""The HTTP application shell every service shares: logging, auth, errors, metrics, ops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+
+from relais_runtime.auth import JWTVerifier, install_auth
+from relais_runtime.errors import install_error_handlers
+from relais_runtime.http import ops_router
+from relais_runtime.logging import configure_logging
+from relais_runtime.metrics import PrometheusMiddleware
+from relais_runtime.runtime import ServiceRuntime
+
+
+def build_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter] = (),
+) -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops ``runtime``."""
+    settings = runtime.settings
+    configure_logging(runtime.service, settings.log_level)
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=runtime.lifespan
+    )
+    app.state.runtime = runtime
+    install_auth(
+        app,
+        JWTVerifier(
+            settings.jwks_path, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        ),
+    )
+    install_error_handlers(app)
+    app.add_middleware(PrometheusMiddleware, service=runtime.service)
+    app.include_router(ops_router(runtime.ready_checks()))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the service runtime (pool, emit) of this app."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def migrations_dir(main_file: str) -> Path:
+    """A service's migrations: packaged beside its code in a wheel, else the source tree.
+
+    ``services/<name>/migrations`` is force-included as ``relais_<name>/migrations`` in
+    built wheels (see each service's pyproject), so containers need no source checkout.
+    """
+    package = Path(main_file).resolve().parent
+    packaged = package / "migrations"
+    return packaged if packaged.is_dir() else package.parents[1] / "migrations"

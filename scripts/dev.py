@@ -1,0 +1,151 @@
+"""Run the whole Relais system locally: keys, four services, a demo PRE with sample data.
+
+    uv run python scripts/dev.py            # start, load the demo, print URLs; Ctrl-C stops
+    uv run python scripts/dev.py --help
+
+Databases are created and migrated by each service at start-up; the broker topology is
+declared the same way. Logs go to var/log/<service>.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.devstack import Stack, StackConfig
+from relais_runtime.sealing import generate_pre_key
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_PRE = "pre-76540"  # Rouen (INSEE 76540)
+
+INSTITUTIONS = [
+    {"id": "ecole-jules-ferry-rouen", "name": "École élémentaire Jules Ferry",
+     "category": "school", "uai": "0761234A"},
+    {"id": "college-barbey-daurevilly", "name": "Collège Barbey d'Aurevilly",
+     "category": "school", "uai": "0765678B"},
+    {"id": "ccas-rouen", "name": "CCAS de Rouen — service social", "category": "social_service",
+     "siret": "21760540100017"},
+    {"id": "pmi-rouen-sud", "name": "PMI Rouen Sud", "category": "health"},
+    {"id": "asso-la-passerelle", "name": "Association La Passerelle", "category": "association"},
+]
+PARTNERS = [
+    {"id": "cmpp-rouen-rive-gauche", "name": "CMPP Rouen rive gauche", "category": "cmpp"},
+    {"id": "clas-saint-sever", "name": "CLAS Saint-Sever", "category": "clas"},
+    {"id": "orthophonie-grammont", "name": "Cabinet d'orthophonie Grammont",
+     "category": "speech_therapist"},
+    {"id": "us-quevilly-foot", "name": "US Quevilly — école de foot",
+     "category": "sports_association"},
+]
+
+
+def tokens(keys_dir: Path) -> dict[str, str]:
+    key = keys_dir / "jwt-signing.json"
+    ttl = timedelta(hours=12)
+
+    def mint(role: str, org: str, sub: str) -> str:
+        return mint_token(key, sub=sub, org=org, pre=DEMO_PRE, roles=[role], ttl=ttl)
+
+    return {
+        "admin": mint("admin", "pre-76540-coordination", "admin-demo"),
+        "coordinator": mint("coordinator", "pre-76540-coordination", "coordinatrice-demo"),
+        "referent": mint("referent", "pre-76540-coordination", "referente-demo"),
+        "institution": mint("institution", "ecole-jules-ferry-rouen", "directrice-demo"),
+        "partner": mint("partner", "cmpp-rouen-rive-gauche", "cmpp-demo"),
+        "analyst": mint("analyst", "anct-demo", "analyste-demo"),
+    }
+
+
+def ensure_keys(keys_dir: Path) -> None:
+    if not (keys_dir / "jwks.json").exists():
+        generate_signing_key(keys_dir)
+        print(f"  clé de signature des jetons créée dans {keys_dir}")
+    if not (keys_dir / f"{DEMO_PRE}.public.jwk.json").exists():
+        generate_pre_key(keys_dir, DEMO_PRE)
+        print(f"  clé de chiffrement du PRE {DEMO_PRE} créée dans {keys_dir}")
+
+
+def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
+    admin = {"Authorization": f"Bearer {tok['admin']}"}
+    with httpx.Client(timeout=10) as http:
+        for inst in INSTITUTIONS:
+            body = {**inst, "pre_id": DEMO_PRE}
+            r = http.put(f"{config.url('referral')}/v1/institutions/{inst['id']}",
+                         json=body, headers=admin)
+            r.raise_for_status()
+        for partner in PARTNERS:
+            body = {**partner, "pre_id": DEMO_PRE}
+            r = http.put(f"{config.url('parcours')}/v1/partners/{partner['id']}",
+                         json=body, headers=admin)
+            r.raise_for_status()
+    print(f"  {len(INSTITUTIONS)} établissements et {len(PARTNERS)} partenaires chargés "
+          f"pour {DEMO_PRE}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Démarre Relais en local (4 services, PRE de démonstration).",
+    )
+    parser.add_argument("--amqp-url", default=os.environ.get(
+        "RELAIS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
+    parser.add_argument("--pg", default=os.environ.get(
+        "RELAIS_PG_BASE", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server DSN without database (default: local, user postgres)")
+    parser.add_argument("--var", type=Path, default=ROOT / "var",
+                        help="where keys and logs go (default: ./var)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="start, load the demo, print, then stop (smoke check)")
+    args = parser.parse_args(argv)
+
+    keys_dir: Path = args.var / "keys"
+    print("Relais — démarrage local")
+    ensure_keys(keys_dir)
+    config = StackConfig(
+        amqp_url=args.amqp_url,
+        pg_base=args.pg,
+        databases={s: f"relais_{s}" for s in ("referral", "parcours", "notifications",
+                                               "reporting")},
+        keys_dir=keys_dir,
+        log_dir=args.var / "log",
+    )
+    stack = Stack(config)
+    print("  démarrage des services (migrations, topologie)…")
+    stack.start()
+    try:
+        tok = tokens(keys_dir)
+        load_demo(config, tok)
+        (args.var / "demo-tokens.env").write_text(
+            "".join(f"RELAIS_TOKEN_{k.upper()}={v}\n" for k, v in tok.items())
+        )
+        print("\nServices prêts :")
+        for name in stack.processes:
+            print(f"  {name:<14} {config.url(name)}/docs")
+        print(f"\nJetons de démonstration (12 h) dans {args.var / 'demo-tokens.env'} ;")
+        print("  source var/demo-tokens.env puis, par exemple :")
+        print(f"  curl -s -H \"Authorization: Bearer $RELAIS_TOKEN_COORDINATOR\" "
+              f"{config.url('parcours')}/v1/situations")
+        print(f"\nJeton établissement (école Jules Ferry) :\n  {tok['institution']}")
+        print(f"\nJournaux : {config.log_dir}/<service>.log — Ctrl-C pour arrêter.")
+        if args.no_wait:
+            return 0
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while all(p.process and p.process.poll() is None for p in stack.processes.values()):
+            time.sleep(1)
+        print("Un service s'est arrêté ; voir les journaux.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("Arrêt des services…")
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

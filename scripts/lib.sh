@@ -1,0 +1,28 @@
+# Shared by scripts/dev-up, scripts/test and .ci/run: install what is missing, start what is down.
+
+ensure_tools() {
+  if ! command -v uv >/dev/null 2>&1; then
+    echo "» installing uv" >&2
+    python3 -m pip install --quiet uv
+    hash -r
+  fi
+}
+
+ensure_services() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    echo "» starting PostgreSQL" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+    echo "» starting RabbitMQ" >&2
+    rabbitmq-server -detached
+  fi
+  # start_app is a no-op when the app runs; after a stop_app (tests do that) it restarts it.
+  rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+  rabbitmqctl -q start_app >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do
+    (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break
+    sleep 1
+  done
+}

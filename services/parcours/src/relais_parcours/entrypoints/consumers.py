@@ -1,0 +1,27 @@
+"""Subscribers of the parcours service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relais_contracts.envelope import CloudEvent
+from relais_contracts.v1.referral import ReferralSubmitted
+from relais_parcours.config import ParcoursSettings
+from relais_parcours.service.open_situation import receive_referral
+from relais_runtime.consumer import Tx
+from relais_runtime.runtime import ServiceRuntime
+
+REFERRALS_QUEUE = "parcours.referrals"
+
+
+def register(runtime: ServiceRuntime, settings: ParcoursSettings) -> None:
+    consumer = runtime.consumer(REFERRALS_QUEUE)
+
+    @consumer.handles(ReferralSubmitted)
+    async def on_referral_submitted(event: CloudEvent[Any], tx: Tx) -> None:
+        await receive_referral(
+            tx,
+            event.data,
+            review_within_days=settings.review_within_days,
+            timezone=settings.timezone,
+        )

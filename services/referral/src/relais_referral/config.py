@@ -1,0 +1,22 @@
+"""Referral service settings (env prefix ``REFERRAL_``; shared values ``RELAIS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from relais_runtime.settings import RelaisSettings
+
+
+class ReferralSettings(RelaisSettings):
+    model_config = SettingsConfigDict(env_prefix="REFERRAL_")
+
+    service_name: str = "referral"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/relais_referral"
+    http_port: int = 8001
+    #: Where PRE public keys (``<pre_id>.public.jwk.json``) are found, to seal identities.
+    keys_dir: Path = Field(
+        default=Path("var/keys"), validation_alias=AliasChoices("RELAIS_KEYS_DIR", "keys_dir")
+    )

@@ -1,0 +1,71 @@
+"""Subscribers: the parcours facts that move the sender's timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relais_contracts.envelope import CloudEvent
+from relais_contracts.types import ReferralStatus, ReviewDecision, SituationStage
+from relais_contracts.v1.parcours import (
+    ParcoursClosed,
+    ReviewDecided,
+    SituationOpened,
+    SituationReferralAttached,
+    SubjectErased,
+)
+from relais_referral.domain.timeline import StatusChange
+from relais_referral.service.follow_parcours import erase_subject, record_status
+from relais_runtime.consumer import Tx
+from relais_runtime.runtime import ServiceRuntime
+
+PARCOURS_EVENTS_QUEUE = "referral.parcours-events"
+
+_DECISION_STATUS = {
+    ReviewDecision.TAKE_UP: ReferralStatus.TAKEN_UP,
+    ReviewDecision.REDIRECT: ReferralStatus.REDIRECTED,
+    ReviewDecision.DECLINE: ReferralStatus.DECLINED,
+}
+
+
+def register(runtime: ServiceRuntime) -> None:
+    consumer = runtime.consumer(PARCOURS_EVENTS_QUEUE)
+
+    @consumer.handles(SituationOpened)
+    async def on_situation_opened(event: CloudEvent[Any], tx: Tx) -> None:
+        data: SituationOpened = event.data
+        await record_status(
+            tx, data.referral_ids, StatusChange(ReferralStatus.UNDER_REVIEW, data.opened_at)
+        )
+
+    @consumer.handles(ReviewDecided)
+    async def on_review_decided(event: CloudEvent[Any], tx: Tx) -> None:
+        data: ReviewDecided = event.data
+        change = StatusChange(
+            _DECISION_STATUS[data.decision],
+            data.decided_at,
+            reason=data.decline_reason.value if data.decline_reason else None,
+            redirected_to=data.redirected_to,
+        )
+        await record_status(tx, data.referral_ids, change)
+
+    @consumer.handles(ParcoursClosed)
+    async def on_parcours_closed(event: CloudEvent[Any], tx: Tx) -> None:
+        data: ParcoursClosed = event.data
+        change = StatusChange(ReferralStatus.CLOSED, data.closed_at, reason=data.exit_reason.value)
+        await record_status(tx, data.referral_ids, change)
+
+    @consumer.handles(SituationReferralAttached)
+    async def on_situation_referral_attached(event: CloudEvent[Any], tx: Tx) -> None:
+        data: SituationReferralAttached = event.data
+        # A child already followed: the new sender hears its referral joined the parcours.
+        status = (
+            ReferralStatus.TAKEN_UP
+            if data.stage == SituationStage.IN_PARCOURS
+            else ReferralStatus.UNDER_REVIEW
+        )
+        await record_status(tx, [data.referral_id], StatusChange(status, data.attached_at))
+
+    @consumer.handles(SubjectErased)
+    async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
+        data: SubjectErased = event.data
+        await erase_subject(tx, data.subject_id)

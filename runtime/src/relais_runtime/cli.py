@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from relais_runtime import cli_migrate, cli_token
+
 app = typer.Typer(
     name="relais",
     help="Outils d'exploitation de Relais (operator tools): files parkées, jetons de dev, "
@@ -13,6 +15,9 @@ app = typer.Typer(
 )
 
 # Sub-commands register here, one line each (keep alphabetical).
+app.add_typer(cli_token.keys_app, name="keys")
+app.command("migrate")(cli_migrate.migrate_command)
+app.command("token")(cli_token.token)
 
 
 def main() -> None:

@@ -1,0 +1,302 @@
+"""One JSON error shape for every Relais HTTP API, with messages in French.
+
+Every error body is ``{"code": <machine code>, "message": <French sentence>}``; a
+validation error adds ``errors``, one entry per field::
+
+    {"code": "validation_error", "message": "La requête contient des erreurs.",
+     "errors": [{"field": "child.birth_date", "code": "date_in_future",
+                 "message": "La date ne peut pas être dans le futur."}]}
+
+``field`` is the dotted path in the request body (``guardians.0.phone``); parameters
+outside the body keep their location (``query.limit``, ``path.situation_id``).
+
+Pydantic's built-in error types get French messages here. For a rule of your own, raise
+``PydanticCustomError("date_in_future", "La date ne peut pas être dans le futur.")`` in
+the validator: its type becomes ``code`` and its message is returned unchanged. A bare
+``ValueError`` gives the generic ``value_error`` / "Valeur invalide." (its text may be
+English or echo the input, so it is not shown).
+
+The submitted values are never echoed back: they may be a child's identity.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic_core.core_schema import ErrorType
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from relais_runtime.logging import get_logger
+
+__all__ = [
+    "VALIDATION_MESSAGE",
+    "DomainError",
+    "error_body",
+    "install_error_handlers",
+    "translate_validation_errors",
+]
+
+log = get_logger(__name__)
+
+VALIDATION_MESSAGE: Final = "La requête contient des erreurs."
+_BUILTIN_ERROR_TYPES: Final = frozenset(typing.get_args(ErrorType))
+
+
+class DomainError(Exception):
+    """A business rule refused the request (e.g. ``consent_required``, 409).
+
+    Raise it from a use case or route; the handler renders ``{"code", "message"}`` with
+    ``status``. ``message`` is shown to the user: write it in French.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int = 409,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
+
+
+# -- validation errors ----------------------------------------------------------------------
+
+
+def _plural(n: Any, singular: str, plural: str) -> str:
+    return singular if n in (0, 1) else plural
+
+
+def _expected(ctx: Mapping[str, Any]) -> str:
+    # pydantic writes "'a', 'b' or 'c'"; only the conjunction needs translating.
+    text = str(ctx.get("expected", ""))
+    head, sep, tail = text.rpartition(" or ")
+    return f"{head} ou {tail}" if sep else text
+
+
+def _french_message(error_type: str, ctx: Mapping[str, Any]) -> str | None:
+    def c(name: str) -> Any:
+        return ctx.get(name, "?")
+
+    match error_type:
+        case "missing" | "missing_argument" | "missing_keyword_only_argument":
+            return "Ce champ est obligatoire."
+        case "extra_forbidden" | "unexpected_keyword_argument":
+            return "Ce champ n'est pas autorisé."
+        case "json_invalid":
+            return "Le corps de la requête n'est pas un JSON valide."
+        case "json_type" | "model_type" | "model_attributes_type" | "dict_type" | "mapping_type":
+            return "Ce champ doit être un objet."
+        case "string_type" | "string_unicode":
+            return "Ce champ doit être un texte."
+        case "string_too_short":
+            n = c("min_length")
+            if n == 1:
+                return "Ce champ ne peut pas être vide."
+            return f"Ce texte doit contenir au moins {n} {_plural(n, 'caractère', 'caractères')}."
+        case "string_too_long":
+            n = c("max_length")
+            return f"Ce texte ne peut pas dépasser {n} {_plural(n, 'caractère', 'caractères')}."
+        case "string_pattern_mismatch":
+            return "Le format de ce champ n'est pas valide."
+        case "too_short":
+            n = c("min_length")
+            return f"Il faut au moins {n} {_plural(n, 'élément', 'éléments')}."
+        case "too_long":
+            n = c("max_length")
+            return f"Il ne peut pas y avoir plus de {n} {_plural(n, 'élément', 'éléments')}."
+        case "list_type" | "tuple_type" | "set_type" | "frozen_set_type" | "iterable_type":
+            return "Ce champ doit être une liste."
+        case "enum" | "literal_error":
+            return f"Valeur non autorisée. Valeurs possibles : {_expected(ctx)}."
+        case "bool_type" | "bool_parsing":
+            return "Ce champ doit valoir vrai ou faux (true ou false)."
+        case "int_type" | "int_parsing" | "int_from_float" | "int_parsing_size":
+            return "Ce champ doit être un nombre entier."
+        case "float_type" | "float_parsing" | "finite_number":
+            return "Ce champ doit être un nombre."
+        case "decimal_type" | "decimal_parsing":
+            return "Ce champ doit être un nombre décimal."
+        case "decimal_max_digits" | "decimal_max_places" | "decimal_whole_digits":
+            return "Ce nombre comporte trop de chiffres."
+        case "greater_than":
+            return f"La valeur doit être supérieure à {c('gt')}."
+        case "greater_than_equal":
+            return f"La valeur doit être supérieure ou égale à {c('ge')}."
+        case "less_than":
+            return f"La valeur doit être inférieure à {c('lt')}."
+        case "less_than_equal":
+            return f"La valeur doit être inférieure ou égale à {c('le')}."
+        case "multiple_of":
+            return f"La valeur doit être un multiple de {c('multiple_of')}."
+        case "date_type" | "date_parsing" | "date_from_datetime_parsing":
+            return "Date invalide (format attendu : AAAA-MM-JJ)."
+        case "date_from_datetime_inexact":
+            return "Une date sans heure est attendue (format AAAA-MM-JJ)."
+        case "date_past":
+            return "La date doit être dans le passé."
+        case "date_future":
+            return "La date doit être dans le futur."
+        case "datetime_type" | "datetime_parsing" | "datetime_from_date_parsing":
+            return "Date et heure invalides (format attendu : AAAA-MM-JJTHH:MM:SS avec fuseau)."
+        case "datetime_object_invalid":
+            return "Date et heure invalides."
+        case "datetime_past":
+            return "La date et l'heure doivent être dans le passé."
+        case "datetime_future":
+            return "La date et l'heure doivent être dans le futur."
+        case "timezone_naive":
+            return "La date et l'heure ne doivent pas indiquer de fuseau horaire."
+        case "timezone_aware" | "timezone_offset":
+            return "La date et l'heure doivent indiquer le fuseau horaire (ex. Z ou +01:00)."
+        case "time_type" | "time_parsing":
+            return "Heure invalide (format attendu : HH:MM)."
+        case "time_delta_type" | "time_delta_parsing":
+            return "Durée invalide."
+        case "uuid_type" | "uuid_parsing" | "uuid_version":
+            return "Identifiant invalide (UUID attendu)."
+        case "url_type" | "url_parsing" | "url_syntax_violation" | "url_too_long":
+            return "Adresse web invalide."
+        case "url_scheme":
+            return f"Adresse web invalide : elle doit commencer par {_expected(ctx)}."
+        case "union_tag_invalid" | "union_tag_not_found":
+            return "Type d'objet non reconnu."
+        case "none_required":
+            return "Ce champ doit être vide."
+        case "frozen_field" | "frozen_instance":
+            return "Ce champ ne peut pas être modifié."
+        case "value_error" | "assertion_error":
+            return "Valeur invalide."
+        case _:
+            return None
+
+
+def _field_path(loc: Sequence[int | str]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or None
+
+
+def translate_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI ``errors()`` → ``[{"field", "code", "message"}]`` in French."""
+    translated: list[dict[str, Any]] = []
+    for error in errors:
+        error_type = str(error.get("type", "value_error"))
+        ctx = error.get("ctx") or {}
+        if error_type in _BUILTIN_ERROR_TYPES:
+            message = _french_message(error_type, ctx) or "Valeur invalide."
+        else:
+            # PydanticCustomError: our own code, French message written by the validator.
+            message = str(error.get("msg") or "Valeur invalide.")
+        translated.append(
+            {"field": _field_path(error.get("loc", ())), "code": error_type, "message": message}
+        )
+    return translated
+
+
+# -- HTTP exceptions ------------------------------------------------------------------------
+
+_STATUS_CODES: Final[dict[int, tuple[str, str]]] = {
+    400: ("bad_request", "La requête est invalide."),
+    401: ("unauthenticated", "Authentification requise."),
+    403: ("forbidden", "Vous n'avez pas les droits nécessaires pour cette action."),
+    404: ("not_found", "Ressource introuvable."),
+    405: ("method_not_allowed", "Méthode non autorisée pour cette adresse."),
+    406: ("not_acceptable", "Format de réponse non disponible."),
+    409: ("conflict", "L'opération est en conflit avec l'état actuel de la ressource."),
+    410: ("gone", "Cette ressource n'existe plus."),
+    412: ("precondition_failed", "La ressource a été modifiée entre-temps : rechargez-la."),
+    413: ("payload_too_large", "La requête est trop volumineuse."),
+    415: ("unsupported_media_type", "Format de contenu non pris en charge."),
+    422: ("unprocessable", "La requête ne peut pas être traitée."),
+    429: ("too_many_requests", "Trop de requêtes : réessayez dans quelques instants."),
+    500: ("internal_error", "Une erreur interne est survenue."),
+    502: ("bad_gateway", "Un service dont nous dépendons ne répond pas correctement."),
+    503: ("unavailable", "Le service est momentanément indisponible. Réessayez plus tard."),
+    504: ("gateway_timeout", "Un service dont nous dépendons n'a pas répondu à temps."),
+}
+
+
+def _status_default(status: int) -> tuple[str, str]:
+    if status in _STATUS_CODES:
+        return _STATUS_CODES[status]
+    if status >= 500:
+        return _STATUS_CODES[500]
+    return ("http_error", "La requête n'a pas pu aboutir.")
+
+
+def _http_exception_body(status: int, detail: Any) -> dict[str, Any]:
+    code, message = _status_default(status)
+    if isinstance(detail, Mapping):
+        return error_body(str(detail.get("code", code)), str(detail.get("message", message)))
+    if isinstance(detail, str) and detail:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        # Starlette's defaults are English phrases ("Not Found"): replace those only.
+        if detail != phrase:
+            message = detail
+    return error_body(code, message)
+
+
+# -- installation ---------------------------------------------------------------------------
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = translate_validation_errors(exc.errors())
+    log.info(
+        "request rejected: validation",
+        path=request.url.path,
+        fields=[(e["field"], e["code"]) for e in errors],
+    )
+    return JSONResponse(
+        error_body("validation_error", VALIDATION_MESSAGE, errors=errors), status_code=422
+    )
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    log.info("request refused", path=request.url.path, code=exc.code, status=exc.status)
+    return JSONResponse(
+        error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers or None
+    )
+
+
+async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        _http_exception_body(exc.status_code, exc.detail),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path, error=type(exc).__name__)
+    code, message = _STATUS_CODES[500]
+    return JSONResponse(error_body(code, message), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render validation, domain, HTTP and unexpected errors as ``{"code", "message"}``."""
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unhandled)

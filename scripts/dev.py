@@ -27,22 +27,40 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_PRE = "pre-76540"  # Rouen (INSEE 76540)
 
 INSTITUTIONS = [
-    {"id": "ecole-jules-ferry-rouen", "name": "École élémentaire Jules Ferry",
-     "category": "school", "uai": "0761234A"},
-    {"id": "college-barbey-daurevilly", "name": "Collège Barbey d'Aurevilly",
-     "category": "school", "uai": "0765678B"},
-    {"id": "ccas-rouen", "name": "CCAS de Rouen — service social", "category": "social_service",
-     "siret": "21760540100017"},
+    {
+        "id": "ecole-jules-ferry-rouen",
+        "name": "École élémentaire Jules Ferry",
+        "category": "school",
+        "uai": "0761234A",
+    },
+    {
+        "id": "college-barbey-daurevilly",
+        "name": "Collège Barbey d'Aurevilly",
+        "category": "school",
+        "uai": "0765678B",
+    },
+    {
+        "id": "ccas-rouen",
+        "name": "CCAS de Rouen — service social",
+        "category": "social_service",
+        "siret": "21760540100017",
+    },
     {"id": "pmi-rouen-sud", "name": "PMI Rouen Sud", "category": "health"},
     {"id": "asso-la-passerelle", "name": "Association La Passerelle", "category": "association"},
 ]
 PARTNERS = [
     {"id": "cmpp-rouen-rive-gauche", "name": "CMPP Rouen rive gauche", "category": "cmpp"},
     {"id": "clas-saint-sever", "name": "CLAS Saint-Sever", "category": "clas"},
-    {"id": "orthophonie-grammont", "name": "Cabinet d'orthophonie Grammont",
-     "category": "speech_therapist"},
-    {"id": "us-quevilly-foot", "name": "US Quevilly — école de foot",
-     "category": "sports_association"},
+    {
+        "id": "orthophonie-grammont",
+        "name": "Cabinet d'orthophonie Grammont",
+        "category": "speech_therapist",
+    },
+    {
+        "id": "us-quevilly-foot",
+        "name": "US Quevilly — école de foot",
+        "category": "sports_association",
+    },
 ]
 
 
@@ -77,31 +95,43 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
     with httpx.Client(timeout=10) as http:
         for inst in INSTITUTIONS:
             body = {**inst, "pre_id": DEMO_PRE}
-            r = http.put(f"{config.url('referral')}/v1/institutions/{inst['id']}",
-                         json=body, headers=admin)
+            r = http.put(
+                f"{config.url('referral')}/v1/institutions/{inst['id']}", json=body, headers=admin
+            )
             r.raise_for_status()
         for partner in PARTNERS:
             body = {**partner, "pre_id": DEMO_PRE}
-            r = http.put(f"{config.url('parcours')}/v1/partners/{partner['id']}",
-                         json=body, headers=admin)
+            r = http.put(
+                f"{config.url('parcours')}/v1/partners/{partner['id']}", json=body, headers=admin
+            )
             r.raise_for_status()
-    print(f"  {len(INSTITUTIONS)} établissements et {len(PARTNERS)} partenaires chargés "
-          f"pour {DEMO_PRE}")
+    print(
+        f"  {len(INSTITUTIONS)} établissements et {len(PARTNERS)} partenaires chargés "
+        f"pour {DEMO_PRE}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Démarre Relais en local (4 services, PRE de démonstration).",
     )
-    parser.add_argument("--amqp-url", default=os.environ.get(
-        "RELAIS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
-    parser.add_argument("--pg", default=os.environ.get(
-        "RELAIS_PG_BASE", "postgresql://postgres@127.0.0.1:5432"),
-        help="PostgreSQL server DSN without database (default: local, user postgres)")
-    parser.add_argument("--var", type=Path, default=ROOT / "var",
-                        help="where keys and logs go (default: ./var)")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="start, load the demo, print, then stop (smoke check)")
+    parser.add_argument(
+        "--amqp-url",
+        default=os.environ.get("RELAIS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+    )
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("RELAIS_PG_BASE", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server DSN without database (default: local, user postgres)",
+    )
+    parser.add_argument(
+        "--var", type=Path, default=ROOT / "var", help="where keys and logs go (default: ./var)"
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start, load the demo, print, then stop (smoke check)",
+    )
     args = parser.parse_args(argv)
 
     keys_dir: Path = args.var / "keys"
@@ -110,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     config = StackConfig(
         amqp_url=args.amqp_url,
         pg_base=args.pg,
-        databases={s: f"relais_{s}" for s in ("referral", "parcours", "notifications",
-                                               "reporting")},
+        databases={
+            s: f"relais_{s}" for s in ("referral", "parcours", "notifications", "reporting")
+        },
         keys_dir=keys_dir,
         log_dir=args.var / "log",
     )
@@ -129,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<14} {config.url(name)}/docs")
         print(f"\nJetons de démonstration (12 h) dans {args.var / 'demo-tokens.env'} ;")
         print("  source var/demo-tokens.env puis, par exemple :")
-        print(f"  curl -s -H \"Authorization: Bearer $RELAIS_TOKEN_COORDINATOR\" "
-              f"{config.url('parcours')}/v1/situations")
+        print(
+            f'  curl -s -H "Authorization: Bearer $RELAIS_TOKEN_COORDINATOR" '
+            f"{config.url('parcours')}/v1/situations"
+        )
         print(f"\nJeton établissement (école Jules Ferry) :\n  {tok['institution']}")
         print(f"\nJournaux : {config.log_dir}/<service>.log — Ctrl-C pour arrêter.")
         if args.no_wait:

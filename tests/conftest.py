@@ -53,7 +53,9 @@ class RunningStack:
         return f"{self.config.pg_base}/{self.config.databases[service]}"
 
     def logs(self) -> str:
-        return "".join(p.log_path.read_text(errors="replace") for p in self.stack.processes.values())
+        return "".join(
+            p.log_path.read_text(errors="replace") for p in self.stack.processes.values()
+        )
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +68,7 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def stack_factory(
-    keys_dir: Path, tmp_path: Path
-) -> AsyncIterator[Iterator[RunningStack]]:
+async def stack_factory(keys_dir: Path, tmp_path: Path) -> AsyncIterator[Iterator[RunningStack]]:
     """Start the services (all by default) on a fresh vhost and fresh databases."""
     created: list[tuple[RunningStack, str, list[str]]] = []
 

@@ -19,6 +19,8 @@ from fastapi import Depends, FastAPI
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OctKey, OKPKey
+from typer.testing import CliRunner
+
 from relais_runtime.auth import (
     CurrentPrincipal,
     JWTVerifier,
@@ -32,7 +34,6 @@ from relais_runtime.auth import (
 )
 from relais_runtime.cli import app as cli_app
 from relais_runtime.errors import install_error_handlers
-from typer.testing import CliRunner
 
 ISSUER, AUDIENCE = "relais-test", "relais"
 

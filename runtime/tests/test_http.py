@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+
 from relais_runtime.errors import DomainError, install_error_handlers
 from relais_runtime.http import READY_CHECK_TIMEOUT_S, ops_router
 from relais_runtime.metrics import MESSAGES_CONSUMED, PrometheusMiddleware

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import structlog
 from pydantic import BaseModel
+
 from relais_runtime.logging import REDACTED, configure_logging, get_logger, redact
 
 NAME, SURNAME = "Léa", "Martinez"

@@ -168,10 +168,13 @@ async def test_rolled_back_transaction_publishes_nothing(
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
+    async def write_then_fail() -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():
             await outbox.add(conn, envelope())
             raise Boom
+
+    with pytest.raises(Boom):
+        await write_then_fail()
     committed = envelope()
     async with runtime.pool.acquire() as conn, conn.transaction():
         await outbox.add(conn, committed)
@@ -263,10 +266,10 @@ async def test_poison_message_is_parked_with_its_reason_and_does_not_block_the_q
     lot = ParkingLot(amqp_url)
 
     async def parked() -> bool:
-        return len(await lot.list(queue_name)) == 1
+        return len(await lot.browse(queue_name)) == 1
 
     await eventually(parked)
-    [message] = await lot.list(queue_name)
+    [message] = await lot.browse(queue_name)
     assert message.message_id == "poison-1"
     assert message.reason == reason
     assert "Jean Dupont" not in message.error
@@ -286,18 +289,20 @@ async def test_failing_handler_is_retried_with_delays_then_parked(
 
     await make_runtime.start(runtime)  # type: ignore[attr-defined]
     event = envelope()
-    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    await publish_raw(
+        amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id)
+    )
     lot = ParkingLot(amqp_url)
 
     async def parked() -> bool:
-        return len(await lot.list(queue_name)) == 1
+        return len(await lot.browse(queue_name)) == 1
 
     await eventually(parked)
     # 2 immediate attempts, then after 200 ms 2 more, then after 400 ms 2 more.
     assert len(attempts) == 6
     assert attempts[2] - attempts[1] >= 0.18
     assert attempts[4] - attempts[3] >= 0.38
-    [message] = await lot.list(queue_name)
+    [message] = await lot.browse(queue_name)
     assert message.reason == "retries_exhausted"
     assert "RuntimeError: database of a partner is down" in message.error
 
@@ -318,14 +323,16 @@ async def test_transient_failure_succeeds_on_a_delayed_retry(
 
     await make_runtime.start(runtime)  # type: ignore[attr-defined]
     event = envelope()
-    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    await publish_raw(
+        amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id)
+    )
 
     async def handled() -> bool:
         return await effects(runtime) == [str(event.id)]
 
     await eventually(handled)
     assert len(attempts) == 3
-    assert await ParkingLot(amqp_url).list(queue_name) == []
+    assert await ParkingLot(amqp_url).browse(queue_name) == []
 
 
 async def test_permanent_error_is_parked_without_retrying(
@@ -342,15 +349,17 @@ async def test_permanent_error_is_parked_without_retrying(
 
     await make_runtime.start(runtime)  # type: ignore[attr-defined]
     event = envelope()
-    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    await publish_raw(
+        amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id)
+    )
     lot = ParkingLot(amqp_url)
 
     async def parked() -> bool:
-        return len(await lot.list(queue_name)) == 1
+        return len(await lot.browse(queue_name)) == 1
 
     await eventually(parked)
     assert attempts == [str(event.id)]
-    assert (await lot.list(queue_name))[0].reason == "unknown_institution"
+    assert (await lot.browse(queue_name))[0].reason == "unknown_institution"
 
 
 async def test_replayed_message_reaches_only_its_own_queue(
@@ -370,11 +379,13 @@ async def test_replayed_message_reaches_only_its_own_queue(
     record_effect(runtime, second)
     await make_runtime.start(runtime)  # type: ignore[attr-defined]
     event = envelope()
-    await publish_raw(amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id))
+    await publish_raw(
+        amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id)
+    )
     lot = ParkingLot(amqp_url)
 
     async def parked() -> bool:
-        return len(await lot.list(first)) == 1
+        return len(await lot.browse(first)) == 1
 
     await eventually(parked)
     failing["on"] = False
@@ -387,7 +398,7 @@ async def test_replayed_message_reaches_only_its_own_queue(
     await eventually(handled_by_first)
     await asyncio.sleep(0.3)
     assert await effects(runtime, second) == [str(event.id)]
-    assert await lot.list(first) == []
+    assert await lot.browse(first) == []
 
 
 async def test_purge_removes_only_the_selected_parked_message(
@@ -401,9 +412,9 @@ async def test_purge_removes_only_the_selected_parked_message(
     lot = ParkingLot(amqp_url)
 
     async def both_parked() -> bool:
-        return len(await lot.list(queue_name)) == 2
+        return len(await lot.browse(queue_name)) == 2
 
     await eventually(both_parked)
     assert [p.message_id for p in await lot.purge(queue_name, "bad-1")] == ["bad-1"]
-    assert [p.message_id for p in await lot.list(queue_name)] == ["bad-2"]
+    assert [p.message_id for p in await lot.browse(queue_name)] == ["bad-2"]
     assert (await lot.counts([queue_name]))[queue_name] == 1

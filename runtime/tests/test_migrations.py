@@ -11,10 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 import structlog
+from typer.testing import CliRunner
+
 from relais_runtime import testing
 from relais_runtime.cli import app as cli_app
 from relais_runtime.migrations import MigrationError, ensure_database, migrate
-from typer.testing import CliRunner
 
 LOCK = "relais:test-migrations"
 

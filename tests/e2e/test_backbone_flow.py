@@ -22,17 +22,38 @@ SCHOOL = "ecole-jules-ferry-rouen"
 CHILD_FIRST, CHILD_LAST = "Lina", "Benaliouche"
 GUARDIAN_PHONE = "06 12 34 56 78"
 DESCRIPTION = "Difficultés de lecture marquées, fatigue en classe depuis la rentrée."
-IDENTIFYING = (CHILD_FIRST, CHILD_LAST, "Samira", "0612345678", GUARDIAN_PHONE, "2017-03-14",
-               "durand@ac-normandie.fr", "Difficultés de lecture")
+IDENTIFYING = (
+    CHILD_FIRST,
+    CHILD_LAST,
+    "Samira",
+    "0612345678",
+    GUARDIAN_PHONE,
+    "2017-03-14",
+    "durand@ac-normandie.fr",
+    "Difficultés de lecture",
+)
 
 
 def referral_body(pre_id: str = PRE) -> dict[str, Any]:
     return {
         "pre_id": pre_id,
-        "child": {"first_name": CHILD_FIRST, "last_name": CHILD_LAST, "birth_date": "2017-03-14",
-                  "sex": "female", "school_level": "ce2", "lives_in_qpv": "yes"},
-        "guardians": [{"first_name": "Samira", "last_name": CHILD_LAST, "relationship": "mother",
-                       "phone": GUARDIAN_PHONE, "languages": ["fr", "ar"]}],
+        "child": {
+            "first_name": CHILD_FIRST,
+            "last_name": CHILD_LAST,
+            "birth_date": "2017-03-14",
+            "sex": "female",
+            "school_level": "ce2",
+            "lives_in_qpv": "yes",
+        },
+        "guardians": [
+            {
+                "first_name": "Samira",
+                "last_name": CHILD_LAST,
+                "relationship": "mother",
+                "phone": GUARDIAN_PHONE,
+                "languages": ["fr", "ar"],
+            }
+        ],
         "referrer": {"name": "Mme Durand", "role": "directrice", "email": "durand@ac-normandie.fr"},
         "reasons": {"categories": ["learning_difficulties"], "description": DESCRIPTION},
         "axes": ["schooling", "health"],
@@ -55,8 +76,13 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0)
 async def register_school(http: httpx.AsyncClient, stack: Any) -> None:
     r = await http.put(
         f"{stack.url('referral')}/v1/institutions/{SCHOOL}",
-        json={"id": SCHOOL, "pre_id": PRE, "name": "École Jules Ferry", "category": "school",
-              "uai": "0761234A"},
+        json={
+            "id": SCHOOL,
+            "pre_id": PRE,
+            "name": "École Jules Ferry",
+            "category": "school",
+            "uai": "0761234A",
+        },
         headers=stack.auth("admin", "pre-76540-coordination"),
     )
     assert r.status_code == 200, r.text
@@ -81,7 +107,10 @@ async def tap_events(amqp_url: str) -> tuple[aio_pika.abc.AbstractConnection, li
 def dump_database(dsn: str) -> str:
     return subprocess.run(
         ["pg_dump", "--data-only", "--no-owner", dsn],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
 
 
@@ -153,7 +182,8 @@ async def test_referral_crosses_the_four_services_and_the_sender_sees_it_under_r
     await connection.close()
     # Nothing identifying crossed the broker, reached a log, or any database in clear.
     wire = b"\n".join(on_the_wire).decode()
-    assert "referral.submitted" in wire and "situation.opened" in wire
+    assert "referral.submitted" in wire
+    assert "situation.opened" in wire
     places = {"broker": wire, "logs": stack.logs()}
     places |= {name: dump_database(stack.dsn(name)) for name in stack.config.databases}
     for where, text in places.items():

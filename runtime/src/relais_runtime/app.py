@@ -25,15 +25,11 @@ def build_app(
     """A FastAPI app whose lifespan starts and stops ``runtime``."""
     settings = runtime.settings
     configure_logging(runtime.service, settings.log_level)
-    app = FastAPI(
-        title=title, description=description, version="1.0.0", lifespan=runtime.lifespan
-    )
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_auth(
         app,
-        JWTVerifier(
-            settings.jwks_path, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        ),
+        JWTVerifier(settings.jwks_path, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
     )
     install_error_handlers(app)
     app.add_middleware(PrometheusMiddleware, service=runtime.service)

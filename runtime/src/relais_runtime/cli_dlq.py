@@ -52,7 +52,7 @@ def list_(
         for name, count in counts.items():
             typer.echo(f"{name + '.dlq':<40} {count:>8}")
         return
-    for parked in asyncio.run(lot.list(queue, limit)):
+    for parked in asyncio.run(lot.browse(queue, limit)):
         if as_json:
             typer.echo(json.dumps(parked.summary()))
         else:
@@ -70,7 +70,9 @@ def show(
     body: Annotated[bool, typer.Option("--body", help="Also print the message body.")] = False,
 ) -> None:
     """Show one parked message: reason, error, routing key and (with --body) its body."""
-    found = [p for p in asyncio.run(_lot(amqp_url).list(queue, 10_000)) if p.message_id == message_id]
+    found = [
+        p for p in asyncio.run(_lot(amqp_url).browse(queue, 10_000)) if p.message_id == message_id
+    ]
     if not found:
         typer.echo(f"Aucun message {message_id} dans {queue}.dlq", err=True)
         raise typer.Exit(1)

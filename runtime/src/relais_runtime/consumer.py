@@ -39,7 +39,8 @@ from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import PARKING_EXCHANGE, delay_name
 from relais_runtime import inbox, outbox
-from relais_runtime.redact import scrub_text
+from relais_runtime.db import Conn
+from relais_runtime.logging import mask_text
 
 log = structlog.get_logger("relais.consumer")
 
@@ -60,7 +61,7 @@ class PermanentError(Exception):
 class Tx:
     """What a handler gets besides the event: the open transaction and an outbox writer."""
 
-    conn: asyncpg.Connection
+    conn: Conn
     incoming: CloudEvent[Any]
     source: str
     emitted: list[CloudEvent[Any]] = field(default_factory=list)
@@ -174,8 +175,8 @@ class EventConsumer:
             try:
                 handled = await self._handle(event, route)
             except PermanentError as exc:
-                return await self._park(message, exc.code, scrub_text(str(exc)))
-            except Exception as exc:  # noqa: BLE001 - any other failure is retried
+                return await self._park(message, exc.code, mask_text(str(exc)))
+            except Exception as exc:
                 last_error = _describe(exc)
                 log.warning("handler_failed", attempt=attempt, error=last_error)
                 if attempt < self._immediate_attempts:
@@ -196,6 +197,7 @@ class EventConsumer:
             if self._fallback is None:
                 raise PermanentError("unknown_type", envelope.type)
             return envelope, _Route(None, self._fallback)
+        assert route.model is not None  # registered routes always name their model
         try:
             data = route.model.model_validate(envelope.data)
         except ValidationError as exc:
@@ -213,8 +215,11 @@ class EventConsumer:
         step = _retry_step(message.headers)
         if step >= len(self._delays):
             return await self._park(message, "retries_exhausted", error)
-        headers = {**_plain_headers(message.headers), RETRY_HEADER: step + 1,
-                   "x-relais-last-error": error[:1000]}
+        headers = {
+            **_plain_headers(message.headers),
+            RETRY_HEADER: step + 1,
+            "x-relais-last-error": error[:1000],
+        }
         await self._copy(message, delay_name(self._delays[step]), headers)
         await message.ack()
         log.info("message_delayed", step=step + 1, delay_ms=self._delays[step])
@@ -281,4 +286,4 @@ def _validation_summary(exc: ValidationError) -> str:
 def _describe(exc: BaseException) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
-    return scrub_text(f"{type(exc).__name__}: {exc}{where}")[:1000]
+    return mask_text(f"{type(exc).__name__}: {exc}{where}")[:1000]

@@ -84,9 +84,18 @@ class ServiceProcess:
         port = str(self.config.ports[self.spec.name])
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [
-                sys.executable, "-m", "uvicorn", self.spec.app, "--factory",
-                "--host", "127.0.0.1", "--port", port, "--no-access-log",
-                "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.spec.app,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--no-access-log",
+                "--log-level",
+                "warning",
             ],
             env=self.config.env_for(self.spec),
             stdout=self._log,
@@ -132,9 +141,7 @@ class Stack:
     def __init__(self, config: StackConfig, services: Iterable[str] | None = None) -> None:
         wanted = set(services) if services is not None else {s.name for s in SERVICES}
         self.config = config
-        self.processes = {
-            s.name: ServiceProcess(s, config) for s in SERVICES if s.name in wanted
-        }
+        self.processes = {s.name: ServiceProcess(s, config) for s in SERVICES if s.name in wanted}
 
     def start(self, timeout: float = 90.0) -> None:
         for proc in self.processes.values():

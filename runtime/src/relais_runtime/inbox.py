@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
+from relais_runtime.db import Conn
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, message_id: str) -> bool:
+async def claim(conn: Conn, consumer: str, message_id: str) -> bool:
     """Record the message as handled by ``consumer``; False if it already was.
 
     Call inside the transaction that applies the message's effect: the record and the
@@ -21,7 +21,7 @@ async def claim(conn: asyncpg.Connection, consumer: str, message_id: str) -> boo
     return bool(inserted)
 
 
-async def prune(conn: asyncpg.Connection, older_than_days: int) -> int:
+async def prune(conn: Conn, older_than_days: int) -> int:
     """Forget handled ids older than the broker could still redeliver (keeps the table small)."""
     result: str = await conn.execute(
         "DELETE FROM relais_inbox WHERE received_at < now() - make_interval(days => $1)",

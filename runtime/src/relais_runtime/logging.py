@@ -115,7 +115,8 @@ _PG_DETAIL = re.compile(r"\)=\([^)]*\)")
 _MAX_DEPTH = 12
 
 
-def _mask_string(value: str) -> str:
+def mask_text(value: str) -> str:
+    """Mask e-mails, phone numbers, DD/MM/YYYY dates and PostgreSQL value echoes in text."""
     if "@" in value:
         value = _EMAIL.sub("[redacted:email]", value)
     value = _PHONE.sub("[redacted:phone]", value)
@@ -137,7 +138,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return _mask_string(value)
+        return mask_text(value)
     if isinstance(value, Mapping):
         return _redact_mapping(value, _depth)
     if isinstance(value, list | tuple | set | frozenset):
@@ -154,13 +155,13 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
-    return _mask_string(str(value))
+    return mask_text(str(value))
 
 
 def _redact_mapping(mapping: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
     result: dict[Any, Any] = {}
     for key, item in mapping.items():
-        safe_key = _mask_string(key) if isinstance(key, str) else key
+        safe_key = mask_text(key) if isinstance(key, str) else key
         if isinstance(key, str) and _normalise_key(key) in _DENY_NORMALISED:
             result[safe_key] = REDACTED if item is not None else None
         else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import structlog
 
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_runtime.db import Conn
 
 NOTIFY_CHANNEL = "relais_outbox"
 MAX_BACKOFF_S = 300
@@ -31,9 +31,7 @@ MAX_BACKOFF_S = 300
 log = structlog.get_logger("relais.outbox")
 
 
-async def add(
-    conn: asyncpg.Connection, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCHANGE
-) -> None:
+async def add(conn: Conn, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCHANGE) -> None:
     """Write ``event`` to the outbox inside the caller's transaction."""
     await conn.execute(
         "INSERT INTO relais_outbox (id, exchange, routing_key, body, correlation_id) "
@@ -155,7 +153,7 @@ class OutboxRelay:
         return len(done)
 
     async def _record_failures(
-        self, conn: asyncpg.Connection, failed: Sequence[tuple[OutgoingMessage, BaseException]]
+        self, conn: Conn, failed: Sequence[tuple[OutgoingMessage, BaseException]]
     ) -> None:
         for msg, exc in failed:
             delay = min(MAX_BACKOFF_S, 2 ** min(msg.attempts, 10))
@@ -193,11 +191,11 @@ class OutboxRelay:
     async def _listen(self) -> None:
         """LISTEN for inserts; reconnect after a database restart (polling covers the gap)."""
         while not self._stopping:
-            conn: asyncpg.Connection | None = None
+            conn: Conn | None = None
             try:
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(NOTIFY_CHANNEL, lambda *_a: self._wake.set())
                 self._wake.set()  # catch up on what was written while not listening
                 await lost.wait()
@@ -208,5 +206,3 @@ class OutboxRelay:
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(self._poll_interval_s)
-
-

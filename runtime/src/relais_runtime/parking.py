@@ -145,7 +145,7 @@ class ParkingLot:
                 selected.append(parked)
         return selected
 
-    async def list(self, queue: str, limit: int = 100) -> list[ParkedMessage]:
+    async def browse(self, queue: str, limit: int = 100) -> list[ParkedMessage]:
         return await self._walk(queue, lambda _p: True, None, limit)
 
     async def replay(

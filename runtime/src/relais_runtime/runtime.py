@@ -16,6 +16,7 @@ from relais_contracts.envelope import CloudEvent, new_event
 from relais_runtime import db, metrics, outbox
 from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
+from relais_runtime.db import Conn
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.topology import WorkQueue, declare_topology
 
@@ -147,7 +148,7 @@ class ServiceRuntime:
 
     async def emit(
         self,
-        conn: asyncpg.Connection,
+        conn: Conn,
         data: Message,
         *,
         subject: str,
@@ -168,5 +169,3 @@ class ServiceRuntime:
         )
         await outbox.add(conn, event)
         return event
-
-

@@ -30,7 +30,9 @@ class RelaisSettings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/relais"
     db_pool_min: int = 1
     db_pool_max: int = 10
-    prefetch: int = Field(default=16, ge=1, le=1000, description="Per-consumer prefetch = concurrency.")
+    prefetch: int = Field(
+        default=16, ge=1, le=1000, description="Per-consumer prefetch = concurrency."
+    )
     #: Backoff of delayed retries, in milliseconds; a message is parked after the last step.
     retry_delays_ms: list[int] = Field(default_factory=lambda: [1_000, 10_000, 60_000])
     #: Attempts made in-process before a message goes to the first delay step.
@@ -49,9 +51,7 @@ class RelaisSettings(BaseSettings):
     jwt_audience: str = Field(
         default="relais", validation_alias=AliasChoices("RELAIS_JWT_AUDIENCE")
     )
-    log_level: str = Field(
-        default="INFO", validation_alias=AliasChoices("RELAIS_LOG_LEVEL")
-    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("RELAIS_LOG_LEVEL"))
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     #: Public base URL of this service, used in links (notifications).

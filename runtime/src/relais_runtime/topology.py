@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
@@ -37,7 +38,7 @@ class WorkQueue:
     binding_keys: tuple[str, ...]
 
 
-def work_queue_arguments(queue: str, delivery_limit: int) -> dict[str, object]:
+def work_queue_arguments(queue: str, delivery_limit: int) -> dict[str, Any]:
     return {
         "x-queue-type": "quorum",
         "x-delivery-limit": delivery_limit,

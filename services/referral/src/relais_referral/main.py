@@ -10,6 +10,7 @@ from relais_referral.entrypoints.http import router
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
 
+
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     runtime = ServiceRuntime(

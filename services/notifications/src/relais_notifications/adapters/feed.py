@@ -9,10 +9,11 @@ from datetime import datetime
 import asyncpg
 
 from relais_notifications.domain.messages import FeedEntry
+from relais_runtime.db import Conn
 
 
 async def add_item(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     pre_id: str,
     entry: FeedEntry,
@@ -24,27 +25,37 @@ async def add_item(
         "INSERT INTO feed_items (id, pre_id, recipient, event_id, kind, title, link, created_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id, recipient) DO NOTHING "
         "RETURNING true",
-        uuid.uuid4(), pre_id, entry.recipient, event_id, kind, entry.title, entry.link,
+        uuid.uuid4(),
+        pre_id,
+        entry.recipient,
+        event_id,
+        kind,
+        entry.title,
+        entry.link,
         created_at,
     )
     return bool(inserted)
 
 
 async def list_items(
-    conn: asyncpg.Connection, pre_id: str, recipients: Sequence[str], limit: int, offset: int
+    conn: Conn, pre_id: str, recipients: Sequence[str], limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, kind, title, link, created_at, read_at FROM feed_items "
         "WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
         "ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
-        pre_id, list(recipients), limit, offset,
+        pre_id,
+        list(recipients),
+        limit,
+        offset,
     )
 
 
-async def unread_count(conn: asyncpg.Connection, pre_id: str, recipients: Sequence[str]) -> int:
+async def unread_count(conn: Conn, pre_id: str, recipients: Sequence[str]) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM feed_items WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
         "AND read_at IS NULL",
-        pre_id, list(recipients),
+        pre_id,
+        list(recipients),
     )
     return count

@@ -30,4 +30,6 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     @consumer.handles(SituationOpened)
     async def on_situation_opened(event: CloudEvent[Any], tx: Tx) -> None:
         data: SituationOpened = event.data
-        await post_to_feed(tx, messages.situation_opened_entry(data.situation_id, settings.parcours_url))
+        await post_to_feed(
+            tx, messages.situation_opened_entry(data.situation_id, settings.parcours_url)
+        )

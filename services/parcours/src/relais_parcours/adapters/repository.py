@@ -8,18 +8,21 @@ from typing import Any
 
 import asyncpg
 
+from relais_runtime.db import Conn
+
 
 async def find_situation_for_subject(
-    conn: asyncpg.Connection, pre_id: str, subject_id: uuid.UUID
+    conn: Conn, pre_id: str, subject_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM situations WHERE pre_id = $1 AND subject_id = $2 FOR UPDATE",
-        pre_id, subject_id,
+        pre_id,
+        subject_id,
     )
 
 
 async def insert_situation(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     situation_id: uuid.UUID,
     pre_id: str,
@@ -30,11 +33,15 @@ async def insert_situation(
     await conn.execute(
         "INSERT INTO situations (id, pre_id, subject_id, stage, version, opened_at, review_due_on) "
         "VALUES ($1, $2, $3, 'awaiting_review', 1, $4, $5)",
-        situation_id, pre_id, subject_id, opened_at, review_due_on,
+        situation_id,
+        pre_id,
+        subject_id,
+        opened_at,
+        review_due_on,
     )
 
 
-async def bump_version(conn: asyncpg.Connection, situation_id: uuid.UUID) -> int:
+async def bump_version(conn: Conn, situation_id: uuid.UUID) -> int:
     version: int = await conn.fetchval(
         "UPDATE situations SET version = version + 1 WHERE id = $1 RETURNING version",
         situation_id,
@@ -43,7 +50,7 @@ async def bump_version(conn: asyncpg.Connection, situation_id: uuid.UUID) -> int
 
 
 async def attach_referral(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     referral_id: uuid.UUID,
     situation_id: uuid.UUID,
@@ -56,12 +63,18 @@ async def attach_referral(
     await conn.execute(
         "INSERT INTO situation_referrals (referral_id, situation_id, pre_id, institution_id, "
         "facts, sealed, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        referral_id, situation_id, pre_id, institution_id, facts, sealed, received_at,
+        referral_id,
+        situation_id,
+        pre_id,
+        institution_id,
+        facts,
+        sealed,
+        received_at,
     )
 
 
 async def list_situations(
-    conn: asyncpg.Connection, pre_id: str, *, stage: str | None, limit: int, offset: int
+    conn: Conn, pre_id: str, *, stage: str | None, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT s.id, s.subject_id, s.stage, s.opened_at, s.review_due_on, "
@@ -70,24 +83,31 @@ async def list_situations(
         "FROM situations s JOIN situation_referrals r ON r.situation_id = s.id "
         "WHERE s.pre_id = $1 AND ($2::text IS NULL OR s.stage = $2) "
         "GROUP BY s.id ORDER BY s.opened_at DESC LIMIT $3 OFFSET $4",
-        pre_id, stage, limit, offset,
+        pre_id,
+        stage,
+        limit,
+        offset,
     )
 
 
-async def upsert_partner(conn: asyncpg.Connection, values: dict[str, Any]) -> bool:
+async def upsert_partner(conn: Conn, values: dict[str, Any]) -> bool:
     """Insert or update; False if the id belongs to another PRE (ids are global)."""
     row = await conn.fetchrow(
         "INSERT INTO partners (id, pre_id, name, category, description, website) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = $3, "
         "category = $4, description = $5, website = $6, updated_at = now() "
         "WHERE partners.pre_id = $2 RETURNING id",
-        values["id"], values["pre_id"], values["name"], values["category"],
-        values.get("description"), values.get("website"),
+        values["id"],
+        values["pre_id"],
+        values["name"],
+        values["category"],
+        values.get("description"),
+        values.get("website"),
     )
     return row is not None
 
 
-async def list_partners(conn: asyncpg.Connection, pre_id: str) -> list[asyncpg.Record]:
+async def list_partners(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, pre_id, name, category, description, website FROM partners "
         "WHERE pre_id = $1 ORDER BY name",

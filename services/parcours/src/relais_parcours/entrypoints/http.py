@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from relais_contracts.types import PartnerCategory, PreId, Slug, SituationStage
+from relais_contracts.types import PartnerCategory, PreId, SituationStage, Slug
 from relais_parcours.adapters import repository
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, ensure_same_pre, require_roles
@@ -71,7 +71,9 @@ class PartnerBody(BaseModel):
     website: HttpUrl | None = None
 
 
-@router.put("/partners/{partner_id}", response_model=PartnerBody, summary="Enregistrer un partenaire")
+@router.put(
+    "/partners/{partner_id}", response_model=PartnerBody, summary="Enregistrer un partenaire"
+)
 async def put_partner(
     partner_id: str, body: PartnerBody, who: Admin, runtime: Runtime
 ) -> PartnerBody:
@@ -80,7 +82,9 @@ async def put_partner(
         raise DomainError("id_mismatch", "L'identifiant du corps diffère de celui de l'URL.", 422)
     async with runtime.pool.acquire() as conn:
         if not await repository.upsert_partner(conn, body.model_dump(mode="json")):
-            raise DomainError("partner_id_taken", "Cet identifiant est déjà utilisé par un autre PRE.")
+            raise DomainError(
+                "partner_id_taken", "Cet identifiant est déjà utilisé par un autre PRE."
+            )
     return body
 
 

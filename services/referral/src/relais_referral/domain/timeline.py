@@ -9,19 +9,32 @@ from relais_contracts.types import ReferralStatus
 
 #: Statuses after which nothing more happens to the referral.
 FINAL = frozenset(
-    {ReferralStatus.DECLINED, ReferralStatus.REDIRECTED, ReferralStatus.CLOSED,
-     ReferralStatus.WITHDRAWN}
+    {
+        ReferralStatus.DECLINED,
+        ReferralStatus.REDIRECTED,
+        ReferralStatus.CLOSED,
+        ReferralStatus.WITHDRAWN,
+    }
 )
 
 #: Which status may follow which (a late or re-ordered event never moves a referral back).
 _ALLOWED: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     ReferralStatus.RECEIVED: frozenset(
-        {ReferralStatus.UNDER_REVIEW, ReferralStatus.TAKEN_UP, ReferralStatus.REDIRECTED,
-         ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}
+        {
+            ReferralStatus.UNDER_REVIEW,
+            ReferralStatus.TAKEN_UP,
+            ReferralStatus.REDIRECTED,
+            ReferralStatus.DECLINED,
+            ReferralStatus.WITHDRAWN,
+        }
     ),
     ReferralStatus.UNDER_REVIEW: frozenset(
-        {ReferralStatus.TAKEN_UP, ReferralStatus.REDIRECTED, ReferralStatus.DECLINED,
-         ReferralStatus.WITHDRAWN}
+        {
+            ReferralStatus.TAKEN_UP,
+            ReferralStatus.REDIRECTED,
+            ReferralStatus.DECLINED,
+            ReferralStatus.WITHDRAWN,
+        }
     ),
     ReferralStatus.TAKEN_UP: frozenset({ReferralStatus.CLOSED}),
 }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from relais_contracts.v1.referral import ReferralFacts, ReferralStatusChanged, ReferralSubmitted
 from relais_contracts.types import ReferralStatus, SourceCategory
+from relais_contracts.v1.referral import ReferralFacts, ReferralStatusChanged, ReferralSubmitted
 from relais_referral.adapters import repository
 from relais_referral.domain.referral import age_on
 from relais_referral.entrypoints.schemas import ReferralRequest

@@ -1,1 +1,6 @@
-"""relais_contracts."""
+"""relais_contracts: the Relais wire contract (envelope, messages, topology, catalogue)."""
+
+#: Version of the contract package; also the ``info.version`` of the AsyncAPI document.
+#: Keep equal to ``version`` in contracts/pyproject.toml (a test checks it).
+CONTRACT_VERSION = "1.0.0"
+__version__ = CONTRACT_VERSION

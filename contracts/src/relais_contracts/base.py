@@ -20,12 +20,14 @@ class Message(Strict):
 
     Subclasses set ``message_type`` (``<domain>.<name>``, e.g. ``referral.submitted``) and
     ``version`` (the major version); the CloudEvents type, routing key and schema id all
-    derive from those two.
+    derive from those two. ``subject_field`` names the field holding the aggregate id that
+    becomes the CloudEvents ``subject`` (``None`` when the producer must choose it).
     """
 
     message_type: ClassVar[str]
     version: ClassVar[int] = 1
     kind: ClassVar[Literal["event", "command"]] = "event"
+    subject_field: ClassVar[str | None] = None
 
     @classmethod
     def ce_type(cls) -> str:
@@ -46,6 +48,13 @@ class Message(Strict):
     def schema_id(cls) -> str:
         """The ``dataschema`` of messages of this type."""
         return f"{SCHEMA_BASE_URL}/{cls.message_type}.v{cls.version}.json"
+
+    def ce_subject(self) -> str | None:
+        """The CloudEvents ``subject``: the aggregate id, when the message names one."""
+        if self.subject_field is None:
+            return None
+        value = getattr(self, self.subject_field)
+        return None if value is None else str(value)
 
 
 class Event(Message):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from relais_contracts.base import Message
-from relais_contracts.types import PreId
+from relais_contracts.types import CeType, PreId
 
 DataT = TypeVar("DataT")
 
@@ -22,7 +23,6 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 Source = Annotated[
     str, StringConstraints(pattern=r"^/(relais/[a-z]+|institutions/[a-z0-9][a-z0-9-]{0,62})$")
 ]
-CeType = Annotated[str, StringConstraints(pattern=r"^fr\.relais\.[a-z_]+\.[a-z_]+\.v[0-9]+$")]
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
@@ -72,20 +72,32 @@ class CloudEvent(BaseModel, Generic[DataT]):
         return f"{domain}.{name}.{major}.{last}"
 
 
+@cache
+def envelope_model(message: type[Message]) -> type[CloudEvent[Any]]:
+    """``CloudEvent[message]``, built once per class (pydantic builds a new class per call)."""
+    return CloudEvent[message]  # type: ignore[valid-type]
+
+
 def new_event(
     data: Message,
     *,
     source: str,
-    subject: str,
     tenant: str,
+    subject: str | None = None,
     sequence: int,
     correlationid: str | None = None,
     causationid: str | None = None,
     event_id: uuid.UUID | None = None,
     time: datetime | None = None,
 ) -> CloudEvent[Any]:
-    """Wrap a payload in an envelope, deriving type and dataschema from its class."""
+    """Wrap a payload in an envelope, deriving type and dataschema from its class.
+
+    ``subject`` defaults to the payload's aggregate id (``Message.subject_field``).
+    """
     eid = event_id or uuid.uuid4()
+    subject = subject or data.ce_subject()
+    if subject is None:
+        raise ValueError(f"{type(data).__name__} names no aggregate: pass subject=")
     return CloudEvent[Any](
         id=eid,
         source=source,

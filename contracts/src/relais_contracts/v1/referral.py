@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
@@ -12,6 +11,7 @@ from relais_contracts.base import Command, Event, Strict
 from relais_contracts.types import (
     Axis,
     CompactJWE,
+    PreId,
     ReasonCategory,
     ReferralStatus,
     SchoolLevel,
@@ -47,6 +47,7 @@ class ReferralSubmitted(Event):
     """An institution referred a child to a PRE; the referral is stored and acknowledged."""
 
     message_type: ClassVar[str] = "referral.submitted"
+    subject_field: ClassVar[str | None] = "referral_id"
 
     referral_id: uuid.UUID = Field(description="The referral, as the sender knows it.")
     subject_id: uuid.UUID = Field(
@@ -57,13 +58,13 @@ class ReferralSubmitted(Event):
         description="True when this child was already referred to this PRE (a duplicate)."
     )
     institution_id: Slug = Field(description="The referring institution.")
-    submitted_at: AwareDatetime
+    submitted_at: AwareDatetime = Field(description="When the institution submitted it.")
     parents_informed: bool = Field(description="The parents were told of the referral.")
     parents_agree: Literal[True] = Field(
         description="The parents agree to the referral (libre adhésion): always true, a "
         "referral without agreement is refused at intake."
     )
-    facts: ReferralFacts
+    facts: ReferralFacts = Field(description="What reporting may read in clear.")
     sealed: CompactJWE = Field(description=_SEALED_DOC)
 
     model_config = ConfigDict(
@@ -97,22 +98,39 @@ class ReferralWithdrawn(Event):
     """The sender withdrew a referral that was not yet taken up."""
 
     message_type: ClassVar[str] = "referral.withdrawn"
+    subject_field: ClassVar[str | None] = "referral_id"
 
-    referral_id: uuid.UUID
-    subject_id: uuid.UUID
-    institution_id: Slug
-    withdrawn_at: AwareDatetime
+    referral_id: uuid.UUID = Field(description="The referral withdrawn.")
+    subject_id: uuid.UUID = Field(description="Pseudonymous id of the child within the PRE.")
+    institution_id: Slug = Field(description="The referring institution.")
+    withdrawn_at: AwareDatetime = Field(description="When the sender withdrew it.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "0b9a2f5e-1c9e-4f0c-9d2e-3b1f6f0c2a11",
+                    "subject_id": "7e1d3c2b-5a4f-4e3d-9c2b-1a0f9e8d7c6b",
+                    "institution_id": "ecole-jules-ferry",
+                    "withdrawn_at": "2026-10-07T14:00:00Z",
+                }
+            ]
+        }
+    )
 
 
 class ReferralStatusChanged(Event):
     """The sender-visible status of a referral changed."""
 
     message_type: ClassVar[str] = "referral.status_changed"
+    subject_field: ClassVar[str | None] = "referral_id"
 
-    referral_id: uuid.UUID
+    referral_id: uuid.UUID = Field(description="The referral, as the sender knows it.")
     institution_id: Slug = Field(description="The sender, who must hear about it.")
-    status: ReferralStatus
-    previous_status: ReferralStatus | None = None
+    status: ReferralStatus = Field(description="The new sender-visible status.")
+    previous_status: ReferralStatus | None = Field(
+        default=None, description="The status before, if any."
+    )
     reason: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9_]{1,64}$",
@@ -123,7 +141,30 @@ class ReferralStatusChanged(Event):
         max_length=200,
         description="Name of the service redirected to (an organisation, never a person).",
     )
-    changed_at: AwareDatetime
+    changed_at: AwareDatetime = Field(description="When the status changed.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "0b9a2f5e-1c9e-4f0c-9d2e-3b1f6f0c2a11",
+                    "institution_id": "ecole-jules-ferry",
+                    "status": "declined",
+                    "previous_status": "under_review",
+                    "reason": "outside_territory",
+                    "changed_at": "2026-10-20T17:00:00Z",
+                },
+                {
+                    "referral_id": "0b9a2f5e-1c9e-4f0c-9d2e-3b1f6f0c2a11",
+                    "institution_id": "ecole-jules-ferry",
+                    "status": "redirected",
+                    "previous_status": "under_review",
+                    "redirected_to": "CMPP de Rouen rive gauche",
+                    "changed_at": "2026-10-20T17:00:00Z",
+                },
+            ]
+        }
+    )
 
 
 class SubmitReferral(Command):
@@ -135,18 +176,42 @@ class SubmitReferral(Command):
 
     message_type: ClassVar[str] = "referral.submit"
 
-    pre_id: Slug = Field(description="The PRE the child is referred to.")
-    institution_id: Slug
+    pre_id: PreId = Field(description="The PRE the child is referred to.")
+    institution_id: Slug = Field(description="The sending institution (its broker user).")
     external_ref: str | None = Field(
-        default=None, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
+        default=None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
         description="The sender's own reference, echoed back in its notifications.",
     )
-    parents_informed: bool
+    parents_informed: bool = Field(description="The parents were told of the referral.")
     parents_agree: bool = Field(description="Must be true; a false value is refused.")
-    facts: ReferralFacts
+    facts: ReferralFacts = Field(description="What reporting may read in clear.")
     sealed: CompactJWE = Field(
         description="Compact JWE to the referral service intake key holding the referral's "
         "identifying part (child, guardians, referring person, free text)."
     )
 
-
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pre_id": "pre-76540",
+                    "institution_id": "ecole-jules-ferry",
+                    "external_ref": "ENT-2026-0042",
+                    "parents_informed": True,
+                    "parents_agree": True,
+                    "facts": {
+                        "age_years": 8,
+                        "sex": "male",
+                        "school_level": "ce2",
+                        "lives_in_qpv": "yes",
+                        "source_category": "school",
+                        "reason_categories": ["learning_difficulties", "behaviour"],
+                        "axes": ["schooling", "wellbeing"],
+                    },
+                    "sealed": "eyJhbGciOiJFQ0RILUVTK0EyNTZLVyJ9.AAAA.BBBB.CCCC.DDDD",
+                }
+            ]
+        }
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from relais_runtime import cli_migrate, cli_token
+from relais_runtime import cli_dlq, cli_migrate, cli_token, cli_topology
 
 app = typer.Typer(
     name="relais",
@@ -15,9 +15,11 @@ app = typer.Typer(
 )
 
 # Sub-commands register here, one line each (keep alphabetical).
+app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_token.keys_app, name="keys")
 app.command("migrate")(cli_migrate.migrate_command)
 app.command("token")(cli_token.token)
+app.add_typer(cli_topology.app, name="topology")
 
 
 def main() -> None:

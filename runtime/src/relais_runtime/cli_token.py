@@ -6,6 +6,7 @@ works; everything else goes to stderr.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,10 @@ from relais_runtime.auth import (
     mint_token,
 )
 from relais_runtime.logging import configure_logging
+from relais_runtime.sealing import generate_pre_key
 from relais_runtime.settings import RelaisSettings
+
+PRE_ID_PATTERN = re.compile(r"^pre-[a-z0-9-]{1,59}$")
 
 __all__ = ["keys_app", "parse_ttl", "token"]
 
@@ -130,3 +134,30 @@ def init_jwt(
     typer.echo(f"private key: {paths.private_key}")
     typer.echo(f"jwks:        {target / JWKS_FILENAME}")
     typer.echo(f"kid:         {paths.kid}")
+
+
+@keys_app.command("init-pre")
+def init_pre(
+    pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Dossier des clés (défaut: $RELAIS_KEYS_DIR ou var/keys)."),
+    ] = None,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Remplace une clé existante / replace a key.")
+    ] = False,
+) -> None:
+    """Crée la clé de chiffrement d'un PRE (identités scellées) / create a PRE sealing key.
+
+    The public key is read by `referral` to seal identities; the private key only by
+    `parcours`. Keep the private file (mode 0600) out of every other service.
+    """
+    if not PRE_ID_PATTERN.match(pre_id):
+        raise typer.BadParameter("attendu un identifiant de PRE comme pre-76540")
+    target = directory or Path(os.environ.get("RELAIS_KEYS_DIR", "var/keys"))
+    if (target / f"{pre_id}.private.jwk.json").exists() and not rotate:
+        typer.echo(f"Clé déjà présente / key already present for {pre_id} in {target}", err=True)
+        return
+    key = generate_pre_key(target, pre_id)
+    typer.echo(f"kid:    {key.kid}")
+    typer.echo(f"public: {target / f'{pre_id}.public.jwk.json'}")

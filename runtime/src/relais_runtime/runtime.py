@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +15,7 @@ from faststream.rabbit import RabbitBroker
 
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
-from relais_runtime import db, metrics, outbox
+from relais_runtime import db, inbox, metrics, outbox
 from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
 from relais_runtime.db import Conn
@@ -64,6 +66,7 @@ class ServiceRuntime:
         self._relay: outbox.OutboxRelay | None = None
         self._run_relay = run_relay
         self.consumers: dict[str, EventConsumer] = {}
+        self._maintenance: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -111,9 +114,15 @@ class ServiceRuntime:
                 on_failed=metrics.OUTBOX_PUBLISH_FAILURES.labels(service=self.service).inc,
             )
             await self._relay.start()
+        self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
         log.info("service_started", service=self.service, queues=self.queue_names)
 
     async def stop(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None
@@ -129,6 +138,18 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
+
+    async def _maintain(self) -> None:
+        """Prune old inbox ids and sample the outbox backlog for /metrics."""
+        pending = metrics.OUTBOX_PENDING.labels(service=self.service)
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    pending.set(await conn.fetchval("SELECT count(*) FROM relais_outbox"))
+                    await inbox.prune(conn, self.settings.inbox_retention_days)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("maintenance_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.settings.maintenance_interval_s)
 
     def ready_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         async def broker() -> None:

@@ -39,6 +39,10 @@ class RelaisSettings(BaseSettings):
     immediate_attempts: int = Field(default=3, ge=1, le=10)
     #: Broker-side backstop (x-delivery-limit) against messages that crash the process.
     delivery_limit: int = Field(default=10, ge=1)
+    #: Handled message ids are kept this long (well past any broker redelivery), then pruned.
+    inbox_retention_days: int = Field(default=30, ge=1)
+    #: How often the maintenance loop prunes the inbox and samples the outbox backlog.
+    maintenance_interval_s: float = Field(default=60.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     jwks_path: Path = Field(

@@ -418,3 +418,30 @@ async def test_purge_removes_only_the_selected_parked_message(
     assert [p.message_id for p in await lot.purge(queue_name, "bad-1")] == ["bad-1"]
     assert [p.message_id for p in await lot.browse(queue_name)] == ["bad-2"]
     assert (await lot.counts([queue_name]))[queue_name] == 1
+
+
+async def test_a_lost_consumer_shows_on_ready_and_the_watchdog_resubscribes_it(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name), consumer_watchdog_interval_s=0.2)
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    consumer = runtime.consumers[queue_name]
+    await consumer.check_consuming()
+    # Lose the consumer behind the library's back, as a broker-side cancel would.
+    subscriber = consumer._subscriber
+    channel = await subscriber._queue_obj.channel.get_underlay_channel()
+    await channel.basic_cancel(subscriber._consumer_tag)
+    with pytest.raises(ConnectionError, match="consumer lost"):
+        await consumer.check_consuming()
+
+    event = envelope()
+    await publish_raw(
+        amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id)
+    )
+
+    async def handled() -> bool:
+        return await effects(runtime) == [str(event.id)]
+
+    await eventually(handled)
+    await consumer.check_consuming()

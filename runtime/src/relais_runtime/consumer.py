@@ -130,12 +130,33 @@ class EventConsumer:
         self._on_outcome = on_outcome
         # The queue is declared (with its arguments and bindings) by topology.py; the
         # subscriber only consumes it, so a mismatch fails loudly instead of redeclaring.
-        broker.subscriber(
+        self._subscriber = broker.subscriber(
             RabbitQueue(queue, declare=False),
             channel=Channel(prefetch_count=prefetch, on_return_raises=True),
             ack_policy=AckPolicy.MANUAL,
             no_reply=True,
-        )(self._on_message)
+        )
+        self._subscriber(self._on_message)
+
+    async def check_consuming(self) -> None:
+        """Raise unless this process has a live consumer on its queue.
+
+        FastStream relies on aio-pika's robust channel to re-consume after a reconnect
+        (FastStream issue #2758 reports consumers lost after a broker node replacement);
+        this check makes such a loss visible on /ready, and ``resubscribe`` repairs it.
+        """
+        queue = getattr(self._subscriber, "_queue_obj", None)
+        tag = getattr(self._subscriber, "_consumer_tag", None)
+        if queue is None or tag is None:
+            raise ConnectionError(f"{self.queue}: not consuming")
+        channel = await queue.channel.get_underlay_channel()
+        if channel.is_closed or tag not in channel.consumers:
+            raise ConnectionError(f"{self.queue}: consumer lost")
+
+    async def resubscribe(self) -> None:
+        await self._subscriber.stop()
+        await self._subscriber.start()
+        log.warning("consumer_restarted", queue=self.queue)
 
     def handles(self, model: type[M]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:

@@ -67,6 +67,7 @@ class ServiceRuntime:
         self._run_relay = run_relay
         self.consumers: dict[str, EventConsumer] = {}
         self._maintenance: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -115,14 +116,16 @@ class ServiceRuntime:
             )
             await self._relay.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        self._watchdog = asyncio.create_task(self._watch_consumers(), name="consumer-watchdog")
         log.info("service_started", service=self.service, queues=self.queue_names)
 
     async def stop(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
-            self._maintenance = None
+        for task in (self._maintenance, self._watchdog):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._maintenance = self._watchdog = None
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None
@@ -151,6 +154,32 @@ class ServiceRuntime:
                 log.warning("maintenance_failed", error=type(exc).__name__)
             await asyncio.sleep(self.settings.maintenance_interval_s)
 
+    async def _watch_consumers(self, grace: int = 3) -> None:
+        """Re-subscribe a consumer lost while the broker is reachable (after ``grace`` checks).
+
+        Right after a reconnect aio-pika needs a few seconds to restore consumers: the grace
+        period leaves it that time before stepping in.
+        """
+        missing: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(self.settings.consumer_watchdog_interval_s)
+            if not self.consumers or not await self.broker.ping(timeout=2):
+                missing.clear()
+                continue
+            for name, consumer in self.consumers.items():
+                try:
+                    await consumer.check_consuming()
+                    missing.pop(name, None)
+                    continue
+                except Exception:
+                    missing[name] = missing.get(name, 0) + 1
+                if missing[name] >= grace:
+                    try:
+                        await consumer.resubscribe()
+                        missing.pop(name, None)
+                    except Exception as exc:
+                        log.warning("consumer_restart_failed", queue=name, error=repr(exc))
+
     def ready_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         async def broker() -> None:
             if not await self.broker.ping(timeout=2):
@@ -159,7 +188,11 @@ class ServiceRuntime:
         async def database() -> None:
             await db.ping(self.pool)
 
-        return {"broker": broker, "database": database}
+        async def consumers() -> None:
+            for consumer in self.consumers.values():
+                await consumer.check_consuming()
+
+        return {"broker": broker, "database": database, "consumers": consumers}
 
     def _record_outcome(self, queue: str, outcome: Outcome, seconds: float) -> None:
         metrics.MESSAGES_CONSUMED.labels(

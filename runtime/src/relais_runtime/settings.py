@@ -43,6 +43,8 @@ class RelaisSettings(BaseSettings):
     inbox_retention_days: int = Field(default=30, ge=1)
     #: How often the maintenance loop prunes the inbox and samples the outbox backlog.
     maintenance_interval_s: float = Field(default=60.0, gt=0)
+    #: How often the watchdog checks that every consumer is live (and re-subscribes if not).
+    consumer_watchdog_interval_s: float = Field(default=10.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     jwks_path: Path = Field(

@@ -93,7 +93,11 @@ async def test_relay_killed_between_commit_and_publish_loses_nothing_once_restar
     await asyncio.sleep(1)
     # Re-published messages were de-duplicated: exactly one situation line per referral.
     assert await situations_count(stack) == len(ids)
-    assert await pending_in_outbox(stack, "referral") == 0
+
+    async def outbox_drained() -> bool:
+        return await pending_in_outbox(stack, "referral") == 0
+
+    await eventually(outbox_drained)
 
 
 def _rabbitmqctl(*args: str) -> None:

@@ -32,17 +32,23 @@ log = structlog.get_logger("relais.outbox")
 
 
 async def add(conn: Conn, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCHANGE) -> None:
-    """Write ``event`` to the outbox inside the caller's transaction."""
+    """Write ``event`` to the outbox inside the caller's transaction.
+
+    The insert and the NOTIFY (delivered at commit) go in one statement: one round trip
+    to the database instead of two, in every transaction that emits.
+    """
     await conn.execute(
+        "WITH added AS ("
         "INSERT INTO relais_outbox (id, exchange, routing_key, body, correlation_id) "
-        "VALUES ($1, $2, $3, $4, $5)",
+        "VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        ") SELECT pg_notify($6, '') FROM added",
         event.id,
         exchange,
         event.routing_key(),
         event.model_dump_json().encode(),
         event.correlationid,
+        NOTIFY_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,10 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Clear the wake-up *before* reading the outbox: a row committed while a batch
+            # is being published sets it again, so the relay goes round at once instead of
+            # leaving that row for the next poll (up to ``poll_interval_s`` later).
+            self._wake.clear()
             try:
                 published = await self.run_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -184,7 +194,6 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll_interval_s)
             if published >= self._batch_size:
                 continue  # more may be waiting: don't sleep
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import structlog
 
 from relais_runtime import testing
 
@@ -25,3 +27,18 @@ async def database_dsn() -> AsyncIterator[str]:
     dsn = await testing.create_database(name)
     yield dsn
     await testing.drop_database(name)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """CLI commands configure logging for the process; put the previous set-up back."""
+    saved_config = structlog.get_config()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved_config)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)

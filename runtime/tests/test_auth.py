@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import pytest
-import structlog
 from fastapi import Depends, FastAPI
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
@@ -36,21 +34,6 @@ from relais_runtime.cli import app as cli_app
 from relais_runtime.errors import install_error_handlers
 
 ISSUER, AUDIENCE = "relais-test", "relais"
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """CLI commands configure logging for the process; put the previous set-up back."""
-    saved_config = structlog.get_config()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved_config)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
 
 
 @pytest.fixture

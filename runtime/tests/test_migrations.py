@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from relais_runtime import testing
@@ -21,26 +18,8 @@ LOCK = "relais:test-migrations"
 
 
 @pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """CLI commands configure logging for the process; put the previous set-up back."""
-    saved_config = structlog.get_config()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved_config)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
-
-
-@pytest.fixture
-async def dsn() -> AsyncIterator[str]:
-    name = testing.unique_name("relais_migr")
-    url = await testing.create_database(name)
-    yield url
-    await testing.drop_database(name)
+def dsn(database_dsn: str) -> str:
+    return database_dsn
 
 
 def write(directory: Path, files: dict[str, str]) -> Path:

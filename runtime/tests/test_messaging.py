@@ -450,3 +450,31 @@ async def test_a_lost_consumer_shows_on_ready_and_the_watchdog_resubscribes_it(
 
     await eventually(handled)
     await consumer.check_consuming()
+
+
+async def test_database_outage_outlasting_the_retries_parks_nothing(
+    make_runtime: Factory, queue_name: str, amqp_url: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    attempts: list[str] = []
+    consumer = runtime.consumer(queue_name)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_referral_withdrawn(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        attempts.append(str(event.id))
+        if len(attempts) <= 10:  # more failures than 2 immediate x (1 + 2 delay steps)
+            raise ConnectionRefusedError("database unreachable")
+        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", str(event.id), queue_name)
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    await publish_raw(
+        amqp_url, event.model_dump_json().encode(), event.routing_key(), str(event.id)
+    )
+
+    async def handled() -> bool:
+        return await effects(runtime) == [str(event.id)]
+
+    await eventually(handled, timeout=20)
+    assert len(attempts) == 11
+    assert await ParkingLot(amqp_url).browse(queue_name) == []

@@ -195,6 +195,7 @@ class EventConsumer:
             correlationid=event.correlationid, message_id=str(event.id), type=event.type
         )
         last_error = ""
+        outage = False
         for attempt in range(1, self._immediate_attempts + 1):
             try:
                 handled = await self._handle(event, route)
@@ -202,13 +203,14 @@ class EventConsumer:
                 return await self._park(message, exc.code, mask_text(str(exc)))
             except Exception as exc:
                 last_error = _describe(exc)
+                outage = _is_outage(exc)
                 log.warning("handler_failed", attempt=attempt, error=last_error)
                 if attempt < self._immediate_attempts:
                     await asyncio.sleep(0.05 * 2**attempt)
                 continue
             await message.ack()
             return Outcome("ok" if handled else "duplicate")
-        return await self._retry_later(message, last_error)
+        return await self._retry_later(message, last_error, outage=outage)
 
     def _parse(self, body: bytes) -> tuple[CloudEvent[Any], _Route[Any]]:
         try:
@@ -235,9 +237,13 @@ class EventConsumer:
             await route.handler(event, Tx(conn=conn, incoming=event, source=self._source))
             return True
 
-    async def _retry_later(self, message: RabbitMessage, error: str) -> Outcome:
+    async def _retry_later(self, message: RabbitMessage, error: str, *, outage: bool) -> Outcome:
         step = _retry_step(message.headers)
-        if step >= len(self._delays):
+        if outage:
+            # The database is unreachable: not the message's fault. Keep it cycling through
+            # the longest delay instead of parking everything that arrives during an outage.
+            step = min(step, len(self._delays) - 1)
+        elif step >= len(self._delays):
             return await self._park(message, "retries_exhausted", error)
         headers = {
             **_plain_headers(message.headers),
@@ -292,6 +298,20 @@ async def _the_message_itself(message: RabbitMessage) -> RabbitMessage:
     hands it over directly; the body is parsed by ``EventConsumer._parse`` anyway.
     """
     return message
+
+
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # includes ConnectionRefusedError: the server is down
+    asyncpg.InterfaceError,  # connection closed under us
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.ConnectionFailureError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, _OUTAGE_ERRORS)
 
 
 def _retry_step(headers: dict[str, Any] | None) -> int:

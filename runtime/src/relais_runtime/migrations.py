@@ -134,9 +134,13 @@ def _check_history(files: list[MigrationFile], applied: list[asyncpg.Record]) ->
 
 
 def default_scope(directory: Path) -> str:
-    """``services/parcours/migrations`` → ``parcours``; ``.../schema`` → ``schema``."""
+    """``services/parcours/migrations`` → ``parcours``; ``.../schema`` → ``schema``.
+
+    An installed service keeps them in ``relais_parcours/migrations``: same scope.
+    """
     path = Path(directory).resolve()
-    return path.parent.name if path.name == "migrations" else path.name
+    name = path.parent.name if path.name == "migrations" else path.name
+    return name.removeprefix("relais_")
 
 
 async def migrate(
@@ -212,10 +216,18 @@ def _database_name(dsn: str) -> tuple[str, str]:
 async def ensure_database(dsn: str) -> bool:
     """Create the database named in ``dsn`` if it does not exist; True if created.
 
-    Connects to the ``postgres`` database of the same server with the same credentials,
-    which therefore need the CREATEDB privilege when the database is missing.
+    Tries the database itself first, so a role that may reach only its own database
+    starts; when it is missing, connects to the ``postgres`` database of the same server
+    with the same credentials, which then need the CREATEDB privilege.
     """
     name, admin_dsn = _database_name(dsn)
+    try:
+        own = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    else:
+        await own.close()
+        return False
     conn = await asyncpg.connect(admin_dsn)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)

@@ -26,7 +26,8 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_runtime.db import Conn
 
 NOTIFY_CHANNEL = "relais_outbox"
-MAX_BACKOFF_S = 300
+# Short enough that events flow again soon after a broker outage ends.
+MAX_BACKOFF_S = 30
 
 log = structlog.get_logger("relais.outbox")
 

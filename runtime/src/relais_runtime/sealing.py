@@ -3,8 +3,12 @@
 The child's identity and free-text notes leave the referral service only sealed to the
 receiving PRE; only ``parcours`` holds the private keys. Keys are JWK files in a directory
 (``<pre_id>.public.jwk.json`` / ``<pre_id>.private.jwk.json``, the private ones mode 0600)
-or, for the private key, an environment variable ``RELAIS_PRE_KEY_<PRE_ID>`` holding the
-JWK JSON (``pre-76540`` → ``RELAIS_PRE_KEY_PRE_76540``), as container secrets are.
+or, for the private keys, an environment variable ``RELAIS_PRE_KEY_<PRE_ID>`` holding a
+JWK or a JWKS (``pre-76540`` → ``RELAIS_PRE_KEY_PRE_76540``), as container secrets are.
+
+Rotation seals new identities with the new key and keeps every previous private key
+(``<pre_id>.private.<kid>.jwk.json``): what was sealed before stays readable, the JWE
+header's ``kid`` selects the key.
 """
 
 from __future__ import annotations
@@ -33,9 +37,12 @@ def _env_name(pre_id: str) -> str:
 def generate_pre_key(keys_dir: Path, pre_id: str) -> ECKey:
     """Create a new P-256 key pair for a PRE; the key id carries the PRE and a date."""
     keys_dir.mkdir(parents=True, exist_ok=True)
-    kid = f"{pre_id}.{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    kid = f"{pre_id}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "enc", "alg": ALG})
     private_path = keys_dir / f"{pre_id}.private.jwk.json"
+    if private_path.exists():  # rotation: keep the previous key for what it sealed
+        previous = json.loads(private_path.read_text())
+        private_path.rename(keys_dir / f"{pre_id}.private.{previous.get('kid', 'old')}.jwk.json")
     private_path.touch(mode=0o600, exist_ok=True)
     private_path.chmod(0o600)
     private_path.write_text(json.dumps(key.as_dict(private=True)))
@@ -55,14 +62,18 @@ class PreKeys:
             raise KeyNotFoundError(f"no public key for {pre_id} in {self._dir}")
         return ECKey.import_key(json.loads(path.read_text()))
 
-    def private_key(self, pre_id: str) -> ECKey:
+    def private_keys(self, pre_id: str) -> KeySet:
+        """The PRE's current and previous private keys (unseal picks one by ``kid``)."""
         raw = os.environ.get(_env_name(pre_id))
-        if raw is None:
-            path = self._dir / f"{pre_id}.private.jwk.json"
-            if not path.exists():
-                raise KeyNotFoundError(f"no private key for {pre_id}")
-            raw = path.read_text()
-        return ECKey.import_key(json.loads(raw))
+        if raw is not None:
+            parsed = json.loads(raw)
+            jwks = parsed.get("keys", [parsed])
+        else:
+            paths = sorted(self._dir.glob(f"{pre_id}.private*.jwk.json"))
+            jwks = [json.loads(p.read_text()) for p in paths]
+        if not jwks:
+            raise KeyNotFoundError(f"no private key for {pre_id}")
+        return KeySet([ECKey.import_key(k) for k in jwks])
 
     def public_jwks(self) -> dict[str, Any]:
         keys = [json.loads(p.read_text()) for p in sorted(self._dir.glob("*.public.jwk.json"))]

@@ -16,8 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class RelaisSettings(BaseSettings):
     """Base settings; subclasses set ``model_config = SettingsConfigDict(env_prefix=...)``.
 
-    Fields marked with a ``RELAIS_`` alias are shared: they are read from ``RELAIS_<NAME>``
-    unless the service's own prefix overrides them.
+    Fields with a ``RELAIS_`` alias are shared by every service and read only from
+    ``RELAIS_<NAME>``; the others from the service's prefix (``PARCOURS_DATABASE_URL``).
     """
 
     model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore", populate_by_name=True)

@@ -17,9 +17,9 @@ class NotificationsSettings(RelaisSettings):
     #: Public URLs of the services that links in messages point to.
     referral_url: str = Field(
         default="http://127.0.0.1:8001",
-        validation_alias=AliasChoices("RELAIS_REFERRAL_URL", "referral_url"),
+        validation_alias=AliasChoices("NOTIFICATIONS_REFERRAL_URL", "RELAIS_REFERRAL_URL"),
     )
     parcours_url: str = Field(
         default="http://127.0.0.1:8002",
-        validation_alias=AliasChoices("RELAIS_PARCOURS_URL", "parcours_url"),
+        validation_alias=AliasChoices("NOTIFICATIONS_PARCOURS_URL", "RELAIS_PARCOURS_URL"),
     )

@@ -17,7 +17,8 @@ class ParcoursSettings(RelaisSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/relais_parcours"
     http_port: int = 8002
     keys_dir: Path = Field(
-        default=Path("var/keys"), validation_alias=AliasChoices("RELAIS_KEYS_DIR", "keys_dir")
+        default=Path("var/keys"),
+        validation_alias=AliasChoices("PARCOURS_KEYS_DIR", "RELAIS_KEYS_DIR"),
     )
     #: Days the team review has to decide on a new situation.
     review_within_days: int = Field(default=21, ge=1, le=365)

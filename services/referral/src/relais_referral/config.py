@@ -18,5 +18,6 @@ class ReferralSettings(RelaisSettings):
     http_port: int = 8001
     #: Where PRE public keys (``<pre_id>.public.jwk.json``) are found, to seal identities.
     keys_dir: Path = Field(
-        default=Path("var/keys"), validation_alias=AliasChoices("RELAIS_KEYS_DIR", "keys_dir")
+        default=Path("var/keys"),
+        validation_alias=AliasChoices("REFERRAL_KEYS_DIR", "RELAIS_KEYS_DIR"),
     )

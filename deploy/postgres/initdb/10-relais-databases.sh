@@ -37,7 +37,5 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgre
 -- Nobody but the superuser and the four service roles reaches the maintenance databases.
 REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
 REVOKE CONNECT, TEMPORARY ON DATABASE template1 FROM PUBLIC;
-GRANT CONNECT ON DATABASE postgres
-    TO relais_referral, relais_parcours, relais_notifications, relais_reporting;
 SQL
 echo "10-relais-databases: done"

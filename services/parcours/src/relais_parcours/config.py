@@ -20,6 +20,21 @@ class ParcoursSettings(RelaisSettings):
         default=Path("var/keys"),
         validation_alias=AliasChoices("PARCOURS_KEYS_DIR", "RELAIS_KEYS_DIR"),
     )
+    #: The master key wrapping every subject's data key (base64url of 32 bytes). When
+    #: empty, ``<keys_dir>/parcours-master.key`` is used.
+    master_key: str = ""
+    #: Create the master key file when missing (development); set false in production.
+    master_key_create: bool = True
     #: Days the team review has to decide on a new situation.
     review_within_days: int = Field(default=21, ge=1, le=365)
+    #: Days a partner has to answer a handover.
+    handover_response_days: int = Field(default=14, ge=1, le=365)
+    #: Months after exit when the follow-up with the family is due.
+    followup_after_months: int = Field(default=6, ge=1, le=36)
+    #: Default caseload limit of a référent (a PRE or a person may set their own).
+    caseload_limit: int = Field(default=10, ge=1, le=500)
+    #: Default maximum duration of a parcours in months (warnings past it).
+    max_duration_months: int = Field(default=18, ge=1, le=120)
+    #: How often the deadline scheduler looks for due rows.
+    scheduler_interval_s: float = Field(default=30.0, gt=0)
     timezone: str = "Europe/Paris"

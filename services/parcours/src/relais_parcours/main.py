@@ -1,14 +1,20 @@
-"""create_app(): wires settings, runtime, subscribers and routes; nothing else."""
+"""create_app(): wires settings, runtime, subscribers, routes and the scheduler; nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from relais_parcours.adapters.vault import IdentityVault, load_master_key
 from relais_parcours.config import ParcoursSettings
-from relais_parcours.entrypoints import consumers
+from relais_parcours.context import Parcours
+from relais_parcours.entrypoints import consumers, scheduler
 from relais_parcours.entrypoints.http import router
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.sealing import PreKeys
 
 
 def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
@@ -19,10 +25,30 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         migrations_dir=migrations_dir(__file__),
         queues=[consumers.REFERRALS_QUEUE],
     )
-    consumers.register(runtime, settings)
-    return build_app(
+    master_key = load_master_key(
+        settings.keys_dir, settings.master_key or None, create=settings.master_key_create
+    )
+    ctx = Parcours(
+        settings=settings, pre_keys=PreKeys(settings.keys_dir), vault=IdentityVault(master_key)
+    )
+    consumers.register(runtime, ctx)
+    app = build_app(
         runtime,
         title="Relais — parcours",
         description="Situations, revues d'équipe, consentements, plans et relais aux partenaires.",
         routers=[router],
     )
+    app.state.parcours = ctx
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(_app):
+            deadlines = scheduler.DeadlineScheduler(runtime, ctx)
+            deadlines.start()
+            try:
+                yield
+            finally:
+                await deadlines.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

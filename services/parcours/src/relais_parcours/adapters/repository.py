@@ -57,36 +57,138 @@ async def attach_referral(
     pre_id: str,
     institution_id: str,
     facts: dict[str, Any],
-    sealed: str,
+    identity_enc: bytes,
     received_at: datetime,
 ) -> None:
     await conn.execute(
         "INSERT INTO situation_referrals (referral_id, situation_id, pre_id, institution_id, "
-        "facts, sealed, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "facts, identity_enc, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         referral_id,
         situation_id,
         pre_id,
         institution_id,
         facts,
-        sealed,
+        identity_enc,
         received_at,
     )
 
 
+_SITUATION_COLUMNS = (
+    "s.id, s.subject_id, s.stage, s.version, s.opened_at, s.review_due_on, s.started_on, "
+    "s.axes, s.referent_id, s.plan_version, s.closed_at, s.exit_reason, s.exit_reason_text, "
+    "s.final_review_held, s.followup_due_on, "
+    "array_agg(r.referral_id ORDER BY r.received_at) AS referral_ids, "
+    "array_agg(DISTINCT r.institution_id) AS institution_ids, "
+    "jsonb_agg(r.facts ORDER BY r.received_at) AS facts"
+)
+
+
 async def list_situations(
-    conn: Conn, pre_id: str, *, stage: str | None, limit: int, offset: int
+    conn: Conn,
+    pre_id: str,
+    *,
+    stage: str | None,
+    referent_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT s.id, s.subject_id, s.stage, s.opened_at, s.review_due_on, "
-        "array_agg(r.referral_id ORDER BY r.received_at) AS referral_ids, "
-        "array_agg(DISTINCT r.institution_id) AS institution_ids "
+        f"SELECT {_SITUATION_COLUMNS} "  # noqa: S608 - a constant column list
         "FROM situations s JOIN situation_referrals r ON r.situation_id = s.id "
         "WHERE s.pre_id = $1 AND ($2::text IS NULL OR s.stage = $2) "
-        "GROUP BY s.id ORDER BY s.opened_at DESC LIMIT $3 OFFSET $4",
+        "AND ($3::uuid IS NULL OR s.referent_id = $3) "
+        "GROUP BY s.id ORDER BY s.opened_at DESC LIMIT $4 OFFSET $5",
         pre_id,
         stage,
+        referent_id,
         limit,
         offset,
+    )
+
+
+async def get_situation(
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    if lock:  # serialise changes to one situation (version = event sequence)
+        await conn.execute(
+            "SELECT 1 FROM situations WHERE pre_id = $1 AND id = $2 FOR UPDATE",
+            pre_id,
+            situation_id,
+        )
+    return await conn.fetchrow(
+        f"SELECT {_SITUATION_COLUMNS} "  # noqa: S608 - a constant column list
+        "FROM situations s JOIN situation_referrals r ON r.situation_id = s.id "
+        "WHERE s.pre_id = $1 AND s.id = $2 GROUP BY s.id",
+        pre_id,
+        situation_id,
+    )
+
+
+async def referral_identities(
+    conn: Conn, pre_id: str, situation_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT r.referral_id, r.institution_id, r.received_at, r.identity_enc, k.wrapped_key "
+        "FROM situation_referrals r JOIN situations s ON s.id = r.situation_id "
+        "LEFT JOIN subject_keys k ON k.subject_id = s.subject_id AND k.pre_id = s.pre_id "
+        "WHERE r.pre_id = $1 AND r.situation_id = $2 ORDER BY r.received_at",
+        pre_id,
+        situation_id,
+    )
+
+
+async def subject_key(conn: Conn, pre_id: str, subject_id: uuid.UUID) -> bytes | None:
+    key: bytes | None = await conn.fetchval(
+        "SELECT wrapped_key FROM subject_keys WHERE pre_id = $1 AND subject_id = $2",
+        pre_id,
+        subject_id,
+    )
+    return key
+
+
+async def insert_subject_key(
+    conn: Conn, pre_id: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO subject_keys (subject_id, pre_id, wrapped_key, master_kid) "
+        "VALUES ($1, $2, $3, $4)",
+        subject_id,
+        pre_id,
+        wrapped,
+        master_kid,
+    )
+
+
+async def add_deadline(
+    conn: Conn,
+    pre_id: str,
+    situation_id: uuid.UUID,
+    kind: str,
+    due_on: date,
+    *,
+    handover_id: uuid.UUID | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO deadlines (id, pre_id, situation_id, kind, handover_id, due_on) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        uuid.uuid4(),
+        pre_id,
+        situation_id,
+        kind,
+        handover_id,
+        due_on,
+    )
+
+
+async def resolve_deadlines(
+    conn: Conn, situation_id: uuid.UUID, kind: str, handover_id: uuid.UUID | None = None
+) -> None:
+    await conn.execute(
+        "UPDATE deadlines SET resolved_at = now() WHERE situation_id = $1 AND kind = $2 "
+        "AND ($3::uuid IS NULL OR handover_id = $3) AND resolved_at IS NULL",
+        situation_id,
+        kind,
+        handover_id,
     )
 
 
@@ -113,3 +215,39 @@ async def list_partners(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
         "WHERE pre_id = $1 ORDER BY name",
         pre_id,
     )
+
+
+async def referent_by_sub(conn: Conn, pre_id: str, user_sub: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM referents WHERE pre_id = $1 AND user_sub = $2 AND active",
+        pre_id,
+        user_sub,
+    )
+
+
+async def pre_limits(conn: Conn, pre_id: str) -> dict[str, int | None]:
+    row = await conn.fetchrow(
+        "SELECT caseload_limit, max_duration_months FROM pre_settings WHERE pre_id = $1", pre_id
+    )
+    if row is None:
+        return {"caseload_limit": None, "max_duration_months": None}
+    return dict(row)
+
+
+async def claim_due_deadlines(conn: Conn, today: date, limit: int) -> list[asyncpg.Record]:
+    """Deadlines past due (the follow-up: due today), locked; other replicas skip them."""
+    return await conn.fetch(
+        "SELECT d.id, d.pre_id, d.situation_id, d.kind, d.handover_id, d.due_on, "
+        "s.subject_id, s.referent_id, s.closed_at, h.partner_id "
+        "FROM deadlines d JOIN situations s ON s.id = d.situation_id "
+        "LEFT JOIN handovers h ON h.id = d.handover_id "
+        "WHERE d.fired_at IS NULL AND d.resolved_at IS NULL "
+        "AND (d.due_on < $1 OR (d.kind = 'followup' AND d.due_on <= $1)) "
+        "ORDER BY d.due_on LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        today,
+        limit,
+    )
+
+
+async def mark_deadline_fired(conn: Conn, deadline_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", deadline_id, now)

@@ -6,7 +6,7 @@ from typing import Any
 
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.v1.referral import ReferralSubmitted
-from relais_parcours.config import ParcoursSettings
+from relais_parcours.context import Parcours
 from relais_parcours.service.open_situation import receive_referral
 from relais_runtime.consumer import Tx
 from relais_runtime.runtime import ServiceRuntime
@@ -14,14 +14,9 @@ from relais_runtime.runtime import ServiceRuntime
 REFERRALS_QUEUE = "parcours.referrals"
 
 
-def register(runtime: ServiceRuntime, settings: ParcoursSettings) -> None:
+def register(runtime: ServiceRuntime, ctx: Parcours) -> None:
     consumer = runtime.consumer(REFERRALS_QUEUE)
 
     @consumer.handles(ReferralSubmitted)
     async def on_referral_submitted(event: CloudEvent[Any], tx: Tx) -> None:
-        await receive_referral(
-            tx,
-            event.data,
-            review_within_days=settings.review_within_days,
-            timezone=settings.timezone,
-        )
+        await receive_referral(tx, ctx, event.data)

@@ -1,27 +1,52 @@
-"""Use case: a referral arrives; open a situation, or join the child's existing one."""
+"""Use case: a referral arrives; open a situation, or join the child's existing one.
+
+The identity sealed to the PRE is opened here and stored encrypted with the subject's
+own key; the JWE itself is not kept (see ``adapters/vault.py``).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from relais_contracts.types import SituationStage
+from joserfc.errors import JoseError
+
+from relais_contracts.types import DeadlineKind, SituationStage
 from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters import repository
+from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import review_due_on
-from relais_runtime.consumer import Tx
+from relais_runtime.consumer import PermanentError, Tx
+from relais_runtime.sealing import unseal
 
 
-async def receive_referral(
-    tx: Tx, referral: ReferralSubmitted, *, review_within_days: int, timezone: str
-) -> uuid.UUID:
+async def store_identity(
+    tx: Tx, ctx: Parcours, pre_id: str, subject_id: uuid.UUID, sealed: str
+) -> bytes:
+    """Open the JWE with the PRE's keys; encrypt it with the subject's data key."""
+    keys = ctx.pre_keys.private_keys(pre_id)  # KeyNotFoundError: retried, then parked
+    try:
+        identity = unseal(sealed, keys)
+    except (JoseError, ValueError) as exc:
+        raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
+    wrapped = await repository.subject_key(tx.conn, pre_id, subject_id)
+    if wrapped is None:
+        wrapped = ctx.vault.new_data_key(subject_id)
+        await repository.insert_subject_key(
+            tx.conn, pre_id, subject_id, wrapped, ctx.vault.master_kid
+        )
+    return ctx.vault.encrypt(wrapped, subject_id, identity)
+
+
+async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -> uuid.UUID:
+    settings = ctx.settings
     pre_id = tx.incoming.tenant
     now = datetime.now(UTC)
     existing = await repository.find_situation_for_subject(tx.conn, pre_id, referral.subject_id)
     if existing is None:
         situation_id = uuid.uuid4()
-        due = review_due_on(now, review_within_days, timezone)
+        due = review_due_on(now, settings.review_within_days, settings.timezone)
         await repository.insert_situation(
             tx.conn,
             situation_id=situation_id,
@@ -30,8 +55,12 @@ async def receive_referral(
             opened_at=now,
             review_due_on=due,
         )
+        await repository.add_deadline(
+            tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
+        )
     else:
         situation_id = existing["id"]
+    identity_enc = await store_identity(tx, ctx, pre_id, referral.subject_id, referral.sealed)
     await repository.attach_referral(
         tx.conn,
         referral_id=referral.referral_id,
@@ -39,7 +68,7 @@ async def receive_referral(
         pre_id=pre_id,
         institution_id=referral.institution_id,
         facts=referral.facts.model_dump(mode="json"),
-        sealed=referral.sealed,
+        identity_enc=identity_enc,
         received_at=now,
     )
     if existing is None:
@@ -56,12 +85,18 @@ async def receive_referral(
         )
     else:
         version = await repository.bump_version(tx.conn, situation_id)
+        # The wire knows two stages; anything past the review counts as in parcours.
+        stage = (
+            SituationStage.AWAITING_REVIEW
+            if existing["stage"] == "awaiting_review"
+            else SituationStage.IN_PARCOURS
+        )
         await tx.emit(
             SituationReferralAttached(
                 situation_id=situation_id,
                 subject_id=referral.subject_id,
                 referral_id=referral.referral_id,
-                stage=SituationStage(existing["stage"]),
+                stage=stage,
                 attached_at=now,
             ),
             subject=str(situation_id),

@@ -1,0 +1,27 @@
+"""What routes and subscribers share besides the runtime: settings, keys, the vault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from relais_parcours.adapters.vault import IdentityVault
+from relais_parcours.config import ParcoursSettings
+from relais_runtime.sealing import PreKeys
+
+
+@dataclass(frozen=True)
+class Parcours:
+    settings: ParcoursSettings
+    pre_keys: PreKeys
+    vault: IdentityVault
+
+
+def get_parcours(request: Request) -> Parcours:
+    ctx: Parcours = request.app.state.parcours
+    return ctx
+
+
+Ctx = Annotated[Parcours, Depends(get_parcours)]

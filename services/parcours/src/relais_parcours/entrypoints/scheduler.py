@@ -1,0 +1,41 @@
+"""The deadline scheduler: a loop in every replica, each claiming due rows with SKIP LOCKED."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+
+from relais_parcours.context import Parcours
+from relais_parcours.service.deadlines import fire_due_deadlines
+from relais_runtime.logging import get_logger
+from relais_runtime.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+class DeadlineScheduler:
+    def __init__(self, runtime: ServiceRuntime, ctx: Parcours) -> None:
+        self.runtime = runtime
+        self.ctx = ctx
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="deadline-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await fire_due_deadlines(self.runtime, self.ctx):
+                    pass  # a full batch: there may be more
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("deadline_scheduler_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.ctx.settings.scheduler_interval_s)

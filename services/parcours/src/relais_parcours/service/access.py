@@ -1,0 +1,52 @@
+"""Who may see and act on a situation: the PRE's coordinators, and its current référent."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from relais_parcours.adapters import repository
+from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+
+NOT_FOUND = DomainError("situation_not_found", "Situation introuvable.", 404)
+
+
+async def referent_of(conn: Conn, who: Principal) -> asyncpg.Record | None:
+    """The référent record of the caller (by token subject), if any."""
+    return await repository.referent_by_sub(conn, who.pre, who.sub)
+
+
+async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
+    """None for a coordinator (whole PRE); the référent's id for a référent."""
+    if who.has_role("coordinator"):
+        return None
+    me = await referent_of(conn, who)
+    if me is None:
+        raise DomainError(
+            "referent_unknown",
+            "Votre compte n'est pas enregistré comme référent·e de ce PRE : "
+            "demandez à la coordination de vous ajouter.",
+            403,
+        )
+    referent_id: uuid.UUID = me["id"]
+    return referent_id
+
+
+async def situation_for(
+    conn: Conn, who: Principal, situation_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record:
+    """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs)."""
+    row = await repository.get_situation(conn, who.pre, situation_id, lock=lock)
+    if row is None:
+        raise NOT_FOUND
+    mine = await scope_referent(conn, who)
+    if mine is not None and row["referent_id"] != mine:
+        raise DomainError(
+            "not_your_situation",
+            "Cette situation est suivie par un·e autre référent·e.",
+            403,
+        )
+    return row

@@ -1,0 +1,64 @@
+"""Use case: fire the deadlines that went by, once each, from any replica."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from relais_contracts.base import Event
+from relais_contracts.types import DeadlineKind
+from relais_contracts.v1.parcours import DeadlineOverdue, FollowupDue
+from relais_parcours.adapters import repository
+from relais_parcours.context import Parcours
+from relais_runtime.runtime import ServiceRuntime
+
+BATCH = 100
+
+
+async def fire_due_deadlines(
+    runtime: ServiceRuntime, ctx: Parcours, *, now: datetime | None = None
+) -> int:
+    """Claim due rows (SKIP LOCKED: replicas share the work), emit, mark fired; one tx."""
+    now = now or datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        rows = await repository.claim_due_deadlines(conn, today, BATCH)
+        for row in rows:
+            event: Event
+            if row["kind"] == "followup":
+                event = FollowupDue(
+                    situation_id=row["situation_id"],
+                    subject_id=row["subject_id"],
+                    referent_id=row["referent_id"],
+                    closed_on=_local_day(row["closed_at"], ctx),
+                    due_on=row["due_on"],
+                )
+            else:
+                about_handover = row["kind"] == DeadlineKind.HANDOVER_RESPONSE.value
+                event = DeadlineOverdue(
+                    deadline_id=row["id"],
+                    deadline_kind=DeadlineKind(row["kind"]),
+                    situation_id=row["situation_id"],
+                    subject_id=row["subject_id"],
+                    handover_id=row["handover_id"] if about_handover else None,
+                    partner_id=row["partner_id"] if about_handover else None,
+                    referent_id=row["referent_id"],
+                    due_on=row["due_on"],
+                    days_overdue=(today - row["due_on"]).days,
+                    detected_at=now,
+                )
+            version = await repository.bump_version(conn, row["situation_id"])
+            await runtime.emit(
+                conn,
+                event,
+                subject=str(row["situation_id"]),
+                tenant=row["pre_id"],
+                sequence=version,
+            )
+            await repository.mark_deadline_fired(conn, row["id"], now)
+    return len(rows)
+
+
+def _local_day(moment: datetime | None, ctx: Parcours) -> date:
+    assert moment is not None, "a follow-up deadline exists only for a closed situation"
+    return moment.astimezone(ZoneInfo(ctx.settings.timezone)).date()

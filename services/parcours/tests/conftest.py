@@ -1,0 +1,196 @@
+"""Service tests: the parcours app against a real PostgreSQL database and RabbitMQ vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+from relais_contracts.envelope import new_event
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_contracts.v1.referral import ReferralFacts, ReferralSubmitted
+from relais_parcours.config import ParcoursSettings
+from relais_parcours.main import create_app
+from relais_runtime import testing
+from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.sealing import PreKeys, generate_pre_key, seal
+
+PRE = "pre-76540"
+OTHER_PRE = "pre-14118"
+IDENTITY = {
+    "child": {"first_name": "Lina", "last_name": "Benaliouche", "birth_date": "2017-03-14"},
+    "guardians": [
+        {
+            "first_name": "Samira",
+            "last_name": "Benaliouche",
+            "relationship": "mother",
+            "phone": "06 12 34 56 78",
+        },
+    ],
+    "referrer": {"name": "Mme Durand", "role": "directrice"},
+    "description": "Difficultés de lecture marquées.",
+}
+
+
+@pytest.fixture(scope="session")
+async def amqp_url() -> AsyncIterator[str]:
+    vhost = testing.unique_name("relais-test-parcours")
+    url = await testing.create_vhost(vhost)
+    yield url
+    await testing.delete_vhost(vhost)
+
+
+@pytest.fixture
+async def database_dsn() -> AsyncIterator[str]:
+    name = testing.unique_name("relais_test_parcours")
+    dsn = await testing.create_database(name)
+    yield dsn
+    await testing.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    generate_signing_key(directory)
+    generate_pre_key(directory, PRE)
+    generate_pre_key(directory, OTHER_PRE)
+    return directory
+
+
+@dataclass
+class Harness:
+    http: httpx.AsyncClient
+    app: Any
+    keys_dir: Path
+    amqp: aio_pika.abc.AbstractConnection
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    identity: dict[str, Any] = field(default_factory=lambda: IDENTITY)
+    other_pre: str = OTHER_PRE
+
+    def auth(
+        self,
+        role: str,
+        org: str = "pre-76540-coordination",
+        *,
+        sub: str | None = None,
+        pre: str = PRE,
+    ) -> dict[str, str]:
+        token = mint_token(
+            self.keys_dir / "jwt-signing.json",
+            sub=sub or f"{role}-{org}",
+            org=org,
+            pre=pre,
+            roles=[role],
+            ttl=timedelta(hours=1),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def submit_referral(
+        self,
+        *,
+        subject_id: uuid.UUID | None = None,
+        institution: str = "ecole-jules-ferry",
+        pre: str = PRE,
+        identity: dict[str, Any] | None = None,
+    ) -> ReferralSubmitted:
+        referral = ReferralSubmitted(
+            referral_id=uuid.uuid4(),
+            subject_id=subject_id or uuid.uuid4(),
+            known_subject=subject_id is not None,
+            institution_id=institution,
+            submitted_at=datetime.now(UTC),
+            parents_informed=True,
+            parents_agree=True,
+            facts=ReferralFacts(
+                age_years=9,
+                school_level="ce2",
+                lives_in_qpv="yes",
+                source_category="school",
+                reason_categories=["learning_difficulties"],
+                axes=["schooling", "health"],
+            ),
+            sealed=seal(identity or IDENTITY, PreKeys(self.keys_dir).public_key(pre)),
+        )
+        event = new_event(referral, source="/relais/referral", tenant=pre, sequence=1)
+        channel = await self.amqp.channel()
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                message_id=str(event.id),
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+            ),
+            routing_key=event.routing_key(),
+        )
+        await channel.close()
+        return referral
+
+    async def event(self, ce_type: str, timeout: float = 15, **match: Any) -> dict[str, Any]:
+        """Wait for an event of that type (suffix) whose data matches ``match``."""
+
+        async def found() -> dict[str, Any] | None:
+            for e in self.seen:
+                if e["type"].endswith(ce_type + ".v1") and all(
+                    e["data"].get(k) == v for k, v in match.items()
+                ):
+                    return e
+            return None
+
+        return await eventually(found, timeout)
+
+    @staticmethod
+    async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+        return await eventually(check, timeout)
+
+    def count(self, ce_type: str) -> int:
+        return sum(1 for e in self.seen if e["type"].endswith(ce_type + ".v1"))
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def parcours(amqp_url: str, database_dsn: str, keys_dir: Path) -> AsyncIterator[Harness]:
+    settings = ParcoursSettings(
+        database_url=database_dsn,
+        amqp_url=amqp_url,
+        jwks_path=keys_dir / "jwks.json",
+        keys_dir=keys_dir,
+        scheduler_interval_s=3600,
+        retry_delays_ms=[200],
+        immediate_attempts=1,
+    )
+    app = create_app(settings)
+    amqp = await aio_pika.connect(amqp_url)
+    async with app.router.lifespan_context(app):
+        channel = await amqp.channel()
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(EVENTS_EXCHANGE, routing_key="#")
+        seen: list[dict[str, Any]] = []
+
+        async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            seen.append(json.loads(message.body))
+            await message.ack()
+
+        await queue.consume(keep)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://parcours") as http:
+            yield Harness(http=http, app=app, keys_dir=keys_dir, amqp=amqp, seen=seen)
+    await amqp.close()

@@ -8,7 +8,6 @@ from datetime import datetime
 
 import asyncpg
 
-from relais_notifications.domain.messages import FeedEntry
 from relais_runtime.db import Conn
 
 
@@ -16,7 +15,9 @@ async def add_item(
     conn: Conn,
     *,
     pre_id: str,
-    entry: FeedEntry,
+    recipient: str,
+    title: str,
+    link: str,
     event_id: uuid.UUID,
     kind: str,
     created_at: datetime,
@@ -27,11 +28,11 @@ async def add_item(
         "RETURNING true",
         uuid.uuid4(),
         pre_id,
-        entry.recipient,
+        recipient,
         event_id,
         kind,
-        entry.title,
-        entry.link,
+        title,
+        link,
         created_at,
     )
     return bool(inserted)

@@ -1,15 +1,13 @@
-"""Subscribers of the notifications service."""
+"""Subscribers of the notifications service: every type bound to ``notifications.events``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from relais_contracts.envelope import CloudEvent
-from relais_contracts.v1.parcours import SituationOpened
-from relais_contracts.v1.referral import ReferralStatusChanged
 from relais_notifications.config import NotificationsSettings
-from relais_notifications.domain import messages
-from relais_notifications.service.notify import post_to_feed
+from relais_notifications.domain.audience import RULES, Links
+from relais_notifications.service.notify import notify
 from relais_runtime.consumer import Tx
 from relais_runtime.runtime import ServiceRuntime
 
@@ -18,18 +16,12 @@ EVENTS_QUEUE = "notifications.events"
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     consumer = runtime.consumer(EVENTS_QUEUE)
+    links = Links(referral=settings.referral_url, parcours=settings.parcours_url)
 
-    @consumer.handles(ReferralStatusChanged)
-    async def on_referral_status_changed(event: CloudEvent[Any], tx: Tx) -> None:
-        data: ReferralStatusChanged = event.data
-        entry = messages.referral_status_entry(
-            data.institution_id, data.referral_id, data.status, settings.referral_url
-        )
-        await post_to_feed(tx, entry)
+    async def on_event(event: CloudEvent[Any], tx: Tx) -> None:
+        await notify(tx, event.data, links)
 
-    @consumer.handles(SituationOpened)
-    async def on_situation_opened(event: CloudEvent[Any], tx: Tx) -> None:
-        data: SituationOpened = event.data
-        await post_to_feed(
-            tx, messages.situation_opened_entry(data.situation_id, settings.parcours_url)
-        )
+    # One rule per type in domain.audience.RULES; a type bound to the queue without a rule
+    # would be parked as unknown_type (a test checks the two lists match).
+    for model in RULES:
+        consumer.handles(model)(on_event)

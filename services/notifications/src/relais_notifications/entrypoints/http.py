@@ -36,8 +36,12 @@ class FeedPage(BaseModel):
 
 
 def recipients(who: Principal) -> list[str]:
-    """What a user's feed gathers: its organisation's items and its roles' items."""
-    return [f"org:{who.org}", *(f"role:{role}" for role in sorted(who.roles))]
+    """What a user's feed gathers: its own items, its organisation's and its roles'."""
+    return [
+        f"user:{who.sub}",
+        f"org:{who.org}",
+        *(f"role:{role}" for role in sorted(who.roles)),
+    ]
 
 
 @router.get("/feed", response_model=FeedPage, summary="Fil de notifications")

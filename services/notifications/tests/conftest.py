@@ -1,0 +1,150 @@
+"""Fixtures for the notifications service tests: real PostgreSQL and RabbitMQ, isolated."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_notifications.config import NotificationsSettings
+from relais_notifications.main import create_app
+from relais_runtime import testing
+from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.runtime import ServiceRuntime
+
+PRE = "pre-76540"
+
+
+@pytest.fixture(scope="session")
+async def amqp_url() -> AsyncIterator[str]:
+    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
+    vhost = testing.unique_name("relais-test")
+    url = await testing.create_vhost(vhost)
+    yield url
+    await testing.delete_vhost(vhost)
+
+
+@pytest.fixture
+async def database_dsn() -> AsyncIterator[str]:
+    """An empty database of this test's own, dropped afterwards."""
+    name = testing.unique_name("relais_test")
+    dsn = await testing.create_database(name)
+    yield dsn
+    await testing.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    generate_signing_key(directory)
+    return directory
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Service:
+    runtime: ServiceRuntime
+    http: httpx.AsyncClient
+    amqp_url: str
+    keys_dir: Path
+    settings: NotificationsSettings
+
+    def token(
+        self, role: str, org: str, *, sub: str | None = None, pre: str = PRE
+    ) -> dict[str, str]:
+        token = mint_token(
+            self.keys_dir / "jwt-signing.json",
+            sub=sub or f"{role}-{org}",
+            org=org,
+            pre=pre,
+            roles=[role],
+            ttl=timedelta(hours=1),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def publish(
+        self, data: Message, *, pre: str = PRE, event_id: uuid.UUID | None = None
+    ) -> CloudEvent[Any]:
+        event = new_event(
+            data, source="/relais/parcours", tenant=pre, sequence=1, event_id=event_id
+        )
+        await publish_event(self.amqp_url, event)
+        return event
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self.runtime.pool.acquire() as conn:
+            return list(await conn.fetch(sql, *args))
+
+
+async def publish_event(amqp_url: str, event: CloudEvent[Any]) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                message_id=str(event.id),
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event.routing_key(),
+            mandatory=True,
+        )
+
+
+ServiceFactory = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+async def start_service(
+    amqp_url: str, database_dsn: str, keys_dir: Path
+) -> AsyncIterator[ServiceFactory]:
+    """Start the notifications runtime (broker, database, consumers) with an HTTP client."""
+    started: list[Service] = []
+
+    async def start(**overrides: Any) -> Service:
+        settings = NotificationsSettings(
+            amqp_url=amqp_url,
+            database_url=database_dsn,
+            jwks_path=keys_dir / "jwks.json",
+            retry_delays_ms=[200, 400],
+            immediate_attempts=2,
+            outbox_poll_interval_s=0.2,
+            referral_url="https://referral.example",
+            parcours_url="https://parcours.example",
+            **overrides,
+        )
+        app = create_app(settings)
+        runtime: ServiceRuntime = app.state.runtime
+        await runtime.start()
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        service = Service(runtime, http, amqp_url, keys_dir, settings)
+        started.append(service)
+        return service
+
+    yield start
+    for service in reversed(started):
+        await service.http.aclose()
+        await service.runtime.stop()

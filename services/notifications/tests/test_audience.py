@@ -1,0 +1,138 @@
+"""Unit tests of who hears about what, and of the texts they get."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from relais_contracts.topology import QUEUES
+from relais_contracts.types import ReferralStatus
+from relais_contracts.v1.parcours import (
+    DeadlineOverdue,
+    FollowupDue,
+    HandoverAccepted,
+    HandoverCancelled,
+    HandoverCompleted,
+    HandoverDeclined,
+    HandoverRequested,
+    HandoverWaitlisted,
+    ReferentAssigned,
+    SituationOpened,
+)
+from relais_contracts.v1.referral import ReferralStatusChanged
+from relais_notifications.domain.audience import (
+    COORDINATORS,
+    RULES,
+    Links,
+    Recipient,
+    notice_for,
+    org,
+    short_ref,
+    user,
+)
+from relais_notifications.domain.labels import STATUS_LABELS
+from relais_notifications.domain.texts import available_templates, render
+
+from .samples import example
+
+LINKS = Links(referral="https://r.example", parcours="https://p.example")
+REFERENT = uuid.UUID("c4d9e2f1-6a3b-4c8d-9e0f-1a2b3c4d5e6f")
+PARTNER = "cmpp-rouen-rive-gauche"
+
+
+def test_every_type_bound_to_the_queue_has_a_rule() -> None:
+    bound = {key.rsplit(".", 1)[0] for key in QUEUES["notifications.events"].binding_keys}
+    assert bound == {model.routing_prefix() for model in RULES}
+
+
+def test_every_status_has_a_french_label() -> None:
+    assert set(STATUS_LABELS) == set(ReferralStatus)
+
+
+def test_sender_hears_about_its_referral_by_reference_and_link() -> None:
+    rid = uuid.UUID("1346224f-567a-4404-8b75-eadad09a6fdb")
+    data = example(
+        ReferralStatusChanged, 0, referral_id=str(rid), status="under_review", reason=None
+    )
+    notice = notice_for(data, LINKS)
+    assert notice.audience == (org("ecole-jules-ferry"),)
+    assert notice.link == f"https://r.example/v1/referrals/{rid}"
+    text = render(notice.template, notice.facts, notice.link)
+    assert text.title == "Orientation O-1346224F : en cours d'examen par l'équipe du PRE."
+    assert notice.link in text.body
+
+
+def test_declined_referral_tells_the_reason_in_french() -> None:
+    notice = notice_for(example(ReferralStatusChanged, 0), LINKS)
+    text = render(notice.template, notice.facts, notice.link)
+    assert "Motif : hors du territoire du PRE." in text.body
+
+
+def test_a_new_situation_goes_to_the_coordinators() -> None:
+    notice = notice_for(example(SituationOpened), LINKS)
+    assert notice.audience == (COORDINATORS,)
+    assert notice.link.startswith("https://p.example/v1/situations/")
+
+
+def test_the_new_and_the_previous_referent_hear_of_a_change_of_hands() -> None:
+    previous = uuid.uuid4()
+    notice = notice_for(example(ReferentAssigned, previous_referent_id=str(previous)), LINKS)
+    assert notice.audience == (user(REFERENT), user(previous))
+    assert notice.referent_id == REFERENT
+
+
+def test_the_partner_hears_of_a_handover_and_of_its_cancellation() -> None:
+    assert notice_for(example(HandoverRequested), LINKS).audience == (org(PARTNER),)
+    assert notice_for(example(HandoverCancelled), LINKS).audience == (org(PARTNER),)
+
+
+@pytest.mark.parametrize(
+    "model", [HandoverAccepted, HandoverDeclined, HandoverWaitlisted, HandoverCompleted]
+)
+def test_the_referent_hears_the_partners_answer(model: type) -> None:
+    notice = notice_for(example(model), LINKS)
+    assert notice.audience == (user(REFERENT),)
+    assert notice.link.startswith("https://p.example/v1/handovers/")
+
+
+def test_an_unanswered_handover_reminds_the_partner_and_tells_the_referent() -> None:
+    notice = notice_for(example(DeadlineOverdue, 0), LINKS)
+    assert notice.audience == (org(PARTNER), user(REFERENT))
+    assert notice.deadline_id is not None
+
+
+def test_an_overdue_review_goes_to_the_coordinators() -> None:
+    assert notice_for(example(DeadlineOverdue, 1), LINKS).audience == (COORDINATORS,)
+
+
+def test_a_followup_goes_to_the_referent_or_else_the_coordinators() -> None:
+    assert notice_for(example(FollowupDue), LINKS).audience == (user(REFERENT),)
+    assert notice_for(example(FollowupDue, referent_id=None), LINKS).audience == (COORDINATORS,)
+    overdue = example(DeadlineOverdue, 1, deadline_kind="followup", referent_id=None)
+    assert notice_for(overdue, LINKS).audience == (COORDINATORS,)
+
+
+def test_every_rule_renders_a_short_text_with_a_reference_and_the_link() -> None:
+    samples = [example(model, i) for model in RULES for i in range(_count(model))]
+    assert {notice_for(s, LINKS).template for s in samples} <= available_templates()
+    for sample in samples:
+        notice = notice_for(sample, LINKS)
+        text = render(notice.template, notice.facts, notice.link)
+        assert notice.facts["ref"] in text.title
+        assert len(text.title) <= 120
+        assert notice.link in text.body
+        # Ids of the child never appear: only the short reference of the file.
+        subject_id = getattr(sample, "subject_id", None)
+        assert subject_id is None or str(subject_id) not in text.title + text.body
+
+
+def test_recipient_keys_round_trip() -> None:
+    assert Recipient.parse("user:abc") == Recipient("user", "abc")
+    with pytest.raises(ValueError, match="not a recipient"):
+        Recipient.parse("family:1")
+    assert short_ref("S", uuid.UUID(int=0xABCDEF12 << 96)) == "S-ABCDEF12"
+
+
+def _count(model: type) -> int:
+    return len(model.model_config["json_schema_extra"]["examples"])  # type: ignore[index]

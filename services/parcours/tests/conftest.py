@@ -151,6 +151,59 @@ class Harness:
     async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
         return await eventually(check, timeout)
 
+    async def open_situation(self, **kwargs: Any) -> tuple[ReferralSubmitted, str]:
+        referral = await self.submit_referral(**kwargs)
+        opened = await self.event("situation.opened", subject_id=str(referral.subject_id))
+        return referral, opened["data"]["situation_id"]
+
+    async def decide(self, situation_id: str, **decision: Any) -> httpx.Response:
+        coordinator = self.auth("coordinator")
+        meeting = await self.http.post(
+            "/v1/reviews",
+            json={
+                "meets_on": "2026-11-24",
+                "attendees": [
+                    {"name": "Mme Leroy", "organisation": "PRE", "role": "coordinatrice"}
+                ],
+                "situation_ids": [situation_id],
+            },
+            headers=coordinator,
+        )
+        if meeting.status_code != 201:
+            return meeting
+        body = {
+            "situation_id": situation_id,
+            **(decision or {"decision": "take_up", "axes": ["schooling", "health"]}),
+        }
+        return await self.http.post(
+            f"/v1/reviews/{meeting.json()['id']}/decisions", json=body, headers=coordinator
+        )
+
+    async def add_referent(self, sub: str = "referente-1", limit: int | None = None) -> str:
+        referent_id = str(uuid.uuid4())
+        r = await self.http.put(
+            f"/v1/referents/{referent_id}",
+            json={"user_sub": sub, "display_name": f"Référente {sub}", "caseload_limit": limit},
+            headers=self.auth("coordinator"),
+        )
+        assert r.status_code == 200, r.text
+        return referent_id
+
+    async def in_parcours(
+        self, referent_sub: str = "referente-1"
+    ) -> tuple[ReferralSubmitted, str, str]:
+        """A situation taken up, with a référent: (referral, situation id, référent id)."""
+        referral, situation_id = await self.open_situation()
+        assert (await self.decide(situation_id)).status_code == 201
+        referent_id = await self.add_referent(referent_sub)
+        r = await self.http.put(
+            f"/v1/situations/{situation_id}/referent",
+            json={"referent_id": referent_id},
+            headers=self.auth("coordinator"),
+        )
+        assert r.status_code == 200, r.text
+        return referral, situation_id, referent_id
+
     def count(self, ce_type: str) -> int:
         return sum(1 for e in self.seen if e["type"].endswith(ce_type + ".v1"))
 

@@ -251,3 +251,235 @@ async def claim_due_deadlines(conn: Conn, today: date, limit: int) -> list[async
 
 async def mark_deadline_fired(conn: Conn, deadline_id: uuid.UUID, now: datetime) -> None:
     await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", deadline_id, now)
+
+
+# --- team reviews ---------------------------------------------------------------------------
+
+
+async def insert_meeting(
+    conn: Conn,
+    meeting_id: uuid.UUID,
+    pre_id: str,
+    meets_on: date,
+    attendees: list[dict[str, Any]],
+    created_by: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO review_meetings (id, pre_id, meets_on, attendees, created_by, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        meeting_id,
+        pre_id,
+        meets_on,
+        attendees,
+        created_by,
+        now,
+    )
+
+
+async def get_meeting(
+    conn: Conn, pre_id: str, meeting_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM review_meetings WHERE pre_id = $1 AND id = $2"  # noqa: S608 - constant
+        + (" FOR UPDATE" if lock else ""),
+        pre_id,
+        meeting_id,
+    )
+
+
+async def list_meetings(conn: Conn, pre_id: str, limit: int, offset: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM review_meetings WHERE pre_id = $1 ORDER BY meets_on DESC, created_at DESC "
+        "LIMIT $2 OFFSET $3",
+        pre_id,
+        limit,
+        offset,
+    )
+
+
+async def set_meeting_attendees(
+    conn: Conn, meeting_id: uuid.UUID, attendees: list[dict[str, Any]]
+) -> None:
+    await conn.execute(
+        "UPDATE review_meetings SET attendees = $2 WHERE id = $1", meeting_id, attendees
+    )
+
+
+async def agenda_length(conn: Conn, meeting_id: uuid.UUID) -> int:
+    n: int = await conn.fetchval(
+        "SELECT coalesce(max(position), 0) FROM review_agenda WHERE meeting_id = $1", meeting_id
+    )
+    return n
+
+
+async def add_to_agenda(
+    conn: Conn, meeting_id: uuid.UUID, situation_id: uuid.UUID, pre_id: str, position: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO review_agenda (meeting_id, situation_id, pre_id, position) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        meeting_id,
+        situation_id,
+        pre_id,
+        position,
+    )
+
+
+async def on_agenda(conn: Conn, meeting_id: uuid.UUID, situation_id: uuid.UUID) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM review_agenda WHERE meeting_id = $1 AND situation_id = $2)",
+        meeting_id,
+        situation_id,
+    )
+    return found
+
+
+async def agenda(conn: Conn, meeting_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT a.situation_id, a.position, s.stage, s.review_due_on, d.id AS decision_id, "
+        "d.decision, d.decline_reason, d.redirected_to, d.redirect_category, d.axes, "
+        "d.decided_at "
+        "FROM review_agenda a JOIN situations s ON s.id = a.situation_id "
+        "LEFT JOIN review_decisions d "
+        "ON d.situation_id = a.situation_id AND d.meeting_id = a.meeting_id "
+        "WHERE a.meeting_id = $1 ORDER BY a.position",
+        meeting_id,
+    )
+
+
+async def insert_decision(conn: Conn, values: dict[str, Any]) -> None:
+    columns = list(values)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.execute(
+        f"INSERT INTO review_decisions ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608 - our own column names
+        *values.values(),
+    )
+
+
+async def set_stage_after_review(
+    conn: Conn, situation_id: uuid.UUID, *, stage: str, started_on: date | None, axes: list[str]
+) -> None:
+    await conn.execute(
+        "UPDATE situations SET stage = $2, started_on = $3, axes = $4 WHERE id = $1",
+        situation_id,
+        stage,
+        started_on,
+        axes,
+    )
+
+
+# --- référents ------------------------------------------------------------------------------
+
+
+async def upsert_referent(conn: Conn, values: dict[str, Any]) -> bool:
+    """Insert or update; False when the id belongs to another PRE or the login is taken."""
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO referents (id, pre_id, user_sub, display_name, caseload_limit, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET user_sub = $3, "
+            "display_name = $4, caseload_limit = $5, active = $6 "
+            "WHERE referents.pre_id = $2 RETURNING id",
+            values["id"],
+            values["pre_id"],
+            values["user_sub"],
+            values["display_name"],
+            values["caseload_limit"],
+            values["active"],
+        )
+    except asyncpg.UniqueViolationError:
+        return False
+    return row is not None
+
+
+async def get_referent(conn: Conn, pre_id: str, referent_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM referents WHERE pre_id = $1 AND id = $2", pre_id, referent_id
+    )
+
+
+async def lock_referent(conn: Conn, referent_id: uuid.UUID) -> None:
+    await conn.execute("SELECT 1 FROM referents WHERE id = $1 FOR UPDATE", referent_id)
+
+
+async def list_referents(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT r.*, (SELECT count(*) FROM situations s WHERE s.referent_id = r.id "
+        "AND s.stage = 'in_parcours') AS caseload "
+        "FROM referents r WHERE r.pre_id = $1 ORDER BY r.display_name",
+        pre_id,
+    )
+
+
+async def caseload(conn: Conn, pre_id: str, referent_id: uuid.UUID) -> int:
+    n: int = await conn.fetchval(
+        "SELECT count(*) FROM situations WHERE pre_id = $1 AND referent_id = $2 "
+        "AND stage = 'in_parcours'",
+        pre_id,
+        referent_id,
+    )
+    return n
+
+
+async def end_assignment(conn: Conn, situation_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE referent_assignments SET ended_at = $2 "
+        "WHERE situation_id = $1 AND ended_at IS NULL",
+        situation_id,
+        now,
+    )
+
+
+async def insert_assignment(
+    conn: Conn,
+    *,
+    situation_id: uuid.UUID,
+    pre_id: str,
+    referent_id: uuid.UUID,
+    assigned_at: datetime,
+    assigned_by: str,
+    over_limit: bool,
+    override_reason: str | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO referent_assignments (id, situation_id, pre_id, referent_id, assigned_at, "
+        "assigned_by, over_limit, override_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        uuid.uuid4(),
+        situation_id,
+        pre_id,
+        referent_id,
+        assigned_at,
+        assigned_by,
+        over_limit,
+        override_reason,
+    )
+
+
+async def set_referent(conn: Conn, situation_id: uuid.UUID, referent_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE situations SET referent_id = $2 WHERE id = $1", situation_id, referent_id
+    )
+
+
+async def assignments(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT a.referent_id, r.display_name, a.assigned_at, a.assigned_by, a.ended_at, "
+        "a.over_limit, a.override_reason FROM referent_assignments a "
+        "JOIN referents r ON r.id = a.referent_id "
+        "WHERE a.pre_id = $1 AND a.situation_id = $2 ORDER BY a.assigned_at",
+        pre_id,
+        situation_id,
+    )
+
+
+async def set_pre_limits(
+    conn: Conn, pre_id: str, caseload_limit: int | None, max_duration_months: int | None
+) -> None:
+    await conn.execute(
+        "INSERT INTO pre_settings (pre_id, caseload_limit, max_duration_months) "
+        "VALUES ($1, $2, $3) ON CONFLICT (pre_id) DO UPDATE SET caseload_limit = $2, "
+        "max_duration_months = $3",
+        pre_id,
+        caseload_limit,
+        max_duration_months,
+    )

@@ -1,0 +1,17 @@
+"""Rules of the team review (EPS) and of référents' caseloads."""
+
+from __future__ import annotations
+
+from relais_contracts.types import ReviewDecision
+
+#: Stage of the situation after each decision.
+STAGE_AFTER = {
+    ReviewDecision.TAKE_UP: "in_parcours",
+    ReviewDecision.REDIRECT: "redirected",
+    ReviewDecision.DECLINE: "declined",
+}
+
+
+def caseload_allows(current: int, limit: int) -> bool:
+    """Whether one more situation fits under the limit (going over needs an override)."""
+    return current < limit

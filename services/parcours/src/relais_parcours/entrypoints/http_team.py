@@ -1,0 +1,341 @@
+"""HTTP routes of the PRE team: team reviews (EPS), référents and caseloads, PRE settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Self
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from relais_contracts.types import Axis, DeclineReason, PartnerCategory, ReviewDecision
+from relais_parcours.adapters import repository
+from relais_parcours.context import Ctx
+from relais_parcours.service import access, referents, review
+from relais_runtime.app import get_runtime
+from relais_runtime.auth import Principal, require_roles
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/v1")
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
+Manager = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
+Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- team reviews -----------------------------------------------------------------------------
+
+
+class Attendee(_Body):
+    """A professional at the meeting (never a family member's details)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    organisation: str = Field(min_length=1, max_length=200)
+    role: str | None = Field(default=None, max_length=200)
+
+
+class MeetingBody(_Body):
+    meets_on: date
+    attendees: list[Attendee] = Field(default_factory=list, max_length=50)
+    situation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+
+
+class MeetingPatch(_Body):
+    attendees: list[Attendee] | None = Field(default=None, max_length=50)
+    add_situation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+
+
+class AgendaItem(BaseModel):
+    situation_id: uuid.UUID
+    position: int
+    stage: str
+    review_due_on: date
+    decision_id: uuid.UUID | None
+    decision: str | None
+    decline_reason: str | None
+    redirected_to: str | None
+    redirect_category: str | None
+    axes: list[str] | None
+    decided_at: datetime | None
+
+
+class Meeting(BaseModel):
+    id: uuid.UUID
+    meets_on: date
+    attendees: list[dict[str, Any]]
+    created_at: datetime
+    agenda: list[AgendaItem] = []
+
+
+class DecisionBody(_Body):
+    situation_id: uuid.UUID
+    decision: ReviewDecision
+    decline_reason: DeclineReason | None = None
+    redirected_to: str | None = Field(default=None, min_length=1, max_length=200)
+    redirect_category: PartnerCategory | None = None
+    axes: list[Axis] = Field(default_factory=list, max_length=4)
+
+    @model_validator(mode="after")
+    def _fields_match_decision(self) -> Self:
+        if self.decision is ReviewDecision.DECLINE and self.decline_reason is None:
+            raise PydanticCustomError(
+                "decline_reason_required", "Indiquez le motif du refus (decline_reason)."
+            )
+        if self.decision is ReviewDecision.REDIRECT and (
+            self.redirected_to is None or self.redirect_category is None
+        ):
+            raise PydanticCustomError(
+                "redirect_target_required",
+                "Indiquez le service vers lequel la situation est réorientée "
+                "(redirected_to et redirect_category).",
+            )
+        if self.decision is ReviewDecision.TAKE_UP and not self.axes:
+            raise PydanticCustomError(
+                "axes_required", "Indiquez au moins un axe retenu pour le parcours (axes)."
+            )
+        if self.decision is not ReviewDecision.DECLINE and self.decline_reason is not None:
+            raise PydanticCustomError(
+                "decline_reason_unexpected", "Le motif de refus ne va qu'avec un refus."
+            )
+        if self.decision is not ReviewDecision.REDIRECT and (
+            self.redirected_to is not None or self.redirect_category is not None
+        ):
+            raise PydanticCustomError(
+                "redirect_unexpected",
+                "Le service de réorientation ne va qu'avec une réorientation.",
+            )
+        if self.decision is not ReviewDecision.TAKE_UP and self.axes:
+            raise PydanticCustomError(
+                "axes_unexpected", "Les axes ne se choisissent qu'avec une prise en charge."
+            )
+        return self
+
+
+class DecisionCreated(BaseModel):
+    id: uuid.UUID
+    situation_id: uuid.UUID
+    decision: ReviewDecision
+
+
+async def _meeting(runtime: ServiceRuntime, pre_id: str, meeting_id: uuid.UUID) -> Meeting:
+    async with runtime.pool.acquire() as conn:
+        row = await repository.get_meeting(conn, pre_id, meeting_id)
+        if row is None:
+            raise review.MEETING_NOT_FOUND
+        items = await repository.agenda(conn, meeting_id)
+    return Meeting(
+        id=row["id"],
+        meets_on=row["meets_on"],
+        attendees=row["attendees"],
+        created_at=row["created_at"],
+        agenda=[AgendaItem(**dict(i)) for i in items],
+    )
+
+
+@router.post(
+    "/reviews",
+    response_model=Meeting,
+    status_code=201,
+    summary="Préparer une réunion d'équipe (EPS)",
+)
+async def post_review(body: MeetingBody, who: Coordinator, runtime: Runtime) -> Meeting:
+    meeting_id = await review.plan_meeting(
+        runtime,
+        who,
+        meets_on=body.meets_on,
+        attendees=[a.model_dump() for a in body.attendees],
+        situation_ids=list(dict.fromkeys(body.situation_ids)),
+    )
+    return await _meeting(runtime, who.pre, meeting_id)
+
+
+@router.patch(
+    "/reviews/{review_id}", response_model=Meeting, summary="Participants et ordre du jour"
+)
+async def patch_review(
+    review_id: uuid.UUID, body: MeetingPatch, who: Coordinator, runtime: Runtime
+) -> Meeting:
+    await review.update_meeting(
+        runtime,
+        who,
+        review_id,
+        attendees=[a.model_dump() for a in body.attendees] if body.attendees is not None else None,
+        add_situation_ids=list(dict.fromkeys(body.add_situation_ids)),
+    )
+    return await _meeting(runtime, who.pre, review_id)
+
+
+@router.get("/reviews", response_model=list[Meeting], summary="Réunions d'équipe")
+async def list_reviews(
+    who: Team,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Meeting]:
+    async with runtime.pool.acquire() as conn:
+        rows = await repository.list_meetings(conn, who.pre, limit, offset)
+    return [
+        Meeting(
+            id=r["id"], meets_on=r["meets_on"], attendees=r["attendees"], created_at=r["created_at"]
+        )
+        for r in rows
+    ]
+
+
+@router.get("/reviews/{review_id}", response_model=Meeting, summary="Une réunion d'équipe")
+async def get_review(review_id: uuid.UUID, who: Team, runtime: Runtime) -> Meeting:
+    return await _meeting(runtime, who.pre, review_id)
+
+
+@router.post(
+    "/reviews/{review_id}/decisions",
+    response_model=DecisionCreated,
+    status_code=201,
+    summary="Enregistrer la décision de l'équipe sur une situation",
+)
+async def post_decision(
+    review_id: uuid.UUID, body: DecisionBody, who: Coordinator, runtime: Runtime, ctx: Ctx
+) -> DecisionCreated:
+    decision_id = await review.decide(
+        runtime,
+        ctx,
+        who,
+        review_id,
+        situation_id=body.situation_id,
+        decision=body.decision,
+        decline_reason=body.decline_reason,
+        redirected_to=body.redirected_to,
+        redirect_category=body.redirect_category,
+        axes=body.axes,
+    )
+    return DecisionCreated(id=decision_id, situation_id=body.situation_id, decision=body.decision)
+
+
+# --- référents and caseloads -------------------------------------------------------------------
+
+
+class ReferentBody(_Body):
+    user_sub: str = Field(
+        min_length=1, max_length=200, description="The staff member's login (token subject)."
+    )
+    display_name: str = Field(min_length=1, max_length=200)
+    caseload_limit: int | None = Field(
+        default=None, ge=1, le=500, description="Personal limit; empty: the PRE's limit."
+    )
+    active: bool = True
+
+
+class Referent(ReferentBody):
+    id: uuid.UUID
+    caseload: int = 0
+
+
+@router.put(
+    "/referents/{referent_id}", response_model=Referent, summary="Enregistrer un·e référent·e"
+)
+async def put_referent(
+    referent_id: uuid.UUID, body: ReferentBody, who: Manager, runtime: Runtime
+) -> Referent:
+    async with runtime.pool.acquire() as conn:
+        ok = await repository.upsert_referent(
+            conn, {"id": referent_id, "pre_id": who.pre, **body.model_dump()}
+        )
+    if not ok:
+        raise DomainError(
+            "referent_conflict", "Cet identifiant ou cet identifiant de connexion est déjà utilisé."
+        )
+    return Referent(id=referent_id, **body.model_dump())
+
+
+@router.get("/referents", response_model=list[Referent], summary="Référent·es et charge de suivi")
+async def get_referents(who: Team, runtime: Runtime) -> list[Referent]:
+    async with runtime.pool.acquire() as conn:
+        rows = await repository.list_referents(conn, who.pre)
+    return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
+
+
+class AssignBody(_Body):
+    referent_id: uuid.UUID
+    override_reason: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=500,
+        description="Why the coordination goes over the référent's caseload limit.",
+    )
+
+
+class Assignment(BaseModel):
+    referent_id: uuid.UUID
+    display_name: str
+    assigned_at: datetime
+    assigned_by: str
+    ended_at: datetime | None
+    over_limit: bool
+    override_reason: str | None
+
+
+@router.put(
+    "/situations/{situation_id}/referent",
+    response_model=list[Assignment],
+    summary="Désigner ou changer le·la référent·e",
+)
+async def put_situation_referent(
+    situation_id: uuid.UUID, body: AssignBody, who: Coordinator, runtime: Runtime, ctx: Ctx
+) -> list[Assignment]:
+    await referents.assign(
+        runtime,
+        ctx,
+        who,
+        situation_id,
+        referent_id=body.referent_id,
+        override_reason=body.override_reason,
+    )
+    async with runtime.pool.acquire() as conn:
+        rows = await repository.assignments(conn, who.pre, situation_id)
+    return [Assignment(**dict(r)) for r in rows]
+
+
+@router.get(
+    "/situations/{situation_id}/referents",
+    response_model=list[Assignment],
+    summary="Historique des référent·es",
+)
+async def get_situation_referents(
+    situation_id: uuid.UUID, who: Team, runtime: Runtime
+) -> list[Assignment]:
+    async with runtime.pool.acquire() as conn:
+        await access.situation_for(conn, who, situation_id)
+        rows = await repository.assignments(conn, who.pre, situation_id)
+    return [Assignment(**dict(r)) for r in rows]
+
+
+class PreSettings(_Body):
+    caseload_limit: int | None = Field(default=None, ge=1, le=500)
+    max_duration_months: int | None = Field(default=None, ge=1, le=120)
+
+
+@router.put("/settings", response_model=PreSettings, summary="Réglages du PRE")
+async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> PreSettings:
+    async with runtime.pool.acquire() as conn:
+        await repository.set_pre_limits(
+            conn, who.pre, body.caseload_limit, body.max_duration_months
+        )
+    return body
+
+
+@router.get("/settings", response_model=PreSettings, summary="Réglages du PRE")
+async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
+    async with runtime.pool.acquire() as conn:
+        limits = await repository.pre_limits(conn, who.pre)
+    return PreSettings(
+        caseload_limit=limits["caseload_limit"] or ctx.settings.caseload_limit,
+        max_duration_months=limits["max_duration_months"] or ctx.settings.max_duration_months,
+    )

@@ -1,0 +1,86 @@
+"""Use cases of référents: register them, assign them within caseload limits, keep history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from relais_contracts.v1.parcours import ReferentAssigned
+from relais_parcours.adapters import repository
+from relais_parcours.context import Parcours
+from relais_parcours.domain.review import caseload_allows
+from relais_runtime.auth import Principal
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+
+async def assign(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    situation_id: uuid.UUID,
+    *,
+    referent_id: uuid.UUID,
+    override_reason: str | None,
+) -> bool:
+    """Assign (or change) the référent; returns whether the caseload limit was overridden."""
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
+        if situation is None:
+            raise DomainError("situation_not_found", "Situation introuvable.", 404)
+        if situation["stage"] != "in_parcours":
+            raise DomainError(
+                "situation_not_in_parcours",
+                "Un·e référent·e ne se désigne que pour une situation prise en charge "
+                "par l'équipe.",
+            )
+        referent = await repository.get_referent(conn, who.pre, referent_id)
+        if referent is None or not referent["active"]:
+            raise DomainError("referent_not_found", "Référent·e introuvable dans ce PRE.", 404)
+        previous = situation["referent_id"]
+        if previous == referent_id:
+            raise DomainError(
+                "referent_already_assigned", "Cette personne est déjà référente de la situation."
+            )
+        await repository.lock_referent(conn, referent_id)  # caseload counted under a lock
+        current = await repository.caseload(conn, who.pre, referent_id)
+        limits = await repository.pre_limits(conn, who.pre)
+        limit = (
+            referent["caseload_limit"] or limits["caseload_limit"] or ctx.settings.caseload_limit
+        )
+        over = not caseload_allows(current, limit)
+        if over and not override_reason:
+            raise DomainError(
+                "caseload_full",
+                f"{referent['display_name']} suit déjà {current} situation(s) pour une limite "
+                f"de {limit}. Choisissez une autre personne, ou la coordination peut passer "
+                "outre en indiquant un motif (override_reason).",
+            )
+        await repository.end_assignment(conn, situation_id, now)
+        await repository.insert_assignment(
+            conn,
+            situation_id=situation_id,
+            pre_id=who.pre,
+            referent_id=referent_id,
+            assigned_at=now,
+            assigned_by=who.sub,
+            over_limit=over,
+            override_reason=override_reason if over else None,
+        )
+        await repository.set_referent(conn, situation_id, referent_id)
+        version = await repository.bump_version(conn, situation_id)
+        await runtime.emit(
+            conn,
+            ReferentAssigned(
+                situation_id=situation_id,
+                subject_id=situation["subject_id"],
+                referent_id=referent_id,
+                previous_referent_id=previous,
+                assigned_at=now,
+            ),
+            subject=str(situation_id),
+            tenant=who.pre,
+            sequence=version,
+        )
+    return over

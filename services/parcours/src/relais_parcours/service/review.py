@@ -1,0 +1,167 @@
+"""Use cases of the team review (EPS): plan a meeting, set its agenda, decide."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from relais_contracts.types import (
+    Axis,
+    DeadlineKind,
+    DeclineReason,
+    PartnerCategory,
+    ReviewDecision,
+)
+from relais_contracts.v1.parcours import ReviewDecided
+from relais_parcours.adapters import repository
+from relais_parcours.context import Parcours
+from relais_parcours.domain.review import STAGE_AFTER
+from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+MEETING_NOT_FOUND = DomainError("review_not_found", "Réunion d'équipe introuvable.", 404)
+
+
+async def _check_agenda(conn: Conn, pre_id: str, situation_ids: list[uuid.UUID]) -> None:
+    for situation_id in situation_ids:
+        row = await repository.get_situation(conn, pre_id, situation_id)
+        if row is None:
+            raise DomainError(
+                "situation_not_found", f"Situation {situation_id} introuvable dans ce PRE.", 404
+            )
+        if row["stage"] != "awaiting_review":
+            raise DomainError(
+                "situation_already_reviewed",
+                f"La situation {situation_id} a déjà été étudiée en équipe.",
+            )
+
+
+async def plan_meeting(
+    runtime: ServiceRuntime,
+    who: Principal,
+    *,
+    meets_on: date,
+    attendees: list[dict[str, Any]],
+    situation_ids: list[uuid.UUID],
+) -> uuid.UUID:
+    meeting_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await _check_agenda(conn, who.pre, situation_ids)
+        await repository.insert_meeting(
+            conn, meeting_id, who.pre, meets_on, attendees, who.sub, datetime.now(UTC)
+        )
+        for position, situation_id in enumerate(situation_ids, start=1):
+            await repository.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+    return meeting_id
+
+
+async def update_meeting(
+    runtime: ServiceRuntime,
+    who: Principal,
+    meeting_id: uuid.UUID,
+    *,
+    attendees: list[dict[str, Any]] | None,
+    add_situation_ids: list[uuid.UUID],
+) -> None:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        meeting = await repository.get_meeting(conn, who.pre, meeting_id, lock=True)
+        if meeting is None:
+            raise MEETING_NOT_FOUND
+        if attendees is not None:
+            await repository.set_meeting_attendees(conn, meeting_id, attendees)
+        await _check_agenda(conn, who.pre, add_situation_ids)
+        position = await repository.agenda_length(conn, meeting_id)
+        for situation_id in add_situation_ids:
+            position += 1
+            await repository.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+
+
+async def decide(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    meeting_id: uuid.UUID,
+    *,
+    situation_id: uuid.UUID,
+    decision: ReviewDecision,
+    decline_reason: DeclineReason | None,
+    redirected_to: str | None,
+    redirect_category: PartnerCategory | None,
+    axes: list[Axis],
+) -> uuid.UUID:
+    now = datetime.now(UTC)
+    decision_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        meeting = await repository.get_meeting(conn, who.pre, meeting_id, lock=True)
+        if meeting is None:
+            raise MEETING_NOT_FOUND
+        if not await repository.on_agenda(conn, meeting_id, situation_id):
+            raise DomainError(
+                "not_on_agenda",
+                "Cette situation n'est pas à l'ordre du jour de cette réunion : "
+                "ajoutez-la d'abord.",
+                422,
+            )
+        if not meeting["attendees"]:
+            raise DomainError(
+                "attendees_required",
+                "Indiquez les participants à la réunion avant d'enregistrer une décision.",
+                422,
+            )
+        situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
+        assert situation is not None  # on the agenda of a meeting of this PRE
+        if situation["stage"] != "awaiting_review":
+            raise DomainError(
+                "situation_already_reviewed", "Une décision a déjà été prise pour cette situation."
+            )
+        chosen_axes = sorted(set(axes)) if decision is ReviewDecision.TAKE_UP else []
+        await repository.insert_decision(
+            conn,
+            {
+                "id": decision_id,
+                "meeting_id": meeting_id,
+                "situation_id": situation_id,
+                "pre_id": who.pre,
+                "decision": decision.value,
+                "decline_reason": decline_reason.value if decline_reason else None,
+                "redirected_to": redirected_to,
+                "redirect_category": redirect_category.value if redirect_category else None,
+                "axes": [a.value for a in chosen_axes],
+                "attendees": meeting["attendees"],
+                "decided_by": who.sub,
+                "decided_at": now,
+            },
+        )
+        started_on = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+        await repository.set_stage_after_review(
+            conn,
+            situation_id,
+            stage=STAGE_AFTER[decision],
+            started_on=started_on if decision is ReviewDecision.TAKE_UP else None,
+            axes=[a.value for a in chosen_axes],
+        )
+        await repository.resolve_deadlines(conn, situation_id, DeadlineKind.REVIEW.value)
+        version = await repository.bump_version(conn, situation_id)
+        await runtime.emit(
+            conn,
+            ReviewDecided(
+                review_id=decision_id,
+                situation_id=situation_id,
+                subject_id=situation["subject_id"],
+                referral_ids=situation["referral_ids"],
+                decision=decision,
+                decline_reason=decline_reason,
+                redirected_to=redirected_to,
+                redirect_category=redirect_category,
+                axes=chosen_axes,
+                decided_at=now,
+            ),
+            subject=str(situation_id),
+            tenant=who.pre,
+            sequence=version,
+        )
+    return decision_id

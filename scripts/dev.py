@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
@@ -88,6 +89,12 @@ def ensure_keys(keys_dir: Path) -> None:
     if not (keys_dir / f"{DEMO_PRE}.public.jwk.json").exists():
         generate_pre_key(keys_dir, DEMO_PRE)
         print(f"  clé de chiffrement du PRE {DEMO_PRE} créée dans {keys_dir}")
+    # The referral service's own keys (same as `relais-referral keys init-pre|init-intake`):
+    # identities at rest, the blind index of one child = one subject, the AMQP intake.
+    if generate_pre_secrets(keys_dir / "referral", DEMO_PRE):
+        print(f"  clés d'orientation (stockage, index) du PRE {DEMO_PRE} créées")
+    if generate_intake_key(keys_dir / "referral"):
+        print("  clé de réception AMQP des orientations créée")
 
 
 def load_demo(config: StackConfig, tok: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_runtime import testing
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import SERVICES, Stack, StackConfig
@@ -64,6 +65,10 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_signing_key(directory)
     generate_pre_key(directory, PRE)
     generate_pre_key(directory, OTHER_PRE)
+    # The referral service's own secrets (at-rest and blind-index keys, AMQP intake key).
+    for pre in (PRE, OTHER_PRE):
+        generate_pre_secrets(directory / "referral", pre)
+    generate_intake_key(directory / "referral")
     return directory
 
 

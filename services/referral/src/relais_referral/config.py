@@ -21,3 +21,10 @@ class ReferralSettings(RelaisSettings):
         default=Path("var/keys"),
         validation_alias=AliasChoices("REFERRAL_KEYS_DIR", "RELAIS_KEYS_DIR"),
     )
+    #: This service's own secrets (store and blind-index keys per PRE, the intake key);
+    #: ``<keys_dir>/referral`` when unset. See ``adapters/keys.py``.
+    secrets_dir: Path | None = None
+
+    @property
+    def effective_secrets_dir(self) -> Path:
+        return self.secrets_dir or self.keys_dir / "referral"

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from relais_referral.config import ReferralSettings
 from relais_referral.entrypoints import consumers
-from relais_referral.entrypoints.http import router
+from relais_referral.entrypoints.http import router, well_known
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
 
@@ -17,12 +17,15 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         settings,
         service="referral",
         migrations_dir=migrations_dir(__file__),
-        queues=[consumers.PARCOURS_EVENTS_QUEUE],
+        queues=[consumers.PARCOURS_EVENTS_QUEUE, consumers.INTAKE_QUEUE],
     )
-    consumers.register(runtime)
-    return build_app(
+    keys = consumers.keys_from(settings)
+    consumers.register(runtime, keys)
+    app = build_app(
         runtime,
         title="Relais — orientations",
         description="Orientations des établissements vers le PRE, et leur suivi par l'émetteur.",
-        routers=[router],
+        routers=[router, well_known],
     )
+    app.state.referral_keys = keys
+    return app

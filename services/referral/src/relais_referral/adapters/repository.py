@@ -1,4 +1,4 @@
-"""SQL for referrals and institutions. Every query is scoped by PRE."""
+"""SQL for referrals, subjects, idempotency keys and institutions. Every query is scoped by PRE."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from relais_contracts.types import ReferralStatus
 from relais_referral.domain.timeline import StatusChange
 from relais_runtime.db import Conn
 
+# -- institutions --------------------------------------------------------------------------
+
 
 async def get_institution(conn: Conn, pre_id: str, institution_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -19,25 +21,127 @@ async def get_institution(conn: Conn, pre_id: str, institution_id: str) -> async
     )
 
 
-async def upsert_institution(conn: Conn, values: dict[str, Any]) -> bool:
-    """Insert or update; False if the id belongs to another PRE (ids are global)."""
-    row = await conn.fetchrow(
-        "INSERT INTO institutions (id, pre_id, name, category, uai, siret) "
-        "VALUES ($1, $2, $3, $4, $5, $6) "
-        "ON CONFLICT (id) DO UPDATE SET name = $3, category = $4, uai = $5, siret = $6 "
-        "WHERE institutions.pre_id = $2 RETURNING id",
+async def upsert_institution(conn: Conn, values: dict[str, Any]) -> asyncpg.Record | None:
+    """Insert or update (``active`` is kept); None if the id belongs to another PRE."""
+    return await conn.fetchrow(
+        "INSERT INTO institutions (id, pre_id, name, category, uai, siret, contacts) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (id) DO UPDATE SET name = $3, category = $4, uai = $5, siret = $6, "
+        "contacts = $7, updated_at = now() "
+        "WHERE institutions.pre_id = $2 RETURNING *",
         values["id"],
         values["pre_id"],
         values["name"],
         values["category"],
         values.get("uai"),
         values.get("siret"),
+        values.get("contacts", []),
     )
-    return row is not None
 
 
-async def list_institutions(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM institutions WHERE pre_id = $1 ORDER BY id", pre_id)
+async def set_institution_contacts(
+    conn: Conn, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "UPDATE institutions SET contacts = $3, updated_at = now() "
+        "WHERE pre_id = $1 AND id = $2 RETURNING *",
+        pre_id,
+        institution_id,
+        contacts,
+    )
+
+
+async def set_institution_active(
+    conn: Conn, pre_id: str, institution_id: str, active: bool
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "UPDATE institutions SET active = $3, updated_at = now() "
+        "WHERE pre_id = $1 AND id = $2 RETURNING *",
+        pre_id,
+        institution_id,
+        active,
+    )
+
+
+async def list_institutions(
+    conn: Conn, pre_id: str, *, active: bool | None, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(
+        "SELECT * FROM institutions WHERE pre_id = $1 "
+        "AND ($2::boolean IS NULL OR active = $2) ORDER BY id LIMIT $3 OFFSET $4",
+        pre_id,
+        active,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(
+        "SELECT count(*) FROM institutions WHERE pre_id = $1 "
+        "AND ($2::boolean IS NULL OR active = $2)",
+        pre_id,
+        active,
+    )
+    return rows, int(total)
+
+
+# -- subjects and idempotency ---------------------------------------------------------------
+
+
+async def find_or_create_subject(
+    conn: Conn, pre_id: str, blind_index: str, new_subject_id: uuid.UUID
+) -> tuple[uuid.UUID, bool]:
+    """The child's subject id, and whether it was already known (a duplicate referral)."""
+    created = await conn.fetchval(
+        "INSERT INTO subjects (pre_id, blind_index, subject_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING RETURNING subject_id",
+        pre_id,
+        blind_index,
+        new_subject_id,
+    )
+    if created is not None:
+        return created, False
+    existing = await conn.fetchval(
+        "SELECT subject_id FROM subjects WHERE pre_id = $1 AND blind_index = $2",
+        pre_id,
+        blind_index,
+    )
+    return existing, True
+
+
+async def claim_idempotency_key(
+    conn: Conn,
+    *,
+    pre_id: str,
+    institution_id: str,
+    key: str,
+    fingerprint: str,
+    referral_id: uuid.UUID,
+) -> asyncpg.Record | None:
+    """Claim the key for a new referral; return the earlier claim if there is one.
+
+    A concurrent request with the same key waits on the primary key until the first
+    transaction ends, then sees its row (or claims the key if it rolled back).
+    """
+    inserted = await conn.fetchval(
+        "INSERT INTO idempotency_keys (pre_id, institution_id, key, fingerprint, referral_id) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+        pre_id,
+        institution_id,
+        key,
+        fingerprint,
+        referral_id,
+    )
+    if inserted:
+        return None
+    return await conn.fetchrow(
+        "SELECT fingerprint, referral_id FROM idempotency_keys "
+        "WHERE pre_id = $1 AND institution_id = $2 AND key = $3",
+        pre_id,
+        institution_id,
+        key,
+    )
+
+
+# -- referrals ------------------------------------------------------------------------------
 
 
 async def insert_referral(
@@ -47,20 +151,29 @@ async def insert_referral(
     pre_id: str,
     institution_id: str,
     subject_id: uuid.UUID,
+    known_subject: bool,
     facts: dict[str, Any],
     sealed: str,
+    identity: str,
+    channel: str,
+    external_ref: str | None,
     submitted_at: datetime,
 ) -> None:
     await conn.execute(
-        "INSERT INTO referrals (id, pre_id, institution_id, subject_id, status, version, facts, "
-        "sealed, submitted_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8)",
+        "INSERT INTO referrals (id, pre_id, institution_id, subject_id, known_subject, status, "
+        "version, facts, sealed, identity, channel, external_ref, submitted_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $12)",
         referral_id,
         pre_id,
         institution_id,
         subject_id,
+        known_subject,
         ReferralStatus.RECEIVED.value,
         facts,
         sealed,
+        identity,
+        channel,
+        external_ref,
         submitted_at,
     )
     await conn.execute(
@@ -102,11 +215,40 @@ async def append_status(
 
 async def get_referral(conn: Conn, pre_id: str, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, pre_id, institution_id, subject_id, known_subject, status, submitted_at "
-        "FROM referrals WHERE pre_id = $1 AND id = $2",
+        "SELECT id, pre_id, institution_id, subject_id, known_subject, status, submitted_at, "
+        "updated_at, identity, channel, external_ref FROM referrals WHERE pre_id = $1 AND id = $2",
         pre_id,
         referral_id,
     )
+
+
+async def list_referrals(
+    conn: Conn,
+    pre_id: str,
+    institution_id: str,
+    *,
+    statuses: list[str] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(
+        "SELECT id, status, submitted_at, updated_at, known_subject, identity FROM referrals "
+        "WHERE pre_id = $1 AND institution_id = $2 AND ($3::text[] IS NULL OR status = ANY($3)) "
+        "ORDER BY submitted_at DESC, id LIMIT $4 OFFSET $5",
+        pre_id,
+        institution_id,
+        statuses,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(
+        "SELECT count(*) FROM referrals WHERE pre_id = $1 AND institution_id = $2 "
+        "AND ($3::text[] IS NULL OR status = ANY($3))",
+        pre_id,
+        institution_id,
+        statuses,
+    )
+    return rows, int(total)
 
 
 async def get_timeline(conn: Conn, referral_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -118,8 +260,12 @@ async def get_timeline(conn: Conn, referral_id: uuid.UUID) -> list[asyncpg.Recor
 
 
 async def erase_identity(conn: Conn, pre_id: str, subject_id: uuid.UUID) -> None:
+    """Forget who the child is: the fiche, the sealed copy, and the blind index."""
     await conn.execute(
-        "UPDATE referrals SET sealed = '' WHERE pre_id = $1 AND subject_id = $2",
+        "UPDATE referrals SET sealed = '', identity = NULL WHERE pre_id = $1 AND subject_id = $2",
         pre_id,
         subject_id,
+    )
+    await conn.execute(
+        "DELETE FROM subjects WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
     )

@@ -1,4 +1,4 @@
-"""Subscribers: the parcours facts that move the sender's timeline."""
+"""Subscribers: referrals from the AMQP intake, and the parcours facts that move timelines."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ from relais_contracts.v1.parcours import (
     SituationReferralAttached,
     SubjectErased,
 )
+from relais_contracts.v1.referral import SubmitReferral
+from relais_referral.adapters.keys import ReferralKeys
+from relais_referral.config import ReferralSettings
 from relais_referral.domain.timeline import StatusChange
+from relais_referral.service.emitter import TxEmitter
 from relais_referral.service.follow_parcours import erase_subject, record_status
-from relais_runtime.consumer import Tx
+from relais_referral.service.intake import IntakeRejected, submit_from_intake
+from relais_runtime.consumer import PermanentError, Tx
+from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 PARCOURS_EVENTS_QUEUE = "referral.parcours-events"
+INTAKE_QUEUE = "referral.intake"
 
 _DECISION_STATUS = {
     ReviewDecision.TAKE_UP: ReferralStatus.TAKEN_UP,
@@ -27,7 +34,27 @@ _DECISION_STATUS = {
 }
 
 
-def register(runtime: ServiceRuntime) -> None:
+def register(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
+    register_intake(runtime, keys)
+    register_parcours_events(runtime)
+
+
+def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
+    intake = runtime.consumer(INTAKE_QUEUE)
+
+    @intake.handles(SubmitReferral)
+    async def on_submit_referral(event: CloudEvent[Any], tx: Tx) -> None:
+        # A command that can never succeed is parked with its reason (codes and field
+        # names only, never values); the operator or the sender fixes it and replays.
+        try:
+            await submit_from_intake(TxEmitter(tx), keys, event)
+        except IntakeRejected as exc:
+            raise PermanentError(exc.code, ", ".join(exc.fields)) from None
+        except DomainError as exc:
+            raise PermanentError(exc.code) from None
+
+
+def register_parcours_events(runtime: ServiceRuntime) -> None:
     consumer = runtime.consumer(PARCOURS_EVENTS_QUEUE)
 
     @consumer.handles(SituationOpened)
@@ -69,3 +96,7 @@ def register(runtime: ServiceRuntime) -> None:
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
         data: SubjectErased = event.data
         await erase_subject(tx, data.subject_id)
+
+
+def keys_from(settings: ReferralSettings) -> ReferralKeys:
+    return ReferralKeys(settings.keys_dir, settings.effective_secrets_dir)

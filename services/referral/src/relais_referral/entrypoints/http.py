@@ -3,33 +3,53 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
+from relais_contracts.types import ReferralStatus
 from relais_referral.adapters import repository
-from relais_referral.config import ReferralSettings
+from relais_referral.adapters.keys import ReferralKeys
 from relais_referral.entrypoints.schemas import (
+    Contact,
+    InstitutionPage,
     InstitutionRequest,
     InstitutionView,
+    ReferralPage,
     ReferralRequest,
     ReferralView,
-    TimelineEntry,
 )
+from relais_referral.service.emitter import RuntimeEmitter
+from relais_referral.service.read_referrals import list_referrals, view_referral
 from relais_referral.service.submit_referral import submit_referral
+from relais_referral.service.withdraw_referral import withdraw_referral
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, ensure_same_pre, require_roles
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
-from relais_runtime.sealing import PreKeys
 
 router = APIRouter(prefix="/v1")
+well_known = APIRouter()
+
+
+def get_keys(request: Request) -> ReferralKeys:
+    keys: ReferralKeys = request.app.state.referral_keys
+    return keys
+
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Keys = Annotated[ReferralKeys, Depends(get_keys)]
 Institution = Annotated[Principal, Depends(require_roles("institution"))]
 Admin = Annotated[Principal, Depends(require_roles("admin", "coordinator"))]
+Limit = Annotated[int, Query(ge=1, le=200, description="Taille de page.")]
+Offset = Annotated[int, Query(ge=0, description="Décalage.")]
 
-NOT_FOUND = DomainError("referral_not_found", "Orientation introuvable.", status=404)
+INSTITUTION_NOT_FOUND = DomainError(
+    "institution_not_found", "Établissement introuvable dans ce PRE.", status=404
+)
+
+
+# -- referrals ------------------------------------------------------------------------------
 
 
 @router.post(
@@ -37,44 +57,111 @@ NOT_FOUND = DomainError("referral_not_found", "Orientation introuvable.", status
     status_code=status.HTTP_201_CREATED,
     response_model=ReferralView,
     summary="Orienter un enfant vers le PRE (fiche de liaison)",
+    description="Avec un en-tête `Idempotency-Key`, un nouvel envoi de la même fiche sous la "
+    "même clé renvoie l'orientation déjà créée (200, en-tête `Idempotent-Replayed: true`) ; "
+    "la même clé avec une autre fiche est refusée (409 `idempotency_key_reused`). "
+    "Les clés sont propres à chaque établissement.",
+    responses={200: {"description": "Renvoi idempotent : l'orientation déjà créée."}},
 )
-async def post_referral(body: ReferralRequest, who: Institution, runtime: Runtime) -> ReferralView:
+async def post_referral(
+    body: ReferralRequest,
+    who: Institution,
+    runtime: Runtime,
+    keys: Keys,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
+    ] = None,
+) -> ReferralView:
     ensure_same_pre(who, body.pre_id)
-    settings = runtime.settings
-    assert isinstance(settings, ReferralSettings)
-    referral_id = await submit_referral(
-        runtime, PreKeys(settings.keys_dir), institution_id=who.org, request=body
-    )
-    return await _view(runtime, who, referral_id)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        submission = await submit_referral(
+            RuntimeEmitter(runtime, conn),
+            keys,
+            institution_id=who.org,
+            request=body,
+            idempotency_key=idempotency_key,
+        )
+    if submission.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    async with runtime.pool.acquire() as conn:
+        return await view_referral(
+            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=submission.referral_id
+        )
+
+
+@router.get(
+    "/referrals",
+    response_model=ReferralPage,
+    summary="Les orientations envoyées par mon établissement",
+)
+async def get_referrals(
+    who: Institution,
+    runtime: Runtime,
+    keys: Keys,
+    status_: Annotated[
+        list[ReferralStatus] | None,
+        Query(alias="status", description="Filtrer par statut (répétable)."),
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ReferralPage:
+    async with runtime.pool.acquire() as conn:
+        return await list_referrals(
+            conn,
+            keys,
+            pre_id=who.pre,
+            institution_id=who.org,
+            statuses=[s.value for s in status_] if status_ else None,
+            limit=limit,
+            offset=offset,
+        )
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralView)
-async def get_referral(referral_id: uuid.UUID, who: Institution, runtime: Runtime) -> ReferralView:
-    return await _view(runtime, who, referral_id)
-
-
-async def _view(runtime: ServiceRuntime, who: Principal, referral_id: uuid.UUID) -> ReferralView:
+async def get_referral(
+    referral_id: uuid.UUID, who: Institution, runtime: Runtime, keys: Keys
+) -> ReferralView:
     async with runtime.pool.acquire() as conn:
-        row = await repository.get_referral(conn, who.pre, referral_id)
-        # An institution sees only its own referrals; another's is "not found", not "forbidden".
-        if row is None or row["institution_id"] != who.org:
-            raise NOT_FOUND
-        timeline = await repository.get_timeline(conn, referral_id)
-    return ReferralView(
-        id=row["id"],
-        pre_id=row["pre_id"],
-        institution_id=row["institution_id"],
-        status=row["status"],
-        submitted_at=row["submitted_at"],
-        known_subject=row["known_subject"],
-        timeline=[TimelineEntry(**dict(t)) for t in timeline],
-    )
+        return await view_referral(
+            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
+        )
+
+
+@router.post(
+    "/referrals/{referral_id}/withdraw",
+    response_model=ReferralView,
+    summary="Retirer une orientation pas encore prise en charge",
+)
+async def post_withdraw(
+    referral_id: uuid.UUID, who: Institution, runtime: Runtime, keys: Keys
+) -> ReferralView:
+    async with runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            await withdraw_referral(
+                RuntimeEmitter(runtime, conn),
+                pre_id=who.pre,
+                institution_id=who.org,
+                referral_id=referral_id,
+            )
+        return await view_referral(
+            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
+        )
+
+
+# -- institutions directory -------------------------------------------------------------------
+
+
+def _institution(row: Any) -> InstitutionView:
+    return InstitutionView(**{k: row[k] for k in InstitutionView.model_fields})
 
 
 @router.put(
     "/institutions/{institution_id}",
     response_model=InstitutionView,
-    summary="Enregistrer un établissement orienteur",
+    summary="Enregistrer ou mettre à jour un établissement orienteur",
 )
 async def put_institution(
     institution_id: str, body: InstitutionRequest, who: Admin, runtime: Runtime
@@ -83,15 +170,94 @@ async def put_institution(
     if body.id != institution_id:
         raise DomainError("id_mismatch", "L'identifiant du corps diffère de celui de l'URL.", 422)
     async with runtime.pool.acquire() as conn:
-        if not await repository.upsert_institution(conn, body.model_dump(mode="json")):
-            raise DomainError(
-                "institution_id_taken", "Cet identifiant est déjà utilisé par un autre PRE."
-            )
-    return InstitutionView(**body.model_dump())
+        row = await repository.upsert_institution(conn, body.model_dump(mode="json"))
+    if row is None:
+        raise DomainError(
+            "institution_id_taken", "Cet identifiant est déjà utilisé par un autre PRE."
+        )
+    return _institution(row)
 
 
-@router.get("/institutions", response_model=list[InstitutionView])
-async def get_institutions(who: Admin, runtime: Runtime) -> list[InstitutionView]:
+@router.get("/institutions", response_model=InstitutionPage, summary="Annuaire des établissements")
+async def get_institutions(
+    who: Admin,
+    runtime: Runtime,
+    active: Annotated[bool | None, Query(description="Seulement actifs / inactifs.")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> InstitutionPage:
     async with runtime.pool.acquire() as conn:
-        rows = await repository.list_institutions(conn, who.pre)
-    return [InstitutionView(**{k: r[k] for k in InstitutionView.model_fields}) for r in rows]
+        rows, total = await repository.list_institutions(
+            conn, who.pre, active=active, limit=limit, offset=offset
+        )
+    return InstitutionPage(
+        items=[_institution(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/institutions/{institution_id}", response_model=InstitutionView)
+async def get_institution(institution_id: str, who: Admin, runtime: Runtime) -> InstitutionView:
+    async with runtime.pool.acquire() as conn:
+        row = await repository.get_institution(conn, who.pre, institution_id)
+    if row is None:
+        raise INSTITUTION_NOT_FOUND
+    return _institution(row)
+
+
+@router.put(
+    "/institutions/{institution_id}/contacts",
+    response_model=InstitutionView,
+    summary="Remplacer les contacts d'un établissement",
+)
+async def put_contacts(
+    institution_id: str, body: list[Contact], who: Admin, runtime: Runtime
+) -> InstitutionView:
+    if len(body) > 20:
+        raise DomainError("too_many_contacts", "Au plus 20 contacts par établissement.", 422)
+    contacts = [c.model_dump(mode="json", exclude_none=True) for c in body]
+    async with runtime.pool.acquire() as conn:
+        row = await repository.set_institution_contacts(conn, who.pre, institution_id, contacts)
+    if row is None:
+        raise INSTITUTION_NOT_FOUND
+    return _institution(row)
+
+
+async def _set_active(
+    institution_id: str, who: Principal, runtime: ServiceRuntime, active: bool
+) -> InstitutionView:
+    async with runtime.pool.acquire() as conn:
+        row = await repository.set_institution_active(conn, who.pre, institution_id, active)
+    if row is None:
+        raise INSTITUTION_NOT_FOUND
+    return _institution(row)
+
+
+@router.post(
+    "/institutions/{institution_id}/deactivate",
+    response_model=InstitutionView,
+    summary="Désactiver un établissement (il ne peut plus orienter ; son historique reste)",
+)
+async def post_deactivate(institution_id: str, who: Admin, runtime: Runtime) -> InstitutionView:
+    return await _set_active(institution_id, who, runtime, False)
+
+
+@router.post(
+    "/institutions/{institution_id}/activate",
+    response_model=InstitutionView,
+    summary="Réactiver un établissement",
+)
+async def post_activate(institution_id: str, who: Admin, runtime: Runtime) -> InstitutionView:
+    return await _set_active(institution_id, who, runtime, True)
+
+
+# -- public keys ------------------------------------------------------------------------------
+
+
+@well_known.get(
+    "/.well-known/jwks.json",
+    summary="Clés publiques de réception AMQP (referral.submit)",
+    description="Les établissements reliés par AMQP chiffrent la partie identifiante de "
+    "`referral.submit` (JWE ECDH-ES+A256KW / A256GCM) avec la première clé de cette liste.",
+)
+async def get_intake_jwks(keys: Keys) -> dict[str, Any]:
+    return keys.intake_public_jwks()

@@ -1,0 +1,177 @@
+"""The referral service's own secrets, per PRE, and its intake key.
+
+Per PRE, one JSON file ``<secrets_dir>/<pre_id>.referral.json`` (mode 0600)::
+
+    {"store": [<oct JWK>, ...], "index": <oct JWK>}
+
+- ``store``: AES-256 keys encrypting identities at rest (JWE ``dir`` + ``A256GCM``), the
+  newest first; older keys stay to read what they encrypted (the JWE ``kid`` picks one).
+- ``index``: the HMAC key of the blind index (one child, one ``subject_id``). It is not
+  rotated in place: every stored index would have to be recomputed with the new key.
+
+Or the same JSON in ``REFERRAL_SECRETS_<PRE_ID>`` (container secrets). The intake key is
+a P-256 pair (``intake.private.jwk.json``, previous ones ``intake.private.<kid>.jwk.json``)
+or a JWK/JWKS in ``REFERRAL_INTAKE_KEY``: institutions publishing ``referral.submit`` over
+AMQP seal the identity to its public part, served at ``/.well-known/jwks.json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, OctKey
+
+from relais_runtime.sealing import ALG as SEAL_ALG
+from relais_runtime.sealing import KeyNotFoundError, PreKeys
+
+STORE_ALG = "dir"
+STORE_ENC = "A256GCM"
+INTAKE_FILE = "intake.private.jwk.json"
+
+
+class UnreadableError(ValueError):
+    """A stored or received JWE could not be decrypted with the keys at hand."""
+
+
+def _secrets_file(secrets_dir: Path, pre_id: str) -> Path:
+    return secrets_dir / f"{pre_id}.referral.json"
+
+
+def _env_name(pre_id: str) -> str:
+    return "REFERRAL_SECRETS_" + pre_id.upper().replace("-", "_")
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _kid(prefix: str) -> str:
+    return f"{prefix}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+
+
+def _new_oct(kid: str) -> dict[str, Any]:
+    key = OctKey.generate_key(256, parameters={"kid": kid})
+    return key.as_dict(private=True)
+
+
+def generate_pre_secrets(secrets_dir: Path, pre_id: str, *, rotate_store: bool = False) -> bool:
+    """Create the PRE's store and index keys; with ``rotate_store`` add a new store key.
+
+    Returns False when keys existed and nothing was asked to change.
+    """
+    path = _secrets_file(secrets_dir, pre_id)
+    if path.exists():
+        if not rotate_store:
+            return False
+        current = json.loads(path.read_text(encoding="utf-8"))
+        current["store"] = [_new_oct(_kid(f"{pre_id}.store")), *current["store"]]
+    else:
+        current = {
+            "store": [_new_oct(_kid(f"{pre_id}.store"))],
+            "index": _new_oct(_kid(f"{pre_id}.index")),
+        }
+    _write_private(path, json.dumps(current))
+    return True
+
+
+def generate_intake_key(secrets_dir: Path, *, rotate: bool = False) -> ECKey | None:
+    """Create the intake key pair; the previous private key is kept on rotation."""
+    path = secrets_dir / INTAKE_FILE
+    if path.exists():
+        if not rotate:
+            return None
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        path.rename(secrets_dir / f"intake.private.{previous.get('kid', 'old')}.jwk.json")
+    key = ECKey.generate_key(
+        "P-256", parameters={"kid": _kid("referral-intake"), "use": "enc", "alg": SEAL_ALG}
+    )
+    _write_private(path, json.dumps(key.as_dict(private=True)))
+    return key
+
+
+class ReferralKeys:
+    """Every key the referral service uses: PRE public keys and its own secrets."""
+
+    def __init__(self, keys_dir: Path, secrets_dir: Path) -> None:
+        self.pre = PreKeys(keys_dir)
+        self.secrets_dir = secrets_dir
+
+    # -- per PRE -------------------------------------------------------------------------
+
+    def _secrets(self, pre_id: str) -> dict[str, Any]:
+        raw = os.environ.get(_env_name(pre_id))
+        if raw is None:
+            path = _secrets_file(self.secrets_dir, pre_id)
+            if not path.exists():
+                raise KeyNotFoundError(f"no referral secrets for {pre_id}")
+            raw = path.read_text(encoding="utf-8")
+        data: dict[str, Any] = json.loads(raw)
+        return data
+
+    def pre_public_key(self, pre_id: str) -> ECKey:
+        return self.pre.public_key(pre_id)
+
+    def index_key(self, pre_id: str) -> bytes:
+        k = self._secrets(pre_id)["index"]["k"]
+        return base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
+
+    def encrypt(self, pre_id: str, payload: dict[str, Any]) -> str:
+        """Encrypt for storage with the PRE's newest store key."""
+        key = OctKey.import_key(self._secrets(pre_id)["store"][0])
+        header = {"alg": STORE_ALG, "enc": STORE_ENC, "kid": key.kid or ""}
+        return jwe.encrypt_compact(header, json.dumps(payload).encode(), key)
+
+    def decrypt(self, pre_id: str, token: str) -> dict[str, Any]:
+        keys = KeySet([OctKey.import_key(k) for k in self._secrets(pre_id)["store"]])
+        try:
+            plaintext = jwe.decrypt_compact(token, keys).plaintext or b""
+        except (JoseError, ValueError) as exc:
+            raise UnreadableError(type(exc).__name__) from None
+        result: dict[str, Any] = json.loads(plaintext)
+        return result
+
+    # -- AMQP intake ---------------------------------------------------------------------
+
+    def _intake_dicts(self) -> list[dict[str, Any]]:
+        raw = os.environ.get("REFERRAL_INTAKE_KEY")
+        if raw is not None:
+            parsed = json.loads(raw)
+            keys: list[dict[str, Any]] = parsed.get("keys", [parsed])
+            return keys
+        current = self.secrets_dir / INTAKE_FILE
+        if not current.exists():
+            return []
+        older = sorted(self.secrets_dir.glob("intake.private.*.jwk.json"))
+        return [json.loads(p.read_text(encoding="utf-8")) for p in [current, *older]]
+
+    def intake_public_jwks(self) -> dict[str, Any]:
+        """Public intake keys, the current one first (what senders should seal to)."""
+        return {"keys": [ECKey.import_key(k).as_dict(private=False) for k in self._intake_dicts()]}
+
+    def open_intake(self, token: str) -> dict[str, Any]:
+        dicts = self._intake_dicts()
+        if not dicts:
+            raise KeyNotFoundError("no intake key")
+        try:
+            plaintext = jwe.decrypt_compact(
+                token, KeySet([ECKey.import_key(k) for k in dicts])
+            ).plaintext
+        except (JoseError, ValueError) as exc:
+            raise UnreadableError(type(exc).__name__) from None
+        result = json.loads(plaintext or b"")
+        if not isinstance(result, dict):
+            raise UnreadableError("not a JSON object")
+        return result

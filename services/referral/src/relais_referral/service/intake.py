@@ -1,0 +1,87 @@
+"""Use case: a referral arriving as a ``referral.submit`` command on ``relais.intake``.
+
+The command carries the non-identifying facts in clear and the identity sealed to this
+service's intake key. Once opened, it becomes the same ``ReferralRequest`` as over HTTP
+and goes through the same use case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from relais_contracts.envelope import CloudEvent
+from relais_contracts.v1.referral import SubmitReferral
+from relais_referral.adapters.keys import ReferralKeys, UnreadableError
+from relais_referral.entrypoints.schemas import ReferralRequest
+from relais_referral.service.emitter import Emitter
+from relais_referral.service.submit_referral import Submission, submit_referral
+from relais_runtime.errors import translate_validation_errors
+from relais_runtime.sealing import KeyNotFoundError
+
+
+class IntakeRejected(Exception):
+    """The command can't become a referral; ``code`` and ``fields`` say why (no values)."""
+
+    def __init__(self, code: str, fields: list[str] | None = None) -> None:
+        self.code = code
+        self.fields = fields or []
+        super().__init__(f"{code}: {', '.join(self.fields)}" if self.fields else code)
+
+
+def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> ReferralRequest:
+    """Merge the facts in clear with the opened identity into one HTTP-shaped request."""
+    facts = command.facts
+    child = opened.get("child")
+    child = child if isinstance(child, dict) else {}
+    body = {
+        "pre_id": command.pre_id,
+        "child": {
+            "sex": facts.sex,
+            "school_level": facts.school_level,
+            "lives_in_qpv": facts.lives_in_qpv,
+            **child,
+        },
+        "guardians": opened.get("guardians"),
+        "referrer": opened.get("referrer"),
+        "reasons": {
+            "categories": list(facts.reason_categories),
+            "description": opened.get("description"),
+        },
+        "axes": list(facts.axes),
+        "parents_informed": command.parents_informed,
+        "parents_agree": command.parents_agree,
+    }
+    if "parents_informed_on" in opened:
+        body["parents_informed_on"] = opened["parents_informed_on"]
+    try:
+        return ReferralRequest.model_validate(body)
+    except ValidationError as exc:
+        fields = [f"{e['field']}:{e['code']}" for e in translate_validation_errors(exc.errors())]
+        raise IntakeRejected("invalid_referral", fields) from None
+
+
+async def submit_from_intake(
+    emit: Emitter, keys: ReferralKeys, event: CloudEvent[Any]
+) -> Submission:
+    command: SubmitReferral = event.data
+    if event.source != f"/institutions/{command.institution_id}":
+        raise IntakeRejected("institution_mismatch")
+    if event.tenant != command.pre_id:
+        raise IntakeRejected("pre_mismatch")
+    try:
+        opened = keys.open_intake(command.sealed)
+    except KeyNotFoundError:
+        raise IntakeRejected("intake_key_missing") from None
+    except UnreadableError:
+        raise IntakeRejected("sealed_unreadable") from None
+    request = request_from_command(command, opened)
+    return await submit_referral(
+        emit,
+        keys,
+        institution_id=command.institution_id,
+        request=request,
+        channel="amqp",
+        external_ref=command.external_ref,
+    )

@@ -1,0 +1,94 @@
+"""Use cases: what an institution reads of its own referrals (never another's)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import structlog
+
+from relais_referral.adapters import repository
+from relais_referral.adapters.keys import ReferralKeys, UnreadableError
+from relais_referral.entrypoints.schemas import (
+    ReferralPage,
+    ReferralSummary,
+    ReferralView,
+    TimelineEntry,
+)
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.sealing import KeyNotFoundError
+
+log = structlog.get_logger("relais.referral")
+
+NOT_FOUND = DomainError("referral_not_found", "Orientation introuvable.", status=404)
+
+
+def _content(keys: ReferralKeys, pre_id: str, row: asyncpg.Record) -> dict[str, Any] | None:
+    """The decrypted fiche, or None when erased (or unreadable: logged, never guessed)."""
+    if row["identity"] is None:
+        return None
+    try:
+        stored = keys.decrypt(pre_id, row["identity"])
+    except (UnreadableError, KeyNotFoundError) as exc:
+        log.error("identity_unreadable", referral_id=str(row["id"]), error=type(exc).__name__)
+        return None
+    if stored.get("referral_id") != str(row["id"]):
+        log.error("identity_mismatch", referral_id=str(row["id"]))
+        return None
+    content: dict[str, Any] = stored["content"]
+    return content
+
+
+async def view_referral(
+    conn: Conn, keys: ReferralKeys, *, pre_id: str, institution_id: str, referral_id: uuid.UUID
+) -> ReferralView:
+    row = await repository.get_referral(conn, pre_id, referral_id)
+    # Another institution's referral is "not found", not "forbidden": its existence is private.
+    if row is None or row["institution_id"] != institution_id:
+        raise NOT_FOUND
+    timeline = await repository.get_timeline(conn, referral_id)
+    return ReferralView(
+        id=row["id"],
+        pre_id=row["pre_id"],
+        institution_id=row["institution_id"],
+        status=row["status"],
+        submitted_at=row["submitted_at"],
+        updated_at=row["updated_at"],
+        known_subject=row["known_subject"],
+        channel=row["channel"],
+        external_ref=row["external_ref"],
+        timeline=[TimelineEntry(**dict(t)) for t in timeline],
+        referral=_content(keys, pre_id, row),
+    )
+
+
+async def list_referrals(
+    conn: Conn,
+    keys: ReferralKeys,
+    *,
+    pre_id: str,
+    institution_id: str,
+    statuses: list[str] | None,
+    limit: int,
+    offset: int,
+) -> ReferralPage:
+    rows, total = await repository.list_referrals(
+        conn, pre_id, institution_id, statuses=statuses, limit=limit, offset=offset
+    )
+    items = []
+    for row in rows:
+        child = (_content(keys, pre_id, row) or {}).get("child", {})
+        items.append(
+            ReferralSummary(
+                id=row["id"],
+                status=row["status"],
+                submitted_at=row["submitted_at"],
+                updated_at=row["updated_at"],
+                known_subject=row["known_subject"],
+                child_first_name=child.get("first_name"),
+                child_last_name=child.get("last_name"),
+            )
+        )
+    return ReferralPage(items=items, total=total, limit=limit, offset=offset)

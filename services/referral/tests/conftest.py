@@ -1,0 +1,159 @@
+"""Fixtures for the referral service's tests against the real RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from relais_referral.adapters.keys import ReferralKeys, generate_intake_key, generate_pre_secrets
+from relais_referral.config import ReferralSettings
+from relais_referral.main import create_app
+from relais_runtime import testing
+from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.sealing import generate_pre_key
+
+PRE = "pre-76540"
+OTHER_PRE = "pre-14118"
+SCHOOL = "ecole-jules-ferry-rouen"
+COLLEGE = "college-barbey-daurevilly"
+
+
+@pytest.fixture(scope="session")
+async def amqp_url() -> AsyncIterator[str]:
+    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
+    vhost = testing.unique_name("relais-test-referral")
+    url = await testing.create_vhost(vhost)
+    yield url
+    await testing.delete_vhost(vhost)
+
+
+@pytest.fixture
+async def database_dsn() -> AsyncIterator[str]:
+    """An empty database of this test's own, dropped afterwards."""
+    name = testing.unique_name("relais_test_referral")
+    dsn = await testing.create_database(name)
+    yield dsn
+    await testing.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("referral-keys")
+    generate_signing_key(directory)
+    for pre in (PRE, OTHER_PRE):
+        generate_pre_key(directory, pre)
+        generate_pre_secrets(directory / "referral", pre)
+    generate_intake_key(directory / "referral")
+    return directory
+
+
+@dataclass
+class App:
+    http: httpx.AsyncClient
+    runtime: ServiceRuntime
+    keys: ReferralKeys
+    keys_dir: Path
+    amqp_url: str
+
+    def auth(self, role: str, org: str, pre: str = PRE) -> dict[str, str]:
+        token = mint_token(
+            self.keys_dir / "jwt-signing.json",
+            sub=f"{role}-{org}",
+            org=org,
+            pre=pre,
+            roles=[role],
+            ttl=timedelta(hours=1),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def register(self, institution_id: str, category: str = "school", **extra: Any) -> None:
+        r = await self.http.put(
+            f"/v1/institutions/{institution_id}",
+            json={"id": institution_id, "pre_id": PRE, "name": institution_id, "category": category}
+            | extra,
+            headers=self.auth("admin", "pre-76540-coordination"),
+        )
+        assert r.status_code == 200, r.text
+
+    async def outbox(self, type_suffix: str = "") -> list[dict[str, Any]]:
+        """Events written by the service (unroutable in this vhost, so they stay)."""
+        import json
+
+        async with self.runtime.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT body FROM relais_outbox ORDER BY position")
+        events = [json.loads(r["body"]) for r in rows]
+        return [e for e in events if e["type"].endswith(type_suffix)]
+
+
+@pytest.fixture
+async def app(database_dsn: str, amqp_url: str, keys_dir: Path) -> AsyncIterator[App]:
+    settings = ReferralSettings(
+        database_url=database_dsn,
+        amqp_url=amqp_url,
+        jwks_path=keys_dir / "jwks.json",
+        keys_dir=keys_dir,
+        retry_delays_ms=[200],
+        immediate_attempts=1,
+        consumer_watchdog_interval_s=60,
+    )
+    fastapi_app = create_app(settings)
+    runtime: ServiceRuntime = fastapi_app.state.runtime
+    await runtime.start()
+    transport = httpx.ASGITransport(app=fastapi_app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://referral") as http:
+            yield App(http, runtime, fastapi_app.state.referral_keys, keys_dir, amqp_url)
+    finally:
+        await runtime.stop()
+
+
+def fiche(pre_id: str = PRE, **changes: Any) -> dict[str, Any]:
+    """A valid referral body; ``changes`` replace top-level parts."""
+    body: dict[str, Any] = {
+        "pre_id": pre_id,
+        "child": {
+            "first_name": "Éloïse",
+            "last_name": "Le Gall-Martin",
+            "birth_date": "2017-03-14",
+            "sex": "female",
+            "school_name": "École Jules Ferry",
+            "school_uai": "0761234A",
+            "school_level": "ce2",
+            "lives_in_qpv": "yes",
+        },
+        "guardians": [
+            {
+                "first_name": "Samira",
+                "last_name": "Le Gall",
+                "relationship": "mother",
+                "parental_authority": True,
+                "phone": "06 12 34 56 78",
+                "languages": ["fr", "ar"],
+                "interpreter_needed": False,
+            }
+        ],
+        "referrer": {"name": "Mme Durand", "role": "directrice", "email": "durand@ecole.example"},
+        "reasons": {
+            "categories": ["learning_difficulties"],
+            "description": "Difficultés de lecture marquées.",
+        },
+        "axes": ["schooling", "health"],
+        "parents_informed": True,
+        "parents_agree": True,
+    }
+    return body | changes
+
+
+Fiche = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(name="fiche")
+def fiche_fixture() -> Fiche:
+    return fiche

@@ -1,0 +1,314 @@
+"""Service tests: the referral HTTP API against a real PostgreSQL (and broker for the runtime)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from relais_referral.entrypoints.schemas import ReferralRequest
+
+pytestmark = pytest.mark.integration
+
+SCHOOL = "ecole-jules-ferry-rouen"
+COLLEGE = "college-barbey-daurevilly"
+
+
+async def post(app: Any, body: dict[str, Any], org: str = SCHOOL, **headers: str) -> Any:
+    return await app.http.post(
+        "/v1/referrals", json=body, headers=app.auth("institution", org) | headers
+    )
+
+
+async def test_a_referral_comes_back_to_its_sender_with_the_fiche_and_timeline(
+    app: Any, fiche: Any
+) -> None:
+    await app.register(SCHOOL)
+    r = await post(app, fiche())
+    assert r.status_code == 201, r.text
+    view = r.json()
+    assert view["status"] == "received"
+    assert view["known_subject"] is False
+    assert view["channel"] == "http"
+    assert [t["status"] for t in view["timeline"]] == ["received"]
+    assert view["referral"]["child"]["first_name"] == "Éloïse"
+    assert view["referral"]["guardians"][0]["phone"] == "0612345678"
+
+    again = await app.http.get(
+        f"/v1/referrals/{view['id']}", headers=app.auth("institution", SCHOOL)
+    )
+    assert again.json() == view
+
+
+async def test_identity_is_encrypted_at_rest_and_sealed_on_the_wire(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    r = await post(app, fiche())
+    async with app.runtime.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM referrals WHERE id = $1::uuid", r.json()["id"])
+        values = []
+        for table in ("referrals", "subjects", "referral_timeline", "relais_outbox"):
+            for rec in await conn.fetch(f"SELECT * FROM {table}"):
+                values += [v.decode() if isinstance(v, bytes) else str(v) for v in rec.values()]
+    everything = " ".join(values)
+    for needle in ("Éloïse", "Eloise", "Le Gall", "2017-03-14", "0612345678", "durand@", "lecture"):
+        assert needle not in everything
+    assert app.keys.decrypt("pre-76540", row["identity"])["content"]["child"]["last_name"] == (
+        "Le Gall-Martin"
+    )
+    [submitted] = await app.outbox("referral.submitted.v1")
+    assert submitted["data"]["sealed"] == row["sealed"]
+    assert submitted["data"]["facts"]["school_level"] == "ce2"
+
+
+async def test_the_same_child_from_another_institution_is_a_known_subject(
+    app: Any, fiche: Any
+) -> None:
+    await app.register(SCHOOL)
+    await app.register(COLLEGE)
+    first = (await post(app, fiche())).json()
+    body = fiche()
+    body["child"] |= {"first_name": "ELOISE", "last_name": "le gall martin"}
+    second = await post(app, body, org=COLLEGE)
+    assert second.status_code == 201
+    assert second.json()["known_subject"] is True
+    events = [e["data"] for e in await app.outbox("referral.submitted.v1")]
+    assert [e["known_subject"] for e in events] == [False, True]
+    assert events[0]["subject_id"] == events[1]["subject_id"]
+    assert events[0]["referral_id"] == first["id"]
+
+    other_child = fiche()
+    other_child["child"] |= {"birth_date": "2016-03-14"}
+    third = (await post(app, other_child, org=COLLEGE)).json()
+    assert third["known_subject"] is False
+
+
+async def test_concurrent_referrals_of_one_child_share_one_subject(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    await app.register(COLLEGE)
+    results = await asyncio.gather(*(post(app, fiche(), org=o) for o in (SCHOOL, COLLEGE) * 3))
+    assert all(r.status_code == 201 for r in results)
+    subjects = {e["data"]["subject_id"] for e in await app.outbox("referral.submitted.v1")}
+    assert len(subjects) == 1
+
+
+async def test_an_idempotent_retry_returns_the_first_referral(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    await app.register(COLLEGE)
+    first = await post(app, fiche(), **{"Idempotency-Key": "fiche-42"})
+    retry = await post(app, fiche(), **{"Idempotency-Key": "fiche-42"})
+    assert first.status_code == 201
+    assert retry.status_code == 200
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert len(await app.outbox("referral.submitted.v1")) == 1
+
+    changed = fiche(axes=["health"])
+    conflict = await post(app, changed, **{"Idempotency-Key": "fiche-42"})
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "idempotency_key_reused"
+    assert "clé d'idempotence" in conflict.json()["message"]
+
+    # Keys belong to one institution: another may use the same one for its own referral.
+    elsewhere = await post(app, fiche(), org=COLLEGE, **{"Idempotency-Key": "fiche-42"})
+    assert elsewhere.status_code == 201
+    assert elsewhere.json()["id"] != first.json()["id"]
+
+
+async def test_concurrent_retries_with_one_key_create_one_referral(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    results = await asyncio.gather(
+        *(post(app, fiche(), **{"Idempotency-Key": "same"}) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in results) == [200, 200, 200, 200, 201]
+    assert len({r.json()["id"] for r in results}) == 1
+
+
+async def test_bad_input_gets_a_french_error_naming_the_field(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    body = fiche()
+    body["referrer"]["email"] = "pas-une-adresse"
+    body["guardians"][0]["phone"] = "0612"
+    r = await post(app, body)
+    assert r.status_code == 422
+    errors = {e["field"]: e for e in r.json()["errors"]}
+    assert errors["referrer.email"]["code"] == "email_invalid"
+    assert errors["guardians.0.phone"]["code"] == "phone_invalid"
+    assert "0612" not in r.text
+    assert "pas-une-adresse" not in r.text
+
+    bad_key = await post(app, fiche(), **{"Idempotency-Key": "a b"})
+    assert bad_key.status_code == 422
+    assert bad_key.json()["errors"][0]["field"] == "header.Idempotency-Key"
+
+
+async def test_without_parental_agreement_there_is_no_referral(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    r = await post(app, fiche(parents_agree=False))
+    assert r.status_code == 422
+    assert r.json()["code"] == "parents_agreement_required"
+    assert "accord des parents" in r.json()["message"]
+    assert await app.outbox() == []
+
+
+async def test_only_registered_active_institutions_of_the_pre_may_refer(
+    app: Any, fiche: Any
+) -> None:
+    r = await post(app, fiche())
+    assert (r.status_code, r.json()["code"]) == (403, "institution_not_registered")
+    await app.register(SCHOOL)
+    admin = app.auth("admin", "pre-76540-coordination")
+    off = await app.http.post(f"/v1/institutions/{SCHOOL}/deactivate", headers=admin)
+    assert off.json()["active"] is False
+    r = await post(app, fiche())
+    assert (r.status_code, r.json()["code"]) == (403, "institution_inactive")
+    await app.http.post(f"/v1/institutions/{SCHOOL}/activate", headers=admin)
+    assert (await post(app, fiche())).status_code == 201
+
+    foreign = await app.http.post(
+        "/v1/referrals",
+        json=fiche(pre_id="pre-14118"),
+        headers=app.auth("institution", SCHOOL),
+    )
+    assert foreign.status_code == 403
+
+
+async def test_an_institution_sees_only_its_own_referrals(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    await app.register(COLLEGE)
+    mine = (await post(app, fiche())).json()
+    await post(app, fiche(), org=COLLEGE)
+    hidden = await app.http.get(
+        f"/v1/referrals/{mine['id']}", headers=app.auth("institution", COLLEGE)
+    )
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "referral_not_found"
+    other_pre = await app.http.get(
+        f"/v1/referrals/{mine['id']}", headers=app.auth("institution", SCHOOL, pre="pre-14118")
+    )
+    assert other_pre.status_code == 404
+    page = (await app.http.get("/v1/referrals", headers=app.auth("institution", COLLEGE))).json()
+    assert page["total"] == 1
+    assert page["items"][0]["id"] != mine["id"]
+
+
+async def test_the_list_filters_by_status_and_paginates(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    ids = [(await post(app, fiche())).json()["id"] for _ in range(3)]
+    school = app.auth("institution", SCHOOL)
+    await app.http.post(f"/v1/referrals/{ids[0]}/withdraw", headers=school)
+
+    page = (await app.http.get("/v1/referrals?limit=2", headers=school)).json()
+    assert (page["total"], len(page["items"]), page["limit"]) == (3, 2, 2)
+    rest = (await app.http.get("/v1/referrals?limit=2&offset=2", headers=school)).json()
+    assert len(rest["items"]) == 1
+    assert {i["id"] for i in page["items"] + rest["items"]} == set(ids)
+    assert page["items"][0]["child_first_name"] == "Éloïse"
+
+    withdrawn = (await app.http.get("/v1/referrals?status=withdrawn", headers=school)).json()
+    assert [i["id"] for i in withdrawn["items"]] == [ids[0]]
+    both = await app.http.get("/v1/referrals?status=withdrawn&status=received", headers=school)
+    assert both.json()["total"] == 3
+    bad = await app.http.get("/v1/referrals?status=lost&limit=0", headers=school)
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"query.status.0", "query.limit"}
+
+
+async def test_the_sender_withdraws_a_referral_not_yet_taken_up(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    await app.register(COLLEGE)
+    referral = (await post(app, fiche())).json()
+    url = f"/v1/referrals/{referral['id']}/withdraw"
+    assert (await app.http.post(url, headers=app.auth("institution", COLLEGE))).status_code == 404
+
+    r = await app.http.post(url, headers=app.auth("institution", SCHOOL))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "withdrawn"
+    assert [t["status"] for t in r.json()["timeline"]] == ["received", "withdrawn"]
+    [withdrawn] = await app.outbox("referral.withdrawn.v1")
+    assert withdrawn["data"]["referral_id"] == referral["id"]
+    assert withdrawn["sequence"] == 2
+    changes = [e["data"] for e in await app.outbox("referral.status_changed.v1")]
+    assert [(c["status"], c.get("previous_status")) for c in changes] == [
+        ("received", None),
+        ("withdrawn", "received"),
+    ]
+    again = await app.http.post(url, headers=app.auth("institution", SCHOOL))
+    assert (again.status_code, again.json()["code"]) == (409, "referral_not_withdrawable")
+
+
+async def test_a_referral_taken_up_can_no_longer_be_withdrawn(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    referral = (await post(app, fiche())).json()
+    async with app.runtime.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE referrals SET status = 'taken_up' WHERE id = $1::uuid", referral["id"]
+        )
+    r = await app.http.post(
+        f"/v1/referrals/{referral['id']}/withdraw", headers=app.auth("institution", SCHOOL)
+    )
+    assert r.status_code == 409
+    assert "déjà pris en charge" in r.json()["message"]
+
+
+async def test_the_institutions_directory(app: Any) -> None:
+    admin = app.auth("coordinator", "pre-76540-coordination")
+    await app.register(SCHOOL, uai="0761234A")
+    await app.register("ccas-rouen", "social_service", siret="21760540100017")
+    one = await app.http.get(f"/v1/institutions/{SCHOOL}", headers=admin)
+    assert one.json() | {"contacts": []} == {
+        "id": SCHOOL,
+        "pre_id": "pre-76540",
+        "name": SCHOOL,
+        "category": "school",
+        "uai": "0761234A",
+        "siret": None,
+        "contacts": [],
+        "active": True,
+    }
+    contacts = await app.http.put(
+        f"/v1/institutions/{SCHOOL}/contacts",
+        json=[{"name": "Secrétariat", "role": "accueil", "phone": "02 35 00 00 00"}],
+        headers=admin,
+    )
+    assert contacts.json()["contacts"] == [
+        {"name": "Secrétariat", "role": "accueil", "phone": "0235000000"}
+    ]
+    bad = await app.http.put(
+        f"/v1/institutions/{SCHOOL}/contacts", json=[{"name": "X", "email": "x@"}], headers=admin
+    )
+    assert bad.json()["errors"][0]["field"] == "0.email"
+    await app.http.post(f"/v1/institutions/{SCHOOL}/deactivate", headers=admin)
+    active = (await app.http.get("/v1/institutions?active=true", headers=admin)).json()
+    assert [i["id"] for i in active["items"]] == ["ccas-rouen"]
+    page = (await app.http.get("/v1/institutions?limit=1", headers=admin)).json()
+    assert (page["total"], len(page["items"])) == (2, 1)
+    missing = await app.http.get("/v1/institutions/nope", headers=admin)
+    assert (missing.status_code, missing.json()["code"]) == (404, "institution_not_found")
+    elsewhere = await app.http.get(
+        f"/v1/institutions/{SCHOOL}", headers=app.auth("admin", "x", pre="pre-14118")
+    )
+    assert elsewhere.status_code == 404
+    refused = await app.http.get("/v1/institutions", headers=app.auth("institution", SCHOOL))
+    assert refused.status_code == 403
+    bad_uai = await app.http.put(
+        f"/v1/institutions/{SCHOOL}",
+        json={"id": SCHOOL, "pre_id": "pre-76540", "name": "x", "category": "school", "uai": "1"},
+        headers=admin,
+    )
+    assert bad_uai.json()["errors"][0] == {
+        "field": "uai",
+        "code": "uai_invalid",
+        "message": bad_uai.json()["errors"][0]["message"],
+    }
+
+
+async def test_the_intake_public_key_is_published(app: Any) -> None:
+    r = await app.http.get("/.well-known/jwks.json")
+    [key] = r.json()["keys"]
+    assert key["kty"] == "EC"
+    assert "d" not in key
+
+
+def test_the_request_model_is_the_one_documented() -> None:
+    assert "Idempotency" not in ReferralRequest.model_json_schema()["title"]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
 
-from relais_reporting.domain.indicators import suppress
+from relais_contracts.catalogue import ALL_MESSAGES
+from relais_reporting import demo
+from relais_reporting.domain import facts, indicators
+from relais_reporting.domain.access import readable_pres, readable_regions
 from relais_reporting.domain.periods import school_year_bounds, school_year_of
-from relais_reporting.service.project import anonymous_data
+from relais_reporting.domain.privacy import NOT_KEPT, anonymous_data
+from relais_reporting.domain.suppression import suppress, suppress_table
+from relais_reporting.service.project import logged
+
+PRE = "pre-76540"
 
 
 def test_school_year_turns_on_the_first_of_september_in_paris() -> None:
@@ -27,5 +35,151 @@ def test_small_counts_are_suppressed(value: int, shown: int | None) -> None:
     assert suppress(value, 5) == shown
 
 
-def test_the_sealed_identity_is_never_kept() -> None:
-    assert anonymous_data({"sealed": "x.y.z.a.b", "referral_id": "r"}) == {"referral_id": "r"}
+def test_the_sealed_identity_and_free_text_are_never_kept() -> None:
+    data = {"sealed": "x.y.z.a.b", "referral_id": "r", "nested": [{"redirected_to": "CMPP X"}]}
+    assert anonymous_data(data) == {"referral_id": "r", "nested": [{}]}
+
+
+def _free_text_fields(schema: dict, defs: dict, path: str = "") -> set[str]:  # type: ignore[type-arg]
+    found: set[str] = set()
+    if "$ref" in schema:
+        return _free_text_fields(defs[schema["$ref"].split("/")[-1]], defs, path)
+    for key in ("anyOf", "allOf", "oneOf"):
+        for sub in schema.get(key, []):
+            found |= _free_text_fields(sub, defs, path)
+    if schema.get("type") == "object":
+        for name, sub in schema.get("properties", {}).items():
+            if name not in NOT_KEPT:
+                found |= _free_text_fields(sub, defs, name)
+    if schema.get("type") == "array":
+        found |= _free_text_fields(schema.get("items", {}), defs, path)
+    constrained = {"pattern", "format", "enum", "const"} & set(schema)
+    if schema.get("type") == "string" and not constrained:
+        found.add(path)
+    return found
+
+
+def test_no_free_text_field_of_any_event_reaches_the_log() -> None:
+    """Every string kept is a code, an id, a date or a slug; new free text fails here."""
+    for message in ALL_MESSAGES:
+        schema = message.model_json_schema()
+        assert _free_text_fields(schema, schema.get("$defs", {})) == set(), message.__name__
+
+
+def test_suppression_protects_a_small_cell_from_being_recomputed_from_the_total() -> None:
+    cells = {"a": 12, "b": 3, "c": 7, "_total": 22}
+    hidden = suppress_table(cells, [("_total", ["a", "b", "c"])], 5)
+    assert hidden == {"b", "c"}
+
+
+def test_suppression_in_a_two_way_table_covers_rows_and_columns() -> None:
+    cells = {
+        "r1|x": 3, "r1|y": 10, "r1|t": 13,
+        "r2|x": 8, "r2|y": 9, "r2|t": 17,
+        "t|x": 11, "t|y": 19, "_total": 30,
+    }  # fmt: skip
+    constraints = [
+        ("r1|t", ["r1|x", "r1|y"]),
+        ("r2|t", ["r2|x", "r2|y"]),
+        ("t|x", ["r1|x", "r2|x"]),
+        ("t|y", ["r1|y", "r2|y"]),
+        ("_total", ["r1|t", "r2|t"]),
+        ("_total", ["t|x", "t|y"]),
+    ]
+    hidden = suppress_table(cells, constraints, 5)
+    assert hidden == {"r1|x", "r1|y", "r2|x", "r2|y"}
+    for total, members in constraints:
+        assert sum(k in hidden for k in [total, *members]) != 1
+
+
+def test_a_total_below_the_threshold_hides_every_cell() -> None:
+    hidden = suppress_table({"a": 3, "b": 0, "_total": 3}, [("_total", ["a", "b"])], 5)
+    assert hidden == {"a", "_total"}
+
+
+def _logged_year(children: int = 120, seed: int = 3) -> list[facts.LoggedEvent]:
+    return [logged(e) for e in demo.school_year(PRE, 2025, children, seed=seed)]
+
+
+def test_folding_in_any_order_and_with_duplicates_gives_the_same_documents() -> None:
+    events = _logged_year()
+    expected = facts.fold_all(events)
+    shuffled = events + random.Random(1).sample(events, 200)
+    random.Random(2).shuffle(shuffled)
+    assert facts.fold_all(shuffled) == expected
+
+
+def test_a_later_review_decision_wins_whatever_the_arrival_order() -> None:
+    base = dict(type="fr.relais.review.decided.v1", pre_id=PRE, subject="s")
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    common = {
+        "situation_id": "s",
+        "subject_id": "c",
+        "referral_ids": ["r"],
+        "decided_at": at.isoformat(),
+    }
+    first = facts.LoggedEvent(
+        **base,
+        sequence=2,
+        occurred_at=at,
+        data={**common, "decision": "decline", "decline_reason": "other"},
+    )  # type: ignore[arg-type]
+    second = facts.LoggedEvent(
+        **base, sequence=3, occurred_at=at, data={**common, "decision": "take_up"}
+    )  # type: ignore[arg-type]
+    for order in ([first, second], [second, first]):
+        doc = facts.fold_all(order)[("situation", "s")]
+        assert doc["decision"] == "take_up"
+
+
+def test_indicators_of_a_demo_year_are_consistent_and_protected() -> None:
+    docs = facts.fold_all(_logged_year(300, seed=5))
+    figures = {f.key: f for f in indicators.compute_all(docs, indicators.Period("2025-2026"), 5)}
+    assert [i.key for i in indicators.INDICATORS] == list(figures)
+    assert figures["new_referrals"].value == 300
+    sources = figures["referral_sources"]
+    assert sources.value == 300
+    shown = [c.value for c in sources.cells if not c.suppressed]
+    assert all(v is not None and v >= 5 for v in shown)
+    followed = figures["children_followed"].value
+    assert followed is not None
+    assert followed > 150
+    age_sex = figures["age_sex"]
+    assert age_sex.value == figures["children_followed"].value
+    for figure in figures.values():
+        assert figure.label
+        assert figure.definition
+        for cell in figure.cells:
+            assert (
+                cell.suppressed
+                or cell.value is None
+                or figure.unit in {"jours", "%"}
+                or cell.value == 0
+                or cell.value >= 5
+            )
+
+
+def test_as_of_cuts_the_period_at_the_end_of_that_day() -> None:
+    docs = facts.fold_all(_logged_year(300, seed=5))
+    whole = indicators.Period("2025-2026")
+    december = indicators.Period("2025-2026", as_of=date(2025, 12, 31))
+    full = {f.key: f.value for f in indicators.compute_all(docs, whole, 1)}
+    cut = {f.key: f.value for f in indicators.compute_all(docs, december, 1)}
+    assert cut["new_referrals"] < full["new_referrals"]  # type: ignore[operator]
+    assert december.end == "2025-12-31T23:00:00+00:00"
+
+
+def test_an_analyst_reads_its_pre_and_the_regions_of_its_organisation() -> None:
+    regions = {"normandie": ["pre-76540", "pre-14118"]}
+    mapping = {"reseau-normandie": ["normandie", "unknown-region"]}
+    analyst = frozenset({"analyst"})
+    assert readable_pres(analyst, "pre-27000", "reseau-normandie", regions, mapping) == {
+        "pre-27000", "pre-76540", "pre-14118",
+    }  # fmt: skip
+    assert readable_regions(analyst, "reseau-normandie", regions, mapping) == ["normandie"]
+    coordinator = frozenset({"coordinator"})
+    assert readable_pres(coordinator, "pre-76540", "reseau-normandie", regions, mapping) == {
+        "pre-76540"
+    }
+    assert readable_regions(coordinator, "reseau-normandie", regions, mapping) == []
+    assert readable_pres(frozenset({"referent"}), "pre-76540", "x", regions, mapping) == set()

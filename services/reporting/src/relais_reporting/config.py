@@ -16,3 +16,8 @@ class ReportingSettings(RelaisSettings):
     http_port: int = 8004
     #: Counts below this are suppressed so no figure can single out a child.
     small_cell_threshold: int = Field(default=5, ge=1)
+    #: Regions (networks of PRE): ``{"normandie": ["pre-76540", "pre-14118"]}`` as JSON.
+    regions: dict[str, list[str]] = Field(default_factory=dict)
+    #: Which regions each analyst organisation (the token's ``org``) may read, as JSON:
+    #: ``{"reseau-pre-normandie": ["normandie"]}``. See docs/decisions/0005.
+    analyst_regions: dict[str, list[str]] = Field(default_factory=dict)

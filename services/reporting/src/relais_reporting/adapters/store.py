@@ -1,43 +1,120 @@
-"""SQL for the event log and projections. Every query is scoped by PRE."""
+"""SQL for the anonymous event log and the fact documents. Every read is scoped by PRE."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from relais_contracts.envelope import CloudEvent
+from relais_reporting.domain.facts import Doc, LoggedEvent, Projections, Target
 from relais_runtime.db import Conn
 
+_LOG_COLUMNS = "type, pre_id, subject, sequence, occurred_at, data"
 
-async def log_event(conn: Conn, event: CloudEvent[Any], data: dict[str, Any]) -> None:
-    await conn.execute(
+
+async def log_event(conn: Conn, event_id: Any, event: LoggedEvent) -> bool:
+    """Append to the log; False when this event id is already there (a duplicate)."""
+    inserted = await conn.fetchval(
         "INSERT INTO event_log (id, type, pre_id, subject, sequence, occurred_at, data) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-        event.id,
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING true",
+        event_id,
         event.type,
-        event.tenant,
+        event.pre_id,
         event.subject,
         event.sequence,
-        event.time,
-        data,
+        event.occurred_at,
+        event.data,
     )
+    return bool(inserted)
 
 
-async def count_referral(conn: Conn, pre_id: str, school_year: str, source_category: str) -> None:
+async def lock_fact(conn: Conn, target: Target) -> Doc:
+    """The fact document of ``target`` (empty if new), locked until the transaction ends.
+
+    Concurrent handlers (prefetch > 1) may fold two events of one aggregate at once: the
+    advisory lock serialises them. One event updates one document, so locks never cross.
+    """
+    kind, key = target
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{kind}:{key}")
+    doc: Doc | None = await conn.fetchval(
+        "SELECT doc FROM fact WHERE kind = $1 AND key = $2", kind, key
+    )
+    return doc or {}
+
+
+async def save_fact(conn: Conn, target: Target, doc: Doc) -> None:
+    kind, key = target
     await conn.execute(
-        "INSERT INTO referrals_by_year (pre_id, school_year, source_category, referrals) "
-        "VALUES ($1, $2, $3, 1) ON CONFLICT (pre_id, school_year, source_category) "
-        "DO UPDATE SET referrals = referrals_by_year.referrals + 1",
-        pre_id,
-        school_year,
-        source_category,
+        "INSERT INTO fact (kind, key, pre_id, doc) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (kind, key) DO UPDATE SET doc = EXCLUDED.doc",
+        kind,
+        key,
+        doc["pre_id"],
+        doc,
     )
 
 
-async def referrals_in_year(conn: Conn, pre_id: str, school_year: str) -> int:
-    total: int = await conn.fetchval(
-        "SELECT coalesce(sum(referrals), 0) FROM referrals_by_year "
-        "WHERE pre_id = $1 AND school_year = $2",
-        pre_id,
-        school_year,
+async def load_facts(conn: Conn, pre_ids: Sequence[str]) -> Projections:
+    rows = await conn.fetch(
+        "SELECT kind, key, doc FROM fact WHERE pre_id = ANY($1::text[])", list(pre_ids)
     )
-    return total
+    return {(r["kind"], r["key"]): r["doc"] for r in rows}
+
+
+def _event(row: Any) -> LoggedEvent:
+    return LoggedEvent(
+        row["type"], row["pre_id"], row["subject"], row["sequence"], row["occurred_at"], row["data"]
+    )
+
+
+async def stream_log(
+    conn: Conn,
+    *,
+    pre_ids: Sequence[str] | None = None,
+    known_before: datetime | None = None,
+    batch: int = 5000,
+) -> AsyncIterator[list[LoggedEvent]]:
+    """The log in batches, optionally limited to some PRE and to what was known by then."""
+    where: list[str] = []
+    args: list[Any] = []
+    if pre_ids is not None:
+        args.append(list(pre_ids))
+        where.append(f"pre_id = ANY(${len(args)}::text[])")
+    if known_before is not None:
+        args.append(known_before)
+        where.append(f"received_at < ${len(args)}")
+    sql = f"SELECT {_LOG_COLUMNS} FROM event_log"  # noqa: S608 (fixed column list)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if conn.is_in_transaction():
+        cursor = await conn.cursor(sql, *args)
+        while rows := await cursor.fetch(batch):
+            yield [_event(r) for r in rows]
+        return
+    async with conn.transaction(readonly=True):  # a cursor lives inside a transaction
+        cursor = await conn.cursor(sql, *args)
+        while rows := await cursor.fetch(batch):
+            yield [_event(r) for r in rows]
+
+
+async def count_log(conn: Conn) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM event_log")
+    return count
+
+
+async def replace_facts(conn: Conn, docs: Projections) -> None:
+    """Swap every fact document for ``docs`` in the caller's transaction (rebuild).
+
+    COPY in binary mode has no jsonb encoder for our JSON codec: stage the documents as
+    text, then cast once in SQL.
+    """
+    await conn.execute("TRUNCATE fact")
+    await conn.execute(
+        "CREATE TEMP TABLE fact_stage (kind text, key text, pre_id text, doc text) ON COMMIT DROP"
+    )
+    await conn.copy_records_to_table(
+        "fact_stage",
+        records=[(kind, key, doc["pre_id"], json.dumps(doc)) for (kind, key), doc in docs.items()],
+    )
+    await conn.execute("INSERT INTO fact SELECT kind, key, pre_id, doc::jsonb FROM fact_stage")

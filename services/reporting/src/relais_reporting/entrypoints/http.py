@@ -1,68 +1,225 @@
-"""HTTP routes of the reporting service: aggregated indicators only, never rows."""
+"""HTTP routes of the reporting service: suppressed aggregates only, never rows."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from relais_reporting.adapters import store
 from relais_reporting.config import ReportingSettings
-from relais_reporting.domain.indicators import NEW_REFERRALS, suppress
+from relais_reporting.domain.access import readable_pres, readable_regions
 from relais_reporting.domain.periods import school_year_bounds
+from relais_reporting.entrypoints import render
+from relais_reporting.service.report import IndicatorReport, build_report
 from relais_runtime.app import get_runtime
-from relais_runtime.auth import Principal, require_roles
+from relais_runtime.auth import MSG_PRE, MSG_ROLE, Principal, current_principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require_roles("analyst", "coordinator"))]
+TOKEN_COOKIE = "relais_reporting_token"  # noqa: S105 (a cookie name)
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
+
+
+async def reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """An analyst or coordinator, from the bearer token or the dashboard's session cookie."""
+    if credentials is None and (cookie := request.cookies.get(TOKEN_COOKIE)):
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=cookie)
+    who = await current_principal(request, credentials)
+    if not who.has_role("analyst", "coordinator"):
+        raise HTTPException(403, detail={"code": "forbidden_role", "message": MSG_ROLE})
+    return who
+
+
+Reader = Annotated[Principal, Depends(reader)]
+SchoolYear = Annotated[
+    str,
+    Query(
+        pattern=r"^\d{4}-\d{4}$",
+        examples=["2026-2027"],
+        description="Année scolaire (1er septembre - 31 août).",
+    ),
+]
+AsOf = Annotated[
+    date | None,
+    Query(description="Arrêter les chiffres à la fin de ce jour (dates des événements)."),
+]
+KnownOn = Annotated[
+    date | None,
+    Query(
+        description="Ne tenir compte que de ce que le service savait à la fin de ce jour : "
+        "la même demande donnera toujours les mêmes chiffres."
+    ),
+]
+Separator = Annotated[
+    Literal[",", ";"], Query(description="Séparateur ; pour les tableurs en français.")
+]
+Bom = Annotated[bool, Query(description="Ajouter un BOM UTF-8 (ouverture directe dans Excel).")]
+
+
+class Cell(BaseModel):
+    key: str
+    label: str
+    value: float | None
+    suppressed: bool
+    count: int | None = None
 
 
 class IndicatorValue(BaseModel):
     key: str
     label: str
     definition: str
-    value: int | None
+    unit: str
+    value: float | None
     suppressed: bool
+    count: int | None = None
+    cells: list[Cell] = []
+    note: str | None = None
 
 
 class IndicatorSet(BaseModel):
-    pre_id: str
+    scope: str
+    pre_id: str | None
+    pre_ids: list[str]
     school_year: str
+    as_of: date | None
+    known_on: date
+    small_cell_threshold: int
     indicators: list[IndicatorValue]
 
 
-@router.get("/indicators", response_model=IndicatorSet, summary="Indicateurs du PRE")
-async def get_indicators(
-    who: Reader,
-    runtime: Runtime,
-    school_year: Annotated[str, Query(pattern=r"^\d{4}-\d{4}$", examples=["2026-2027"])],
-) -> IndicatorSet:
+def settings_of(runtime: ServiceRuntime) -> ReportingSettings:
+    settings = runtime.settings
+    assert isinstance(settings, ReportingSettings)
+    return settings
+
+
+def check_school_year(school_year: str) -> None:
     try:
         school_year_bounds(school_year)
     except ValueError:
         raise DomainError(
             "invalid_school_year", "Année scolaire invalide : attendu par exemple 2026-2027.", 422
         ) from None
-    settings = runtime.settings
-    assert isinstance(settings, ReportingSettings)
+
+
+def pre_scope(who: Principal, settings: ReportingSettings, pre_id: str | None) -> list[str]:
+    pre = pre_id or who.pre
+    allowed = readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
+    if pre not in allowed:
+        raise HTTPException(403, detail={"code": "forbidden_pre", "message": MSG_PRE})
+    return [pre]
+
+
+def region_scope(who: Principal, settings: ReportingSettings, region_id: str) -> list[str]:
+    if region_id not in readable_regions(
+        who.roles, who.org, settings.regions, settings.analyst_regions
+    ):
+        raise HTTPException(
+            403,
+            detail={
+                "code": "forbidden_region",
+                "message": "Vous n'avez pas accès aux indicateurs de cette région.",
+            },
+        )
+    return list(settings.regions[region_id])
+
+
+async def report_for(
+    runtime: ServiceRuntime,
+    pre_ids: list[str],
+    school_year: str,
+    as_of: date | None,
+    known_on: date | None,
+) -> IndicatorReport:
+    check_school_year(school_year)
     async with runtime.pool.acquire() as conn:
-        referrals = await store.referrals_in_year(conn, who.pre, school_year)
-    value = suppress(referrals, settings.small_cell_threshold)
-    return IndicatorSet(
-        pre_id=who.pre,
-        school_year=school_year,
-        indicators=[
-            IndicatorValue(
-                key=NEW_REFERRALS.key,
-                label=NEW_REFERRALS.label,
-                definition=NEW_REFERRALS.definition,
-                value=value,
-                suppressed=value is None,
-            )
-        ],
+        return await build_report(
+            conn,
+            pre_ids,
+            school_year,
+            threshold=settings_of(runtime).small_cell_threshold,
+            as_of=as_of,
+            known_on=known_on,
+        )
+
+
+def csv_response(report: IndicatorReport, scope: str, separator: str, bom: bool) -> Response:
+    name = f"indicateurs-{scope}-{report.school_year}.csv"
+    return Response(
+        render.to_csv(report, scope, separator=separator, bom=bom),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.get("/indicators", response_model=IndicatorSet, summary="Indicateurs d'un PRE")
+async def get_indicators(
+    who: Reader,
+    runtime: Runtime,
+    school_year: SchoolYear,
+    pre_id: str | None = None,
+    as_of: AsOf = None,
+    known_on: KnownOn = None,
+) -> IndicatorSet:
+    pres = pre_scope(who, settings_of(runtime), pre_id)
+    report = await report_for(runtime, pres, school_year, as_of, known_on)
+    return IndicatorSet.model_validate(render.to_json(report, pres[0]))
+
+
+@router.get("/indicators.csv", summary="Indicateurs d'un PRE (CSV)")
+async def get_indicators_csv(
+    who: Reader,
+    runtime: Runtime,
+    school_year: SchoolYear,
+    pre_id: str | None = None,
+    as_of: AsOf = None,
+    known_on: KnownOn = None,
+    separator: Separator = ",",
+    bom: Bom = False,
+) -> Response:
+    pres = pre_scope(who, settings_of(runtime), pre_id)
+    report = await report_for(runtime, pres, school_year, as_of, known_on)
+    return csv_response(report, pres[0], separator, bom)
+
+
+@router.get(
+    "/regions/{region_id}/indicators",
+    response_model=IndicatorSet,
+    summary="Indicateurs agrégés d'une région (ensemble de PRE)",
+)
+async def get_region_indicators(
+    who: Reader,
+    runtime: Runtime,
+    region_id: str,
+    school_year: SchoolYear,
+    as_of: AsOf = None,
+    known_on: KnownOn = None,
+) -> IndicatorSet:
+    pres = region_scope(who, settings_of(runtime), region_id)
+    report = await report_for(runtime, pres, school_year, as_of, known_on)
+    return IndicatorSet.model_validate(render.to_json(report, region_id))
+
+
+@router.get("/regions/{region_id}/indicators.csv", summary="Indicateurs d'une région (CSV)")
+async def get_region_indicators_csv(
+    who: Reader,
+    runtime: Runtime,
+    region_id: str,
+    school_year: SchoolYear,
+    as_of: AsOf = None,
+    known_on: KnownOn = None,
+    separator: Separator = ",",
+    bom: Bom = False,
+) -> Response:
+    pres = region_scope(who, settings_of(runtime), region_id)
+    report = await report_for(runtime, pres, school_year, as_of, known_on)
+    return csv_response(report, region_id, separator, bom)

@@ -1,0 +1,3 @@
+from relais_reporting.cli import main
+
+main()

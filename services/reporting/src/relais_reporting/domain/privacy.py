@@ -1,0 +1,27 @@
+"""What reporting keeps of an event's payload: non-identifying facts only.
+
+``sealed`` (identity and free text, encrypted to the PRE) is unreadable here and must not
+rest here. ``redirected_to`` is the only other free-text field of the contract (a service
+name typed by a person): reporting needs its category (``redirect_category``), not the text.
+A test walks every contract schema and fails if a new free-text field appears unlisted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Payload fields never stored by reporting, at any depth.
+NOT_KEPT = frozenset({"sealed", "redirected_to"})
+
+
+def anonymous_data(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the fields reporting must not keep (nested objects included)."""
+    return {k: _clean(v) for k, v in data.items() if k not in NOT_KEPT}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return anonymous_data(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value

@@ -1,0 +1,63 @@
+"""Use case: the indicator set of a scope (one PRE or a region) for a period."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from relais_reporting.adapters import store
+from relais_reporting.domain import facts, indicators
+from relais_reporting.domain.periods import PARIS
+from relais_runtime.db import Conn
+
+
+@dataclass
+class IndicatorReport:
+    pre_ids: list[str]
+    school_year: str
+    as_of: date | None
+    known_on: date
+    threshold: int
+    figures: list[indicators.Figure]
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
+
+
+async def build_report(
+    conn: Conn,
+    pre_ids: Sequence[str],
+    school_year: str,
+    *,
+    threshold: int,
+    as_of: date | None = None,
+    known_on: date | None = None,
+    today: date | None = None,
+) -> IndicatorReport:
+    """Figures as the state was at the end of ``as_of`` (event dates), as known at the end of
+    ``known_on`` (arrival in the log). With neither, the live projections are read; with
+    either, the PRE's log is folded again, so a figure asked with both never changes.
+    """
+    today = today or datetime.now(PARIS).date()
+    period = indicators.Period(school_year, as_of)
+    if as_of is None and known_on is None:
+        docs = await store.load_facts(conn, pre_ids)
+    else:
+        occurred_before = _end_of(as_of) if as_of else None
+        docs = {}
+        async for batch in store.stream_log(
+            conn, pre_ids=pre_ids, known_before=_end_of(known_on) if known_on else None
+        ):
+            if occurred_before is not None:
+                batch = [e for e in batch if e.occurred_at < occurred_before]
+            facts.fold_all(batch, into=docs)
+    return IndicatorReport(
+        pre_ids=sorted(pre_ids),
+        school_year=school_year,
+        as_of=as_of,
+        known_on=known_on or today,
+        threshold=threshold,
+        figures=indicators.compute_all(docs, period, threshold),
+    )

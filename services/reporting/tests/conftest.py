@@ -1,0 +1,18 @@
+"""Fixtures for reporting tests against the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from relais_runtime import testing
+
+
+@pytest.fixture
+async def database_dsn() -> AsyncIterator[str]:
+    """An empty database of this test's own, dropped afterwards."""
+    name = testing.unique_name("relais_test")
+    dsn = await testing.create_database(name)
+    yield dsn
+    await testing.drop_database(name)

@@ -1,0 +1,100 @@
+"""Service tests: the consumer's use case and the rebuild against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from relais_reporting import demo
+from relais_reporting.adapters import store
+from relais_reporting.domain import facts
+from relais_reporting.service.project import logged, record_event
+from relais_reporting.service.rebuild import rebuild
+from relais_reporting.service.report import build_report
+from relais_runtime.consumer import Tx
+from relais_runtime.db import create_pool
+from relais_runtime.runtime import prepare_database
+
+pytestmark = pytest.mark.integration
+
+PRE, OTHER = "pre-76540", "pre-14118"
+MIGRATIONS = Path(__file__).parents[1] / "migrations"
+
+
+@pytest.fixture
+async def pool(database_dsn: str) -> Any:
+    await prepare_database(database_dsn, "reporting", MIGRATIONS)
+    pool = await create_pool(database_dsn)
+    yield pool
+    await pool.close()
+
+
+async def consume(pool: asyncpg.Pool, events: list[Any]) -> None:
+    for event in events:
+        async with pool.acquire() as conn, conn.transaction():
+            await record_event(Tx(conn, event, "/relais/reporting"))
+
+
+async def test_live_projections_survive_duplicates_and_reordering_and_equal_a_rebuild(
+    pool: asyncpg.Pool,
+) -> None:
+    events = demo.school_year(PRE, 2025, 80, seed=11) + demo.school_year(OTHER, 2025, 30, seed=12)
+    delivered = events + random.Random(4).sample(events, 60)  # redeliveries
+    random.Random(5).shuffle(delivered)
+    await consume(pool, delivered)
+    async with pool.acquire() as conn:
+        live = await store.load_facts(conn, [PRE, OTHER])
+        assert live == facts.fold_all(logged(e) for e in events)
+        assert await store.count_log(conn) == len(events)
+        read, written = await rebuild(conn)
+        assert (read, written) == (len(events), len(live))
+        assert await store.load_facts(conn, [PRE, OTHER]) == live
+
+
+async def test_the_log_keeps_neither_sealed_identity_nor_free_text(pool: asyncpg.Pool) -> None:
+    await consume(pool, demo.school_year(PRE, 2025, 40, seed=13))
+    async with pool.acquire() as conn:
+        dump = " ".join(str(r["data"]) for r in await conn.fetch("SELECT data FROM event_log"))
+        dump += " ".join(str(r["doc"]) for r in await conn.fetch("SELECT doc FROM fact"))
+    assert demo.FAKE_SEALED not in dump
+    assert "sealed" not in dump
+    assert "CMPP de Rouen" not in dump  # redirected_to: typed by a person
+
+
+async def test_figures_as_of_a_day_and_known_on_a_day_do_not_change_when_asked_later(
+    pool: asyncpg.Pool,
+) -> None:
+    events = demo.school_year(PRE, 2025, 120, seed=14)
+    random.Random(6).shuffle(events)  # some facts of the autumn arrive late
+    await consume(pool, events[: len(events) // 2])
+    async with pool.acquire() as conn:
+        # What was consumed so far was known two days ago; the rest arrives today.
+        await conn.execute("UPDATE event_log SET received_at = received_at - interval '2 days'")
+        today = await conn.fetchval("SELECT (now() AT TIME ZONE 'Europe/Paris')::date")
+        known_on = today - timedelta(days=1)
+        first = await build_report(
+            conn, [PRE], "2025-2026", threshold=5, as_of=date(2025, 12, 31), known_on=known_on
+        )
+    await consume(pool, events[len(events) // 2 :])
+    async with pool.acquire() as conn:
+        again = await build_report(
+            conn, [PRE], "2025-2026", threshold=5, as_of=date(2025, 12, 31), known_on=known_on
+        )
+        everything = await build_report(
+            conn, [PRE], "2025-2026", threshold=5, as_of=date(2025, 12, 31)
+        )
+        live = await build_report(conn, [PRE], "2025-2026", threshold=5)
+        replayed = await build_report(
+            conn, [PRE], "2025-2026", threshold=5, known_on=date(2100, 1, 1)
+        )
+    assert again.figures == first.figures
+    assert everything.figures != first.figures
+    assert live.figures == replayed.figures
+    values = {f.key: f.value for f in live.figures}
+    cut = {f.key: f.value for f in everything.figures}
+    assert cut["new_referrals"] < values["new_referrals"]  # type: ignore[operator]

@@ -204,6 +204,42 @@ class Harness:
         assert r.status_code == 200, r.text
         return referral, situation_id, referent_id
 
+    async def add_partner(self, partner_id: str = "cmpp-rouen", category: str = "cmpp") -> None:
+        r = await self.http.put(
+            f"/v1/partners/{partner_id}",
+            json={
+                "id": partner_id,
+                "pre_id": PRE,
+                "name": f"Partenaire {partner_id}",
+                "category": category,
+            },
+            headers=self.auth("coordinator"),
+        )
+        assert r.status_code == 200, r.text
+
+    async def give_consent(
+        self,
+        situation_id: str,
+        scope: list[dict[str, Any]],
+        referent_sub: str = "referente-1",
+        **extra: Any,
+    ) -> httpx.Response:
+        body = {
+            "form": "signed",
+            "given_at": "2026-11-20T10:00:00Z",
+            "guardians": [
+                {"label": "Mère", "relationship": "mother"},
+                {"label": "Père", "relationship": "father"},
+            ],
+            "scope": scope,
+            **extra,
+        }
+        return await self.http.post(
+            f"/v1/situations/{situation_id}/consents",
+            json=body,
+            headers=self.auth("referent", sub=referent_sub),
+        )
+
     def count(self, ce_type: str) -> int:
         return sum(1 for e in self.seen if e["type"].endswith(ce_type + ".v1"))
 

@@ -483,3 +483,215 @@ async def set_pre_limits(
         caseload_limit,
         max_duration_months,
     )
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+async def insert_consent(conn: Conn, values: dict[str, Any]) -> None:
+    columns = list(values)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.execute(
+        f"INSERT INTO consents ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608 - our own column names
+        *values.values(),
+    )
+
+
+async def active_consent(conn: Conn, situation_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM consents WHERE situation_id = $1 AND status = 'active' FOR UPDATE",
+        situation_id,
+    )
+
+
+async def get_consent(
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, consent_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM consents WHERE pre_id = $1 AND situation_id = $2 AND id = $3 FOR UPDATE",
+        pre_id,
+        situation_id,
+        consent_id,
+    )
+
+
+async def list_consents(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM consents WHERE pre_id = $1 AND situation_id = $2 "
+        "ORDER BY given_at, ended_at IS NULL, ended_at",
+        pre_id,
+        situation_id,
+    )
+
+
+async def end_consent(
+    conn: Conn, consent_id: uuid.UUID, status: str, now: datetime, withdrawn_by: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE consents SET status = $2, ended_at = $3, withdrawn_by = $4 WHERE id = $1",
+        consent_id,
+        status,
+        now,
+        withdrawn_by,
+    )
+
+
+async def claim_expired_consents(conn: Conn, today: date, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT c.id, c.situation_id, c.pre_id, c.valid_until, s.subject_id "
+        "FROM consents c JOIN situations s ON s.id = c.situation_id "
+        "WHERE c.status = 'active' AND c.valid_until < $1 "
+        "ORDER BY c.valid_until LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+        today,
+        limit,
+    )
+
+
+# --- handovers --------------------------------------------------------------------------------
+
+_HANDOVER_COLUMNS = "h.*, s.subject_id"
+
+
+async def open_handovers(conn: Conn, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {_HANDOVER_COLUMNS} FROM handovers h JOIN situations s ON s.id = h.situation_id "  # noqa: S608 - constant
+        "WHERE h.situation_id = $1 AND h.status IN ('requested', 'accepted', 'waitlisted') "
+        "FOR UPDATE OF h",
+        situation_id,
+    )
+
+
+async def cancel_handover(conn: Conn, handover_id: uuid.UUID, reason: str, now: datetime) -> int:
+    version: int = await conn.fetchval(
+        "UPDATE handovers SET status = 'cancelled', cancel_reason = $2, ended_at = $3, "
+        "version = version + 1 WHERE id = $1 RETURNING version",
+        handover_id,
+        reason,
+        now,
+    )
+    return version
+
+
+# --- plan -------------------------------------------------------------------------------------
+
+
+async def bump_plan_version(conn: Conn, situation_id: uuid.UUID) -> int:
+    version: int = await conn.fetchval(
+        "UPDATE situations SET plan_version = plan_version + 1 WHERE id = $1 "
+        "RETURNING plan_version",
+        situation_id,
+    )
+    return version
+
+
+async def insert_objective(
+    conn: Conn,
+    objective_id: uuid.UUID,
+    situation_id: uuid.UUID,
+    pre_id: str,
+    values: dict[str, Any],
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO plan_objectives (id, situation_id, pre_id, axis, title, status, target_on, "
+        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7)",
+        objective_id,
+        situation_id,
+        pre_id,
+        values["axis"],
+        values["title"],
+        values.get("target_on"),
+        now,
+    )
+
+
+async def get_objective(
+    conn: Conn, situation_id: uuid.UUID, objective_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM plan_objectives WHERE situation_id = $1 AND id = $2",
+        situation_id,
+        objective_id,
+    )
+
+
+async def insert_action(
+    conn: Conn, action_id: uuid.UUID, objective: Any, values: dict[str, Any], now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO plan_actions (id, objective_id, situation_id, pre_id, axis, title, status, "
+        "starts_on, ends_on, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7, $8, $9, $9)",
+        action_id,
+        objective["id"],
+        objective["situation_id"],
+        objective["pre_id"],
+        objective["axis"],
+        values["title"],
+        values.get("starts_on"),
+        values.get("ends_on"),
+        now,
+    )
+
+
+_PLAN_COLUMNS = {
+    "plan_objectives": ("title", "status", "target_on"),
+    "plan_actions": ("title", "status", "starts_on", "ends_on"),
+}
+
+
+async def update_plan_item(
+    conn: Conn,
+    table: str,
+    item_id: uuid.UUID,
+    situation_id: uuid.UUID,
+    changes: dict[str, Any],
+    now: datetime,
+) -> bool:
+    columns = [c for c in _PLAN_COLUMNS[table] if c in changes]  # a fixed allow-list
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=4))
+    row = await conn.fetchrow(
+        f"UPDATE {table} SET updated_at = $3{', ' + sets if sets else ''} "  # noqa: S608 - allow-listed names
+        "WHERE id = $1 AND situation_id = $2 RETURNING id",
+        item_id,
+        situation_id,
+        now,
+        *(changes[c] for c in columns),
+    )
+    return row is not None
+
+
+async def get_action(
+    conn: Conn, situation_id: uuid.UUID, action_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM plan_actions WHERE situation_id = $1 AND id = $2", situation_id, action_id
+    )
+
+
+async def plan_counts(conn: Conn, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT 'objective' AS kind, axis, status, count(*)::int AS n, 0 AS with_partner "
+        "FROM plan_objectives WHERE situation_id = $1 GROUP BY axis, status "
+        "UNION ALL "
+        "SELECT 'action', a.axis, a.status, count(*)::int, "
+        "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM handovers h WHERE h.action_id = a.id "
+        "AND h.status NOT IN ('declined', 'cancelled')))::int "
+        "FROM plan_actions a WHERE a.situation_id = $1 GROUP BY a.axis, a.status",
+        situation_id,
+    )
+
+
+async def plan(
+    conn: Conn, situation_id: uuid.UUID
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    objectives = await conn.fetch(
+        "SELECT * FROM plan_objectives WHERE situation_id = $1 ORDER BY created_at", situation_id
+    )
+    actions = await conn.fetch(
+        "SELECT a.*, (SELECT h.id FROM handovers h WHERE h.action_id = a.id "
+        "ORDER BY h.requested_at DESC LIMIT 1) AS handover_id "
+        "FROM plan_actions a WHERE a.situation_id = $1 ORDER BY a.created_at",
+        situation_id,
+    )
+    return objectives, actions

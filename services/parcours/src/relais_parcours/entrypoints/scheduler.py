@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 
 import asyncpg
 
 from relais_parcours.context import Parcours
+from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
@@ -35,7 +37,9 @@ class DeadlineScheduler:
         while True:
             try:
                 while await fire_due_deadlines(self.runtime, self.ctx):
-                    pass  # a full batch: there may be more
+                    pass  # a batch done: there may be more
+                while await expire_consents(self.runtime, self.ctx, datetime.now(UTC)):
+                    pass
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("deadline_scheduler_failed", error=type(exc).__name__)
             await asyncio.sleep(self.ctx.settings.scheduler_interval_s)

@@ -1,0 +1,322 @@
+"""HTTP routes of the référent's work: consent ledger and the four-axis plan."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
+
+from fastapi import APIRouter, Depends
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from relais_contracts.types import Axis, ConsentForm, DataCategory, PartnerCategory, Slug
+from relais_parcours.adapters import repository
+from relais_parcours.context import Ctx
+from relais_parcours.service import access, consent, plan
+from relais_runtime.app import get_runtime
+from relais_runtime.auth import Principal, require_roles
+from relais_runtime.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/v1")
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+class Guardian(_Body):
+    """A holder of parental authority who agreed (a label, not a full identity)."""
+
+    label: str = Field(min_length=1, max_length=100, examples=["Mère"])
+    relationship: Literal["mother", "father", "legal_guardian", "other"]
+
+
+class ScopeEntry(_Body):
+    """Who may receive what: one partner, or every partner of a category."""
+
+    partner_id: Slug | None = None
+    partner_category: PartnerCategory | None = None
+    data_categories: list[DataCategory] = Field(min_length=1, max_length=len(DataCategory))
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.partner_id is None) == (self.partner_category is None):
+            raise PydanticCustomError(
+                "scope_target",
+                "Indiquez soit un partenaire (partner_id), soit une catégorie de partenaires "
+                "(partner_category).",
+            )
+        return self
+
+
+class ConsentBody(_Body):
+    form: ConsentForm
+    given_at: AwareDatetime
+    valid_until: date | None = None
+    guardians: list[Guardian] = Field(min_length=1, max_length=2)
+    sole_guardian_reason: str | None = Field(default=None, min_length=3, max_length=500)
+    witness: str | None = Field(default=None, min_length=3, max_length=200)
+    scope: list[ScopeEntry] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if len(self.guardians) == 1 and not self.sole_guardian_reason:
+            raise PydanticCustomError(
+                "sole_guardian_reason_required",
+                "Un seul titulaire de l'autorité parentale a consenti : indiquez pourquoi "
+                "(sole_guardian_reason).",
+            )
+        if self.form is ConsentForm.ORAL_WITNESSED and not self.witness:
+            raise PydanticCustomError(
+                "witness_required", "Un consentement oral doit avoir un témoin (witness)."
+            )
+        if self.given_at > datetime.now(UTC) + timedelta(minutes=5):
+            raise PydanticCustomError(
+                "date_in_future", "La date du consentement ne peut pas être dans le futur."
+            )
+        if self.valid_until is not None and self.valid_until < self.given_at.date():
+            raise PydanticCustomError(
+                "valid_until_before_given",
+                "La date de fin de validité précède la date du consentement.",
+            )
+        return self
+
+
+class Consent(BaseModel):
+    id: uuid.UUID
+    form: str
+    guardians: list[dict[str, Any]]
+    sole_guardian_reason: str | None
+    witness: str | None
+    scope: list[dict[str, Any]]
+    given_at: datetime
+    valid_until: date | None
+    recorded_by: str
+    status: str
+    supersedes: uuid.UUID | None
+    ended_at: datetime | None
+    withdrawn_by: str | None
+
+
+class WithdrawBody(_Body):
+    guardian: str = Field(
+        min_length=1, max_length=100, description="The guardian who withdraws (e.g. « Père »)."
+    )
+
+
+class Withdrawn(BaseModel):
+    consent_id: uuid.UUID
+    partners_cut_off: list[str]
+
+
+async def _consents(runtime: ServiceRuntime, pre: str, situation_id: uuid.UUID) -> list[Consent]:
+    async with runtime.pool.acquire() as conn:
+        rows = await repository.list_consents(conn, pre, situation_id)
+    return [Consent(**{k: r[k] for k in Consent.model_fields}) for r in rows]
+
+
+@router.post(
+    "/situations/{situation_id}/consents",
+    response_model=Consent,
+    status_code=201,
+    summary="Enregistrer le consentement de la famille (remplace le précédent)",
+)
+async def post_consent(
+    situation_id: uuid.UUID, body: ConsentBody, who: Team, runtime: Runtime, ctx: Ctx
+) -> Consent:
+    consent_id = await consent.give(
+        runtime,
+        ctx,
+        who,
+        situation_id,
+        form=body.form,
+        given_at=body.given_at,
+        valid_until=body.valid_until,
+        guardians=[g.model_dump() for g in body.guardians],
+        sole_guardian_reason=body.sole_guardian_reason,
+        witness=body.witness,
+        scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
+    )
+    return next(c for c in await _consents(runtime, who.pre, situation_id) if c.id == consent_id)
+
+
+@router.get(
+    "/situations/{situation_id}/consents",
+    response_model=list[Consent],
+    summary="Registre des consentements",
+)
+async def get_consents(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[Consent]:
+    async with runtime.pool.acquire() as conn:
+        await access.situation_for(conn, who, situation_id)
+    return await _consents(runtime, who.pre, situation_id)
+
+
+@router.post(
+    "/situations/{situation_id}/consents/{consent_id}/withdrawal",
+    response_model=Withdrawn,
+    summary="Retrait du consentement par un parent : tout partage s'arrête",
+)
+async def post_withdrawal(
+    situation_id: uuid.UUID, consent_id: uuid.UUID, body: WithdrawBody, who: Team, runtime: Runtime
+) -> Withdrawn:
+    partners = await consent.withdraw(
+        runtime, who, situation_id, consent_id, guardian=body.guardian
+    )
+    return Withdrawn(consent_id=consent_id, partners_cut_off=partners)
+
+
+# --- plan -------------------------------------------------------------------------------------
+
+
+class ObjectiveBody(_Body):
+    axis: Axis
+    title: str = Field(min_length=1, max_length=300)
+    target_on: date | None = None
+
+
+class ObjectivePatch(_Body):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    status: Literal["open", "met", "abandoned"] | None = None
+    target_on: date | None = None
+
+
+class ActionBody(_Body):
+    title: str = Field(min_length=1, max_length=300)
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise PydanticCustomError(
+                "ends_before_start", "La date de fin précède la date de début."
+            )
+        return self
+
+
+class ActionPatch(_Body):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    status: Literal["planned", "in_progress", "done", "cancelled"] | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class Action(BaseModel):
+    id: uuid.UUID
+    axis: str
+    title: str
+    status: str
+    starts_on: date | None
+    ends_on: date | None
+    handover_id: uuid.UUID | None
+    updated_at: datetime
+
+
+class Objective(BaseModel):
+    id: uuid.UUID
+    axis: str
+    title: str
+    status: str
+    target_on: date | None
+    updated_at: datetime
+    actions: list[Action]
+
+
+class Plan(BaseModel):
+    situation_id: uuid.UUID
+    plan_version: int
+    objectives: list[Objective]
+
+
+class Created(BaseModel):
+    id: uuid.UUID
+
+
+async def read_plan(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> Plan:
+    async with runtime.pool.acquire() as conn:
+        situation = await access.situation_for(conn, who, situation_id)
+        objectives, actions = await repository.plan(conn, situation_id)
+    return Plan(
+        situation_id=situation_id,
+        plan_version=situation["plan_version"],
+        objectives=[
+            Objective(
+                **{k: o[k] for k in ("id", "axis", "title", "status", "target_on", "updated_at")},
+                actions=[
+                    Action(**{k: a[k] for k in Action.model_fields})
+                    for a in actions
+                    if a["objective_id"] == o["id"]
+                ],
+            )
+            for o in objectives
+        ],
+    )
+
+
+@router.get("/situations/{situation_id}/plan", response_model=Plan, summary="Le plan individuel")
+async def get_plan(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> Plan:
+    return await read_plan(runtime, who, situation_id)
+
+
+@router.post(
+    "/situations/{situation_id}/plan/objectives",
+    response_model=Created,
+    status_code=201,
+    summary="Ajouter un objectif",
+)
+async def post_objective(
+    situation_id: uuid.UUID, body: ObjectiveBody, who: Team, runtime: Runtime
+) -> Created:
+    return Created(id=await plan.add_objective(runtime, who, situation_id, body.model_dump()))
+
+
+@router.patch(
+    "/situations/{situation_id}/plan/objectives/{objective_id}",
+    response_model=Plan,
+    summary="Modifier un objectif",
+)
+async def patch_objective(
+    situation_id: uuid.UUID,
+    objective_id: uuid.UUID,
+    body: ObjectivePatch,
+    who: Team,
+    runtime: Runtime,
+) -> Plan:
+    await plan.change_objective(
+        runtime, who, situation_id, objective_id, body.model_dump(exclude_unset=True)
+    )
+    return await read_plan(runtime, who, situation_id)
+
+
+@router.post(
+    "/situations/{situation_id}/plan/objectives/{objective_id}/actions",
+    response_model=Created,
+    status_code=201,
+    summary="Ajouter une action à un objectif",
+)
+async def post_action(
+    situation_id: uuid.UUID, objective_id: uuid.UUID, body: ActionBody, who: Team, runtime: Runtime
+) -> Created:
+    action_id = await plan.add_action(runtime, who, situation_id, objective_id, body.model_dump())
+    return Created(id=action_id)
+
+
+@router.patch(
+    "/situations/{situation_id}/plan/actions/{action_id}",
+    response_model=Plan,
+    summary="Modifier une action",
+)
+async def patch_action(
+    situation_id: uuid.UUID, action_id: uuid.UUID, body: ActionPatch, who: Team, runtime: Runtime
+) -> Plan:
+    await plan.change_action(
+        runtime, who, situation_id, action_id, body.model_dump(exclude_unset=True)
+    )
+    return await read_plan(runtime, who, situation_id)

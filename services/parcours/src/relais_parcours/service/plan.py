@@ -1,0 +1,131 @@
+"""Use cases of the individual plan: objectives and actions on the four axes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from relais_contracts.types import Axis
+from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
+from relais_parcours.adapters import repository
+from relais_parcours.service import access
+from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+
+async def _situation_in_parcours(conn: Conn, who: Principal, situation_id: uuid.UUID) -> Any:
+    situation = await access.situation_for(conn, who, situation_id, lock=True)
+    if situation["stage"] != "in_parcours":
+        raise DomainError(
+            "situation_not_in_parcours",
+            "Le plan se construit pour une situation prise en charge et non clôturée.",
+        )
+    return situation
+
+
+async def emit_plan_updated(
+    runtime: ServiceRuntime, conn: Conn, pre_id: str, situation: Any, now: datetime
+) -> None:
+    """Bump the plan version and emit its counts per axis (never its wording)."""
+    plan_version = await repository.bump_plan_version(conn, situation["id"])
+    counts = await repository.plan_counts(conn, situation["id"])
+    objectives: dict[str, dict[str, int]] = {}
+    actions: dict[str, dict[str, int]] = {}
+    for row in counts:
+        if row["kind"] == "objective":
+            objectives.setdefault(row["axis"], {})[row["status"]] = row["n"]
+        else:
+            bucket = actions.setdefault(row["axis"], {"with_partner": 0})
+            bucket[row["status"]] = row["n"]
+            bucket["with_partner"] += row["with_partner"]
+    axes = [
+        AxisPlan(
+            axis=axis,
+            objectives=ObjectiveCounts(**objectives.get(axis.value, {})),
+            actions=ActionCounts(**actions.get(axis.value, {})),
+        )
+        for axis in Axis
+        if axis.value in objectives or axis.value in actions
+    ]
+    version = await repository.bump_version(conn, situation["id"])
+    await runtime.emit(
+        conn,
+        PlanUpdated(
+            situation_id=situation["id"],
+            subject_id=situation["subject_id"],
+            plan_version=plan_version,
+            axes=axes,
+            updated_at=now,
+        ),
+        subject=str(situation["id"]),
+        tenant=pre_id,
+        sequence=version,
+    )
+
+
+async def add_objective(
+    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, values: dict[str, Any]
+) -> uuid.UUID:
+    now = datetime.now(UTC)
+    objective_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await _situation_in_parcours(conn, who, situation_id)
+        await repository.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
+        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+    return objective_id
+
+
+async def change_objective(
+    runtime: ServiceRuntime,
+    who: Principal,
+    situation_id: uuid.UUID,
+    objective_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> None:
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await _situation_in_parcours(conn, who, situation_id)
+        if not await repository.update_plan_item(
+            conn, "plan_objectives", objective_id, situation_id, changes, now
+        ):
+            raise DomainError("objective_not_found", "Objectif introuvable.", 404)
+        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+
+
+async def add_action(
+    runtime: ServiceRuntime,
+    who: Principal,
+    situation_id: uuid.UUID,
+    objective_id: uuid.UUID,
+    values: dict[str, Any],
+) -> uuid.UUID:
+    now = datetime.now(UTC)
+    action_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await _situation_in_parcours(conn, who, situation_id)
+        objective = await repository.get_objective(conn, situation_id, objective_id)
+        if objective is None:
+            raise DomainError("objective_not_found", "Objectif introuvable.", 404)
+        await repository.insert_action(conn, action_id, objective, values, now)
+        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+    return action_id
+
+
+async def change_action(
+    runtime: ServiceRuntime,
+    who: Principal,
+    situation_id: uuid.UUID,
+    action_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> None:
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await _situation_in_parcours(conn, who, situation_id)
+        if not await repository.update_plan_item(
+            conn, "plan_actions", action_id, situation_id, changes, now
+        ):
+            raise DomainError("action_not_found", "Action introuvable.", 404)
+        await emit_plan_updated(runtime, conn, who.pre, situation, now)

@@ -1,0 +1,286 @@
+"""Service tests: the AMQP intake and the parcours events, over the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import aio_pika
+import pytest
+from joserfc.jwk import ECKey
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import new_event
+from relais_contracts.topology import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    EVENTS_EXCHANGE,
+    INTAKE_EXCHANGE,
+    parking_queue,
+)
+from relais_contracts.v1.parcours import (
+    ParcoursClosed,
+    ReviewDecided,
+    SituationOpened,
+    SituationReferralAttached,
+    SubjectErased,
+)
+from relais_contracts.v1.referral import ReferralFacts, SubmitReferral
+from relais_runtime.sealing import seal
+
+pytestmark = pytest.mark.integration
+
+PRE = "pre-76540"
+SCHOOL = "ecole-jules-ferry-rouen"
+NOW = datetime.now(UTC)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
+        await asyncio.sleep(0.1)
+
+
+async def publish(
+    amqp_url: str, data: Message, *, source: str = "/relais/parcours", sequence: int = 1
+) -> uuid.UUID:
+    # A command names no aggregate: the sender's own reference (or a fresh id) stands for it.
+    subject = data.ce_subject() or getattr(data, "external_ref", None) or str(uuid.uuid4())
+    event = new_event(data, source=source, tenant=PRE, sequence=sequence, subject=subject)
+    exchange = INTAKE_EXCHANGE if data.kind == "command" else EVENTS_EXCHANGE
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        target = await channel.get_exchange(exchange, ensure=False)
+        await target.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+                message_id=str(event.id),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event.routing_key(),
+        )
+    return event.id
+
+
+async def parked(amqp_url: str, queue: str, message_id: uuid.UUID) -> dict[str, Any] | None:
+    """The parking headers of one message, if it was parked (others are put back)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        dlq = await channel.get_queue(parking_queue(queue), ensure=False)
+        found = None
+        seen = []
+        while (message := await dlq.get(no_ack=False, fail=False)) is not None:
+            seen.append(message)
+            if message.message_id == str(message_id):
+                found = dict(message.headers)
+        for message in seen:
+            await message.nack(requeue=True)
+    return found
+
+
+async def timeline(app: Any, referral_id: str) -> list[str]:
+    r = await app.http.get(f"/v1/referrals/{referral_id}", headers=app.auth("institution", SCHOOL))
+    return [t["status"] for t in r.json()["timeline"]]
+
+
+async def submit(app: Any, fiche: Any) -> dict[str, Any]:
+    r = await app.http.post("/v1/referrals", json=fiche(), headers=app.auth("institution", SCHOOL))
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def opened(referral_id: str) -> SituationOpened:
+    return SituationOpened(
+        situation_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        referral_ids=[uuid.UUID(referral_id)],
+        opened_at=NOW,
+        review_due_on=date(2030, 1, 1),
+    )
+
+
+async def test_the_timeline_follows_the_pre_decision_with_its_reason(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    referral = await submit(app, fiche)
+    await publish(app.amqp_url, opened(referral["id"]))
+    await eventually(lambda: _has(app, referral["id"], "under_review"))
+    decision = ReviewDecided(
+        review_id=uuid.uuid4(),
+        situation_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        referral_ids=[uuid.UUID(referral["id"])],
+        decision="redirect",
+        redirected_to="CMPP Rouen rive gauche",
+        redirect_category="cmpp",
+        decided_at=NOW,
+    )
+    await publish(app.amqp_url, decision)
+    await eventually(lambda: _has(app, referral["id"], "redirected"))
+    view = (
+        await app.http.get(
+            f"/v1/referrals/{referral['id']}", headers=app.auth("institution", SCHOOL)
+        )
+    ).json()
+    assert view["timeline"][-1]["redirected_to"] == "CMPP Rouen rive gauche"
+    changes = [e["data"]["status"] for e in await app.outbox("referral.status_changed.v1")]
+    assert changes == ["received", "under_review", "redirected"]
+    # A late situation.opened never moves a final referral back.
+    await publish(app.amqp_url, opened(referral["id"]))
+    await asyncio.sleep(0.5)
+    assert await timeline(app, referral["id"]) == ["received", "under_review", "redirected"]
+
+
+async def test_a_second_referral_joins_a_parcours_then_closes_with_it(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    referral = await submit(app, fiche)
+    attached = SituationReferralAttached(
+        situation_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        referral_id=uuid.UUID(referral["id"]),
+        stage="in_parcours",
+        attached_at=NOW,
+    )
+    await publish(app.amqp_url, attached)
+    await eventually(lambda: _has(app, referral["id"], "taken_up"))
+    closed = ParcoursClosed(
+        situation_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        referral_ids=[uuid.UUID(referral["id"])],
+        exit_reason="objectives_met",
+        axes=["schooling"],
+        started_on=date(2026, 1, 5),
+        closed_at=NOW,
+        final_review_held=True,
+        followup_due_on=date(2027, 5, 1),
+    )
+    await publish(app.amqp_url, closed)
+    await eventually(lambda: _has(app, referral["id"], "closed"))
+    assert await timeline(app, referral["id"]) == ["received", "taken_up", "closed"]
+
+
+async def test_an_erased_subject_leaves_only_the_timeline(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    referral = await submit(app, fiche)
+    [submitted] = await app.outbox("referral.submitted.v1")
+    subject_id = uuid.UUID(submitted["data"]["subject_id"])
+    erased = SubjectErased(subject_id=subject_id, reason="data_subject_request", erased_at=NOW)
+    await publish(app.amqp_url, erased, sequence=1)
+
+    async def gone() -> bool:
+        async with app.runtime.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT count(*) = 0 FROM subjects"))
+
+    await eventually(gone)
+    view = (
+        await app.http.get(
+            f"/v1/referrals/{referral['id']}", headers=app.auth("institution", SCHOOL)
+        )
+    ).json()
+    assert view["referral"] is None
+    assert view["timeline"][0]["status"] == "received"
+    # The same child referred again is a new subject: the old link was forgotten.
+    again = await submit(app, fiche)
+    assert again["known_subject"] is False
+
+
+def command(app: Any, fiche: Any, **changes: Any) -> SubmitReferral:
+    body = fiche()
+    [public] = app.keys.intake_public_jwks()["keys"]
+    identity = {
+        "child": {k: body["child"][k] for k in ("first_name", "last_name", "birth_date")},
+        "guardians": body["guardians"],
+        "referrer": body["referrer"],
+        "description": body["reasons"]["description"],
+    } | changes.pop("identity", {})
+    values: dict[str, Any] = {
+        "pre_id": PRE,
+        "institution_id": SCHOOL,
+        "external_ref": "ENT-2026-0042",
+        "parents_informed": True,
+        "parents_agree": True,
+        "facts": ReferralFacts(
+            age_years=9,
+            sex="female",
+            school_level="ce2",
+            lives_in_qpv="yes",
+            source_category="school",
+            reason_categories=["learning_difficulties"],
+            axes=["schooling"],
+        ),
+        "sealed": seal(identity, ECKey.import_key(public)),
+    }
+    return SubmitReferral(**(values | changes))
+
+
+async def test_a_referral_over_amqp_is_the_same_referral_as_over_http(app: Any, fiche: Any) -> None:
+    await app.register(SCHOOL)
+    await publish(app.amqp_url, command(app, fiche), source=f"/institutions/{SCHOOL}")
+
+    async def listed() -> list[dict[str, Any]]:
+        r = await app.http.get("/v1/referrals", headers=app.auth("institution", SCHOOL))
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    [item] = await eventually(listed)
+    view = (
+        await app.http.get(f"/v1/referrals/{item['id']}", headers=app.auth("institution", SCHOOL))
+    ).json()
+    assert view["channel"] == "amqp"
+    assert view["external_ref"] == "ENT-2026-0042"
+    assert view["referral"]["child"]["school_level"] == "ce2"
+    assert view["referral"]["reasons"]["description"] == "Difficultés de lecture marquées."
+    # Then the same child over HTTP is a known subject.
+    assert (await submit(app, fiche))["known_subject"] is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "detail"),
+    [
+        ({"parents_agree": False}, "parents_agreement_required", ""),
+        ({"sealed": "a.b.c.d.e"}, "sealed_unreadable", ""),
+        (
+            {
+                "identity": {
+                    "child": {"first_name": "x", "last_name": "y", "birth_date": "2001-01-01"}
+                }
+            },
+            "invalid_referral",
+            "child.birth_date:age_out_of_range",
+        ),
+        ({"institution_id": "college-voisin"}, "institution_mismatch", ""),
+    ],
+)
+async def test_an_invalid_command_is_parked_with_its_reason(
+    app: Any, fiche: Any, changes: dict[str, Any], reason: str, detail: str
+) -> None:
+    await app.register(SCHOOL)
+    message_id = await publish(
+        app.amqp_url, command(app, fiche, **changes), source=f"/institutions/{SCHOOL}"
+    )
+    headers = await eventually(lambda: parked(app.amqp_url, "referral.intake", message_id))
+    assert headers["x-relais-parked-reason"] == reason
+    assert detail in headers["x-relais-error"]
+    assert "Lina" not in str(headers)
+    async with app.runtime.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM referrals") == 0
+
+
+async def test_an_unregistered_sender_over_amqp_is_parked(app: Any, fiche: Any) -> None:
+    message_id = await publish(app.amqp_url, command(app, fiche), source=f"/institutions/{SCHOOL}")
+    headers = await eventually(lambda: parked(app.amqp_url, "referral.intake", message_id))
+    assert headers["x-relais-parked-reason"] == "institution_not_registered"
+
+
+async def _has(app: Any, referral_id: str, status: str) -> bool:
+    return status in await timeline(app, referral_id)

@@ -1,0 +1,99 @@
+"""An institution integrated over AMQP submits a referral on relais.intake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from joserfc.jwk import ECKey
+
+from relais_contracts.envelope import new_event
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, INTAKE_EXCHANGE
+from relais_contracts.v1.referral import ReferralFacts, SubmitReferral
+from relais_runtime.sealing import seal
+from tests.e2e.test_backbone_flow import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+PRE = "pre-76540"
+SCHOOL = "ecole-jules-ferry-rouen"
+
+
+async def test_a_referral_submitted_over_amqp_reaches_the_pre_and_its_sender_hears_back(
+    stack_factory: Any,
+) -> None:
+    stack = await stack_factory()
+    school = stack.auth("institution", SCHOOL)
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.put(
+            f"{stack.url('referral')}/v1/institutions/{SCHOOL}",
+            json={"id": SCHOOL, "pre_id": PRE, "name": "École", "category": "school"},
+            headers=stack.auth("admin", "pre-76540-coordination"),
+        )
+        assert r.status_code == 200, r.text
+        # The sender seals the identity to the key the referral service publishes.
+        jwks = (await http.get(f"{stack.url('referral')}/.well-known/jwks.json")).json()
+        sealed = seal(
+            {
+                "child": {"first_name": "Yanis", "last_name": "Haddad", "birth_date": "2015-09-01"},
+                "guardians": [
+                    {"first_name": "Nadia", "last_name": "Haddad", "phone": "07 00 00 00 01"}
+                ],
+                "referrer": {"name": "M. Petit", "role": "CPE", "phone": "02 35 00 00 02"},
+                "description": "Décrochage depuis novembre.",
+            },
+            ECKey.import_key(jwks["keys"][0]),
+        )
+        command = SubmitReferral(
+            pre_id=PRE,
+            institution_id=SCHOOL,
+            external_ref="ENT-2026-0042",
+            parents_informed=True,
+            parents_agree=True,
+            facts=ReferralFacts(
+                age_years=11,
+                sex="male",
+                school_level="6e",
+                lives_in_qpv="no",
+                source_category="school",
+                reason_categories=["school_absenteeism"],
+                axes=["schooling", "wellbeing"],
+            ),
+            sealed=sealed,
+        )
+        event = new_event(
+            command,
+            source=f"/institutions/{SCHOOL}",
+            tenant=PRE,
+            subject="ENT-2026-0042",
+            sequence=1,
+        )
+        connection = await aio_pika.connect(stack.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(INTAKE_EXCHANGE, ensure=False)
+            await exchange.publish(
+                aio_pika.Message(
+                    event.model_dump_json().encode(),
+                    content_type=CLOUDEVENTS_CONTENT_TYPE,
+                    message_id=str(event.id),
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=event.routing_key(),
+            )
+
+        async def under_review() -> dict[str, Any] | None:
+            page = (await http.get(f"{stack.url('referral')}/v1/referrals", headers=school)).json()
+            items = [i for i in page["items"] if i["status"] == "under_review"]
+            return items[0] if items else None
+
+        item = await eventually(under_review)
+        view = (
+            await http.get(f"{stack.url('referral')}/v1/referrals/{item['id']}", headers=school)
+        ).json()
+        assert view["channel"] == "amqp"
+        assert view["external_ref"] == "ENT-2026-0042"
+        assert view["referral"]["child"]["first_name"] == "Yanis"
+        assert "Haddad" not in stack.logs()

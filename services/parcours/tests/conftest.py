@@ -240,6 +240,53 @@ class Harness:
             headers=self.auth("referent", sub=referent_sub),
         )
 
+    async def ready_to_hand_over(self, scope: list[dict[str, Any]] | None = None) -> dict[str, str]:
+        """In parcours with consent (CMPP: identity + health) and one health action."""
+        await self.add_partner("cmpp-rouen", "cmpp")
+        await self.add_partner("clas-saint-sever", "clas")
+        _, situation_id, referent_id = await self.in_parcours()
+        r = await self.give_consent(
+            situation_id,
+            scope
+            if scope is not None
+            else [
+                {"partner_id": "cmpp-rouen", "data_categories": ["identity_and_contact", "health"]},
+            ],
+        )
+        assert r.status_code == 201, r.text
+        referent = self.auth("referent", sub="referente-1")
+        base = f"/v1/situations/{situation_id}/plan"
+        objective = await self.http.post(
+            f"{base}/objectives", json={"axis": "health", "title": "Bilan"}, headers=referent
+        )
+        action = await self.http.post(
+            f"{base}/objectives/{objective.json()['id']}/actions",
+            json={"title": "Bilan psychomoteur"},
+            headers=referent,
+        )
+        return {
+            "situation_id": situation_id,
+            "referent_id": referent_id,
+            "consent_id": r.json()["id"],
+            "action_id": action.json()["id"],
+        }
+
+    async def hand_over(
+        self, s: dict[str, str], partner_id: str = "cmpp-rouen", categories: list[str] | None = None
+    ) -> httpx.Response:
+        return await self.http.post(
+            f"/v1/situations/{s['situation_id']}/handovers",
+            json={
+                "action_id": s["action_id"],
+                "partner_id": partner_id,
+                "data_categories": categories
+                if categories is not None
+                else ["identity_and_contact", "health"],
+                "message": "Merci de proposer un rendez-vous.",
+            },
+            headers=self.auth("referent", sub="referente-1"),
+        )
+
     def count(self, ce_type: str) -> int:
         return sum(1 for e in self.seen if e["type"].endswith(ce_type + ".v1"))
 

@@ -10,7 +10,14 @@ from fastapi import FastAPI
 from relais_parcours.adapters.vault import IdentityVault, load_master_key
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.context import Parcours
-from relais_parcours.entrypoints import consumers, http, http_parcours, http_team, scheduler
+from relais_parcours.entrypoints import (
+    consumers,
+    http,
+    http_handovers,
+    http_parcours,
+    http_team,
+    scheduler,
+)
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.sealing import PreKeys
@@ -35,7 +42,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         runtime,
         title="Relais — parcours",
         description="Situations, revues d'équipe, consentements, plans et relais aux partenaires.",
-        routers=[http.router, http_team.router, http_parcours.router],
+        routers=[http.router, http_team.router, http_parcours.router, http_handovers.router],
     )
     app.state.parcours = ctx
 

@@ -74,7 +74,7 @@ async def attach_referral(
 
 
 _SITUATION_COLUMNS = (
-    "s.id, s.subject_id, s.stage, s.version, s.opened_at, s.review_due_on, s.started_on, "
+    "s.id, s.pre_id, s.subject_id, s.stage, s.version, s.opened_at, s.review_due_on, s.started_on, "
     "s.axes, s.referent_id, s.plan_version, s.closed_at, s.exit_reason, s.exit_reason_text, "
     "s.final_review_held, s.followup_due_on, "
     "array_agg(r.referral_id ORDER BY r.received_at) AS referral_ids, "
@@ -195,62 +195,44 @@ async def resolve_deadlines(
 async def upsert_partner(conn: Conn, values: dict[str, Any]) -> bool:
     """Insert or update; False if the id belongs to another PRE (ids are global)."""
     row = await conn.fetchrow(
-        "INSERT INTO partners (id, pre_id, name, category, description, website) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = $3, "
-        "category = $4, description = $5, website = $6, updated_at = now() "
-        "WHERE partners.pre_id = $2 RETURNING id",
+        "INSERT INTO partners (id, pre_id, name, category, description, website, email, "
+        "services, locations, contacts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (id) DO UPDATE SET name = $3, category = $4, description = $5, "
+        "website = $6, email = $7, services = $8, locations = $9, contacts = $10, "
+        "updated_at = now() WHERE partners.pre_id = $2 RETURNING id",
         values["id"],
         values["pre_id"],
         values["name"],
         values["category"],
         values.get("description"),
         values.get("website"),
+        values.get("email"),
+        values.get("services", []),
+        values.get("locations", []),
+        values.get("contacts", []),
     )
     return row is not None
 
 
+_PARTNER_COLUMNS = (
+    "id, pre_id, name, category, description, website, email, services, locations, contacts, "
+    "updated_at"
+)
+
+
 async def list_partners(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT id, pre_id, name, category, description, website FROM partners "
-        "WHERE pre_id = $1 ORDER BY name",
+        f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE pre_id = $1 ORDER BY name",  # noqa: S608 - constant
         pre_id,
     )
 
 
-async def referent_by_sub(conn: Conn, pre_id: str, user_sub: str) -> asyncpg.Record | None:
+async def get_partner(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM referents WHERE pre_id = $1 AND user_sub = $2 AND active",
+        f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE pre_id = $1 AND id = $2",  # noqa: S608 - constant
         pre_id,
-        user_sub,
+        partner_id,
     )
-
-
-async def pre_limits(conn: Conn, pre_id: str) -> dict[str, int | None]:
-    row = await conn.fetchrow(
-        "SELECT caseload_limit, max_duration_months FROM pre_settings WHERE pre_id = $1", pre_id
-    )
-    if row is None:
-        return {"caseload_limit": None, "max_duration_months": None}
-    return dict(row)
-
-
-async def claim_due_deadlines(conn: Conn, today: date, limit: int) -> list[asyncpg.Record]:
-    """Deadlines past due (the follow-up: due today), locked; other replicas skip them."""
-    return await conn.fetch(
-        "SELECT d.id, d.pre_id, d.situation_id, d.kind, d.handover_id, d.due_on, "
-        "s.subject_id, s.referent_id, s.closed_at, h.partner_id "
-        "FROM deadlines d JOIN situations s ON s.id = d.situation_id "
-        "LEFT JOIN handovers h ON h.id = d.handover_id "
-        "WHERE d.fired_at IS NULL AND d.resolved_at IS NULL "
-        "AND (d.due_on < $1 OR (d.kind = 'followup' AND d.due_on <= $1)) "
-        "ORDER BY d.due_on LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-        today,
-        limit,
-    )
-
-
-async def mark_deadline_fired(conn: Conn, deadline_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", deadline_id, now)
 
 
 # --- team reviews ---------------------------------------------------------------------------
@@ -695,3 +677,165 @@ async def plan(
         situation_id,
     )
     return objectives, actions
+
+
+async def open_handover_for(conn: Conn, action_id: uuid.UUID, partner_id: str) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM handovers WHERE action_id = $1 AND partner_id = $2 "
+        "AND status IN ('requested', 'accepted', 'waitlisted'))",
+        action_id,
+        partner_id,
+    )
+    return found
+
+
+async def insert_handover(conn: Conn, values: dict[str, Any]) -> None:
+    columns = list(values)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.execute(
+        f"INSERT INTO handovers ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608 - our own column names
+        *values.values(),
+    )
+
+
+async def get_handover(
+    conn: Conn, pre_id: str, handover_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_HANDOVER_COLUMNS} FROM handovers h JOIN situations s ON s.id = h.situation_id "  # noqa: S608 - constant
+        "WHERE h.pre_id = $1 AND h.id = $2" + (" FOR UPDATE OF h" if lock else ""),
+        pre_id,
+        handover_id,
+    )
+
+
+_HANDOVER_UPDATABLE = frozenset(
+    {
+        "status",
+        "responded_at",
+        "starts_on",
+        "decline_reason",
+        "expected_start_on",
+        "outcome",
+        "ended_at",
+    }
+)
+
+
+async def update_handover(conn: Conn, handover_id: uuid.UUID, changes: dict[str, Any]) -> int:
+    columns = [c for c in changes if c in _HANDOVER_UPDATABLE]
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+    version: int = await conn.fetchval(
+        f"UPDATE handovers SET {sets}, version = version + 1 WHERE id = $1 RETURNING version",  # noqa: S608 - allow-listed names
+        handover_id,
+        *(changes[c] for c in columns),
+    )
+    return version
+
+
+async def list_handovers(
+    conn: Conn,
+    pre_id: str,
+    *,
+    partner_id: str | None,
+    situation_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    referent_id: uuid.UUID | None = None,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT h.id, h.situation_id, h.action_id, h.partner_id, h.referent_id, h.consent_id, "
+        "h.data_categories, h.status, h.requested_at, h.response_due_on, h.responded_at, "
+        "h.decline_reason, h.expected_start_on, h.starts_on, h.outcome, h.ended_at, "
+        "h.cancel_reason, a.axis, a.title AS action_title "
+        "FROM handovers h JOIN plan_actions a ON a.id = h.action_id "
+        "WHERE h.pre_id = $1 AND ($2::text IS NULL OR h.partner_id = $2) "
+        "AND ($3::uuid IS NULL OR h.situation_id = $3) AND ($4::text IS NULL OR h.status = $4) "
+        "AND ($7::uuid IS NULL OR h.situation_id IN "
+        "(SELECT id FROM situations WHERE referent_id = $7)) "
+        "ORDER BY h.requested_at DESC LIMIT $5 OFFSET $6",
+        pre_id,
+        partner_id,
+        situation_id,
+        status,
+        limit,
+        offset,
+        referent_id,
+    )
+
+
+async def record_disclosure(
+    conn: Conn,
+    *,
+    situation_id: uuid.UUID,
+    pre_id: str,
+    handover_id: uuid.UUID,
+    partner_id: str,
+    reader_sub: str,
+    data_categories: list[str],
+    read_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO disclosures (id, situation_id, pre_id, handover_id, partner_id, reader_sub, "
+        "data_categories, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        uuid.uuid4(),
+        situation_id,
+        pre_id,
+        handover_id,
+        partner_id,
+        reader_sub,
+        data_categories,
+        read_at,
+    )
+
+
+async def disclosures(
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT d.read_at, d.partner_id, p.name AS partner_name, d.reader_sub, "
+        "d.data_categories, d.handover_id FROM disclosures d "
+        "LEFT JOIN partners p ON p.id = d.partner_id "
+        "WHERE d.pre_id = $1 AND d.situation_id = $2 ORDER BY d.read_at LIMIT $3 OFFSET $4",
+        pre_id,
+        situation_id,
+        limit,
+        offset,
+    )
+
+
+async def pre_limits(conn: Conn, pre_id: str) -> dict[str, int | None]:
+    row = await conn.fetchrow(
+        "SELECT caseload_limit, max_duration_months FROM pre_settings WHERE pre_id = $1", pre_id
+    )
+    if row is None:
+        return {"caseload_limit": None, "max_duration_months": None}
+    return dict(row)
+
+
+async def referent_by_sub(conn: Conn, pre_id: str, user_sub: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM referents WHERE pre_id = $1 AND user_sub = $2 AND active",
+        pre_id,
+        user_sub,
+    )
+
+
+async def claim_due_deadlines(conn: Conn, today: date, limit: int) -> list[asyncpg.Record]:
+    """Deadlines past due (the follow-up: due today), locked; other replicas skip them."""
+    return await conn.fetch(
+        "SELECT d.id, d.pre_id, d.situation_id, d.kind, d.handover_id, d.due_on, "
+        "s.subject_id, s.referent_id, s.closed_at, h.partner_id "
+        "FROM deadlines d JOIN situations s ON s.id = d.situation_id "
+        "LEFT JOIN handovers h ON h.id = d.handover_id "
+        "WHERE d.fired_at IS NULL AND d.resolved_at IS NULL "
+        "AND (d.due_on < $1 OR (d.kind = 'followup' AND d.due_on <= $1)) "
+        "ORDER BY d.due_on LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        today,
+        limit,
+    )
+
+
+async def mark_deadline_fired(conn: Conn, deadline_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", deadline_id, now)

@@ -9,7 +9,7 @@ from typing import Any
 from relais_contracts.types import DataCategory, ReasonCategory
 
 
-def in_force(consent: Mapping[str, Any] | None, today: date) -> bool:
+def in_force(consent: Any, today: date) -> bool:
     """Active and not past its last valid day."""
     if consent is None or consent["status"] != "active":
         return False

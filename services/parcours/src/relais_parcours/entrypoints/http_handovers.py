@@ -1,0 +1,272 @@
+"""HTTP routes of handovers: the référent asks, the partner answers and reads its sheet."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from relais_contracts.types import (
+    DataCategory,
+    HandoverCancelReason,
+    HandoverDeclineReason,
+    HandoverOutcome,
+    Slug,
+)
+from relais_parcours.adapters import repository
+from relais_parcours.context import Ctx
+from relais_parcours.service import access, handovers
+from relais_runtime.app import get_runtime
+from relais_runtime.auth import Principal, require_roles
+from relais_runtime.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/v1")
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
+Partner = Annotated[Principal, Depends(require_roles("partner"))]
+Anyone = Annotated[Principal, Depends(require_roles("coordinator", "referent", "partner"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HandoverBody(_Body):
+    action_id: uuid.UUID
+    partner_id: Slug
+    data_categories: list[DataCategory] = Field(
+        default_factory=list,
+        max_length=len(DataCategory),
+        description="What the partner will see on its sheet; must be within the consent.",
+    )
+    message: str | None = Field(
+        default=None, max_length=2000, description="The référent's words to the partner."
+    )
+
+
+class Handover(BaseModel):
+    id: uuid.UUID
+    situation_id: uuid.UUID | None = Field(description="Hidden from partners.")
+    action_id: uuid.UUID
+    axis: str
+    action_title: str
+    partner_id: str
+    referent_id: uuid.UUID
+    data_categories: list[str]
+    status: str
+    requested_at: datetime
+    response_due_on: date
+    responded_at: datetime | None
+    decline_reason: str | None
+    expected_start_on: date | None
+    starts_on: date | None
+    outcome: str | None
+    ended_at: datetime | None
+    cancel_reason: str | None
+
+
+class HandoverPage(BaseModel):
+    items: list[Handover]
+    limit: int
+    offset: int
+
+
+def _handover(row: Any, who: Principal) -> Handover:
+    values = {k: row[k] for k in Handover.model_fields}
+    if not who.has_role("coordinator", "referent"):
+        values["situation_id"] = None  # a partner knows the handover, not the PRE's file
+    return Handover(**values)
+
+
+async def _find(runtime: ServiceRuntime, who: Principal, handover_id: uuid.UUID) -> Handover:
+    async with runtime.pool.acquire() as conn:
+        h = await repository.get_handover(conn, who.pre, handover_id)
+        if h is None:
+            raise handovers.NOT_FOUND
+        if who.has_role("coordinator", "referent"):
+            await access.situation_for(conn, who, h["situation_id"])
+        elif h["partner_id"] != who.org:
+            raise handovers.NOT_FOUND
+        [row] = [
+            r
+            for r in await repository.list_handovers(
+                conn,
+                who.pre,
+                partner_id=h["partner_id"],
+                situation_id=h["situation_id"],
+                status=None,
+                limit=500,
+                offset=0,
+            )
+            if r["id"] == handover_id
+        ]
+    return _handover(row, who)
+
+
+@router.post(
+    "/situations/{situation_id}/handovers",
+    response_model=Handover,
+    status_code=201,
+    summary="Confier une action du plan à un partenaire (dans le cadre du consentement)",
+)
+async def post_handover(
+    situation_id: uuid.UUID, body: HandoverBody, who: Team, runtime: Runtime, ctx: Ctx
+) -> Handover:
+    handover_id = await handovers.request(
+        runtime,
+        ctx,
+        who,
+        situation_id,
+        action_id=body.action_id,
+        partner_id=body.partner_id,
+        data_categories=body.data_categories,
+        message=body.message,
+    )
+    return await _find(runtime, who, handover_id)
+
+
+@router.get("/handovers", response_model=HandoverPage, summary="Relais (partenaire : les siens)")
+async def list_handovers(
+    who: Anyone,
+    runtime: Runtime,
+    situation_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HandoverPage:
+    referent_id = None
+    async with runtime.pool.acquire() as conn:
+        if who.has_role("coordinator", "referent"):
+            if situation_id is not None:
+                await access.situation_for(conn, who, situation_id)
+            referent_id = await access.scope_referent(conn, who)  # a référent: their own
+            partner_id = None
+        else:
+            partner_id, situation_id = who.org, None
+        rows = await repository.list_handovers(
+            conn,
+            who.pre,
+            partner_id=partner_id,
+            situation_id=situation_id,
+            status=status,
+            limit=limit,
+            offset=offset,
+            referent_id=referent_id,
+        )
+    return HandoverPage(items=[_handover(r, who) for r in rows], limit=limit, offset=offset)
+
+
+@router.get("/handovers/{handover_id}", response_model=Handover, summary="Un relais")
+async def get_handover(handover_id: uuid.UUID, who: Anyone, runtime: Runtime) -> Handover:
+    return await _find(runtime, who, handover_id)
+
+
+class AcceptBody(_Body):
+    starts_on: date | None = None
+
+
+class DeclineBody(_Body):
+    reason: HandoverDeclineReason
+
+
+class WaitlistBody(_Body):
+    expected_start_on: date | None = Field(
+        default=None, description="When the partner expects to start; empty if unknown."
+    )
+
+
+class CompleteBody(_Body):
+    outcome: HandoverOutcome
+
+
+class CancelBody(_Body):
+    reason: HandoverCancelReason = HandoverCancelReason.REFERENT_REQUEST
+
+
+@router.post("/handovers/{handover_id}/acceptance", response_model=Handover, summary="Accepter")
+async def accept(
+    handover_id: uuid.UUID, body: AcceptBody, who: Partner, runtime: Runtime
+) -> Handover:
+    await handovers.respond(runtime, who, handover_id, "accepted", starts_on=body.starts_on)
+    return await _find(runtime, who, handover_id)
+
+
+@router.post("/handovers/{handover_id}/refusal", response_model=Handover, summary="Refuser")
+async def decline(
+    handover_id: uuid.UUID, body: DeclineBody, who: Partner, runtime: Runtime
+) -> Handover:
+    await handovers.respond(runtime, who, handover_id, "declined", reason=body.reason)
+    return await _find(runtime, who, handover_id)
+
+
+@router.post(
+    "/handovers/{handover_id}/waitlisting",
+    response_model=Handover,
+    summary="Mettre en liste d'attente",
+)
+async def waitlist(
+    handover_id: uuid.UUID, body: WaitlistBody, who: Partner, runtime: Runtime
+) -> Handover:
+    await handovers.respond(
+        runtime, who, handover_id, "waitlisted", expected_start_on=body.expected_start_on
+    )
+    return await _find(runtime, who, handover_id)
+
+
+@router.post(
+    "/handovers/{handover_id}/completion", response_model=Handover, summary="Déclarer terminé"
+)
+async def complete(
+    handover_id: uuid.UUID, body: CompleteBody, who: Partner, runtime: Runtime
+) -> Handover:
+    await handovers.respond(runtime, who, handover_id, "completed", outcome=body.outcome)
+    return await _find(runtime, who, handover_id)
+
+
+@router.post(
+    "/handovers/{handover_id}/cancellation", response_model=Handover, summary="Annuler (PRE)"
+)
+async def cancel(handover_id: uuid.UUID, body: CancelBody, who: Team, runtime: Runtime) -> Handover:
+    await handovers.cancel(runtime, who, handover_id, body.reason)
+    return await _find(runtime, who, handover_id)
+
+
+@router.get(
+    "/handovers/{handover_id}/sheet",
+    summary="Fiche de relais du partenaire (limitée au consentement ; chaque lecture est tracée)",
+)
+async def get_sheet(
+    handover_id: uuid.UUID, who: Partner, runtime: Runtime, ctx: Ctx
+) -> dict[str, Any]:
+    return await handovers.read_sheet(runtime, ctx, who, handover_id)
+
+
+class Disclosure(BaseModel):
+    read_at: datetime
+    partner_id: str
+    partner_name: str | None
+    reader_sub: str
+    data_categories: list[str]
+    handover_id: uuid.UUID
+
+
+@router.get(
+    "/situations/{situation_id}/disclosures",
+    response_model=list[Disclosure],
+    summary="Registre des communications : qui a vu quoi, quand (à montrer à la famille)",
+)
+async def get_disclosures(
+    situation_id: uuid.UUID,
+    who: Team,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Disclosure]:
+    async with runtime.pool.acquire() as conn:
+        await access.situation_for(conn, who, situation_id)
+        rows = await repository.disclosures(conn, who.pre, situation_id, limit, offset)
+    return [Disclosure(**dict(r)) for r in rows]

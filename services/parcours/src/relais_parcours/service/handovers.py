@@ -1,0 +1,338 @@
+"""Use cases of handovers: ask a partner to run one action, its answers, the handover sheet.
+
+The sheet is built at each read from the consent in force at that instant: a withdrawn or
+expired consent, or a narrower one, shows at once. Every read goes to the disclosure ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+
+from relais_contracts.base import Event
+from relais_contracts.types import (
+    DataCategory,
+    DeadlineKind,
+    HandoverCancelReason,
+    HandoverDeclineReason,
+    HandoverOutcome,
+    PartnerCategory,
+)
+from relais_contracts.v1.parcours import (
+    HandoverAccepted,
+    HandoverCompleted,
+    HandoverDeclined,
+    HandoverRequested,
+    HandoverWaitlisted,
+)
+from relais_parcours.adapters import repository
+from relais_parcours.adapters.vault import IdentityUnreadableError
+from relais_parcours.context import Parcours
+from relais_parcours.domain.consent import (
+    REASONS_BY_CATEGORY,
+    allowed_categories,
+    in_force,
+    labels,
+    missing_categories,
+)
+from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_may
+from relais_parcours.domain.situation import review_due_on
+from relais_parcours.service import access
+from relais_parcours.service.consent import cancel_handovers, today_in
+from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+NOT_FOUND = DomainError("handover_not_found", "Relais introuvable.", 404)
+
+
+def _consent_refusal(detail: str) -> DomainError:
+    return DomainError("consent_scope_exceeded", detail, 403)
+
+
+async def request(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    situation_id: uuid.UUID,
+    *,
+    action_id: uuid.UUID,
+    partner_id: str,
+    data_categories: list[DataCategory],
+    message: str | None,
+) -> uuid.UUID:
+    now = datetime.now(UTC)
+    handover_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await access.situation_for(conn, who, situation_id, lock=True)
+        if situation["stage"] != "in_parcours":
+            raise DomainError(
+                "situation_not_in_parcours",
+                "Un relais ne se fait que pour une situation prise en charge et non clôturée.",
+            )
+        if situation["referent_id"] is None:
+            raise DomainError(
+                "referent_required", "Désignez d'abord un·e référent·e pour cette situation."
+            )
+        action = await repository.get_action(conn, situation_id, action_id)
+        if action is None:
+            raise DomainError("action_not_found", "Action introuvable dans ce plan.", 404)
+        if action["status"] in ("done", "cancelled"):
+            raise DomainError("action_closed", "Cette action est terminée ou annulée.")
+        partner = await repository.get_partner(conn, who.pre, partner_id)
+        if partner is None:
+            raise DomainError(
+                "partner_not_found", "Ce partenaire n'est pas dans l'annuaire du PRE.", 404
+            )
+        if await repository.open_handover_for(conn, action_id, partner_id):
+            raise DomainError(
+                "handover_already_open", "Cette action est déjà confiée à ce partenaire."
+            )
+        consent = await repository.active_consent(conn, situation_id)
+        if not in_force(consent, today_in(ctx, now)):
+            raise _consent_refusal(
+                "Aucun consentement de la famille n'est en vigueur : rien ne peut être "
+                "transmis à un partenaire."
+            )
+        assert consent is not None
+        wanted = sorted({c.value for c in data_categories})
+        missing = missing_categories(consent["scope"], partner_id, partner["category"], wanted)
+        if missing:
+            raise _consent_refusal(
+                f"Le consentement en vigueur ne permet pas de transmettre à "
+                f"« {partner['name']} » : {labels(missing)}."
+            )
+        due = review_due_on(now, ctx.settings.handover_response_days, ctx.settings.timezone)
+        await repository.insert_handover(
+            conn,
+            {
+                "id": handover_id,
+                "situation_id": situation_id,
+                "pre_id": who.pre,
+                "action_id": action_id,
+                "partner_id": partner_id,
+                "referent_id": situation["referent_id"],
+                "consent_id": consent["id"],
+                "data_categories": wanted,
+                "message": message,
+                "status": "requested",
+                "requested_at": now,
+                "response_due_on": due,
+                "version": 1,
+            },
+        )
+        await repository.add_deadline(
+            conn,
+            who.pre,
+            situation_id,
+            DeadlineKind.HANDOVER_RESPONSE.value,
+            due,
+            handover_id=handover_id,
+        )
+        await runtime.emit(
+            conn,
+            HandoverRequested(
+                handover_id=handover_id,
+                situation_id=situation_id,
+                subject_id=situation["subject_id"],
+                partner_id=partner_id,
+                referent_id=situation["referent_id"],
+                action_id=action_id,
+                axis=action["axis"],
+                partner_category=PartnerCategory(partner["category"]),
+                consent_id=consent["id"],
+                requested_at=now,
+                response_due_on=due,
+            ),
+            subject=str(handover_id),
+            tenant=who.pre,
+            sequence=1,
+        )
+        from relais_parcours.service.plan import emit_plan_updated  # with_partner changed
+
+        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+    return handover_id
+
+
+async def _partner_handover(conn: Conn, who: Principal, handover_id: uuid.UUID) -> asyncpg.Record:
+    """The handover if it was sent to the caller's organisation (404 otherwise)."""
+    handover = await repository.get_handover(conn, who.pre, handover_id, lock=True)
+    if handover is None or handover["partner_id"] != who.org:
+        raise NOT_FOUND
+    return handover
+
+
+async def respond(
+    runtime: ServiceRuntime,
+    who: Principal,
+    handover_id: uuid.UUID,
+    target: str,
+    *,
+    starts_on: date | None = None,
+    reason: HandoverDeclineReason | None = None,
+    expected_start_on: date | None = None,
+    outcome: HandoverOutcome | None = None,
+) -> None:
+    """The partner accepts, declines, waitlists or completes."""
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        h = await _partner_handover(conn, who, handover_id)
+        if not partner_may(h["status"], target):
+            raise DomainError(
+                "handover_transition",
+                f"Ce relais est {STATUS_LABELS[h['status']]} : cette réponse n'est plus possible.",
+            )
+        changes: dict[str, Any] = {"status": target}
+        common = {
+            "handover_id": h["id"],
+            "situation_id": h["situation_id"],
+            "subject_id": h["subject_id"],
+            "partner_id": h["partner_id"],
+            "referent_id": h["referent_id"],
+        }
+        event: Event
+        if target == "accepted":
+            changes |= {"responded_at": now, "starts_on": starts_on}
+            event = HandoverAccepted(**common, accepted_at=now, starts_on=starts_on)
+        elif target == "declined":
+            assert reason is not None
+            changes |= {"responded_at": now, "decline_reason": reason.value, "ended_at": now}
+            event = HandoverDeclined(**common, reason=reason, declined_at=now)
+        elif target == "waitlisted":
+            changes |= {"responded_at": now, "expected_start_on": expected_start_on}
+            event = HandoverWaitlisted(
+                **common, waitlisted_at=now, expected_start_on=expected_start_on
+            )
+        else:
+            assert outcome is not None
+            changes |= {"outcome": outcome.value, "ended_at": now}
+            event = HandoverCompleted(**common, outcome=outcome, completed_at=now)
+        version = await repository.update_handover(conn, handover_id, changes)
+        await repository.resolve_deadlines(
+            conn, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
+        )
+        await runtime.emit(conn, event, subject=str(handover_id), tenant=who.pre, sequence=version)
+
+
+async def cancel(
+    runtime: ServiceRuntime,
+    who: Principal,
+    handover_id: uuid.UUID,
+    reason: HandoverCancelReason,
+) -> None:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        h = await repository.get_handover(conn, who.pre, handover_id, lock=True)
+        if h is None:
+            raise NOT_FOUND
+        await access.situation_for(conn, who, h["situation_id"])
+        if h["status"] not in OPEN:
+            raise DomainError(
+                "handover_closed", f"Ce relais est {STATUS_LABELS[h['status']]} : rien à annuler."
+            )
+        await cancel_handovers(runtime, conn, [h], reason, datetime.now(UTC))
+
+
+async def read_sheet(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
+) -> dict[str, Any]:
+    """The partner's sheet, limited to the consent in force now; the read is recorded."""
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        h = await _partner_handover(conn, who, handover_id)
+        if h["status"] not in OPEN:
+            raise DomainError(
+                "handover_closed",
+                f"Ce relais est {STATUS_LABELS[h['status']]} : sa fiche n'est plus accessible.",
+                403,
+            )
+        consent = await repository.active_consent(conn, h["situation_id"])
+        partner = await repository.get_partner(conn, who.pre, h["partner_id"])
+        if not in_force(consent, today_in(ctx, now)) or partner is None:
+            raise _consent_refusal(
+                "Le consentement de la famille n'est plus en vigueur : la fiche n'est plus "
+                "accessible."
+            )
+        assert consent is not None
+        shown = sorted(
+            set(h["data_categories"])
+            & allowed_categories(consent["scope"], h["partner_id"], partner["category"])
+        )
+        situation = await repository.get_situation(conn, who.pre, h["situation_id"])
+        assert situation is not None
+        action = await repository.get_action(conn, h["situation_id"], h["action_id"])
+        assert action is not None
+        referent = await repository.get_referent(conn, who.pre, h["referent_id"])
+        sheet: dict[str, Any] = {
+            "handover_id": str(h["id"]),
+            "status": h["status"],
+            "action": {
+                "axis": action["axis"],
+                "title": action["title"],
+                "starts_on": action["starts_on"],
+            },
+            "message": h["message"],
+            "referent": referent["display_name"] if referent else None,
+            "data_categories": shown,
+        }
+        reasons = {r for facts in situation["facts"] for r in facts["reason_categories"]}
+        if DataCategory.IDENTITY_AND_CONTACT.value in shown:
+            sheet["identity"] = await _identity(conn, ctx, situation)
+        for category, among in REASONS_BY_CATEGORY.items():
+            if category.value in shown:
+                sheet[category.value] = {
+                    "reason_categories": sorted(r for r in reasons if r in among)
+                }
+        if DataCategory.SCHOOLING.value in shown:
+            sheet[DataCategory.SCHOOLING.value]["school_level"] = situation["facts"][-1][
+                "school_level"
+            ]
+        if DataCategory.PLAN_AND_PROGRESS.value in shown:
+            objectives, actions = await repository.plan(conn, h["situation_id"])
+            sheet["plan_and_progress"] = [
+                {
+                    "title": o["title"],
+                    "status": o["status"],
+                    "actions": [
+                        {"title": a["title"], "status": a["status"]}
+                        for a in actions
+                        if a["objective_id"] == o["id"]
+                    ],
+                }
+                for o in objectives
+                if o["axis"] == action["axis"]
+            ]
+        await repository.record_disclosure(
+            conn,
+            situation_id=h["situation_id"],
+            pre_id=who.pre,
+            handover_id=h["id"],
+            partner_id=h["partner_id"],
+            reader_sub=who.sub,
+            data_categories=shown,
+            read_at=now,
+        )
+    return sheet
+
+
+async def _identity(conn: Conn, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
+    """Child and guardians (contacts) from the latest referral: not the referrer, no notes."""
+    rows = await repository.referral_identities(conn, str(situation["pre_id"]), situation["id"])
+    for row in reversed(rows):
+        if row["wrapped_key"] is None or row["identity_enc"] is None:
+            continue
+        try:
+            identity = ctx.vault.decrypt(
+                row["wrapped_key"], situation["subject_id"], row["identity_enc"]
+            )
+        except IdentityUnreadableError:
+            return None
+        return {"child": identity.get("child"), "guardians": identity.get("guardians")}
+    return None
+
+
+def situation_pre(situation: Any) -> str:
+    return str(situation["pre_id"])

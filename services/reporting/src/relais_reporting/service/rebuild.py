@@ -7,6 +7,7 @@ table lock meanwhile, so no event is folded twice or lost.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 from relais_reporting.adapters import store
@@ -18,6 +19,18 @@ Progress = Callable[[int], None]
 
 async def rebuild(conn: Conn, progress: Progress | None = None) -> tuple[int, int]:
     """Fold the log again; returns (events read, documents written)."""
+    # Millions of small dicts and no reference cycles: the cyclic collector would rescan
+    # the growing heap again and again (measured: it halves the rate). Pause it meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await _rebuild(conn, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _rebuild(conn: Conn, progress: Progress | None) -> tuple[int, int]:
     async with conn.transaction():
         # Block the live consumer's writes so its folds land before or after, never lost.
         await conn.execute("LOCK TABLE fact, event_log IN SHARE ROW EXCLUSIVE MODE")

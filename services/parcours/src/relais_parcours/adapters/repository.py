@@ -839,3 +839,53 @@ async def claim_due_deadlines(conn: Conn, today: date, limit: int) -> list[async
 
 async def mark_deadline_fired(conn: Conn, deadline_id: uuid.UUID, now: datetime) -> None:
     await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", deadline_id, now)
+
+
+# --- closure and follow-up --------------------------------------------------------------------
+
+
+async def close_situation(
+    conn: Conn,
+    situation_id: uuid.UUID,
+    *,
+    closed_at: datetime,
+    exit_reason: str,
+    exit_reason_text: str | None,
+    final_review_held: bool,
+    followup_due_on: date,
+) -> None:
+    await conn.execute(
+        "UPDATE situations SET stage = 'closed', closed_at = $2, exit_reason = $3, "
+        "exit_reason_text = $4, final_review_held = $5, followup_due_on = $6 WHERE id = $1",
+        situation_id,
+        closed_at,
+        exit_reason,
+        exit_reason_text,
+        final_review_held,
+        followup_due_on,
+    )
+
+
+async def insert_followup(
+    conn: Conn,
+    followup_id: uuid.UUID,
+    situation_id: uuid.UUID,
+    pre_id: str,
+    outcome: str,
+    held_on: date,
+    recorded_by: str,
+    now: datetime,
+) -> bool:
+    row = await conn.fetchrow(
+        "INSERT INTO followups (id, situation_id, pre_id, outcome, held_on, recorded_by, "
+        "recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (situation_id) DO NOTHING RETURNING id",
+        followup_id,
+        situation_id,
+        pre_id,
+        outcome,
+        held_on,
+        recorded_by,
+        now,
+    )
+    return row is not None

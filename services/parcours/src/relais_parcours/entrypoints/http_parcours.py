@@ -10,10 +10,18 @@ from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from relais_contracts.types import Axis, ConsentForm, DataCategory, PartnerCategory, Slug
+from relais_contracts.types import (
+    Axis,
+    ConsentForm,
+    DataCategory,
+    ExitReason,
+    FollowupOutcome,
+    PartnerCategory,
+    Slug,
+)
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx
-from relais_parcours.service import access, consent, plan
+from relais_parcours.service import access, closure, consent, plan
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -320,3 +328,72 @@ async def patch_action(
         runtime, who, situation_id, action_id, body.model_dump(exclude_unset=True)
     )
     return await read_plan(runtime, who, situation_id)
+
+
+# --- closure and follow-up --------------------------------------------------------------------
+
+
+class ClosureBody(_Body):
+    exit_reason: ExitReason
+    exit_reason_text: str | None = Field(default=None, min_length=3, max_length=500)
+    final_review_held: bool = Field(description="A final review with the partners was held.")
+
+    @model_validator(mode="after")
+    def _text_with_other(self) -> Self:
+        if (self.exit_reason is ExitReason.OTHER) != (self.exit_reason_text is not None):
+            raise PydanticCustomError(
+                "exit_reason_text",
+                "Précisez le motif (exit_reason_text) si et seulement si le motif est « other ».",
+            )
+        return self
+
+
+class Closed(BaseModel):
+    situation_id: uuid.UUID
+    followup_due_on: date
+    warnings: list[str]
+
+
+@router.post(
+    "/situations/{situation_id}/closure",
+    response_model=Closed,
+    summary="Clôturer le parcours (motif de sortie, suivi à six mois)",
+)
+async def post_closure(
+    situation_id: uuid.UUID, body: ClosureBody, who: Team, runtime: Runtime, ctx: Ctx
+) -> Closed:
+    warnings = await closure.close(
+        runtime,
+        ctx,
+        who,
+        situation_id,
+        exit_reason=body.exit_reason,
+        exit_reason_text=body.exit_reason_text,
+        final_review_held=body.final_review_held,
+    )
+    async with runtime.pool.acquire() as conn:
+        row = await repository.get_situation(conn, who.pre, situation_id)
+    assert row is not None
+    return Closed(
+        situation_id=situation_id, followup_due_on=row["followup_due_on"], warnings=warnings
+    )
+
+
+class FollowupBody(_Body):
+    outcome: FollowupOutcome
+    held_on: date
+
+
+@router.post(
+    "/situations/{situation_id}/followup",
+    response_model=Created,
+    status_code=201,
+    summary="Enregistrer le suivi à six mois",
+)
+async def post_followup(
+    situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime
+) -> Created:
+    followup_id = await closure.record_followup(
+        runtime, who, situation_id, outcome=body.outcome, held_on=body.held_on
+    )
+    return Created(id=followup_id)

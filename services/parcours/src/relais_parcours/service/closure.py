@@ -1,0 +1,132 @@
+"""Use cases of the end of a parcours: closure with an exit reason, the six-month follow-up."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, HandoverCancelReason
+from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
+from relais_parcours.adapters import repository
+from relais_parcours.context import Parcours
+from relais_parcours.domain.situation import add_months, duration_warning
+from relais_parcours.service import access
+from relais_parcours.service.consent import cancel_handovers, today_in
+from relais_runtime.auth import Principal
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+
+async def close(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    situation_id: uuid.UUID,
+    *,
+    exit_reason: ExitReason,
+    exit_reason_text: str | None,
+    final_review_held: bool,
+) -> list[str]:
+    """Close the parcours; returns warnings (a parcours past the maximum duration)."""
+    now = datetime.now(UTC)
+    today = today_in(ctx, now)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await access.situation_for(conn, who, situation_id, lock=True)
+        if situation["stage"] != "in_parcours":
+            raise DomainError(
+                "situation_not_in_parcours",
+                "Seul un parcours en cours peut être clôturé.",
+            )
+        started_on: date = situation["started_on"]
+        limits = await repository.pre_limits(conn, who.pre)
+        max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
+        warning = duration_warning(started_on, today, max_months)
+        await cancel_handovers(
+            runtime,
+            conn,
+            await repository.open_handovers(conn, situation_id),
+            HandoverCancelReason.PARCOURS_CLOSED,
+            now,
+        )
+        followup_due_on = add_months(today, ctx.settings.followup_after_months)
+        await repository.close_situation(
+            conn,
+            situation_id,
+            closed_at=now,
+            exit_reason=exit_reason.value,
+            exit_reason_text=exit_reason_text,
+            final_review_held=final_review_held,
+            followup_due_on=followup_due_on,
+        )
+        await repository.add_deadline(
+            conn,
+            who.pre,
+            situation_id,
+            DeadlineKind.FOLLOWUP.value,
+            followup_due_on,
+            handover_id=None,
+        )
+        version = await repository.bump_version(conn, situation_id)
+        await runtime.emit(
+            conn,
+            ParcoursClosed(
+                situation_id=situation_id,
+                subject_id=situation["subject_id"],
+                referral_ids=situation["referral_ids"],
+                exit_reason=exit_reason,
+                axes=situation["axes"],
+                started_on=started_on,
+                closed_at=now,
+                final_review_held=final_review_held,
+                followup_due_on=followup_due_on,
+            ),
+            subject=str(situation_id),
+            tenant=who.pre,
+            sequence=version,
+        )
+    return ["Parcours clôturé après la durée maximale prévue : " + warning] if warning else []
+
+
+async def record_followup(
+    runtime: ServiceRuntime,
+    who: Principal,
+    situation_id: uuid.UUID,
+    *,
+    outcome: FollowupOutcome,
+    held_on: date,
+) -> uuid.UUID:
+    now = datetime.now(UTC)
+    followup_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await access.situation_for(conn, who, situation_id, lock=True)
+        if situation["stage"] != "closed":
+            raise DomainError(
+                "situation_not_closed", "Le suivi à six mois suit la clôture du parcours."
+            )
+        if held_on < situation["closed_at"].date():
+            raise DomainError(
+                "followup_before_closure",
+                "La date du suivi précède la clôture du parcours.",
+                422,
+            )
+        if not await repository.insert_followup(
+            conn, followup_id, situation_id, who.pre, outcome.value, held_on, who.sub, now
+        ):
+            raise DomainError("followup_already_recorded", "Le suivi a déjà été enregistré.")
+        await repository.resolve_deadlines(conn, situation_id, DeadlineKind.FOLLOWUP.value)
+        version = await repository.bump_version(conn, situation_id)
+        await runtime.emit(
+            conn,
+            FollowupRecorded(
+                followup_id=followup_id,
+                situation_id=situation_id,
+                subject_id=situation["subject_id"],
+                outcome=outcome,
+                held_on=held_on,
+                recorded_at=now,
+            ),
+            subject=str(situation_id),
+            tenant=who.pre,
+            sequence=version,
+        )
+    return followup_id

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -69,6 +71,7 @@ class Service:
     amqp_url: str
     keys_dir: Path
     settings: NotificationsSettings
+    app: Any = None
 
     def token(
         self, role: str, org: str, *, sub: str | None = None, pre: str = PRE
@@ -114,6 +117,35 @@ async def publish_event(amqp_url: str, event: CloudEvent[Any]) -> None:
         )
 
 
+@dataclass
+class Tap:
+    """What crossed ``relais.events`` for some routing keys, as CloudEvent dicts."""
+
+    seen: list[dict[str, Any]]
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.seen]
+
+
+@pytest.fixture
+async def tap_notifications(amqp_url: str) -> AsyncIterator[Tap]:
+    connection = await aio_pika.connect(amqp_url)
+    tap = Tap([])
+    async with connection:
+        channel = await connection.channel()
+        # The tap may start before the service declares the topology.
+        await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(EVENTS_EXCHANGE, routing_key="notification.#")
+
+        async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            tap.seen.append(json.loads(message.body))
+            await message.ack()
+
+        await queue.consume(keep)
+        yield tap
+
+
 ServiceFactory = Callable[..., Awaitable[Service]]
 
 
@@ -122,29 +154,27 @@ async def start_service(
     amqp_url: str, database_dsn: str, keys_dir: Path
 ) -> AsyncIterator[ServiceFactory]:
     """Start the notifications runtime (broker, database, consumers) with an HTTP client."""
-    started: list[Service] = []
 
     async def start(**overrides: Any) -> Service:
-        settings = NotificationsSettings(
-            amqp_url=amqp_url,
-            database_url=database_dsn,
-            jwks_path=keys_dir / "jwks.json",
-            retry_delays_ms=[200, 400],
-            immediate_attempts=2,
-            outbox_poll_interval_s=0.2,
-            referral_url="https://referral.example",
-            parcours_url="https://parcours.example",
-            **overrides,
-        )
+        values: dict[str, Any] = {
+            "amqp_url": amqp_url,
+            "database_url": database_dsn,
+            "jwks_path": keys_dir / "jwks.json",
+            "retry_delays_ms": [200, 400],
+            "immediate_attempts": 2,
+            "outbox_poll_interval_s": 0.2,
+            "referral_url": "https://referral.example",
+            "parcours_url": "https://parcours.example",
+            "dispatch_interval_s": 0.1,
+            "webhook_allow_insecure": True,
+        }
+        settings = NotificationsSettings(**(values | overrides))
         app = create_app(settings)
         runtime: ServiceRuntime = app.state.runtime
-        await runtime.start()
+        await stack.enter_async_context(app.router.lifespan_context(app))
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-        service = Service(runtime, http, amqp_url, keys_dir, settings)
-        started.append(service)
-        return service
+        stack.push_async_callback(http.aclose)
+        return Service(runtime, http, amqp_url, keys_dir, settings, app)
 
-    yield start
-    for service in reversed(started):
-        await service.http.aclose()
-        await service.runtime.stop()
+    async with contextlib.AsyncExitStack() as stack:
+        yield start

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from relais_runtime.settings import RelaisSettings
@@ -23,3 +23,39 @@ class NotificationsSettings(RelaisSettings):
         default="http://127.0.0.1:8002",
         validation_alias=AliasChoices("NOTIFICATIONS_PARCOURS_URL", "RELAIS_PARCOURS_URL"),
     )
+
+    # --- e-mail (SMTP) --------------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    #: Upgrade the connection with STARTTLS (port 587); ``smtp_tls``: implicit TLS (465).
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = 15.0
+    mail_from: str = "Relais <ne-pas-repondre@relais.invalid>"
+
+    # --- webhooks ---------------------------------------------------------------------------
+    webhook_timeout_s: float = 10.0
+    #: Consecutive failed attempts after which an endpoint is disabled and its owner told.
+    webhook_disable_after: int = Field(default=10, ge=1)
+    #: Allow http:// and private addresses for webhook URLs (development and tests only).
+    webhook_allow_insecure: bool = False
+
+    # --- dispatcher -------------------------------------------------------------------------
+    #: Seconds between attempts after each failure; given up after the last one.
+    delivery_backoff_s: list[float] = Field(
+        default_factory=lambda: [10.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0]
+    )
+    dispatch_interval_s: float = Field(default=1.0, gt=0)
+    dispatch_batch: int = Field(default=50, ge=1, le=1000)
+    #: How long a claimed delivery stays ours; a process dying mid-send frees it after this.
+    delivery_lease_s: float = Field(default=60.0, gt=0)
+
+    # --- reminders --------------------------------------------------------------------------
+    #: How long a deadline may stay overdue after the first reminder before the
+    #: coordinators are told.
+    escalate_after_hours: float = Field(default=72.0, gt=0)
+    #: Hour (PRE time zone) at which daily e-mail digests go out.
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    timezone: str = "Europe/Paris"

@@ -1,12 +1,20 @@
-"""create_app(): wires settings, runtime, subscribers and routes; nothing else."""
+"""create_app(): wires settings, runtime, subscribers, dispatcher and routes; nothing else."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from relais_notifications.config import NotificationsSettings
+from relais_notifications.domain.audience import Links
 from relais_notifications.entrypoints import consumers
 from relais_notifications.entrypoints.http import router
+from relais_notifications.service.dispatch import Dispatcher
+from relais_notifications.service.escalate import escalate_due
+from relais_notifications.service.live import FeedHub
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
 
@@ -19,10 +27,34 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         migrations_dir=migrations_dir(__file__),
         queues=[consumers.EVENTS_QUEUE],
     )
-    consumers.register(runtime, settings)
-    return build_app(
+    links = Links(referral=settings.referral_url, parcours=settings.parcours_url)
+    consumers.register(runtime, settings, links)
+    app = build_app(
         runtime,
         title="Relais — notifications",
         description="Qui doit être prévenu de quoi, sur quel canal, sans identité d'enfant.",
         routers=[router],
     )
+    dispatcher = Dispatcher(runtime, settings)
+
+    async def escalations() -> None:
+        await escalate_due(runtime, links)
+
+    dispatcher.jobs.append(escalations)
+    hub = FeedHub(settings.database_url)
+    app.state.dispatcher = dispatcher
+    app.state.feed_hub = hub
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        async with runtime.lifespan():
+            await hub.start()
+            await dispatcher.start()
+            try:
+                yield
+            finally:
+                await dispatcher.stop()
+                await hub.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

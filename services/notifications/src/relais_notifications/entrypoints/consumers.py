@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from relais_contracts.envelope import CloudEvent
@@ -14,12 +15,12 @@ from relais_runtime.runtime import ServiceRuntime
 EVENTS_QUEUE = "notifications.events"
 
 
-def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Links) -> None:
     consumer = runtime.consumer(EVENTS_QUEUE)
-    links = Links(referral=settings.referral_url, parcours=settings.parcours_url)
+    escalate_after = timedelta(hours=settings.escalate_after_hours)
 
     async def on_event(event: CloudEvent[Any], tx: Tx) -> None:
-        await notify(tx, event.data, links)
+        await notify(tx, event.data, links, escalate_after=escalate_after)
 
     # One rule per type in domain.audience.RULES; a type bound to the queue without a rule
     # would be parked as unknown_type (a test checks the two lists match).

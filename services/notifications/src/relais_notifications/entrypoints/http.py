@@ -1,22 +1,47 @@
-"""HTTP routes of the notifications service: the in-app feed."""
+"""HTTP routes of the notifications service: feed (with live stream), subscriptions, webhooks."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+from sse_starlette.sse import EventSourceResponse
 
-from relais_notifications.adapters import feed
+from relais_notifications.adapters import deliveries, feed, subscriptions
+from relais_notifications.domain.audience import RULES
+from relais_notifications.service import manage
+from relais_notifications.service.live import FeedHub
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import CurrentPrincipal, Principal
+from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+#: The CloudEvents types one can subscribe to: those this service notifies about.
+NOTIFIED_TYPES = frozenset(model.ce_type() for model in RULES)
+
+
+def recipients(who: Principal) -> list[str]:
+    """What a user's feed gathers: its own items, its organisation's and its roles'."""
+    return [
+        f"user:{who.sub}",
+        f"org:{who.org}",
+        *(f"role:{role}" for role in sorted(who.roles)),
+    ]
+
+
+# --- feed ---------------------------------------------------------------------------------
 
 
 class FeedItem(BaseModel):
@@ -35,21 +60,22 @@ class FeedPage(BaseModel):
     offset: int
 
 
-def recipients(who: Principal) -> list[str]:
-    """What a user's feed gathers: its own items, its organisation's and its roles'."""
-    return [
-        f"user:{who.sub}",
-        f"org:{who.org}",
-        *(f"role:{role}" for role in sorted(who.roles)),
-    ]
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=500, description="Items to mark read; absent: all."
+    )
+
+
+class ReadResult(BaseModel):
+    marked: int
+    unread: int
 
 
 @router.get("/feed", response_model=FeedPage, summary="Fil de notifications")
 async def get_feed(
-    who: CurrentPrincipal,
-    runtime: Runtime,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
 ) -> FeedPage:
     targets = recipients(who)
     async with runtime.pool.acquire() as conn:
@@ -57,4 +83,338 @@ async def get_feed(
         unread = await feed.unread_count(conn, who.pre, targets)
     return FeedPage(
         items=[FeedItem(**dict(r)) for r in rows], unread=unread, limit=limit, offset=offset
+    )
+
+
+@router.post("/feed/read", response_model=ReadResult, summary="Marquer comme lu")
+async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead) -> ReadResult:
+    targets = recipients(who)
+    async with runtime.pool.acquire() as conn:
+        marked = await feed.mark_read(conn, who.pre, targets, body.ids)
+        unread = await feed.unread_count(conn, who.pre, targets)
+    return ReadResult(marked=marked, unread=unread)
+
+
+@router.get(
+    "/feed/stream",
+    summary="Fil de notifications en direct (Server-Sent Events)",
+    response_class=EventSourceResponse,
+)
+async def stream_feed(
+    who: CurrentPrincipal, runtime: Runtime, request: Request
+) -> EventSourceResponse:
+    """Sends ``event: unread`` at once, then ``event: item`` for each new item and the new
+    unread count. ``Last-Event-ID`` resumes after the last item received."""
+    hub: FeedHub = request.app.state.feed_hub
+    targets = recipients(who)
+    resume = request.headers.get("last-event-id", "")
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        async with runtime.pool.acquire() as conn:
+            cursor = int(resume) if resume.isdigit() else await feed.last_position(conn)
+            unread = await feed.unread_count(conn, who.pre, targets)
+        yield {"event": "unread", "data": json.dumps({"unread": unread})}
+        while True:
+            async with runtime.pool.acquire() as conn:
+                rows = await feed.items_since(conn, who.pre, targets, cursor)
+                if rows:
+                    unread = await feed.unread_count(conn, who.pre, targets)
+            for row in rows:
+                cursor = row["position"]
+                item = FeedItem(**{k: v for k, v in dict(row).items() if k != "position"})
+                yield {"event": "item", "id": str(cursor), "data": item.model_dump_json()}
+            if rows:
+                yield {"event": "unread", "data": json.dumps({"unread": unread})}
+            await hub.wait(who.pre, within_s=15.0)
+
+    return EventSourceResponse(events(), ping=15)
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+def _check_types(values: list[str]) -> list[str]:
+    unknown = sorted(set(values) - NOTIFIED_TYPES)
+    if unknown:
+        raise PydanticCustomError(
+            "unknown_event_type",
+            "Type d'événement inconnu. Valeurs possibles : {allowed}.",
+            {"allowed": ", ".join(sorted(NOTIFIED_TYPES))},
+        )
+    return sorted(set(values))
+
+
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$", description="Langue des messages.")]
+EventTypes = Annotated[
+    list[str],
+    Field(
+        default_factory=list,
+        max_length=50,
+        description="Types CloudEvents ; vide : tout ce qui concerne l'abonné.",
+    ),
+]
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["email", "amqp"]
+    personal: bool = Field(
+        default=False, description="Pour soi seulement ; sinon pour toute l'organisation."
+    )
+    event_types: EventTypes
+    situation_id: uuid.UUID | None = None
+    referent_id: uuid.UUID | None = None
+    language: Language = "fr"
+    email: str | None = Field(default=None, max_length=254)
+    digest: bool = Field(default=False, description="E-mail : un récapitulatif quotidien.")
+
+    _types = field_validator("event_types")(_check_types)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("@") != 1 or " " in value or "\n" in value):
+            raise PydanticCustomError("email_invalid", "L'adresse e-mail n'est pas valide.")
+        return value
+
+
+class SubscriptionOut(BaseModel):
+    id: uuid.UUID
+    org_id: str
+    personal: bool
+    channel: str
+    event_types: list[str]
+    situation_id: uuid.UUID | None
+    referent_id: uuid.UUID | None
+    language: str
+    email: str | None
+    webhook_id: uuid.UUID | None
+    digest: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> SubscriptionOut:
+        return cls(
+            personal=row["user_id"] is not None,
+            **{k: row[k] for k in cls.model_fields if k != "personal"},
+        )
+
+
+class SubscriptionPage(BaseModel):
+    items: list[SubscriptionOut]
+    limit: int
+    offset: int
+
+
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201, summary="S'abonner")
+async def create_subscription(
+    who: CurrentPrincipal, runtime: Runtime, body: SubscriptionIn
+) -> SubscriptionOut:
+    if body.channel == "email" and body.email is None:
+        raise DomainError("email_required", "Indiquez l'adresse e-mail à prévenir.", 422)
+    if body.channel != "email" and (body.email is not None or body.digest):
+        raise DomainError(
+            "email_only", "L'adresse e-mail et le récapitulatif valent pour l'e-mail.", 422
+        )
+    row = await manage.subscribe(
+        runtime,
+        who,
+        personal=body.personal,
+        channel=body.channel,
+        event_types=body.event_types,
+        situation_id=body.situation_id,
+        referent_id=body.referent_id,
+        language=body.language,
+        email=body.email,
+        digest=body.digest,
+    )
+    return SubscriptionOut.of(row)
+
+
+@router.get("/subscriptions", response_model=SubscriptionPage, summary="Mes abonnements")
+async def list_subscriptions(
+    who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
+) -> SubscriptionPage:
+    async with runtime.pool.acquire() as conn:
+        rows = await subscriptions.list_subscriptions(
+            conn, who.pre, who.org, who.sub, limit, offset
+        )
+    return SubscriptionPage(items=[SubscriptionOut.of(r) for r in rows], limit=limit, offset=offset)
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=204, summary="Se désabonner")
+async def delete_subscription(
+    who: CurrentPrincipal, runtime: Runtime, subscription_id: uuid.UUID
+) -> None:
+    async with runtime.pool.acquire() as conn:
+        row = await subscriptions.get_subscription(conn, who.pre, subscription_id)
+        if row is None or row["org_id"] != who.org or row["user_id"] not in (None, who.sub):
+            raise DomainError("subscription_not_found", "Abonnement introuvable.", 404)
+        await subscriptions.delete_subscription(conn, who.pre, subscription_id)
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2000, description="Adresse https:// de réception.")
+    event_types: EventTypes
+    language: Language = "fr"
+
+    _types = field_validator("event_types")(_check_types)
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    enabled: bool
+    consecutive_failures: int
+    disabled_at: datetime | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(
+        description="Clé de signature (Standard Webhooks). Montrée une seule fois : gardez-la."
+    )
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+    limit: int
+    offset: int
+
+
+class AttemptOut(BaseModel):
+    delivery_id: uuid.UUID
+    event_type: str
+    attempt: int
+    at: datetime
+    http_status: int | None
+    failure: str | None
+    duration_ms: int
+
+
+class AttemptPage(BaseModel):
+    items: list[AttemptOut]
+    limit: int
+    offset: int
+
+
+@router.post(
+    "/webhooks", response_model=WebhookCreated, status_code=201, summary="Ajouter un webhook"
+)
+async def create_webhook(
+    who: CurrentPrincipal, runtime: Runtime, body: WebhookIn
+) -> WebhookCreated:
+    endpoint, secret = await manage.add_webhook(
+        runtime,
+        who,
+        url=body.url,
+        event_types=body.event_types,
+        language=body.language,
+        allow_insecure=runtime.settings.webhook_allow_insecure,  # type: ignore[attr-defined]
+    )
+    return WebhookCreated(secret=secret, **_hook_fields(endpoint))
+
+
+@router.get("/webhooks", response_model=WebhookPage, summary="Webhooks de mon organisation")
+async def list_webhooks(
+    who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
+) -> WebhookPage:
+    async with runtime.pool.acquire() as conn:
+        rows = await subscriptions.list_endpoints(conn, who.pre, who.org, limit, offset)
+    return WebhookPage(
+        items=[WebhookOut(**_hook_fields(r)) for r in rows], limit=limit, offset=offset
+    )
+
+
+async def _own_endpoint(runtime: ServiceRuntime, who: Principal, hook_id: uuid.UUID) -> Any:
+    async with runtime.pool.acquire() as conn:
+        row = await subscriptions.get_endpoint(conn, who.pre, who.org, hook_id)
+    if row is None:
+        raise DomainError("webhook_not_found", "Webhook introuvable.", 404)
+    return row
+
+
+@router.get("/webhooks/{webhook_id}", response_model=WebhookOut, summary="Un webhook")
+async def get_webhook(who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID) -> WebhookOut:
+    return WebhookOut(**_hook_fields(await _own_endpoint(runtime, who, webhook_id)))
+
+
+@router.get(
+    "/webhooks/{webhook_id}/attempts",
+    response_model=AttemptPage,
+    summary="Journal des envois d'un webhook",
+)
+async def webhook_attempts(
+    who: CurrentPrincipal,
+    runtime: Runtime,
+    webhook_id: uuid.UUID,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> AttemptPage:
+    await _own_endpoint(runtime, who, webhook_id)
+    async with runtime.pool.acquire() as conn:
+        rows = await subscriptions.list_attempts(conn, webhook_id, limit, offset)
+    return AttemptPage(items=[AttemptOut(**dict(r)) for r in rows], limit=limit, offset=offset)
+
+
+@router.post("/webhooks/{webhook_id}/enable", response_model=WebhookOut, summary="Réactiver")
+async def enable_webhook(
+    who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID
+) -> WebhookOut:
+    await _own_endpoint(runtime, who, webhook_id)
+    async with runtime.pool.acquire() as conn:
+        await subscriptions.set_enabled(conn, webhook_id, True)
+    return WebhookOut(**_hook_fields(await _own_endpoint(runtime, who, webhook_id)))
+
+
+def _hook_fields(row: Any) -> dict[str, Any]:
+    return {k: row[k] for k in WebhookOut.model_fields}
+
+
+# --- deliveries ---------------------------------------------------------------------------
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    channel: str
+    status: str
+    attempts: int
+    last_failure: str | None
+    http_status: int | None
+    title: str
+    link: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    limit: int
+    offset: int
+
+
+@router.get("/deliveries", response_model=DeliveryPage, summary="Envois à mon organisation")
+async def list_deliveries(
+    who: CurrentPrincipal,
+    runtime: Runtime,
+    status: Annotated[
+        Literal["pending", "sending", "delivered", "failed", "digested"] | None, Query()
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> DeliveryPage:
+    async with runtime.pool.acquire() as conn:
+        rows = await deliveries.list_for_org(conn, who.pre, who.org, status, limit, offset)
+    return DeliveryPage(
+        items=[DeliveryOut(**{k: r[k] for k in DeliveryOut.model_fields}) for r in rows],
+        limit=limit,
+        offset=offset,
     )

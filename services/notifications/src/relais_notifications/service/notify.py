@@ -1,28 +1,146 @@
-"""Use case: tell the people who must hear about an event (one transaction: the handler's)."""
+"""Use case: tell the people who must hear about an event (one transaction: the handler's).
+
+Everyone in the audience gets a feed item at once. Each matching subscription adds one
+delivery row (email, webhook, AMQP) that the dispatcher sends after commit; the unique key
+(event, recipient, channel, destination) makes a redelivered event or two overlapping
+subscriptions a no-op.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 from relais_contracts.base import Message
-from relais_notifications.adapters import feed
-from relais_notifications.domain.audience import Links, Notice, notice_for
+from relais_contracts.types import DeliveryChannel
+from relais_contracts.v1.notifications import NotificationDelivered
+from relais_contracts.v1.parcours import (
+    HandoverAccepted,
+    HandoverCancelled,
+    HandoverDeclined,
+    HandoverWaitlisted,
+)
+from relais_notifications.adapters import deliveries, escalations, feed, subscriptions
+from relais_notifications.domain.audience import Links, Notice, Recipient, notice_for
+from relais_notifications.domain.delivery import Subscription, payload
 from relais_notifications.domain.texts import render
 from relais_runtime.consumer import Tx
 
+#: Events that settle an unanswered handover: its reminder need not escalate any more.
+ANSWERS = frozenset(
+    m.ce_type() for m in (HandoverAccepted, HandoverDeclined, HandoverWaitlisted, HandoverCancelled)
+)
 
-async def notify(tx: Tx, data: Message, links: Links) -> Notice:
-    """Put the event in the feed of everyone in its audience (once, even if redelivered)."""
-    event = tx.incoming
+
+def org_of(recipient: Recipient, pre_id: str) -> str:
+    """The organisation a notification is for: the PRE itself for roles and its staff."""
+    return recipient.id if recipient.kind == "org" else pre_id
+
+
+async def notify(
+    tx: Tx, data: Message, links: Links, *, escalate_after: timedelta | None = None
+) -> Notice:
     notice = notice_for(data, links)
+    await deliver(tx, notice)
+    if notice.deadline_id is not None and escalate_after is not None:
+        await escalations.schedule(
+            tx.conn,
+            deadline_id=notice.deadline_id,
+            event=tx.incoming,
+            escalate_at=tx.incoming.time + escalate_after,
+        )
+    handover_id = getattr(data, "handover_id", None)
+    if handover_id is not None and tx.incoming.type in ANSWERS:
+        await escalations.resolve_handover(tx.conn, tx.incoming.tenant, handover_id)
+    return notice
+
+
+async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) -> None:
+    event = tx.incoming
+    event_id = event_id or event.id
     text = render(notice.template, notice.facts, notice.link)
     for recipient in notice.audience:
-        await feed.add_item(
+        item_id = uuid.uuid4()
+        added = await feed.add_item(
             tx.conn,
+            item_id=item_id,
             pre_id=event.tenant,
             recipient=recipient.key,
             title=text.title,
             link=notice.link,
-            event_id=event.id,
+            event_id=event_id,
             kind=event.type,
             created_at=event.time,
         )
-    return notice
+        if added:
+            await tx.emit(
+                NotificationDelivered(
+                    notification_id=item_id,
+                    channel=DeliveryChannel.FEED,
+                    recipient_org_id=org_of(recipient, event.tenant),
+                    recipient_user_id=_user_uuid(recipient),
+                    cause_event_id=event.id,
+                    cause_type=event.type,
+                    attempts=1,
+                    delivered_at=event.time,
+                ),
+                subject=str(item_id),
+                sequence=1,
+            )
+    wanted = await subscriptions.matching(
+        tx.conn,
+        pre_id=event.tenant,
+        event_type=event.type,
+        audience=[r.key for r in notice.audience],
+        situation_id=notice.situation_id,
+        referent_id=notice.referent_id,
+    )
+    for row in wanted:
+        sub = Subscription(
+            id=row["id"],
+            org_id=row["org_id"],
+            user_id=row["user_id"],
+            channel=row["channel"],
+            language=row["language"],
+            email=row["email"],
+            webhook_id=row["webhook_id"],
+            digest=row["digest"],
+        )
+        localized = render(notice.template, notice.facts, notice.link, sub.language)
+        delivery_id = uuid.uuid4()
+        await deliveries.add(
+            tx.conn,
+            id=delivery_id,
+            pre_id=event.tenant,
+            event_id=event_id,
+            event_type=event.type,
+            recipient=sub.recipient,
+            recipient_org=sub.org_id,
+            recipient_user=sub.user_id,
+            channel=sub.channel,
+            destination=sub.destination,
+            subscription_id=sub.id,
+            webhook_id=sub.webhook_id,
+            title=localized.title,
+            body=localized.body,
+            link=notice.link,
+            payload=payload(
+                notification_id=delivery_id,
+                event_id=event_id,
+                event_type=event.type,
+                pre_id=event.tenant,
+                occurred_at=event.time,
+                notice=notice,
+                text=localized,
+            ),
+            status="digested" if sub.digest and sub.channel == "email" else "pending",
+        )
+
+
+def _user_uuid(recipient: Recipient) -> uuid.UUID | None:
+    if recipient.kind != "user":
+        return None
+    try:
+        return uuid.UUID(recipient.id)
+    except ValueError:
+        return None

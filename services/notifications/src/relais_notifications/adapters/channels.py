@@ -1,0 +1,131 @@
+"""Senders, one per channel. Each returns a ``Sent``: ok, or a failure code (never remote text).
+
+- webhook: an HTTP POST signed per Standard Webhooks (``webhook-id`` is the delivery id,
+  stable across attempts, so a receiver can drop a repeat);
+- e-mail: SMTP through aiosmtplib, STARTTLS/TLS and auth as configured; ``Message-ID``
+  derives from the delivery id;
+- AMQP: a persistent, confirmed, mandatory publish to ``deliver.<org_id>``.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+import aiosmtplib
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from relais_contracts.topology import delivery_queue
+from relais_notifications.config import NotificationsSettings
+
+
+@dataclass(frozen=True)
+class Sent:
+    failure: str | None = None  # a DeliveryFailure code
+    http_status: int | None = None
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def webhook_headers(secret: str, msg_id: str, body: str, now: datetime) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+        "user-agent": "Relais-Webhooks/1",
+    }
+
+
+async def send_webhook(
+    client: httpx.AsyncClient, *, url: str, secret: str, msg_id: str, payload: Any, timeout_s: float
+) -> Sent:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    headers = webhook_headers(secret, msg_id, body, datetime.now(UTC))
+    started = time.perf_counter()
+
+    def took() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
+    try:
+        response = await client.post(
+            url, content=body.encode(), headers=headers, timeout=timeout_s, follow_redirects=False
+        )
+    except httpx.TimeoutException:
+        return Sent("timeout", duration_ms=took())
+    except (httpx.TransportError, OSError):
+        return Sent("connection_error", duration_ms=took())
+    if 200 <= response.status_code < 300:
+        return Sent(http_status=response.status_code, duration_ms=took())
+    # 410 Gone is the conventional "stop sending": the endpoint is no more.
+    code = "invalid_endpoint" if response.status_code == 410 else "http_error"
+    return Sent(code, http_status=response.status_code, duration_ms=took())
+
+
+def email_message(
+    *, sender: str, to: str, subject: str, body: str, delivery_id: str
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{delivery_id}@relais.notifications>"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    msg.set_content(body)
+    return msg
+
+
+async def send_email(settings: NotificationsSettings, message: EmailMessage) -> Sent:
+    started = time.perf_counter()
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            start_tls=settings.smtp_starttls,
+            use_tls=settings.smtp_tls,
+            username=settings.smtp_username,
+            password=password,
+            timeout=settings.smtp_timeout_s,
+            tls_context=ssl.create_default_context(),
+        )
+    except aiosmtplib.SMTPRecipientsRefused:
+        return Sent("rejected")
+    except aiosmtplib.SMTPResponseException as exc:
+        # 5xx is final (address refused, policy); 4xx is a temporary refusal.
+        return Sent("rejected" if 500 <= exc.code < 600 else "other")
+    except aiosmtplib.SMTPTimeoutError:
+        return Sent("timeout")
+    except (aiosmtplib.SMTPException, OSError):
+        return Sent("connection_error")
+    return Sent(duration_ms=int((time.perf_counter() - started) * 1000))
+
+
+async def send_amqp(broker: Any, *, org_id: str, msg_id: str, payload: Any) -> Sent:
+    try:
+        await broker.publish(
+            json.dumps(payload, ensure_ascii=False).encode(),
+            exchange="",
+            routing_key=delivery_queue(org_id),
+            message_id=msg_id,
+            content_type="application/json",
+            persist=True,
+            mandatory=True,
+            timeout=10,
+        )
+    except Exception as exc:
+        # aio_pika raises DeliveryError (NO_ROUTE) when the organisation's queue is missing.
+        return Sent("unroutable" if "NO_ROUTE" in repr(exc) or "312" in repr(exc) else "other")
+    return Sent()

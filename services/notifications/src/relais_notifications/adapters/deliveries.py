@@ -1,0 +1,120 @@
+"""SQL for deliveries: the durable queue the dispatcher works from. Scoped by PRE for reads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from relais_runtime.db import Conn
+
+_COLUMNS = (
+    "id, pre_id, event_id, event_type, recipient, recipient_org, recipient_user, channel, "
+    "destination, subscription_id, webhook_id, title, body, link, payload, status, attempts, "
+    "next_attempt_at, last_failure, http_status, created_at, delivered_at"
+)
+
+
+async def add(conn: Conn, **values: Any) -> bool:
+    """Insert a delivery unless (event, recipient, channel, destination) already has one."""
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    inserted = await conn.fetchval(
+        f"INSERT INTO deliveries ({columns}) VALUES ({params}) "  # noqa: S608 - our own names
+        "ON CONFLICT (event_id, recipient, channel, destination) DO NOTHING RETURNING true",
+        *values.values(),
+    )
+    return bool(inserted)
+
+
+async def claim(conn: Conn, *, batch: int, lease_s: float) -> list[asyncpg.Record]:
+    """Claim due deliveries for ``lease_s`` seconds (several replicas share the work).
+
+    A row left ``sending`` by a process that died mid-send comes back when its lease ends;
+    it is sent again with the same id, which receivers use to recognise a repeat.
+    """
+    return await conn.fetch(
+        "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, "  # noqa: S608
+        "lease_until = now() + make_interval(secs => $2) "
+        "FROM (SELECT id FROM deliveries "
+        "      WHERE (status = 'pending' AND next_attempt_at <= now()) "
+        "         OR (status = 'sending' AND lease_until < now()) "
+        "      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
+        f"WHERE d.id = due.id RETURNING d.{_COLUMNS.replace(', ', ', d.')}",
+        batch,
+        float(lease_s),
+    )
+
+
+async def mark_delivered(conn: Conn, delivery_id: uuid.UUID, http_status: int | None) -> bool:
+    """Record success; False if the row was no longer ours (already settled elsewhere)."""
+    done = await conn.fetchval(
+        "UPDATE deliveries SET status = 'delivered', delivered_at = now(), lease_until = NULL, "
+        "http_status = $2, last_failure = NULL WHERE id = $1 AND status = 'sending' "
+        "RETURNING true",
+        delivery_id,
+        http_status,
+    )
+    return bool(done)
+
+
+async def mark_failed(
+    conn: Conn,
+    delivery_id: uuid.UUID,
+    *,
+    failure: str,
+    http_status: int | None,
+    retry_in_s: float | None,
+) -> bool:
+    """Record a failed attempt: back to pending after ``retry_in_s``, or failed for good."""
+    done = await conn.fetchval(
+        "UPDATE deliveries SET status = CASE WHEN $4::float8 IS NULL THEN 'failed' "
+        "ELSE 'pending' END, "
+        "next_attempt_at = now() + make_interval(secs => coalesce($4::float8, 0)), "
+        "lease_until = NULL, last_failure = $2, http_status = $3 "
+        "WHERE id = $1 AND status = 'sending' RETURNING true",
+        delivery_id,
+        failure,
+        http_status,
+        retry_in_s,
+    )
+    return bool(done)
+
+
+async def give_up_endpoint(conn: Conn, webhook_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Fail every delivery still waiting for a disabled endpoint."""
+    return await conn.fetch(
+        "UPDATE deliveries SET status = 'failed', last_failure = 'invalid_endpoint', "  # noqa: S608
+        "lease_until = NULL WHERE webhook_id = $1 AND status IN ('pending', 'sending') "
+        f"RETURNING {_COLUMNS}",
+        webhook_id,
+    )
+
+
+async def list_for_org(
+    conn: Conn, pre_id: str, org_id: str, status: str | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, event_id, event_type, recipient, channel, status, attempts, last_failure, "
+        "http_status, created_at, delivered_at, title, link FROM deliveries "
+        "WHERE pre_id = $1 AND recipient_org = $2 AND ($3::text IS NULL OR status = $3) "
+        "ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+        pre_id,
+        org_id,
+        status,
+        limit,
+        offset,
+    )
+
+
+async def due_digests(conn: Conn, *, batch: int) -> list[asyncpg.Record]:
+    """Digest deliveries grouped per subscription, claimed for this run."""
+    return await conn.fetch(
+        "SELECT subscription_id, pre_id, recipient, recipient_org, recipient_user, destination, "
+        "array_agg(id ORDER BY created_at) AS ids, array_agg(title ORDER BY created_at) AS titles, "
+        "array_agg(link ORDER BY created_at) AS links FROM deliveries "
+        "WHERE status = 'digested' GROUP BY subscription_id, pre_id, recipient, recipient_org, "
+        "recipient_user, destination LIMIT $1",
+        batch,
+    )

@@ -1,0 +1,55 @@
+"""SQL for reminders that escalate to the coordinators when a deadline stays overdue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from relais_contracts.envelope import CloudEvent
+from relais_runtime.db import Conn
+
+
+async def schedule(
+    conn: Conn, *, deadline_id: uuid.UUID, event: CloudEvent[Any], escalate_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO escalations (deadline_id, pre_id, handover_id, event, escalate_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (deadline_id) DO NOTHING",
+        deadline_id,
+        event.tenant,
+        getattr(event.data, "handover_id", None),
+        {
+            **event.model_dump(mode="json", exclude={"data"}),
+            "data": event.data.model_dump(mode="json"),
+        },
+        escalate_at,
+    )
+
+
+async def resolve_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> None:
+    """The partner answered (or the handover ended): nothing left to escalate."""
+    await conn.execute(
+        "UPDATE escalations SET resolved_at = now() WHERE pre_id = $1 AND handover_id = $2 "
+        "AND escalated_at IS NULL AND resolved_at IS NULL",
+        pre_id,
+        handover_id,
+    )
+
+
+async def claim_due(conn: Conn, *, batch: int) -> list[asyncpg.Record]:
+    """Due escalations, locked for this transaction (several replicas share the work)."""
+    return await conn.fetch(
+        "SELECT deadline_id, event FROM escalations WHERE escalated_at IS NULL "
+        "AND resolved_at IS NULL AND escalate_at <= now() ORDER BY escalate_at LIMIT $1 "
+        "FOR UPDATE SKIP LOCKED",
+        batch,
+    )
+
+
+async def mark_escalated(conn: Conn, deadline_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE escalations SET escalated_at = now() WHERE deadline_id = $1", deadline_id
+    )

@@ -1,0 +1,194 @@
+"""SQL for subscriptions and webhook endpoints. Every query is scoped by PRE."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from relais_runtime.db import Conn
+
+_SUB_COLUMNS = (
+    "id, pre_id, org_id, user_id, roles, event_types, situation_id, referent_id, channel, "
+    "language, email, webhook_id, digest, created_at"
+)
+
+
+async def add_subscription(conn: Conn, **values: Any) -> asyncpg.Record:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    row = await conn.fetchrow(
+        f"INSERT INTO subscriptions ({columns}) VALUES ({params}) "  # noqa: S608 - our own names
+        f"RETURNING {_SUB_COLUMNS}",
+        *values.values(),
+    )
+    assert row is not None
+    return row
+
+
+async def list_subscriptions(
+    conn: Conn, pre_id: str, org_id: str, user_id: str | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """The organisation's subscriptions and, for a user, their personal ones."""
+    return await conn.fetch(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE pre_id = $1 AND org_id = $2 "  # noqa: S608
+        "AND (user_id IS NULL OR user_id = $3) ORDER BY created_at, id LIMIT $4 OFFSET $5",
+        pre_id,
+        org_id,
+        user_id,
+        limit,
+        offset,
+    )
+
+
+async def get_subscription(conn: Conn, pre_id: str, sub_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE pre_id = $1 AND id = $2",  # noqa: S608
+        pre_id,
+        sub_id,
+    )
+
+
+async def delete_subscription(conn: Conn, pre_id: str, sub_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM subscriptions WHERE pre_id = $1 AND id = $2", pre_id, sub_id)
+
+
+async def matching(
+    conn: Conn,
+    *,
+    pre_id: str,
+    event_type: str,
+    audience: Sequence[str],
+    situation_id: uuid.UUID | None,
+    referent_id: uuid.UUID | None,
+) -> list[asyncpg.Record]:
+    """Subscriptions that want this event: addressed to their owner, or followed by situation
+    or référent (PRE staff). Webhook subscriptions of disabled endpoints are left out."""
+    return await conn.fetch(
+        f"SELECT s.{_SUB_COLUMNS.replace(', ', ', s.')} FROM subscriptions s "  # noqa: S608
+        "LEFT JOIN webhook_endpoints w ON w.id = s.webhook_id "
+        "WHERE s.pre_id = $1 AND (cardinality(s.event_types) = 0 OR $2 = ANY(s.event_types)) "
+        "AND (w.id IS NULL OR w.enabled) AND ("
+        "  (s.situation_id IS NULL AND s.referent_id IS NULL AND ("
+        "     'org:' || s.org_id = ANY($3::text[])"
+        "     OR (s.user_id IS NOT NULL AND ('user:' || s.user_id = ANY($3::text[])"
+        "         OR EXISTS (SELECT 1 FROM unnest(s.roles) r"
+        "                    WHERE 'role:' || r = ANY($3::text[]))))"
+        "  ))"
+        "  OR (s.situation_id IS NOT NULL AND s.situation_id = $4)"
+        "  OR (s.referent_id IS NOT NULL AND s.referent_id = $5)"
+        ")",
+        pre_id,
+        event_type,
+        list(audience),
+        situation_id,
+        referent_id,
+    )
+
+
+# --- webhook endpoints ----------------------------------------------------------------
+
+_HOOK_COLUMNS = "id, pre_id, org_id, url, enabled, consecutive_failures, disabled_at, created_at"
+
+
+async def add_endpoint(
+    conn: Conn, *, id: uuid.UUID, pre_id: str, org_id: str, url: str, secret: str
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "INSERT INTO webhook_endpoints (id, pre_id, org_id, url, secret) "  # noqa: S608
+        f"VALUES ($1, $2, $3, $4, $5) RETURNING {_HOOK_COLUMNS}",
+        id,
+        pre_id,
+        org_id,
+        url,
+        secret,
+    )
+    assert row is not None
+    return row
+
+
+async def list_endpoints(
+    conn: Conn, pre_id: str, org_id: str, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {_HOOK_COLUMNS} FROM webhook_endpoints WHERE pre_id = $1 AND org_id = $2 "  # noqa: S608
+        "ORDER BY created_at, id LIMIT $3 OFFSET $4",
+        pre_id,
+        org_id,
+        limit,
+        offset,
+    )
+
+
+async def get_endpoint(
+    conn: Conn, pre_id: str, org_id: str, hook_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_HOOK_COLUMNS} FROM webhook_endpoints "  # noqa: S608
+        "WHERE pre_id = $1 AND org_id = $2 AND id = $3",
+        pre_id,
+        org_id,
+        hook_id,
+    )
+
+
+async def endpoint_secret(conn: Conn, hook_id: uuid.UUID) -> tuple[str, str, bool] | None:
+    row = await conn.fetchrow(
+        "SELECT url, secret, enabled FROM webhook_endpoints WHERE id = $1", hook_id
+    )
+    return None if row is None else (row["url"], row["secret"], row["enabled"])
+
+
+async def set_enabled(conn: Conn, hook_id: uuid.UUID, enabled: bool) -> None:
+    await conn.execute(
+        "UPDATE webhook_endpoints SET enabled = $2, consecutive_failures = 0, "
+        "disabled_at = CASE WHEN $2 THEN NULL ELSE now() END WHERE id = $1",
+        hook_id,
+        enabled,
+    )
+
+
+async def record_attempt(
+    conn: Conn,
+    *,
+    hook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    attempt: int,
+    http_status: int | None,
+    failure: str | None,
+    duration_ms: int,
+) -> int:
+    """Log the attempt and return the endpoint's consecutive failures after it."""
+    await conn.execute(
+        "INSERT INTO webhook_attempts (webhook_id, delivery_id, attempt, http_status, failure, "
+        "duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        hook_id,
+        delivery_id,
+        attempt,
+        http_status,
+        failure,
+        duration_ms,
+    )
+    failures: int = await conn.fetchval(
+        "UPDATE webhook_endpoints SET consecutive_failures = "
+        "CASE WHEN $2 THEN 0 ELSE consecutive_failures + 1 END WHERE id = $1 "
+        "RETURNING consecutive_failures",
+        hook_id,
+        failure is None,
+    )
+    return failures
+
+
+async def list_attempts(
+    conn: Conn, hook_id: uuid.UUID, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT a.delivery_id, a.attempt, a.at, a.http_status, a.failure, a.duration_ms, "
+        "d.event_type FROM webhook_attempts a JOIN deliveries d ON d.id = a.delivery_id "
+        "WHERE a.webhook_id = $1 ORDER BY a.at DESC, a.id DESC LIMIT $2 OFFSET $3",
+        hook_id,
+        limit,
+        offset,
+    )

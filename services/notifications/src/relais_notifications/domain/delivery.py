@@ -1,0 +1,81 @@
+"""What a subscription makes of a notice, and how failed attempts are retried. No I/O."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from relais_contracts.topology import delivery_queue
+from relais_notifications.domain.audience import Notice
+from relais_notifications.domain.texts import Text
+
+#: Channels a subscription can ask for; the feed needs none (everyone has one).
+SUBSCRIBABLE_CHANNELS = ("email", "webhook", "amqp")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: uuid.UUID
+    org_id: str
+    user_id: str | None
+    channel: str
+    language: str
+    email: str | None
+    webhook_id: uuid.UUID | None
+    digest: bool
+
+    @property
+    def recipient(self) -> str:
+        return f"user:{self.user_id}" if self.user_id else f"org:{self.org_id}"
+
+    @property
+    def destination(self) -> str:
+        if self.channel == "email":
+            return f"mailto:{self.email}"
+        if self.channel == "webhook":
+            return f"webhook:{self.webhook_id}"
+        return f"amqp:{delivery_queue(self.org_id)}"
+
+
+def payload(
+    *,
+    notification_id: uuid.UUID,
+    event_id: uuid.UUID,
+    event_type: str,
+    pre_id: str,
+    occurred_at: datetime,
+    notice: Notice,
+    text: Text,
+) -> dict[str, Any]:
+    """The JSON body of a webhook or AMQP delivery (Standard Webhooks shape).
+
+    Ids, codes, dates, a reference, a title and a link: nothing a child could be recognised by.
+    """
+    return {
+        "type": event_type,
+        "timestamp": occurred_at.isoformat(),
+        "data": {
+            "notification_id": str(notification_id),
+            "event_id": str(event_id),
+            "pre_id": pre_id,
+            "reference": notice.facts.get("ref"),
+            "title": text.title,
+            "link": notice.link,
+            "facts": json.loads(json.dumps(notice.facts, default=str)),
+        },
+    }
+
+
+def retry_delay(attempts: int, backoff_s: Sequence[float]) -> float | None:
+    """Seconds before the next attempt after ``attempts`` failed ones; None: give up."""
+    if attempts > len(backoff_s):
+        return None
+    return float(backoff_s[attempts - 1])
+
+
+#: Failures a later attempt cannot fix: give up at once.
+FINAL_FAILURES = frozenset({"rejected", "invalid_endpoint"})

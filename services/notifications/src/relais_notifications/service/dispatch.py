@@ -1,0 +1,242 @@
+"""The dispatcher: sends claimed deliveries and settles each one in its own transaction.
+
+Claim (``FOR UPDATE SKIP LOCKED``, a lease) → send outside any transaction → settle:
+delivered, or failed with a retry after backoff, or given up; ``notification.delivered`` /
+``notification.failed`` go to the outbox in the settling transaction. A webhook endpoint
+failing ``webhook_disable_after`` attempts in a row is disabled, its waiting deliveries
+given up, and its owner told in the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import structlog
+
+from relais_contracts.types import DeliveryChannel, DeliveryFailure
+from relais_contracts.v1.notifications import NotificationDelivered, NotificationFailed
+from relais_notifications.adapters import channels, deliveries, feed, subscriptions
+from relais_notifications.config import NotificationsSettings
+from relais_notifications.domain.delivery import FINAL_FAILURES, retry_delay
+from relais_runtime.db import Conn
+from relais_runtime.runtime import ServiceRuntime
+
+log = structlog.get_logger("relais.notifications.dispatch")
+
+
+class Dispatcher:
+    def __init__(self, runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.wake = asyncio.Event()
+        #: Extra periodic jobs (escalations, digests), run before each dispatch round.
+        self.jobs: list[Any] = []
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient()
+        self._task = asyncio.create_task(self._run(), name="notifications-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self) -> None:
+        while True:
+            sent = 0
+            try:
+                for job in self.jobs:
+                    await job()
+                sent = await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("dispatch_db_error", error=type(exc).__name__)
+            except Exception:
+                log.exception("dispatch_failed")
+            if sent >= self.settings.dispatch_batch:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.dispatch_interval_s)
+
+    async def run_once(self) -> int:
+        """Claim a batch of due deliveries, send them concurrently, settle each."""
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            claimed = await deliveries.claim(
+                conn, batch=self.settings.dispatch_batch, lease_s=self.settings.delivery_lease_s
+            )
+        if claimed:
+            await asyncio.gather(*(self._deliver(dict(row)) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(self, d: dict[str, Any]) -> None:
+        structlog.contextvars.bind_contextvars(notification_id=str(d["id"]), channel=d["channel"])
+        try:
+            sent = await self._send(d)
+            async with self.runtime.pool.acquire() as conn, conn.transaction():
+                await self._settle(conn, d, sent)
+        finally:
+            structlog.contextvars.unbind_contextvars("notification_id", "channel")
+
+    async def _send(self, d: dict[str, Any]) -> channels.Sent:
+        s = self.settings
+        if d["channel"] == "webhook":
+            async with self.runtime.pool.acquire() as conn:
+                endpoint = await subscriptions.endpoint_secret(conn, d["webhook_id"])
+            if endpoint is None or not endpoint[2]:
+                return channels.Sent("invalid_endpoint")
+            url, secret, _ = endpoint
+            assert self._client is not None
+            return await channels.send_webhook(
+                self._client,
+                url=url,
+                secret=secret,
+                msg_id=str(d["id"]),
+                payload=d["payload"],
+                timeout_s=s.webhook_timeout_s,
+            )
+        if d["channel"] == "email":
+            message = channels.email_message(
+                sender=s.mail_from,
+                to=d["destination"].removeprefix("mailto:"),
+                subject=d["title"],
+                body=d["body"],
+                delivery_id=str(d["id"]),
+            )
+            return await channels.send_email(s, message)
+        if d["channel"] == "amqp":
+            return await channels.send_amqp(
+                self.runtime.broker,
+                org_id=d["recipient_org"],
+                msg_id=str(d["id"]),
+                payload=d["payload"],
+            )
+        return channels.Sent("other")
+
+    async def _settle(self, conn: Conn, d: dict[str, Any], sent: channels.Sent) -> None:
+        attempts = d["attempts"]
+        if sent.ok:
+            if await deliveries.mark_delivered(conn, d["id"], sent.http_status):
+                await self._emit_delivered(conn, d)
+                log.info("notification_delivered", attempts=attempts)
+        else:
+            assert sent.failure is not None
+            retry_in = None
+            if sent.failure not in FINAL_FAILURES:
+                retry_in = retry_delay(attempts, self.settings.delivery_backoff_s)
+            if await deliveries.mark_failed(
+                conn,
+                d["id"],
+                failure=sent.failure,
+                http_status=sent.http_status,
+                retry_in_s=retry_in,
+            ):
+                await self._emit_failed(conn, d, sent, will_retry=retry_in is not None)
+                log.warning(
+                    "notification_failed",
+                    failure=sent.failure,
+                    http_status=sent.http_status,
+                    attempts=attempts,
+                    will_retry=retry_in is not None,
+                )
+        if d["channel"] == "webhook" and d["webhook_id"] is not None:
+            failures = await subscriptions.record_attempt(
+                conn,
+                hook_id=d["webhook_id"],
+                delivery_id=d["id"],
+                attempt=attempts,
+                http_status=sent.http_status,
+                failure=sent.failure,
+                duration_ms=sent.duration_ms,
+            )
+            if failures >= self.settings.webhook_disable_after:
+                await self._disable_endpoint(conn, d)
+
+    async def _disable_endpoint(self, conn: Conn, d: dict[str, Any]) -> None:
+        hook_id: uuid.UUID = d["webhook_id"]
+        await subscriptions.set_enabled(conn, hook_id, False)
+        for waiting in await deliveries.give_up_endpoint(conn, hook_id):
+            given_up = dict(waiting)
+            await self._emit_failed(
+                conn, given_up, channels.Sent("invalid_endpoint"), will_retry=False
+            )
+        # The owner hears about it where it always looks: its feed.
+        await feed.add_item(
+            conn,
+            item_id=uuid.uuid4(),
+            pre_id=d["pre_id"],
+            recipient=f"org:{d['recipient_org']}",
+            title=(
+                f"Webhook désactivé après {self.settings.webhook_disable_after} échecs "
+                "successifs : vérifiez votre point de réception puis réactivez-le."
+            ),
+            link=f"{self.settings.public_url}/v1/webhooks/{hook_id}",
+            event_id=uuid.uuid5(hook_id, f"disabled:{datetime.now(UTC).isoformat()}"),
+            kind="fr.relais.notification.webhook_disabled.v1",
+            created_at=datetime.now(UTC),
+        )
+        log.warning("webhook_disabled", webhook_id=str(hook_id))
+
+    async def _emit_delivered(self, conn: Conn, d: dict[str, Any]) -> None:
+        await self.runtime.emit(
+            conn,
+            NotificationDelivered(
+                notification_id=d["id"],
+                channel=DeliveryChannel(d["channel"]),
+                recipient_org_id=d["recipient_org"],
+                recipient_user_id=_as_uuid(d["recipient_user"]),
+                subscription_id=d["subscription_id"],
+                cause_event_id=d["event_id"],
+                cause_type=d["event_type"],
+                attempts=max(1, d["attempts"]),
+                delivered_at=datetime.now(UTC),
+            ),
+            subject=str(d["id"]),
+            tenant=d["pre_id"],
+            sequence=max(1, d["attempts"]),
+        )
+
+    async def _emit_failed(
+        self, conn: Conn, d: dict[str, Any], sent: channels.Sent, *, will_retry: bool
+    ) -> None:
+        await self.runtime.emit(
+            conn,
+            NotificationFailed(
+                notification_id=d["id"],
+                channel=DeliveryChannel(d["channel"]),
+                recipient_org_id=d["recipient_org"],
+                recipient_user_id=_as_uuid(d["recipient_user"]),
+                subscription_id=d["subscription_id"],
+                cause_event_id=d["event_id"],
+                cause_type=d["event_type"],
+                attempts=max(1, d["attempts"]),
+                failure=DeliveryFailure(sent.failure or "other"),
+                http_status=sent.http_status,
+                will_retry=will_retry,
+                failed_at=datetime.now(UTC),
+            ),
+            subject=str(d["id"]),
+            tenant=d["pre_id"],
+            sequence=max(1, d["attempts"]) + (0 if will_retry else 1),
+        )
+
+
+def _as_uuid(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

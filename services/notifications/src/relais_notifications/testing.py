@@ -1,0 +1,116 @@
+"""Real peers on 127.0.0.1 for tests and local trials: a webhook receiver and an SMTP sink.
+
+``WebhookReceiver`` is an HTTP server (uvicorn) that records every request and answers
+``status``; ``SmtpSink`` is an in-process SMTP server (aiosmtpd, a development dependency)
+that keeps every message it accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    status: int = 200
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/relais"
+
+    async def _handle(self, request: Request) -> Response:
+        self.received.append(Received(dict(request.headers), await request.body()))
+        return Response(status_code=self.status)
+
+    async def start(self) -> None:
+        app = Starlette(routes=[Route("/hooks/relais", self._handle, methods=["POST"])])
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, no event
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._task
+        self._server = None
+        self._task = None
+
+    def verified(self, secret: str) -> list[Any]:
+        """Payloads whose Standard Webhooks signature checks out with ``secret``."""
+        from standardwebhooks.webhooks import Webhook
+
+        hook = Webhook(secret)
+        return [hook.verify(r.body, r.headers) for r in self.received]
+
+
+class SmtpSink:
+    """An SMTP server on 127.0.0.1 that keeps what it accepts (optionally with AUTH)."""
+
+    def __init__(self, *, auth: tuple[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.messages: list[Message] = []
+        self.envelopes: list[Any] = []
+        self._auth = auth
+        self._controller: Any = None
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        raw = envelope.original_content or envelope.content
+        self.messages.append(message_from_bytes(raw, policy=policy.default))
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        kwargs: dict[str, Any] = {}
+        if self._auth is not None:
+            user, password = self._auth
+
+            def check(_server: Any, _session: Any, _envelope: Any, _mech: str, data: Any) -> Any:
+                from aiosmtpd.smtp import AuthResult
+
+                ok = data.login.decode() == user and data.password.decode() == password
+                return AuthResult(success=ok)
+
+            kwargs = {"authenticator": check, "auth_require_tls": False, "auth_required": True}
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

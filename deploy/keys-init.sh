@@ -13,6 +13,10 @@
 #                          (its RELAIS_KEYS_DIR)                default /keys/pre-private
 #   $KEYS_PRE_PUBLIC_DIR   <pre>.public.jwk.json: referral (its RELAIS_KEYS_DIR)
 #                                                               default /keys/pre-public
+#   $KEYS_REFERRAL_DIR     the referral service's own secrets: per-PRE at-rest and
+#                          blind-index keys (<pre>.referral.json) and the AMQP intake
+#                          key pair: referral only (its REFERRAL_SECRETS_DIR)
+#                                                               default /keys/referral
 #   $RELAIS_PRE_IDS        PRE ids to create sealing keys for, separated by commas or
 #                          spaces, e.g. "pre-76540,pre-13055"
 #   $KEYS_INIT_JWT         "false" to skip the dev JWT signing key (when an identity
@@ -24,6 +28,7 @@ JWT_DIR=${KEYS_JWT_DIR:-/keys/jwt}
 JWKS_DIR=${KEYS_JWKS_DIR:-/keys/jwks}
 PRE_PRIVATE=${KEYS_PRE_PRIVATE_DIR:-/keys/pre-private}
 PRE_PUBLIC=${KEYS_PRE_PUBLIC_DIR:-/keys/pre-public}
+REFERRAL_SECRETS=${KEYS_REFERRAL_DIR:-/keys/referral}
 
 # Copy a public file into place atomically (a service polling it never reads half a file).
 publish() { # src dest
@@ -31,7 +36,7 @@ publish() { # src dest
     cp "$1" "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$2"
 }
 
-mkdir -p "$JWT_DIR" "$JWKS_DIR" "$PRE_PRIVATE" "$PRE_PUBLIC"
+mkdir -p "$JWT_DIR" "$JWKS_DIR" "$PRE_PRIVATE" "$PRE_PUBLIC" "$REFERRAL_SECRETS"
 
 if [ "${KEYS_INIT_JWT:-true}" != "false" ]; then
     if [ ! -f "$JWT_DIR/jwt-signing.json" ]; then
@@ -66,6 +71,14 @@ for pre in $(echo "${RELAIS_PRE_IDS:-}" | tr ',' ' '); do
         publish "$PRE_PRIVATE/$pre.public.jwk.json" "$PRE_PUBLIC/$pre.public.jwk.json"
         echo "keys-init: published $PRE_PUBLIC/$pre.public.jwk.json"
     fi
+    # Idempotent: an existing key is kept (the blind-index key must never change silently).
+    if command -v relais-referral >/dev/null 2>&1; then
+        relais-referral keys init-pre "$pre" --dir "$REFERRAL_SECRETS"
+    fi
 done
+
+if command -v relais-referral >/dev/null 2>&1; then
+    relais-referral keys init-intake --dir "$REFERRAL_SECRETS"
+fi
 
 echo "keys-init: done"

@@ -35,7 +35,10 @@ def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> Ref
     facts = command.facts
     child = opened.get("child")
     child = child if isinstance(child, dict) else {}
-    body = {
+    reasons: dict[str, Any] = {"categories": list(facts.reason_categories)}
+    if "description" in opened:
+        reasons["description"] = opened["description"]
+    body: dict[str, Any] = {
         "pre_id": command.pre_id,
         "child": {
             "sex": facts.sex,
@@ -43,18 +46,15 @@ def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> Ref
             "lives_in_qpv": facts.lives_in_qpv,
             **child,
         },
-        "guardians": opened.get("guardians"),
-        "referrer": opened.get("referrer"),
-        "reasons": {
-            "categories": list(facts.reason_categories),
-            "description": opened.get("description"),
-        },
+        "reasons": reasons,
         "axes": list(facts.axes),
         "parents_informed": command.parents_informed,
         "parents_agree": command.parents_agree,
     }
-    if "parents_informed_on" in opened:
-        body["parents_informed_on"] = opened["parents_informed_on"]
+    # Parts the sender left out stay absent, so the error says "missing", not "wrong type".
+    for part in ("guardians", "referrer", "parents_informed_on"):
+        if part in opened:
+            body[part] = opened[part]
     try:
         return ReferralRequest.model_validate(body)
     except ValidationError as exc:

@@ -72,6 +72,7 @@ class Service:
     keys_dir: Path
     settings: NotificationsSettings
     app: Any = None
+    stop: Callable[[], Awaitable[None]] | None = None
 
     def token(
         self, role: str, org: str, *, sub: str | None = None, pre: str = PRE
@@ -171,10 +172,12 @@ async def start_service(
         settings = NotificationsSettings(**(values | overrides))
         app = create_app(settings)
         runtime: ServiceRuntime = app.state.runtime
-        await stack.enter_async_context(app.router.lifespan_context(app))
+        own = contextlib.AsyncExitStack()
+        await own.enter_async_context(app.router.lifespan_context(app))
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-        stack.push_async_callback(http.aclose)
-        return Service(runtime, http, amqp_url, keys_dir, settings, app)
+        own.push_async_callback(http.aclose)
+        stack.push_async_callback(own.aclose)
+        return Service(runtime, http, amqp_url, keys_dir, settings, app, own.aclose)
 
     async with contextlib.AsyncExitStack() as stack:
         yield start

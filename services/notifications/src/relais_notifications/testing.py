@@ -38,6 +38,8 @@ class Received:
 @dataclass
 class WebhookReceiver:
     status: int = 200
+    #: Seconds to wait before answering (a slow or hanging receiver).
+    delay_s: float = 0.0
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     _server: uvicorn.Server | None = None
@@ -49,6 +51,8 @@ class WebhookReceiver:
 
     async def _handle(self, request: Request) -> Response:
         self.received.append(Received(dict(request.headers), await request.body()))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         return Response(status_code=self.status)
 
     async def start(self) -> None:
@@ -64,6 +68,7 @@ class WebhookReceiver:
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
+            self._server.force_exit = True
             with contextlib.suppress(Exception):
                 await self._task
         self._server = None

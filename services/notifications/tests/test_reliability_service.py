@@ -1,0 +1,176 @@
+"""Exactly one delivery across restarts, reminders that escalate, the live feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from relais_contracts.v1.parcours import DeadlineOverdue, HandoverAccepted, HandoverRequested
+from relais_notifications.testing import WebhookReceiver, free_port
+
+from .conftest import ServiceFactory, Tap, eventually
+from .samples import example
+
+pytestmark = pytest.mark.integration
+
+PARTNER = "cmpp-rouen-rive-gauche"
+COORDINATOR = ("coordinator", "pre-76540-coordination")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    peer = WebhookReceiver()
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_a_restart_mid_send_resends_the_same_delivery_and_settles_it_once(
+    start_service: ServiceFactory, receiver: WebhookReceiver, tap_notifications: Tap
+) -> None:
+    first = await start_service(delivery_lease_s=1.0, webhook_timeout_s=30)
+    partner = first.token("partner", PARTNER)
+    created = await first.http.post("/v1/webhooks", json={"url": receiver.url}, headers=partner)
+    secret = created.json()["secret"]
+    receiver.delay_s = 30  # the first attempt hangs: the process dies before the answer
+    await first.publish(example(HandoverRequested))
+    await eventually(lambda: _true(len(receiver.received) == 1))
+    assert first.stop is not None
+    await first.stop()
+
+    receiver.delay_s = 0
+    second = await start_service(delivery_lease_s=1.0)
+    await eventually(lambda: _true(len(receiver.received) == 2))
+    first_id, second_id = (r.headers["webhook-id"] for r in receiver.received)
+    assert first_id == second_id  # the receiver can tell it is the same notification
+    assert len(receiver.verified(secret)) == 2
+
+    async def settled() -> list[tuple[str, int]]:
+        rows = await second.fetch("SELECT status, attempts FROM deliveries")
+        return [(r["status"], r["attempts"]) for r in rows if r["status"] != "sending"]
+
+    assert await eventually(settled) == [("delivered", 2)]
+
+    def delivered() -> list[Any]:
+        return [
+            e
+            for e in tap_notifications.seen
+            if e["type"].endswith("notification.delivered.v1") and e["data"]["channel"] == "webhook"
+        ]
+
+    await eventually(lambda: _true(len(delivered()) == 1))
+    await asyncio.sleep(0.5)
+    assert len(delivered()) == 1
+
+
+async def test_an_unanswered_handover_escalates_to_the_coordinators(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service(escalate_after_hours=0.5 / 3600)
+    await service.publish(example(DeadlineOverdue, 0))
+    coordinator = service.token(*COORDINATOR)
+
+    async def escalated() -> list[str]:
+        items = (await service.http.get("/v1/feed", headers=coordinator)).json()["items"]
+        return [i["title"] for i in items]
+
+    [title] = await eventually(escalated)
+    assert title.startswith("Toujours en retard : réponse au relais R-E7F8A9B0")
+    partner = await service.http.get("/v1/feed", headers=service.token("partner", PARTNER))
+    assert partner.json()["items"][0]["title"].startswith("Rappel : réponse au relais")
+    await asyncio.sleep(0.5)
+    assert len(await escalated()) == 1  # escalated once
+
+
+async def test_a_partner_answer_cancels_the_escalation(start_service: ServiceFactory) -> None:
+    service = await start_service(escalate_after_hours=1.0 / 3600)
+    await service.publish(example(DeadlineOverdue, 0))
+    await service.publish(example(HandoverAccepted))
+    referent = service.token(
+        "referent", "pre-76540-equipe", sub="c4d9e2f1-6a3b-4c8d-9e0f-1a2b3c4d5e6f"
+    )
+
+    async def referent_heard() -> bool:
+        items = (await service.http.get("/v1/feed", headers=referent)).json()["items"]
+        return len(items) == 2
+
+    await eventually(referent_heard)
+    await asyncio.sleep(2.0)
+    items = (await service.http.get("/v1/feed", headers=service.token(*COORDINATOR))).json()
+    assert items["items"] == []
+    rows = await service.fetch("SELECT resolved_at IS NOT NULL AS resolved FROM escalations")
+    assert [r["resolved"] for r in rows] == [True]
+
+
+async def test_the_feed_counts_unread_marks_read_and_streams_live(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    headers = service.token("partner", PARTNER)
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        events: list[tuple[str, Any]] = []
+
+        async def listen() -> None:
+            async with (
+                httpx.AsyncClient(timeout=30) as client,
+                client.stream(
+                    "GET", f"http://127.0.0.1:{port}/v1/feed/stream", headers=headers
+                ) as response,
+            ):
+                assert response.status_code == 200
+                kind = ""
+                async for line in response.aiter_lines():
+                    if line.startswith("event:"):
+                        kind = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:"):
+                        events.append((kind, json.loads(line.split(":", 1)[1])))
+
+        listener = asyncio.create_task(listen())
+        await eventually(lambda: _true(("unread", {"unread": 0}) in events))
+        await service.publish(example(HandoverRequested))
+        await eventually(lambda: _true(any(k == "item" for k, _ in events)))
+        item = next(v for k, v in events if k == "item")
+        assert item["title"].startswith("Nouveau relais R-E7F8A9B0")
+        await eventually(lambda: _true(("unread", {"unread": 1}) in events))
+        listener.cancel()
+
+        other = uuid.uuid4()
+        await service.publish(example(HandoverRequested, handover_id=str(other)))
+        await eventually(lambda: _unread(service, headers, 2))
+        read = await service.http.post("/v1/feed/read", json={"ids": [item["id"]]}, headers=headers)
+        assert read.json() == {"marked": 1, "unread": 1}
+        # Someone else's items cannot be marked through one's own account.
+        stranger = service.token("partner", "clas-saint-sever")
+        none = await service.http.post("/v1/feed/read", json={}, headers=stranger)
+        assert none.json() == {"marked": 0, "unread": 0}
+        everything = await service.http.post("/v1/feed/read", json={}, headers=headers)
+        assert everything.json() == {"marked": 1, "unread": 0}
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task
+
+
+async def _unread(service: Any, headers: dict[str, str], count: int) -> bool:
+    body = (await service.http.get("/v1/feed", headers=headers)).json()
+    return bool(body["unread"] == count)

@@ -223,8 +223,12 @@ async def post_decision(
 
 
 class ReferentBody(_Body):
-    user_sub: str = Field(
-        min_length=1, max_length=200, description="The staff member's login (token subject)."
+    user_sub: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The staff member's login (token ``sub``); by default the référent id "
+        "itself, which is also how notifications address the référent.",
     )
     display_name: str = Field(min_length=1, max_length=200)
     caseload_limit: int | None = Field(
@@ -244,6 +248,7 @@ class Referent(ReferentBody):
 async def put_referent(
     referent_id: uuid.UUID, body: ReferentBody, who: Manager, runtime: Runtime
 ) -> Referent:
+    body = body.model_copy(update={"user_sub": body.user_sub or str(referent_id)})
     async with runtime.pool.acquire() as conn:
         ok = await repository.upsert_referent(
             conn, {"id": referent_id, "pre_id": who.pre, **body.model_dump()}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from relais_parcours.adapters.vault import MASTER_KEY_FILENAME, load_master_key
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import Stack, StackConfig
@@ -65,6 +66,13 @@ PARTNERS = [
 ]
 
 
+#: Demo référents of the PRE; a référent's token ``sub`` is its id (notifications use it).
+REFERENTS = [
+    {"id": "c4d9e2f1-6a3b-4c8d-9e0f-1a2b3c4d5e6f", "display_name": "Camille Morel"},
+    {"id": "5b7e0c1d-2f3a-4b5c-8d6e-7f8091a2b3c4", "display_name": "Yanis Haddad"},
+]
+
+
 def tokens(keys_dir: Path) -> dict[str, str]:
     key = keys_dir / "jwt-signing.json"
     ttl = timedelta(hours=12)
@@ -75,7 +83,7 @@ def tokens(keys_dir: Path) -> dict[str, str]:
     return {
         "admin": mint("admin", "pre-76540-coordination", "admin-demo"),
         "coordinator": mint("coordinator", "pre-76540-coordination", "coordinatrice-demo"),
-        "referent": mint("referent", "pre-76540-coordination", "referente-demo"),
+        "referent": mint("referent", "pre-76540-coordination", REFERENTS[0]["id"]),
         "institution": mint("institution", "ecole-jules-ferry-rouen", "directrice-demo"),
         "partner": mint("partner", "cmpp-rouen-rive-gauche", "cmpp-demo"),
         "analyst": mint("analyst", "anct-demo", "analyste-demo"),
@@ -89,6 +97,10 @@ def ensure_keys(keys_dir: Path) -> None:
     if not (keys_dir / f"{DEMO_PRE}.public.jwk.json").exists():
         generate_pre_key(keys_dir, DEMO_PRE)
         print(f"  clé de chiffrement du PRE {DEMO_PRE} créée dans {keys_dir}")
+    if not (keys_dir / MASTER_KEY_FILENAME).exists():
+        # Wraps each child's own key in parcours (deleting that key erases the identity).
+        load_master_key(keys_dir, None, create=True)
+        print(f"  clé maîtresse des identités (parcours) créée dans {keys_dir}")
     # The referral service's own keys (same as `relais-referral keys init-pre|init-intake`):
     # identities at rest, the blind index of one child = one subject, the AMQP intake.
     if generate_pre_secrets(keys_dir / "referral", DEMO_PRE):
@@ -112,9 +124,16 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
                 f"{config.url('parcours')}/v1/partners/{partner['id']}", json=body, headers=admin
             )
             r.raise_for_status()
+        for referent in REFERENTS:
+            r = http.put(
+                f"{config.url('parcours')}/v1/referents/{referent['id']}",
+                json={"display_name": referent["display_name"]},
+                headers=admin,
+            )
+            r.raise_for_status()
     print(
-        f"  {len(INSTITUTIONS)} établissements et {len(PARTNERS)} partenaires chargés "
-        f"pour {DEMO_PRE}"
+        f"  {len(INSTITUTIONS)} établissements, {len(PARTNERS)} partenaires et "
+        f"{len(REFERENTS)} référent·es chargés pour {DEMO_PRE}"
     )
 
 

@@ -21,6 +21,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _commands() -> None:
+    """Outils du service d'indicateurs (reporting)."""  # keeps `rebuild` a sub-command
+
+
 async def run_rebuild(dsn: str, *, show_progress: bool = True) -> tuple[int, int, float]:
     pool = await create_pool(dsn, max_size=2)
     try:

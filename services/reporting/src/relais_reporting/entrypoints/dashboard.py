@@ -16,13 +16,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from relais_reporting.domain.indicators import Figure
+from relais_reporting.domain.indicators import Cell, Figure
 from relais_reporting.domain.periods import PARIS, school_year_of
 from relais_reporting.entrypoints.http import (
     TOKEN_COOKIE,
     AsOf,
     KnownOn,
     Runtime,
+    bearer,
     pre_scope,
     reader,
     region_scope,
@@ -37,9 +38,12 @@ router = APIRouter(prefix="/tableau-de-bord", include_in_schema=False)
 SECRET = "secret statistique"  # noqa: S105 (statistical secrecy, not a password)
 
 
-async def _maybe_reader(request: Request) -> Principal | None:
+async def _maybe_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
     try:
-        return await reader(request, None)
+        return await reader(request, credentials)
     except HTTPException:
         return None
 
@@ -121,22 +125,24 @@ def _bars(figure: Figure) -> str:
 
 
 def _two_way(figure: Figure) -> str:
+    """Age bands in rows, sexes in columns, margins last (the grand total is the figure)."""
     cells = {c.key: c for c in figure.cells}
+    cells["total|total"] = Cell("total|total", "", figure.value, figure.suppressed)
     rows = list(dict.fromkeys(k.split("|")[0] for k in cells))
     cols = list(dict.fromkeys(k.split("|")[1] for k in cells))
-    head = "".join(
-        f"<th>{escape(cells[f'{rows[0]}|{x}'].label.split(' · ')[1])}</th>" for x in cols
-    )
+    names = {k: c.label.split(" · ") for k, c in cells.items() if " · " in c.label}
+    row_names = {k.split("|")[0]: v[0] for k, v in names.items()}
+    col_names = {k.split("|")[1]: v[1] for k, v in names.items()}
+    head = "".join(f"<th>{escape(col_names.get(x, x))}</th>" for x in cols)
     body = []
     for r in rows:
-        first = cells[f"{r}|{cols[0]}"].label.split(" · ")[0]
         tds = "".join(
             f'<td class="secret">{SECRET}</td>'
             if cells[f"{r}|{x}"].suppressed
             else f"<td>{_fmt(cells[f'{r}|{x}'].value, figure.unit)}</td>"
             for x in cols
         )
-        body.append(f"<tr><td>{escape(first)}</td>{tds}</tr>")
+        body.append(f"<tr><td>{escape(row_names.get(r, r))}</td>{tds}</tr>")
     return f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
 
 
@@ -175,7 +181,7 @@ sont masqués (<span class="secret">{SECRET}</span>).</p>
 <label>Arrêté au<input type="date" name="as_of"
  value="{report.as_of.isoformat() if report.as_of else ""}"></label>
 <button>Afficher</button></form>
-<p>Télécharger : <a href="{escape(csv_base)}&separator=%3B&bom=true">CSV pour Excel
+<p>Télécharger : <a href="{escape(csv_base + "&separator=%3B&bom=true")}">CSV pour Excel
 (séparateur point-virgule)</a> · <a href="{escape(csv_base)}">CSV standard</a></p>
 <div class="grid">{sections}</div>"""
 

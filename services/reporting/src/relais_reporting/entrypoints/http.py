@@ -23,12 +23,12 @@ router = APIRouter(prefix="/v1")
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 TOKEN_COOKIE = "relais_reporting_token"  # noqa: S105 (a cookie name)
-_bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
 
 
 async def reader(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """An analyst or coordinator, from the bearer token or the dashboard's session cookie."""
     if credentials is None and (cookie := request.cookies.get(TOKEN_COOKIE)):

@@ -4,7 +4,8 @@
   stable across attempts, so a receiver can drop a repeat);
 - e-mail: SMTP through aiosmtplib, STARTTLS/TLS and auth as configured; ``Message-ID``
   derives from the delivery id;
-- AMQP: a persistent, confirmed, mandatory publish to ``deliver.<org_id>``.
+- AMQP: a persistent, confirmed, mandatory publish to ``deliver.<org_id>`` through the
+  direct exchange ``relais.deliver``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from standardwebhooks.webhooks import Webhook
 
 from relais_contracts.topology import delivery_queue
 from relais_notifications.config import NotificationsSettings
+
+#: Direct exchange feeding the organisations' queues (bound by queue name). Never the
+#: default exchange: writing there would reach every queue of the vhost (deploy/rabbitmq).
+DELIVER_EXCHANGE = "relais.deliver"
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ async def send_amqp(broker: Any, *, org_id: str, msg_id: str, payload: Any) -> S
     try:
         await broker.publish(
             json.dumps(payload, ensure_ascii=False).encode(),
-            exchange="",
+            exchange=DELIVER_EXCHANGE,
             routing_key=delivery_queue(org_id),
             message_id=msg_id,
             content_type="application/json",

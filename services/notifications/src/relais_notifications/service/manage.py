@@ -14,6 +14,7 @@ import asyncpg
 
 from relais_contracts.topology import delivery_queue
 from relais_notifications.adapters import subscriptions
+from relais_notifications.adapters.channels import DELIVER_EXCHANGE
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -121,12 +122,16 @@ async def add_webhook(
 
 
 async def declare_delivery_queue(amqp_url: str, org_id: str) -> None:
-    """The organisation's own durable queue, fed by the default exchange."""
+    """The organisation's own durable queue, bound to ``relais.deliver`` by its name."""
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
-        await channel.declare_queue(
+        exchange = await channel.declare_exchange(
+            DELIVER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        queue = await channel.declare_queue(
             delivery_queue(org_id), durable=True, arguments={"x-queue-type": "quorum"}
         )
+        await queue.bind(exchange, routing_key=delivery_queue(org_id))
     finally:
         await connection.close()

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from relais_reporting import demo
 from relais_reporting.adapters import store
 from relais_reporting.config import ReportingSettings
+from relais_reporting.domain.periods import school_year_of
+from relais_reporting.service.project import logged
 from relais_reporting.service.rebuild import rebuild
+from relais_runtime.app import migrations_dir
 from relais_runtime.db import create_pool
+from relais_runtime.runtime import prepare_database
 
 app = typer.Typer(
     name="relais-reporting",
@@ -60,6 +66,39 @@ def rebuild_command(
         f"{read} événements relus, {docs} fiches reconstruites en {seconds:.2f} s "
         f"({rate:,.0f} év./s)"
     )
+
+
+async def load_demo(dsn: str, pre_id: str, children: int) -> int:
+    """Two school years of demo events into the log (the last one up to now), then rebuild."""
+    now = datetime.now(UTC)
+    start = int(school_year_of(now)[:4])
+    events = demo.school_year(pre_id, start - 1, children, seed=1) + demo.school_year(
+        pre_id, start, children // 3, seed=2, until=now
+    )
+    await prepare_database(dsn, "reporting", migrations_dir(__file__))
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await store.append_log(conn, [(e.id, logged(e)) for e in events])
+            await rebuild(conn)
+    finally:
+        await pool.close()
+    return len(events)
+
+
+@app.command("demo")
+def demo_command(
+    pre_id: str = typer.Option("pre-76540", "--pre", help="PRE de démonstration."),
+    children: int = typer.Option(350, help="Enfants orientés sur l'année scolaire passée."),
+    dsn: str = typer.Option(None, help="Base du service (défaut : REPORTING_DATABASE_URL)."),
+) -> None:
+    """Charger des données de démonstration (fictives) dans le journal du service d'indicateurs.
+
+    Seul le service d'indicateurs les reçoit : rien n'est publié sur le broker. Relancer la
+    commande n'ajoute rien (identifiants d'événements stables).
+    """
+    count = asyncio.run(load_demo(dsn or ReportingSettings().database_url, pre_id, children))
+    typer.echo(f"{count} événements de démonstration chargés pour {pre_id}.")
 
 
 def main() -> None:

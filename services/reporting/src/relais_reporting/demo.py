@@ -27,8 +27,9 @@ PARTNERS = ["cmpp", "speech_therapist", "clas", "sports_association", "family_gu
 
 
 class _Stream:
-    def __init__(self, pre_id: str) -> None:
+    def __init__(self, pre_id: str, rng: random.Random) -> None:
         self.pre_id = pre_id
+        self.rng = rng
         self.events: list[CloudEvent[Any]] = []
         self.sequences: dict[str, int] = {}
 
@@ -43,6 +44,7 @@ class _Stream:
                 tenant=self.pre_id,
                 sequence=self.sequences[subject],
                 time=at,
+                event_id=_uid(self.rng),  # same seed, same ids: loading twice adds nothing
             )
         )
 
@@ -55,7 +57,7 @@ def school_year(
     Events are returned in time order; those after ``until`` (default: none) are left out.
     """
     rng = random.Random(seed)
-    s = _Stream(pre_id)
+    s = _Stream(pre_id, random.Random(seed + 1))
     year_start = datetime(start_year, 9, 2, 8, tzinfo=UTC)
     for _ in range(children):
         _one_child(

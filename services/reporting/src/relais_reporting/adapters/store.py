@@ -123,3 +123,12 @@ async def replace_facts(conn: Conn, docs: Projections) -> None:
         columns=["kind", "key", "pre_id", "doc"],
         format="csv",
     )
+
+
+async def append_log(conn: Conn, events: Sequence[tuple[Any, LoggedEvent]]) -> None:
+    """Bulk append (demo data); ids already present are skipped."""
+    await conn.executemany(
+        "INSERT INTO event_log (id, type, pre_id, subject, sequence, occurred_at, data) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        [(i, e.type, e.pre_id, e.subject, e.sequence, e.occurred_at, e.data) for i, e in events],
+    )

@@ -147,6 +147,20 @@ class Harness:
 
         return await eventually(found, timeout)
 
+    async def publish(self, data: Any, pre: str = PRE) -> None:
+        event = new_event(data, source="/relais/referral", tenant=pre, sequence=2)
+        channel = await self.amqp.channel()
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                message_id=str(event.id),
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+            ),
+            routing_key=event.routing_key(),
+        )
+        await channel.close()
+
     @staticmethod
     async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
         return await eventually(check, timeout)

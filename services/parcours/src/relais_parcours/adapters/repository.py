@@ -889,3 +889,63 @@ async def insert_followup(
         now,
     )
     return row is not None
+
+
+async def withdraw_referral(
+    conn: Conn, pre_id: str, referral_id: uuid.UUID, withdrawn_at: datetime
+) -> uuid.UUID | None:
+    situation_id: uuid.UUID | None = await conn.fetchval(
+        "UPDATE situation_referrals SET withdrawn_at = $3, identity_enc = NULL "
+        "WHERE pre_id = $1 AND referral_id = $2 AND withdrawn_at IS NULL RETURNING situation_id",
+        pre_id,
+        referral_id,
+        withdrawn_at,
+    )
+    return situation_id
+
+
+async def live_referrals(conn: Conn, situation_id: uuid.UUID) -> int:
+    n: int = await conn.fetchval(
+        "SELECT count(*) FROM situation_referrals WHERE situation_id = $1 AND withdrawn_at IS NULL",
+        situation_id,
+    )
+    return n
+
+
+async def set_stage(conn: Conn, situation_id: uuid.UUID, stage: str) -> None:
+    await conn.execute("UPDATE situations SET stage = $2 WHERE id = $1", situation_id, stage)
+
+
+async def erase_subject(
+    conn: Conn, pre_id: str, subject_id: uuid.UUID, situation_id: uuid.UUID, now: datetime
+) -> None:
+    """Crypto-erase the identity and clear every text written about the child."""
+    await conn.execute(
+        "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
+    )
+    await conn.execute(
+        "UPDATE situation_referrals SET identity_enc = NULL, sealed = NULL WHERE situation_id = $1",
+        situation_id,
+    )
+    await conn.execute("UPDATE handovers SET message = NULL WHERE situation_id = $1", situation_id)
+    for table in ("plan_objectives", "plan_actions"):
+        await conn.execute(
+            f"UPDATE {table} SET title = '[effacé]' WHERE situation_id = $1",  # noqa: S608 - constant names
+            situation_id,
+        )
+    await conn.execute(
+        "UPDATE consents SET guardians = '[]', sole_guardian_reason = NULL, witness = NULL, "
+        "withdrawn_by = NULL WHERE situation_id = $1",
+        situation_id,
+    )
+    await conn.execute(
+        "UPDATE situations SET stage = 'erased', erased_at = $2, exit_reason_text = NULL "
+        "WHERE id = $1",
+        situation_id,
+        now,
+    )
+    await conn.execute(
+        "UPDATE deadlines SET resolved_at = $2 WHERE situation_id = $1 AND resolved_at IS NULL",
+        situation_id,
+        now,
+    )

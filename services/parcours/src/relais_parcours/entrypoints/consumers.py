@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from relais_contracts.envelope import CloudEvent
-from relais_contracts.v1.referral import ReferralSubmitted
+from relais_contracts.v1.referral import ReferralSubmitted, ReferralWithdrawn
 from relais_parcours.context import Parcours
 from relais_parcours.service.open_situation import receive_referral
+from relais_parcours.service.withdraw_referral import referral_withdrawn
 from relais_runtime.consumer import Tx
 from relais_runtime.runtime import ServiceRuntime
 
@@ -20,3 +21,7 @@ def register(runtime: ServiceRuntime, ctx: Parcours) -> None:
     @consumer.handles(ReferralSubmitted)
     async def on_referral_submitted(event: CloudEvent[Any], tx: Tx) -> None:
         await receive_referral(tx, ctx, event.data)
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_referral_withdrawn(event: CloudEvent[Any], tx: Tx) -> None:
+        await referral_withdrawn(tx, event.data)

@@ -42,7 +42,9 @@ Directory = Annotated[
 ]
 
 
-StageFilter = Literal["awaiting_review", "in_parcours", "redirected", "declined", "closed"]
+StageFilter = Literal[
+    "awaiting_review", "in_parcours", "redirected", "declined", "closed", "withdrawn", "erased"
+]
 
 
 class SituationSummary(BaseModel):

@@ -10,10 +10,16 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from relais_contracts.types import Axis, DeclineReason, PartnerCategory, ReviewDecision
+from relais_contracts.types import (
+    Axis,
+    DeclineReason,
+    ErasureReason,
+    PartnerCategory,
+    ReviewDecision,
+)
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx
-from relais_parcours.service import access, referents, review
+from relais_parcours.service import access, erasure, referents, review
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError
@@ -344,3 +350,18 @@ async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
         caseload_limit=limits["caseload_limit"] or ctx.settings.caseload_limit,
         max_duration_months=limits["max_duration_months"] or ctx.settings.max_duration_months,
     )
+
+
+class ErasureBody(_Body):
+    reason: ErasureReason
+
+
+@router.post(
+    "/situations/{situation_id}/erasure",
+    status_code=204,
+    summary="Effacer tout ce qui concerne l'enfant (clé détruite, textes effacés)",
+)
+async def post_erasure(
+    situation_id: uuid.UUID, body: ErasureBody, who: Coordinator, runtime: Runtime
+) -> None:
+    await erasure.erase(runtime, who, situation_id, body.reason)

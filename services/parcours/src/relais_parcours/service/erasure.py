@@ -1,0 +1,50 @@
+"""Use case: erase every record about a child in parcours (crypto-erasure of the identity)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from relais_contracts.types import ErasureReason, HandoverCancelReason
+from relais_contracts.v1.parcours import SubjectErased
+from relais_parcours.adapters import repository
+from relais_parcours.service.consent import cancel_handovers
+from relais_runtime.auth import Principal
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+
+async def erase(
+    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, reason: ErasureReason
+) -> None:
+    """Delete the child's key (every stored identity becomes unreadable, backups included),
+    clear what people wrote about the child, and tell the other services."""
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
+        if situation is None:
+            raise DomainError("situation_not_found", "Situation introuvable.", 404)
+        if situation["stage"] == "erased":
+            raise DomainError("already_erased", "Cette situation a déjà été effacée.")
+        await cancel_handovers(
+            runtime,
+            conn,
+            await repository.open_handovers(conn, situation_id),
+            HandoverCancelReason.OTHER,
+            now,
+        )
+        await repository.erase_subject(conn, who.pre, situation["subject_id"], situation_id, now)
+        version = await repository.bump_version(conn, situation_id)
+        await runtime.emit(
+            conn,
+            SubjectErased(
+                subject_id=situation["subject_id"],
+                situation_ids=[situation_id],
+                referral_ids=situation["referral_ids"],
+                reason=reason,
+                erased_at=now,
+            ),
+            subject=str(situation["subject_id"]),
+            tenant=who.pre,
+            sequence=version,
+        )

@@ -94,7 +94,10 @@ def _one_child(rng: random.Random, s: _Stream, submitted: datetime) -> None:
             facts=r.ReferralFacts.model_validate(
                 {
                     "age_years": age,
-                    "sex": "male" if rng.random() < 0.58 else "female",
+                    # A few senders leave sex out: small cells the dashboard must hide.
+                    "sex": None
+                    if rng.random() < 0.02
+                    else rng.choices(["male", "female"], [58, 42])[0],
                     "school_level": "ce2",
                     "lives_in_qpv": "yes" if rng.random() < 0.61 else "no",
                     "source_category": rng.choice(SOURCES),
@@ -223,14 +226,15 @@ def _one_child(rng: random.Random, s: _Stream, submitted: datetime) -> None:
                     "situation_id": situation,
                     "subject_id": subject,
                     "referral_ids": ids,
-                    "exit_reason": rng.choice(
+                    "exit_reason": rng.choices(
                         [
-                            "objectives_met",
                             "objectives_met",
                             "relay_to_ordinary_services",
                             "family_moved",
-                        ]
-                    ),
+                            "age_limit",
+                        ],
+                        [50, 25, 20, 3],
+                    )[0],
                     "axes": axes,
                     "started_on": consented.date(),
                     "closed_at": closed,

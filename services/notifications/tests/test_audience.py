@@ -136,3 +136,16 @@ def test_recipient_keys_round_trip() -> None:
 
 def _count(model: type) -> int:
     return len(model.model_config["json_schema_extra"]["examples"])  # type: ignore[index]
+
+
+def test_digests_go_out_at_the_configured_hour_in_paris_time() -> None:
+    from datetime import UTC, datetime
+
+    from relais_notifications.domain.delivery import digest_cutoff
+
+    # 06:30 UTC in November is 07:30 in Paris: today's 07:00 digest has passed.
+    cutoff = digest_cutoff(datetime(2026, 11, 23, 6, 30, tzinfo=UTC), "Europe/Paris", 7)
+    assert cutoff.isoformat() == "2026-11-23T07:00:00+01:00"
+    # 05:30 UTC is 06:30 in Paris: the last digest was yesterday's.
+    cutoff = digest_cutoff(datetime(2026, 11, 23, 5, 30, tzinfo=UTC), "Europe/Paris", 7)
+    assert cutoff.isoformat() == "2026-11-22T07:00:00+01:00"

@@ -258,3 +258,39 @@ async def test_a_coordinator_following_a_referent_hears_of_their_handovers(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_a_digest_subscription_gets_one_daily_email(
+    start_service: ServiceFactory, smtp: SmtpSink
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from relais_notifications.service.digest import send_digests
+
+    service = await start_service(smtp_port=smtp.port)
+    partner = service.token("partner", PARTNER)
+    r = await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "accueil@cmpp.example", "digest": True},
+        headers=partner,
+    )
+    assert r.status_code == 201, r.text
+    await service.publish(example(HandoverRequested))
+    await service.publish(example(HandoverRequested, handover_id=str(uuid.uuid4())))
+
+    async def held() -> bool:
+        rows = await service.fetch("SELECT 1 FROM deliveries WHERE status = 'digested'")
+        return len(rows) == 2
+
+    await eventually(held)
+    await asyncio.sleep(0.3)
+    assert smtp.messages == []  # nothing sent one by one
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert await send_digests(service.runtime, service.settings, tomorrow) == 1
+    assert await send_digests(service.runtime, service.settings, tomorrow) == 0
+    await eventually(lambda: _async(len(smtp.messages) == 1))
+    [mail] = smtp.messages
+    assert "(2 notifications)" in str(mail["Subject"])
+    body = mail.get_content()
+    assert body.count("Nouveau relais R-") == 2
+    assert "https://parcours.example/v1/handovers/" in body

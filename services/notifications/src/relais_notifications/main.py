@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.audience import Links
 from relais_notifications.entrypoints import consumers
 from relais_notifications.entrypoints.http import router
+from relais_notifications.service.digest import send_digests
 from relais_notifications.service.dispatch import Dispatcher
 from relais_notifications.service.escalate import escalate_due
 from relais_notifications.service.live import FeedHub
@@ -40,7 +42,10 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     async def escalations() -> None:
         await escalate_due(runtime, links)
 
-    dispatcher.jobs.append(escalations)
+    async def digests() -> None:
+        await send_digests(runtime, settings, datetime.now(UTC))
+
+    dispatcher.jobs += [escalations, digests]
     hub = FeedHub(settings.database_url)
     app.state.dispatcher = dispatcher
     app.state.feed_hub = hub

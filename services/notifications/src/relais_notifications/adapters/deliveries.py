@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -108,13 +109,23 @@ async def list_for_org(
     )
 
 
-async def due_digests(conn: Conn, *, batch: int) -> list[asyncpg.Record]:
-    """Digest deliveries grouped per subscription, claimed for this run."""
+async def claim_held_for_digest(
+    conn: Conn, *, before: datetime, batch: int
+) -> list[asyncpg.Record]:
+    """Deliveries held for a digest before ``before``, locked for this transaction."""
     return await conn.fetch(
-        "SELECT subscription_id, pre_id, recipient, recipient_org, recipient_user, destination, "
-        "array_agg(id ORDER BY created_at) AS ids, array_agg(title ORDER BY created_at) AS titles, "
-        "array_agg(link ORDER BY created_at) AS links FROM deliveries "
-        "WHERE status = 'digested' GROUP BY subscription_id, pre_id, recipient, recipient_org, "
-        "recipient_user, destination LIMIT $1",
+        "SELECT id, pre_id, recipient, recipient_org, recipient_user, destination, "
+        "subscription_id, title, link, created_at FROM deliveries "
+        "WHERE status = 'digested' AND created_at < $1 ORDER BY created_at LIMIT $2 "
+        "FOR UPDATE SKIP LOCKED",
+        before,
         batch,
+    )
+
+
+async def put_in_digest(conn: Conn, ids: list[uuid.UUID], digest_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'in_digest', digest_id = $2 WHERE id = ANY($1::uuid[])",
+        ids,
+        digest_id,
     )

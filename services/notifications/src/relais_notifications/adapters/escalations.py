@@ -16,8 +16,10 @@ async def schedule(
     conn: Conn, *, deadline_id: uuid.UUID, event: CloudEvent[Any], escalate_at: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO escalations (deadline_id, pre_id, handover_id, event, escalate_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (deadline_id) DO NOTHING",
+        "INSERT INTO escalations (deadline_id, pre_id, handover_id, event, escalate_at, "
+        "resolved_at) SELECT $1, $2, $3, $4, $5, "
+        "(SELECT answered_at FROM handover_answers WHERE pre_id = $2 AND handover_id = $3) "
+        "ON CONFLICT (deadline_id) DO NOTHING",
         deadline_id,
         event.tenant,
         getattr(event.data, "handover_id", None),
@@ -31,6 +33,11 @@ async def schedule(
 
 async def resolve_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> None:
     """The partner answered (or the handover ended): nothing left to escalate."""
+    await conn.execute(
+        "INSERT INTO handover_answers (pre_id, handover_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        pre_id,
+        handover_id,
+    )
     await conn.execute(
         "UPDATE escalations SET resolved_at = now() WHERE pre_id = $1 AND handover_id = $2 "
         "AND escalated_at IS NULL AND resolved_at IS NULL",

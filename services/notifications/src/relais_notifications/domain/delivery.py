@@ -6,8 +6,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from relais_contracts.topology import delivery_queue
 from relais_notifications.domain.audience import Notice
@@ -79,3 +80,15 @@ def retry_delay(attempts: int, backoff_s: Sequence[float]) -> float | None:
 
 #: Failures a later attempt cannot fix: give up at once.
 FINAL_FAILURES = frozenset({"rejected", "invalid_endpoint"})
+
+
+def digest_cutoff(now: datetime, timezone: str, hour: int) -> datetime:
+    """The latest digest time at or before ``now``: ``hour`` o'clock in the PRE's time zone.
+
+    Everything held before it goes out in that digest; later items wait for the next one.
+    """
+    local = now.astimezone(ZoneInfo(timezone))
+    moment = datetime.combine(local.date(), time(hour), tzinfo=local.tzinfo)
+    if moment > local:
+        moment = datetime.combine(local.date() - timedelta(days=1), time(hour), tzinfo=local.tzinfo)
+    return moment

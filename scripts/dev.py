@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         keys_dir=keys_dir,
         log_dir=args.var / "log",
+        # On a developer machine, webhooks may point at a receiver on 127.0.0.1 over http
+        # (e.g. `uv run relais-webhook-receiver`); production requires public https URLs.
+        extra_env={"NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE": "true"},
     )
     stack = Stack(config)
     print("  démarrage des services (migrations, topologie)…")

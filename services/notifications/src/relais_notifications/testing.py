@@ -119,3 +119,50 @@ class SmtpSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+def receiver_main(argv: list[str] | None = None) -> int:
+    """``relais-webhook-receiver``: print each webhook received and whether its signature holds.
+
+    For trying Relais by hand: register ``http://127.0.0.1:<port>/hooks/relais`` with
+    ``POST /v1/webhooks``, pass the secret it returns, change a referral's status.
+    Answers ``--status`` (e.g. 503 to watch the retries).
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="relais-webhook-receiver")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--secret", default=None, help="whsec_… returned by POST /v1/webhooks")
+    parser.add_argument("--status", type=int, default=200)
+    args = parser.parse_args(argv)
+
+    class Printing(WebhookReceiver):
+        async def _handle(self, request: Request) -> Response:
+            body = await request.body()
+            headers = dict(request.headers)
+            verdict = "signature non vérifiée (pas de --secret)"
+            if args.secret:
+                from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+                try:
+                    Webhook(args.secret).verify(body, headers)
+                    verdict = "signature valide"
+                except WebhookVerificationError:
+                    verdict = "SIGNATURE INVALIDE"
+            print(f"webhook-id={headers.get('webhook-id')} — {verdict}", flush=True)
+            print(json.dumps(json.loads(body), ensure_ascii=False, indent=2), flush=True)
+            return Response(status_code=self.status)
+
+    async def run() -> None:
+        peer = Printing(status=args.status, port=args.port)
+        await peer.start()
+        print(f"En écoute sur {peer.url} (Ctrl-C pour arrêter)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await peer.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0

@@ -244,6 +244,37 @@ async def test_a_referral_over_amqp_is_the_same_referral_as_over_http(app: Any, 
     assert (await submit(app, fiche))["known_subject"] is True
 
 
+async def test_a_command_published_again_by_its_sender_makes_one_referral(
+    app: Any, fiche: Any
+) -> None:
+    await app.register(SCHOOL)
+    for _ in range(2):  # two publications, two message ids, one external_ref
+        await publish(app.amqp_url, command(app, fiche), source=f"/institutions/{SCHOOL}")
+    await eventually(lambda: _outbox_count(app, "referral.submitted.v1", 1))
+    await asyncio.sleep(1)
+    assert len(await app.outbox("referral.submitted.v1")) == 1
+    # The same reference for another fiche is refused, parked with its reason.
+    other = command(app, fiche, parents_informed=True, facts=FACTS_OTHER)
+    message_id = await publish(app.amqp_url, other, source=f"/institutions/{SCHOOL}")
+    headers = await eventually(lambda: parked(app.amqp_url, "referral.intake", message_id))
+    assert headers["x-relais-parked-reason"] == "idempotency_key_reused"
+
+
+async def _outbox_count(app: Any, suffix: str, n: int) -> bool:
+    return len(await app.outbox(suffix)) == n
+
+
+FACTS_OTHER = ReferralFacts(
+    age_years=9,
+    sex="female",
+    school_level="cm1",
+    lives_in_qpv="no",
+    source_category="school",
+    reason_categories=["speech"],
+    axes=["health"],
+)
+
+
 @pytest.mark.parametrize(
     ("changes", "reason", "detail"),
     [

@@ -83,5 +83,8 @@ async def submit_from_intake(
         institution_id=command.institution_id,
         request=request,
         channel="amqp",
+        # The sender's own reference names one referral: a command it publishes again
+        # (its own retry, a new message id) returns the first one instead of a duplicate.
+        idempotency_key=f"external-ref:{command.external_ref}" if command.external_ref else None,
         external_ref=command.external_ref,
     )

@@ -84,6 +84,7 @@ class Figure:
     count: int | None = None
     cells: list[Cell] = field(default_factory=list)
     note: str | None = None
+    cell_unit: str | None = None  # what the cells count, when not the figure's unit
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,19 @@ class Indicator:
     unit: str
     compute: Callable[[Facts, Period, int], Figure]
     note: str | None = None
+    cell_unit: str | None = None
 
     def figure(self, value: float | None, **kw: Any) -> Figure:
-        return Figure(self.key, self.label, self.definition, self.unit, value, note=self.note, **kw)
+        return Figure(
+            self.key,
+            self.label,
+            self.definition,
+            self.unit,
+            value,
+            note=self.note,
+            cell_unit=self.cell_unit,
+            **kw,
+        )
 
 
 # --- views over the fact documents ----------------------------------------------------------
@@ -461,6 +472,7 @@ QPV_SHARE = Indicator(
     "politique de la ville (QPV), d'après l'orientation.",
     "%",
     _qpv,
+    cell_unit="enfants",
 )
 DELAY_REFERRAL_REVIEW = Indicator(
     "delay_referral_review",
@@ -501,6 +513,7 @@ PARCOURS_DURATION = Indicator(
     "sa clôture), et nombre de parcours par tranche de durée.",
     "jours",
     _parcours_duration,
+    cell_unit="parcours",
 )
 EXIT_REASONS = Indicator(
     "exit_reasons",
@@ -516,6 +529,7 @@ FOLLOWUPS_DONE = Indicator(
     "parcours) qui ont eu lieu.",
     "%",
     _followups,
+    cell_unit="suivis",
 )
 CONSENTS_WITHDRAWN = Indicator(
     "consents_withdrawn",

@@ -97,7 +97,7 @@ def _bars(figure: Figure) -> str:
     if not cells:
         return ""
     top = max([c.value or 0 for c in cells] + [1])
-    row_h, label_w, width = 24, 190, 320
+    row_h, label_w, width = 24, 190, 520
     parts = []
     for i, c in enumerate(cells):
         y = i * row_h
@@ -108,8 +108,8 @@ def _bars(figure: Figure) -> str:
                 f'fill="#8a5a00">{SECRET}</text>'
             )
         else:
-            w = int((width - label_w - 60) * (c.value or 0) / top)
-            shown = _fmt(c.value, figure.unit)
+            w = int((width - label_w - 110) * (c.value or 0) / top)
+            shown = _fmt(c.value, figure.cell_unit or figure.unit)
             if c.count is not None:
                 shown += f" (n={c.count})"
             bar = (

@@ -83,6 +83,7 @@ class IndicatorValue(BaseModel):
     count: int | None = None
     cells: list[Cell] = []
     note: str | None = None
+    cell_unit: str | None = None
 
 
 class IndicatorSet(BaseModel):

@@ -86,7 +86,7 @@ def to_csv(report: IndicatorReport, scope: str, *, separator: str = ",", bom: bo
                     _number(c.value, comma),
                     "" if c.count is None else c.count,
                     "oui" if c.suppressed else "non",
-                    f.unit,
+                    f.cell_unit or f.unit,
                     "",
                 ]
             )

@@ -83,3 +83,29 @@ async def test_another_pre_and_an_unknown_referent_cannot_read_the_situation(
     assert stranger.json()["code"] == "referent_unknown"
     partner = await h.http.get(f"/v1/situations/{situation_id}", headers=h.auth("partner", "cmpp"))
     assert partner.status_code == 403
+
+
+async def test_identities_kept_as_jwe_by_an_earlier_version_are_re_encrypted(
+    parcours: Harness,
+) -> None:
+    from relais_parcours.service.open_situation import backfill_identities
+    from relais_runtime.sealing import PreKeys, seal
+
+    h = parcours
+    referral = await h.submit_referral()
+    situation_id = (await opened(h, str(referral.referral_id)))["data"]["situation_id"]
+    sealed = seal(h.identity, PreKeys(h.keys_dir).public_key("pre-76540"))
+    conn = await asyncpg.connect(h.app.state.parcours.settings.database_url)
+    try:
+        await conn.execute("DELETE FROM subject_keys")
+        await conn.execute(
+            "UPDATE situation_referrals SET identity_enc = NULL, sealed = $1", sealed
+        )
+    finally:
+        await conn.close()
+    assert await backfill_identities(h.app.state.runtime, h.app.state.parcours) == 1
+    assert await backfill_identities(h.app.state.runtime, h.app.state.parcours) == 0
+    detail = (
+        await h.http.get(f"/v1/situations/{situation_id}", headers=h.auth("coordinator"))
+    ).json()
+    assert detail["referrals"][0]["identity"] == h.identity

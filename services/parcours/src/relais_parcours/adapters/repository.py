@@ -949,3 +949,21 @@ async def erase_subject(
         situation_id,
         now,
     )
+
+
+async def claim_sealed_referrals(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT r.referral_id, r.pre_id, r.sealed, s.subject_id FROM situation_referrals r "
+        "JOIN situations s ON s.id = r.situation_id "
+        "WHERE r.sealed IS NOT NULL AND r.identity_enc IS NULL AND r.withdrawn_at IS NULL "
+        "LIMIT $1 FOR UPDATE OF r SKIP LOCKED",
+        limit,
+    )
+
+
+async def set_identity(conn: Conn, referral_id: uuid.UUID, identity_enc: bytes) -> None:
+    await conn.execute(
+        "UPDATE situation_referrals SET identity_enc = $2, sealed = NULL WHERE referral_id = $1",
+        referral_id,
+        identity_enc,
+    )

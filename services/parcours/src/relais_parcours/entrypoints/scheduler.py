@@ -11,6 +11,7 @@ import asyncpg
 from relais_parcours.context import Parcours
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines
+from relais_parcours.service.open_situation import backfill_identities
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
 
@@ -34,6 +35,11 @@ class DeadlineScheduler:
             self._task = None
 
     async def _run(self) -> None:
+        try:
+            while await backfill_identities(self.runtime, self.ctx):
+                pass  # identities stored as JWE by an earlier version
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("identity_backfill_failed", error=type(exc).__name__)
         while True:
             try:
                 while await fire_due_deadlines(self.runtime, self.ctx):

@@ -18,11 +18,16 @@ from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import review_due_on
 from relais_runtime.consumer import PermanentError, Tx
-from relais_runtime.sealing import unseal
+from relais_runtime.db import Conn
+from relais_runtime.logging import get_logger
+from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.sealing import KeyNotFoundError, unseal
+
+log = get_logger(__name__)
 
 
 async def store_identity(
-    tx: Tx, ctx: Parcours, pre_id: str, subject_id: uuid.UUID, sealed: str
+    conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID, sealed: str
 ) -> bytes:
     """Open the JWE with the PRE's keys; encrypt it with the subject's data key."""
     keys = ctx.pre_keys.private_keys(pre_id)  # KeyNotFoundError: retried, then parked
@@ -30,12 +35,10 @@ async def store_identity(
         identity = unseal(sealed, keys)
     except (JoseError, ValueError) as exc:
         raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
-    wrapped = await repository.subject_key(tx.conn, pre_id, subject_id)
+    wrapped = await repository.subject_key(conn, pre_id, subject_id)
     if wrapped is None:
         wrapped = ctx.vault.new_data_key(subject_id)
-        await repository.insert_subject_key(
-            tx.conn, pre_id, subject_id, wrapped, ctx.vault.master_kid
-        )
+        await repository.insert_subject_key(conn, pre_id, subject_id, wrapped, ctx.vault.master_kid)
     return ctx.vault.encrypt(wrapped, subject_id, identity)
 
 
@@ -60,7 +63,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         )
     else:
         situation_id = existing["id"]
-    identity_enc = await store_identity(tx, ctx, pre_id, referral.subject_id, referral.sealed)
+    identity_enc = await store_identity(tx.conn, ctx, pre_id, referral.subject_id, referral.sealed)
     await repository.attach_referral(
         tx.conn,
         referral_id=referral.referral_id,
@@ -103,3 +106,23 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
             sequence=version,
         )
     return situation_id
+
+
+async def backfill_identities(runtime: ServiceRuntime, ctx: Parcours) -> int:
+    """Re-encrypt identities stored as JWE by earlier versions (then drop the JWE).
+
+    Rows are claimed SKIP LOCKED, so every replica may run it at start-up.
+    """
+    done = 0
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        for row in await repository.claim_sealed_referrals(conn, 100):
+            try:
+                identity_enc = await store_identity(
+                    conn, ctx, row["pre_id"], row["subject_id"], row["sealed"]
+                )
+            except (KeyNotFoundError, PermanentError) as exc:
+                log.warning("identity_backfill_skipped", error=type(exc).__name__)
+                continue
+            await repository.set_identity(conn, row["referral_id"], identity_enc)
+            done += 1
+    return done

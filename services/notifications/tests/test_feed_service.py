@@ -114,3 +114,27 @@ async def test_a_redelivered_event_makes_no_second_feed_item(
     body = (await service.http.get("/v1/feed", headers=headers)).json()
     assert body["unread"] == 1
     assert "R-E7F8A9B0" in body["items"][0]["title"]
+
+
+async def test_an_item_for_all_coordinators_stays_unread_for_each_until_they_read_it(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service()
+    await service.publish(example(SituationOpened))
+    alice = service.token("coordinator", "pre-76540-coordination", sub="alice")
+    bruno = service.token("coordinator", "pre-76540-coordination", sub="bruno")
+
+    async def arrived() -> bool:
+        body = (await service.http.get("/v1/feed", headers=alice)).json()
+        return bool(body["unread"] == 1)
+
+    await eventually(arrived)
+    read = await service.http.post("/v1/feed/read", json={}, headers=alice)
+    assert read.json() == {"marked": 1, "unread": 0}
+    again = await service.http.post("/v1/feed/read", json={}, headers=alice)
+    assert again.json() == {"marked": 0, "unread": 0}
+    alice_feed = (await service.http.get("/v1/feed", headers=alice)).json()
+    assert alice_feed["items"][0]["read_at"] is not None
+    bruno_feed = (await service.http.get("/v1/feed", headers=bruno)).json()
+    assert bruno_feed["unread"] == 1
+    assert bruno_feed["items"][0]["read_at"] is None

@@ -12,9 +12,21 @@ from relais_contracts.envelope import CloudEvent
 from relais_runtime.db import Conn
 
 
+async def _lock_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID | None) -> None:
+    """Serialise a reminder and an answer about one handover handled at the same time, so
+    each sees what the other committed (else both could miss each other)."""
+    if handover_id is not None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+            pre_id,
+            str(handover_id),
+        )
+
+
 async def schedule(
     conn: Conn, *, deadline_id: uuid.UUID, event: CloudEvent[Any], escalate_at: datetime
 ) -> None:
+    await _lock_handover(conn, event.tenant, getattr(event.data, "handover_id", None))
     await conn.execute(
         "INSERT INTO escalations (deadline_id, pre_id, handover_id, event, escalate_at, "
         "resolved_at) SELECT $1, $2, $3, $4, $5, "
@@ -33,6 +45,7 @@ async def schedule(
 
 async def resolve_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> None:
     """The partner answered (or the handover ended): nothing left to escalate."""
+    await _lock_handover(conn, pre_id, handover_id)
     await conn.execute(
         "INSERT INTO handover_answers (pre_id, handover_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         pre_id,

@@ -43,38 +43,47 @@ async def add_item(
 
 
 async def list_items(
-    conn: Conn, pre_id: str, recipients: Sequence[str], limit: int, offset: int
+    conn: Conn, pre_id: str, recipients: Sequence[str], reader: str, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT id, kind, title, link, created_at, read_at FROM feed_items "
-        "WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
-        "ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+        "SELECT i.id, i.kind, i.title, i.link, i.created_at, r.read_at FROM feed_items i "
+        "LEFT JOIN feed_reads r ON r.item_id = i.id AND r.reader = $3 "
+        "WHERE i.pre_id = $1 AND i.recipient = ANY($2::text[]) "
+        "ORDER BY i.created_at DESC, i.id LIMIT $4 OFFSET $5",
         pre_id,
         list(recipients),
+        reader,
         limit,
         offset,
     )
 
 
-async def unread_count(conn: Conn, pre_id: str, recipients: Sequence[str]) -> int:
+async def unread_count(conn: Conn, pre_id: str, recipients: Sequence[str], reader: str) -> int:
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM feed_items WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
-        "AND read_at IS NULL",
+        "SELECT count(*) FROM feed_items i WHERE i.pre_id = $1 AND i.recipient = ANY($2::text[]) "
+        "AND NOT EXISTS (SELECT 1 FROM feed_reads r WHERE r.item_id = i.id AND r.reader = $3)",
         pre_id,
         list(recipients),
+        reader,
     )
     return count
 
 
 async def mark_read(
-    conn: Conn, pre_id: str, recipients: Sequence[str], item_ids: Sequence[uuid.UUID] | None
+    conn: Conn,
+    pre_id: str,
+    recipients: Sequence[str],
+    reader: str,
+    item_ids: Sequence[uuid.UUID] | None,
 ) -> int:
-    """Mark the given items (or all) read; only the caller's own items can be touched."""
+    """Mark the given items (or all) read for ``reader``; only items addressed to them."""
     result: str = await conn.execute(
-        "UPDATE feed_items SET read_at = now() WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
-        "AND read_at IS NULL AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))",
+        "INSERT INTO feed_reads (item_id, reader) SELECT i.id, $3 FROM feed_items i "
+        "WHERE i.pre_id = $1 AND i.recipient = ANY($2::text[]) "
+        "AND ($4::uuid[] IS NULL OR i.id = ANY($4::uuid[])) ON CONFLICT DO NOTHING",
         pre_id,
         list(recipients),
+        reader,
         None if item_ids is None else list(item_ids),
     )
     return int(result.rsplit(" ", 1)[-1])
@@ -83,10 +92,11 @@ async def mark_read(
 async def items_since(
     conn: Conn, pre_id: str, recipients: Sequence[str], after: int, limit: int = 100
 ) -> list[asyncpg.Record]:
-    """Items added after position ``after`` (for the live stream), oldest first."""
+    """Items added after position ``after`` (for the live stream), oldest first; new items
+    are unread by construction."""
     return await conn.fetch(
-        "SELECT position, id, kind, title, link, created_at, read_at FROM feed_items "
-        "WHERE pre_id = $1 AND recipient = ANY($2::text[]) AND position > $3 "
+        "SELECT position, id, kind, title, link, created_at, NULL::timestamptz AS read_at "
+        "FROM feed_items WHERE pre_id = $1 AND recipient = ANY($2::text[]) AND position > $3 "
         "ORDER BY position LIMIT $4",
         pre_id,
         list(recipients),

@@ -79,8 +79,8 @@ async def get_feed(
 ) -> FeedPage:
     targets = recipients(who)
     async with runtime.pool.acquire() as conn:
-        rows = await feed.list_items(conn, who.pre, targets, limit, offset)
-        unread = await feed.unread_count(conn, who.pre, targets)
+        rows = await feed.list_items(conn, who.pre, targets, who.sub, limit, offset)
+        unread = await feed.unread_count(conn, who.pre, targets, who.sub)
     return FeedPage(
         items=[FeedItem(**dict(r)) for r in rows], unread=unread, limit=limit, offset=offset
     )
@@ -90,8 +90,8 @@ async def get_feed(
 async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead) -> ReadResult:
     targets = recipients(who)
     async with runtime.pool.acquire() as conn:
-        marked = await feed.mark_read(conn, who.pre, targets, body.ids)
-        unread = await feed.unread_count(conn, who.pre, targets)
+        marked = await feed.mark_read(conn, who.pre, targets, who.sub, body.ids)
+        unread = await feed.unread_count(conn, who.pre, targets, who.sub)
     return ReadResult(marked=marked, unread=unread)
 
 
@@ -112,13 +112,13 @@ async def stream_feed(
     async def events() -> AsyncIterator[dict[str, Any]]:
         async with runtime.pool.acquire() as conn:
             cursor = int(resume) if resume.isdigit() else await feed.last_position(conn)
-            unread = await feed.unread_count(conn, who.pre, targets)
+            unread = await feed.unread_count(conn, who.pre, targets, who.sub)
         yield {"event": "unread", "data": json.dumps({"unread": unread})}
         while True:
             async with runtime.pool.acquire() as conn:
                 rows = await feed.items_since(conn, who.pre, targets, cursor)
                 if rows:
-                    unread = await feed.unread_count(conn, who.pre, targets)
+                    unread = await feed.unread_count(conn, who.pre, targets, who.sub)
             for row in rows:
                 cursor = row["position"]
                 item = FeedItem(**{k: v for k, v in dict(row).items() if k != "position"})

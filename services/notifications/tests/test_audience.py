@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,28 @@ def test_digests_go_out_at_the_configured_hour_in_paris_time() -> None:
     # 05:30 UTC is 06:30 in Paris: the last digest was yesterday's.
     cutoff = digest_cutoff(datetime(2026, 11, 23, 5, 30, tzinfo=UTC), "Europe/Paris", 7)
     assert cutoff.isoformat() == "2026-11-22T07:00:00+01:00"
+
+
+def test_a_translation_overrides_french_one_template_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relais_notifications.domain import texts
+
+    root = tmp_path
+    (root / "fr").symlink_to(texts.TEMPLATES_DIR / "fr")
+    (root / "xx").mkdir()
+    (root / "xx" / "situation_opened.j2").write_text(
+        '{% extends "_base.j2" %}{% block title %}New case {{ ref }}.{% endblock %}'
+        "{% block body %}To review.{% endblock %}"
+    )
+    monkeypatch.setattr(texts, "TEMPLATES_DIR", root)
+    texts._environment.cache_clear()
+    try:
+        notice = notice_for(example(SituationOpened), LINKS)
+        translated = render(notice.template, notice.facts, notice.link, "xx")
+        assert translated.title == f"New case {notice.facts['ref']}."
+        # Not translated yet: French.
+        other = notice_for(example(FollowupDue), LINKS)
+        assert render(other.template, other.facts, other.link, "xx").title.startswith("Suivi")
+    finally:
+        texts._environment.cache_clear()

@@ -101,3 +101,24 @@ async def test_the_plan_has_objectives_and_actions_per_axis_and_emits_counts_onl
     assert "orthophon" not in str(h.seen)
     stranger = await h.http.get(base, headers=h.auth("referent", sub="someone-else"))
     assert stranger.status_code == 403
+
+
+async def test_a_retried_creation_with_the_same_idempotency_key_creates_nothing_more(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id, _ = await h.in_parcours()
+    headers = {**h.auth("referent", sub="referente-1"), "Idempotency-Key": "objectif-1"}
+    url = f"/v1/situations/{situation_id}/plan/objectives"
+    body = {"axis": "schooling", "title": "Lecture"}
+    first = await h.http.post(url, json=body, headers=headers)
+    again = await h.http.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    plan = (await h.http.get(f"/v1/situations/{situation_id}/plan", headers=headers)).json()
+    assert len(plan["objectives"]) == 1
+    other_kind = await h.http.post(
+        f"{url}/{first.json()['id']}/actions", json={"title": "Atelier"}, headers=headers
+    )
+    assert other_kind.status_code == 409
+    assert other_kind.json()["code"] == "idempotency_key_reused"

@@ -967,3 +967,36 @@ async def set_identity(conn: Conn, referral_id: uuid.UUID, identity_enc: bytes) 
         referral_id,
         identity_enc,
     )
+
+
+async def idempotency_lookup(
+    conn: Conn, pre_id: str, principal: str, key: str
+) -> asyncpg.Record | None:
+    # Serialise two concurrent requests with the same key on a transaction-scoped lock.
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2 || '/' || $3))",
+        pre_id,
+        principal,
+        key,
+    )
+    return await conn.fetchrow(
+        "SELECT scope, result_id FROM idempotency_keys "
+        "WHERE pre_id = $1 AND principal = $2 AND key = $3",
+        pre_id,
+        principal,
+        key,
+    )
+
+
+async def idempotency_store(
+    conn: Conn, pre_id: str, principal: str, key: str, scope: str, result_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        "INSERT INTO idempotency_keys (pre_id, principal, key, scope, result_id) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        pre_id,
+        principal,
+        key,
+        scope,
+        result_id,
+    )

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from relais_contracts.types import (
@@ -22,6 +22,17 @@ from relais_parcours.service import access, handovers
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
+    ),
+]
+
 
 router = APIRouter(prefix="/v1")
 
@@ -114,7 +125,12 @@ async def _find(runtime: ServiceRuntime, who: Principal, handover_id: uuid.UUID)
     summary="Confier une action du plan à un partenaire (dans le cadre du consentement)",
 )
 async def post_handover(
-    situation_id: uuid.UUID, body: HandoverBody, who: Team, runtime: Runtime, ctx: Ctx
+    situation_id: uuid.UUID,
+    body: HandoverBody,
+    who: Team,
+    runtime: Runtime,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
 ) -> Handover:
     handover_id = await handovers.request(
         runtime,
@@ -125,6 +141,7 @@ async def post_handover(
         partner_id=body.partner_id,
         data_categories=body.data_categories,
         message=body.message,
+        idempotency_key=idempotency_key,
     )
     return await _find(runtime, who, handover_id)
 

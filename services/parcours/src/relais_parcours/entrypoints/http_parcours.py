@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -25,6 +25,17 @@ from relais_parcours.service import access, closure, consent, plan
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
+    ),
+]
+
 
 router = APIRouter(prefix="/v1")
 
@@ -137,7 +148,12 @@ async def _consents(runtime: ServiceRuntime, pre: str, situation_id: uuid.UUID) 
     summary="Enregistrer le consentement de la famille (remplace le précédent)",
 )
 async def post_consent(
-    situation_id: uuid.UUID, body: ConsentBody, who: Team, runtime: Runtime, ctx: Ctx
+    situation_id: uuid.UUID,
+    body: ConsentBody,
+    who: Team,
+    runtime: Runtime,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
 ) -> Consent:
     consent_id = await consent.give(
         runtime,
@@ -151,6 +167,7 @@ async def post_consent(
         sole_guardian_reason=body.sole_guardian_reason,
         witness=body.witness,
         scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
+        idempotency_key=idempotency_key,
     )
     return next(c for c in await _consents(runtime, who.pre, situation_id) if c.id == consent_id)
 
@@ -280,9 +297,17 @@ async def get_plan(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> Plan
     summary="Ajouter un objectif",
 )
 async def post_objective(
-    situation_id: uuid.UUID, body: ObjectiveBody, who: Team, runtime: Runtime
+    situation_id: uuid.UUID,
+    body: ObjectiveBody,
+    who: Team,
+    runtime: Runtime,
+    idempotency_key: IdempotencyKey = None,
 ) -> Created:
-    return Created(id=await plan.add_objective(runtime, who, situation_id, body.model_dump()))
+    return Created(
+        id=await plan.add_objective(
+            runtime, who, situation_id, body.model_dump(), idempotency_key=idempotency_key
+        )
+    )
 
 
 @router.patch(
@@ -310,9 +335,16 @@ async def patch_objective(
     summary="Ajouter une action à un objectif",
 )
 async def post_action(
-    situation_id: uuid.UUID, objective_id: uuid.UUID, body: ActionBody, who: Team, runtime: Runtime
+    situation_id: uuid.UUID,
+    objective_id: uuid.UUID,
+    body: ActionBody,
+    who: Team,
+    runtime: Runtime,
+    idempotency_key: IdempotencyKey = None,
 ) -> Created:
-    action_id = await plan.add_action(runtime, who, situation_id, objective_id, body.model_dump())
+    action_id = await plan.add_action(
+        runtime, who, situation_id, objective_id, body.model_dump(), idempotency_key=idempotency_key
+    )
     return Created(id=action_id)
 
 

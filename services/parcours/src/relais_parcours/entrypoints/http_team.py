@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -24,6 +24,17 @@ from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
+    ),
+]
+
 
 router = APIRouter(prefix="/v1")
 
@@ -152,13 +163,16 @@ async def _meeting(runtime: ServiceRuntime, pre_id: str, meeting_id: uuid.UUID) 
     status_code=201,
     summary="Préparer une réunion d'équipe (EPS)",
 )
-async def post_review(body: MeetingBody, who: Coordinator, runtime: Runtime) -> Meeting:
+async def post_review(
+    body: MeetingBody, who: Coordinator, runtime: Runtime, idempotency_key: IdempotencyKey = None
+) -> Meeting:
     meeting_id = await review.plan_meeting(
         runtime,
         who,
         meets_on=body.meets_on,
         attendees=[a.model_dump() for a in body.attendees],
         situation_ids=list(dict.fromkeys(body.situation_ids)),
+        idempotency_key=idempotency_key,
     )
     return await _meeting(runtime, who.pre, meeting_id)
 

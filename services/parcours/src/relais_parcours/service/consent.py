@@ -27,7 +27,7 @@ from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import allowed_categories
 from relais_parcours.domain.handover import OPEN
-from relais_parcours.service import access
+from relais_parcours.service import access, idempotency
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -95,10 +95,14 @@ async def give(
     sole_guardian_reason: str | None,
     witness: str | None,
     scope: list[dict[str, Any]],
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     consent_id = uuid.uuid4()
     async with runtime.pool.acquire() as conn, conn.transaction():
+        earlier = await idempotency.replayed(conn, who, idempotency_key, "consent")
+        if earlier is not None:
+            return earlier
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         if situation["stage"] != "in_parcours":
             raise DomainError(
@@ -169,6 +173,7 @@ async def give(
             tenant=who.pre,
             sequence=version,
         )
+        await idempotency.remember(conn, who, idempotency_key, "consent", consent_id)
     return consent_id
 
 

@@ -40,7 +40,7 @@ from relais_parcours.domain.consent import (
 )
 from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_may
 from relais_parcours.domain.situation import review_due_on
-from relais_parcours.service import access
+from relais_parcours.service import access, idempotency
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -64,10 +64,14 @@ async def request(
     partner_id: str,
     data_categories: list[DataCategory],
     message: str | None,
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     handover_id = uuid.uuid4()
     async with runtime.pool.acquire() as conn, conn.transaction():
+        earlier = await idempotency.replayed(conn, who, idempotency_key, "handover")
+        if earlier is not None:
+            return earlier
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         if situation["stage"] != "in_parcours":
             raise DomainError(
@@ -155,6 +159,7 @@ async def request(
         from relais_parcours.service.plan import emit_plan_updated  # with_partner changed
 
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await idempotency.remember(conn, who, idempotency_key, "handover", handover_id)
     return handover_id
 
 

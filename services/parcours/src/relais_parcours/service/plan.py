@@ -9,7 +9,7 @@ from typing import Any
 from relais_contracts.types import Axis
 from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
 from relais_parcours.adapters import repository
-from relais_parcours.service import access
+from relais_parcours.service import access, idempotency
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -67,14 +67,23 @@ async def emit_plan_updated(
 
 
 async def add_objective(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, values: dict[str, Any]
+    runtime: ServiceRuntime,
+    who: Principal,
+    situation_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     objective_id = uuid.uuid4()
     async with runtime.pool.acquire() as conn, conn.transaction():
+        earlier = await idempotency.replayed(conn, who, idempotency_key, "objective")
+        if earlier is not None:
+            return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
         await repository.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await idempotency.remember(conn, who, idempotency_key, "objective", objective_id)
     return objective_id
 
 
@@ -101,16 +110,22 @@ async def add_action(
     situation_id: uuid.UUID,
     objective_id: uuid.UUID,
     values: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     action_id = uuid.uuid4()
     async with runtime.pool.acquire() as conn, conn.transaction():
+        earlier = await idempotency.replayed(conn, who, idempotency_key, "action")
+        if earlier is not None:
+            return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
         objective = await repository.get_objective(conn, situation_id, objective_id)
         if objective is None:
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
         await repository.insert_action(conn, action_id, objective, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await idempotency.remember(conn, who, idempotency_key, "action", action_id)
     return action_id
 
 

@@ -18,6 +18,7 @@ from relais_contracts.v1.parcours import ReviewDecided
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER
+from relais_parcours.service import idempotency
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -47,15 +48,20 @@ async def plan_meeting(
     meets_on: date,
     attendees: list[dict[str, Any]],
     situation_ids: list[uuid.UUID],
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     meeting_id = uuid.uuid4()
     async with runtime.pool.acquire() as conn, conn.transaction():
+        earlier = await idempotency.replayed(conn, who, idempotency_key, "review")
+        if earlier is not None:
+            return earlier
         await _check_agenda(conn, who.pre, situation_ids)
         await repository.insert_meeting(
             conn, meeting_id, who.pre, meets_on, attendees, who.sub, datetime.now(UTC)
         )
         for position, situation_id in enumerate(situation_ids, start=1):
             await repository.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+        await idempotency.remember(conn, who, idempotency_key, "review", meeting_id)
     return meeting_id
 
 

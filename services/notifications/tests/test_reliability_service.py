@@ -174,3 +174,18 @@ async def test_the_feed_counts_unread_marks_read_and_streams_live(
 async def _unread(service: Any, headers: dict[str, str], count: int) -> bool:
     body = (await service.http.get("/v1/feed", headers=headers)).json()
     return bool(body["unread"] == count)
+
+
+async def test_an_overdue_review_already_with_the_coordinators_does_not_escalate(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service(escalate_after_hours=0.1 / 3600)
+    await service.publish(example(DeadlineOverdue, 1))
+
+    async def told() -> bool:
+        items = (await service.http.get("/v1/feed", headers=service.token(*COORDINATOR))).json()
+        return len(items["items"]) == 1
+
+    await eventually(told)
+    await asyncio.sleep(0.5)
+    assert await service.fetch("SELECT 1 FROM escalations") == []

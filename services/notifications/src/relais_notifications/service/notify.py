@@ -21,7 +21,13 @@ from relais_contracts.v1.parcours import (
     HandoverWaitlisted,
 )
 from relais_notifications.adapters import deliveries, escalations, feed, subscriptions
-from relais_notifications.domain.audience import Links, Notice, Recipient, notice_for
+from relais_notifications.domain.audience import (
+    COORDINATORS,
+    Links,
+    Notice,
+    Recipient,
+    notice_for,
+)
 from relais_notifications.domain.delivery import Subscription, payload
 from relais_notifications.domain.texts import render
 from relais_runtime.consumer import Tx
@@ -42,7 +48,10 @@ async def notify(
 ) -> Notice:
     notice = notice_for(data, links)
     await deliver(tx, notice)
-    if notice.deadline_id is not None and escalate_after is not None:
+    # Escalate to the coordinators only when they were not told in the first place.
+    escalates = notice.deadline_id is not None and COORDINATORS not in notice.audience
+    if escalates and escalate_after is not None:
+        assert notice.deadline_id is not None
         await escalations.schedule(
             tx.conn,
             deadline_id=notice.deadline_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -89,14 +91,30 @@ async def stream_log(
     if where:
         sql += " WHERE " + " AND ".join(where)
     if conn.is_in_transaction():
-        cursor = await conn.cursor(sql, *args)
-        while rows := await cursor.fetch(batch):
-            yield [_event(r) for r in rows]
+        async for rows in _batches(conn, sql, args, batch):
+            yield rows
         return
     async with conn.transaction(readonly=True):  # a cursor lives inside a transaction
-        cursor = await conn.cursor(sql, *args)
-        while rows := await cursor.fetch(batch):
+        async for rows in _batches(conn, sql, args, batch):
+            yield rows
+
+
+async def _batches(
+    conn: Conn, sql: str, args: list[Any], batch: int
+) -> AsyncIterator[list[LoggedEvent]]:
+    """Ask for the next batch before the caller folds this one: the server reads and
+    serialises it meanwhile, on another core."""
+    cursor = await conn.cursor(sql, *args)
+    pending = asyncio.ensure_future(cursor.fetch(batch))
+    try:
+        while rows := await pending:
+            pending = asyncio.ensure_future(cursor.fetch(batch))
+            await asyncio.sleep(0)  # let the request go out before decoding
             yield [_event(r) for r in rows]
+    finally:
+        if not pending.done():  # the caller stopped early: leave the connection usable
+            with contextlib.suppress(Exception):
+                await pending
 
 
 async def count_log(conn: Conn) -> int:
@@ -104,24 +122,28 @@ async def count_log(conn: Conn) -> int:
     return count
 
 
-async def replace_facts(conn: Conn, docs: Projections) -> None:
+async def replace_facts(conn: Conn, docs: Projections, chunk: int = 2000) -> None:
     """Swap every fact document for ``docs`` in the caller's transaction (rebuild).
 
-    CSV COPY lets the server parse the jsonb itself, in one pass (binary COPY would need a
-    jsonb encoder our JSON codec lacks).
+    CSV COPY lets the server parse the jsonb itself (binary COPY would need a jsonb encoder
+    our JSON codec lacks); streamed in chunks, so it parses one while we encode the next.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(
-        (kind, key, doc["pre_id"], json.dumps(doc, separators=(",", ":")))
-        for (kind, key), doc in docs.items()
-    )
+    items = list(docs.items())
+
+    async def csv_chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(items), chunk):
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerows(
+                (kind, key, doc["pre_id"], json.dumps(doc, separators=(",", ":")))
+                for (kind, key), doc in items[start : start + chunk]
+            )
+            yield out.getvalue().encode()
+            await asyncio.sleep(0)
+
     await conn.execute("TRUNCATE fact")
     await conn.copy_to_table(
-        "fact",
-        source=io.BytesIO(out.getvalue().encode()),
-        columns=["kind", "key", "pre_id", "doc"],
-        format="csv",
+        "fact", source=csv_chunks(), columns=["kind", "key", "pre_id", "doc"], format="csv"
     )
 
 

@@ -183,3 +183,22 @@ def test_an_analyst_reads_its_pre_and_the_regions_of_its_organisation() -> None:
     }
     assert readable_regions(coordinator, "reseau-normandie", regions, mapping) == []
     assert readable_pres(frozenset({"referent"}), "pre-76540", "x", regions, mapping) == set()
+
+
+def test_a_region_hides_what_would_give_back_one_pre_s_hidden_cell() -> None:
+    """Region minus the other PRE's shown figures must not reveal a PRE's secret."""
+    small = facts.fold_all(_logged_year(3, seed=21))  # 3 referrals: hidden in its PRE
+    big = facts.fold_all(
+        logged(e) for e in demo.school_year("pre-14118", 2025, 40, seed=22)
+    )  # shown
+    both = {**small, **big}
+    period = indicators.Period("2025-2026")
+    own = {f.key: f for f in indicators.compute_all(small, period, 5)}
+    assert own["new_referrals"].suppressed
+    region = {f.key: f for f in indicators.compute_all(both, period, 5, [PRE, "pre-14118"])}
+    assert region["new_referrals"].suppressed
+    naive = {f.key: f for f in indicators.compute_all(both, period, 5)}
+    assert naive["new_referrals"].value == 43  # what the region alone would have shown
+    # Within each table the protection still holds: no lone hidden cell in a constraint.
+    sources = region["referral_sources"]
+    assert sources.suppressed

@@ -11,14 +11,16 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from relais_reporting.domain import labels
 from relais_reporting.domain.facts import HANDOVER, REFERRAL, SITUATION, Doc, Projections, utc
 from relais_reporting.domain.periods import PARIS, school_year_bounds
-from relais_reporting.domain.suppression import Constraint, suppress_table
+from relais_reporting.domain.suppression import Constraint, linked_to_parts, suppress_table
 
 # --- the period ---------------------------------------------------------------------------
 
@@ -175,6 +177,17 @@ def _days(start: str, end: Any) -> float:
 
 # --- publishing with suppression --------------------------------------------------------------
 
+#: For a region: per indicator key, the cells to hide because of its PRE (see compute_all).
+_FORCED: ContextVar[Mapping[str, set[str]]] = ContextVar("forced", default=MappingProxyType({}))
+
+
+def _forced(key: str) -> set[str]:
+    return _FORCED.get().get(key, set())
+
+
+def _hide_count(key: str, n: int, threshold: int) -> bool:
+    return 0 < n < threshold or "_total" in _forced(key)
+
 
 def _one_way(
     ind: Indicator,
@@ -190,9 +203,9 @@ def _one_way(
     cells = {k: counts[k] for k in keys}
     if total is not None:
         cells["_total"] = total
-        hidden = suppress_table(cells, [("_total", keys)], threshold)
+        hidden = suppress_table(cells, [("_total", keys)], threshold, _forced(ind.key))
     else:
-        hidden = suppress_table(cells, [], threshold)
+        hidden = suppress_table(cells, [], threshold, _forced(ind.key))
     figure = ind.figure(
         None if "_total" in hidden else (total if total is not None else None),
         suppressed="_total" in hidden,
@@ -210,7 +223,7 @@ def _durations(
     """Median delay in days over all measures, and by category when ``names`` is given."""
     n = len(samples)
     if names is None:
-        hidden_all = 0 < n < threshold
+        hidden_all = _hide_count(ind.key, n, threshold)
         value = None if hidden_all or n == 0 else round(statistics.median(v for _, v in samples), 1)
         return ind.figure(value, suppressed=hidden_all, count=None if hidden_all else n)
     by: dict[str, list[float]] = {}
@@ -219,7 +232,7 @@ def _durations(
     counts = {k: len(v) for k, v in by.items()}
     keys = [k for k in names if k in counts]
     cells = {**counts, "_total": n}
-    hidden = suppress_table(cells, [("_total", keys)], threshold)
+    hidden = suppress_table(cells, [("_total", keys)], threshold, _forced(ind.key))
     value = None
     if "_total" not in hidden and n:
         value = round(statistics.median(v for _, v in samples), 1)
@@ -247,7 +260,7 @@ def _share(
     total = sum(parts.values())
     keys = list(names)
     cells = {**{k: parts.get(k, 0) for k in keys}, "_total": total}
-    hidden = suppress_table(cells, [("_total", keys)], threshold)
+    hidden = suppress_table(cells, [("_total", keys)], threshold, _forced(ind.key))
     hide = part in hidden or "_total" in hidden
     value = None if hide or total == 0 else round(100 * cells[part] / total, 1)
     figure = ind.figure(value, suppressed=hide, count=None if "_total" in hidden else total)
@@ -260,13 +273,13 @@ def _share(
 
 def _children_followed(facts: Facts, p: Period, t: int) -> Figure:
     n = len(facts.followed_in(p))
-    hidden = 0 < n < t
+    hidden = _hide_count(CHILDREN_FOLLOWED.key, n, t)
     return CHILDREN_FOLLOWED.figure(None if hidden else n, suppressed=hidden)
 
 
 def _new_referrals(facts: Facts, p: Period, t: int) -> Figure:
     n = len(facts.submitted_in(p))
-    hidden = 0 < n < t
+    hidden = _hide_count(NEW_REFERRALS.key, n, t)
     return NEW_REFERRALS.figure(None if hidden else n, suppressed=hidden)
 
 
@@ -303,7 +316,7 @@ def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
         ("_total", [f"{b}|total" for b in rows]),
         ("_total", [f"total|{x}" for x in cols]),
     ]
-    hidden = suppress_table(cells, constraints, t)
+    hidden = suppress_table(cells, constraints, t, _forced(AGE_SEX.key))
     figure = AGE_SEX.figure(
         None if "_total" in hidden else cells["_total"], suppressed="_total" in hidden
     )
@@ -413,7 +426,7 @@ def _consents_withdrawn(facts: Facts, p: Period, t: int) -> Figure:
         for at in (s.get("consent_withdrawals") or {}).values()
         if p.holds(at)
     )
-    hidden = 0 < n < t
+    hidden = _hide_count(CONSENTS_WITHDRAWN.key, n, t)
     return CONSENTS_WITHDRAWN.figure(None if hidden else n, suppressed=hidden)
 
 
@@ -559,9 +572,34 @@ INDICATORS: tuple[Indicator, ...] = (
 )
 
 
-def compute_all(docs: Projections, period: Period, threshold: int) -> list[Figure]:
+def compute_all(
+    docs: Projections, period: Period, threshold: int, pre_ids: Sequence[str] = ()
+) -> list[Figure]:
+    """Every figure of the documents' scope. With several ``pre_ids`` (a region), a cell
+    that exactly one PRE hides in its own figures is hidden in the region's too, so that
+    the region minus the other PRE cannot give it back."""
     facts = Facts(docs)
-    return [ind.compute(facts, period, threshold) for ind in INDICATORS]
+    forced: dict[str, set[str]] = {}
+    if len(pre_ids) > 1:
+        parts = [
+            {f.key: _cell_counts(f) for f in compute_all(docs_of(docs, [pre]), period, threshold)}
+            for pre in pre_ids
+        ]
+        for ind in INDICATORS:
+            forced[ind.key] = linked_to_parts([part[ind.key] for part in parts])
+    token = _FORCED.set(forced)
+    try:
+        return [ind.compute(facts, period, threshold) for ind in INDICATORS]
+    finally:
+        _FORCED.reset(token)
+
+
+def _cell_counts(figure: Figure) -> dict[str, tuple[int, bool]]:
+    """Each cell's count (the number of measures for medians) and whether it is hidden."""
+    counts = {"_total": (int(figure.count or figure.value or 0), figure.suppressed)}
+    for c in figure.cells:
+        counts[c.key] = (int(c.count or c.value or 0), c.suppressed)
+    return counts
 
 
 def docs_of(docs: Projections, pre_ids: Iterable[str]) -> Projections:

@@ -11,7 +11,7 @@ columns of a two-way table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 Constraint = tuple[str, Sequence[str]]  # (total cell, member cells)
 
@@ -21,10 +21,17 @@ def primary(cells: Mapping[str, int], threshold: int) -> set[str]:
 
 
 def suppress_table(
-    cells: Mapping[str, int], constraints: Sequence[Constraint], threshold: int
+    cells: Mapping[str, int],
+    constraints: Sequence[Constraint],
+    threshold: int,
+    also: Iterable[str] = (),
 ) -> set[str]:
-    """The keys of the cells to withhold so no small count can be seen or recomputed."""
-    hidden = primary(cells, threshold)
+    """The keys of the cells to withhold so no small count can be seen or recomputed.
+
+    ``also``: cells to hide whatever their value (a region's cell that would give away
+    the one hidden cell of one of its PRE), protected like the others.
+    """
+    hidden = primary(cells, threshold) | {k for k in also if k in cells}
     changed = True
     while changed:
         changed = False
@@ -41,6 +48,21 @@ def suppress_table(
             hidden.add(pick)
             changed = True
     return hidden
+
+
+def linked_to_parts(parts: Sequence[Mapping[str, tuple[int, bool]]]) -> set[str]:
+    """Cells of an aggregate (a region) to hide because they would reveal a part's secret.
+
+    ``parts`` gives, for each part (a PRE), each cell's (count, hidden in that part's own
+    table). Where exactly one part hides a cell, the aggregate minus the other parts'
+    shown cells would give it back: hide the aggregate's cell too. Where two or more parts
+    hide it, only their sum could be found, which the parts' own protection allows.
+    """
+    hidden_in: dict[str, int] = {}
+    for part in parts:
+        for key, (_, hidden) in part.items():
+            hidden_in[key] = hidden_in.get(key, 0) + int(hidden)
+    return {key for key, n in hidden_in.items() if n == 1}
 
 
 def suppress(value: int, threshold: int) -> int | None:

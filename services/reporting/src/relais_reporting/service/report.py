@@ -59,5 +59,5 @@ async def build_report(
         as_of=as_of,
         known_on=known_on or today,
         threshold=threshold,
-        figures=indicators.compute_all(docs, period, threshold),
+        figures=indicators.compute_all(docs, period, threshold, pre_ids),
     )

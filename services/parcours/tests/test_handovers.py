@@ -30,6 +30,10 @@ async def test_a_partner_accepts_reads_its_sheet_within_consent_and_completes(
     assert accepted.json()["status"] == "accepted"
     await h.event("handover.accepted", handover_id=handover["id"])
 
+    plan = (
+        await h.http.get(f"/v1/situations/{s['situation_id']}/plan", headers=h.auth("coordinator"))
+    ).json()
+    assert plan["objectives"][0]["actions"][0]["status"] == "in_progress"
     sheet = (await h.http.get(f"{url}/sheet", headers=partner)).json()
     assert sheet["data_categories"] == ["health", "identity_and_contact"]
     assert sheet["identity"]["child"]["last_name"] == "Benaliouche"
@@ -52,6 +56,17 @@ async def test_a_partner_accepts_reads_its_sheet_within_consent_and_completes(
     assert completed["data"]["outcome"] == "achieved"
     closed = await h.http.get(f"{url}/sheet", headers=partner)
     assert closed.status_code == 403
+    plan = (
+        await h.http.get(
+            f"/v1/situations/{s['situation_id']}/plan",
+            headers=h.auth("referent", sub="referente-1"),
+        )
+    ).json()
+    assert plan["objectives"][0]["actions"][0]["status"] == "done"
+    updated = await h.event(
+        "plan.updated", situation_id=s["situation_id"], plan_version=plan["plan_version"]
+    )
+    assert updated["data"]["axes"][0]["actions"]["done"] == 1
 
 
 async def test_sharing_beyond_the_consent_is_refused_in_french(parcours: Harness) -> None:

@@ -42,6 +42,7 @@ from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_may
 from relais_parcours.domain.situation import review_due_on
 from relais_parcours.service import access, idempotency
 from relais_parcours.service.consent import cancel_handovers, today_in
+from relais_parcours.service.plan import emit_plan_updated
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -156,8 +157,7 @@ async def request(
             tenant=who.pre,
             sequence=1,
         )
-        from relais_parcours.service.plan import emit_plan_updated  # with_partner changed
-
+        # with_partner changed
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
         await idempotency.remember(conn, who, idempotency_key, "handover", handover_id)
     return handover_id
@@ -221,6 +221,26 @@ async def respond(
             conn, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
         )
         await runtime.emit(conn, event, subject=str(handover_id), tenant=who.pre, sequence=version)
+        # The plan follows the partner: an accepted action is under way, a completed one done.
+        action_status = {"accepted": "in_progress", "completed": "done"}.get(target)
+        if action_status is not None:
+            situation = await repository.get_situation(conn, who.pre, h["situation_id"], lock=True)
+            action = await repository.get_action(conn, h["situation_id"], h["action_id"])
+            if (
+                situation is not None
+                and situation["stage"] == "in_parcours"
+                and action is not None
+                and action["status"] not in (action_status, "done", "cancelled")
+            ):
+                await repository.update_plan_item(
+                    conn,
+                    "plan_actions",
+                    action["id"],
+                    h["situation_id"],
+                    {"status": action_status},
+                    now,
+                )
+                await emit_plan_updated(runtime, conn, who.pre, situation, now)
 
 
 async def cancel(

@@ -26,6 +26,7 @@ from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import EVENTS_EXCHANGE
 from relais_contracts.v1 import parcours as p
+from relais_reporting.domain.periods import PARIS
 from tests.e2e.test_backbone_flow import eventually, referral_body, register_school
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -286,6 +287,18 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
             f"{reporting}/v1/indicators", params={"school_year": YEAR}, headers=analyst
         )
         assert again.json() == body
+
+        # As of today, as known today: folded again from the log, the same figures.
+        today = datetime.now(PARIS).date().isoformat()
+        pinned = {"school_year": YEAR, "as_of": today, "known_on": today}
+        r = await http.get(f"{reporting}/v1/indicators", params=pinned, headers=analyst)
+        assert r.json()["indicators"] == body["indicators"]
+        assert (r.json()["as_of"], r.json()["known_on"]) == (today, today)
+        r = await http.get(
+            f"{reporting}/v1/indicators", params={"school_year": "2026"}, headers=analyst
+        )
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "query.school_year"
 
         # CSV for a French spreadsheet: BOM, semicolons, suppressed cells empty and flagged.
         r = await http.get(

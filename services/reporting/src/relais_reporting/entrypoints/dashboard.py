@@ -167,7 +167,7 @@ def render_dashboard(report: IndicatorReport, scope: str, query: dict[str, str])
     if query.get("region"):
         params = {k: v for k, v in query.items() if v and k != "region"}
         csv_base = f"/v1/regions/{query['region']}/indicators.csv?{urlencode(params)}"
-    as_of = report.as_of.strftime("%d/%m/%Y") if report.as_of else "fin de l'année scolaire"
+    as_of = report.as_of.strftime("%d/%m/%Y") if report.as_of else "jour d'aujourd'hui"
     sections = "".join(_section(f) for f in report.figures)
     return f"""
 <h1>Indicateurs du PRE — {escape(scope)}</h1>

@@ -41,7 +41,8 @@ async def build_report(
     either, the PRE's log is folded again, so a figure asked with both never changes.
     """
     today = today or datetime.now(PARIS).date()
-    period = indicators.Period(school_year, as_of)
+    # Without as_of the figures run to today: a follow-up due next spring is not "missed".
+    period = indicators.Period(school_year, as_of or today)
     if as_of is None and known_on is None:
         docs = await store.load_facts(conn, pre_ids)
     else:

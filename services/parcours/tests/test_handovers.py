@@ -17,6 +17,11 @@ async def test_a_partner_accepts_reads_its_sheet_within_consent_and_completes(
     assert r.status_code == 201, r.text
     handover = r.json()
     requested = await h.event("handover.requested", handover_id=handover["id"])
+    detail = (
+        await h.http.get(f"/v1/situations/{s['situation_id']}", headers=h.auth("coordinator"))
+    ).json()
+    assert detail["consent_id"] == s["consent_id"]
+    assert detail["open_handovers"] == 1
     assert requested["data"]["partner_category"] == "cmpp"
     partner = h.auth("partner", CMPP)
     listed = (await h.http.get("/v1/handovers", headers=partner)).json()["items"]

@@ -12,7 +12,9 @@ async def test_a_take_up_decision_records_attendees_and_emits_review_decided(
 ) -> None:
     h = parcours
     referral, situation_id = await h.open_situation()
-    r = await h.decide(situation_id, decision="take_up", axes=["health", "schooling"])
+    r = await h.decide(
+        situation_id, decision="take_up", axes=["health", "schooling"], note="Famille demandeuse"
+    )
     assert r.status_code == 201, r.text
     event = await h.event("review.decided", situation_id=situation_id)
     assert event["data"]["decision"] == "take_up"
@@ -29,6 +31,8 @@ async def test_a_take_up_decision_records_attendees_and_emits_review_decided(
     ).json()
     assert meeting["attendees"][0]["name"] == "Mme Leroy"
     assert meeting["agenda"][0]["decision"] == "take_up"
+    assert meeting["agenda"][0]["note"] == "Famille demandeuse"
+    assert "demandeuse" not in str(h.seen)
     again = await h.decide(situation_id, decision="take_up", axes=["health"])
     assert again.status_code == 409
 

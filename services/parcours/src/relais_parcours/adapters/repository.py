@@ -320,7 +320,7 @@ async def on_agenda(conn: Conn, meeting_id: uuid.UUID, situation_id: uuid.UUID) 
 async def agenda(conn: Conn, meeting_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT a.situation_id, a.position, s.stage, s.review_due_on, d.id AS decision_id, "
-        "d.decision, d.decline_reason, d.redirected_to, d.redirect_category, d.axes, "
+        "d.decision, d.decline_reason, d.redirected_to, d.redirect_category, d.axes, d.note, "
         "d.decided_at "
         "FROM review_agenda a JOIN situations s ON s.id = a.situation_id "
         "LEFT JOIN review_decisions d "

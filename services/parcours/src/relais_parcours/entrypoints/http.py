@@ -86,6 +86,10 @@ class SituationDetail(SituationSummary):
     final_review_held: bool | None = None
     followup_due_on: date | None = None
     referrals: list[ReferralIdentity]
+    consent_id: uuid.UUID | None = Field(
+        default=None, description="The family's consent currently active, if any."
+    )
+    open_handovers: int = 0
     warnings: list[str] = []
 
 
@@ -123,6 +127,8 @@ async def get_situation(
         row = await access.situation_for(conn, who, situation_id)
         referrals = await repository.referral_identities(conn, who.pre, situation_id)
         limits = await repository.pre_limits(conn, who.pre)
+        consent = await repository.active_consent(conn, situation_id)
+        handovers = await repository.open_handovers(conn, situation_id)
     identities = []
     for r in referrals:
         identity = None
@@ -147,6 +153,8 @@ async def get_situation(
         final_review_held=row["final_review_held"],
         followup_due_on=row["followup_due_on"],
         referrals=identities,
+        consent_id=consent["id"] if consent else None,
+        open_handovers=len(handovers),
         warnings=duration_warnings(row["started_on"], row["closed_at"], max_months, ctx),
     )
 

@@ -81,6 +81,7 @@ class AgendaItem(BaseModel):
     redirected_to: str | None
     redirect_category: str | None
     axes: list[str] | None
+    note: str | None
     decided_at: datetime | None
 
 
@@ -99,6 +100,11 @@ class DecisionBody(_Body):
     redirected_to: str | None = Field(default=None, min_length=1, max_length=200)
     redirect_category: PartnerCategory | None = None
     axes: list[Axis] = Field(default_factory=list, max_length=4)
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The team's reasoning, in its words (kept in parcours, never sent).",
+    )
 
     @model_validator(mode="after")
     def _fields_match_decision(self) -> Self:
@@ -235,6 +241,7 @@ async def post_decision(
         redirected_to=body.redirected_to,
         redirect_category=body.redirect_category,
         axes=body.axes,
+        note=body.note,
     )
     return DecisionCreated(id=decision_id, situation_id=body.situation_id, decision=body.decision)
 

@@ -98,6 +98,7 @@ async def decide(
     redirected_to: str | None,
     redirect_category: PartnerCategory | None,
     axes: list[Axis],
+    note: str | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     decision_id = uuid.uuid4()
@@ -138,6 +139,7 @@ async def decide(
                 "redirect_category": redirect_category.value if redirect_category else None,
                 "axes": [a.value for a in chosen_axes],
                 "attendees": meeting["attendees"],
+                "note": note,
                 "decided_by": who.sub,
                 "decided_at": now,
             },

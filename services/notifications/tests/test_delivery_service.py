@@ -294,3 +294,19 @@ async def test_a_digest_subscription_gets_one_daily_email(
     body = mail.get_content()
     assert body.count("Nouveau relais R-") == 2
     assert "https://parcours.example/v1/handovers/" in body
+
+
+async def test_delivery_attempts_are_counted_on_the_metrics_page(
+    start_service: ServiceFactory, receiver: WebhookReceiver
+) -> None:
+    service = await start_service()
+    school = service.token("institution", SCHOOL)
+    await service.http.post("/v1/webhooks", json={"url": receiver.url}, headers=school)
+    await service.publish(example(ReferralStatusChanged, 0))
+    await eventually(lambda: _async(len(receiver.received) == 1))
+
+    async def counted() -> bool:
+        page = (await service.http.get("/metrics")).text
+        return 'relais_notification_attempts_total{channel="webhook",outcome="delivered"}' in page
+
+    await eventually(counted)

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import structlog
+from prometheus_client import Counter
 
 from relais_contracts.types import DeliveryChannel, DeliveryFailure
 from relais_contracts.v1.notifications import NotificationDelivered, NotificationFailed
@@ -28,6 +29,17 @@ from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
 log = structlog.get_logger("relais.notifications.dispatch")
+
+#: Delivery attempts by channel and outcome (delivered, retry, failed), on GET /metrics.
+ATTEMPTS = Counter(
+    "relais_notification_attempts_total",
+    "Notification delivery attempts by channel and outcome.",
+    ["channel", "outcome"],
+)
+#: Webhook endpoints disabled after repeated failures.
+ENDPOINTS_DISABLED = Counter(
+    "relais_webhook_endpoints_disabled_total", "Webhook endpoints disabled after failures."
+)
 
 
 class Dispatcher:
@@ -128,6 +140,7 @@ class Dispatcher:
     async def _settle(self, conn: Conn, d: dict[str, Any], sent: channels.Sent) -> None:
         attempts = d["attempts"]
         if sent.ok:
+            ATTEMPTS.labels(channel=d["channel"], outcome="delivered").inc()
             if await deliveries.mark_delivered(conn, d["id"], sent.http_status):
                 await self._emit_delivered(conn, d)
                 log.info("notification_delivered", attempts=attempts)
@@ -136,6 +149,8 @@ class Dispatcher:
             retry_in = None
             if sent.failure not in FINAL_FAILURES:
                 retry_in = retry_delay(attempts, self.settings.delivery_backoff_s)
+            outcome = "retry" if retry_in is not None else "failed"
+            ATTEMPTS.labels(channel=d["channel"], outcome=outcome).inc()
             if await deliveries.mark_failed(
                 conn,
                 d["id"],
@@ -187,6 +202,7 @@ class Dispatcher:
             kind="fr.relais.notification.webhook_disabled.v1",
             created_at=datetime.now(UTC),
         )
+        ENDPOINTS_DISABLED.inc()
         log.warning("webhook_disabled", webhook_id=str(hook_id))
 
     async def _emit_delivered(self, conn: Conn, d: dict[str, Any]) -> None:

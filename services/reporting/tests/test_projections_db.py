@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from relais_contracts.envelope import new_event
+from relais_contracts.v1.parcours import SubjectErased
 from relais_reporting import demo
 from relais_reporting.adapters import store
 from relais_reporting.domain import facts
@@ -98,3 +100,42 @@ async def test_figures_as_of_a_day_and_known_on_a_day_do_not_change_when_asked_l
     values = {f.key: f.value for f in live.figures}
     cut = {f.key: f.value for f in everything.figures}
     assert cut["new_referrals"] < values["new_referrals"]  # type: ignore[operator]
+
+
+async def test_an_erased_child_keeps_its_facts_but_loses_every_id_that_linked_it(
+    pool: asyncpg.Pool,
+) -> None:
+    events = demo.school_year(PRE, 2025, 30, seed=15)
+    await consume(pool, events)
+    async with pool.acquire() as conn:
+        before = await build_report(conn, [PRE], "2025-2026", threshold=1)
+        situation = await conn.fetchrow(
+            "SELECT key, doc FROM fact WHERE kind = 'situation' "
+            "AND doc ? 'first_consent_at' LIMIT 1"
+        )
+        handovers = await store.handovers_of(conn, PRE, [situation["key"]])
+    doc = situation["doc"]
+    erased = new_event(
+        SubjectErased(
+            subject_id=doc["subject_id"],
+            situation_ids=[situation["key"]],
+            referral_ids=doc["referral_ids"],
+            reason="data_subject_request",
+            erased_at=datetime.now(UTC),
+        ),
+        source="/relais/parcours",
+        tenant=PRE,
+        sequence=1,
+    )
+    await consume(pool, [erased, erased])
+    old_ids = [doc["subject_id"], situation["key"], *doc["referral_ids"], *handovers]
+    async with pool.acquire() as conn:
+        dump = " ".join(str(tuple(r)) for r in await conn.fetch("SELECT * FROM event_log"))
+        dump += " ".join(str(tuple(r)) for r in await conn.fetch("SELECT * FROM fact"))
+        after = await build_report(conn, [PRE], "2025-2026", threshold=1)
+        live = await store.load_facts(conn, [PRE])
+        await rebuild(conn)
+        assert await store.load_facts(conn, [PRE]) == live
+    for old in old_ids:
+        assert str(old) not in dump
+    assert after.figures == before.figures

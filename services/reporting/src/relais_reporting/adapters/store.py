@@ -154,3 +154,44 @@ async def append_log(conn: Conn, events: Sequence[tuple[Any, LoggedEvent]]) -> N
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         [(i, e.type, e.pre_id, e.subject, e.sequence, e.occurred_at, e.data) for i, e in events],
     )
+
+
+async def handovers_of(conn: Conn, pre_id: str, situation_ids: Sequence[str]) -> list[str]:
+    keys: list[str] = [
+        r["key"]
+        for r in await conn.fetch(
+            "SELECT key FROM fact WHERE pre_id = $1 AND kind = 'handover' "
+            "AND doc->>'situation_id' = ANY($2::text[])",
+            pre_id,
+            list(situation_ids),
+        )
+    ]
+    return keys
+
+
+async def replace_ids(conn: Conn, pre_id: str, new_ids: dict[str, str]) -> list[LoggedEvent]:
+    """Replace every occurrence of each old id by its new one in the PRE's log, drop the
+    documents of the old ids, and return the rewritten events to fold them again.
+
+    Ids are UUIDs: a textual replacement cannot touch anything but the same id.
+    """
+    for old, new in new_ids.items():
+        await conn.execute(
+            "UPDATE event_log SET data = replace(data::text, $2, $3)::jsonb, "
+            "subject = replace(subject, $2, $3) "
+            "WHERE pre_id = $1 AND (subject = $2 OR data::text LIKE $4)",
+            pre_id,
+            old,
+            new,
+            f"%{old}%",
+        )
+    await conn.execute(
+        "DELETE FROM fact WHERE pre_id = $1 AND key = ANY($2::text[])", pre_id, list(new_ids)
+    )
+    rows = await conn.fetch(
+        f"SELECT {_LOG_COLUMNS} FROM event_log "  # noqa: S608 (fixed column list)
+        "WHERE pre_id = $1 AND data::text LIKE ANY($2::text[])",
+        pre_id,
+        [f"%{new}%" for new in new_ids.values()],
+    )
+    return [_event(r) for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from relais_reporting.adapters import store
@@ -26,8 +27,32 @@ async def record_event(tx: Tx) -> None:
     entry = logged(tx.incoming)
     if not await store.log_event(tx.conn, tx.incoming.id, entry):
         return  # already logged (and folded) under another message id's delivery
+    if entry.name == "subject.erased":
+        await unlink_subject(tx, entry)
+        return
     target = facts.target_of(entry)
     if target is None:
         return
     doc = await store.lock_fact(tx.conn, target)
     await store.save_fact(tx.conn, target, facts.apply(doc, entry))
+
+
+async def unlink_subject(tx: Tx, entry: facts.LoggedEvent) -> None:
+    """A child's records were erased upstream: give its pseudonymous ids fresh random ones.
+
+    The facts stay (figures do not change, past answers stay true), but nothing in
+    reporting can be joined any more to an id another service once held for the child:
+    subject, situations, referrals and their handovers all get new random ids, in the log
+    and in the documents alike, so a rebuild still gives the live figures.
+    """
+    data = entry.data
+    situations = [str(s) for s in data.get("situation_ids", [])]
+    old = [
+        str(data["subject_id"]),
+        *situations,
+        *(str(r) for r in data.get("referral_ids", [])),
+        *await store.handovers_of(tx.conn, entry.pre_id, situations),
+    ]
+    rewritten = await store.replace_ids(tx.conn, entry.pre_id, {o: str(uuid.uuid4()) for o in old})
+    for target, doc in facts.fold_all(rewritten).items():
+        await store.save_fact(tx.conn, target, doc)

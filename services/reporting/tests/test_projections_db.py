@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -139,3 +140,23 @@ async def test_an_erased_child_keeps_its_facts_but_loses_every_id_that_linked_it
     for old in old_ids:
         assert str(old) not in dump
     assert after.figures == before.figures
+
+
+async def test_a_rebuild_while_events_arrive_loses_nothing(pool: asyncpg.Pool) -> None:
+    events = demo.school_year(PRE, 2025, 120, seed=16)
+    half = len(events) // 2
+    await consume(pool, events[:half])
+
+    async def rebuild_now() -> None:
+        async with pool.acquire() as conn:
+            await rebuild(conn)
+
+    async def deliver(part: list[Any]) -> None:
+        await consume(pool, part)
+
+    rest = events[half:]
+    await asyncio.gather(
+        deliver(rest[0::3]), deliver(rest[1::3]), rebuild_now(), deliver(rest[2::3])
+    )
+    async with pool.acquire() as conn:
+        assert await store.load_facts(conn, [PRE]) == facts.fold_all(logged(e) for e in events)

@@ -33,7 +33,8 @@ async def rebuild(conn: Conn, progress: Progress | None = None) -> tuple[int, in
 async def _rebuild(conn: Conn, progress: Progress | None) -> tuple[int, int]:
     async with conn.transaction():
         # Block the live consumer's writes so its folds land before or after, never lost.
-        await conn.execute("LOCK TABLE fact, event_log IN SHARE ROW EXCLUSIVE MODE")
+        # Same order as the consumer (log, then facts), so the two never deadlock.
+        await conn.execute("LOCK TABLE event_log, fact IN SHARE ROW EXCLUSIVE MODE")
         docs: facts.Projections = {}
         read = 0
         async for batch in store.stream_log(conn):

@@ -354,6 +354,8 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
             headers=network,
         )
         assert r.status_code == 200
+        r = await http.get(f"{reporting}/v1/indicator-definitions", headers=other)
+        assert [d["key"] for d in r.json()] == [i["key"] for i in body["indicators"]]
         referent = stack.auth("referent", "pre-76540-coordination")
         r = await http.get(
             f"{reporting}/v1/indicators", params={"school_year": YEAR}, headers=referent

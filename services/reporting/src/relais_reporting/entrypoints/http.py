@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from relais_reporting.config import ReportingSettings
 from relais_reporting.domain.access import readable_pres, readable_regions
+from relais_reporting.domain.indicators import INDICATORS
 from relais_reporting.domain.periods import school_year_bounds
 from relais_reporting.entrypoints import render
 from relais_reporting.service.report import IndicatorReport, build_report
@@ -224,3 +225,25 @@ async def get_region_indicators_csv(
     pres = region_scope(who, settings_of(runtime), region_id)
     report = await report_for(runtime, pres, school_year, as_of, known_on)
     return csv_response(report, region_id, separator, bom)
+
+
+class IndicatorDefinition(BaseModel):
+    key: str
+    label: str
+    definition: str
+    unit: str
+    note: str | None = None
+
+
+@router.get(
+    "/indicator-definitions",
+    response_model=list[IndicatorDefinition],
+    summary="Définitions des indicateurs",
+)
+async def get_definitions(who: Reader) -> list[IndicatorDefinition]:
+    return [
+        IndicatorDefinition(
+            key=i.key, label=i.label, definition=i.definition, unit=i.unit, note=i.note
+        )
+        for i in INDICATORS
+    ]

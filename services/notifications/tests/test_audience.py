@@ -42,9 +42,13 @@ REFERENT = uuid.UUID("c4d9e2f1-6a3b-4c8d-9e0f-1a2b3c4d5e6f")
 PARTNER = "cmpp-rouen-rive-gauche"
 
 
-def test_every_type_bound_to_the_queue_has_a_rule() -> None:
+def test_every_type_bound_to_the_queue_has_a_handler() -> None:
+    from relais_contracts.v1.parcours import SubjectErased
+
     bound = {key.rsplit(".", 1)[0] for key in QUEUES["notifications.events"].binding_keys}
-    assert bound == {model.routing_prefix() for model in RULES}
+    handled = {model.routing_prefix() for model in [*RULES, SubjectErased]}
+    assert bound <= handled
+    assert {model.routing_prefix() for model in RULES} <= bound
 
 
 def test_every_status_has_a_french_label() -> None:

@@ -22,10 +22,12 @@ async def add_item(
     event_id: uuid.UUID,
     kind: str,
     created_at: datetime,
+    situation_id: uuid.UUID | None = None,
 ) -> bool:
     inserted = await conn.fetchval(
-        "INSERT INTO feed_items (id, pre_id, recipient, event_id, kind, title, link, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id, recipient) DO NOTHING "
+        "INSERT INTO feed_items (id, pre_id, recipient, event_id, kind, title, link, created_at, "
+        "situation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT (event_id, recipient) DO NOTHING "
         "RETURNING true",
         item_id,
         pre_id,
@@ -35,6 +37,7 @@ async def add_item(
         title,
         link,
         created_at,
+        situation_id,
     )
     if inserted:
         # Wakes the live streams (delivered at commit).

@@ -6,9 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from relais_contracts.envelope import CloudEvent
+from relais_contracts.v1.parcours import SubjectErased
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.audience import RULES, Links
-from relais_notifications.service.notify import notify
+from relais_notifications.service.notify import erase_subject, notify
 from relais_runtime.consumer import Tx
 from relais_runtime.runtime import ServiceRuntime
 
@@ -22,7 +23,11 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Li
     async def on_event(event: CloudEvent[Any], tx: Tx) -> None:
         await notify(tx, event.data, links, escalate_after=escalate_after)
 
-    # One rule per type in domain.audience.RULES; a type bound to the queue without a rule
-    # would be parked as unknown_type (a test checks the two lists match).
+    # One rule per type in domain.audience.RULES, plus erasure; a type bound to the queue
+    # without a handler would be parked as unknown_type (a test checks every bound type).
     for model in RULES:
         consumer.handles(model)(on_event)
+
+    @consumer.handles(SubjectErased)
+    async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
+        await erase_subject(tx, event.data)

@@ -19,8 +19,9 @@ from relais_contracts.v1.parcours import (
     HandoverCancelled,
     HandoverDeclined,
     HandoverWaitlisted,
+    SubjectErased,
 )
-from relais_notifications.adapters import deliveries, escalations, feed, subscriptions
+from relais_notifications.adapters import deliveries, erasure, escalations, feed, subscriptions
 from relais_notifications.domain.audience import (
     COORDINATORS,
     Links,
@@ -64,6 +65,17 @@ async def notify(
     return notice
 
 
+async def erase_subject(tx: Tx, data: SubjectErased) -> None:
+    """Delete every feed item, delivery and reminder about the erased child's files."""
+    await erasure.erase(
+        tx.conn,
+        pre_id=tx.incoming.tenant,
+        subject_id=data.subject_id,
+        situation_ids=data.situation_ids,
+        referral_ids=data.referral_ids,
+    )
+
+
 async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) -> None:
     event = tx.incoming
     event_id = event_id or event.id
@@ -80,6 +92,7 @@ async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) 
             event_id=event_id,
             kind=event.type,
             created_at=event.time,
+            situation_id=notice.situation_id,
         )
         if added:
             await tx.emit(
@@ -130,6 +143,7 @@ async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) 
             destination=sub.destination,
             subscription_id=sub.id,
             webhook_id=sub.webhook_id,
+            situation_id=notice.situation_id,
             title=localized.title,
             body=localized.body,
             link=notice.link,

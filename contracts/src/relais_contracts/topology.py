@@ -107,6 +107,7 @@ QUEUES: dict[str, QueueSpec] = {
             "handover.cancelled.v1.*",
             "deadline.overdue.v1.*",
             "followup.due.v1.*",
+            "subject.erased.v1.*",
         ),
         service="notifications",
         description="Events someone must hear about: senders, coordinators, référents, partners.",

@@ -354,6 +354,28 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
             headers=network,
         )
         assert r.status_code == 200
+        page = await http.get(
+            f"{reporting}/tableau-de-bord",
+            params={"school_year": YEAR, "region": "normandie"},
+            headers=network,
+        )
+        assert page.status_code == 200
+        assert "Indicateurs du PRE — normandie" in page.text
+        assert "pre_id=pre-76540" in page.text
+        # In a browser: the token is pasted once and kept in a session cookie.
+        login = await http.post(
+            f"{reporting}/tableau-de-bord/connexion",
+            content=f"token={stack.token('coordinator', 'pre-76540-coordination')}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert login.status_code == 303
+        cookie = login.cookies.get("relais_reporting_token")
+        assert cookie
+        browser = httpx.AsyncClient(cookies={"relais_reporting_token": cookie}, timeout=15)
+        async with browser:
+            page = await browser.get(f"{reporting}/tableau-de-bord", params={"school_year": YEAR})
+            assert page.status_code == 200
+            assert "Enfants suivis" in page.text
         r = await http.get(f"{reporting}/v1/indicator-definitions", headers=other)
         assert [d["key"] for d in r.json()] == [i["key"] for i in body["indicators"]]
         referent = stack.auth("referent", "pre-76540-coordination")

@@ -8,7 +8,7 @@ from datetime import date
 
 from relais_reporting import demo
 from relais_reporting.domain import facts, indicators
-from relais_reporting.entrypoints.dashboard import render_dashboard
+from relais_reporting.entrypoints.dashboard import render_dashboard, scope_links
 from relais_reporting.entrypoints.render import to_csv, to_json
 from relais_reporting.service.project import logged
 from relais_reporting.service.report import IndicatorReport
@@ -60,3 +60,11 @@ def test_the_dashboard_shows_every_indicator_with_its_definition_and_charts() ->
     assert "<svg" in page
     assert "secret statistique" in page
     assert "separator=%3B&amp;bom=true" in page
+
+
+def test_a_network_analyst_gets_links_to_each_pre_and_region_it_may_read() -> None:
+    links = scope_links("2025-2026", ["pre-14118", "pre-76540"], ["normandie"], "pre-76540")
+    assert "<strong>pre-76540</strong>" in links
+    assert "pre_id=pre-14118" in links
+    assert "region=normandie" in links
+    assert scope_links("2025-2026", ["pre-76540"], [], "pre-76540") == ""

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from relais_reporting.domain.access import readable_pres, readable_regions
 from relais_reporting.domain.indicators import Cell, Figure
 from relais_reporting.domain.periods import PARIS, school_year_of
 from relais_reporting.entrypoints.http import (
@@ -162,7 +163,25 @@ def _section(f: Figure) -> str:
     )
 
 
-def render_dashboard(report: IndicatorReport, scope: str, query: dict[str, str]) -> str:
+def scope_links(year: str, pres: list[str], regions: list[str], current: str) -> str:
+    """Links to every PRE and region the reader may see (analysts of a network)."""
+    if len(pres) + len(regions) <= 1:
+        return ""
+    links = [(p, urlencode({"school_year": year, "pre_id": p})) for p in sorted(pres)] + [
+        (f"région {r}", urlencode({"school_year": year, "region": r})) for r in regions
+    ]
+    items = " · ".join(
+        f"<strong>{escape(name)}</strong>"
+        if name.removeprefix("région ") == current
+        else f'<a href="/tableau-de-bord?{escape(q)}">{escape(name)}</a>'
+        for name, q in links
+    )
+    return f"<p>Voir aussi : {items}</p>"
+
+
+def render_dashboard(
+    report: IndicatorReport, scope: str, query: dict[str, str], links: str = ""
+) -> str:
     csv_base = f"/v1/indicators.csv?{urlencode({k: v for k, v in query.items() if v})}"
     if query.get("region"):
         params = {k: v for k, v in query.items() if v and k != "region"}
@@ -183,7 +202,7 @@ sont masqués (<span class="secret">{SECRET}</span>).</p>
 <button>Afficher</button></form>
 <p>Télécharger : <a href="{escape(csv_base + "&separator=%3B&bom=true")}">CSV pour Excel
 (séparateur point-virgule)</a> · <a href="{escape(csv_base)}">CSV standard</a></p>
-<div class="grid">{sections}</div>"""
+{links}<div class="grid">{sections}</div>"""
 
 
 @router.get("", response_class=HTMLResponse)
@@ -214,7 +233,15 @@ async def dashboard(
         "as_of": as_of.isoformat() if isinstance(as_of, date) else "",
         "known_on": report.known_on.isoformat(),
     }
-    return _page(f"Indicateurs {scope} {year}", render_dashboard(report, scope, query))
+    links = scope_links(
+        year,
+        sorted(
+            readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
+        ),
+        readable_regions(who.roles, who.org, settings.regions, settings.analyst_regions),
+        scope,
+    )
+    return _page(f"Indicateurs {scope} {year}", render_dashboard(report, scope, query, links))
 
 
 _LOGIN = """<h1>Tableau de bord des indicateurs</h1>

@@ -67,6 +67,7 @@ async def test_the_log_keeps_neither_sealed_identity_nor_free_text(pool: asyncpg
     assert demo.FAKE_SEALED not in dump
     assert "sealed" not in dump
     assert "CMPP de Rouen" not in dump  # redirected_to: typed by a person
+    assert "referent_id" not in dump  # staff ids: no indicator needs them
 
 
 async def test_figures_as_of_a_day_and_known_on_a_day_do_not_change_when_asked_later(

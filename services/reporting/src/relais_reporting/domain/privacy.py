@@ -4,6 +4,8 @@
 rest here. ``redirected_to`` is the only other free-text field of the contract (a service
 name typed by a person): reporting needs its category (``redirect_category``), not the text.
 A test walks every contract schema and fails if a new free-text field appears unlisted.
+Staff user ids (référents, notified users) are personal data of staff that no indicator
+needs: not kept either (data minimisation).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 #: Payload fields never stored by reporting, at any depth.
-NOT_KEPT = frozenset({"sealed", "redirected_to"})
+NOT_KEPT = frozenset(
+    {"sealed", "redirected_to", "referent_id", "previous_referent_id", "recipient_user_id"}
+)
 
 
 def anonymous_data(data: dict[str, Any]) -> dict[str, Any]:

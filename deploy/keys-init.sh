@@ -17,6 +17,8 @@
 #                          blind-index keys (<pre>.referral.json) and the AMQP intake
 #                          key pair: referral only (its REFERRAL_SECRETS_DIR)
 #                                                               default /keys/referral
+#   parcours-master.key    in $KEYS_PRE_PRIVATE_DIR: the master key wrapping each child's
+#                          data key in parcours (base64url of 32 random bytes): parcours only
 #   $RELAIS_PRE_IDS        PRE ids to create sealing keys for, separated by commas or
 #                          spaces, e.g. "pre-76540,pre-13055"
 #   $KEYS_INIT_JWT         "false" to skip the dev JWT signing key (when an identity
@@ -76,6 +78,16 @@ for pre in $(echo "${RELAIS_PRE_IDS:-}" | tr ',' ' '); do
         relais-referral keys init-pre "$pre" --dir "$REFERRAL_SECRETS"
     fi
 done
+
+# Parcours' master key: created once, never replaced here (losing it loses every identity).
+if [ ! -f "$PRE_PRIVATE/parcours-master.key" ]; then
+    python -c 'import base64, os, sys; sys.stdout.write(base64.urlsafe_b64encode(os.urandom(32)).decode())' \
+        > "$PRE_PRIVATE/parcours-master.key"
+    chmod 0600 "$PRE_PRIVATE/parcours-master.key"
+    echo "keys-init: created $PRE_PRIVATE/parcours-master.key (back it up apart from the database)"
+else
+    echo "keys-init: parcours master key present, kept"
+fi
 
 if command -v relais-referral >/dev/null 2>&1; then
     relais-referral keys init-intake --dir "$REFERRAL_SECRETS"

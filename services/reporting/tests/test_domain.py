@@ -202,3 +202,24 @@ def test_a_region_hides_what_would_give_back_one_pre_s_hidden_cell() -> None:
     # Within each table the protection still holds: no lone hidden cell in a constraint.
     sources = region["referral_sources"]
     assert sources.suppressed
+
+
+def test_handovers_still_waiting_count_their_wait_so_far() -> None:
+    asked = datetime(2025, 10, 1, tzinfo=UTC)
+    events = []
+    for n in range(6):
+        h = {"situation_id": "s", "subject_id": "c", "partner_id": "x", "handover_id": f"h{n}"}
+        requested = {**h, "partner_category": "cmpp", "axis": "health"}
+        requested["requested_at"] = asked.isoformat()
+        waitlisted = {**h, "waitlisted_at": asked.isoformat()}
+        for seq, (kind, data) in enumerate([("requested", requested), ("waitlisted", waitlisted)]):
+            events.append(
+                facts.LoggedEvent(
+                    f"fr.relais.handover.{kind}.v1", PRE, f"h{n}", seq + 1, asked, data
+                )
+            )
+    docs = facts.fold_all(events)
+    period = indicators.Period("2025-2026", as_of=date(2025, 12, 31))
+    figure = next(f for f in indicators.compute_all(docs, period, 5) if f.key == "waitlist_pending")
+    assert figure.count == 6
+    assert figure.value == 92.0  # 1 October to the end of 31 December (Paris)

@@ -382,6 +382,19 @@ def _waitlist(facts: Facts, p: Period, t: int) -> Figure:
     return _durations(WAITLIST_TIME, samples, labels.PARTNER, t)
 
 
+def _waiting(facts: Facts, p: Period, t: int) -> Figure:
+    samples = []
+    for h in facts.handovers:
+        waited = h.get("waitlisted_at")
+        if waited is None or waited >= p.end:
+            continue
+        ends = [h.get(k) for k in ("accepted_at", "declined_at", "completed_at", "cancelled_at")]
+        if any(e is not None and e < p.end for e in ends):
+            continue
+        samples.append((h.get("partner_category") or "other", _days(waited, p.end)))
+    return _durations(WAITLIST_PENDING, samples, labels.PARTNER, t)
+
+
 def _duration_band(days: float) -> str:
     months = days / 30.4375
     return "lt6" if months < 6 else "6-12" if months < 12 else "12-18" if months < 18 else "ge18"
@@ -519,6 +532,14 @@ WAITLIST_TIME = Indicator(
     "jours",
     _waitlist,
 )
+WAITLIST_PENDING = Indicator(
+    "waitlist_pending",
+    "Relais encore en liste d'attente",
+    "Relais encore sur la liste d'attente d'un partenaire à la fin de la période : médiane, "
+    "en jours, de l'attente déjà écoulée, par type de partenaire.",
+    "jours",
+    _waiting,
+)
 PARCOURS_DURATION = Indicator(
     "parcours_duration",
     "Durée des parcours clos",
@@ -565,6 +586,7 @@ INDICATORS: tuple[Indicator, ...] = (
     DELAY_REVIEW_TAKE_UP,
     DELAY_HANDOVER_ANSWER,
     WAITLIST_TIME,
+    WAITLIST_PENDING,
     PARCOURS_DURATION,
     EXIT_REASONS,
     FOLLOWUPS_DONE,

@@ -310,3 +310,103 @@ async def test_delivery_attempts_are_counted_on_the_metrics_page(
         return 'relais_notification_attempts_total{channel="webhook",outcome="delivered"}' in page
 
     await eventually(counted)
+
+
+def _self_signed(directory: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+async def test_email_goes_over_starttls_with_auth_when_configured(
+    start_service: ServiceFactory, tmp_path: Any
+) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    sink = SmtpSink(auth=("relais", "s3cret"), tls=server_tls)
+    sink.start()
+    try:
+        service = await start_service(
+            smtp_port=sink.port,
+            smtp_starttls=True,
+            smtp_ca_file=cert,
+            smtp_username="relais",
+            smtp_password="s3cret",
+        )
+        school = service.token("institution", SCHOOL)
+        await service.http.post(
+            "/v1/subscriptions",
+            json={"channel": "email", "email": "a@ecole.example"},
+            headers=school,
+        )
+        await service.publish(example(ReferralStatusChanged, 0))
+        await eventually(lambda: _async(len(sink.messages) == 1))
+    finally:
+        sink.stop()
+
+
+async def test_an_untrusted_smtp_certificate_is_refused(
+    start_service: ServiceFactory, tmp_path: Any
+) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    sink = SmtpSink(tls=server_tls)
+    sink.start()
+    try:
+        service = await start_service(smtp_port=sink.port, smtp_starttls=True)
+        school = service.token("institution", SCHOOL)
+        await service.http.post(
+            "/v1/subscriptions",
+            json={"channel": "email", "email": "a@ecole.example"},
+            headers=school,
+        )
+        await service.publish(example(ReferralStatusChanged, 0))
+
+        async def failed_once() -> Any:
+            rows = await service.fetch("SELECT last_failure FROM deliveries")
+            return rows and rows[0]["last_failure"]
+
+        assert await eventually(failed_once) == "connection_error"
+        assert sink.messages == []
+    finally:
+        sink.stop()

@@ -33,6 +33,8 @@ class NotificationsSettings(RelaisSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = 15.0
+    #: CA bundle to trust for the SMTP server's certificate (else the system's).
+    smtp_ca_file: str | None = None
     mail_from: str = "Relais <ne-pas-repondre@relais.invalid>"
 
     # --- webhooks ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
@@ -85,11 +86,14 @@ class WebhookReceiver:
 class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps what it accepts (optionally with AUTH)."""
 
-    def __init__(self, *, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, *, auth: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.port = free_port()
         self.messages: list[Message] = []
         self.envelopes: list[Any] = []
         self._auth = auth
+        self._tls = tls
         self._controller: Any = None
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
@@ -111,7 +115,11 @@ class SmtpSink:
                 ok = data.login.decode() == user and data.password.decode() == password
                 return AuthResult(success=ok)
 
-            kwargs = {"authenticator": check, "auth_require_tls": False, "auth_required": True}
+            kwargs = {"authenticator": check, "auth_require_tls": self._tls is not None}
+            kwargs["auth_required"] = True
+        if self._tls is not None:
+            # STARTTLS offered and required before MAIL.
+            kwargs |= {"tls_context": self._tls, "require_starttls": True}
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
 

@@ -104,7 +104,7 @@ async def send_email(settings: NotificationsSettings, message: EmailMessage) -> 
             username=settings.smtp_username,
             password=password,
             timeout=settings.smtp_timeout_s,
-            tls_context=ssl.create_default_context(),
+            tls_context=ssl.create_default_context(cafile=settings.smtp_ca_file),
         )
     except aiosmtplib.SMTPRecipientsRefused:
         return Sent("rejected")

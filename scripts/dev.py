@@ -10,6 +10,7 @@ declared the same way. Logs go to var/log/<service>.log.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import httpx
 
 from relais_parcours.adapters.vault import MASTER_KEY_FILENAME, load_master_key
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
+from relais_reporting.cli import load_demo as load_reporting_demo
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
@@ -135,6 +137,12 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
         f"  {len(INSTITUTIONS)} établissements, {len(PARTNERS)} partenaires et "
         f"{len(REFERENTS)} référent·es chargés pour {DEMO_PRE}"
     )
+    # Two fictitious school years in reporting's anonymous log only (idempotent), so the
+    # dashboard has figures, suppressed cells included, from the first start.
+    loaded = asyncio.run(
+        load_reporting_demo(f"{config.pg_base}/{config.databases['reporting']}", DEMO_PRE, 350)
+    )
+    print(f"  indicateurs de démonstration : {loaded} événements anonymes dans reporting")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nServices prêts :")
         for name in stack.processes:
             print(f"  {name:<14} {config.url(name)}/docs")
+        print(f"  tableau de bord {config.url('reporting')}/tableau-de-bord")
         print(f"\nJetons de démonstration (12 h) dans {args.var / 'demo-tokens.env'} ;")
         print("  source var/demo-tokens.env puis, par exemple :")
         print(

@@ -293,9 +293,10 @@ async def _the_message_itself(message: RabbitMessage) -> RabbitMessage:
 
     A handler parameter annotated ``RabbitMessage`` is injected by FastDepends from
     FastStream's context, and FastDepends resolves that (synchronous) context field in a
-    worker thread: one thread hop per message, which cost ~10% of the consumer's
-    throughput on a loaded machine (benchmarks/README.md). Decoding a message to itself
-    hands it over directly; the body is parsed by ``EventConsumer._parse`` anyway.
+    worker thread: one thread hop per message, about a sixth of the runtime path's CPU
+    per message in ``benchmarks/messaging_throughput.py`` (see benchmarks/README.md).
+    Decoding a message to itself hands it over directly; the body is parsed by
+    ``EventConsumer._parse`` anyway.
     """
     return message
 

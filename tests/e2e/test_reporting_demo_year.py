@@ -237,6 +237,8 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
         channel = await watcher.channel()
         published = await drive_the_year(Parcours(channel), opened, by_referral)
 
+        last: list[dict[str, Any]] = []
+
         async def settled() -> dict[str, Any] | None:
             r = await http.get(
                 f"{reporting}/v1/indicators", params={"school_year": YEAR}, headers=analyst
@@ -247,8 +249,13 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
                 f["exit_reasons"]["value"] == 5
                 and f["delay_handover_answer"]["count"] == 6
                 and f["children_followed"]["value"] == 12
+                and f["delay_referral_review"]["count"] == 14
             )
-            return body if done else None
+            # Under load the last events may still be in flight: wait until every queue is
+            # drained and two reads agree.
+            stable = done and last == [body] and stack.broker_idle()
+            last[:] = [body]
+            return body if stable else None
 
         body = await eventually(settled, timeout=60)
         f = figures(body)

@@ -21,6 +21,7 @@ _BY_PRODUCER: dict[Producer, tuple[type[Message], ...]] = {
         referral.ReferralSubmitted,
         referral.ReferralWithdrawn,
         referral.ReferralStatusChanged,
+        referral.ReferralSubmitRejected,
     ),
     "parcours": (
         parcours.SituationOpened,

@@ -97,6 +97,7 @@ QUEUES: dict[str, QueueSpec] = {
         exchange=EVENTS_EXCHANGE,
         binding_keys=(
             "referral.status_changed.v1.*",
+            "referral.submit_rejected.v1.*",
             "situation.opened.v1.*",
             "referent.assigned.v1.*",
             "handover.requested.v1.*",
@@ -107,6 +108,7 @@ QUEUES: dict[str, QueueSpec] = {
             "handover.cancelled.v1.*",
             "deadline.overdue.v1.*",
             "followup.due.v1.*",
+            "followup.recorded.v1.*",
             "subject.erased.v1.*",
         ),
         service="notifications",

@@ -167,6 +167,60 @@ class ReferralStatusChanged(Event):
     )
 
 
+class ReferralSubmitRejected(Event):
+    """A ``referral.submit`` command was refused and parked; its sender must hear why.
+
+    Carries codes and field names only, never a value from the command: the command's
+    identity part is sealed, and what was readable may still hold personal data.
+    """
+
+    message_type: ClassVar[str] = "referral.submit_rejected"
+    subject_field: ClassVar[str | None] = "command_id"
+
+    command_id: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The refused command's message id, as the sender published it.",
+    )
+    institution_id: Slug = Field(
+        description="The sender (the last word of the command's routing key)."
+    )
+    external_ref: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The sender's own reference, when the command was readable enough.",
+    )
+    code: str = Field(
+        pattern=r"^[a-z0-9_]{1,64}$",
+        description="Why: invalid_json, invalid_envelope, schema_violation, invalid_referral, "
+        "parents_agreement_required, institution_mismatch, sealed_unreadable, ...",
+    )
+    fields: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Failing fields with their error code (``child.birth_date:date_in_future``); "
+        "never their values.",
+    )
+    rejected_at: AwareDatetime = Field(description="When the command was refused.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "command_id": "5f0c2a11-0b9a-4f0c-9d2e-3b1f6f0c2a11",
+                    "institution_id": "ecole-jules-ferry",
+                    "external_ref": "ENT-2026-0042",
+                    "code": "invalid_referral",
+                    "fields": ["child.birth_date:age_out_of_range", "referrer.email:missing"],
+                    "rejected_at": "2026-10-05T08:30:02Z",
+                }
+            ]
+        }
+    )
+
+
 class SubmitReferral(Command):
     """An institution integrated over AMQP asks to submit a referral.
 

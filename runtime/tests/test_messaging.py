@@ -18,7 +18,8 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_contracts.types import ReferralStatus
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdrawn
 from relais_runtime import outbox
-from relais_runtime.consumer import PermanentError, Tx
+from relais_runtime.consumer import ParkedMessage, PermanentError, Tx
+from relais_runtime.db import Conn
 from relais_runtime.parking import ParkingLot
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.settings import RelaisSettings
@@ -278,6 +279,64 @@ async def test_poison_message_is_parked_with_its_reason_and_does_not_block_the_q
     assert message.message_id == "poison-1"
     assert message.reason == reason
     assert "Jean Dupont" not in message.error
+
+
+async def test_a_parked_message_is_told_once_to_the_on_parked_hook_with_its_field_codes(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+    told: list[ParkedMessage] = []
+
+    @runtime.consumer(queue_name).on_parked
+    async def remember(parked: ParkedMessage, conn: Conn) -> None:
+        told.append(parked)
+        await conn.execute(
+            "INSERT INTO effects (message_id, queue) VALUES ($1, 'told')", parked.message_id
+        )
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    broken = json.loads(envelope().model_dump_json())
+    broken["data"]["institution_id"] = "Not A Slug"
+    broken["data"]["child_name"] = "Jean Dupont"
+    body = json.dumps(broken).encode()
+    for _ in range(2):  # parked, then replayed as is: told once
+        await publish_raw(amqp_url, body, "referral.withdrawn.v1.pre-76540", "poison-2")
+    lot = ParkingLot(amqp_url)
+
+    async def both_parked() -> bool:
+        return len(await lot.browse(queue_name)) == 2
+
+    await eventually(both_parked)
+    [parked] = told
+    assert parked.message_id == "poison-2"
+    assert parked.routing_key == "referral.withdrawn.v1.pre-76540"
+    assert parked.reason == "schema_violation"
+    assert "data.institution_id:string_pattern_mismatch" in parked.fields
+    assert "data.child_name:extra_forbidden" in parked.fields
+    assert parked.envelope is not None
+    assert "Jean Dupont" not in str(parked.fields)
+    assert await effects(runtime, "told") == ["poison-2"]
+
+
+async def test_a_failing_on_parked_hook_does_not_keep_a_poison_message_from_being_parked(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+
+    @runtime.consumer(queue_name).on_parked
+    async def broken_hook(parked: ParkedMessage, conn: Conn) -> None:
+        raise ValueError("a bug in the hook")
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    await publish_raw(amqp_url, b"{not json", "referral.withdrawn.v1.pre-76540", "poison-3")
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return [m.message_id for m in await lot.browse(queue_name)] == ["poison-3"]
+
+    await eventually(parked)
 
 
 async def test_failing_handler_is_retried_with_delays_then_parked(

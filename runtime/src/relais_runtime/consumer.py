@@ -17,11 +17,18 @@ What happens to a message:
 - already handled (same message id in the inbox): acked and skipped.
 The message is acked only after its transaction committed (or after its copy was
 confirmed by the broker in the delay or parking queue).
+
+A queue whose senders must hear that their message was refused (commands from outside)
+registers ``on_parked``: it runs in its own transaction, once per message id, before the
+message is parked, and may write events to the outbox (``ParkedMessage`` holds codes and
+field names only, never values).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -47,14 +54,31 @@ log = structlog.get_logger("relais.consumer")
 M = TypeVar("M", bound=Message)
 
 RETRY_HEADER = "x-relais-retry"
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 
 class PermanentError(Exception):
-    """The message can never succeed as it is: park it now, don't retry."""
+    """The message can never succeed as it is: park it now, don't retry.
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    ``fields`` names what is wrong (``child.birth_date:date_in_future``), never a value.
+    """
+
+    def __init__(self, code: str, detail: str = "", *, fields: list[str] | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.fields = fields or []
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    """What an ``on_parked`` hook learns of a message about to be parked."""
+
+    message_id: str
+    routing_key: str
+    reason: str
+    fields: list[str]
+    #: The envelope when it could be read (``data`` left as a dict), else ``None``.
+    envelope: CloudEvent[dict[str, Any]] | None
 
 
 @dataclass
@@ -64,6 +88,9 @@ class Tx:
     conn: Conn
     incoming: CloudEvent[Any]
     source: str
+    #: The routing key the message arrived with: for commands on ``relais.intake`` it
+    #: names the sender, which the broker's topic permissions vouch for.
+    routing_key: str = ""
     emitted: list[CloudEvent[Any]] = field(default_factory=list)
 
     async def emit(
@@ -90,6 +117,7 @@ class Tx:
 
 
 Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]
+ParkedHook = Callable[[ParkedMessage, Conn], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -127,6 +155,7 @@ class EventConsumer:
         self._delays = retry_delays_ms
         self._routes: dict[str, _Route[Any]] = {}
         self._fallback: Handler | None = None
+        self._on_parked: ParkedHook | None = None
         self._on_outcome = on_outcome
         # The queue is declared (with its arguments and bindings) by topology.py; the
         # subscriber only consumes it, so a mismatch fails loudly instead of redeclaring.
@@ -171,6 +200,11 @@ class EventConsumer:
         self._fallback = handler
         return handler
 
+    def on_parked(self, hook: ParkedHook) -> ParkedHook:
+        """Run ``hook`` (once per message id, in its own transaction) before parking."""
+        self._on_parked = hook
+        return hook
+
     async def _on_message(self, message: Any) -> None:
         # ``message`` is the RabbitMessage (see ``_the_message_itself``); not annotated as
         # such on purpose, or FastStream would inject it from its context instead.
@@ -190,7 +224,7 @@ class EventConsumer:
         try:
             event, route = self._parse(message.body)
         except PermanentError as exc:
-            return await self._park(message, exc.code, str(exc))
+            return await self._park(message, exc.code, str(exc), exc.fields)
         structlog.contextvars.bind_contextvars(
             correlationid=event.correlationid, message_id=str(event.id), type=event.type
         )
@@ -198,9 +232,9 @@ class EventConsumer:
         outage = False
         for attempt in range(1, self._immediate_attempts + 1):
             try:
-                handled = await self._handle(event, route)
+                handled = await self._handle(event, route, message.raw_message.routing_key or "")
             except PermanentError as exc:
-                return await self._park(message, exc.code, mask_text(str(exc)))
+                return await self._park(message, exc.code, mask_text(str(exc)), exc.fields)
             except Exception as exc:
                 last_error = _describe(exc)
                 outage = _is_outage(exc)
@@ -217,7 +251,9 @@ class EventConsumer:
             envelope = CloudEvent[dict[str, Any]].model_validate_json(body)
         except ValidationError as exc:
             kind = "invalid_json" if _is_json_error(exc) else "invalid_envelope"
-            raise PermanentError(kind, _validation_summary(exc)) from exc
+            raise PermanentError(
+                kind, _validation_summary(exc), fields=_field_codes(exc, "")
+            ) from exc
         route = self._routes.get(envelope.type)
         if route is None:
             if self._fallback is None:
@@ -227,14 +263,17 @@ class EventConsumer:
         try:
             data = route.model.model_validate(envelope.data)
         except ValidationError as exc:
-            raise PermanentError("schema_violation", _validation_summary(exc)) from exc
+            raise PermanentError(
+                "schema_violation", _validation_summary(exc), fields=_field_codes(exc, "data.")
+            ) from exc
         return envelope.model_copy(update={"data": data}), route
 
-    async def _handle(self, event: CloudEvent[Any], route: _Route[Any]) -> bool:
+    async def _handle(self, event: CloudEvent[Any], route: _Route[Any], routing_key: str) -> bool:
         async with self._pool_getter().acquire() as conn, conn.transaction():
             if not await inbox.claim(conn, self.queue, str(event.id)):
                 return False
-            await route.handler(event, Tx(conn=conn, incoming=event, source=self._source))
+            tx = Tx(conn=conn, incoming=event, source=self._source, routing_key=routing_key)
+            await route.handler(event, tx)
             return True
 
     async def _retry_later(self, message: RabbitMessage, error: str, *, outage: bool) -> Outcome:
@@ -255,8 +294,18 @@ class EventConsumer:
         log.info("message_delayed", step=step + 1, delay_ms=self._delays[step])
         return Outcome("retried", error)
 
-    async def _park(self, message: RabbitMessage, reason: str, error: str) -> Outcome:
+    async def _park(
+        self, message: RabbitMessage, reason: str, error: str, fields: list[str] | None = None
+    ) -> Outcome:
         raw = message.raw_message
+        if self._on_parked is not None:
+            try:
+                await self._tell_parked(message, reason, fields or [])
+            except Exception as exc:
+                if _is_outage(exc):
+                    # The sender must hear of it: keep the message until the database is back.
+                    return await self._retry_later(message, _describe(exc), outage=True)
+                log.error("on_parked_failed", reason=reason, error=_describe(exc))
         headers = {
             **_plain_headers(message.headers),
             "x-relais-parked-reason": reason,
@@ -270,6 +319,31 @@ class EventConsumer:
         await message.ack()
         log.error("message_parked", reason=reason, error=error[:500])
         return Outcome("parked", reason)
+
+    async def _tell_parked(self, message: RabbitMessage, reason: str, fields: list[str]) -> None:
+        assert self._on_parked is not None
+        raw = message.raw_message
+        try:
+            envelope: CloudEvent[dict[str, Any]] | None = CloudEvent[
+                dict[str, Any]
+            ].model_validate_json(message.body)
+        except ValidationError:
+            envelope = None
+        # A message without a usable id is known by its body's digest: parked twice (a
+        # replay), it is still told once.
+        message_id = raw.message_id or ""
+        if not _MESSAGE_ID.fullmatch(message_id):
+            message_id = "sha256-" + hashlib.sha256(message.body).hexdigest()[:40]
+        parked = ParkedMessage(
+            message_id=message_id,
+            routing_key=raw.routing_key or "",
+            reason=reason,
+            fields=fields,
+            envelope=envelope,
+        )
+        async with self._pool_getter().acquire() as conn, conn.transaction():
+            if await inbox.claim(conn, f"{self.queue}#parked", message_id):
+                await self._on_parked(parked, conn)
 
     async def _copy(self, message: RabbitMessage, exchange: str, headers: dict[str, Any]) -> None:
         """Publish a confirmed copy routed to this queue only (by the queue name as key)."""
@@ -329,6 +403,16 @@ def _plain_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
 
 def _is_json_error(exc: ValidationError) -> bool:
     return any(err["type"] == "json_invalid" for err in exc.errors())
+
+
+def _field_codes(exc: ValidationError, prefix: str) -> list[str]:
+    """``path:error_type`` for each error, never the input values."""
+    codes = [
+        f"{prefix}{'.'.join(str(p) for p in err['loc'])}:{err['type']}"
+        for err in exc.errors(include_input=False, include_url=False)
+        if err["loc"]  # a body that is not JSON at all has no field to name
+    ]
+    return codes[:50]
 
 
 def _validation_summary(exc: ValidationError) -> str:

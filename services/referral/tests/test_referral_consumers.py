@@ -88,6 +88,20 @@ async def parked(amqp_url: str, queue: str, message_id: uuid.UUID) -> dict[str, 
     return found
 
 
+async def parked_copies(amqp_url: str, queue: str, message_id: str, n: int) -> bool:
+    """True once ``n`` copies of the message are in the parking queue (all put back)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        dlq = await channel.get_queue(parking_queue(queue), ensure=False)
+        seen = []
+        while (message := await dlq.get(no_ack=False, fail=False)) is not None:
+            seen.append(message)
+        for message in seen:
+            await message.nack(requeue=True)
+    return sum(m.message_id == message_id for m in seen) == n
+
+
 async def timeline(app: Any, referral_id: str) -> list[str]:
     r = await app.http.get(f"/v1/referrals/{referral_id}", headers=app.auth("institution", SCHOOL))
     return [t["status"] for t in r.json()["timeline"]]
@@ -305,12 +319,85 @@ async def test_an_invalid_command_is_parked_with_its_reason(
     assert "Lina" not in str(headers)
     async with app.runtime.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM referrals") == 0
+    # The sender is told, through notifications, with codes and field names only.
+    [told] = await app.outbox("referral.submit_rejected.v1")
+    assert told["tenant"] == PRE
+    assert told["data"]["command_id"] == str(message_id)
+    assert told["data"]["institution_id"] == SCHOOL
+    assert told["data"]["external_ref"] == "ENT-2026-0042"
+    assert told["data"]["code"] == reason
+    if detail:
+        assert detail in told["data"]["fields"]
+    assert "Lina" not in str(told)
+    assert "Martin" not in str(told)
+
+
+async def publish_raw(amqp_url: str, body: bytes, routing_key: str, message_id: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        target = await channel.get_exchange(INTAKE_EXCHANGE, ensure=False)
+        await target.publish(
+            aio_pika.Message(
+                body,
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+                message_id=message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=routing_key,
+        )
+
+
+async def test_a_sender_is_told_once_that_its_unreadable_command_was_parked(app: Any) -> None:
+    await app.register(SCHOOL)
+    await publish_raw(app.amqp_url, b"{not json", f"referral.submit.v1.{SCHOOL}", "ent-cmd-1")
+    headers = await eventually(lambda: parked(app.amqp_url, "referral.intake", "ent-cmd-1"))
+    assert headers["x-relais-parked-reason"] == "invalid_json"
+    [told] = await app.outbox("referral.submit_rejected.v1")
+    assert told["data"]["code"] == "invalid_json"
+    assert told["data"]["command_id"] == "ent-cmd-1"
+    assert told["data"]["external_ref"] is None
+    # Published again with the same id (a replay from the parking queue): parked, not re-told.
+    await publish_raw(app.amqp_url, b"{not json", f"referral.submit.v1.{SCHOOL}", "ent-cmd-1")
+    await eventually(lambda: parked_copies(app.amqp_url, "referral.intake", "ent-cmd-1", 2))
+    assert len(await app.outbox("referral.submit_rejected.v1")) == 1
+
+
+async def test_a_command_in_another_institutions_name_is_refused_and_its_real_sender_told(
+    app: Any, fiche: Any
+) -> None:
+    other = "college-voisin"
+    await app.register(SCHOOL)
+    await app.register(other)
+    # The school's broker user may only write its own routing key; the body claims the
+    # neighbour's identity (envelope source and command), which must not be believed.
+    event = new_event(
+        command(app, fiche, institution_id=other),
+        source=f"/institutions/{other}",
+        tenant=PRE,
+        sequence=1,
+        subject="ENT-2026-0042",
+    )
+    await publish_raw(
+        app.amqp_url,
+        event.model_dump_json().encode(),
+        f"referral.submit.v1.{SCHOOL}",
+        str(event.id),
+    )
+    headers = await eventually(lambda: parked(app.amqp_url, "referral.intake", event.id))
+    assert headers["x-relais-parked-reason"] == "institution_mismatch"
+    [told] = await app.outbox("referral.submit_rejected.v1")
+    assert told["data"]["institution_id"] == SCHOOL
+    async with app.runtime.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM referrals") == 0
 
 
 async def test_an_unregistered_sender_over_amqp_is_parked(app: Any, fiche: Any) -> None:
     message_id = await publish(app.amqp_url, command(app, fiche), source=f"/institutions/{SCHOOL}")
     headers = await eventually(lambda: parked(app.amqp_url, "referral.intake", message_id))
     assert headers["x-relais-parked-reason"] == "institution_not_registered"
+    # Nobody registered to tell: the operator sees it in the parking queue.
+    assert await app.outbox("referral.submit_rejected.v1") == []
 
 
 async def _has(app: Any, referral_id: str, status: str) -> bool:

@@ -21,6 +21,14 @@ async def get_institution(conn: Conn, pre_id: str, institution_id: str) -> async
     )
 
 
+async def institution_pre(conn: Conn, institution_id: str) -> str | None:
+    """The PRE an institution is registered with (an institution id names one PRE)."""
+    pre_id: str | None = await conn.fetchval(
+        "SELECT pre_id FROM institutions WHERE id = $1", institution_id
+    )
+    return pre_id
+
+
 async def upsert_institution(conn: Conn, values: dict[str, Any]) -> asyncpg.Record | None:
     """Insert or update (``active`` is kept); None if the id belongs to another PRE."""
     return await conn.fetchrow(

@@ -20,7 +20,9 @@ from relais_referral.domain.timeline import StatusChange
 from relais_referral.service.emitter import TxEmitter
 from relais_referral.service.follow_parcours import erase_subject, record_status
 from relais_referral.service.intake import IntakeRejected, submit_from_intake
-from relais_runtime.consumer import PermanentError, Tx
+from relais_referral.service.reject_command import sender_of, tell_sender_refused
+from relais_runtime.consumer import ParkedMessage, PermanentError, Tx
+from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
@@ -47,11 +49,16 @@ def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
         # A command that can never succeed is parked with its reason (codes and field
         # names only, never values); the operator or the sender fixes it and replays.
         try:
-            await submit_from_intake(TxEmitter(tx), keys, event)
+            await submit_from_intake(TxEmitter(tx), keys, event, sender=sender_of(tx.routing_key))
         except IntakeRejected as exc:
-            raise PermanentError(exc.code, ", ".join(exc.fields)) from None
+            raise PermanentError(exc.code, ", ".join(exc.fields), fields=exc.fields) from None
         except DomainError as exc:
             raise PermanentError(exc.code) from None
+
+    @intake.on_parked
+    async def on_submit_referral_parked(parked: ParkedMessage, conn: Conn) -> None:
+        # Whatever made it fail (unreadable, invalid, refused), the sender hears of it.
+        await tell_sender_refused(runtime, conn, parked)
 
 
 def register_parcours_events(runtime: ServiceRuntime) -> None:

@@ -63,10 +63,13 @@ def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> Ref
 
 
 async def submit_from_intake(
-    emit: Emitter, keys: ReferralKeys, event: CloudEvent[Any]
+    emit: Emitter, keys: ReferralKeys, event: CloudEvent[Any], *, sender: str | None
 ) -> Submission:
+    """``sender``: the institution named by the routing key (vouched for by the broker)."""
     command: SubmitReferral = event.data
-    if event.source != f"/institutions/{command.institution_id}":
+    # The envelope's source and the command's institution are the sender's own words;
+    # only the routing key is checked by the broker: all three must agree.
+    if sender != command.institution_id or event.source != f"/institutions/{sender}":
         raise IntakeRejected("institution_mismatch")
     if event.tenant != command.pre_id:
         raise IntakeRejected("pre_mismatch")

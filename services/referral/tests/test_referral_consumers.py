@@ -55,20 +55,27 @@ async def publish(
     subject = data.ce_subject() or getattr(data, "external_ref", None) or str(uuid.uuid4())
     event = new_event(data, source=source, tenant=PRE, sequence=sequence, subject=subject)
     exchange = INTAKE_EXCHANGE if data.kind == "command" else EVENTS_EXCHANGE
+    body = event.model_dump_json().encode()
+    await publish_raw(amqp_url, body, event.routing_key(), str(event.id), exchange=exchange)
+    return event.id
+
+
+async def publish_raw(
+    amqp_url: str, body: bytes, routing_key: str, message_id: str, exchange: str = INTAKE_EXCHANGE
+) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
         target = await channel.get_exchange(exchange, ensure=False)
         await target.publish(
             aio_pika.Message(
-                event.model_dump_json().encode(),
+                body,
                 content_type=CLOUDEVENTS_CONTENT_TYPE,
-                message_id=str(event.id),
+                message_id=message_id,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
-            routing_key=event.routing_key(),
+            routing_key=routing_key,
         )
-    return event.id
 
 
 async def parked(amqp_url: str, queue: str, message_id: uuid.UUID) -> dict[str, Any] | None:
@@ -330,22 +337,6 @@ async def test_an_invalid_command_is_parked_with_its_reason(
         assert detail in told["data"]["fields"]
     assert "Lina" not in str(told)
     assert "Martin" not in str(told)
-
-
-async def publish_raw(amqp_url: str, body: bytes, routing_key: str, message_id: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        target = await channel.get_exchange(INTAKE_EXCHANGE, ensure=False)
-        await target.publish(
-            aio_pika.Message(
-                body,
-                content_type=CLOUDEVENTS_CONTENT_TYPE,
-                message_id=message_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=routing_key,
-        )
 
 
 async def test_a_sender_is_told_once_that_its_unreadable_command_was_parked(app: Any) -> None:

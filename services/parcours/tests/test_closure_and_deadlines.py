@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -54,13 +55,15 @@ async def test_closure_cancels_open_handovers_and_the_followup_falls_due_once(
     assert due["data"]["due_on"] == str(due_on)
     assert await fire(h, _at(str(due_on + timedelta(days=3)))) == 0
 
+    # The follow-up is recorded once held: on a real day, never a future one.
+    held_on = str(datetime.now(ZoneInfo("Europe/Paris")).date())
     followup = await h.http.post(
-        f"{url}/followup", json={"outcome": "stable", "held_on": str(due_on)}, headers=referent
+        f"{url}/followup", json={"outcome": "stable", "held_on": held_on}, headers=referent
     )
     assert followup.status_code == 201, followup.text
     await h.event("followup.recorded", situation_id=s["situation_id"])
     twice = await h.http.post(
-        f"{url}/followup", json={"outcome": "stable", "held_on": str(due_on)}, headers=referent
+        f"{url}/followup", json={"outcome": "stable", "held_on": held_on}, headers=referent
     )
     assert twice.status_code == 409
 
@@ -144,3 +147,5 @@ async def test_a_parcours_past_its_maximum_duration_warns(parcours: Harness) -> 
         headers=h.auth("coordinator"),
     )
     assert "18 mois" in closed.json()["warnings"][0]
+    assert "clôturé" in closed.json()["warnings"][0]
+    assert "préparez" not in closed.json()["warnings"][0]  # the exit is done, not to prepare

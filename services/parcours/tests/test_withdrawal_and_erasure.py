@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relais_contracts.v1.referral import ReferralWithdrawn
+from relais_parcours.service.deadlines import fire_due_deadlines
 
 Harness = Any
 
@@ -31,6 +32,40 @@ async def test_a_withdrawn_referral_drops_its_identity_and_empties_the_review(
 
     body = await h.eventually(withdrawn)
     assert body["referrals"][0]["identity"] is None
+
+
+async def test_a_new_referral_of_a_child_whose_referrals_were_withdrawn_reopens_the_review(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    referral, situation_id = await h.open_situation()
+    await h.publish(
+        ReferralWithdrawn(
+            referral_id=referral.referral_id,
+            subject_id=referral.subject_id,
+            institution_id=referral.institution_id,
+            withdrawn_at=datetime.now(UTC),
+        )
+    )
+    coordinator = h.auth("coordinator")
+    url = f"/v1/situations/{situation_id}"
+
+    async def stage_is(stage: str) -> dict[str, Any] | None:
+        body = (await h.http.get(url, headers=coordinator)).json()
+        return body if body["stage"] == stage else None
+
+    await h.eventually(lambda: stage_is("withdrawn"))
+    again = await h.submit_referral(subject_id=referral.subject_id, institution="cmp-rouen")
+    attached = await h.event("situation.referral_attached", referral_id=str(again.referral_id))
+    assert attached["data"]["stage"] == "awaiting_review"
+    body = await h.eventually(lambda: stage_is("awaiting_review"))
+    assert body["referrals"][-1]["identity"]["child"]["first_name"] == "Lina"
+    inbox = (await h.http.get("/v1/situations?stage=awaiting_review", headers=coordinator)).json()
+    assert [s["id"] for s in inbox["items"]] == [situation_id]
+    later = datetime.now(UTC) + timedelta(days=40)
+    assert await fire_due_deadlines(h.app.state.runtime, h.app.state.parcours, now=later) == 1
+    overdue = await h.event("deadline.overdue", situation_id=situation_id)
+    assert overdue["data"]["deadline_kind"] == "review"
 
 
 async def test_erasure_destroys_the_key_clears_texts_and_tells_the_other_services(

@@ -220,10 +220,16 @@ _PARTNER_COLUMNS = (
 )
 
 
-async def list_partners(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
+async def list_partners(
+    conn: Conn, pre_id: str, limit: int | None = None, offset: int = 0
+) -> list[asyncpg.Record]:
+    """The PRE's directory, by name; ``limit=None``: all of it (LIMIT NULL is no limit)."""
     return await conn.fetch(
-        f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE pre_id = $1 ORDER BY name",  # noqa: S608 - constant
+        f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE pre_id = $1 "  # noqa: S608 - constant
+        "ORDER BY name, id LIMIT $2 OFFSET $3",
         pre_id,
+        limit,
+        offset,
     )
 
 
@@ -384,12 +390,16 @@ async def lock_referent(conn: Conn, referent_id: uuid.UUID) -> None:
     await conn.execute("SELECT 1 FROM referents WHERE id = $1 FOR UPDATE", referent_id)
 
 
-async def list_referents(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
+async def list_referents(
+    conn: Conn, pre_id: str, limit: int | None = None, offset: int = 0
+) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT r.*, (SELECT count(*) FROM situations s WHERE s.referent_id = r.id "
         "AND s.stage = 'in_parcours') AS caseload "
-        "FROM referents r WHERE r.pre_id = $1 ORDER BY r.display_name",
+        "FROM referents r WHERE r.pre_id = $1 ORDER BY r.display_name, r.id LIMIT $2 OFFSET $3",
         pre_id,
+        limit,
+        offset,
     )
 
 
@@ -910,6 +920,14 @@ async def live_referrals(conn: Conn, situation_id: uuid.UUID) -> int:
         situation_id,
     )
     return n
+
+
+async def reopen_for_review(conn: Conn, situation_id: uuid.UUID, review_due_on: date) -> None:
+    await conn.execute(
+        "UPDATE situations SET stage = 'awaiting_review', review_due_on = $2 WHERE id = $1",
+        situation_id,
+        review_due_on,
+    )
 
 
 async def set_stage(conn: Conn, situation_id: uuid.UUID, stage: str) -> None:

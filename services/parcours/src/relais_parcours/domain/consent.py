@@ -31,6 +31,17 @@ def allowed_categories(
     return allowed
 
 
+def names_partner(
+    scope: Iterable[Mapping[str, Any]], partner_id: str, partner_category: str
+) -> bool:
+    """Whether the consent lets this partner receive anything at all.
+
+    Without it, even a handover with no data category would tell the partner that the
+    child is followed, with the référent's message: that is sharing too.
+    """
+    return bool(allowed_categories(scope, partner_id, partner_category))
+
+
 def missing_categories(
     scope: Iterable[Mapping[str, Any]],
     partner_id: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from relais_contracts.types import ReviewDecision
 
 #: Stage of the situation after each decision.
@@ -15,3 +17,8 @@ STAGE_AFTER = {
 def caseload_allows(current: int, limit: int) -> bool:
     """Whether one more situation fits under the limit (going over needs an override)."""
     return current < limit
+
+
+def meeting_held(meets_on: date, today: date) -> bool:
+    """A decision is the team's at its meeting: not recorded before the meeting's day."""
+    return meets_on <= today

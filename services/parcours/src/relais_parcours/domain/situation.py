@@ -31,3 +31,10 @@ def duration_warning(started_on: date, today: date, max_months: int) -> str | No
             "préparez la sortie avec la famille et les partenaires."
         )
     return None
+
+
+def closure_warning(started_on: date, closed_on: date, max_months: int) -> str | None:
+    """The same check at closure, worded for a parcours that has just ended."""
+    if duration_warning(started_on, closed_on, max_months) is None:
+        return None
+    return f"Parcours clôturé au-delà de la durée maximale de {max_months} mois."

@@ -260,9 +260,14 @@ async def put_partner(
 
 
 @router.get("/partners", response_model=list[PartnerBody], summary="Annuaire des partenaires")
-async def get_partners(who: Team, runtime: Runtime) -> list[PartnerBody]:
+async def get_partners(
+    who: Team,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PartnerBody]:
     async with runtime.pool.acquire() as conn:
-        rows = await repository.list_partners(conn, who.pre)
+        rows = await repository.list_partners(conn, who.pre, limit, offset)
     return [_partner(r) for r in rows]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,6 +80,12 @@ class Handover(BaseModel):
     cancel_reason: str | None
 
 
+#: A typo in the filter is a French 422, not an empty page.
+HandoverStatus = Literal[
+    "requested", "accepted", "declined", "waitlisted", "completed", "cancelled"
+]
+
+
 class HandoverPage(BaseModel):
     items: list[Handover]
     limit: int
@@ -151,7 +157,7 @@ async def list_handovers(
     who: Anyone,
     runtime: Runtime,
     situation_id: uuid.UUID | None = None,
-    status: str | None = None,
+    status: HandoverStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HandoverPage:

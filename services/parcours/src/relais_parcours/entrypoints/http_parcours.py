@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, Header
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from relais_contracts.types import (
@@ -47,6 +56,15 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _invalid_field(field: str, code: str, message: str) -> RequestValidationError:
+    """A 422 shaped like a field validator's (field, code, French message).
+
+    For date-only fields compared with today: "today" is the PRE's day (configured time
+    zone), which a body model cannot know, so the route checks it once the body is parsed.
+    """
+    return RequestValidationError([{"type": code, "loc": ("body", field), "msg": message}])
+
+
 # --- consent ----------------------------------------------------------------------------------
 
 
@@ -84,6 +102,39 @@ class ConsentBody(_Body):
     witness: str | None = Field(default=None, min_length=3, max_length=200)
     scope: list[ScopeEntry] = Field(default_factory=list, max_length=100)
 
+    @field_validator("given_at")
+    @classmethod
+    def _given_not_in_future(cls, value: datetime) -> datetime:
+        # A field validator, so the error names the field (a model validator's has none).
+        if value > datetime.now(UTC) + timedelta(minutes=5):
+            raise PydanticCustomError(
+                "date_in_future", "La date du consentement ne peut pas être dans le futur."
+            )
+        return value
+
+    @field_validator("valid_until")
+    @classmethod
+    def _valid_after_given(cls, value: date | None, info: ValidationInfo) -> date | None:
+        given_at = info.data.get("given_at")  # absent when given_at itself was invalid
+        if value is not None and given_at is not None and value < given_at.date():
+            raise PydanticCustomError(
+                "valid_until_before_given",
+                "La date de fin de validité précède la date du consentement.",
+            )
+        return value
+
+    @field_validator("guardians")
+    @classmethod
+    def _two_different_guardians(cls, value: list[Guardian]) -> list[Guardian]:
+        # "Mère" twice is one holder of parental authority, not both.
+        if len({g.label.casefold() for g in value}) < len(value):
+            raise PydanticCustomError(
+                "guardians_duplicate",
+                "Les deux titulaires de l'autorité parentale doivent être deux personnes "
+                "différentes (libellés distincts).",
+            )
+        return value
+
     @model_validator(mode="after")
     def _rules(self) -> Self:
         if len(self.guardians) == 1 and not self.sole_guardian_reason:
@@ -95,15 +146,6 @@ class ConsentBody(_Body):
         if self.form is ConsentForm.ORAL_WITNESSED and not self.witness:
             raise PydanticCustomError(
                 "witness_required", "Un consentement oral doit avoir un témoin (witness)."
-            )
-        if self.given_at > datetime.now(UTC) + timedelta(minutes=5):
-            raise PydanticCustomError(
-                "date_in_future", "La date du consentement ne peut pas être dans le futur."
-            )
-        if self.valid_until is not None and self.valid_until < self.given_at.date():
-            raise PydanticCustomError(
-                "valid_until_before_given",
-                "La date de fin de validité précède la date du consentement.",
             )
         return self
 
@@ -155,6 +197,14 @@ async def post_consent(
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Consent:
+    if body.valid_until is not None and body.valid_until < consent.today_in(ctx):
+        # It would replace the consent in force with one that is not, cutting every sharing.
+        raise _invalid_field(
+            "valid_until",
+            "valid_until_past",
+            "La date de fin de validité est déjà passée : ce consentement ne serait pas en "
+            "vigueur.",
+        )
     consent_id = await consent.give(
         runtime,
         ctx,
@@ -423,9 +473,13 @@ class FollowupBody(_Body):
     summary="Enregistrer le suivi à six mois",
 )
 async def post_followup(
-    situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime
+    situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Created:
+    if body.held_on > consent.today_in(ctx):
+        raise _invalid_field(
+            "held_on", "date_in_future", "La date du suivi ne peut pas être dans le futur."
+        )
     followup_id = await closure.record_followup(
-        runtime, who, situation_id, outcome=body.outcome, held_on=body.held_on
+        runtime, ctx, who, situation_id, outcome=body.outcome, held_on=body.held_on
     )
     return Created(id=followup_id)

@@ -288,9 +288,14 @@ async def put_referent(
 
 
 @router.get("/referents", response_model=list[Referent], summary="Référent·es et charge de suivi")
-async def get_referents(who: Team, runtime: Runtime) -> list[Referent]:
+async def get_referents(
+    who: Team,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Referent]:
     async with runtime.pool.acquire() as conn:
-        rows = await repository.list_referents(conn, who.pre)
+        rows = await repository.list_referents(conn, who.pre, limit, offset)
     return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
 
 

@@ -9,7 +9,7 @@ from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, Ha
 from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
-from relais_parcours.domain.situation import add_months, duration_warning
+from relais_parcours.domain.situation import add_months, closure_warning
 from relais_parcours.service import access
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_runtime.auth import Principal
@@ -40,7 +40,7 @@ async def close(
         started_on: date = situation["started_on"]
         limits = await repository.pre_limits(conn, who.pre)
         max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
-        warning = duration_warning(started_on, today, max_months)
+        warning = closure_warning(started_on, today, max_months)
         await cancel_handovers(
             runtime,
             conn,
@@ -84,11 +84,12 @@ async def close(
             tenant=who.pre,
             sequence=version,
         )
-    return ["Parcours clôturé après la durée maximale prévue : " + warning] if warning else []
+    return [warning] if warning else []
 
 
 async def record_followup(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
     *,
@@ -103,7 +104,7 @@ async def record_followup(
             raise DomainError(
                 "situation_not_closed", "Le suivi à six mois suit la clôture du parcours."
             )
-        if held_on < situation["closed_at"].date():
+        if held_on < today_in(ctx, situation["closed_at"]):  # the closure's day, PRE time
             raise DomainError(
                 "followup_before_closure",
                 "La date du suivi précède la clôture du parcours.",

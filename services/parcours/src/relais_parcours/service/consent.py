@@ -25,7 +25,7 @@ from relais_contracts.v1.parcours import (
 )
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
-from relais_parcours.domain.consent import allowed_categories
+from relais_parcours.domain.consent import allowed_categories, names_partner
 from relais_parcours.domain.handover import OPEN
 from relais_parcours.service import access, idempotency
 from relais_runtime.auth import Principal
@@ -143,7 +143,8 @@ async def give(
         uncovered = [
             h
             for h in open_handovers
-            if not set(h["data_categories"])
+            if not names_partner(scope, h["partner_id"], _category(directory, h["partner_id"]))
+            or not set(h["data_categories"])
             <= allowed_categories(scope, h["partner_id"], _category(directory, h["partner_id"]))
         ]
         await cancel_handovers(

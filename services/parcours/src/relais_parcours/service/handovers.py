@@ -37,6 +37,7 @@ from relais_parcours.domain.consent import (
     in_force,
     labels,
     missing_categories,
+    names_partner,
 )
 from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_may
 from relais_parcours.domain.situation import review_due_on
@@ -104,6 +105,10 @@ async def request(
                 "transmis à un partenaire."
             )
         assert consent is not None
+        if not names_partner(consent["scope"], partner_id, partner["category"]):
+            raise _consent_refusal(
+                f"Le consentement en vigueur ne prévoit aucun partage avec « {partner['name']} »."
+            )
         wanted = sorted({c.value for c in data_categories})
         missing = missing_categories(consent["scope"], partner_id, partner["category"], wanted)
         if missing:
@@ -282,6 +287,11 @@ async def read_sheet(
                 "accessible."
             )
         assert consent is not None
+        if not names_partner(consent["scope"], h["partner_id"], partner["category"]):
+            raise _consent_refusal(
+                "Le consentement en vigueur ne prévoit plus aucun partage avec votre "
+                "organisation : la fiche n'est plus accessible."
+            )
         shown = sorted(
             set(h["data_categories"])
             & allowed_categories(consent["scope"], h["partner_id"], partner["category"])

@@ -63,6 +63,14 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         )
     else:
         situation_id = existing["id"]
+        if existing["stage"] == "withdrawn":
+            # Every earlier referral was withdrawn before the review: this one must not
+            # vanish into that closed file. Back to the inbox, with a review deadline.
+            due = review_due_on(now, settings.review_within_days, settings.timezone)
+            await repository.reopen_for_review(tx.conn, situation_id, due)
+            await repository.add_deadline(
+                tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
+            )
     identity_enc = await store_identity(tx.conn, ctx, pre_id, referral.subject_id, referral.sealed)
     await repository.attach_referral(
         tx.conn,
@@ -91,7 +99,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         # The wire knows two stages; anything past the review counts as in parcours.
         stage = (
             SituationStage.AWAITING_REVIEW
-            if existing["stage"] == "awaiting_review"
+            if existing["stage"] in ("awaiting_review", "withdrawn")
             else SituationStage.IN_PARCOURS
         )
         await tx.emit(

@@ -9,6 +9,7 @@ from typing import Any
 from relais_contracts.types import Axis
 from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
 from relais_parcours.adapters import repository
+from relais_parcours.domain.plan import dates_ordered
 from relais_parcours.service import access, idempotency
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -139,8 +140,15 @@ async def change_action(
     now = datetime.now(UTC)
     async with runtime.pool.acquire() as conn, conn.transaction():
         situation = await _situation_in_parcours(conn, who, situation_id)
-        if not await repository.update_plan_item(
-            conn, "plan_actions", action_id, situation_id, changes, now
-        ):
+        action = await repository.get_action(conn, situation_id, action_id)
+        if action is None:
             raise DomainError("action_not_found", "Action introuvable.", 404)
+        # A patch may move one date only: check it against the other one as stored.
+        if not dates_ordered(
+            changes.get("starts_on", action["starts_on"]), changes.get("ends_on", action["ends_on"])
+        ):
+            raise DomainError("ends_before_start", "La date de fin précède la date de début.", 422)
+        await repository.update_plan_item(
+            conn, "plan_actions", action_id, situation_id, changes, now
+        )
         await emit_plan_updated(runtime, conn, who.pre, situation, now)

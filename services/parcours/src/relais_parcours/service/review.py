@@ -17,8 +17,9 @@ from relais_contracts.types import (
 from relais_contracts.v1.parcours import ReviewDecided
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
-from relais_parcours.domain.review import STAGE_AFTER
+from relais_parcours.domain.review import STAGE_AFTER, meeting_held
 from relais_parcours.service import idempotency
+from relais_parcours.service.consent import today_in
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -118,6 +119,12 @@ async def decide(
                 "attendees_required",
                 "Indiquez les participants à la réunion avant d'enregistrer une décision.",
                 422,
+            )
+        if not meeting_held(meeting["meets_on"], today_in(ctx, now)):
+            raise DomainError(
+                "review_not_held",
+                f"Cette réunion d'équipe est prévue le {meeting['meets_on']:%d/%m/%Y} : "
+                "ses décisions s'enregistrent à partir de ce jour.",
             )
         situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
         assert situation is not None  # on the agenda of a meeting of this PRE

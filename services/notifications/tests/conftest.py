@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.main import create_app
+from relais_notifications.testing import SmtpSink
 from relais_runtime import testing
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.runtime import ServiceRuntime
@@ -148,6 +150,33 @@ async def tap_notifications(amqp_url: str) -> AsyncIterator[Tap]:
 
 
 ServiceFactory = Callable[..., Awaitable[Service]]
+SmtpFactory = Callable[..., SmtpSink]
+
+
+@pytest.fixture
+def start_smtp() -> Iterator[SmtpFactory]:
+    """Start in-process SMTP servers (aiosmtpd), stopped afterwards.
+
+    aiosmtpd logs every connection at INFO on ``mail.log`` ("EOF received", "connection
+    lost"): noise in test output, so it is raised to WARNING while they run.
+    """
+    mail_log = logging.getLogger("mail.log")
+    level = mail_log.level
+    mail_log.setLevel(logging.WARNING)
+    sinks: list[SmtpSink] = []
+
+    def start(**kwargs: Any) -> SmtpSink:
+        sink = SmtpSink(**kwargs)
+        sink.start()
+        sinks.append(sink)
+        return sink
+
+    try:
+        yield start
+    finally:
+        for sink in sinks:
+            sink.stop()
+        mail_log.setLevel(level)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from relais_contracts.v1.parcours import (
     ReferentAssigned,
     SituationOpened,
 )
-from relais_contracts.v1.referral import ReferralStatusChanged
+from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
 from relais_notifications.domain.audience import (
     COORDINATORS,
     RULES,
@@ -43,10 +43,10 @@ PARTNER = "cmpp-rouen-rive-gauche"
 
 
 def test_every_type_bound_to_the_queue_has_a_handler() -> None:
-    from relais_contracts.v1.parcours import SubjectErased
+    from relais_notifications.entrypoints.consumers import SILENT_TYPES
 
     bound = {key.rsplit(".", 1)[0] for key in QUEUES["notifications.events"].binding_keys}
-    handled = {model.routing_prefix() for model in [*RULES, SubjectErased]}
+    handled = {model.routing_prefix() for model in [*RULES, *SILENT_TYPES]}
     assert bound <= handled
     assert {model.routing_prefix() for model in RULES} <= bound
 
@@ -72,6 +72,47 @@ def test_declined_referral_tells_the_reason_in_french() -> None:
     notice = notice_for(example(ReferralStatusChanged, 0), LINKS)
     text = render(notice.template, notice.facts, notice.link)
     assert "Motif : hors du territoire du PRE." in text.body
+
+
+def test_a_refused_amqp_referral_tells_its_sender_why_by_its_own_reference() -> None:
+    data = example(ReferralSubmitRejected)
+    notice = notice_for(data, LINKS)
+    assert notice.audience == (org("ecole-jules-ferry"),)
+    assert notice.link == ""  # no referral exists to link to
+    assert notice.facts == {
+        "ref": "ENT-2026-0042",
+        "command_id": data.command_id,
+        "external_ref": "ENT-2026-0042",
+        "code": "invalid_referral",
+        "fields": ["child.birth_date:age_out_of_range", "referrer.email:missing"],
+    }
+    text = render(notice.template, notice.facts, notice.link)
+    assert text.title == "Orientation ENT-2026-0042 refusée : à corriger puis renvoyer."
+    assert "Motif : la fiche de liaison contient des erreurs (code invalid_referral)." in text.body
+    assert "- la date de naissance de l'enfant (âge hors de la tranche du PRE)" in text.body
+    assert "- l'adresse e-mail de la personne qui oriente (manquant)" in text.body
+    assert "envoyez-la de nouveau" in text.body
+    assert "connexion" not in text.body  # nothing to log in to see
+
+
+def test_a_refused_command_without_reference_is_named_by_its_message_id() -> None:
+    data = example(
+        ReferralSubmitRejected,
+        external_ref=None,
+        code="schema_violation",
+        fields=[
+            "guardians.1.phone:phone_invalid",
+            "child.nickname:extra_forbidden",
+            "x.y:new_code",
+        ],
+    )
+    notice = notice_for(data, LINKS)
+    text = render(notice.template, notice.facts, notice.link)
+    assert data.command_id in text.title
+    assert "- le téléphone du responsable 2 (numéro invalide)" in text.body
+    # No label: the path as sent, which the sender's software knows.
+    assert "- child.nickname (non prévu)" in text.body
+    assert "- x.y (new code)" in text.body
 
 
 def test_a_new_situation_goes_to_the_coordinators() -> None:
@@ -116,6 +157,17 @@ def test_a_followup_goes_to_the_referent_or_else_the_coordinators() -> None:
     assert notice_for(example(FollowupDue, referent_id=None), LINKS).audience == (COORDINATORS,)
     overdue = example(DeadlineOverdue, 1, deadline_kind="followup", referent_id=None)
     assert notice_for(overdue, LINKS).audience == (COORDINATORS,)
+
+
+def test_a_followup_due_is_a_deadline_that_can_escalate_once_per_situation_and_day() -> None:
+    first = notice_for(example(FollowupDue), LINKS)
+    again = notice_for(example(FollowupDue), LINKS)
+    later = notice_for(example(FollowupDue, due_on="2028-07-15"), LINKS)
+    assert first.deadline_id is not None
+    assert first.deadline_id == again.deadline_id != later.deadline_id
+    assert first.deadline_kind == "followup"
+    escalated = render(first.template, {**first.facts, "escalated": True}, first.link)
+    assert escalated.title.startswith("Toujours en attente : suivi à six mois de la situation S-")
 
 
 def test_every_rule_renders_a_short_text_with_a_reference_and_the_link() -> None:

@@ -13,10 +13,10 @@ import pytest
 
 from relais_contracts.topology import delivery_queue
 from relais_contracts.v1.parcours import HandoverRequested
-from relais_contracts.v1.referral import ReferralStatusChanged
+from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
 from relais_notifications.testing import SmtpSink, WebhookReceiver
 
-from .conftest import ServiceFactory, Tap, eventually
+from .conftest import ServiceFactory, SmtpFactory, Tap, eventually
 from .samples import example
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,8 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def smtp() -> Any:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
+def smtp(start_smtp: SmtpFactory) -> SmtpSink:
+    return start_smtp()
 
 
 async def test_a_sender_gets_one_signed_webhook_per_status_change_even_if_redelivered(
@@ -155,23 +152,21 @@ async def test_an_email_subscription_reaches_the_smtp_server_without_identity(
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-async def test_smtp_auth_is_used_when_configured(start_service: ServiceFactory) -> None:
-    sink = SmtpSink(auth=("relais", "s3cret"))
-    sink.start()
-    try:
-        service = await start_service(
-            smtp_port=sink.port, smtp_username="relais", smtp_password="s3cret"
-        )
-        school = service.token("institution", SCHOOL)
-        await service.http.post(
-            "/v1/subscriptions",
-            json={"channel": "email", "email": "a@ecole.example"},
-            headers=school,
-        )
-        await service.publish(example(ReferralStatusChanged, 0))
-        await eventually(lambda: _async(len(sink.messages) == 1))
-    finally:
-        sink.stop()
+async def test_smtp_auth_is_used_when_configured(
+    start_service: ServiceFactory, start_smtp: SmtpFactory
+) -> None:
+    sink = start_smtp(auth=("relais", "s3cret"))
+    service = await start_service(
+        smtp_port=sink.port, smtp_username="relais", smtp_password="s3cret"
+    )
+    school = service.token("institution", SCHOOL)
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "a@ecole.example"},
+        headers=school,
+    )
+    await service.publish(example(ReferralStatusChanged, 0))
+    await eventually(lambda: _async(len(sink.messages) == 1))
 
 
 async def test_an_organisation_integrating_over_amqp_gets_its_own_queue(
@@ -353,60 +348,203 @@ def _self_signed(directory: Any) -> tuple[str, str]:
 
 
 async def test_email_goes_over_starttls_with_auth_when_configured(
-    start_service: ServiceFactory, tmp_path: Any
+    start_service: ServiceFactory, start_smtp: SmtpFactory, tmp_path: Any
 ) -> None:
     import ssl
 
     cert, key = _self_signed(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
-    sink = SmtpSink(auth=("relais", "s3cret"), tls=server_tls)
-    sink.start()
-    try:
-        service = await start_service(
-            smtp_port=sink.port,
-            smtp_starttls=True,
-            smtp_ca_file=cert,
-            smtp_username="relais",
-            smtp_password="s3cret",
-        )
-        school = service.token("institution", SCHOOL)
-        await service.http.post(
-            "/v1/subscriptions",
-            json={"channel": "email", "email": "a@ecole.example"},
-            headers=school,
-        )
-        await service.publish(example(ReferralStatusChanged, 0))
-        await eventually(lambda: _async(len(sink.messages) == 1))
-    finally:
-        sink.stop()
+    sink = start_smtp(auth=("relais", "s3cret"), tls=server_tls)
+    service = await start_service(
+        smtp_port=sink.port,
+        smtp_starttls=True,
+        smtp_ca_file=cert,
+        smtp_username="relais",
+        smtp_password="s3cret",
+    )
+    school = service.token("institution", SCHOOL)
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "a@ecole.example"},
+        headers=school,
+    )
+    await service.publish(example(ReferralStatusChanged, 0))
+    await eventually(lambda: _async(len(sink.messages) == 1))
 
 
 async def test_an_untrusted_smtp_certificate_is_refused(
-    start_service: ServiceFactory, tmp_path: Any
+    start_service: ServiceFactory, start_smtp: SmtpFactory, tmp_path: Any
 ) -> None:
     import ssl
 
     cert, key = _self_signed(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
-    sink = SmtpSink(tls=server_tls)
-    sink.start()
-    try:
-        service = await start_service(smtp_port=sink.port, smtp_starttls=True)
-        school = service.token("institution", SCHOOL)
-        await service.http.post(
-            "/v1/subscriptions",
-            json={"channel": "email", "email": "a@ecole.example"},
-            headers=school,
+    sink = start_smtp(tls=server_tls)
+    service = await start_service(smtp_port=sink.port, smtp_starttls=True)
+    school = service.token("institution", SCHOOL)
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "a@ecole.example"},
+        headers=school,
+    )
+    await service.publish(example(ReferralStatusChanged, 0))
+
+    async def failed_once() -> Any:
+        rows = await service.fetch("SELECT last_failure FROM deliveries")
+        return rows and rows[0]["last_failure"]
+
+    assert await eventually(failed_once) == "connection_error"
+    assert sink.messages == []
+
+
+async def test_a_refused_amqp_referral_reaches_its_sender_with_the_facts_to_act_on(
+    start_service: ServiceFactory, receiver: WebhookReceiver, smtp: SmtpSink
+) -> None:
+    # The sender configured nothing about refusals: its webhook and e-mail cover them.
+    service = await start_service(smtp_port=smtp.port)
+    school = service.token("institution", SCHOOL)
+    hook = (
+        await service.http.post("/v1/webhooks", json={"url": receiver.url}, headers=school)
+    ).json()
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "it@ecole.example"},
+        headers=school,
+    )
+    rejected = example(ReferralSubmitRejected)
+    await service.publish(rejected)
+
+    await eventually(lambda: _async(len(receiver.received) == 1 and len(smtp.messages) == 1))
+    [payload] = receiver.verified(hook["secret"])
+    assert payload["type"] == "fr.relais.referral.submit_rejected.v1"
+    assert payload["data"]["reference"] == "ENT-2026-0042"
+    assert payload["data"]["link"] is None
+    assert payload["data"]["facts"] == {
+        "ref": "ENT-2026-0042",
+        "command_id": rejected.command_id,
+        "external_ref": "ENT-2026-0042",
+        "code": "invalid_referral",
+        "fields": ["child.birth_date:age_out_of_range", "referrer.email:missing"],
+    }
+    body = smtp.messages[0].get_content()
+    assert "la date de naissance de l'enfant (âge hors de la tranche du PRE)" in body
+    feed = (await service.http.get("/v1/feed", headers=school)).json()
+    assert (
+        feed["items"][0]["title"] == "Orientation ENT-2026-0042 refusée : à corriger puis renvoyer."
+    )
+
+
+async def test_a_greylisted_email_is_retried_then_delivered(
+    start_service: ServiceFactory, start_smtp: SmtpFactory
+) -> None:
+    # 450 on RCPT is "try again later" (greylisting), not a refusal for good.
+    sink = start_smtp(rcpt_replies=["450 4.2.0 Greylisted, try again later"])
+    service = await start_service(smtp_port=sink.port, delivery_backoff_s=[0.2, 0.2])
+    school = service.token("institution", SCHOOL)
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "a@ecole.example"},
+        headers=school,
+    )
+    await service.publish(example(ReferralStatusChanged, 0))
+    await eventually(lambda: _async(len(sink.messages) == 1))
+
+    async def delivered() -> Any:
+        rows = await service.fetch("SELECT status, attempts FROM deliveries")
+        return [tuple(r) for r in rows if r["status"] == "delivered"]
+
+    assert await eventually(delivered) == [("delivered", 2)]
+
+
+async def test_an_email_address_refused_for_good_is_not_retried(
+    start_service: ServiceFactory, start_smtp: SmtpFactory
+) -> None:
+    sink = start_smtp(rcpt_replies=["550 5.1.1 No such user"])
+    service = await start_service(smtp_port=sink.port, delivery_backoff_s=[0.1, 0.1])
+    school = service.token("institution", SCHOOL)
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "gone@ecole.example"},
+        headers=school,
+    )
+    await service.publish(example(ReferralStatusChanged, 0))
+
+    async def failed() -> Any:
+        rows = await service.fetch("SELECT status, attempts, last_failure FROM deliveries")
+        return [tuple(r) for r in rows if r["status"] == "failed"]
+
+    assert await eventually(failed) == [("failed", 1, "rejected")]
+
+
+async def test_an_endpoint_failing_several_deliveries_at_once_is_disabled_and_told_once(
+    start_service: ServiceFactory, receiver: WebhookReceiver
+) -> None:
+    # A long interval: the dispatch round is run by hand, with all three deliveries in it.
+    service = await start_service(
+        webhook_disable_after=1, delivery_backoff_s=[600.0], dispatch_interval_s=60.0
+    )
+    receiver.status = 503
+    partner = service.token("partner", PARTNER)
+    hook = (
+        await service.http.post("/v1/webhooks", json={"url": receiver.url}, headers=partner)
+    ).json()
+    for _ in range(3):
+        await service.publish(example(HandoverRequested, handover_id=str(uuid.uuid4())))
+
+    async def pending() -> bool:
+        return len(await service.fetch("SELECT 1 FROM deliveries WHERE status = 'pending'")) == 3
+
+    await eventually(pending)
+    assert await service.app.state.dispatcher.run_once() == 3
+    assert len(receiver.received) == 3
+    assert not (await service.http.get(f"/v1/webhooks/{hook['id']}", headers=partner)).json()[
+        "enabled"
+    ]
+    feed = (await service.http.get("/v1/feed", headers=partner)).json()["items"]
+    assert [i["title"] for i in feed].count(
+        "Webhook désactivé après 1 échecs successifs : vérifiez votre point de réception puis "
+        "réactivez-le."
+    ) == 1
+
+
+async def test_an_item_held_after_its_digest_went_out_waits_for_the_next_one(
+    start_service: ServiceFactory, smtp: SmtpSink
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from relais_notifications.service.digest import send_digests
+
+    service = await start_service(smtp_port=smtp.port)
+    partner = service.token("partner", PARTNER)
+    await service.http.post(
+        "/v1/subscriptions",
+        json={"channel": "email", "email": "accueil@cmpp.example", "digest": True},
+        headers=partner,
+    )
+
+    async def held(n: int) -> bool:
+        rows = await service.fetch("SELECT 1 FROM deliveries WHERE status = 'digested'")
+        return len(rows) == n
+
+    await service.publish(example(HandoverRequested))
+    await eventually(lambda: held(1))
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert await send_digests(service.runtime, service.settings, tomorrow) == 1
+    # Committed after that digest was made, yet created before its time (a transaction
+    # spanning the digest hour): it must not be marked sent inside a digest that has gone.
+    await service.publish(example(HandoverRequested, handover_id=str(uuid.uuid4())))
+    await eventually(lambda: held(1))
+    assert await send_digests(service.runtime, service.settings, tomorrow) == 0
+    assert (
+        await service.fetch(
+            "SELECT 1 FROM deliveries d WHERE status = 'in_digest' "
+            "AND NOT EXISTS (SELECT 1 FROM deliveries g WHERE g.id = d.digest_id)"
         )
-        await service.publish(example(ReferralStatusChanged, 0))
-
-        async def failed_once() -> Any:
-            rows = await service.fetch("SELECT last_failure FROM deliveries")
-            return rows and rows[0]["last_failure"]
-
-        assert await eventually(failed_once) == "connection_error"
-        assert sink.messages == []
-    finally:
-        sink.stop()
+        == []
+    )
+    after = tomorrow + timedelta(days=1)
+    assert await send_digests(service.runtime, service.settings, after) == 1
+    await eventually(lambda: _async(len(smtp.messages) == 2))
+    assert "(1 notification)" in str(smtp.messages[1]["Subject"])

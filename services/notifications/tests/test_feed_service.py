@@ -10,6 +10,7 @@ import pytest
 from relais_contracts.v1.parcours import (
     DeadlineOverdue,
     FollowupDue,
+    FollowupRecorded,
     HandoverAccepted,
     HandoverCancelled,
     HandoverCompleted,
@@ -19,7 +20,7 @@ from relais_contracts.v1.parcours import (
     ReferentAssigned,
     SituationOpened,
 )
-from relais_contracts.v1.referral import ReferralStatusChanged
+from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
 from relais_notifications.domain.audience import RULES
 
 from .conftest import ServiceFactory, eventually
@@ -45,6 +46,7 @@ async def test_every_bound_event_type_lands_in_the_feeds_of_its_audience(
     service = await start_service()
     samples = [
         example(ReferralStatusChanged, 1),
+        example(ReferralSubmitRejected),
         example(SituationOpened),
         example(ReferentAssigned),
         example(HandoverRequested),
@@ -66,7 +68,16 @@ async def test_every_bound_event_type_lands_in_the_feeds_of_its_audience(
         return bool(rows[0][0] == len(samples))
 
     await eventually(all_in)
+    # Handled, telling no one: nothing parked, no feed item.
+    items = await service.fetch("SELECT count(*) FROM feed_items")
+    await service.publish(example(FollowupRecorded))
+
+    async def recorded() -> bool:
+        return bool(await service.fetch("SELECT 1 FROM followups_recorded"))
+
+    await eventually(recorded)
     assert await parked(service.amqp_url) == 0
+    assert await service.fetch("SELECT count(*) FROM feed_items") == items
 
     async def feed(headers: dict[str, str]) -> list[str]:
         r = await service.http.get("/v1/feed", headers=headers)
@@ -77,7 +88,7 @@ async def test_every_bound_event_type_lands_in_the_feeds_of_its_audience(
         ]
 
     sender = await feed(service.token("institution", "ecole-jules-ferry"))
-    assert sender == ["referral.status_changed"]
+    assert sorted(sender) == ["referral.status_changed", "referral.submit_rejected"]
     partner = await feed(service.token("partner", PARTNER))
     assert sorted(partner) == ["deadline.overdue", "handover.cancelled", "handover.requested"]
     referent = await feed(service.token("referent", "pre-76540-equipe", sub=REFERENT))

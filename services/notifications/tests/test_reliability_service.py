@@ -12,7 +12,13 @@ import httpx
 import pytest
 import uvicorn
 
-from relais_contracts.v1.parcours import DeadlineOverdue, HandoverAccepted, HandoverRequested
+from relais_contracts.v1.parcours import (
+    DeadlineOverdue,
+    FollowupDue,
+    FollowupRecorded,
+    HandoverAccepted,
+    HandoverRequested,
+)
 from relais_notifications.testing import WebhookReceiver, free_port
 
 from .conftest import ServiceFactory, Tap, eventually
@@ -189,3 +195,55 @@ async def test_an_overdue_review_already_with_the_coordinators_does_not_escalate
     await eventually(told)
     await asyncio.sleep(0.5)
     assert await service.fetch("SELECT 1 FROM escalations") == []
+
+
+REFERENT = "c4d9e2f1-6a3b-4c8d-9e0f-1a2b3c4d5e6f"
+
+
+def _followup_reminders() -> list[Any]:
+    return [
+        example(FollowupDue),
+        example(DeadlineOverdue, 1, deadline_kind="followup", referent_id=REFERENT),
+    ]
+
+
+async def _coordinator_titles(service: Any) -> list[str]:
+    items = (await service.http.get("/v1/feed", headers=service.token(*COORDINATOR))).json()
+    return [i["title"] for i in items["items"]]
+
+
+@pytest.mark.parametrize("reminder", _followup_reminders(), ids=["due", "overdue"])
+@pytest.mark.parametrize("recorded_first", [False, True], ids=["then-recorded", "recorded-first"])
+async def test_a_recorded_followup_cancels_the_escalation_of_its_reminder(
+    start_service: ServiceFactory, reminder: Any, recorded_first: bool
+) -> None:
+    service = await start_service(escalate_after_hours=1.0 / 3600)
+    # Either order: events may be handled out of order.
+    events = [reminder, example(FollowupRecorded)]
+    for event in reversed(events) if recorded_first else events:
+        await service.publish(event)
+    referent = service.token("referent", "pre-76540-equipe", sub=REFERENT)
+
+    async def handled() -> bool:
+        items = (await service.http.get("/v1/feed", headers=referent)).json()["items"]
+        recorded = await service.fetch("SELECT 1 FROM followups_recorded")
+        return len(items) == 1 and bool(recorded)
+
+    await eventually(handled)
+    await asyncio.sleep(2.0)
+    assert await _coordinator_titles(service) == []
+    rows = await service.fetch("SELECT resolved_at IS NOT NULL AS resolved FROM escalations")
+    assert [r["resolved"] for r in rows] == [True]
+
+
+async def test_a_followup_still_not_recorded_escalates_to_the_coordinators(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service(escalate_after_hours=0.5 / 3600)
+    await service.publish(example(FollowupDue))
+    [title] = await eventually(lambda: _coordinator_titles(service))
+    assert title.startswith("Toujours en attente : suivi à six mois de la situation S-")
+    # Recorded after the escalation: nothing more happens, and no error.
+    await service.publish(example(FollowupRecorded))
+    await eventually(lambda: service.fetch("SELECT 1 FROM followups_recorded"))
+    assert len(await _coordinator_titles(service)) == 1

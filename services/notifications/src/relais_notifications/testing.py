@@ -87,14 +87,29 @@ class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps what it accepts (optionally with AUTH)."""
 
     def __init__(
-        self, *, auth: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+        self,
+        *,
+        auth: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+        rcpt_replies: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.messages: list[Message] = []
         self.envelopes: list[Any] = []
+        #: Replies to the next RCPT commands (e.g. ``450 greylisted``), then accept.
+        self.rcpt_replies = list(rcpt_replies or [])
         self._auth = auth
         self._tls = tls
         self._controller: Any = None
+
+    async def handle_RCPT(
+        self, _server: Any, _session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.rcpt_replies:
+            return self.rcpt_replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)

@@ -106,8 +106,10 @@ async def send_email(settings: NotificationsSettings, message: EmailMessage) -> 
             timeout=settings.smtp_timeout_s,
             tls_context=ssl.create_default_context(cafile=settings.smtp_ca_file),
         )
-    except aiosmtplib.SMTPRecipientsRefused:
-        return Sent("rejected")
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        # Final only if refused for good (5xx); a 4xx (greylisting, mailbox full) passes.
+        final = all(500 <= r.code < 600 for r in exc.recipients)
+        return Sent("rejected" if final else "other")
     except aiosmtplib.SMTPResponseException as exc:
         # 5xx is final (address refused, policy); 4xx is a temporary refusal.
         return Sent("rejected" if 500 <= exc.code < 600 else "other")

@@ -28,6 +28,11 @@ async def erase(
             referral_links,
         )
     await conn.execute(
+        "DELETE FROM followups_recorded WHERE pre_id = $1 AND situation_id = ANY($2::uuid[])",
+        pre_id,
+        situations,
+    )
+    await conn.execute(
         "DELETE FROM escalations WHERE pre_id = $1 AND event -> 'data' ->> 'subject_id' = $2",
         pre_id,
         str(subject_id),

@@ -9,43 +9,61 @@ from typing import Any
 import asyncpg
 
 from relais_contracts.envelope import CloudEvent
+from relais_contracts.types import DeadlineKind
 from relais_runtime.db import Conn
 
+FOLLOWUP = DeadlineKind.FOLLOWUP.value
 
-async def _lock_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID | None) -> None:
-    """Serialise a reminder and an answer about one handover handled at the same time, so
-    each sees what the other committed (else both could miss each other)."""
-    if handover_id is not None:
+
+async def _lock(conn: Conn, pre_id: str, about: uuid.UUID | None) -> None:
+    """Serialise a reminder and the answer that resolves it (a partner's answer about a
+    handover, a follow-up recorded for a situation) handled at the same time, so each sees
+    what the other committed (else both could miss each other)."""
+    if about is not None:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
             pre_id,
-            str(handover_id),
+            str(about),
         )
 
 
 async def schedule(
-    conn: Conn, *, deadline_id: uuid.UUID, event: CloudEvent[Any], escalate_at: datetime
+    conn: Conn,
+    *,
+    deadline_id: uuid.UUID,
+    kind: str | None,
+    situation_id: uuid.UUID | None,
+    event: CloudEvent[Any],
+    escalate_at: datetime,
 ) -> None:
-    await _lock_handover(conn, event.tenant, getattr(event.data, "handover_id", None))
+    """Plan the escalation; already resolved if the answer was handled first."""
+    handover_id = getattr(event.data, "handover_id", None)
+    followup = situation_id if kind == FOLLOWUP else None
+    await _lock(conn, event.tenant, handover_id)
+    await _lock(conn, event.tenant, followup)
     await conn.execute(
-        "INSERT INTO escalations (deadline_id, pre_id, handover_id, event, escalate_at, "
-        "resolved_at) SELECT $1, $2, $3, $4, $5, "
-        "(SELECT answered_at FROM handover_answers WHERE pre_id = $2 AND handover_id = $3) "
+        "INSERT INTO escalations (deadline_id, pre_id, handover_id, situation_id, kind, event, "
+        "escalate_at, resolved_at) SELECT $1, $2, $3, $4, $5, $6, $7, coalesce("
+        "(SELECT answered_at FROM handover_answers WHERE pre_id = $2 AND handover_id = $3), "
+        "(SELECT recorded_at FROM followups_recorded WHERE pre_id = $2 AND situation_id = $8)) "
         "ON CONFLICT (deadline_id) DO NOTHING",
         deadline_id,
         event.tenant,
-        getattr(event.data, "handover_id", None),
+        handover_id,
+        situation_id,
+        kind,
         {
             **event.model_dump(mode="json", exclude={"data"}),
             "data": event.data.model_dump(mode="json"),
         },
         escalate_at,
+        followup,
     )
 
 
 async def resolve_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> None:
     """The partner answered (or the handover ended): nothing left to escalate."""
-    await _lock_handover(conn, pre_id, handover_id)
+    await _lock(conn, pre_id, handover_id)
     await conn.execute(
         "INSERT INTO handover_answers (pre_id, handover_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         pre_id,
@@ -56,6 +74,24 @@ async def resolve_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> N
         "AND escalated_at IS NULL AND resolved_at IS NULL",
         pre_id,
         handover_id,
+    )
+
+
+async def resolve_followup(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> None:
+    """The follow-up was recorded: its reminder need not reach the coordinators."""
+    await _lock(conn, pre_id, situation_id)
+    await conn.execute(
+        "INSERT INTO followups_recorded (pre_id, situation_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING",
+        pre_id,
+        situation_id,
+    )
+    await conn.execute(
+        "UPDATE escalations SET resolved_at = now() WHERE pre_id = $1 AND situation_id = $2 "
+        "AND kind = $3 AND escalated_at IS NULL AND resolved_at IS NULL",
+        pre_id,
+        situation_id,
+        FOLLOWUP,
     )
 
 

@@ -150,6 +150,26 @@ async def set_enabled(conn: Conn, hook_id: uuid.UUID, enabled: bool) -> None:
     )
 
 
+async def lock_endpoint(conn: Conn, hook_id: uuid.UUID) -> None:
+    """Lock the endpoint for this transaction, before any of its deliveries' rows.
+
+    Settling a webhook delivery updates the delivery, then the endpoint's failure count,
+    and disabling it updates its other deliveries: without taking the endpoint first, two
+    settles of one endpoint deadlock (each holds a delivery the other needs).
+    """
+    await conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", hook_id)
+
+
+async def disable(conn: Conn, hook_id: uuid.UUID) -> bool:
+    """Disable an enabled endpoint; False if it already was (by a concurrent settle)."""
+    done = await conn.fetchval(
+        "UPDATE webhook_endpoints SET enabled = false, consecutive_failures = 0, "
+        "disabled_at = now() WHERE id = $1 AND enabled RETURNING true",
+        hook_id,
+    )
+    return bool(done)
+
+
 async def record_attempt(
     conn: Conn,
     *,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from relais_contracts.base import Message
@@ -33,7 +34,7 @@ from relais_contracts.v1.parcours import (
     ReferentAssigned,
     SituationOpened,
 )
-from relais_contracts.v1.referral import ReferralStatusChanged
+from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
 
 RecipientKind = Literal["org", "role", "user"]
 
@@ -94,8 +95,10 @@ class Notice:
     #: Filters a PRE subscription can select on ("by situation or référent").
     situation_id: uuid.UUID | None = None
     referent_id: uuid.UUID | None = None
-    #: A deadline whose reminder escalates to the coordinators if it stays overdue.
+    #: A deadline whose reminder escalates to the coordinators if it stays overdue, and
+    #: its kind (``handover_response``, ``followup``...): what answer resolves it.
     deadline_id: uuid.UUID | None = None
+    deadline_kind: str | None = None
 
 
 def short_ref(prefix: str, value: uuid.UUID) -> str:
@@ -125,6 +128,23 @@ def _referral_status_changed(d: ReferralStatusChanged, links: Links) -> Notice:
             "status": d.status.value,
             "previous_status": d.previous_status.value if d.previous_status else None,
             "reason": d.reason,
+        },
+    )
+
+
+def _referral_submit_rejected(d: ReferralSubmitRejected, _links: Links) -> Notice:
+    # The AMQP sender hears why its command was refused, by its own reference: no referral
+    # exists, so no link. Codes and field names only; the event carries no value.
+    return Notice(
+        template="referral_submit_rejected",
+        audience=(org(d.institution_id),),
+        link="",
+        facts={
+            "ref": d.external_ref or d.command_id,
+            "command_id": d.command_id,
+            "external_ref": d.external_ref,
+            "code": d.code,
+            "fields": list(d.fields),
         },
     )
 
@@ -236,10 +256,18 @@ def _deadline_overdue(d: DeadlineOverdue, links: Links) -> Notice:
         situation_id=d.situation_id,
         referent_id=d.referent_id,
         deadline_id=d.deadline_id,
+        deadline_kind=d.deadline_kind.value,
     )
 
 
+def followup_deadline_id(situation_id: uuid.UUID, due_on: date) -> uuid.UUID:
+    """``followup.due`` names no deadline: one per situation and due day, derived."""
+    return uuid.uuid5(situation_id, f"followup:{due_on.isoformat()}")
+
+
 def _followup_due(d: FollowupDue, links: Links) -> Notice:
+    # Like an overdue deadline: the référent first, the coordinators if it is still not
+    # recorded later (``followup.recorded`` resolves it).
     return Notice(
         template="followup_due",
         audience=(user(d.referent_id) if d.referent_id else COORDINATORS,),
@@ -247,11 +275,14 @@ def _followup_due(d: FollowupDue, links: Links) -> Notice:
         facts={"ref": short_ref("S", d.situation_id), "due_on": d.due_on},
         situation_id=d.situation_id,
         referent_id=d.referent_id,
+        deadline_id=followup_deadline_id(d.situation_id, d.due_on),
+        deadline_kind=DeadlineKind.FOLLOWUP.value,
     )
 
 
 RULES: dict[type[Message], Callable[[Any, Links], Notice]] = {
     ReferralStatusChanged: _referral_status_changed,
+    ReferralSubmitRejected: _referral_submit_rejected,
     SituationOpened: _situation_opened,
     ReferentAssigned: _referent_assigned,
     HandoverRequested: _handover_requested,

@@ -65,7 +65,7 @@ def payload(
             "pre_id": pre_id,
             "reference": notice.facts.get("ref"),
             "title": text.title,
-            "link": notice.link,
+            "link": notice.link or None,  # none when nothing exists to link to
             "facts": json.loads(json.dumps(notice.facts, default=str)),
         },
     }

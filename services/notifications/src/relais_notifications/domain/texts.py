@@ -46,6 +46,8 @@ def _environment(language: str) -> jinja2.Environment:
         handover_decline_label=lambda c: labels.label(labels.HANDOVER_DECLINE_LABELS, c),
         handover_outcome_label=lambda c: labels.label(labels.HANDOVER_OUTCOME_LABELS, c),
         handover_cancel_label=lambda c: labels.label(labels.HANDOVER_CANCEL_LABELS, c),
+        rejection_label=lambda c: labels.label(labels.REJECTION_LABELS, c),
+        rejected_field=labels.rejected_field,
         fdate=labels.french_date,
     )
     return env

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
-from relais_contracts.v1.parcours import SubjectErased
+from relais_contracts.v1.parcours import FollowupRecorded, SubjectErased
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.audience import RULES, Links
-from relais_notifications.service.notify import erase_subject, notify
+from relais_notifications.service.notify import erase_subject, notify, record_followup
 from relais_runtime.consumer import Tx
 from relais_runtime.runtime import ServiceRuntime
 
 EVENTS_QUEUE = "notifications.events"
+
+#: Bound types that tell no one but change what this service holds.
+SILENT_TYPES: tuple[type[Message], ...] = (FollowupRecorded, SubjectErased)
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Links) -> None:
@@ -23,10 +27,14 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Li
     async def on_event(event: CloudEvent[Any], tx: Tx) -> None:
         await notify(tx, event.data, links, escalate_after=escalate_after)
 
-    # One rule per type in domain.audience.RULES, plus erasure; a type bound to the queue
-    # without a handler would be parked as unknown_type (a test checks every bound type).
+    # One rule per type in domain.audience.RULES, plus SILENT_TYPES; a type bound to the
+    # queue without a handler would be parked as unknown_type (a test checks every one).
     for model in RULES:
         consumer.handles(model)(on_event)
+
+    @consumer.handles(FollowupRecorded)
+    async def on_followup_recorded(event: CloudEvent[Any], tx: Tx) -> None:
+        await record_followup(tx, event.data)
 
     @consumer.handles(SubjectErased)
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:

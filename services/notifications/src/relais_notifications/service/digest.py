@@ -35,7 +35,7 @@ async def send_digests(
             digest_id = uuid.uuid4()
             items = [{"title": r["title"], "link": r["link"]} for r in held]
             text = render("digest", {"day": cutoff.date(), "items": items, "ref": ""}, "")
-            await deliveries.add(
+            added = await deliveries.add(
                 conn,
                 id=digest_id,
                 pre_id=first["pre_id"],
@@ -52,6 +52,10 @@ async def send_digests(
                 link="",
                 payload={"type": DIGEST_TYPE, "data": {"items": items}},
             )
+            if not added:
+                # This digest already went out (an item committed after it, created before
+                # its time): keep the item held for the next one rather than lose it.
+                continue
             await deliveries.put_in_digest(conn, [r["id"] for r in held], digest_id)
             made += 1
     return made

@@ -139,6 +139,8 @@ class Dispatcher:
 
     async def _settle(self, conn: Conn, d: dict[str, Any], sent: channels.Sent) -> None:
         attempts = d["attempts"]
+        if d["channel"] == "webhook" and d["webhook_id"] is not None:
+            await subscriptions.lock_endpoint(conn, d["webhook_id"])  # first: lock order
         if sent.ok:
             ATTEMPTS.labels(channel=d["channel"], outcome="delivered").inc()
             if await deliveries.mark_delivered(conn, d["id"], sent.http_status):
@@ -181,7 +183,9 @@ class Dispatcher:
 
     async def _disable_endpoint(self, conn: Conn, d: dict[str, Any]) -> None:
         hook_id: uuid.UUID = d["webhook_id"]
-        await subscriptions.set_enabled(conn, hook_id, False)
+        # Other attempts in flight fail too: only the first to disable it tells the owner.
+        if not await subscriptions.disable(conn, hook_id):
+            return
         for waiting in await deliveries.give_up_endpoint(conn, hook_id):
             given_up = dict(waiting)
             await self._emit_failed(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from relais_contracts.envelope import CloudEvent
-from relais_contracts.v1.parcours import DeadlineOverdue
+from relais_contracts.catalogue import parse_cloudevent
 from relais_notifications.adapters import escalations
 from relais_notifications.domain.audience import COORDINATORS, Links, notice_for
 from relais_notifications.service.notify import deliver
@@ -23,7 +22,8 @@ async def escalate_due(runtime: ServiceRuntime, links: Links, *, batch: int = 50
     async with runtime.pool.acquire() as conn, conn.transaction():
         rows = await escalations.claim_due(conn, batch=batch)
         for row in rows:
-            event = CloudEvent[DeadlineOverdue].model_validate(row["event"])
+            # The reminder that scheduled it: deadline.overdue or followup.due.
+            event = parse_cloudevent(row["event"])
             first = notice_for(event.data, links)
             notice = dataclasses.replace(
                 first,

@@ -15,6 +15,7 @@ from relais_contracts.base import Message
 from relais_contracts.types import DeliveryChannel
 from relais_contracts.v1.notifications import NotificationDelivered
 from relais_contracts.v1.parcours import (
+    FollowupRecorded,
     HandoverAccepted,
     HandoverCancelled,
     HandoverDeclined,
@@ -56,6 +57,8 @@ async def notify(
         await escalations.schedule(
             tx.conn,
             deadline_id=notice.deadline_id,
+            kind=notice.deadline_kind,
+            situation_id=notice.situation_id,
             event=tx.incoming,
             escalate_at=tx.incoming.time + escalate_after,
         )
@@ -63,6 +66,11 @@ async def notify(
     if handover_id is not None and tx.incoming.type in ANSWERS:
         await escalations.resolve_handover(tx.conn, tx.incoming.tenant, handover_id)
     return notice
+
+
+async def record_followup(tx: Tx, data: FollowupRecorded) -> None:
+    """No one is told; the follow-up reminder of the situation stops there (no escalation)."""
+    await escalations.resolve_followup(tx.conn, tx.incoming.tenant, data.situation_id)
 
 
 async def erase_subject(tx: Tx, data: SubjectErased) -> None:

@@ -68,3 +68,14 @@ def test_a_network_analyst_gets_links_to_each_pre_and_region_it_may_read() -> No
     assert "pre_id=pre-14118" in links
     assert "region=normandie" in links
     assert scope_links("2025-2026", ["pre-76540"], [], "pre-76540") == ""
+
+
+def test_the_dashboard_filters_keep_the_region_or_pre_being_read() -> None:
+    query = {"school_year": "2025-2026", "region": "normandie", "known_on": "2026-11-23"}
+    page = render_dashboard(report(12), "normandie", query)
+    form = page.split('<form class="filters"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="region" value="normandie">' in form
+    page = render_dashboard(report(12), "pre-14118", {**query, "region": "", "pre_id": "pre-14118"})
+    form = page.split('<form class="filters"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="pre_id" value="pre-14118">' in form
+    assert 'name="region"' not in form

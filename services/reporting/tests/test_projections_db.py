@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from relais_contracts.envelope import new_event
+from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.v1.notifications import NotificationDelivered
 from relais_contracts.v1.parcours import SubjectErased
 from relais_reporting import demo
 from relais_reporting.adapters import store
@@ -70,6 +73,61 @@ async def test_the_log_keeps_neither_sealed_identity_nor_free_text(pool: asyncpg
     assert "referent_id" not in dump  # staff ids: no indicator needs them
 
 
+def _as_received(type_: str, data: dict[str, Any], subject: str) -> CloudEvent[Any]:
+    """What the consumer's catch-all handler gets for any type: the envelope, ``data`` a dict."""
+    body = {
+        "id": str(uuid.uuid4()),
+        "source": "/relais/referral",
+        "type": type_,
+        "subject": subject,
+        "time": "2026-10-05T08:30:02Z",
+        "dataschema": "https://relais.example/schemas/x.json",
+        "tenant": PRE,
+        "correlationid": "c-1",
+        "sequence": 1,
+        "data": data,
+    }
+    return CloudEvent[dict[str, Any]].model_validate_json(json.dumps(body))
+
+
+async def test_types_reporting_has_no_projection_for_are_logged_and_never_break_a_rebuild(
+    pool: asyncpg.Pool,
+) -> None:
+    events = demo.school_year(PRE, 2025, 40, seed=17)
+    delivered = NotificationDelivered.model_json_schema()["examples"][0]
+    others = [
+        _as_received(
+            "fr.relais.referral.submit_rejected.v1",
+            {
+                "command_id": "cmd-1",
+                "institution_id": "ecole-jules-ferry",
+                "external_ref": "ENT-2026-0042",
+                "code": "invalid_referral",
+                "fields": ["child.birth_date:age_out_of_range"],
+                "rejected_at": "2026-10-05T08:30:02Z",
+            },
+            "cmd-1",
+        ),
+        _as_received("fr.relais.notification.delivered.v1", delivered, "n-1"),
+        _as_received("fr.relais.partner.rated.v1", {"note": "Très bien\u0000"}, "p-1"),
+        _as_received("fr.relais.referral.submitted.v2", {"referral_id": "r-2"}, "r-2"),
+    ]
+    await consume(pool, events[:100] + others + events[100:] + others)  # and redelivered
+    async with pool.acquire() as conn:
+        assert await store.count_log(conn) == len(events) + len(others)
+        kept = await conn.fetch(
+            "SELECT type, subject, data FROM event_log WHERE type = ANY($1::text[])",
+            [o.type for o in others],
+        )
+        assert sorted((r["type"], r["subject"], r["data"]) for r in kept) == sorted(
+            (o.type, o.subject, {}) for o in others
+        )
+        live = await store.load_facts(conn, [PRE])
+        assert live == facts.fold_all(logged(e) for e in events)
+        assert await rebuild(conn) == (len(events) + len(others), len(live))
+        assert await store.load_facts(conn, [PRE]) == live
+
+
 async def test_figures_as_of_a_day_and_known_on_a_day_do_not_change_when_asked_later(
     pool: asyncpg.Pool,
 ) -> None:
@@ -102,6 +160,21 @@ async def test_figures_as_of_a_day_and_known_on_a_day_do_not_change_when_asked_l
     values = {f.key: f.value for f in live.figures}
     cut = {f.key: f.value for f in everything.figures}
     assert cut["new_referrals"] < values["new_referrals"]  # type: ignore[operator]
+
+
+async def test_figures_known_on_a_day_alone_do_not_move_with_the_day_they_are_asked(
+    pool: asyncpg.Pool,
+) -> None:
+    await consume(pool, demo.school_year(PRE, 2025, 120, seed=18))
+    known_on = date(2026, 3, 1)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE event_log SET received_at = occurred_at")  # arrived at once
+        asked = [
+            await build_report(conn, [PRE], "2025-2026", threshold=1, known_on=known_on, today=day)
+            for day in (date(2026, 3, 2), date(2026, 6, 30))
+        ]
+    assert asked[0].figures == asked[1].figures
+    assert asked[0].as_of == known_on  # the answer says which day its figures stand at
 
 
 async def test_an_erased_child_keeps_its_facts_but_loses_every_id_that_linked_it(

@@ -73,9 +73,14 @@ Target = tuple[str, str]  # (kind, key)
 Fold = Callable[[Doc, LoggedEvent], None]
 
 
+def _rule(event: LoggedEvent) -> tuple[str, str, Fold] | None:
+    # The folds read v1 payloads: a v2 published beside its v1 is ignored until mapped here.
+    return _RULES.get(event.name) if event.type.endswith(".v1") else None
+
+
 def target_of(event: LoggedEvent) -> Target | None:
     """The one fact document an event updates, or None for events reporting ignores."""
-    rule = _RULES.get(event.name)
+    rule = _rule(event)
     if rule is None:
         return None
     kind, key_field, _ = rule
@@ -85,7 +90,7 @@ def target_of(event: LoggedEvent) -> Target | None:
 
 def apply(doc: Doc, event: LoggedEvent) -> Doc:
     """Fold ``event`` into ``doc`` (mutated and returned). ``doc`` may be empty."""
-    rule = _RULES.get(event.name)
+    rule = _rule(event)
     if rule is None:
         return doc
     doc.setdefault("pre_id", event.pre_id)
@@ -274,6 +279,13 @@ _RULES: dict[str, tuple[str, str, Fold]] = {
     "handover.cancelled": (HANDOVER, "handover_id", _handover_cancelled),
 }
 
+
+SUBJECT_ERASED = "fr.relais.subject.erased.v1"
+
+#: The types whose payload reporting reads: folded into a document, or the erasure. Any
+#: other type (notifications, a command refused, a type added later) is logged with its
+#: envelope only, so no field that nobody vetted for reporting ever rests in the log.
+READ_TYPES = frozenset({*(f"fr.relais.{name}.v1" for name in _RULES), SUBJECT_ERASED})
 
 Projections = dict[Target, Doc]
 

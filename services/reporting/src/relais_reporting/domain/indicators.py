@@ -171,6 +171,13 @@ def age_band(age: int | None) -> str:
     return "2-5" if age <= 5 else "6-10" if age <= 10 else "11-16"
 
 
+def _code(value: Any, names: Mapping[str, str], fallback: str) -> str:
+    """``value`` if it has a label, else ``fallback``. A code added to the contract later
+    must still land in a published cell: left out, the total minus the cells shown would
+    give its (small) count back."""
+    return str(value) if value in names else fallback
+
+
 def _days(start: str, end: Any) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 86400
 
@@ -285,12 +292,16 @@ def _new_referrals(facts: Facts, p: Period, t: int) -> Figure:
 
 def _sources(facts: Facts, p: Period, t: int) -> Figure:
     referrals = facts.submitted_in(p)
-    counts = Counter(r.get("source_category") or "other" for r in referrals)
+    counts = Counter(_code(r.get("source_category"), labels.SOURCE, "other") for r in referrals)
     return _one_way(REFERRAL_SOURCES, counts, labels.SOURCE, t, total=len(referrals))
 
 
 def _reasons(facts: Facts, p: Period, t: int) -> Figure:
-    counts = Counter(c for r in facts.submitted_in(p) for c in r.get("reason_categories", ()))
+    counts = Counter(
+        c
+        for r in facts.submitted_in(p)
+        for c in {_code(code, labels.REASON, "other") for code in r.get("reason_categories", ())}
+    )
     return _one_way(REFERRAL_REASONS, counts, labels.REASON, t)
 
 
@@ -303,7 +314,9 @@ def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
     table: Counter[tuple[str, str]] = Counter()
     for s in facts.followed_in(p):
         child = facts.first_referral(s)
-        table[(age_band(child.get("age_years")), child.get("sex") or "unknown")] += 1
+        table[
+            (age_band(child.get("age_years")), _code(child.get("sex"), labels.SEX, "unknown"))
+        ] += 1
     rows = [b for b in labels.AGE_BAND if any(table[(b, x)] for x in labels.SEX)]
     cols = [x for x in labels.SEX if any(table[(b, x)] for b in labels.AGE_BAND)]
     cells: dict[str, int] = {f"{b}|{x}": table[(b, x)] for b in rows for x in cols}
@@ -340,7 +353,8 @@ def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
 
 def _qpv(facts: Facts, p: Period, t: int) -> Figure:
     parts = Counter(
-        facts.first_referral(s).get("lives_in_qpv") or "unknown" for s in facts.followed_in(p)
+        _code(facts.first_referral(s).get("lives_in_qpv"), labels.QPV, "unknown")
+        for s in facts.followed_in(p)
     )
     return _share(QPV_SHARE, parts, labels.QPV, "yes", t)
 
@@ -364,9 +378,13 @@ def _review_to_take_up(facts: Facts, p: Period, t: int) -> Figure:
     return _durations(DELAY_REVIEW_TAKE_UP, samples, None, t)
 
 
+def _partner(handover: Doc) -> str:
+    return _code(handover.get("partner_category"), labels.PARTNER, "other")
+
+
 def _handover_answer(facts: Facts, p: Period, t: int) -> Figure:
     samples = [
-        (h.get("partner_category") or "other", _days(h["requested_at"], h["answered_at"]))
+        (_partner(h), _days(h["requested_at"], h["answered_at"]))
         for h in facts.handovers
         if p.holds(h.get("answered_at")) and h.get("requested_at")
     ]
@@ -378,7 +396,7 @@ def _waitlist(facts: Facts, p: Period, t: int) -> Figure:
     for h in facts.handovers:
         waited, ended = h.get("waitlisted_at"), h.get("accepted_at")
         if waited and p.holds(ended) and ended >= waited:
-            samples.append((h.get("partner_category") or "other", _days(waited, ended)))
+            samples.append((_partner(h), _days(waited, ended)))
     return _durations(WAITLIST_TIME, samples, labels.PARTNER, t)
 
 
@@ -391,7 +409,7 @@ def _waiting(facts: Facts, p: Period, t: int) -> Figure:
         ends = [h.get(k) for k in ("accepted_at", "declined_at", "completed_at", "cancelled_at")]
         if any(e is not None and e < p.end for e in ends):
             continue
-        samples.append((h.get("partner_category") or "other", _days(waited, p.end)))
+        samples.append((_partner(h), _days(waited, p.end)))
     return _durations(WAITLIST_PENDING, samples, labels.PARTNER, t)
 
 
@@ -416,7 +434,7 @@ def _parcours_duration(facts: Facts, p: Period, t: int) -> Figure:
 
 def _exit_reasons(facts: Facts, p: Period, t: int) -> Figure:
     closed = [s for s in facts.situations if p.holds(s.get("closed_at"))]
-    counts = Counter(s.get("exit_reason") or "other" for s in closed)
+    counts = Counter(_code(s.get("exit_reason"), labels.EXIT, "other") for s in closed)
     return _one_way(EXIT_REASONS, counts, labels.EXIT, t, total=len(closed))
 
 

@@ -3,7 +3,8 @@
 ``sealed`` (identity and free text, encrypted to the PRE) is unreadable here and must not
 rest here. ``redirected_to`` is the only other free-text field of the contract (a service
 name typed by a person): reporting needs its category (``redirect_category``), not the text.
-A test walks every contract schema and fails if a new free-text field appears unlisted.
+Only the types reporting reads keep a payload at all (``facts.READ_TYPES``); a test walks
+their schemas and fails if a new free-text field appears unlisted.
 Staff user ids (référents, notified users) are personal data of staff that no indicator
 needs: not kept either (data minimisation).
 """

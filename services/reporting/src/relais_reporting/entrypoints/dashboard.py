@@ -188,13 +188,19 @@ def render_dashboard(
         csv_base = f"/v1/regions/{query['region']}/indicators.csv?{urlencode(params)}"
     as_of = report.as_of.strftime("%d/%m/%Y") if report.as_of else "jour d'aujourd'hui"
     sections = "".join(_section(f) for f in report.figures)
+    # Changing the year or the day must not switch a network analyst back to its own PRE.
+    keep = "".join(
+        f'<input type="hidden" name="{k}" value="{escape(query[k])}">'
+        for k in ("pre_id", "region")
+        if query.get(k)
+    )
     return f"""
 <h1>Indicateurs du PRE — {escape(scope)}</h1>
 <p class="meta">Année scolaire {escape(report.school_year)} (1er septembre – 31 août) ·
 chiffres arrêtés au {escape(as_of)} · connus au {report.known_on.strftime("%d/%m/%Y")} ·
 les effectifs inférieurs à {report.threshold} et ceux qui permettraient de les retrouver
 sont masqués (<span class="secret">{SECRET}</span>).</p>
-<form class="filters" method="get">
+<form class="filters" method="get">{keep}
 <label>Année scolaire<input name="school_year" value="{escape(report.school_year)}"
  pattern="[0-9]{{4}}-[0-9]{{4}}"></label>
 <label>Arrêté au<input type="date" name="as_of"

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from relais_reporting.config import ReportingSettings
 from relais_reporting.domain.access import readable_pres, readable_regions
 from relais_reporting.domain.indicators import INDICATORS
-from relais_reporting.domain.periods import school_year_bounds
+from relais_reporting.domain.periods import PARIS, school_year_bounds
 from relais_reporting.entrypoints import render
 from relais_reporting.service.report import IndicatorReport, build_report
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import MSG_PRE, MSG_ROLE, Principal, current_principal
-from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -104,13 +104,36 @@ def settings_of(runtime: ServiceRuntime) -> ReportingSettings:
     return settings
 
 
+def _bad_query(field: str, code: str, message: str, value: object) -> RequestValidationError:
+    """The same 422 shape as FastAPI's own checks, so the reader sees which field is wrong."""
+    return RequestValidationError(
+        [{"type": code, "loc": ("query", field), "msg": message, "input": value}]
+    )
+
+
 def check_school_year(school_year: str) -> None:
     try:
         school_year_bounds(school_year)
     except ValueError:
-        raise DomainError(
-            "invalid_school_year", "Année scolaire invalide : attendu par exemple 2026-2027.", 422
+        raise _bad_query(
+            "school_year",
+            "invalid_school_year",
+            "Année scolaire invalide : attendu par exemple 2026-2027.",
+            school_year,
         ) from None
+
+
+def check_known_on(known_on: date | None) -> None:
+    # Figures "known on" a day to come would still change: they would not be the stable
+    # answer the parameter promises (docs/decisions/0005).
+    if known_on is not None and known_on > datetime.now(PARIS).date():
+        raise _bad_query(
+            "known_on",
+            "known_on_in_future",
+            "Date à venir : les chiffres connus à une date future changeraient encore ; "
+            "indiquez au plus la date du jour.",
+            known_on.isoformat(),
+        )
 
 
 def pre_scope(who: Principal, settings: ReportingSettings, pre_id: str | None) -> list[str]:
@@ -143,6 +166,7 @@ async def report_for(
     known_on: date | None,
 ) -> IndicatorReport:
     check_school_year(school_year)
+    check_known_on(known_on)
     async with runtime.pool.acquire() as conn:
         return await build_report(
             conn,

@@ -12,14 +12,18 @@ from relais_runtime.consumer import Tx
 
 
 def logged(event: Any) -> facts.LoggedEvent:
-    data = event.data if isinstance(event.data, dict) else event.data.model_dump(mode="json")
+    """The event as the log keeps it: a type reporting does not read keeps no payload."""
+    data: dict[str, Any] = {}
+    if event.type in facts.READ_TYPES:
+        raw = event.data if isinstance(event.data, dict) else event.data.model_dump(mode="json")
+        data = anonymous_data(raw)
     return facts.LoggedEvent(
         type=event.type,
         pre_id=event.tenant,
         subject=event.subject,
         sequence=event.sequence,
         occurred_at=event.time,
-        data=anonymous_data(data),
+        data=data,
     )
 
 
@@ -27,7 +31,7 @@ async def record_event(tx: Tx) -> None:
     entry = logged(tx.incoming)
     if not await store.log_event(tx.conn, tx.incoming.id, entry):
         return  # already logged (and folded) under another message id's delivery
-    if entry.name == "subject.erased":
+    if entry.type == facts.SUBJECT_ERASED:
         await unlink_subject(tx, entry)
         return
     target = facts.target_of(entry)

@@ -38,10 +38,13 @@ async def build_report(
 ) -> IndicatorReport:
     """Figures as the state was at the end of ``as_of`` (event dates), as known at the end of
     ``known_on`` (arrival in the log). With neither, the live projections are read; with
-    either, the PRE's log is folded again, so a figure asked with both never changes.
+    either, the PRE's log is folded again, so a figure asked with ``known_on`` never changes.
     """
     today = today or datetime.now(PARIS).date()
-    # Without as_of the figures run to today: a follow-up due next spring is not "missed".
+    # What was known on a day is told as of that day, not of the day it is asked: else a
+    # wait still running or a follow-up due would move with the date of the request.
+    as_of = as_of or known_on
+    # Without either the figures run to today: a follow-up due next spring is not "missed".
     period = indicators.Period(school_year, as_of or today)
     if as_of is None and known_on is None:
         docs = await store.load_facts(conn, pre_ids)

@@ -55,6 +55,7 @@ M = TypeVar("M", bound=Message)
 
 RETRY_HEADER = "x-relais-retry"
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+_PATH_WORD = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class PermanentError(Exception):
@@ -408,7 +409,8 @@ def _is_json_error(exc: ValidationError) -> bool:
 def _field_codes(exc: ValidationError, prefix: str) -> list[str]:
     """``path:error_type`` for each error, never the input values."""
     codes = [
-        f"{prefix}{'.'.join(str(p) for p in err['loc'])}:{err['type']}"
+        # Path words reduced to [A-Za-z0-9_-] (pydantic names some by their validator).
+        prefix + ".".join(_PATH_WORD.sub("", str(p)) for p in err["loc"]) + ":" + err["type"]
         for err in exc.errors(include_input=False, include_url=False)
         if err["loc"]  # a body that is not JSON at all has no field to name
     ]

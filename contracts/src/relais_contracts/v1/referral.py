@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
@@ -20,6 +20,9 @@ from relais_contracts.types import (
     SourceCategory,
     TriState,
 )
+
+#: ``<field path>:<error code>``: names what is wrong, never a value.
+FIELD_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,200}:[a-z0-9_]{1,64}$"
 
 _SEALED_DOC = (
     "Compact JWE (ECDH-ES+A256KW, A256GCM) holding the child's and guardians' identity and the "
@@ -197,7 +200,7 @@ class ReferralSubmitRejected(Event):
         description="Why: invalid_json, invalid_envelope, schema_violation, invalid_referral, "
         "parents_agreement_required, institution_mismatch, sealed_unreadable, ...",
     )
-    fields: list[str] = Field(
+    fields: list[Annotated[str, Field(pattern=FIELD_CODE_PATTERN)]] = Field(
         default_factory=list,
         max_length=50,
         description="Failing fields with their error code (``child.birth_date:date_in_future``); "

@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 
 import structlog
 
-from relais_contracts.v1.referral import ReferralSubmitRejected, SubmitReferral
+from relais_contracts.v1.referral import (
+    FIELD_CODE_PATTERN,
+    ReferralSubmitRejected,
+    SubmitReferral,
+)
 from relais_referral.adapters import repository
 from relais_runtime.consumer import ParkedMessage
 from relais_runtime.db import Conn
@@ -21,6 +25,7 @@ from relais_runtime.runtime import ServiceRuntime
 log = structlog.get_logger("relais.referral.intake")
 
 _REF = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+_FIELD_CODE = re.compile(FIELD_CODE_PATTERN)
 
 
 def sender_of(routing_key: str) -> str | None:
@@ -57,7 +62,8 @@ async def tell_sender_refused(runtime: ServiceRuntime, conn: Conn, parked: Parke
             institution_id=institution_id,
             external_ref=external_ref_of(parked),
             code=parked.reason,
-            fields=parked.fields,
+            # Anything not shaped ``path:code`` is left out rather than risk a value.
+            fields=[f for f in parked.fields if _FIELD_CODE.fullmatch(f)][:50],
             rejected_at=datetime.now(UTC),
         ),
         subject=parked.message_id,

@@ -18,7 +18,7 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_contracts.types import ReferralStatus
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdrawn
 from relais_runtime import outbox
-from relais_runtime.consumer import ParkedMessage, PermanentError, Tx
+from relais_runtime.consumer import ParkingNotice, PermanentError, Tx
 from relais_runtime.db import Conn
 from relais_runtime.parking import ParkingLot
 from relais_runtime.runtime import ServiceRuntime
@@ -286,10 +286,10 @@ async def test_a_parked_message_is_told_once_to_the_on_parked_hook_with_its_fiel
 ) -> None:
     runtime = await make_runtime(bound(queue_name))
     record_effect(runtime, queue_name)
-    told: list[ParkedMessage] = []
+    told: list[ParkingNotice] = []
 
     @runtime.consumer(queue_name).on_parked
-    async def remember(parked: ParkedMessage, conn: Conn) -> None:
+    async def remember(parked: ParkingNotice, conn: Conn) -> None:
         told.append(parked)
         await conn.execute(
             "INSERT INTO effects (message_id, queue) VALUES ($1, 'told')", parked.message_id
@@ -326,7 +326,7 @@ async def test_a_failing_on_parked_hook_does_not_keep_a_poison_message_from_bein
     record_effect(runtime, queue_name)
 
     @runtime.consumer(queue_name).on_parked
-    async def broken_hook(parked: ParkedMessage, conn: Conn) -> None:
+    async def broken_hook(parked: ParkingNotice, conn: Conn) -> None:
         raise ValueError("a bug in the hook")
 
     await make_runtime.start(runtime)  # type: ignore[attr-defined]

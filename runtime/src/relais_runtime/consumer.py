@@ -20,7 +20,7 @@ confirmed by the broker in the delay or parking queue).
 
 A queue whose senders must hear that their message was refused (commands from outside)
 registers ``on_parked``: it runs in its own transaction, once per message id, before the
-message is parked, and may write events to the outbox (``ParkedMessage`` holds codes and
+message is parked, and may write events to the outbox (``ParkingNotice`` holds codes and
 field names only, never values).
 """
 
@@ -71,7 +71,7 @@ class PermanentError(Exception):
 
 
 @dataclass(frozen=True)
-class ParkedMessage:
+class ParkingNotice:
     """What an ``on_parked`` hook learns of a message about to be parked."""
 
     message_id: str
@@ -118,7 +118,7 @@ class Tx:
 
 
 Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]
-ParkedHook = Callable[[ParkedMessage, Conn], Awaitable[None]]
+ParkedHook = Callable[[ParkingNotice, Conn], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,7 @@ class EventConsumer:
         message_id = raw.message_id or ""
         if not _MESSAGE_ID.fullmatch(message_id):
             message_id = "sha256-" + hashlib.sha256(message.body).hexdigest()[:40]
-        parked = ParkedMessage(
+        parked = ParkingNotice(
             message_id=message_id,
             routing_key=raw.routing_key or "",
             reason=reason,

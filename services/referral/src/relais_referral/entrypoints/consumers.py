@@ -21,7 +21,7 @@ from relais_referral.service.emitter import TxEmitter
 from relais_referral.service.follow_parcours import erase_subject, record_status
 from relais_referral.service.intake import IntakeRejected, submit_from_intake
 from relais_referral.service.reject_command import sender_of, tell_sender_refused
-from relais_runtime.consumer import ParkedMessage, PermanentError, Tx
+from relais_runtime.consumer import ParkingNotice, PermanentError, Tx
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -56,7 +56,7 @@ def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
             raise PermanentError(exc.code) from None
 
     @intake.on_parked
-    async def on_submit_referral_parked(parked: ParkedMessage, conn: Conn) -> None:
+    async def on_submit_referral_parked(parked: ParkingNotice, conn: Conn) -> None:
         # Whatever made it fail (unreadable, invalid, refused), the sender hears of it.
         await tell_sender_refused(runtime, conn, parked)
 

@@ -18,7 +18,7 @@ from relais_contracts.v1.referral import (
     SubmitReferral,
 )
 from relais_referral.adapters import repository
-from relais_runtime.consumer import ParkedMessage
+from relais_runtime.consumer import ParkingNotice
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
@@ -41,13 +41,13 @@ def sender_of(routing_key: str) -> str | None:
     return sender or None
 
 
-def external_ref_of(parked: ParkedMessage) -> str | None:
+def external_ref_of(parked: ParkingNotice) -> str | None:
     data = parked.envelope.data if parked.envelope else None
     ref = data.get("external_ref") if isinstance(data, dict) else None
     return ref if isinstance(ref, str) and _REF.fullmatch(ref) else None
 
 
-async def tell_sender_refused(runtime: ServiceRuntime, conn: Conn, parked: ParkedMessage) -> None:
+async def tell_sender_refused(runtime: ServiceRuntime, conn: Conn, parked: ParkingNotice) -> None:
     institution_id = sender_of(parked.routing_key)
     pre_id = await repository.institution_pre(conn, institution_id) if institution_id else None
     if institution_id is None or pre_id is None:

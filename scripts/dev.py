@@ -181,7 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=args.var / "log",
         # On a developer machine, webhooks may point at a receiver on 127.0.0.1 over http
         # (e.g. `uv run relais-webhook-receiver`); production requires public https URLs.
-        extra_env={"NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE": "true"},
+        # Failed deliveries are retried after 5 s, 15 s and 30 s, then given up, so a trial
+        # shows the whole cycle in a minute (production: 10 s up to 6 h, see the env example).
+        # An environment variable of the same name set by the developer wins.
+        extra_env={
+            "NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE": "true",
+            "NOTIFICATIONS_DELIVERY_BACKOFF_S": os.environ.get(
+                "NOTIFICATIONS_DELIVERY_BACKOFF_S", "[5,15,30]"
+            ),
+        },
     )
     stack = Stack(config)
     print("  démarrage des services (migrations, topologie)…")

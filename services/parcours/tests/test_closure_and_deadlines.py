@@ -141,6 +141,10 @@ async def test_a_parcours_past_its_maximum_duration_warns(parcours: Harness) -> 
         await h.http.get(f"/v1/situations/{situation_id}", headers=h.auth("coordinator"))
     ).json()
     assert "18 mois" in detail["warnings"][0]
+    inbox = (
+        await h.http.get("/v1/situations?stage=in_parcours", headers=h.auth("coordinator"))
+    ).json()["items"]
+    assert [i["warnings"] for i in inbox if i["id"] == situation_id] == [detail["warnings"]]
     closed = await h.http.post(
         f"/v1/situations/{situation_id}/closure",
         json={"exit_reason": "age_limit", "final_review_held": False},
@@ -149,3 +153,5 @@ async def test_a_parcours_past_its_maximum_duration_warns(parcours: Harness) -> 
     assert "18 mois" in closed.json()["warnings"][0]
     assert "clôturé" in closed.json()["warnings"][0]
     assert "préparez" not in closed.json()["warnings"][0]  # the exit is done, not to prepare
+    after = (await h.http.get("/v1/situations", headers=h.auth("coordinator"))).json()["items"]
+    assert [i["warnings"] for i in after if i["id"] == situation_id] == [[]]

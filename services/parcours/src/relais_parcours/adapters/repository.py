@@ -325,7 +325,8 @@ async def on_agenda(conn: Conn, meeting_id: uuid.UUID, situation_id: uuid.UUID) 
 
 async def agenda(conn: Conn, meeting_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT a.situation_id, a.position, s.stage, s.review_due_on, d.id AS decision_id, "
+        "SELECT a.situation_id, a.position, s.stage, s.review_due_on, s.referent_id, "
+        "d.id AS decision_id, "
         "d.decision, d.decline_reason, d.redirected_to, d.redirect_category, d.axes, d.note, "
         "d.decided_at "
         "FROM review_agenda a JOIN situations s ON s.id = a.situation_id "
@@ -494,6 +495,18 @@ async def active_consent(conn: Conn, situation_id: uuid.UUID) -> asyncpg.Record 
         "SELECT * FROM consents WHERE situation_id = $1 AND status = 'active' FOR UPDATE",
         situation_id,
     )
+
+
+async def consents_in_force_read(
+    conn: Conn, situation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """The active consent of each situation, for a read (no lock): situation id -> consent."""
+    rows = await conn.fetch(
+        "SELECT situation_id, status, valid_until, scope FROM consents "
+        "WHERE situation_id = ANY($1::uuid[]) AND status = 'active'",
+        situation_ids,
+    )
+    return {r["situation_id"]: r for r in rows}
 
 
 async def get_consent(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from relais_parcours.domain.consent import in_force, names_partner
+
 #: Statuses in which the partner still holds the handover (and may read its sheet).
 OPEN = frozenset({"requested", "accepted", "waitlisted"})
 
@@ -25,3 +30,18 @@ STATUS_LABELS = {
     "completed": "terminé",
     "cancelled": "annulé",
 }
+
+
+def partner_sees_content(
+    status: str, consent: Any, partner_id: str, partner_category: str, today: date
+) -> bool:
+    """Whether the partner may still read what its handover is about (action, axis, data).
+
+    Only while the handover was not cancelled and the consent in force at this instant
+    still names the partner: an action's title (« Bilan psychomoteur ») says as much about
+    the child as the sheet does. Otherwise the partner keeps the handover's id, status,
+    dates and the reason it ended, enough to close its own file.
+    """
+    if status == "cancelled" or not in_force(consent, today):
+        return False
+    return names_partner(consent["scope"], partner_id, partner_category)

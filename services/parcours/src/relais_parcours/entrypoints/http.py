@@ -63,6 +63,9 @@ class SituationSummary(BaseModel):
     axes: list[str] = []
     closed_at: datetime | None = None
     exit_reason: str | None = None
+    warnings: list[str] = Field(
+        default=[], description="In French, e.g. a parcours past the PRE's maximum duration."
+    )
 
 
 class SituationPage(BaseModel):
@@ -90,17 +93,17 @@ class SituationDetail(SituationSummary):
         default=None, description="The family's consent currently active, if any."
     )
     open_handovers: int = 0
-    warnings: list[str] = []
 
 
 def _summary_fields(row: Any) -> dict[str, Any]:
-    return {k: row[k] for k in SituationSummary.model_fields}
+    return {k: row[k] for k in SituationSummary.model_fields if k != "warnings"}
 
 
 @router.get("/situations", response_model=SituationPage, summary="Boîte de réception du PRE")
 async def list_situations(
     who: Team,
     runtime: Runtime,
+    ctx: Ctx,
     stage: StageFilter | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -111,8 +114,18 @@ async def list_situations(
         rows = await repository.list_situations(
             conn, who.pre, stage=stage, referent_id=mine, limit=limit, offset=offset
         )
+        limits = await repository.pre_limits(conn, who.pre)
+    max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
     return SituationPage(
-        items=[SituationSummary(**_summary_fields(r)) for r in rows], limit=limit, offset=offset
+        items=[
+            SituationSummary(
+                **_summary_fields(r),
+                warnings=duration_warnings(r["started_on"], r["closed_at"], max_months, ctx),
+            )
+            for r in rows
+        ],
+        limit=limit,
+        offset=offset,
     )
 
 

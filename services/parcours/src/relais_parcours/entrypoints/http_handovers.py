@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,10 +18,14 @@ from relais_contracts.types import (
     Slug,
 )
 from relais_parcours.adapters import repository
-from relais_parcours.context import Ctx
+from relais_parcours.context import Ctx, Parcours
+from relais_parcours.domain.handover import partner_sees_content
+from relais_parcours.entrypoints.validation import invalid_field
 from relais_parcours.service import access, handovers
+from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
+from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
 IdempotencyKey = Annotated[
@@ -59,15 +64,20 @@ class HandoverBody(_Body):
     )
 
 
+_WITHHELD = (
+    "Null for a partner once the handover is cancelled or the consent in force no longer names it."
+)
+
+
 class Handover(BaseModel):
     id: uuid.UUID
     situation_id: uuid.UUID | None = Field(description="Hidden from partners.")
-    action_id: uuid.UUID
-    axis: str
-    action_title: str
+    action_id: uuid.UUID | None = Field(description=_WITHHELD)
+    axis: str | None = Field(description=_WITHHELD)
+    action_title: str | None = Field(description=_WITHHELD)
     partner_id: str
-    referent_id: uuid.UUID
-    data_categories: list[str]
+    referent_id: uuid.UUID | None = Field(description=_WITHHELD)
+    data_categories: list[str] | None = Field(description=_WITHHELD)
     status: str
     requested_at: datetime
     response_due_on: date
@@ -92,14 +102,43 @@ class HandoverPage(BaseModel):
     offset: int
 
 
-def _handover(row: Any, who: Principal) -> Handover:
+#: What a partner no longer reads once its handover ended by consent (see ADR 0006).
+_CONTENT = ("action_id", "axis", "action_title", "referent_id", "data_categories")
+
+
+def _handover(row: Any, who: Principal, content_visible: bool = True) -> Handover:
     values = {k: row[k] for k in Handover.model_fields}
     if not who.has_role("coordinator", "referent"):
         values["situation_id"] = None  # a partner knows the handover, not the PRE's file
+        if not content_visible:
+            values |= dict.fromkeys(_CONTENT)
     return Handover(**values)
 
 
-async def _find(runtime: ServiceRuntime, who: Principal, handover_id: uuid.UUID) -> Handover:
+async def _visible_to_partner(
+    conn: Conn, ctx: Parcours, who: Principal, rows: Sequence[Any]
+) -> set[uuid.UUID]:
+    """The handovers whose content the calling partner may still read, at this instant."""
+    if not rows:
+        return set()
+    partner = await repository.get_partner(conn, who.pre, who.org)
+    category = str(partner["category"]) if partner is not None else ""
+    consents = await repository.consents_in_force_read(
+        conn, list({r["situation_id"] for r in rows})
+    )
+    today = today_in(ctx)
+    return {
+        r["id"]
+        for r in rows
+        if partner_sees_content(
+            r["status"], consents.get(r["situation_id"]), r["partner_id"], category, today
+        )
+    }
+
+
+async def _find(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
+) -> Handover:
     async with runtime.pool.acquire() as conn:
         h = await repository.get_handover(conn, who.pre, handover_id)
         if h is None:
@@ -121,7 +160,10 @@ async def _find(runtime: ServiceRuntime, who: Principal, handover_id: uuid.UUID)
             )
             if r["id"] == handover_id
         ]
-    return _handover(row, who)
+        visible = who.has_role("coordinator", "referent") or bool(
+            await _visible_to_partner(conn, ctx, who, [row])
+        )
+    return _handover(row, who, visible)
 
 
 @router.post(
@@ -149,13 +191,14 @@ async def post_handover(
         message=body.message,
         idempotency_key=idempotency_key,
     )
-    return await _find(runtime, who, handover_id)
+    return await _find(runtime, ctx, who, handover_id)
 
 
 @router.get("/handovers", response_model=HandoverPage, summary="Relais (partenaire : les siens)")
 async def list_handovers(
     who: Anyone,
     runtime: Runtime,
+    ctx: Ctx,
     situation_id: uuid.UUID | None = None,
     status: HandoverStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -180,12 +223,19 @@ async def list_handovers(
             offset=offset,
             referent_id=referent_id,
         )
-    return HandoverPage(items=[_handover(r, who) for r in rows], limit=limit, offset=offset)
+        visible = (
+            {r["id"] for r in rows}
+            if partner_id is None
+            else await _visible_to_partner(conn, ctx, who, rows)
+        )
+    return HandoverPage(
+        items=[_handover(r, who, r["id"] in visible) for r in rows], limit=limit, offset=offset
+    )
 
 
 @router.get("/handovers/{handover_id}", response_model=Handover, summary="Un relais")
-async def get_handover(handover_id: uuid.UUID, who: Anyone, runtime: Runtime) -> Handover:
-    return await _find(runtime, who, handover_id)
+async def get_handover(handover_id: uuid.UUID, who: Anyone, runtime: Runtime, ctx: Ctx) -> Handover:
+    return await _find(runtime, ctx, who, handover_id)
 
 
 class AcceptBody(_Body):
@@ -210,20 +260,34 @@ class CancelBody(_Body):
     reason: HandoverCancelReason = HandoverCancelReason.REFERENT_REQUEST
 
 
+async def _respond(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    handover_id: uuid.UUID,
+    target: str,
+    **answer: Any,
+) -> None:
+    try:
+        await handovers.respond(runtime, ctx, who, handover_id, target, **answer)
+    except handovers.AnswerDateError as refused:
+        raise invalid_field(refused.field, "date_before_request", refused.message) from None
+
+
 @router.post("/handovers/{handover_id}/acceptance", response_model=Handover, summary="Accepter")
 async def accept(
-    handover_id: uuid.UUID, body: AcceptBody, who: Partner, runtime: Runtime
+    handover_id: uuid.UUID, body: AcceptBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
-    await handovers.respond(runtime, who, handover_id, "accepted", starts_on=body.starts_on)
-    return await _find(runtime, who, handover_id)
+    await _respond(runtime, ctx, who, handover_id, "accepted", starts_on=body.starts_on)
+    return await _find(runtime, ctx, who, handover_id)
 
 
 @router.post("/handovers/{handover_id}/refusal", response_model=Handover, summary="Refuser")
 async def decline(
-    handover_id: uuid.UUID, body: DeclineBody, who: Partner, runtime: Runtime
+    handover_id: uuid.UUID, body: DeclineBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
-    await handovers.respond(runtime, who, handover_id, "declined", reason=body.reason)
-    return await _find(runtime, who, handover_id)
+    await _respond(runtime, ctx, who, handover_id, "declined", reason=body.reason)
+    return await _find(runtime, ctx, who, handover_id)
 
 
 @router.post(
@@ -232,30 +296,32 @@ async def decline(
     summary="Mettre en liste d'attente",
 )
 async def waitlist(
-    handover_id: uuid.UUID, body: WaitlistBody, who: Partner, runtime: Runtime
+    handover_id: uuid.UUID, body: WaitlistBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
-    await handovers.respond(
-        runtime, who, handover_id, "waitlisted", expected_start_on=body.expected_start_on
+    await _respond(
+        runtime, ctx, who, handover_id, "waitlisted", expected_start_on=body.expected_start_on
     )
-    return await _find(runtime, who, handover_id)
+    return await _find(runtime, ctx, who, handover_id)
 
 
 @router.post(
     "/handovers/{handover_id}/completion", response_model=Handover, summary="Déclarer terminé"
 )
 async def complete(
-    handover_id: uuid.UUID, body: CompleteBody, who: Partner, runtime: Runtime
+    handover_id: uuid.UUID, body: CompleteBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
-    await handovers.respond(runtime, who, handover_id, "completed", outcome=body.outcome)
-    return await _find(runtime, who, handover_id)
+    await _respond(runtime, ctx, who, handover_id, "completed", outcome=body.outcome)
+    return await _find(runtime, ctx, who, handover_id)
 
 
 @router.post(
     "/handovers/{handover_id}/cancellation", response_model=Handover, summary="Annuler (PRE)"
 )
-async def cancel(handover_id: uuid.UUID, body: CancelBody, who: Team, runtime: Runtime) -> Handover:
+async def cancel(
+    handover_id: uuid.UUID, body: CancelBody, who: Team, runtime: Runtime, ctx: Ctx
+) -> Handover:
     await handovers.cancel(runtime, who, handover_id, body.reason)
-    return await _find(runtime, who, handover_id)
+    return await _find(runtime, ctx, who, handover_id)
 
 
 @router.get(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -15,7 +14,6 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -30,6 +28,7 @@ from relais_contracts.types import (
 )
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx
+from relais_parcours.entrypoints.validation import invalid_field
 from relais_parcours.service import access, closure, consent, plan
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
@@ -56,15 +55,6 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _invalid_field(field: str, code: str, message: str) -> RequestValidationError:
-    """A 422 shaped like a field validator's (field, code, French message).
-
-    For date-only fields compared with today: "today" is the PRE's day (configured time
-    zone), which a body model cannot know, so the route checks it once the body is parsed.
-    """
-    return RequestValidationError([{"type": code, "loc": ("body", field), "msg": message}])
-
-
 # --- consent ----------------------------------------------------------------------------------
 
 
@@ -79,18 +69,22 @@ class ScopeEntry(_Body):
     """Who may receive what: one partner, or every partner of a category."""
 
     partner_id: Slug | None = None
-    partner_category: PartnerCategory | None = None
+    partner_category: PartnerCategory | None = Field(default=None, validate_default=True)
     data_categories: list[DataCategory] = Field(min_length=1, max_length=len(DataCategory))
 
-    @model_validator(mode="after")
-    def _one_target(self) -> Self:
-        if (self.partner_id is None) == (self.partner_category is None):
+    @field_validator("partner_category")
+    @classmethod
+    def _one_target(
+        cls, value: PartnerCategory | None, info: ValidationInfo
+    ) -> PartnerCategory | None:
+        # A field validator, so the error names the scope entry (scope.N.partner_category).
+        if "partner_id" in info.data and (info.data["partner_id"] is None) == (value is None):
             raise PydanticCustomError(
                 "scope_target",
                 "Indiquez soit un partenaire (partner_id), soit une catégorie de partenaires "
                 "(partner_category).",
             )
-        return self
+        return value
 
 
 class ConsentBody(_Body):
@@ -98,8 +92,11 @@ class ConsentBody(_Body):
     given_at: AwareDatetime
     valid_until: date | None = None
     guardians: list[Guardian] = Field(min_length=1, max_length=2)
-    sole_guardian_reason: str | None = Field(default=None, min_length=3, max_length=500)
-    witness: str | None = Field(default=None, min_length=3, max_length=200)
+    # validate_default: their rules run when they are left out, which is the mistake.
+    sole_guardian_reason: str | None = Field(
+        default=None, min_length=3, max_length=500, validate_default=True
+    )
+    witness: str | None = Field(default=None, min_length=3, max_length=200, validate_default=True)
     scope: list[ScopeEntry] = Field(default_factory=list, max_length=100)
 
     @field_validator("given_at")
@@ -135,19 +132,28 @@ class ConsentBody(_Body):
             )
         return value
 
-    @model_validator(mode="after")
-    def _rules(self) -> Self:
-        if len(self.guardians) == 1 and not self.sole_guardian_reason:
+    # Field validators reading the fields before them (info.data), so that each error names
+    # the field to fill in (a model validator's error has no field).
+    @field_validator("sole_guardian_reason")
+    @classmethod
+    def _sole_guardian_says_why(cls, value: str | None, info: ValidationInfo) -> str | None:
+        guardians = info.data.get("guardians")  # absent when guardians itself was invalid
+        if guardians is not None and len(guardians) == 1 and not value:
             raise PydanticCustomError(
                 "sole_guardian_reason_required",
                 "Un seul titulaire de l'autorité parentale a consenti : indiquez pourquoi "
                 "(sole_guardian_reason).",
             )
-        if self.form is ConsentForm.ORAL_WITNESSED and not self.witness:
+        return value
+
+    @field_validator("witness")
+    @classmethod
+    def _oral_has_witness(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("form") is ConsentForm.ORAL_WITNESSED and not value:
             raise PydanticCustomError(
                 "witness_required", "Un consentement oral doit avoir un témoin (witness)."
             )
-        return self
+        return value
 
 
 class Consent(BaseModel):
@@ -168,7 +174,10 @@ class Consent(BaseModel):
 
 class WithdrawBody(_Body):
     guardian: str = Field(
-        min_length=1, max_length=100, description="The guardian who withdraws (e.g. « Père »)."
+        min_length=1,
+        max_length=100,
+        description="The guardian who withdraws: one of the consent's guardians' labels "
+        "(e.g. « Père »), case aside.",
     )
 
 
@@ -199,7 +208,7 @@ async def post_consent(
 ) -> Consent:
     if body.valid_until is not None and body.valid_until < consent.today_in(ctx):
         # It would replace the consent in force with one that is not, cutting every sharing.
-        raise _invalid_field(
+        raise invalid_field(
             "valid_until",
             "valid_until_past",
             "La date de fin de validité est déjà passée : ce consentement ne serait pas en "
@@ -241,9 +250,17 @@ async def get_consents(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> 
 async def post_withdrawal(
     situation_id: uuid.UUID, consent_id: uuid.UUID, body: WithdrawBody, who: Team, runtime: Runtime
 ) -> Withdrawn:
-    partners = await consent.withdraw(
-        runtime, who, situation_id, consent_id, guardian=body.guardian
-    )
+    try:
+        partners = await consent.withdraw(
+            runtime, who, situation_id, consent_id, guardian=body.guardian
+        )
+    except consent.UnknownGuardianError as unknown:
+        raise invalid_field(
+            "guardian",
+            "guardian_unknown",
+            "Le retrait doit venir d'un titulaire de l'autorité parentale qui a donné ce "
+            "consentement : " + ", ".join(f"« {label} »" for label in unknown.labels) + ".",
+        ) from None
     return Withdrawn(consent_id=consent_id, partners_cut_off=partners)
 
 
@@ -267,13 +284,15 @@ class ActionBody(_Body):
     starts_on: date | None = None
     ends_on: date | None = None
 
-    @model_validator(mode="after")
-    def _dates(self) -> Self:
-        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+    @field_validator("ends_on")
+    @classmethod
+    def _ends_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        starts_on = info.data.get("starts_on")
+        if starts_on and value and value < starts_on:
             raise PydanticCustomError(
                 "ends_before_start", "La date de fin précède la date de début."
             )
-        return self
+        return value
 
 
 class ActionPatch(_Body):
@@ -417,17 +436,21 @@ async def patch_action(
 
 class ClosureBody(_Body):
     exit_reason: ExitReason
-    exit_reason_text: str | None = Field(default=None, min_length=3, max_length=500)
+    exit_reason_text: str | None = Field(
+        default=None, min_length=3, max_length=500, validate_default=True
+    )
     final_review_held: bool = Field(description="A final review with the partners was held.")
 
-    @model_validator(mode="after")
-    def _text_with_other(self) -> Self:
-        if (self.exit_reason is ExitReason.OTHER) != (self.exit_reason_text is not None):
+    @field_validator("exit_reason_text")
+    @classmethod
+    def _text_with_other(cls, value: str | None, info: ValidationInfo) -> str | None:
+        reason = info.data.get("exit_reason")  # absent when exit_reason itself was invalid
+        if reason is not None and (reason is ExitReason.OTHER) != (value is not None):
             raise PydanticCustomError(
                 "exit_reason_text",
                 "Précisez le motif (exit_reason_text) si et seulement si le motif est « other ».",
             )
-        return self
+        return value
 
 
 class Closed(BaseModel):
@@ -476,7 +499,7 @@ async def post_followup(
     situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Created:
     if body.held_on > consent.today_in(ctx):
-        raise _invalid_field(
+        raise invalid_field(
             "held_on", "date_in_future", "La date du suivi ne peut pas être dans le futur."
         )
     followup_id = await closure.record_followup(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from relais_contracts.types import (
@@ -96,50 +96,67 @@ class Meeting(BaseModel):
 class DecisionBody(_Body):
     situation_id: uuid.UUID
     decision: ReviewDecision
-    decline_reason: DeclineReason | None = None
-    redirected_to: str | None = Field(default=None, min_length=1, max_length=200)
-    redirect_category: PartnerCategory | None = None
-    axes: list[Axis] = Field(default_factory=list, max_length=4)
+    # validate_default: their rules run when they are left out, which is the usual mistake.
+    decline_reason: DeclineReason | None = Field(default=None, validate_default=True)
+    redirected_to: str | None = Field(
+        default=None, min_length=1, max_length=200, validate_default=True
+    )
+    redirect_category: PartnerCategory | None = Field(default=None, validate_default=True)
+    axes: list[Axis] = Field(default_factory=list, max_length=4, validate_default=True)
     note: str | None = Field(
         default=None,
         max_length=2000,
         description="The team's reasoning, in its words (kept in parcours, never sent).",
     )
 
-    @model_validator(mode="after")
-    def _fields_match_decision(self) -> Self:
-        if self.decision is ReviewDecision.DECLINE and self.decline_reason is None:
+    # Field validators reading the decision (info.data), so that each error names the field
+    # to fill in or to remove (a model validator's error has no field).
+    @field_validator("decline_reason")
+    @classmethod
+    def _reason_with_decline(
+        cls, value: DeclineReason | None, info: ValidationInfo
+    ) -> DeclineReason | None:
+        decision = info.data.get("decision")  # absent when decision itself was invalid
+        if decision is ReviewDecision.DECLINE and value is None:
             raise PydanticCustomError(
                 "decline_reason_required", "Indiquez le motif du refus (decline_reason)."
             )
-        if self.decision is ReviewDecision.REDIRECT and (
-            self.redirected_to is None or self.redirect_category is None
-        ):
+        if decision is not None and decision is not ReviewDecision.DECLINE and value is not None:
+            raise PydanticCustomError(
+                "decline_reason_unexpected", "Le motif de refus ne va qu'avec un refus."
+            )
+        return value
+
+    @field_validator("redirected_to", "redirect_category")
+    @classmethod
+    def _target_with_redirect(cls, value: Any, info: ValidationInfo) -> Any:
+        decision = info.data.get("decision")
+        if decision is ReviewDecision.REDIRECT and value is None:
             raise PydanticCustomError(
                 "redirect_target_required",
                 "Indiquez le service vers lequel la situation est réorientée "
                 "(redirected_to et redirect_category).",
             )
-        if self.decision is ReviewDecision.TAKE_UP and not self.axes:
-            raise PydanticCustomError(
-                "axes_required", "Indiquez au moins un axe retenu pour le parcours (axes)."
-            )
-        if self.decision is not ReviewDecision.DECLINE and self.decline_reason is not None:
-            raise PydanticCustomError(
-                "decline_reason_unexpected", "Le motif de refus ne va qu'avec un refus."
-            )
-        if self.decision is not ReviewDecision.REDIRECT and (
-            self.redirected_to is not None or self.redirect_category is not None
-        ):
+        if decision is not None and decision is not ReviewDecision.REDIRECT and value is not None:
             raise PydanticCustomError(
                 "redirect_unexpected",
                 "Le service de réorientation ne va qu'avec une réorientation.",
             )
-        if self.decision is not ReviewDecision.TAKE_UP and self.axes:
+        return value
+
+    @field_validator("axes")
+    @classmethod
+    def _axes_with_take_up(cls, value: list[Axis], info: ValidationInfo) -> list[Axis]:
+        decision = info.data.get("decision")
+        if decision is ReviewDecision.TAKE_UP and not value:
+            raise PydanticCustomError(
+                "axes_required", "Indiquez au moins un axe retenu pour le parcours (axes)."
+            )
+        if decision is not None and decision is not ReviewDecision.TAKE_UP and value:
             raise PydanticCustomError(
                 "axes_unexpected", "Les axes ne se choisissent qu'avec une prise en charge."
             )
-        return self
+        return value
 
 
 class DecisionCreated(BaseModel):
@@ -148,18 +165,29 @@ class DecisionCreated(BaseModel):
     decision: ReviewDecision
 
 
-async def _meeting(runtime: ServiceRuntime, pre_id: str, meeting_id: uuid.UUID) -> Meeting:
+def _agenda_item(row: Any, who: Principal, mine: uuid.UUID | None) -> AgendaItem:
+    values = {k: row[k] for k in AgendaItem.model_fields}
+    # The team's words about a child are for the coordination and that child's référent:
+    # another référent at the same meeting sees the decision, not the note.
+    if not who.has_role("coordinator") and (mine is None or row["referent_id"] != mine):
+        values["note"] = None
+    return AgendaItem(**values)
+
+
+async def _meeting(runtime: ServiceRuntime, who: Principal, meeting_id: uuid.UUID) -> Meeting:
     async with runtime.pool.acquire() as conn:
-        row = await repository.get_meeting(conn, pre_id, meeting_id)
+        row = await repository.get_meeting(conn, who.pre, meeting_id)
         if row is None:
             raise review.MEETING_NOT_FOUND
         items = await repository.agenda(conn, meeting_id)
+        me = None if who.has_role("coordinator") else await access.referent_of(conn, who)
+    mine = me["id"] if me is not None else None
     return Meeting(
         id=row["id"],
         meets_on=row["meets_on"],
         attendees=row["attendees"],
         created_at=row["created_at"],
-        agenda=[AgendaItem(**dict(i)) for i in items],
+        agenda=[_agenda_item(i, who, mine) for i in items],
     )
 
 
@@ -180,7 +208,7 @@ async def post_review(
         situation_ids=list(dict.fromkeys(body.situation_ids)),
         idempotency_key=idempotency_key,
     )
-    return await _meeting(runtime, who.pre, meeting_id)
+    return await _meeting(runtime, who, meeting_id)
 
 
 @router.patch(
@@ -196,7 +224,7 @@ async def patch_review(
         attendees=[a.model_dump() for a in body.attendees] if body.attendees is not None else None,
         add_situation_ids=list(dict.fromkeys(body.add_situation_ids)),
     )
-    return await _meeting(runtime, who.pre, review_id)
+    return await _meeting(runtime, who, review_id)
 
 
 @router.get("/reviews", response_model=list[Meeting], summary="Réunions d'équipe")
@@ -218,7 +246,7 @@ async def list_reviews(
 
 @router.get("/reviews/{review_id}", response_model=Meeting, summary="Une réunion d'équipe")
 async def get_review(review_id: uuid.UUID, who: Team, runtime: Runtime) -> Meeting:
-    return await _meeting(runtime, who.pre, review_id)
+    return await _meeting(runtime, who, review_id)
 
 
 @router.post(

@@ -37,6 +37,23 @@ from relais_runtime.runtime import ServiceRuntime
 Emit = Callable[..., Any]
 
 
+class UnknownGuardianError(Exception):
+    """The withdrawal names no guardian who gave the consent (the route answers 422)."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__("guardian_unknown")
+        self.labels = labels
+
+
+def guardian_label(guardians: Sequence[dict[str, Any]], named: str) -> str | None:
+    """The consent's own label for the guardian named (case and spacing aside), if any."""
+    wanted = " ".join(named.split()).casefold()
+    for guardian in guardians:
+        if " ".join(str(guardian["label"]).split()).casefold() == wanted:
+            return str(guardian["label"])
+    return None
+
+
 def today_in(ctx: Parcours, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(ctx.settings.timezone)).date()
 
@@ -197,7 +214,11 @@ async def withdraw(
             raise DomainError(
                 "consent_not_active", "Ce consentement n'est plus en vigueur : rien à retirer."
             )
-        await repository.end_consent(conn, consent_id, "withdrawn", now, guardian)
+        # Only a holder of parental authority who gave this consent can withdraw it.
+        label = guardian_label(consent["guardians"], guardian)
+        if label is None:
+            raise UnknownGuardianError([str(g["label"]) for g in consent["guardians"]])
+        await repository.end_consent(conn, consent_id, "withdrawn", now, label)
         partners = await cancel_handovers(
             runtime,
             conn,

@@ -52,6 +52,15 @@ from relais_runtime.runtime import ServiceRuntime
 NOT_FOUND = DomainError("handover_not_found", "Relais introuvable.", 404)
 
 
+class AnswerDateError(Exception):
+    """A partner's date precedes the day the handover was requested (the route answers 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: date_before_request")
+        self.field = field
+        self.message = message
+
+
 def _consent_refusal(detail: str) -> DomainError:
     return DomainError("consent_scope_exceeded", detail, 403)
 
@@ -178,6 +187,7 @@ async def _partner_handover(conn: Conn, who: Principal, handover_id: uuid.UUID) 
 
 async def respond(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     handover_id: uuid.UUID,
     target: str,
@@ -196,6 +206,17 @@ async def respond(
                 "handover_transition",
                 f"Ce relais est {STATUS_LABELS[h['status']]} : cette réponse n'est plus possible.",
             )
+        requested_on = today_in(ctx, h["requested_at"])
+        for field, day, what in (
+            ("starts_on", starts_on, "La date de début"),
+            ("expected_start_on", expected_start_on, "La date de début prévue"),
+        ):
+            if day is not None and day < requested_on:
+                raise AnswerDateError(
+                    field,
+                    f"{what} ne peut pas précéder la demande de relais "
+                    f"(le {requested_on:%d/%m/%Y}).",
+                )
         changes: dict[str, Any] = {"status": target}
         common = {
             "handover_id": h["id"],

@@ -367,7 +367,7 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
             headers=network,
         )
         assert page.status_code == 200
-        assert "Indicateurs du PRE — normandie" in page.text
+        assert "Indicateurs de la région — normandie" in page.text
         assert "pre_id=pre-76540" in page.text
         # In a browser: the token is pasted once and kept in a session cookie.
         login = await http.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 from relais_reporting import demo
@@ -79,3 +80,75 @@ def test_the_dashboard_filters_keep_the_region_or_pre_being_read() -> None:
     form = page.split('<form class="filters"')[1].split("</form>")[0]
     assert '<input type="hidden" name="pre_id" value="pre-14118">' in form
     assert 'name="region"' not in form
+
+
+def _section(page: str, key: str) -> str:
+    return page.split(f'<section id="{key}">')[1].split("</section>")[0]
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_a_share_is_written_with_its_percent_sign_once() -> None:
+    r = report(40)
+    page = render_dashboard(r, PRE, {"school_year": "2025-2026", "known_on": "2026-11-23"})
+    qpv = next(f for f in r.figures if f.key == "qpv_share")
+    assert qpv.value is not None
+    assert not qpv.suppressed
+    headline = _section(page, "qpv_share").split('<div class="big">')[1].split("</div>")[0]
+    assert _text(headline) == f"{qpv.value:.1f}".replace(".", ",").removesuffix(",0") + " %"
+    assert "% %" not in _text(page)
+    assert f"sur {qpv.count} enfants" in _text(_section(page, "qpv_share"))
+
+
+def test_exports_carry_the_share_as_a_number_and_its_unit_apart() -> None:
+    r = report(40)
+    for row in csv.DictReader(io.StringIO(to_csv(r, PRE, separator=";")), delimiter=";"):
+        assert "%" not in row["valeur"]
+    rows = list(csv.DictReader(io.StringIO(to_csv(r, PRE))))
+    qpv = [row for row in rows if row["indicateur"] == "qpv_share"]
+    assert [row["unite"] for row in qpv] == ["%", "enfants", "enfants", "enfants"]
+    assert float(qpv[0]["valeur"]) == next(f.value for f in r.figures if f.key == "qpv_share")
+    body = to_json(r, PRE)
+    share = next(i for i in body["indicators"] if i["key"] == "qpv_share")
+    assert isinstance(share["value"], float)
+    assert share["unit"] == "%"
+
+
+def test_overlapping_breakdowns_show_no_empty_headline_and_a_median_over_no_case_says_so() -> None:
+    r = report(40)
+    page = render_dashboard(r, PRE, {"school_year": "2025-2026", "known_on": "2026-11-23"})
+    for key in ("referral_reasons", "axes_worked"):
+        assert 'class="big"' not in _section(page, key)
+        assert "—" not in _section(page, key)
+    empty = IndicatorReport(
+        [PRE],
+        "2025-2026",
+        None,
+        date(2026, 11, 23),
+        5,
+        indicators.compute_all({}, indicators.Period("2025-2026"), 5),
+    )
+    page = render_dashboard(empty, PRE, {"school_year": "2025-2026"})
+    assert "Aucun cas dans la période." in _section(page, "delay_referral_review")
+    assert "—" not in _text(page.split('<div class="grid">')[1])
+
+
+def test_the_dashboard_states_the_last_day_its_figures_count() -> None:
+    page = render_dashboard(report(12), PRE, {"school_year": "2025-2026"})
+    assert "chiffres arrêtés au 31/08/2026 · connus au 23/11/2026" in _text(page)
+
+
+def test_long_category_labels_are_drawn_on_two_lines_in_the_bar_charts() -> None:
+    page = render_dashboard(report(40), PRE, {"school_year": "2025-2026"})
+    exits = _section(page, "exit_reasons")
+    assert '<tspan x="0" dy="0">Relais vers le</tspan><tspan x="0" dy="14">droit commun' in exits
+
+
+def test_a_hidden_share_still_says_how_many_cases_it_is_taken_over() -> None:
+    r = report(40)
+    followups = next(f for f in r.figures if f.key == "followups_done")
+    followups.value, followups.suppressed, followups.count = None, True, 11
+    page = render_dashboard(r, PRE, {"school_year": "2025-2026"})
+    assert "secret statistique sur 11 suivis" in _text(_section(page, "followups_done"))

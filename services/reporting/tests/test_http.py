@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from html import escape
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from relais_reporting.config import ReportingSettings
 from relais_reporting.entrypoints import dashboard
@@ -21,7 +22,7 @@ ANALYST = Principal(sub="a", org="reseau", pre="pre-76540", roles=frozenset({"an
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
+async def client() -> AsyncIterator[httpx.AsyncClient]:
     """The routes with a signed-in analyst and no database: a bad parameter must be
     refused before anything is read."""
     app = FastAPI()
@@ -31,15 +32,16 @@ def client() -> Iterator[TestClient]:
     app.dependency_overrides[reader] = lambda: ANALYST
     app.dependency_overrides[dashboard._maybe_reader] = lambda: ANALYST
     app.dependency_overrides[get_runtime] = lambda: SimpleNamespace(settings=ReportingSettings())
-    with TestClient(app) as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as c:
         yield c
 
 
-@pytest.mark.parametrize("path", ["/v1/indicators", "/v1/indicators.csv", "/tableau-de-bord"])
-def test_a_school_year_that_does_not_exist_is_refused_in_french_naming_the_field(
-    client: TestClient, path: str
+@pytest.mark.parametrize("path", ["/v1/indicators", "/v1/indicators.csv"])
+async def test_a_school_year_that_does_not_exist_is_refused_in_french_naming_the_field(
+    client: httpx.AsyncClient, path: str
 ) -> None:
-    r = client.get(path, params={"school_year": "2025-2027"})
+    r = await client.get(path, params={"school_year": "2025-2027"})
     assert r.status_code == 422
     assert r.json()["errors"] == [
         {
@@ -50,12 +52,67 @@ def test_a_school_year_that_does_not_exist_is_refused_in_french_naming_the_field
     ]
 
 
-def test_figures_known_on_a_day_to_come_are_refused_since_they_would_still_change(
-    client: TestClient,
+async def test_figures_known_on_a_day_to_come_are_refused_since_they_would_still_change(
+    client: httpx.AsyncClient,
 ) -> None:
     later = (date.today() + timedelta(days=2)).isoformat()
-    r = client.get("/v1/indicators", params={"school_year": "2025-2026", "known_on": later})
+    r = await client.get("/v1/indicators", params={"school_year": "2025-2026", "known_on": later})
     assert r.status_code == 422
     (error,) = r.json()["errors"]
     assert (error["field"], error["code"]) == ("query.known_on", "known_on_in_future")
     assert error["message"].startswith("Date à venir")
+
+
+def _form(page: str) -> str:
+    return page.split('<form class="filters"')[1].split("</form>")[0]
+
+
+@pytest.mark.parametrize("school_year", ["2025-2027", "2025", "25-26"])
+async def test_the_dashboard_in_a_browser_says_in_french_by_the_form_what_year_is_wrong(
+    client: httpx.AsyncClient, school_year: str
+) -> None:
+    r = await client.get(
+        "/tableau-de-bord", params={"school_year": school_year, "region": "", "pre_id": ""}
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in r.text
+    form = _form(r.text)
+    # The message sits by the field, says what is wrong and the format it takes.
+    assert escape(dashboard.MSG_SCHOOL_YEAR) in form
+    assert "AAAA-AAAA" in dashboard.MSG_SCHOOL_YEAR
+    assert f'name="school_year" value="{school_year}"' in form  # kept, to correct it
+    assert 'aria-invalid="true" aria-describedby="erreur-school_year"' in form
+    assert "<button>Afficher</button>" in form  # still usable
+    assert "Les chiffres ne peuvent pas être affichés" in r.text
+
+
+@pytest.mark.parametrize("as_of", ["31/12/2026", "2026-13-45", "2026-W01-1", "demain"])
+async def test_the_dashboard_says_in_french_by_the_form_what_day_is_wrong(
+    client: httpx.AsyncClient, as_of: str
+) -> None:
+    r = await client.get("/tableau-de-bord", params={"school_year": "2025-2026", "as_of": as_of})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    form = _form(r.text)
+    assert escape(dashboard.MSG_AS_OF) in form
+    assert "AAAA-MM-JJ" in dashboard.MSG_AS_OF
+    assert f'name="as_of" value="{as_of}" type="text"' in form
+    assert 'name="school_year" value="2025-2026"' in form
+    assert "erreur-school_year" not in form
+
+
+async def test_the_dashboard_refuses_figures_known_on_a_day_to_come_in_french(
+    client: httpx.AsyncClient,
+) -> None:
+    later = (date.today() + timedelta(days=2)).isoformat()
+    r = await client.get(
+        "/tableau-de-bord",
+        params={"school_year": "2025-2026", "known_on": later, "region": "normandie"},
+    )
+    # The region is checked first: this analyst's network reads none.
+    assert r.status_code == 403
+    r = await client.get("/tableau-de-bord", params={"school_year": "2025-2026", "known_on": later})
+    assert r.status_code == 422
+    assert escape(dashboard.MSG_KNOWN_ON_FUTURE) in r.text
+    assert "<button>Afficher</button>" in _form(r.text)

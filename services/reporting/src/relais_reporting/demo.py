@@ -1,8 +1,9 @@
 """Synthetic but realistic event streams: a PRE's school year of situations.
 
-Used by the tests, the rebuild benchmark and ``relais-reporting demo`` (which publishes a
-demo year on the broker). Proportions follow DOMAIN.md (58% boys; ages 6-10 52%, 11-16
-32%, 2-5 15%; most referrals from schools; 61% in a QPV). Nothing here is a real person:
+Used by the tests, the rebuild benchmark and ``relais-reporting demo`` (which loads two
+school years into reporting's log only: nothing is published). Proportions follow
+DOMAIN.md (58% boys; ages 6-10 52%, 11-16 32%, 2-5 15%; most referrals from schools; 61%
+in a QPV; about two in three six-month follow-ups held). Nothing here is a real person:
 ``sealed`` is a placeholder JWE that nobody can open.
 """
 
@@ -33,7 +34,14 @@ class _Stream:
         self.events: list[CloudEvent[Any]] = []
         self.sequences: dict[str, int] = {}
 
-    def add(self, data: Message, at: datetime, *, source: str = "/relais/parcours") -> None:
+    def add(
+        self,
+        data: Message,
+        at: datetime,
+        *,
+        source: str = "/relais/parcours",
+        event_id: uuid.UUID | None = None,
+    ) -> None:
         subject = data.ce_subject()
         assert subject is not None
         self.sequences[subject] = self.sequences.get(subject, 0) + 1
@@ -44,7 +52,8 @@ class _Stream:
                 tenant=self.pre_id,
                 sequence=self.sequences[subject],
                 time=at,
-                event_id=_uid(self.rng),  # same seed, same ids: loading twice adds nothing
+                # Same seed, same ids: loading twice adds nothing.
+                event_id=event_id or _uid(self.rng),
             )
         )
 
@@ -54,7 +63,8 @@ def school_year(
 ) -> list[CloudEvent[Any]]:
     """Events of ``children`` referred children over the school year starting ``start_year``.
 
-    Events are returned in time order; those after ``until`` (default: none) are left out.
+    Events are returned in time order; those after ``until`` (default: none) are left out,
+    so a six-month follow-up is in only once it has been recorded.
     """
     rng = random.Random(seed)
     s = _Stream(pre_id, random.Random(seed + 1))
@@ -244,6 +254,50 @@ def _one_child(rng: random.Random, s: _Stream, submitted: datetime) -> None:
             ),
             closed,
         )
+        _followup(s, situation, subject, (closed + timedelta(days=182)).date())
+
+
+#: What the six-month follow-ups found, when they were held.
+FOLLOWUP_OUTCOMES = {
+    "stable": 45,
+    "improved": 33,
+    "new_difficulties": 12,
+    "new_referral_needed": 6,
+    "family_declined": 4,
+}
+#: Share of the six-month follow-ups that the team manages to hold (and record).
+FOLLOWUP_HELD = 0.68
+
+
+def _followup(s: _Stream, situation: uuid.UUID, subject: uuid.UUID, due: date) -> None:
+    """About two in three families are met again six months after the exit, a few weeks
+    after the due day at most. The draws come from the situation's own generator, not the
+    stream's: the other events of the demo keep the ids they had before follow-ups were
+    added to it, so loading this demo over an older one adds the follow-ups and nothing else.
+    """
+    rng = random.Random(situation.int)
+    event_id, followup_id = _uid(rng), _uid(rng)
+    held = due + timedelta(days=rng.randint(0, 30))
+    recorded = datetime(held.year, held.month, held.day, 9, tzinfo=UTC) + timedelta(
+        hours=rng.randint(0, 8), days=rng.choice([0, 0, 0, 1, 2])
+    )
+    outcome = rng.choices(list(FOLLOWUP_OUTCOMES), list(FOLLOWUP_OUTCOMES.values()))[0]
+    if rng.random() >= FOLLOWUP_HELD:
+        return
+    s.add(
+        p.FollowupRecorded.model_validate(
+            {
+                "followup_id": followup_id,
+                "situation_id": situation,
+                "subject_id": subject,
+                "outcome": outcome,
+                "held_on": held,
+                "recorded_at": recorded,
+            }
+        ),
+        recorded,
+        event_id=event_id,
+    )
 
 
 def day(value: str) -> date:

@@ -7,6 +7,7 @@ figure comes from the same suppressed report as the JSON and CSV exports.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from html import escape
 from typing import Annotated
@@ -18,11 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from relais_reporting.domain.access import readable_pres, readable_regions
 from relais_reporting.domain.indicators import Cell, Figure
-from relais_reporting.domain.periods import PARIS, school_year_of
+from relais_reporting.domain.periods import PARIS, school_year_bounds, school_year_of
 from relais_reporting.entrypoints.http import (
     TOKEN_COOKIE,
-    AsOf,
-    KnownOn,
     Runtime,
     bearer,
     pre_scope,
@@ -52,12 +51,13 @@ async def _maybe_reader(
 MaybeReader = Annotated[Principal | None, Depends(_maybe_reader)]
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title><style>{_CSS}</style></head>
 <body><main>{body}</main></body></html>""",
+        status_code=status_code,
         headers={
             "Cache-Control": "no-store",
             "Content-Security-Policy": "default-src 'none'; "
@@ -71,7 +71,10 @@ body{font-family:system-ui,sans-serif;margin:0;background:#f6f6f4;color:#1e1e1e}
 main{max-width:1100px;margin:auto;padding:1.5rem}
 h1{font-size:1.6rem;margin:.2rem 0} h2{font-size:1.15rem;margin:0 0 .3rem}
 .meta{color:#555;margin-bottom:1rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem;
+grid-auto-flow:dense}
+@media (min-width:740px){section.wide{grid-column:span 2}}
+.scroll{overflow-x:auto}
 section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 2px #0002}
 .big{font-size:2.2rem;font-weight:700;color:#000091}
 .def{color:#555;font-size:.85rem;margin:.4rem 0 0}
@@ -79,18 +82,35 @@ section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 2px #000
 .secret{color:#8a5a00;font-style:italic}
 table{border-collapse:collapse;font-size:.9rem;width:100%}
 td,th{padding:.2rem .4rem;text-align:right}
-th:first-child,td:first-child{text-align:left}
+th:first-child,td:first-child{text-align:left;white-space:nowrap}
+.none{color:#555;font-size:1.1rem;margin:.6rem 0}
+.errors{border-left:4px solid #c9191e;background:#fff;padding:.5rem 1rem;margin:.6rem 0}
+.error{color:#c9191e;font-size:.85rem;max-width:22rem}
+input[aria-invalid=true]{border:2px solid #c9191e}
 form.filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin:.6rem 0 1rem}
 label{font-size:.85rem;display:flex;flex-direction:column}
 a{color:#000091}
 """
 
 
-def _fmt(value: float | None, unit: str) -> str:
+def _number(value: float | None) -> str:
+    """A figure the French way (``1 234,5``), without its unit."""
     if value is None:
         return "—"
-    text = f"{value:,.1f}".replace(",", " ").replace(".", ",").removesuffix(",0")
-    return f"{text} %" if unit == "%" else text
+    return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",").removesuffix(",0")
+
+
+#: The short unit a bar's value carries (the figure's headline names the full unit).
+_SHORT_UNIT = {"%": "\u00a0%", "jours": "\u00a0j"}
+
+
+def _wrap(label: str, width: int = 23) -> list[str]:
+    """A long category label on two lines, so it does not run into its bar."""
+    if len(label) <= width or " " not in label:
+        return [label]
+    middle = len(label) // 2
+    cut = min((i for i, ch in enumerate(label) if ch == " "), key=lambda i: abs(i - middle))
+    return [label[:cut], label[cut + 1 :]]
 
 
 def _bars(figure: Figure) -> str:
@@ -98,27 +118,37 @@ def _bars(figure: Figure) -> str:
     if not cells:
         return ""
     top = max([c.value or 0 for c in cells] + [1])
-    row_h, label_w, width = 24, 190, 520
+    # Drawn about the width of its card, so that the text keeps a readable size.
+    label_w, width, room = 165, 360, 95
+    unit = _SHORT_UNIT.get(figure.cell_unit or figure.unit, "")
     parts = []
-    for i, c in enumerate(cells):
-        y = i * row_h
-        label = escape(c.label)
+    y = 0
+    for c in cells:
+        lines = _wrap(c.label)
+        row_h = 24 if len(lines) == 1 else 36
+        mid = y + row_h // 2 + 4
+        label = "".join(
+            f'<tspan x="0" dy="{0 if i == 0 else 14}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
+        )
+        label_y = mid if len(lines) == 1 else mid - 7
         if c.suppressed:
             bar = (
-                f'<text x="{label_w}" y="{y + 16}" class="secret" font-size="12" '
+                f'<text x="{label_w}" y="{mid}" class="secret" font-size="12" '
                 f'fill="#8a5a00">{SECRET}</text>'
             )
         else:
-            w = int((width - label_w - 110) * (c.value or 0) / top)
-            shown = _fmt(c.value, figure.cell_unit or figure.unit)
+            w = int((width - label_w - room) * (c.value or 0) / top)
+            shown = _number(c.value) + unit
             if c.count is not None:
                 shown += f" (n={c.count})"
             bar = (
-                f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="16" fill="#6a6af4"/>'
-                f'<text x="{label_w + w + 4}" y="{y + 16}" font-size="12">{shown}</text>'
+                f'<rect x="{label_w}" y="{mid - 12}" width="{w}" height="16" fill="#6a6af4"/>'
+                f'<text x="{label_w + w + 4}" y="{mid}" font-size="12">{shown}</text>'
             )
-        parts.append(f'<text x="0" y="{y + 16}" font-size="12">{label}</text>{bar}')
-    height = row_h * len(cells)
+        parts.append(f'<text x="0" y="{label_y}" font-size="12">{label}</text>{bar}')
+        y += row_h
+    height = y
     return (
         f'<svg role="img" aria-label="{escape(figure.label)}" viewBox="0 0 {width} {height}" '
         f'width="100%">{"".join(parts)}</svg>'
@@ -140,25 +170,44 @@ def _two_way(figure: Figure) -> str:
         tds = "".join(
             f'<td class="secret">{SECRET}</td>'
             if cells[f"{r}|{x}"].suppressed
-            else f"<td>{_fmt(cells[f'{r}|{x}'].value, figure.unit)}</td>"
+            else f"<td>{_number(cells[f'{r}|{x}'].value)}</td>"
             for x in cols
         )
         body.append(f"<tr><td>{escape(row_names.get(r, r))}</td>{tds}</tr>")
-    return f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
+    return f'<div class="scroll"><table><tr><th></th>{head}</tr>{"".join(body)}</table></div>'
+
+
+def _over(f: Figure) -> str:
+    """What a share or a median is taken over: « sur 284 enfants », « médiane sur 57 parcours »."""
+    if f.count is None or f.unit not in {"%", "jours"}:
+        return ""
+    what = f"sur {f.count} {f.cell_unit or ''}".strip()
+    if f.unit == "jours":
+        what = f"médiane sur {f.count} {f.cell_unit or 'mesures'}"
+    return f'<div class="def">{escape(what)}</div>'
+
+
+def _headline(f: Figure) -> str:
+    if f.suppressed:
+        # A hidden share keeps its total when that is shown (JSON, CSV): it tells why.
+        return f'<div class="big secret">{SECRET}</div>{_over(f)}'
+    if f.value is None:
+        # Categories that overlap have no total to show; a median or a share over no case
+        # has no value.
+        return "" if f.count is None else '<p class="none">Aucun cas dans la période.</p>'
+    # The unit is written once: « 57,4 % », never « 57,4 % % ».
+    return f'<div class="big">{_number(f.value)} <small>{escape(f.unit)}</small></div>{_over(f)}'
 
 
 def _section(f: Figure) -> str:
-    headline = (
-        f'<div class="big secret">{SECRET}</div>'
-        if f.suppressed
-        else f'<div class="big">{_fmt(f.value, f.unit)} <small>{escape(f.unit)}</small></div>'
-    )
-    if f.count is not None and f.unit in {"jours", "%"}:
-        headline += f'<div class="def">sur {f.count}</div>'
-    chart = _two_way(f) if any("|" in c.key for c in f.cells) else _bars(f)
+    headline = _headline(f)
+    two_way = any("|" in c.key for c in f.cells)
+    chart = _two_way(f) if two_way else _bars(f)
     note = f'<p class="note">{escape(f.note)}</p>' if f.note else ""
+    # A table by age and sex needs the width of two cards.
+    wide = ' class="wide"' if two_way else ""
     return (
-        f'<section id="{f.key}"><h2>{escape(f.label)}</h2>{headline}{chart}{note}'
+        f'<section id="{f.key}"{wide}><h2>{escape(f.label)}</h2>{headline}{chart}{note}'
         f'<p class="def">{escape(f.definition)}</p></section>'
     )
 
@@ -179,6 +228,135 @@ def scope_links(year: str, pres: list[str], regions: list[str], current: str) ->
     return f"<p>Voir aussi : {items}</p>"
 
 
+#: What the dashboard says of a bad parameter, next to its field: what is wrong and the
+#: format it takes.
+MSG_SCHOOL_YEAR = (
+    "Année scolaire invalide : écrivez deux années qui se suivent, au format AAAA-AAAA "
+    "(par exemple 2025-2026 pour l'année du 1er septembre 2025 au 31 août 2026)."
+)
+MSG_AS_OF = (
+    "Date d'arrêt invalide : choisissez un jour dans le calendrier ou écrivez-le au format "
+    "AAAA-MM-JJ (par exemple 2026-12-31)."
+)
+MSG_KNOWN_ON = (
+    "Date de connaissance invalide (paramètre known_on de l'adresse) : format attendu "
+    "AAAA-MM-JJ (par exemple 2027-01-15)."
+)
+MSG_KNOWN_ON_FUTURE = (
+    "Date de connaissance à venir (paramètre known_on de l'adresse) : les chiffres connus à "
+    "une date future changeraient encore ; indiquez au plus la date du jour."
+)
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: str | None) -> date | None:
+    """A day written AAAA-MM-JJ; ValueError otherwise."""
+    if not value:
+        return None
+    if not _DAY.fullmatch(value):
+        raise ValueError(value)
+    return date.fromisoformat(value)
+
+
+def check_query(
+    school_year: str, as_of: str | None, known_on: str | None, today: date
+) -> tuple[dict[str, str], date | None, date | None]:
+    """The dashboard's parameters checked: French messages by field, and the days read."""
+    errors: dict[str, str] = {}
+    try:
+        school_year_bounds(school_year)
+    except ValueError:
+        errors["school_year"] = MSG_SCHOOL_YEAR
+    day_as_of = day_known_on = None
+    try:
+        day_as_of = _day(as_of)
+    except ValueError:
+        errors["as_of"] = MSG_AS_OF
+    try:
+        day_known_on = _day(known_on)
+    except ValueError:
+        errors["known_on"] = MSG_KNOWN_ON
+    if day_known_on is not None and day_known_on > today:
+        errors["known_on"] = MSG_KNOWN_ON_FUTURE
+    return errors, day_as_of, day_known_on
+
+
+def _filters(query: dict[str, str], errors: dict[str, str]) -> str:
+    """The form to choose the year and the day, each field with its error when it has one."""
+    # Changing the year or the day must not switch a network analyst back to its own PRE.
+    keep = "".join(
+        f'<input type="hidden" name="{k}" value="{escape(query[k])}">'
+        for k in ("pre_id", "region")
+        if query.get(k)
+    )
+
+    def field(name: str, label: str, attrs: str) -> str:
+        value = escape(query.get(name, ""))
+        error = errors.get(name)
+        if error is None:
+            return f'<label>{label}<input name="{name}" value="{value}" {attrs}></label>'
+        return (
+            f'<label>{label}<input name="{name}" value="{value}" {attrs} aria-invalid="true" '
+            f'aria-describedby="erreur-{name}"><span class="error" id="erreur-{name}">'
+            f"{escape(error)}</span></label>"
+        )
+
+    # A bad as_of is shown as typed, in a text field: a date field would show it empty.
+    as_of_type = "text" if "as_of" in errors else "date"
+    return (
+        f'<form class="filters" method="get">{keep}'
+        + field(
+            "school_year",
+            "Année scolaire",
+            'pattern="[0-9]{4}-[0-9]{4}" placeholder="2025-2026" required',
+        )
+        + field("as_of", "Arrêté au", f'type="{as_of_type}" placeholder="AAAA-MM-JJ"')
+        + "<button>Afficher</button></form>"
+    )
+
+
+_FORM_FIELDS = ("school_year", "as_of")
+
+
+def _errors_summary(errors: dict[str, str]) -> str:
+    """Above the form: that nothing is shown and what to do. A field's message sits by the
+    field; a parameter without a field (``known_on``, from a link) is explained here, and
+    the form, which does not carry it, shows the figures known today."""
+    fields = [k for k in _FORM_FIELDS if k in errors]
+    others = [m for k, m in errors.items() if k not in fields]
+    todo = []
+    if fields:
+        what = "le champ signalé" if len(fields) == 1 else "les champs signalés"
+        todo.append(f"Corrigez {what} puis cliquez sur « Afficher ».")
+    if others:
+        todo += others
+        todo.append("« Afficher » donne les chiffres connus aujourd'hui.")
+    items = "".join(f"<li>{escape(m)}</li>" for m in todo)
+    return (
+        '<div class="errors" role="alert"><p><strong>Les chiffres ne peuvent pas être '
+        f"affichés.</strong></p><ul>{items}</ul></div>"
+    )
+
+
+def _heading(scope: str, query: dict[str, str]) -> str:
+    what = "de la région" if query.get("region") else "du PRE"
+    return f"<h1>Indicateurs {what} — {escape(scope)}</h1>"
+
+
+def render_invalid(scope: str, query: dict[str, str], errors: dict[str, str]) -> str:
+    """The dashboard without figures, when a parameter is wrong: what to correct, and the form."""
+    return f"""
+{_heading(scope, query)}
+{_errors_summary(errors)}{_filters(query, errors)}"""
+
+
+def _period_end(report: IndicatorReport) -> date:
+    """The last day the figures count: the day asked, today, or the end of the school year."""
+    return min(report.as_of or report.known_on, school_year_bounds(report.school_year)[1])
+
+
 def render_dashboard(
     report: IndicatorReport, scope: str, query: dict[str, str], links: str = ""
 ) -> str:
@@ -186,26 +364,20 @@ def render_dashboard(
     if query.get("region"):
         params = {k: v for k, v in query.items() if v and k != "region"}
         csv_base = f"/v1/regions/{query['region']}/indicators.csv?{urlencode(params)}"
-    as_of = report.as_of.strftime("%d/%m/%Y") if report.as_of else "jour d'aujourd'hui"
+    as_of = _period_end(report).strftime("%d/%m/%Y")
     sections = "".join(_section(f) for f in report.figures)
-    # Changing the year or the day must not switch a network analyst back to its own PRE.
-    keep = "".join(
-        f'<input type="hidden" name="{k}" value="{escape(query[k])}">'
-        for k in ("pre_id", "region")
-        if query.get(k)
-    )
+    form = {
+        **query,
+        "school_year": report.school_year,
+        "as_of": report.as_of.isoformat() if report.as_of else "",
+    }
     return f"""
-<h1>Indicateurs du PRE — {escape(scope)}</h1>
+{_heading(scope, query)}
 <p class="meta">Année scolaire {escape(report.school_year)} (1er septembre – 31 août) ·
 chiffres arrêtés au {escape(as_of)} · connus au {report.known_on.strftime("%d/%m/%Y")} ·
 les effectifs inférieurs à {report.threshold} et ceux qui permettraient de les retrouver
 sont masqués (<span class="secret">{SECRET}</span>).</p>
-<form class="filters" method="get">{keep}
-<label>Année scolaire<input name="school_year" value="{escape(report.school_year)}"
- pattern="[0-9]{{4}}-[0-9]{{4}}"></label>
-<label>Arrêté au<input type="date" name="as_of"
- value="{report.as_of.isoformat() if report.as_of else ""}"></label>
-<button>Afficher</button></form>
+{_filters(form, {})}
 <p>Télécharger : <a href="{escape(csv_base + "&separator=%3B&bom=true")}">CSV pour Excel
 (séparateur point-virgule)</a> · <a href="{escape(csv_base)}">CSV standard</a></p>
 {links}<div class="grid">{sections}</div>"""
@@ -219,9 +391,11 @@ async def dashboard(
     school_year: str | None = None,
     pre_id: str | None = None,
     region: str | None = None,
-    as_of: AsOf = None,
-    known_on: KnownOn = None,
+    as_of: str | None = None,
+    known_on: str | None = None,
 ) -> Response:
+    """The page, or, for a bad parameter, the page with the message by its field (422): a
+    person in a browser reads French, not the JSON error of the API."""
     if who is None:
         return RedirectResponse("/tableau-de-bord/connexion", status_code=303)
     year = school_year or school_year_of(datetime.now(PARIS))
@@ -231,12 +405,23 @@ async def dashboard(
     else:
         pres = pre_scope(who, settings, pre_id)
         scope = pres[0]
-    report = await report_for(runtime, pres, year, as_of, known_on)
+    errors, day_as_of, day_known_on = check_query(year, as_of, known_on, datetime.now(PARIS).date())
+    if errors:
+        query = {
+            "school_year": year,
+            "pre_id": pre_id or "",
+            "region": region or "",
+            "as_of": as_of or "",
+        }
+        return _page(
+            "Paramètres à corriger — indicateurs", render_invalid(scope, query, errors), 422
+        )
+    report = await report_for(runtime, pres, year, day_as_of, day_known_on)
     query = {
         "school_year": year,
         "pre_id": pre_id or "",
         "region": region or "",
-        "as_of": as_of.isoformat() if isinstance(as_of, date) else "",
+        "as_of": day_as_of.isoformat() if day_as_of else "",
         "known_on": report.known_on.isoformat(),
     }
     links = scope_links(

@@ -504,7 +504,7 @@ async def test_an_endpoint_failing_several_deliveries_at_once_is_disabled_and_to
     ]
     feed = (await service.http.get("/v1/feed", headers=partner)).json()["items"]
     assert [i["title"] for i in feed].count(
-        "Webhook désactivé après 1 échecs successifs : vérifiez votre point de réception puis "
+        "Webhook désactivé après 1 échec successif : vérifiez votre point de réception puis "
         "réactivez-le."
     ) == 1
 
@@ -548,3 +548,117 @@ async def test_an_item_held_after_its_digest_went_out_waits_for_the_next_one(
     assert await send_digests(service.runtime, service.settings, after) == 1
     await eventually(lambda: _async(len(smtp.messages) == 2))
     assert "(1 notification)" in str(smtp.messages[1]["Subject"])
+
+
+async def test_an_owner_deletes_its_webhook_and_what_waited_for_it_is_given_up(
+    start_service: ServiceFactory, receiver: WebhookReceiver, tap_notifications: Tap
+) -> None:
+    service = await start_service(delivery_backoff_s=[600.0])
+    receiver.status = 503  # the first attempt fails: the delivery waits for its retry
+    partner = service.token("partner", PARTNER)
+    hook = (
+        await service.http.post("/v1/webhooks", json={"url": receiver.url}, headers=partner)
+    ).json()
+    await service.publish(example(HandoverRequested))
+
+    async def waiting() -> bool:
+        rows = await service.fetch("SELECT attempts FROM deliveries WHERE status = 'pending'")
+        return [r["attempts"] for r in rows] == [1]
+
+    await eventually(waiting)
+    other = service.token("partner", "clas-saint-sever")
+    refused = await service.http.delete(f"/v1/webhooks/{hook['id']}", headers=other)
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "webhook_not_found"
+    deleted = await service.http.delete(f"/v1/webhooks/{hook['id']}", headers=partner)
+    assert deleted.status_code == 204
+    again = await service.http.delete(f"/v1/webhooks/{hook['id']}", headers=partner)
+    assert again.status_code == 404
+    assert (
+        await service.http.get(f"/v1/webhooks/{hook['id']}", headers=partner)
+    ).status_code == 404
+    failed = (await service.http.get("/v1/deliveries?status=failed", headers=partner)).json()
+    assert [(d["last_failure"], d["attempts"]) for d in failed["items"]] == [
+        ("endpoint_deleted", 1)
+    ]
+
+    def given_up() -> list[Any]:
+        return [
+            e["data"]
+            for e in tap_notifications.seen
+            if e["type"] == "fr.relais.notification.failed.v1" and not e["data"]["will_retry"]
+        ]
+
+    await eventually(lambda: _async(len(given_up()) == 1))
+    assert given_up()[0]["failure"] == "invalid_endpoint"
+    # Nothing more goes to it, nor is sent from its subscription.
+    await service.publish(example(HandoverRequested, handover_id=str(uuid.uuid4())))
+    await eventually(lambda: _unread(service, partner, 2))
+    await asyncio.sleep(0.5)
+    assert len(receiver.received) == 1
+    assert len(await service.fetch("SELECT 1 FROM deliveries")) == 1
+
+
+async def test_a_rotated_secret_is_shown_once_and_both_secrets_sign_during_the_grace_period(
+    start_service: ServiceFactory, receiver: WebhookReceiver
+) -> None:
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    service = await start_service()
+    school = service.token("institution", SCHOOL)
+    hook = (
+        await service.http.post("/v1/webhooks", json={"url": receiver.url}, headers=school)
+    ).json()
+    old = hook["secret"]
+    other = service.token("institution", "college-voisin")
+    hidden = await service.http.post(f"/v1/webhooks/{hook['id']}/secret", headers=other)
+    assert hidden.status_code == 404
+    r = await service.http.post(f"/v1/webhooks/{hook['id']}/secret", headers=school)
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    new = rotated["secret"]
+    assert new.startswith("whsec_")
+    assert new != old
+    assert rotated["previous_secret_valid_until"] is not None
+    assert (
+        "secret"
+        not in (await service.http.get(f"/v1/webhooks/{hook['id']}", headers=school)).json()
+    )
+
+    await service.publish(example(ReferralStatusChanged, 0))
+    await eventually(lambda: _async(len(receiver.received) == 1))
+    assert len(receiver.received[0].headers["webhook-signature"].split(" ")) == 2
+    assert len(receiver.verified(new)) == len(receiver.verified(old)) == 1
+
+    # Once the grace period is over (here: none), only the new secret signs.
+    quick = await start_service(webhook_secret_grace_hours=0)
+    r = await quick.http.post(f"/v1/webhooks/{hook['id']}/secret", headers=school)
+    assert r.json()["previous_secret_valid_until"] is None
+    newest = r.json()["secret"]
+    await quick.publish(example(ReferralStatusChanged, 1))
+    await eventually(lambda: _async(len(receiver.received) >= 2))
+    last = receiver.received[-1]
+    assert Webhook(newest).verify(last.body, last.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new).verify(last.body, last.headers)
+
+
+async def test_deliveries_can_be_listed_by_any_status_and_an_unknown_one_is_refused_in_french(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service()
+    partner = service.token("partner", PARTNER)
+    for status in ("pending", "sending", "delivered", "failed", "digested", "in_digest"):
+        r = await service.http.get(f"/v1/deliveries?status={status}", headers=partner)
+        assert r.status_code == 200, (status, r.text)
+    bad = await service.http.get("/v1/deliveries?status=lost", headers=partner)
+    assert bad.status_code == 422
+    [error] = bad.json()["errors"]
+    assert error["field"] == "query.status"
+    assert error["message"].startswith("Valeur non autorisée. Valeurs possibles :")
+    assert "'in_digest'" in error["message"]
+
+
+async def _unread(service: Any, headers: dict[str, str], count: int) -> bool:
+    body = (await service.http.get("/v1/feed", headers=headers)).json()
+    return bool(body["unread"] == count)

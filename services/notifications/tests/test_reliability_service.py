@@ -177,6 +177,90 @@ async def test_the_feed_counts_unread_marks_read_and_streams_live(
         await task
 
 
+async def test_the_live_feed_streams_items_committed_out_of_order_and_resumes_after_the_last(
+    start_service: ServiceFactory,
+) -> None:
+    from datetime import UTC, datetime
+
+    from relais_notifications.adapters import feed
+
+    service = await start_service()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    headers = service.token("partner", PARTNER)
+    url = f"http://127.0.0.1:{port}/v1/feed/stream"
+
+    async def add(conn: Any, title: str) -> None:
+        await feed.add_item(
+            conn,
+            item_id=uuid.uuid4(),
+            pre_id="pre-76540",
+            recipient=f"org:{PARTNER}",
+            title=title,
+            link="https://parcours.example/v1/handovers/x",
+            event_id=uuid.uuid4(),
+            kind="fr.relais.handover.requested.v1",
+            created_at=datetime.now(UTC),
+        )
+
+    async def listen(into: list[tuple[str, str, Any]], last_id: str | None = None) -> None:
+        sent = headers | ({"Last-Event-ID": last_id} if last_id else {})
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", url, headers=sent) as response,
+        ):
+            kind, event_id = "", ""
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    kind = line.split(":", 1)[1].strip()
+                elif line.startswith("id:"):
+                    event_id = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    into.append((kind, event_id, json.loads(line.split(":", 1)[1])))
+
+    def titles(events: list[tuple[str, str, Any]]) -> list[str]:
+        return [data["title"] for kind, _, data in events if kind == "item"]
+
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        events: list[tuple[str, str, Any]] = []
+        listener = asyncio.create_task(listen(events))
+        await eventually(lambda: _true(any(k == "unread" for k, _, _ in events)))
+        # A inserts first (earlier position) but commits after B.
+        async with service.runtime.pool.acquire() as a, service.runtime.pool.acquire() as b:
+            tx_a = a.transaction()
+            await tx_a.start()
+            await add(a, "A")
+            async with b.transaction():
+                await add(b, "B")
+            await asyncio.sleep(0.5)  # the listener has had B's notification and read
+            await tx_a.commit()
+        await eventually(lambda: _true(sorted(titles(events)) == ["A", "B"]))
+        assert titles(events) == ["A", "B"]  # in commit-safe order, each once
+        listener.cancel()
+
+        # Resuming after the last item received gives what came since, and only that.
+        last_id = [i for k, i, _ in events if k == "item"][-1]
+        async with service.runtime.pool.acquire() as conn, conn.transaction():
+            await add(conn, "C")
+        resumed: list[tuple[str, str, Any]] = []
+        listener = asyncio.create_task(listen(resumed, last_id))
+        await eventually(lambda: _true(titles(resumed) == ["C"]))
+        await asyncio.sleep(0.3)
+        assert titles(resumed) == ["C"]
+        listener.cancel()
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task
+
+
 async def _unread(service: Any, headers: dict[str, str], count: int) -> bool:
     body = (await service.http.get("/v1/feed", headers=headers)).json()
     return bool(body["unread"] == count)

@@ -43,6 +43,9 @@ class NotificationsSettings(RelaisSettings):
     webhook_disable_after: int = Field(default=10, ge=1)
     #: Allow http:// and private addresses for webhook URLs (development and tests only).
     webhook_allow_insecure: bool = False
+    #: After a secret rotation, deliveries are signed with the previous secret too for
+    #: this long, so receivers can switch without refusing anything; 0: switch at once.
+    webhook_secret_grace_hours: float = Field(default=24.0, ge=0)
 
     # --- dispatcher -------------------------------------------------------------------------
     #: Seconds between attempts after each failure; given up after the last one.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -42,21 +43,31 @@ class Sent:
         return self.failure is None
 
 
-def webhook_headers(secret: str, msg_id: str, body: str, now: datetime) -> dict[str, str]:
+def webhook_headers(
+    secrets: Sequence[str], msg_id: str, body: str, now: datetime
+) -> dict[str, str]:
+    """Standard Webhooks headers; one signature per secret, space-separated (during a
+    rotation the new and the previous one: a receiver accepts either)."""
     return {
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+        "webhook-signature": " ".join(Webhook(s).sign(msg_id, now, body) for s in secrets),
         "user-agent": "Relais-Webhooks/1",
     }
 
 
 async def send_webhook(
-    client: httpx.AsyncClient, *, url: str, secret: str, msg_id: str, payload: Any, timeout_s: float
+    client: httpx.AsyncClient,
+    *,
+    url: str,
+    secrets: Sequence[str],
+    msg_id: str,
+    payload: Any,
+    timeout_s: float,
 ) -> Sent:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    headers = webhook_headers(secret, msg_id, body, datetime.now(UTC))
+    headers = webhook_headers(secrets, msg_id, body, datetime.now(UTC))
     started = time.perf_counter()
 
     def took() -> int:

@@ -83,13 +83,16 @@ async def mark_failed(
     return bool(done)
 
 
-async def give_up_endpoint(conn: Conn, webhook_id: uuid.UUID) -> list[asyncpg.Record]:
-    """Fail every delivery still waiting for a disabled endpoint."""
+async def give_up_endpoint(
+    conn: Conn, webhook_id: uuid.UUID, reason: str = "invalid_endpoint"
+) -> list[asyncpg.Record]:
+    """Fail every delivery still waiting for a disabled (or deleted) endpoint."""
     return await conn.fetch(
-        "UPDATE deliveries SET status = 'failed', last_failure = 'invalid_endpoint', "  # noqa: S608
+        "UPDATE deliveries SET status = 'failed', last_failure = $2, "  # noqa: S608
         "lease_until = NULL WHERE webhook_id = $1 AND status IN ('pending', 'sending') "
         f"RETURNING {_COLUMNS}",
         webhook_id,
+        reason,
     )
 
 
@@ -129,3 +132,33 @@ async def put_in_digest(conn: Conn, ids: list[uuid.UUID], digest_id: uuid.UUID) 
         ids,
         digest_id,
     )
+
+
+async def digest_left(conn: Conn, digest_id: uuid.UUID) -> list[asyncpg.Record]:
+    """What a digest still gathers, in its order (after an erasure)."""
+    return await conn.fetch(
+        "SELECT title, link FROM deliveries WHERE digest_id = $1 ORDER BY created_at, id",
+        digest_id,
+    )
+
+
+async def get_digest(conn: Conn, digest_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT payload, created_at FROM deliveries WHERE id = $1", digest_id
+    )
+
+
+async def rewrite_digest(
+    conn: Conn, digest_id: uuid.UUID, *, title: str, body: str, payload: dict[str, object]
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET title = $2, body = $3, payload = $4 WHERE id = $1",
+        digest_id,
+        title,
+        body,
+        payload,
+    )
+
+
+async def delete_delivery(conn: Conn, delivery_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM deliveries WHERE id = $1", delivery_id)

@@ -15,25 +15,35 @@ async def erase(
     subject_id: uuid.UUID,
     situation_ids: Sequence[uuid.UUID],
     referral_ids: Sequence[uuid.UUID],
-) -> None:
+) -> set[uuid.UUID]:
+    """Delete it all; return the digests that gathered some of it (to be rewritten)."""
     situations = list(situation_ids)
     # Items about a referral carry its id in their link only (the sender's view).
     referral_links = [f"%/v1/referrals/{r}" for r in referral_ids]
-    for table in ("feed_items", "deliveries"):
-        await conn.execute(
-            f"DELETE FROM {table} WHERE pre_id = $1 AND (situation_id = ANY($2::uuid[]) "  # noqa: S608
-            "OR link LIKE ANY($3::text[]))",
-            pre_id,
-            situations,
-            referral_links,
-        )
+    about = "pre_id = $1 AND (situation_id = ANY($2::uuid[]) OR link LIKE ANY($3::text[]))"
     await conn.execute(
-        "DELETE FROM followups_recorded WHERE pre_id = $1 AND situation_id = ANY($2::uuid[])",
+        f"DELETE FROM feed_items WHERE {about}",  # noqa: S608
         pre_id,
         situations,
+        referral_links,
     )
+    gathered = await conn.fetch(
+        f"DELETE FROM deliveries WHERE {about} RETURNING digest_id",  # noqa: S608
+        pre_id,
+        situations,
+        referral_links,
+    )
+    for table in ("followups_recorded", "handover_answers"):
+        await conn.execute(
+            f"DELETE FROM {table} WHERE pre_id = $1 AND situation_id = ANY($2::uuid[])",  # noqa: S608
+            pre_id,
+            situations,
+        )
     await conn.execute(
-        "DELETE FROM escalations WHERE pre_id = $1 AND event -> 'data' ->> 'subject_id' = $2",
+        "DELETE FROM escalations WHERE pre_id = $1 AND (event -> 'data' ->> 'subject_id' = $2 "
+        "OR situation_id = ANY($3::uuid[]))",
         pre_id,
         str(subject_id),
+        situations,
     )
+    return {r["digest_id"] for r in gathered if r["digest_id"] is not None}

@@ -61,13 +61,18 @@ async def schedule(
     )
 
 
-async def resolve_handover(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> None:
-    """The partner answered (or the handover ended): nothing left to escalate."""
+async def resolve_handover(
+    conn: Conn, pre_id: str, handover_id: uuid.UUID, situation_id: uuid.UUID | None
+) -> None:
+    """The partner answered (or the handover ended): nothing left to escalate. The answer
+    remembers its situation, to be erased with it."""
     await _lock(conn, pre_id, handover_id)
     await conn.execute(
-        "INSERT INTO handover_answers (pre_id, handover_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO handover_answers (pre_id, handover_id, situation_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
         pre_id,
         handover_id,
+        situation_id,
     )
     await conn.execute(
         "UPDATE escalations SET resolved_at = now() WHERE pre_id = $1 AND handover_id = $2 "

@@ -92,22 +92,53 @@ async def mark_read(
     return int(result.rsplit(" ", 1)[-1])
 
 
+#: Where the live stream stands: (inserting transaction id, position within it).
+Cursor = tuple[int, int]
+
+# Items are streamed in (txid, position) order, and only those written by transactions
+# below the horizon: the oldest transaction still running when the query's snapshot was
+# taken. Everything below it has ended, so no item can appear behind the cursor later, as
+# it could with positions taken at insert (a transaction that inserted first may commit
+# last). Items of a transaction at or above the horizon wait, even if already committed.
+_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())"
+
+
 async def items_since(
-    conn: Conn, pre_id: str, recipients: Sequence[str], after: int, limit: int = 100
-) -> list[asyncpg.Record]:
-    """Items added after position ``after`` (for the live stream), oldest first; new items
-    are unread by construction."""
-    return await conn.fetch(
-        "SELECT position, id, kind, title, link, created_at, NULL::timestamptz AS read_at "
-        "FROM feed_items WHERE pre_id = $1 AND recipient = ANY($2::text[]) AND position > $3 "
-        "ORDER BY position LIMIT $4",
+    conn: Conn, pre_id: str, recipients: Sequence[str], after: Cursor, limit: int = 100
+) -> tuple[list[asyncpg.Record], bool]:
+    """Items committed after ``after`` (for the live stream), oldest first, and whether
+    some committed ones wait for an older transaction to end. New items are unread by
+    construction."""
+    rows = await conn.fetch(
+        "SELECT txid::text::bigint AS txid, position, id, kind, title, link, created_at, "  # noqa: S608
+        f"NULL::timestamptz AS read_at, txid < {_HORIZON} AS ready FROM feed_items "
+        "WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
+        "AND (txid, position) > ($3::text::xid8, $4::bigint) "
+        "ORDER BY txid, position LIMIT $5",
         pre_id,
         list(recipients),
-        after,
+        str(after[0]),
+        after[1],
         limit,
     )
+    ready = [r for r in rows if r["ready"]]
+    # Ordered by txid: the ready rows come first, the rest wait for the horizon.
+    return ready, len(ready) < len(rows)
 
 
-async def last_position(conn: Conn) -> int:
-    value: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM feed_items")
-    return value
+async def stream_start(conn: Conn) -> Cursor:
+    """A new listener's cursor: past every transaction already ended. Items of those still
+    running (or just committed above the horizon) will be streamed."""
+    horizon: int = await conn.fetchval(f"SELECT {_HORIZON}::text::bigint")
+    return (horizon, 0)
+
+
+async def cursor_of_position(conn: Conn, pre_id: str, position: int) -> Cursor | None:
+    """The cursor of an item known by its position alone (a Last-Event-ID sent before
+    cursors carried the transaction id)."""
+    txid: int | None = await conn.fetchval(
+        "SELECT txid::text::bigint FROM feed_items WHERE pre_id = $1 AND position = $2",
+        pre_id,
+        position,
+    )
+    return None if txid is None else (txid, position)

@@ -134,11 +134,50 @@ async def get_endpoint(
     )
 
 
-async def endpoint_secret(conn: Conn, hook_id: uuid.UUID) -> tuple[str, str, bool] | None:
+async def endpoint_secret(conn: Conn, hook_id: uuid.UUID) -> tuple[str, list[str], bool] | None:
+    """URL, signing secrets (the current one first, then the previous one during its grace
+    period) and whether the endpoint is enabled."""
     row = await conn.fetchrow(
-        "SELECT url, secret, enabled FROM webhook_endpoints WHERE id = $1", hook_id
+        "SELECT url, enabled, array_remove(ARRAY[secret, CASE WHEN previous_secret_until > now() "
+        "THEN previous_secret END], NULL) AS secrets FROM webhook_endpoints WHERE id = $1",
+        hook_id,
     )
-    return None if row is None else (row["url"], row["secret"], row["enabled"])
+    return None if row is None else (row["url"], list(row["secrets"]), row["enabled"])
+
+
+async def rotate_secret(
+    conn: Conn, pre_id: str, org_id: str, hook_id: uuid.UUID, secret: str, grace_s: float
+) -> asyncpg.Record | None:
+    """Make ``secret`` current; the one it replaces still signs for ``grace_s`` seconds (a
+    rotation within the grace period of another ends that one's)."""
+    return await conn.fetchrow(
+        "UPDATE webhook_endpoints SET previous_secret = secret, secret = $4, "
+        "previous_secret_until = now() + make_interval(secs => $5) "
+        "WHERE pre_id = $1 AND org_id = $2 AND id = $3 RETURNING id, previous_secret_until",
+        pre_id,
+        org_id,
+        hook_id,
+        secret,
+        float(grace_s),
+    )
+
+
+async def lock_own_endpoint(conn: Conn, pre_id: str, org_id: str, hook_id: uuid.UUID) -> bool:
+    """Lock the organisation's endpoint for this transaction (before its deliveries, as the
+    dispatcher does); False if it has none by that id."""
+    found = await conn.fetchval(
+        "SELECT true FROM webhook_endpoints WHERE pre_id = $1 AND org_id = $2 AND id = $3 "
+        "FOR UPDATE",
+        pre_id,
+        org_id,
+        hook_id,
+    )
+    return bool(found)
+
+
+async def delete_endpoint(conn: Conn, hook_id: uuid.UUID) -> None:
+    """Its subscription and attempt log go with it; its deliveries stay, as history."""
+    await conn.execute("DELETE FROM webhook_endpoints WHERE id = $1", hook_id)
 
 
 async def set_enabled(conn: Conn, hook_id: uuid.UUID, enabled: bool) -> None:
@@ -150,14 +189,18 @@ async def set_enabled(conn: Conn, hook_id: uuid.UUID, enabled: bool) -> None:
     )
 
 
-async def lock_endpoint(conn: Conn, hook_id: uuid.UUID) -> None:
+async def lock_endpoint(conn: Conn, hook_id: uuid.UUID) -> bool:
     """Lock the endpoint for this transaction, before any of its deliveries' rows.
 
     Settling a webhook delivery updates the delivery, then the endpoint's failure count,
     and disabling it updates its other deliveries: without taking the endpoint first, two
-    settles of one endpoint deadlock (each holds a delivery the other needs).
+    settles of one endpoint deadlock (each holds a delivery the other needs). False if the
+    endpoint was deleted meanwhile.
     """
-    await conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", hook_id)
+    found = await conn.fetchval(
+        "SELECT true FROM webhook_endpoints WHERE id = $1 FOR UPDATE", hook_id
+    )
+    return bool(found)
 
 
 async def disable(conn: Conn, hook_id: uuid.UUID) -> bool:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -92,3 +93,26 @@ def digest_cutoff(now: datetime, timezone: str, hour: int) -> datetime:
     if moment > local:
         moment = datetime.combine(local.date() - timedelta(days=1), time(hour), tzinfo=local.tzinfo)
     return moment
+
+
+def webhook_disabled_title(failures: int) -> str:
+    """What the owner reads in its feed when its endpoint is disabled (French plural)."""
+    attempts = "1 échec successif" if failures == 1 else f"{failures} échecs successifs"
+    return (
+        f"Webhook désactivé après {attempts} : vérifiez votre point de réception puis réactivez-le."
+    )
+
+
+class DeliveryStatus(StrEnum):
+    """Every status a delivery row can have (the table's CHECK constraint)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DIGESTED = "digested"  # held for a daily digest
+    IN_DIGEST = "in_digest"  # gathered into a digest delivery
+
+
+#: Why deliveries to a webhook endpoint its owner deleted were given up (``last_failure``).
+ENDPOINT_DELETED = "endpoint_deleted"

@@ -15,10 +15,12 @@ from sse_starlette.sse import EventSourceResponse
 
 from relais_notifications.adapters import deliveries, feed, subscriptions
 from relais_notifications.domain.audience import RULES
+from relais_notifications.domain.delivery import DeliveryStatus
 from relais_notifications.service import manage
 from relais_notifications.service.live import FeedHub
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import CurrentPrincipal, Principal
+from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
@@ -107,27 +109,46 @@ async def stream_feed(
     unread count. ``Last-Event-ID`` resumes after the last item received."""
     hub: FeedHub = request.app.state.feed_hub
     targets = recipients(who)
-    resume = request.headers.get("last-event-id", "")
+    resume = request.headers.get("last-event-id", "").strip()
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         async with runtime.pool.acquire() as conn:
-            cursor = int(resume) if resume.isdigit() else await feed.last_position(conn)
+            cursor = await _resume_cursor(conn, who.pre, resume)
             unread = await feed.unread_count(conn, who.pre, targets, who.sub)
         yield {"event": "unread", "data": json.dumps({"unread": unread})}
         while True:
             async with runtime.pool.acquire() as conn:
-                rows = await feed.items_since(conn, who.pre, targets, cursor)
+                rows, waiting = await feed.items_since(conn, who.pre, targets, cursor)
                 if rows:
                     unread = await feed.unread_count(conn, who.pre, targets, who.sub)
             for row in rows:
-                cursor = row["position"]
-                item = FeedItem(**{k: v for k, v in dict(row).items() if k != "position"})
-                yield {"event": "item", "id": str(cursor), "data": item.model_dump_json()}
+                cursor = (row["txid"], row["position"])
+                item = FeedItem(**{k: row[k] for k in FeedItem.model_fields})
+                yield {
+                    "event": "item",
+                    "id": f"{cursor[0]}-{cursor[1]}",
+                    "data": item.model_dump_json(),
+                }
             if rows:
                 yield {"event": "unread", "data": json.dumps({"unread": unread})}
-            await hub.wait(who.pre, within_s=15.0)
+            # Committed items held behind an older open transaction: look again soon (that
+            # transaction may write no feed item, so no notification would come).
+            await hub.wait(who.pre, within_s=0.2 if waiting else 15.0)
 
     return EventSourceResponse(events(), ping=15)
+
+
+async def _resume_cursor(conn: Conn, pre_id: str, last_event_id: str) -> feed.Cursor:
+    """``<txid>-<position>`` as sent in ``id:``; a bare position is an id sent before the
+    stream followed transactions; anything else starts from now."""
+    txid, dash, position = last_event_id.partition("-")
+    if dash and txid.isdigit() and position.isdigit():
+        return (int(txid), int(position))
+    if last_event_id.isdigit():
+        known = await feed.cursor_of_position(conn, pre_id, int(last_event_id))
+        if known is not None:
+            return known
+    return await feed.stream_start(conn)
 
 
 # --- subscriptions ------------------------------------------------------------------------
@@ -282,6 +303,19 @@ class WebhookCreated(WebhookOut):
     )
 
 
+class WebhookSecret(BaseModel):
+    id: uuid.UUID
+    secret: str = Field(
+        description="Nouvelle clé de signature. Montrée une seule fois : gardez-la."
+    )
+    previous_secret_valid_until: datetime | None = Field(
+        description=(
+            "Jusqu'à cette date, chaque envoi est aussi signé avec l'ancienne clé "
+            "(signatures multiples de Standard Webhooks) ; vide : l'ancienne ne sert plus."
+        )
+    )
+
+
 class WebhookPage(BaseModel):
     items: list[WebhookOut]
     limit: int
@@ -373,6 +407,26 @@ async def enable_webhook(
     return WebhookOut(**_hook_fields(await _own_endpoint(runtime, who, webhook_id)))
 
 
+@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Supprimer un webhook")
+async def delete_webhook(who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID) -> None:
+    await manage.delete_webhook(runtime, who, webhook_id)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/secret",
+    response_model=WebhookSecret,
+    summary="Changer la clé de signature d'un webhook",
+)
+async def rotate_webhook_secret(
+    who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID
+) -> WebhookSecret:
+    grace_h: float = runtime.settings.webhook_secret_grace_hours  # type: ignore[attr-defined]
+    secret, until = await manage.rotate_webhook_secret(
+        runtime, who, webhook_id, grace_s=grace_h * 3600
+    )
+    return WebhookSecret(id=webhook_id, secret=secret, previous_secret_valid_until=until)
+
+
 def _hook_fields(row: Any) -> dict[str, Any]:
     return {k: row[k] for k in WebhookOut.model_fields}
 
@@ -405,14 +459,14 @@ class DeliveryPage(BaseModel):
 async def list_deliveries(
     who: CurrentPrincipal,
     runtime: Runtime,
-    status: Annotated[
-        Literal["pending", "sending", "delivered", "failed", "digested"] | None, Query()
-    ] = None,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> DeliveryPage:
     async with runtime.pool.acquire() as conn:
-        rows = await deliveries.list_for_org(conn, who.pre, who.org, status, limit, offset)
+        rows = await deliveries.list_for_org(
+            conn, who.pre, who.org, status and status.value, limit, offset
+        )
     return DeliveryPage(
         items=[DeliveryOut(**{k: r[k] for k in DeliveryOut.model_fields}) for r in rows],
         limit=limit,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 from relais_notifications.adapters import deliveries
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.delivery import digest_cutoff
-from relais_notifications.domain.texts import render
+from relais_notifications.domain.texts import Text, render
+from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
 #: ``event_type`` of a digest delivery (it answers no single event).
@@ -34,7 +36,7 @@ async def send_digests(
             first = held[0]
             digest_id = uuid.uuid4()
             items = [{"title": r["title"], "link": r["link"]} for r in held]
-            text = render("digest", {"day": cutoff.date(), "items": items, "ref": ""}, "")
+            text = digest_text(cutoff.date(), items)
             added = await deliveries.add(
                 conn,
                 id=digest_id,
@@ -50,7 +52,7 @@ async def send_digests(
                 title=text.title,
                 body=text.body,
                 link="",
-                payload={"type": DIGEST_TYPE, "data": {"items": items}},
+                payload=digest_payload(cutoff.date(), items),
             )
             if not added:
                 # This digest already went out (an item committed after it, created before
@@ -59,3 +61,31 @@ async def send_digests(
             await deliveries.put_in_digest(conn, [r["id"] for r in held], digest_id)
             made += 1
     return made
+
+
+def digest_text(day: date, items: list[dict[str, str]]) -> Text:
+    return render("digest", {"day": day, "items": items, "ref": ""}, "")
+
+
+def digest_payload(day: date, items: list[dict[str, str]]) -> dict[str, Any]:
+    # The day is kept so the digest can be rewritten (erasure) with the same wording.
+    return {"type": DIGEST_TYPE, "data": {"day": day.isoformat(), "items": items}}
+
+
+async def forget_in_digests(conn: Conn, digest_ids: Iterable[uuid.UUID]) -> None:
+    """Rewrite digests after some of what they gathered was erased: they keep only the
+    rest, and a digest left with nothing is deleted."""
+    for digest_id in digest_ids:
+        digest = await deliveries.get_digest(conn, digest_id)
+        if digest is None:
+            continue
+        left = [dict(r) for r in await deliveries.digest_left(conn, digest_id)]
+        if not left:
+            await deliveries.delete_delivery(conn, digest_id)
+            continue
+        stored = digest["payload"].get("data", {}).get("day")
+        day = date.fromisoformat(stored) if stored else digest["created_at"].date()
+        text = digest_text(day, left)
+        await deliveries.rewrite_digest(
+            conn, digest_id, title=text.title, body=text.body, payload=digest_payload(day, left)
+        )

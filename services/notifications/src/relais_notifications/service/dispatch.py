@@ -24,7 +24,11 @@ from relais_contracts.types import DeliveryChannel, DeliveryFailure
 from relais_contracts.v1.notifications import NotificationDelivered, NotificationFailed
 from relais_notifications.adapters import channels, deliveries, feed, subscriptions
 from relais_notifications.config import NotificationsSettings
-from relais_notifications.domain.delivery import FINAL_FAILURES, retry_delay
+from relais_notifications.domain.delivery import (
+    FINAL_FAILURES,
+    retry_delay,
+    webhook_disabled_title,
+)
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
@@ -109,12 +113,12 @@ class Dispatcher:
                 endpoint = await subscriptions.endpoint_secret(conn, d["webhook_id"])
             if endpoint is None or not endpoint[2]:
                 return channels.Sent("invalid_endpoint")
-            url, secret, _ = endpoint
+            url, secrets, _ = endpoint
             assert self._client is not None
             return await channels.send_webhook(
                 self._client,
                 url=url,
-                secret=secret,
+                secrets=secrets,
                 msg_id=str(d["id"]),
                 payload=d["payload"],
                 timeout_s=s.webhook_timeout_s,
@@ -139,8 +143,10 @@ class Dispatcher:
 
     async def _settle(self, conn: Conn, d: dict[str, Any], sent: channels.Sent) -> None:
         attempts = d["attempts"]
+        endpoint = False
         if d["channel"] == "webhook" and d["webhook_id"] is not None:
-            await subscriptions.lock_endpoint(conn, d["webhook_id"])  # first: lock order
+            # First: lock order. Deleted meanwhile: its delivery was given up, no log left.
+            endpoint = await subscriptions.lock_endpoint(conn, d["webhook_id"])
         if sent.ok:
             ATTEMPTS.labels(channel=d["channel"], outcome="delivered").inc()
             if await deliveries.mark_delivered(conn, d["id"], sent.http_status):
@@ -168,7 +174,7 @@ class Dispatcher:
                     attempts=attempts,
                     will_retry=retry_in is not None,
                 )
-        if d["channel"] == "webhook" and d["webhook_id"] is not None:
+        if endpoint:
             failures = await subscriptions.record_attempt(
                 conn,
                 hook_id=d["webhook_id"],
@@ -197,10 +203,7 @@ class Dispatcher:
             item_id=uuid.uuid4(),
             pre_id=d["pre_id"],
             recipient=f"org:{d['recipient_org']}",
-            title=(
-                f"Webhook désactivé après {self.settings.webhook_disable_after} échecs "
-                "successifs : vérifiez votre point de réception puis réactivez-le."
-            ),
+            title=webhook_disabled_title(self.settings.webhook_disable_after),
             link=f"{self.settings.public_url}/v1/webhooks/{hook_id}",
             event_id=uuid.uuid5(hook_id, f"disabled:{datetime.now(UTC).isoformat()}"),
             kind="fr.relais.notification.webhook_disabled.v1",
@@ -231,26 +234,38 @@ class Dispatcher:
     async def _emit_failed(
         self, conn: Conn, d: dict[str, Any], sent: channels.Sent, *, will_retry: bool
     ) -> None:
-        await self.runtime.emit(
-            conn,
-            NotificationFailed(
-                notification_id=d["id"],
-                channel=DeliveryChannel(d["channel"]),
-                recipient_org_id=d["recipient_org"],
-                recipient_user_id=_as_uuid(d["recipient_user"]),
-                subscription_id=d["subscription_id"],
-                cause_event_id=d["event_id"],
-                cause_type=d["event_type"],
-                attempts=max(1, d["attempts"]),
-                failure=DeliveryFailure(sent.failure or "other"),
-                http_status=sent.http_status,
-                will_retry=will_retry,
-                failed_at=datetime.now(UTC),
-            ),
-            subject=str(d["id"]),
-            tenant=d["pre_id"],
-            sequence=max(1, d["attempts"]) + (0 if will_retry else 1),
-        )
+        await emit_failed(self.runtime, conn, d, sent, will_retry=will_retry)
+
+
+async def emit_failed(
+    runtime: ServiceRuntime,
+    conn: Conn,
+    d: dict[str, Any],
+    sent: channels.Sent,
+    *,
+    will_retry: bool,
+) -> None:
+    """``notification.failed`` for delivery ``d`` in the outbox (this transaction)."""
+    await runtime.emit(
+        conn,
+        NotificationFailed(
+            notification_id=d["id"],
+            channel=DeliveryChannel(d["channel"]),
+            recipient_org_id=d["recipient_org"],
+            recipient_user_id=_as_uuid(d["recipient_user"]),
+            subscription_id=d["subscription_id"],
+            cause_event_id=d["event_id"],
+            cause_type=d["event_type"],
+            attempts=max(1, d["attempts"]),
+            failure=DeliveryFailure(sent.failure or "other"),
+            http_status=sent.http_status,
+            will_retry=will_retry,
+            failed_at=datetime.now(UTC),
+        ),
+        subject=str(d["id"]),
+        tenant=d["pre_id"],
+        sequence=max(1, d["attempts"]) + (0 if will_retry else 1),
+    )
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:

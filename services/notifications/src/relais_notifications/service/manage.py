@@ -6,6 +6,7 @@ import base64
 import ipaddress
 import secrets
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,8 +14,10 @@ import aio_pika
 import asyncpg
 
 from relais_contracts.topology import delivery_queue
-from relais_notifications.adapters import subscriptions
-from relais_notifications.adapters.channels import DELIVER_EXCHANGE
+from relais_notifications.adapters import deliveries, subscriptions
+from relais_notifications.adapters.channels import DELIVER_EXCHANGE, Sent
+from relais_notifications.domain.delivery import ENDPOINT_DELETED
+from relais_notifications.service.dispatch import emit_failed
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -119,6 +122,41 @@ async def add_webhook(
             webhook_id=endpoint["id"],
         )
     return dict(endpoint), secret
+
+
+def _not_found() -> DomainError:
+    return DomainError("webhook_not_found", "Webhook introuvable.", 404)
+
+
+async def delete_webhook(runtime: ServiceRuntime, who: Principal, hook_id: uuid.UUID) -> None:
+    """Remove the organisation's endpoint; what still waited for it is given up.
+
+    The endpoint is locked before its deliveries, as the dispatcher settles them, so a
+    settle in flight waits, then finds the delivery no longer ``sending`` and the endpoint
+    gone: nothing is settled twice and no attempt is logged for a deleted endpoint.
+    """
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await subscriptions.lock_own_endpoint(conn, who.pre, who.org, hook_id):
+            raise _not_found()
+        for waiting in await deliveries.give_up_endpoint(conn, hook_id, ENDPOINT_DELETED):
+            # The contract's closest code; the row itself says endpoint_deleted.
+            await emit_failed(
+                runtime, conn, dict(waiting), Sent("invalid_endpoint"), will_retry=False
+            )
+        await subscriptions.delete_endpoint(conn, hook_id)
+
+
+async def rotate_webhook_secret(
+    runtime: ServiceRuntime, who: Principal, hook_id: uuid.UUID, *, grace_s: float
+) -> tuple[str, datetime | None]:
+    """A new signing secret, returned once; the previous one keeps signing for
+    ``grace_s`` seconds (None returned as its end when there is no grace period)."""
+    secret = new_secret()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        row = await subscriptions.rotate_secret(conn, who.pre, who.org, hook_id, secret, grace_s)
+    if row is None:
+        raise _not_found()
+    return secret, row["previous_secret_until"] if grace_s > 0 else None
 
 
 async def declare_delivery_queue(amqp_url: str, org_id: str) -> None:

@@ -32,6 +32,7 @@ from relais_notifications.domain.audience import (
 )
 from relais_notifications.domain.delivery import Subscription, payload
 from relais_notifications.domain.texts import render
+from relais_notifications.service.digest import forget_in_digests
 from relais_runtime.consumer import Tx
 
 #: Events that settle an unanswered handover: its reminder need not escalate any more.
@@ -64,7 +65,9 @@ async def notify(
         )
     handover_id = getattr(data, "handover_id", None)
     if handover_id is not None and tx.incoming.type in ANSWERS:
-        await escalations.resolve_handover(tx.conn, tx.incoming.tenant, handover_id)
+        await escalations.resolve_handover(
+            tx.conn, tx.incoming.tenant, handover_id, getattr(data, "situation_id", None)
+        )
     return notice
 
 
@@ -74,14 +77,16 @@ async def record_followup(tx: Tx, data: FollowupRecorded) -> None:
 
 
 async def erase_subject(tx: Tx, data: SubjectErased) -> None:
-    """Delete every feed item, delivery and reminder about the erased child's files."""
-    await erasure.erase(
+    """Delete every feed item, delivery, reminder and remembered answer about the erased
+    child's files, and take them out of the digests that gathered them."""
+    digests = await erasure.erase(
         tx.conn,
         pre_id=tx.incoming.tenant,
         subject_id=data.subject_id,
         situation_ids=data.situation_ids,
         referral_ids=data.referral_ids,
     )
+    await forget_in_digests(tx.conn, digests)
 
 
 async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) -> None:

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
-Harness = Any
-CMPP = "cmpp-rouen"
-
-
-def today() -> date:
-    """Today as the PRE counts days (Europe/Paris, the service default)."""
-    return datetime.now(ZoneInfo("Europe/Paris")).date()
-
-
-def field_error(response: Any) -> dict[str, Any]:
-    assert response.status_code == 422, response.text
-    [error] = response.json()["errors"]
-    return dict(error)
+from .checks import CMPP, Harness, field_error, today
 
 
 async def test_a_followup_dated_in_the_future_is_refused_naming_the_field(

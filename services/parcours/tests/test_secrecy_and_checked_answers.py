@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-Harness = Any
-CMPP = "cmpp-rouen"
-
-
-def today() -> date:
-    """Today as the PRE counts days (Europe/Paris, the service default)."""
-    return datetime.now(ZoneInfo("Europe/Paris")).date()
-
-
-def field_error(response: Any) -> dict[str, Any]:
-    assert response.status_code == 422, response.text
-    [error] = response.json()["errors"]
-    return dict(error)
+from .checks import CMPP, Harness, field_error, today
 
 
 async def test_a_referent_reads_the_team_note_only_on_their_own_situations(

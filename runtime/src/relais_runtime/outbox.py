@@ -115,9 +115,19 @@ class OutboxRelay:
             asyncio.create_task(self._listen(), name="outbox-listen"),
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop after the batch in flight (up to ``grace_s``), then cancel what is left.
+
+        Cancelling a batch mid-publish rolls back the deletion of rows the broker already
+        confirmed, so they would go out again at the next start: harmless (consumers'
+        inboxes), but avoidable by letting the batch finish.
+        """
         self._stopping = True
         self._wake.set()
+        runner = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
+        if runner is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(runner), grace_s)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

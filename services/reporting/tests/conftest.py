@@ -16,3 +16,12 @@ async def database_dsn() -> AsyncIterator[str]:
     dsn = await testing.create_database(name)
     yield dsn
     await testing.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+async def amqp_url() -> AsyncIterator[str]:
+    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
+    vhost = testing.unique_name("relais-test-reporting")
+    url = await testing.create_vhost(vhost)
+    yield url
+    await testing.delete_vhost(vhost)

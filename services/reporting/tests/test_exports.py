@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from datetime import date
+from html import unescape
 
 from relais_reporting import demo
 from relais_reporting.domain import facts, indicators
@@ -152,3 +153,25 @@ def test_a_hidden_share_still_says_how_many_cases_it_is_taken_over() -> None:
     followups.value, followups.suppressed, followups.count = None, True, 11
     page = render_dashboard(r, PRE, {"school_year": "2025-2026"})
     assert "secret statistique sur 11 suivis" in _text(_section(page, "followups_done"))
+
+
+def test_each_chart_reads_out_its_values_to_a_screen_reader() -> None:
+    r = report(40)
+    page = render_dashboard(r, PRE, {"school_year": "2025-2026", "known_on": "2026-11-23"})
+    charts = [f for f in r.figures if f.cells and all("|" not in c.key for c in f.cells)]
+    assert any(c.suppressed for f in charts for c in f.cells)
+    for figure in charts:
+        svg = _section(page, figure.key).split("<svg")[1].split(">")[0]
+        assert 'role="img"' in svg
+        said = unescape(svg.split('aria-label="')[1].split('"')[0])
+        assert said.startswith(figure.label + ". ")
+        for c in figure.cells:
+            if c.suppressed:
+                assert f"{c.label} : secret statistique" in said
+            else:
+                value = f"{c.value:.1f}".replace(".", ",").removesuffix(",0")
+                assert f"{c.label} : {value}" in said
+    sources = next(f for f in charts if f.key == "referral_sources")
+    school = next(c for c in sources.cells if c.key == "school")
+    said = unescape(_section(page, "referral_sources").split('aria-label="')[1].split('"')[0])
+    assert f"Établissement scolaire : {school.value:.0f} ;" in said

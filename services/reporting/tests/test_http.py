@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from html import escape
 from types import SimpleNamespace
@@ -116,3 +117,82 @@ async def test_the_dashboard_refuses_figures_known_on_a_day_to_come_in_french(
     assert r.status_code == 422
     assert escape(dashboard.MSG_KNOWN_ON_FUTURE) in r.text
     assert "<button>Afficher</button>" in _form(r.text)
+
+
+NETWORK = ReportingSettings(
+    regions={"normandie": ["pre-76540", "pre-14118"], "bretagne": ["pre-35238"]},
+    analyst_regions={"reseau": ["normandie"]},
+)
+
+
+@asynccontextmanager
+async def signed_in(who: Principal) -> AsyncIterator[httpx.AsyncClient]:
+    """The routes with ``who`` signed in, regions configured, and no database."""
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.include_router(dashboard.router)
+    app.dependency_overrides[reader] = lambda: who
+    app.dependency_overrides[dashboard._maybe_reader] = lambda: who
+    app.dependency_overrides[get_runtime] = lambda: SimpleNamespace(settings=NETWORK)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as c:
+        yield c
+
+
+@pytest.fixture
+async def network_client() -> AsyncIterator[httpx.AsyncClient]:
+    """An analyst of a network that reads the region normandie and its two PRE."""
+    async with signed_in(ANALYST) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"pre_id": "pre-35238"}, dashboard.MSG_REFUSED_PRE.format("pre-35238")),
+        ({"region": "bretagne"}, dashboard.MSG_REFUSED_REGION.format("bretagne")),
+    ],
+)
+async def test_the_dashboard_refuses_a_pre_or_region_in_french_with_links_to_what_one_may_read(
+    network_client: httpx.AsyncClient, params: dict[str, str], said: str
+) -> None:
+    r = await network_client.get("/tableau-de-bord", params={"school_year": "2025-2026", **params})
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in r.text
+    assert escape(said) in r.text
+    for link in ("pre_id=pre-76540", "pre_id=pre-14118", "region=normandie"):
+        assert f'href="/tableau-de-bord?school_year=2025-2026&amp;{link}"' in r.text
+    assert "bretagne" not in r.text.split("Vous pouvez consulter")[1]
+    assert "pre-35238" not in r.text.split("Vous pouvez consulter")[1]
+
+
+async def test_a_coordinator_refused_another_pre_is_pointed_to_its_own() -> None:
+    coordinator = Principal(sub="c", org="pre", pre="pre-14118", roles=frozenset({"coordinator"}))
+    async with signed_in(coordinator) as client:
+        r = await client.get(
+            "/tableau-de-bord", params={"school_year": "2025-27", "pre_id": "pre-76540"}
+        )
+    assert r.status_code == 403
+    # A year that does not exist is not carried into the links.
+    assert "school_year=2025-27" not in r.text
+    assert "pre_id=pre-14118" in r.text.split("Vous pouvez consulter")[1]
+    assert "normandie" not in r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code"),
+    [
+        ("/v1/indicators", {"pre_id": "pre-35238"}, "forbidden_pre"),
+        ("/v1/indicators.csv", {"pre_id": "pre-35238"}, "forbidden_pre"),
+        ("/v1/regions/bretagne/indicators", {}, "forbidden_region"),
+    ],
+)
+async def test_the_api_still_refuses_in_json(
+    network_client: httpx.AsyncClient, path: str, params: dict[str, str], code: str
+) -> None:
+    r = await network_client.get(path, params={"school_year": "2025-2026", **params})
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["code"] == code

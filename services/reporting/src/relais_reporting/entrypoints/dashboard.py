@@ -122,6 +122,7 @@ def _bars(figure: Figure) -> str:
     label_w, width, room = 165, 360, 95
     unit = _SHORT_UNIT.get(figure.cell_unit or figure.unit, "")
     parts = []
+    spoken = []
     y = 0
     for c in cells:
         lines = _wrap(c.label)
@@ -132,6 +133,7 @@ def _bars(figure: Figure) -> str:
             for i, line in enumerate(lines)
         )
         label_y = mid if len(lines) == 1 else mid - 7
+        spoken.append(f"{c.label} : {_spoken(figure, c)}")
         if c.suppressed:
             bar = (
                 f'<text x="{label_w}" y="{mid}" class="secret" font-size="12" '
@@ -149,10 +151,23 @@ def _bars(figure: Figure) -> str:
         parts.append(f'<text x="0" y="{label_y}" font-size="12">{label}</text>{bar}')
         y += row_h
     height = y
+    # Drawn text is not read out inside role="img": the label carries the values too.
+    label = f"{figure.label}. {' ; '.join(spoken)}."
     return (
-        f'<svg role="img" aria-label="{escape(figure.label)}" viewBox="0 0 {width} {height}" '
+        f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
         f'width="100%">{"".join(parts)}</svg>'
     )
+
+
+def _spoken(figure: Figure, c: Cell) -> str:
+    """A bar's value as a screen reader says it: « 12 jours, médiane sur 14 »."""
+    if c.suppressed:
+        return SECRET
+    unit = figure.cell_unit or figure.unit
+    said = _number(c.value) + {"%": "\u00a0%", "jours": " jours"}.get(unit, "")
+    if c.count is None:
+        return said
+    return f"{said}, médiane sur {c.count}" if unit == "jours" else f"{said} sur {c.count}"
 
 
 def _two_way(figure: Figure) -> str:
@@ -212,20 +227,44 @@ def _section(f: Figure) -> str:
     )
 
 
-def scope_links(year: str, pres: list[str], regions: list[str], current: str) -> str:
-    """Links to every PRE and region the reader may see (analysts of a network)."""
-    if len(pres) + len(regions) <= 1:
-        return ""
+def _scope_items(year: str, pres: list[str], regions: list[str], current: str) -> str:
     links = [(p, urlencode({"school_year": year, "pre_id": p})) for p in sorted(pres)] + [
         (f"région {r}", urlencode({"school_year": year, "region": r})) for r in regions
     ]
-    items = " · ".join(
+    return " · ".join(
         f"<strong>{escape(name)}</strong>"
         if name.removeprefix("région ") == current
         else f'<a href="/tableau-de-bord?{escape(q)}">{escape(name)}</a>'
         for name, q in links
     )
-    return f"<p>Voir aussi : {items}</p>"
+
+
+def scope_links(year: str, pres: list[str], regions: list[str], current: str) -> str:
+    """Links to every PRE and region the reader may see (analysts of a network)."""
+    if len(pres) + len(regions) <= 1:
+        return ""
+    return f"<p>Voir aussi : {_scope_items(year, pres, regions, current)}</p>"
+
+
+#: What the dashboard says of a PRE or a region the reader may not see.
+MSG_REFUSED_PRE = "Vous n'avez pas accès aux indicateurs du PRE « {} »."
+MSG_REFUSED_REGION = "Vous n'avez pas accès aux indicateurs de la région « {} »."
+MSG_REFUSED_WHO = (
+    "Si vous pensez devoir y accéder, adressez-vous à la coordination du PRE ou au réseau "
+    "qui vous a donné votre accès."
+)
+
+
+def render_refused(
+    year: str, pre_id: str | None, region: str | None, pres: list[str], regions: list[str]
+) -> str:
+    """A PRE or region the reader may not see: say so, and link to what it may see."""
+    said = MSG_REFUSED_REGION.format(region) if region else MSG_REFUSED_PRE.format(pre_id)
+    return f"""
+<h1>Accès refusé</h1>
+<div class="errors" role="alert"><p><strong>{escape(said)}</strong></p>
+<p>{escape(MSG_REFUSED_WHO)}</p></div>
+<p>Vous pouvez consulter : {_scope_items(year, pres, regions, "")}</p>"""
 
 
 #: What the dashboard says of a bad parameter, next to its field: what is wrong and the
@@ -400,11 +439,26 @@ async def dashboard(
         return RedirectResponse("/tableau-de-bord/connexion", status_code=303)
     year = school_year or school_year_of(datetime.now(PARIS))
     settings = settings_of(runtime)
-    if region:
-        pres, scope = region_scope(who, settings, region), region
-    else:
-        pres = pre_scope(who, settings, pre_id)
-        scope = pres[0]
+    readable = sorted(
+        readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
+    )
+    regions = readable_regions(who.roles, who.org, settings.regions, settings.analyst_regions)
+    try:
+        if region:
+            pres, scope = region_scope(who, settings, region), region
+        else:
+            pres = pre_scope(who, settings, pre_id)
+            scope = pres[0]
+    except HTTPException as exc:
+        if exc.status_code != 403:
+            raise
+        # The page, not the API's JSON: a person reads why, and where to go instead.
+        try:
+            school_year_bounds(year)
+        except ValueError:
+            year = school_year_of(datetime.now(PARIS))
+        body = render_refused(year, pre_id, region, readable, regions)
+        return _page("Accès refusé — indicateurs", body, 403)
     errors, day_as_of, day_known_on = check_query(year, as_of, known_on, datetime.now(PARIS).date())
     if errors:
         query = {
@@ -424,14 +478,7 @@ async def dashboard(
         "as_of": day_as_of.isoformat() if day_as_of else "",
         "known_on": report.known_on.isoformat(),
     }
-    links = scope_links(
-        year,
-        sorted(
-            readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
-        ),
-        readable_regions(who.roles, who.org, settings.regions, settings.analyst_regions),
-        scope,
-    )
+    links = scope_links(year, readable, regions, scope)
     return _page(f"Indicateurs {scope} {year}", render_dashboard(report, scope, query, links))
 
 

@@ -2,20 +2,77 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from pydantic import ValidationError
+
+from relais_contracts.catalogue import by_ce_type
 from relais_reporting.adapters import store
 from relais_reporting.domain import facts
 from relais_reporting.domain.privacy import anonymous_data
-from relais_runtime.consumer import Tx
+from relais_runtime.consumer import PermanentError, Tx
+
+#: What a compatible (minor) change of a v1 contract makes a strict model refuse
+#: (docs/decisions/0002): a new optional field (``extra_forbidden``) and a new code
+#: (``enum``: counted under « Autre », docs/decisions/0005). Reporting reads past both.
+TOLERATED_ERRORS = frozenset({"extra_forbidden", "enum"})
+_PATH_WORD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def tolerant_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` of a type reporting reads, checked against its contract model (tolerant reader).
+
+    Errors a minor version causes are ignored, and fields the model does not know are
+    dropped: nobody vetted them for the log. Any other error raises a ``PermanentError``
+    (``schema_violation``, parked at once) naming the fields, never their values.
+    """
+    try:
+        by_ce_type(type_).model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        fields = [_code(e["loc"], e["type"]) for e in errors if e["type"] not in TOLERATED_ERRORS]
+        if fields:
+            # ``from None``: pydantic's own message would carry the values.
+            detail = "; ".join(fields[:20])
+            raise PermanentError("schema_violation", detail, fields=fields[:50]) from None
+        for unknown in (e["loc"] for e in errors if e["type"] == "extra_forbidden"):
+            data = _without(data, unknown)
+    return data
+
+
+def _code(loc: tuple[int | str, ...], error: str) -> str:
+    """``data.facts.sex:enum``: where and what, never the value."""
+    return "data." + ".".join(_PATH_WORD.sub("", str(p)) for p in loc) + ":" + error
+
+
+def _without(value: Any, loc: tuple[int | str, ...]) -> Any:
+    """A copy of ``value`` without the field at ``loc`` (unchanged if it is not there)."""
+    if not loc:
+        return value
+    head, rest = loc[0], loc[1:]
+    if isinstance(value, dict) and head in value:
+        if not rest:
+            return {k: v for k, v in value.items() if k != head}
+        return {**value, head: _without(value[head], rest)}
+    if isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
+        return [_without(v, rest) if i == head else v for i, v in enumerate(value)]
+    return value
 
 
 def logged(event: Any) -> facts.LoggedEvent:
-    """The event as the log keeps it: a type reporting does not read keeps no payload."""
+    """The event as the log keeps it: a type reporting does not read keeps no payload.
+
+    A payload as received (a dict) is checked first (``tolerant_data``); one built from
+    its model (the demo) already is.
+    """
     data: dict[str, Any] = {}
     if event.type in facts.READ_TYPES:
-        raw = event.data if isinstance(event.data, dict) else event.data.model_dump(mode="json")
+        if isinstance(event.data, dict):
+            raw = tolerant_data(event.type, event.data)
+        else:
+            raw = event.data.model_dump(mode="json")
         data = anonymous_data(raw)
     return facts.LoggedEvent(
         type=event.type,

@@ -261,6 +261,88 @@ async def test_the_live_feed_streams_items_committed_out_of_order_and_resumes_af
         await task
 
 
+async def test_the_live_feed_wakes_for_an_item_notified_between_its_read_and_its_wait(
+    start_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from relais_notifications.adapters import feed
+
+    service = await start_service()
+    hub = service.app.state.feed_hub
+    notified = asyncio.Event()
+
+    class Spy(dict[str, asyncio.Event]):
+        """The hub's wake-ups, telling the test when a notification was handled."""
+
+        def pop(self, key: str, default: Any = None) -> Any:
+            notified.set()
+            return super().pop(key, default)
+
+    hub._events = Spy()
+    real_read = feed.items_since
+    raced = asyncio.Event()
+
+    async def read_then_commit(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await real_read(conn, *args, **kwargs)
+        if not raced.is_set():
+            raced.set()
+            # Committed after this read's snapshot, notified before the stream waits.
+            async with service.runtime.pool.acquire() as other, other.transaction():
+                await feed.add_item(
+                    other,
+                    item_id=uuid.uuid4(),
+                    pre_id="pre-76540",
+                    recipient=f"org:{PARTNER}",
+                    title="Entre lecture et attente",
+                    link="https://parcours.example/v1/handovers/x",
+                    event_id=uuid.uuid4(),
+                    kind="fr.relais.handover.requested.v1",
+                    created_at=datetime.now(UTC),
+                )
+            await asyncio.wait_for(notified.wait(), 10)
+        return result
+
+    monkeypatch.setattr(feed, "items_since", read_then_commit)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    headers = service.token("partner", PARTNER)
+    titles: list[str] = []
+
+    async def listen() -> None:
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream(
+                "GET", f"http://127.0.0.1:{port}/v1/feed/stream", headers=headers
+            ) as response,
+        ):
+            kind = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    kind = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and kind == "item":
+                    titles.append(json.loads(line.split(":", 1)[1])["title"])
+
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        listener = asyncio.create_task(listen())
+        await eventually(lambda: _true(raced.is_set()))
+        await asyncio.wait_for(notified.wait(), 10)
+        # Well within the fallback poll (5 s): the wake-up armed before the read was set.
+        await eventually(lambda: _true(titles == ["Entre lecture et attente"]), timeout=2.0)
+        listener.cancel()
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task
+
+
 async def _unread(service: Any, headers: dict[str, str], count: int) -> bool:
     body = (await service.http.get("/v1/feed", headers=headers)).json()
     return bool(body["unread"] == count)

@@ -92,12 +92,17 @@ class SmtpSink:
         auth: tuple[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
         rcpt_replies: list[str] | None = None,
+        data_delays: list[float] | None = None,
     ) -> None:
         self.port = free_port()
         self.messages: list[Message] = []
         self.envelopes: list[Any] = []
         #: Replies to the next RCPT commands (e.g. ``450 greylisted``), then accept.
         self.rcpt_replies = list(rcpt_replies or [])
+        #: Seconds to wait before answering the next DATA commands (a relay that hangs).
+        self.data_delays = list(data_delays or [])
+        #: DATA commands received, answered or not.
+        self.data_received = 0
         self._auth = auth
         self._tls = tls
         self._controller: Any = None
@@ -112,6 +117,9 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        self.data_received += 1
+        if self.data_delays:
+            await asyncio.sleep(self.data_delays.pop(0))
         self.envelopes.append(envelope)
         raw = envelope.original_content or envelope.content
         self.messages.append(message_from_bytes(raw, policy=policy.default))

@@ -48,16 +48,19 @@ async def claim(conn: Conn, *, batch: int, lease_s: float) -> list[asyncpg.Recor
     )
 
 
-async def mark_delivered(conn: Conn, delivery_id: uuid.UUID, http_status: int | None) -> bool:
-    """Record success; False if the row was no longer ours (already settled elsewhere)."""
-    done = await conn.fetchval(
+async def mark_delivered(
+    conn: Conn, delivery_id: uuid.UUID, http_status: int | None
+) -> datetime | None:
+    """Record success and return its time; None if the row was no longer ours (already
+    settled elsewhere)."""
+    delivered_at: datetime | None = await conn.fetchval(
         "UPDATE deliveries SET status = 'delivered', delivered_at = now(), lease_until = NULL, "
         "http_status = $2, last_failure = NULL WHERE id = $1 AND status = 'sending' "
-        "RETURNING true",
+        "RETURNING delivered_at",
         delivery_id,
         http_status,
     )
-    return bool(done)
+    return delivered_at
 
 
 async def mark_failed(
@@ -131,6 +134,25 @@ async def put_in_digest(conn: Conn, ids: list[uuid.UUID], digest_id: uuid.UUID) 
         "UPDATE deliveries SET status = 'in_digest', digest_id = $2 WHERE id = ANY($1::uuid[])",
         ids,
         digest_id,
+    )
+
+
+async def settle_digest_items(
+    conn: Conn,
+    digest_id: uuid.UUID,
+    *,
+    delivered_at: datetime | None = None,
+    failure: str | None = None,
+) -> list[asyncpg.Record]:
+    """The deliveries a digest carried, told its outcome (when it was delivered, or why it
+    was given up); called in the transaction that settles the digest, so once."""
+    return await conn.fetch(
+        "UPDATE deliveries SET delivered_at = $2, last_failure = $3 "  # noqa: S608
+        "WHERE digest_id = $1 AND status = 'in_digest' "
+        f"RETURNING {_COLUMNS}",
+        digest_id,
+        delivered_at,
+        failure,
     )
 
 

@@ -117,6 +117,9 @@ async def stream_feed(
             unread = await feed.unread_count(conn, who.pre, targets, who.sub)
         yield {"event": "unread", "data": json.dumps({"unread": unread})}
         while True:
+            # Armed before reading: an item committed after this read's snapshot notifies
+            # this wake-up, even if the notification comes before the wait below.
+            wake = hub.arm(who.pre)
             async with runtime.pool.acquire() as conn:
                 rows, waiting = await feed.items_since(conn, who.pre, targets, cursor)
                 if rows:
@@ -133,7 +136,7 @@ async def stream_feed(
                 yield {"event": "unread", "data": json.dumps({"unread": unread})}
             # Committed items held behind an older open transaction: look again soon (that
             # transaction may write no feed item, so no notification would come).
-            await hub.wait(who.pre, within_s=0.2 if waiting else 15.0)
+            await hub.wait(wake, within_s=0.2 if waiting else 15.0)
 
     return EventSourceResponse(events(), ping=15)
 

@@ -4,7 +4,9 @@ Claim (``FOR UPDATE SKIP LOCKED``, a lease) → send outside any transaction →
 delivered, or failed with a retry after backoff, or given up; ``notification.delivered`` /
 ``notification.failed`` go to the outbox in the settling transaction. A webhook endpoint
 failing ``webhook_disable_after`` attempts in a row is disabled, its waiting deliveries
-given up, and its owner told in the feed.
+given up, and its owner told in the feed. A digest settles the deliveries it carried in
+the same transaction: each emits its own event (delivered, or failed when the digest is
+given up), so a digested notice is recorded like any other, once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from relais_notifications.domain.delivery import (
     retry_delay,
     webhook_disabled_title,
 )
+from relais_notifications.service.digest import DIGEST_TYPE
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
@@ -149,9 +152,12 @@ class Dispatcher:
             endpoint = await subscriptions.lock_endpoint(conn, d["webhook_id"])
         if sent.ok:
             ATTEMPTS.labels(channel=d["channel"], outcome="delivered").inc()
-            if await deliveries.mark_delivered(conn, d["id"], sent.http_status):
-                await self._emit_delivered(conn, d)
+            delivered_at = await deliveries.mark_delivered(conn, d["id"], sent.http_status)
+            if delivered_at is not None:
+                await emit_delivered(self.runtime, conn, d, delivered_at=delivered_at)
                 log.info("notification_delivered", attempts=attempts)
+                if d["event_type"] == DIGEST_TYPE:
+                    await self._settle_digest_items(conn, d, sent, delivered_at=delivered_at)
         else:
             assert sent.failure is not None
             retry_in = None
@@ -174,6 +180,8 @@ class Dispatcher:
                     attempts=attempts,
                     will_retry=retry_in is not None,
                 )
+                if retry_in is None and d["event_type"] == DIGEST_TYPE:
+                    await self._settle_digest_items(conn, d, sent, delivered_at=None)
         if endpoint:
             failures = await subscriptions.record_attempt(
                 conn,
@@ -212,29 +220,61 @@ class Dispatcher:
         ENDPOINTS_DISABLED.inc()
         log.warning("webhook_disabled", webhook_id=str(hook_id))
 
-    async def _emit_delivered(self, conn: Conn, d: dict[str, Any]) -> None:
-        await self.runtime.emit(
+    async def _settle_digest_items(
+        self,
+        conn: Conn,
+        digest: dict[str, Any],
+        sent: channels.Sent,
+        *,
+        delivered_at: datetime | None,
+    ) -> None:
+        """Each delivery a digest carried emits its own event, for its own cause: delivered
+        when the digest was (its time, its attempts), failed for good when it was given
+        up. In the digest's settling transaction, which only succeeds once."""
+        carried = await deliveries.settle_digest_items(
             conn,
-            NotificationDelivered(
-                notification_id=d["id"],
-                channel=DeliveryChannel(d["channel"]),
-                recipient_org_id=d["recipient_org"],
-                recipient_user_id=_as_uuid(d["recipient_user"]),
-                subscription_id=d["subscription_id"],
-                cause_event_id=d["event_id"],
-                cause_type=d["event_type"],
-                attempts=max(1, d["attempts"]),
-                delivered_at=datetime.now(UTC),
-            ),
-            subject=str(d["id"]),
-            tenant=d["pre_id"],
-            sequence=max(1, d["attempts"]),
+            digest["id"],
+            delivered_at=delivered_at,
+            failure=None if delivered_at is not None else sent.failure,
         )
+        for row in sorted(carried, key=lambda r: (r["created_at"], r["id"])):
+            # Held items were never claimed: the digest's attempts are theirs.
+            item = dict(row) | {"channel": "email", "attempts": digest["attempts"]}
+            if delivered_at is not None:
+                await emit_delivered(self.runtime, conn, item, delivered_at=delivered_at)
+            else:
+                # A digest's failure is an SMTP one: no HTTP status to repeat.
+                await self._emit_failed(
+                    conn, item, channels.Sent(sent.failure or "other"), will_retry=False
+                )
 
     async def _emit_failed(
         self, conn: Conn, d: dict[str, Any], sent: channels.Sent, *, will_retry: bool
     ) -> None:
         await emit_failed(self.runtime, conn, d, sent, will_retry=will_retry)
+
+
+async def emit_delivered(
+    runtime: ServiceRuntime, conn: Conn, d: dict[str, Any], *, delivered_at: datetime
+) -> None:
+    """``notification.delivered`` for delivery ``d`` in the outbox (this transaction)."""
+    await runtime.emit(
+        conn,
+        NotificationDelivered(
+            notification_id=d["id"],
+            channel=DeliveryChannel(d["channel"]),
+            recipient_org_id=d["recipient_org"],
+            recipient_user_id=_as_uuid(d["recipient_user"]),
+            subscription_id=d["subscription_id"],
+            cause_event_id=d["event_id"],
+            cause_type=d["event_type"],
+            attempts=max(1, d["attempts"]),
+            delivered_at=delivered_at,
+        ),
+        subject=str(d["id"]),
+        tenant=d["pre_id"],
+        sequence=max(1, d["attempts"]),
+    )
 
 
 async def emit_failed(

@@ -1,7 +1,8 @@
 """Wakes the feed's live streams when an item is committed (PostgreSQL LISTEN/NOTIFY).
 
-One listening connection per process; each stream waits for a change in its PRE, then
-reads what is new for its user. A lost connection is reopened; streams poll meanwhile.
+One listening connection per process; each stream arms a wake-up for its PRE, reads what
+is new for its user, then waits on that wake-up. A lost connection is reopened; streams
+poll meanwhile.
 """
 
 from __future__ import annotations
@@ -32,14 +33,17 @@ class FeedHub:
                 await self._task
             self._task = None
 
-    def _event(self, pre_id: str) -> asyncio.Event:
+    def arm(self, pre_id: str) -> asyncio.Event:
+        """The wake-up for the next change in ``pre_id``: take it *before* reading, then
+        ``wait`` on it. A notification arriving between the read and the wait sets it, so
+        the wait returns at once instead of sleeping through it (one taken after the read
+        would miss it: each notification sets the current wake-up and a new one is made)."""
         return self._events.setdefault(pre_id, asyncio.Event())
 
-    async def wait(self, pre_id: str, within_s: float) -> None:
-        """Return when something was added in ``pre_id`` (or after ``within_s``)."""
-        event = self._event(pre_id)
+    async def wait(self, armed: asyncio.Event, within_s: float) -> None:
+        """Return when ``armed`` (from ``arm``) was set, or after ``within_s``."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), min(within_s, self._poll))
+            await asyncio.wait_for(armed.wait(), min(within_s, self._poll))
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, pre_id: object) -> None:
         event = self._events.pop(str(pre_id), None)

@@ -98,3 +98,44 @@ async def test_erasure_destroys_the_key_clears_texts_and_tells_the_other_service
     assert detail["referrals"][0]["identity"] is None
     plan = (await h.http.get(f"{url}/plan", headers=h.auth("coordinator"))).json()
     assert plan["objectives"][0]["title"] == "[effacé]"
+
+
+async def test_a_referral_still_on_its_way_when_the_child_is_erased_is_dropped_and_erased_too(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    first, situation_id = await h.open_situation()
+    url = f"/v1/situations/{situation_id}"
+    coordinator = h.auth("coordinator")
+    r = await h.http.post(
+        f"{url}/erasure", json={"reason": "data_subject_request"}, headers=coordinator
+    )
+    assert r.status_code == 204, r.text
+    await h.event("subject.erased", referral_ids=[str(first.referral_id)])
+    # Submitted before the erasure (the same subject id), it reaches parcours after it.
+    late = await h.submit_referral(subject_id=first.subject_id, institution="cmp-rouen")
+    erased = await h.event("subject.erased", referral_ids=[str(late.referral_id)])
+    assert erased["data"]["subject_id"] == str(first.subject_id)
+    assert erased["data"]["situation_ids"] == [situation_id]
+    assert erased["data"]["reason"] == "data_subject_request"
+    # Neither opened nor attached: the only event about it is its erasure.
+    about_late = [
+        e["type"]
+        for e in h.seen
+        if e["source"] == "/relais/parcours" and str(late.referral_id) in str(e["data"])
+    ]
+    assert about_late == ["fr.relais.subject.erased.v1"]
+    detail = (await h.http.get(url, headers=coordinator)).json()
+    assert detail["stage"] == "erased"
+    assert [ref["identity"] for ref in detail["referrals"]] == [None, None]
+    async with h.app.state.runtime.pool.acquire() as conn:
+        # No key was made for the erased child: nothing of its identity is readable again.
+        assert await conn.fetchval("SELECT count(*) FROM subject_keys") == 0
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM situation_referrals WHERE identity_enc IS NOT NULL "
+                "OR sealed IS NOT NULL"
+            )
+            == 0
+        )
+        assert await conn.fetchval("SELECT count(*) FROM situations") == 1

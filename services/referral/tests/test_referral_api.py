@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from relais_referral.config import ReferralSettings
+from relais_referral.entrypoints.maintenance import Maintenance
 from relais_referral.entrypoints.schemas import ReferralRequest
+from relais_referral.main import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +116,60 @@ async def test_an_idempotent_retry_returns_the_first_referral(app: Any, fiche: A
     elsewhere = await post(app, fiche(), org=COLLEGE, **{"Idempotency-Key": "fiche-42"})
     assert elsewhere.status_code == 201
     assert elsewhere.json()["id"] != first.json()["id"]
+
+
+async def test_an_idempotency_key_past_its_retention_is_pruned_and_a_recent_one_is_kept(
+    app: Any, fiche: Any, database_dsn: str, amqp_url: str, keys_dir: Any
+) -> None:
+    await app.register(SCHOOL)
+    old = await post(app, fiche(), **{"Idempotency-Key": "fiche-old"})
+    recent = await post(app, fiche(), **{"Idempotency-Key": "fiche-recent"})
+    assert (old.status_code, recent.status_code) == (201, 201)
+    async with app.runtime.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '31 days' "
+            "WHERE key = 'fiche-old'"
+        )
+    # A second replica, started through its lifespan, prunes it (default retention 30 days).
+    settings = ReferralSettings(
+        database_url=database_dsn,
+        amqp_url=amqp_url,
+        jwks_path=keys_dir / "jwks.json",
+        keys_dir=keys_dir,
+        idempotency_prune_batch=1,
+        maintenance_interval_s=0.1,
+    )
+    assert settings.idempotency_retention_days == 30
+    replica = create_app(settings)
+    async with replica.router.lifespan_context(replica):
+
+        async def pruned() -> bool:
+            async with app.runtime.pool.acquire() as conn:
+                keys = await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys")
+            return bool(keys == ["fiche-recent"])
+
+        for _ in range(100):
+            if await pruned():
+                break
+            await asyncio.sleep(0.1)
+        assert await pruned()
+    # Nothing left past its retention: the replica that runs next prunes nothing.
+    assert await Maintenance(app.runtime, settings).run_once() == 0
+    # The pruned key no longer replays: a new referral, still recognised as the same child.
+    again = await post(app, fiche(), **{"Idempotency-Key": "fiche-old"})
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != old.json()["id"]
+    assert again.json()["known_subject"] is True
+    kept = await post(app, fiche(), **{"Idempotency-Key": "fiche-recent"})
+    assert kept.status_code == 200
+    assert kept.json()["id"] == recent.json()["id"]
+
+
+def test_the_idempotency_retention_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REFERRAL_IDEMPOTENCY_RETENTION_DAYS", "90")
+    assert ReferralSettings().idempotency_retention_days == 90
 
 
 async def test_concurrent_retries_with_one_key_create_one_referral(app: Any, fiche: Any) -> None:

@@ -215,6 +215,51 @@ async def test_an_erased_subject_leaves_only_the_timeline(app: Any, fiche: Any) 
     assert again["known_subject"] is False
 
 
+async def test_the_sender_of_a_referral_the_erasure_left_undecided_is_told_it_was_not_kept(
+    app: Any, fiche: Any
+) -> None:
+    await app.register(SCHOOL)
+    followed = await submit(app, fiche)
+    late = await submit(app, fiche)  # still on its way to parcours when the child is erased
+    attached = SituationReferralAttached(
+        situation_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        referral_id=uuid.UUID(followed["id"]),
+        stage="in_parcours",
+        attached_at=NOW,
+    )
+    await publish(app.amqp_url, attached)
+    await eventually(lambda: _has(app, followed["id"], "taken_up"))
+    [submitted] = [
+        e
+        for e in await app.outbox("referral.submitted.v1")
+        if e["data"]["referral_id"] == late["id"]
+    ]
+    subject_id = uuid.UUID(submitted["data"]["subject_id"])
+    erased = SubjectErased(
+        subject_id=subject_id,
+        situation_ids=[uuid.uuid4()],
+        referral_ids=[uuid.UUID(followed["id"]), uuid.UUID(late["id"])],
+        reason="data_subject_request",
+        erased_at=NOW,
+    )
+    await publish(app.amqp_url, erased, sequence=2)
+    await eventually(lambda: _has(app, late["id"], "declined"))
+    view = (
+        await app.http.get(f"/v1/referrals/{late['id']}", headers=app.auth("institution", SCHOOL))
+    ).json()
+    assert view["referral"] is None
+    assert view["timeline"][-1]["reason"] == "subject_erased"
+    [told] = [
+        e["data"]
+        for e in await app.outbox("referral.status_changed.v1")
+        if e["data"]["status"] == "declined"
+    ]
+    assert told == told | {"referral_id": late["id"], "reason": "subject_erased"}
+    # A referral the review decided keeps its timeline: nothing is rewritten.
+    assert await timeline(app, followed["id"]) == ["received", "taken_up"]
+
+
 def command(app: Any, fiche: Any, **changes: Any) -> SubmitReferral:
     body = fiche()
     [public] = app.keys.intake_public_jwks()["keys"]

@@ -24,6 +24,12 @@ class ReferralSettings(RelaisSettings):
     #: This service's own secrets (store and blind-index keys per PRE, the intake key);
     #: ``<keys_dir>/referral`` when unset. See ``adapters/keys.py``.
     secrets_dir: Path | None = None
+    #: Idempotency-Keys of ``POST /v1/referrals`` are kept this long (days), then pruned by
+    #: every replica's maintenance loop (every ``maintenance_interval_s``). A retry with a
+    #: pruned key makes a new referral, which the blind index still marks ``known_subject``.
+    idempotency_retention_days: int = Field(default=30, ge=1)
+    #: Keys deleted per transaction by that pruning (bounded batches, SKIP LOCKED).
+    idempotency_prune_batch: int = Field(default=1000, ge=1, le=100_000)
 
     @property
     def effective_secrets_dir(self) -> Path:

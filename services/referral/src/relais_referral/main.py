@@ -1,12 +1,16 @@
-"""create_app(): wires settings, runtime, subscribers and routes; nothing else."""
+"""create_app(): wires settings, runtime, subscribers, routes and maintenance; nothing else."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from relais_referral.config import ReferralSettings
 from relais_referral.entrypoints import consumers
 from relais_referral.entrypoints.http import router, well_known
+from relais_referral.entrypoints.maintenance import Maintenance
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
 
@@ -28,4 +32,17 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         routers=[router, well_known],
     )
     app.state.referral_keys = keys
+    maintenance = Maintenance(runtime, settings)
+    app.state.referral_maintenance = maintenance
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(_app):
+            maintenance.start()
+            try:
+                yield
+            finally:
+                await maintenance.stop()
+
+    app.router.lifespan_context = lifespan
     return app

@@ -57,7 +57,7 @@ async def attach_referral(
     pre_id: str,
     institution_id: str,
     facts: dict[str, Any],
-    identity_enc: bytes,
+    identity_enc: bytes | None,
     received_at: datetime,
 ) -> None:
     await conn.execute(
@@ -948,7 +948,12 @@ async def set_stage(conn: Conn, situation_id: uuid.UUID, stage: str) -> None:
 
 
 async def erase_subject(
-    conn: Conn, pre_id: str, subject_id: uuid.UUID, situation_id: uuid.UUID, now: datetime
+    conn: Conn,
+    pre_id: str,
+    subject_id: uuid.UUID,
+    situation_id: uuid.UUID,
+    now: datetime,
+    reason: str,
 ) -> None:
     """Crypto-erase the identity and clear every text written about the child."""
     await conn.execute(
@@ -970,10 +975,11 @@ async def erase_subject(
         situation_id,
     )
     await conn.execute(
-        "UPDATE situations SET stage = 'erased', erased_at = $2, exit_reason_text = NULL "
-        "WHERE id = $1",
+        "UPDATE situations SET stage = 'erased', erased_at = $2, erasure_reason = $3, "
+        "exit_reason_text = NULL WHERE id = $1",
         situation_id,
         now,
+        reason,
     )
     await conn.execute(
         "UPDATE deadlines SET resolved_at = $2 WHERE situation_id = $1 AND resolved_at IS NULL",

@@ -33,7 +33,9 @@ async def erase(
             HandoverCancelReason.OTHER,
             now,
         )
-        await repository.erase_subject(conn, who.pre, situation["subject_id"], situation_id, now)
+        await repository.erase_subject(
+            conn, who.pre, situation["subject_id"], situation_id, now, reason.value
+        )
         version = await repository.bump_version(conn, situation_id)
         await runtime.emit(
             conn,

@@ -1,7 +1,8 @@
 """Use case: a referral arrives; open a situation, or join the child's existing one.
 
 The identity sealed to the PRE is opened here and stored encrypted with the subject's
-own key; the JWE itself is not kept (see ``adapters/vault.py``).
+own key; the JWE itself is not kept (see ``adapters/vault.py``). A referral of a child
+erased while it was on its way is never opened (see ``drop_after_erasure``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 from joserfc.errors import JoseError
 
-from relais_contracts.types import DeadlineKind, SituationStage
-from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached
+from relais_contracts.types import DeadlineKind, ErasureReason, SituationStage
+from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached, SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
@@ -47,6 +49,8 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
     pre_id = tx.incoming.tenant
     now = datetime.now(UTC)
     existing = await repository.find_situation_for_subject(tx.conn, pre_id, referral.subject_id)
+    if existing is not None and existing["stage"] == "erased":
+        return await drop_after_erasure(tx, existing, referral, now)
     if existing is None:
         situation_id = uuid.uuid4()
         due = review_due_on(now, settings.review_within_days, settings.timezone)
@@ -113,6 +117,45 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
             subject=str(situation_id),
             sequence=version,
         )
+    return situation_id
+
+
+async def drop_after_erasure(
+    tx: Tx, situation: asyncpg.Record, referral: ReferralSubmitted, now: datetime
+) -> uuid.UUID:
+    """The child was erased while this referral was on its way (same ``subject_id``).
+
+    It ends as if it had arrived a moment before the erasure (ADR 0006): its identity is
+    never opened nor stored (no new key, nothing to resurrect), its facts join the erased
+    situation like those of the earlier referrals, the situation stays ``erased``, and a
+    ``subject.erased`` naming it tells every service to erase what it holds of it; the
+    referral service tells the sender the referral was not kept.
+    """
+    situation_id: uuid.UUID = situation["id"]
+    await repository.attach_referral(
+        tx.conn,
+        referral_id=referral.referral_id,
+        situation_id=situation_id,
+        pre_id=tx.incoming.tenant,
+        institution_id=referral.institution_id,
+        facts=referral.facts.model_dump(mode="json"),
+        identity_enc=None,
+        received_at=now,
+    )
+    version = await repository.bump_version(tx.conn, situation_id)
+    reason = situation["erasure_reason"] or ErasureReason.OTHER.value
+    await tx.emit(
+        SubjectErased(
+            subject_id=referral.subject_id,
+            situation_ids=[situation_id],
+            referral_ids=[referral.referral_id],
+            reason=ErasureReason(reason),
+            erased_at=situation["erased_at"] or now,
+        ),
+        subject=str(referral.subject_id),
+        sequence=version,
+    )
+    log.info("referral_after_erasure_dropped", referral_id=str(referral.referral_id))
     return situation_id
 
 

@@ -102,7 +102,7 @@ def register_parcours_events(runtime: ServiceRuntime) -> None:
     @consumer.handles(SubjectErased)
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
         data: SubjectErased = event.data
-        await erase_subject(tx, data.subject_id)
+        await erase_subject(tx, data.subject_id, data.referral_ids, data.erased_at)
 
 
 def keys_from(settings: ReferralSettings) -> ReferralKeys:

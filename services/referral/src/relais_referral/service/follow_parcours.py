@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 import structlog
 
@@ -50,6 +51,23 @@ async def record_status(tx: Tx, referral_ids: Iterable[uuid.UUID], change: Statu
     return moved
 
 
-async def erase_subject(tx: Tx, subject_id: uuid.UUID) -> None:
-    """Drop the sealed identity of every referral of the child; the timeline stays."""
+#: The reason code a sender reads when its referral ends with the child's erasure.
+SUBJECT_ERASED_REASON = "subject_erased"
+
+
+async def erase_subject(
+    tx: Tx, subject_id: uuid.UUID, referral_ids: Iterable[uuid.UUID], at: datetime
+) -> None:
+    """Drop the sealed identity of every referral of the child; the timeline stays.
+
+    A listed referral the review never decided (``received``, ``under_review``) will never
+    be: its sender is told it was not kept (``declined``, reason ``subject_erased``). That
+    is also how the sender of a referral still on its way at the erasure hears of it:
+    parcours drops it and erases it by a ``subject.erased`` naming it (ADR 0006).
+    """
     await repository.erase_identity(tx.conn, tx.incoming.tenant, subject_id)
+    await record_status(
+        tx,
+        referral_ids,
+        StatusChange(ReferralStatus.DECLINED, at, reason=SUBJECT_ERASED_REASON),
+    )

@@ -1,0 +1,53 @@
+"""The referral service's own maintenance: a loop in every replica, beside the runtime's.
+
+The runtime's maintenance loop prunes the inbox but takes no service-specific work, so
+this one runs in the app's lifespan with the same period (``maintenance_interval_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+
+from relais_referral.config import ReferralSettings
+from relais_referral.service.prune_idempotency_keys import prune_idempotency_keys
+from relais_runtime.logging import get_logger
+from relais_runtime.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+class Maintenance:
+    def __init__(self, runtime: ServiceRuntime, settings: ReferralSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="referral-maintenance")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> int:
+        s = self.settings
+        pruned = await prune_idempotency_keys(
+            self.runtime, s.idempotency_retention_days, s.idempotency_prune_batch
+        )
+        if pruned:
+            log.info("idempotency_keys_pruned", count=pruned)
+        return pruned
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("referral_maintenance_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.settings.maintenance_interval_s)

@@ -74,6 +74,12 @@ def test_declined_referral_tells_the_reason_in_french() -> None:
     assert "Motif : hors du territoire du PRE." in text.body
 
 
+def test_a_referral_overtaken_by_the_familys_erasure_request_says_so_in_french() -> None:
+    notice = notice_for(example(ReferralStatusChanged, 0, reason="subject_erased"), LINKS)
+    text = render(notice.template, notice.facts, notice.link)
+    assert "Motif : la famille a demandé l'effacement de ses données." in text.body
+
+
 def test_a_refused_amqp_referral_tells_its_sender_why_by_its_own_reference() -> None:
     data = example(ReferralSubmitRejected)
     notice = notice_for(data, LINKS)

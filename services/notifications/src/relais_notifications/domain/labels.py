@@ -89,6 +89,8 @@ REASON_LABELS: dict[str, str] = {
     ExitReason.CONSENT_WITHDRAWN: "accord de la famille retiré",
     ExitReason.AGE_LIMIT: "limite d'âge atteinte",
     "other": "autre motif",
+    # A referral the family's erasure request overtook (parcours keeps nothing of it).
+    "subject_erased": "la famille a demandé l'effacement de ses données",
 }
 
 

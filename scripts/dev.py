@@ -24,7 +24,7 @@ from relais_parcours.adapters.vault import MASTER_KEY_FILENAME, load_master_key
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_reporting.cli import load_demo as load_reporting_demo
 from relais_runtime.auth import generate_signing_key, mint_token
-from relais_runtime.devstack import Stack, StackConfig
+from relais_runtime.devstack import PortsInUseError, Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     stack = Stack(config)
     print("  démarrage des services (migrations, topologie)…")
-    stack.start()
+    try:
+        stack.start()
+    except PortsInUseError as exc:
+        taken = ", ".join(f"{port} ({name})" for name, port in exc.taken.items())
+        print(
+            f"Port(s) déjà utilisé(s) : {taken}. Un autre Relais tourne-t-il encore ? "
+            "Arrêtez-le (Ctrl-C dans son terminal) puis relancez ./scripts/dev-up.",
+            file=sys.stderr,
+        )
+        return 1
     try:
         tok = tokens(keys_dir)
         load_demo(config, tok)
@@ -214,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nJournaux : {config.log_dir}/<service>.log — Ctrl-C pour arrêter.")
         if args.no_wait:
             return 0
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGTERM, _stop_once)
         while all(p.process and p.process.poll() is None for p in stack.processes.values()):
             time.sleep(1)
         print("Un service s'est arrêté ; voir les journaux.", file=sys.stderr)
@@ -222,8 +231,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        _ignore_stop_signals()
         print("Arrêt des services…")
         stack.stop()
+
+
+def _ignore_stop_signals() -> None:
+    # A second Ctrl-C or SIGTERM while stopping would abort the clean-up and leave the
+    # services running (`pkill -f scripts/dev.py` signals both uv and this process).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stop_once(*_: object) -> None:
+    _ignore_stop_signals()
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -137,6 +138,24 @@ class ServiceProcess:
             self._log = None
 
 
+class PortsInUseError(RuntimeError):
+    """Some service ports are taken (another stack still running?): nothing was started."""
+
+    def __init__(self, taken: Mapping[str, int]) -> None:
+        self.taken = dict(taken)
+        listed = ", ".join(f"{name} {port}" for name, port in self.taken.items())
+        super().__init__(f"ports already in use: {listed}")
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
 class Stack:
     def __init__(self, config: StackConfig, services: Iterable[str] | None = None) -> None:
         wanted = set(services) if services is not None else {s.name for s in SERVICES}
@@ -144,6 +163,15 @@ class Stack:
         self.processes = {s.name: ServiceProcess(s, config) for s in SERVICES if s.name in wanted}
 
     def start(self, timeout: float = 90.0) -> None:
+        # Checked first: with an old stack still on the ports, its /ready would answer for
+        # the new processes, which then die on bind.
+        taken = {
+            name: self.config.ports[name]
+            for name in self.processes
+            if _port_taken(self.config.ports[name])
+        }
+        if taken:
+            raise PortsInUseError(taken)
         for proc in self.processes.values():
             proc.start()
         try:

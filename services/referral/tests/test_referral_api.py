@@ -271,6 +271,21 @@ async def test_the_list_filters_by_status_and_paginates(app: Any, fiche: Any) ->
     assert {e["field"] for e in bad.json()["errors"]} == {"query.status.0", "query.limit"}
 
 
+async def test_an_offset_beyond_any_page_is_refused_on_its_field(app: Any) -> None:
+    await app.register(SCHOOL)
+    admin = app.auth("admin", "pre-76540-coordination")
+    for path, who in [
+        ("/v1/referrals", app.auth("institution", SCHOOL)),
+        ("/v1/institutions", admin),
+    ]:
+        # Larger than PostgreSQL's bigint: used to reach the database and give a 500.
+        r = await app.http.get(f"{path}?offset={2**70}", headers=who)
+        assert r.status_code == 422, r.text
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+            ("query.offset", "less_than_equal")
+        ]
+
+
 async def test_the_sender_withdraws_a_referral_not_yet_taken_up(app: Any, fiche: Any) -> None:
     await app.register(SCHOOL)
     await app.register(COLLEGE)
@@ -358,6 +373,27 @@ async def test_the_institutions_directory(app: Any) -> None:
         "code": "uai_invalid",
         "message": bad_uai.json()["errors"][0]["message"],
     }
+
+
+async def test_a_nul_character_is_refused_on_its_field_in_the_directory(app: Any) -> None:
+    # PostgreSQL text and jsonb refuse U+0000: these used to reach the database and give a 500.
+    admin = app.auth("admin", "pre-76540-coordination")
+    await app.register(SCHOOL)
+    body = {"id": SCHOOL, "pre_id": "pre-76540", "name": "École\u0000", "category": "school"}
+    named = await app.http.put(f"/v1/institutions/{SCHOOL}", json=body, headers=admin)
+    assert named.status_code == 422, named.text
+    assert [(e["field"], e["code"]) for e in named.json()["errors"]] == [("name", "nul_character")]
+    contacts = await app.http.put(
+        f"/v1/institutions/{SCHOOL}/contacts", json=[{"name": "Secrétariat\u0000"}], headers=admin
+    )
+    assert contacts.status_code == 422, contacts.text
+    assert contacts.json()["errors"][0]["field"] == "0.name"
+    for path in ["/v1/institutions/a%00b", f"/v1/institutions/{'x' * 5000}/activate"]:
+        r = await app.http.request(
+            "POST" if path.endswith("activate") else "GET", path, headers=admin
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "path.institution_id"
 
 
 async def test_the_intake_public_key_is_published(app: Any) -> None:

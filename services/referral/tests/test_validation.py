@@ -123,3 +123,14 @@ def test_no_reason_or_axis_is_refused(fiche: Any) -> None:
     errors = errors_of(fiche(axes=[], reasons={"categories": [], "description": "x"}))
     assert errors["axes"][0] == "too_short"
     assert errors["reasons.categories"][0] == "too_short"
+
+
+def test_a_nul_character_anywhere_in_the_fiche_is_refused_on_its_field(fiche: Any) -> None:
+    body = with_child(fiche, first_name="Éloïse\u0000")
+    body["guardians"][0]["languages"] = ["fr", "ar\u0000"]
+    body["reasons"]["description"] = "Difficultés\u0000"
+    errors = errors_of(body)
+    assert errors["child.first_name"][0] == "nul_character"
+    assert "caractère nul" in errors["child.first_name"][1]
+    assert errors["reasons.description"][0] == "nul_character"
+    assert errors["guardians.0.languages.1"][0] == "language_invalid"

@@ -53,6 +53,20 @@ async def test_a_school_year_that_does_not_exist_is_refused_in_french_naming_the
     ]
 
 
+@pytest.mark.parametrize("path", ["/v1/indicators", "/v1/indicators.csv"])
+async def test_a_school_year_in_other_digits_than_ascii_is_refused_naming_the_field(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    # Arabic-Indic digits passed the pattern's \d, then broke the CSV's filename header: a 500.
+    r = await client.get(
+        path, params={"school_year": "\u0662\u0660\u0662\u0666-\u0662\u0660\u0662\u0667"}
+    )
+    assert r.status_code == 422, r.text
+    assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+        ("query.school_year", "string_pattern_mismatch")
+    ]
+
+
 async def test_figures_known_on_a_day_to_come_are_refused_since_they_would_still_change(
     client: httpx.AsyncClient,
 ) -> None:

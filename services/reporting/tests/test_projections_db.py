@@ -234,3 +234,14 @@ async def test_a_rebuild_while_events_arrive_loses_nothing(pool: asyncpg.Pool) -
     )
     async with pool.acquire() as conn:
         assert await store.load_facts(conn, [PRE]) == facts.fold_all(logged(e) for e in events)
+
+
+async def test_figures_as_of_the_last_representable_day_count_every_event(
+    pool: asyncpg.Pool,
+) -> None:
+    # The end of 9999-12-31 is past datetime's range: it used to overflow (a 500).
+    await consume(pool, demo.school_year(PRE, 2025, 40, seed=3))
+    async with pool.acquire() as conn:
+        last_day = await build_report(conn, [PRE], "2025-2026", threshold=1, as_of=date.max)
+        live = await build_report(conn, [PRE], "2025-2026", threshold=1)
+    assert last_day.figures == live.figures

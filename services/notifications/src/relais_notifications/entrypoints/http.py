@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sse_starlette.sse import EventSourceResponse
 
@@ -20,6 +21,7 @@ from relais_notifications.service import manage
 from relais_notifications.service.live import FeedHub
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import CurrentPrincipal, Principal
+from relais_runtime.bodies import Body, Offset
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -28,7 +30,6 @@ router = APIRouter(prefix="/v1")
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 #: The CloudEvents types one can subscribe to: those this service notifies about.
 NOTIFIED_TYPES = frozenset(model.ce_type() for model in RULES)
@@ -62,9 +63,7 @@ class FeedPage(BaseModel):
     offset: int
 
 
-class MarkRead(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MarkRead(Body):
     ids: list[uuid.UUID] | None = Field(
         default=None, max_length=500, description="Items to mark read; absent: all."
     )
@@ -141,13 +140,19 @@ async def stream_feed(
     return EventSourceResponse(events(), ping=15)
 
 
+def _counter(text: str) -> bool:
+    # ASCII digits that fit a bigint: str.isdigit() also takes "²" (int() refuses it) and
+    # any length (PostgreSQL refuses it), both failing the stream.
+    return re.fullmatch(r"[0-9]{1,18}", text) is not None
+
+
 async def _resume_cursor(conn: Conn, pre_id: str, last_event_id: str) -> feed.Cursor:
     """``<txid>-<position>`` as sent in ``id:``; a bare position is an id sent before the
     stream followed transactions; anything else starts from now."""
     txid, dash, position = last_event_id.partition("-")
-    if dash and txid.isdigit() and position.isdigit():
+    if dash and _counter(txid) and _counter(position):
         return (int(txid), int(position))
-    if last_event_id.isdigit():
+    if _counter(last_event_id):
         known = await feed.cursor_of_position(conn, pre_id, int(last_event_id))
         if known is not None:
             return known
@@ -179,9 +184,7 @@ EventTypes = Annotated[
 ]
 
 
-class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SubscriptionIn(Body):
     channel: Literal["email", "amqp"]
     personal: bool = Field(
         default=False, description="Pour soi seulement ; sinon pour toute l'organisation."
@@ -281,9 +284,7 @@ async def delete_subscription(
 # --- webhooks -----------------------------------------------------------------------------
 
 
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WebhookIn(Body):
     url: str = Field(min_length=8, max_length=2000, description="Adresse https:// de réception.")
     event_types: EventTypes
     language: Language = "fr"

@@ -31,9 +31,14 @@ def new_secret() -> str:
 
 
 def check_webhook_url(url: str, *, allow_insecure: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise DomainError("webhook_url_invalid", "L'adresse du webhook n'est pas valide.", 422)
+    invalid = DomainError("webhook_url_invalid", "L'adresse du webhook n'est pas valide.", 422)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. "https://[::1": urlsplit raises rather than returning parts
+        raise invalid from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise invalid
     if allow_insecure:
         return
     if parts.scheme != "https":
@@ -41,7 +46,7 @@ def check_webhook_url(url: str, *, allow_insecure: bool) -> None:
             "webhook_url_not_https", "L'adresse du webhook doit commencer par https://.", 422
         )
     try:
-        address = ipaddress.ip_address(parts.hostname)
+        address = ipaddress.ip_address(hostname)
     except ValueError:
         return
     if address.is_private or address.is_loopback or address.is_link_local:

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import BaseModel, Field, HttpUrl, StringConstraints
 
 from relais_contracts.types import PartnerCategory, PreId, Slug
 from relais_parcours.adapters import repository
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Ctx
 from relais_parcours.domain.situation import duration_warning
+from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
 from relais_parcours.service import access
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, ensure_same_pre, require_roles
@@ -106,7 +107,7 @@ async def list_situations(
     ctx: Ctx,
     stage: StageFilter | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SituationPage:
     """Coordinators see every situation of their PRE; a référent sees their own."""
     async with runtime.pool.acquire() as conn:
@@ -176,15 +177,13 @@ async def get_situation(
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 
 
-class HsdsPhone(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class HsdsPhone(Body):
     number: str = Field(min_length=3, max_length=40)
 
 
-class HsdsContact(BaseModel):
+class HsdsContact(Body):
     """HSDS 3 ``contact`` (a professional's contact at the partner, never a family's)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     id: Slug
     name: str | None = Field(default=None, max_length=200)
     title: str | None = Field(default=None, max_length=200)
@@ -192,18 +191,16 @@ class HsdsContact(BaseModel):
     phones: list[HsdsPhone] = Field(default_factory=list, max_length=5)
 
 
-class HsdsAddress(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class HsdsAddress(Body):
     address_1: str = Field(min_length=1, max_length=200)
     city: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(pattern=r"^[0-9]{5}$")
     country: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
 
 
-class HsdsLocation(BaseModel):
+class HsdsLocation(Body):
     """HSDS 3 ``location`` with its physical address."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     id: Slug
     location_type: Literal["physical", "virtual", "postal"] = "physical"
     name: str | None = Field(default=None, max_length=200)
@@ -212,10 +209,9 @@ class HsdsLocation(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
-class HsdsService(BaseModel):
+class HsdsService(Body):
     """HSDS 3 ``service``, with the waiting time (``wait_time``, and in days for figures)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     id: Slug
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
@@ -234,10 +230,8 @@ class HsdsService(BaseModel):
     contact_ids: list[Slug] = Field(default_factory=list, max_length=20)
 
 
-class PartnerBody(BaseModel):
+class PartnerBody(Body):
     """A partner organisation, shaped after Open Referral HSDS 3 ``organization``."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: Slug
     pre_id: PreId
@@ -259,7 +253,7 @@ def _partner(row: Any) -> PartnerBody:
     "/partners/{partner_id}", response_model=PartnerBody, summary="Enregistrer un partenaire"
 )
 async def put_partner(
-    partner_id: str, body: PartnerBody, who: Admin, runtime: Runtime
+    partner_id: PartnerId, body: PartnerBody, who: Admin, runtime: Runtime
 ) -> PartnerBody:
     ensure_same_pre(who, body.pre_id)
     if body.id != partner_id:
@@ -277,7 +271,7 @@ async def get_partners(
     who: Team,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[PartnerBody]:
     async with runtime.pool.acquire() as conn:
         rows = await repository.list_partners(conn, who.pre, limit, offset)
@@ -296,7 +290,7 @@ async def _one_partner(runtime: ServiceRuntime, who: Principal, partner_id: str)
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerBody, summary="Un partenaire")
-async def get_partner(partner_id: str, who: Directory, runtime: Runtime) -> PartnerBody:
+async def get_partner(partner_id: PartnerId, who: Directory, runtime: Runtime) -> PartnerBody:
     return _partner(await _one_partner(runtime, who, partner_id))
 
 
@@ -304,7 +298,9 @@ async def get_partner(partner_id: str, who: Directory, runtime: Runtime) -> Part
     "/partners/{partner_id}/hsds",
     summary="Le partenaire au format Open Referral HSDS 3 (organization compilée)",
 )
-async def get_partner_hsds(partner_id: str, who: Directory, runtime: Runtime) -> dict[str, Any]:
+async def get_partner_hsds(
+    partner_id: PartnerId, who: Directory, runtime: Runtime
+) -> dict[str, Any]:
     return hsds_organization(await _one_partner(runtime, who, partner_id))
 
 

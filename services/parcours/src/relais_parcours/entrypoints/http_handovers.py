@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from relais_contracts.types import (
     DataCategory,
@@ -20,7 +20,7 @@ from relais_contracts.types import (
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.domain.handover import partner_sees_content
-from relais_parcours.entrypoints.validation import invalid_field
+from relais_parcours.entrypoints.validation import Body, Offset, invalid_field
 from relais_parcours.service import access, handovers
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
@@ -47,11 +47,7 @@ Partner = Annotated[Principal, Depends(require_roles("partner"))]
 Anyone = Annotated[Principal, Depends(require_roles("coordinator", "referent", "partner"))]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class HandoverBody(_Body):
+class HandoverBody(Body):
     action_id: uuid.UUID
     partner_id: Slug
     data_categories: list[DataCategory] = Field(
@@ -202,7 +198,7 @@ async def list_handovers(
     situation_id: uuid.UUID | None = None,
     status: HandoverStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> HandoverPage:
     referent_id = None
     async with runtime.pool.acquire() as conn:
@@ -238,25 +234,25 @@ async def get_handover(handover_id: uuid.UUID, who: Anyone, runtime: Runtime, ct
     return await _find(runtime, ctx, who, handover_id)
 
 
-class AcceptBody(_Body):
+class AcceptBody(Body):
     starts_on: date | None = None
 
 
-class DeclineBody(_Body):
+class DeclineBody(Body):
     reason: HandoverDeclineReason
 
 
-class WaitlistBody(_Body):
+class WaitlistBody(Body):
     expected_start_on: date | None = Field(
         default=None, description="When the partner expects to start; empty if unknown."
     )
 
 
-class CompleteBody(_Body):
+class CompleteBody(Body):
     outcome: HandoverOutcome
 
 
-class CancelBody(_Body):
+class CancelBody(Body):
     reason: HandoverCancelReason = HandoverCancelReason.REFERENT_REQUEST
 
 
@@ -353,7 +349,7 @@ async def get_disclosures(
     who: Team,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[Disclosure]:
     async with runtime.pool.acquire() as conn:
         await access.situation_for(conn, who, situation_id)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Header
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -28,7 +27,7 @@ from relais_contracts.types import (
 )
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx
-from relais_parcours.entrypoints.validation import invalid_field
+from relais_parcours.entrypoints.validation import Body, invalid_field
 from relais_parcours.service import access, closure, consent, plan
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
@@ -51,21 +50,17 @@ Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
 # --- consent ----------------------------------------------------------------------------------
 
 
-class Guardian(_Body):
+class Guardian(Body):
     """A holder of parental authority who agreed (a label, not a full identity)."""
 
     label: str = Field(min_length=1, max_length=100, examples=["Mère"])
     relationship: Literal["mother", "father", "legal_guardian", "other"]
 
 
-class ScopeEntry(_Body):
+class ScopeEntry(Body):
     """Who may receive what: one partner, or every partner of a category."""
 
     partner_id: Slug | None = None
@@ -87,7 +82,7 @@ class ScopeEntry(_Body):
         return value
 
 
-class ConsentBody(_Body):
+class ConsentBody(Body):
     form: ConsentForm
     given_at: AwareDatetime
     valid_until: date | None = None
@@ -172,7 +167,7 @@ class Consent(BaseModel):
     withdrawn_by: str | None
 
 
-class WithdrawBody(_Body):
+class WithdrawBody(Body):
     guardian: str = Field(
         min_length=1,
         max_length=100,
@@ -267,19 +262,19 @@ async def post_withdrawal(
 # --- plan -------------------------------------------------------------------------------------
 
 
-class ObjectiveBody(_Body):
+class ObjectiveBody(Body):
     axis: Axis
     title: str = Field(min_length=1, max_length=300)
     target_on: date | None = None
 
 
-class ObjectivePatch(_Body):
+class ObjectivePatch(Body):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     status: Literal["open", "met", "abandoned"] | None = None
     target_on: date | None = None
 
 
-class ActionBody(_Body):
+class ActionBody(Body):
     title: str = Field(min_length=1, max_length=300)
     starts_on: date | None = None
     ends_on: date | None = None
@@ -295,7 +290,7 @@ class ActionBody(_Body):
         return value
 
 
-class ActionPatch(_Body):
+class ActionPatch(Body):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     status: Literal["planned", "in_progress", "done", "cancelled"] | None = None
     starts_on: date | None = None
@@ -434,7 +429,7 @@ async def patch_action(
 # --- closure and follow-up --------------------------------------------------------------------
 
 
-class ClosureBody(_Body):
+class ClosureBody(Body):
     exit_reason: ExitReason
     exit_reason_text: str | None = Field(
         default=None, min_length=3, max_length=500, validate_default=True
@@ -484,7 +479,7 @@ async def post_closure(
     )
 
 
-class FollowupBody(_Body):
+class FollowupBody(Body):
     outcome: FollowupOutcome
     held_on: date
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from relais_contracts.types import (
@@ -19,6 +19,7 @@ from relais_contracts.types import (
 )
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx
+from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, erasure, referents, review
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
@@ -44,14 +45,10 @@ Manager = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
 # --- team reviews -----------------------------------------------------------------------------
 
 
-class Attendee(_Body):
+class Attendee(Body):
     """A professional at the meeting (never a family member's details)."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -59,13 +56,13 @@ class Attendee(_Body):
     role: str | None = Field(default=None, max_length=200)
 
 
-class MeetingBody(_Body):
+class MeetingBody(Body):
     meets_on: date
     attendees: list[Attendee] = Field(default_factory=list, max_length=50)
     situation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
 
 
-class MeetingPatch(_Body):
+class MeetingPatch(Body):
     attendees: list[Attendee] | None = Field(default=None, max_length=50)
     add_situation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
 
@@ -93,7 +90,7 @@ class Meeting(BaseModel):
     agenda: list[AgendaItem] = []
 
 
-class DecisionBody(_Body):
+class DecisionBody(Body):
     situation_id: uuid.UUID
     decision: ReviewDecision
     # validate_default: their rules run when they are left out, which is the usual mistake.
@@ -232,7 +229,7 @@ async def list_reviews(
     who: Team,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[Meeting]:
     async with runtime.pool.acquire() as conn:
         rows = await repository.list_meetings(conn, who.pre, limit, offset)
@@ -277,7 +274,7 @@ async def post_decision(
 # --- référents and caseloads -------------------------------------------------------------------
 
 
-class ReferentBody(_Body):
+class ReferentBody(Body):
     user_sub: str | None = Field(
         default=None,
         min_length=1,
@@ -320,14 +317,14 @@ async def get_referents(
     who: Team,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[Referent]:
     async with runtime.pool.acquire() as conn:
         rows = await repository.list_referents(conn, who.pre, limit, offset)
     return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
 
 
-class AssignBody(_Body):
+class AssignBody(Body):
     referent_id: uuid.UUID
     override_reason: str | None = Field(
         default=None,
@@ -382,7 +379,7 @@ async def get_situation_referents(
     return [Assignment(**dict(r)) for r in rows]
 
 
-class PreSettings(_Body):
+class PreSettings(Body):
     caseload_limit: int | None = Field(default=None, ge=1, le=500)
     max_duration_months: int | None = Field(default=None, ge=1, le=120)
 
@@ -406,7 +403,7 @@ async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
     )
 
 
-class ErasureBody(_Body):
+class ErasureBody(Body):
     reason: ErasureReason
 
 

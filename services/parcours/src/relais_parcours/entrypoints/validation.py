@@ -1,8 +1,27 @@
-"""A refusal a route finds after parsing the body, answered like a field validator's."""
+"""Request bodies' common rules, and refusals a route finds after parsing the body."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from fastapi.exceptions import RequestValidationError
+from pydantic import ConfigDict
+
+from relais_contracts.types import Slug
+from relais_runtime.bodies import Body as RuntimeBody
+from relais_runtime.bodies import Offset
+
+__all__ = ["Body", "Offset", "PartnerId", "invalid_field"]
+
+#: Partner ids are slugs: anything else (a NUL byte, 10 000 characters) is refused as such.
+PartnerId = Annotated[Slug, Path()]
+
+
+class Body(RuntimeBody):
+    """A request body: unknown fields refused, text stripped, no NUL character."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 def invalid_field(field: str, code: str, message: str) -> RequestValidationError:

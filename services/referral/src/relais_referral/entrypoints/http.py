@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
-from relais_contracts.types import ReferralStatus
+from relais_contracts.types import ReferralStatus, Slug
 from relais_referral.adapters import repository
 from relais_referral.adapters.keys import ReferralKeys
 from relais_referral.entrypoints.schemas import (
@@ -42,7 +42,10 @@ Keys = Annotated[ReferralKeys, Depends(get_keys)]
 Institution = Annotated[Principal, Depends(require_roles("institution"))]
 Admin = Annotated[Principal, Depends(require_roles("admin", "coordinator"))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Taille de page.")]
-Offset = Annotated[int, Query(ge=0, description="Décalage.")]
+# Bounded: PostgreSQL's OFFSET is a bigint (a larger value was a 500); no page lies that far.
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Décalage.")]
+# Institution ids are slugs: anything else (a NUL byte, 10 000 characters) is refused as such.
+InstitutionId = Annotated[Slug, Path(description="Identifiant de l'établissement.")]
 
 INSTITUTION_NOT_FOUND = DomainError(
     "institution_not_found", "Établissement introuvable dans ce PRE.", status=404
@@ -164,7 +167,7 @@ def _institution(row: Any) -> InstitutionView:
     summary="Enregistrer ou mettre à jour un établissement orienteur",
 )
 async def put_institution(
-    institution_id: str, body: InstitutionRequest, who: Admin, runtime: Runtime
+    institution_id: InstitutionId, body: InstitutionRequest, who: Admin, runtime: Runtime
 ) -> InstitutionView:
     ensure_same_pre(who, body.pre_id)
     if body.id != institution_id:
@@ -196,7 +199,9 @@ async def get_institutions(
 
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionView)
-async def get_institution(institution_id: str, who: Admin, runtime: Runtime) -> InstitutionView:
+async def get_institution(
+    institution_id: InstitutionId, who: Admin, runtime: Runtime
+) -> InstitutionView:
     async with runtime.pool.acquire() as conn:
         row = await repository.get_institution(conn, who.pre, institution_id)
     if row is None:
@@ -210,7 +215,7 @@ async def get_institution(institution_id: str, who: Admin, runtime: Runtime) -> 
     summary="Remplacer les contacts d'un établissement",
 )
 async def put_contacts(
-    institution_id: str, body: list[Contact], who: Admin, runtime: Runtime
+    institution_id: InstitutionId, body: list[Contact], who: Admin, runtime: Runtime
 ) -> InstitutionView:
     if len(body) > 20:
         raise DomainError("too_many_contacts", "Au plus 20 contacts par établissement.", 422)
@@ -237,7 +242,9 @@ async def _set_active(
     response_model=InstitutionView,
     summary="Désactiver un établissement (il ne peut plus orienter ; son historique reste)",
 )
-async def post_deactivate(institution_id: str, who: Admin, runtime: Runtime) -> InstitutionView:
+async def post_deactivate(
+    institution_id: InstitutionId, who: Admin, runtime: Runtime
+) -> InstitutionView:
     return await _set_active(institution_id, who, runtime, False)
 
 
@@ -246,7 +253,9 @@ async def post_deactivate(institution_id: str, who: Admin, runtime: Runtime) -> 
     response_model=InstitutionView,
     summary="Réactiver un établissement",
 )
-async def post_activate(institution_id: str, who: Admin, runtime: Runtime) -> InstitutionView:
+async def post_activate(
+    institution_id: InstitutionId, who: Admin, runtime: Runtime
+) -> InstitutionView:
     return await _set_active(institution_id, who, runtime, True)
 
 

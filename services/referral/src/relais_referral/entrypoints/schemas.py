@@ -35,6 +35,7 @@ from relais_contracts.types import (
     TriState,
 )
 from relais_referral.domain.referral import MAX_AGE, MIN_AGE, age_on
+from relais_runtime.bodies import Body as RuntimeBody
 
 
 def _today() -> date:
@@ -108,8 +109,8 @@ Siret = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Body(RuntimeBody):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 class Child(Body):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
-_SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+_SCHOOL_YEAR = re.compile(r"^([0-9]{4})-([0-9]{4})$")  # ASCII digits only: "٢٠٢٦" is no label
 
 
 def school_year_of(moment: datetime, tz: ZoneInfo = PARIS) -> str:

@@ -44,7 +44,9 @@ Reader = Annotated[Principal, Depends(reader)]
 SchoolYear = Annotated[
     str,
     Query(
-        pattern=r"^\d{4}-\d{4}$",
+        # [0-9], not \d: the pattern engine's \d takes any script's digits ("٢٠٢٦"), which
+        # then broke the CSV's Content-Disposition header (latin-1 only): a 500.
+        pattern=r"^[0-9]{4}-[0-9]{4}$",
         examples=["2026-2027"],
         description="Année scolaire (1er septembre - 31 août).",
     ),

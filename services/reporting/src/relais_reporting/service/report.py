@@ -22,7 +22,10 @@ class IndicatorReport:
     figures: list[indicators.Figure]
 
 
-def _end_of(day: date) -> datetime:
+def _end_of(day: date) -> datetime | None:
+    """The end of ``day`` in Paris; None (no cut) for 9999-12-31, whose end no datetime holds."""
+    if day == date.max:
+        return None
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
 
 
@@ -49,7 +52,7 @@ async def build_report(
     if as_of is None and known_on is None:
         docs = await store.load_facts(conn, pre_ids)
     else:
-        occurred_before = _end_of(as_of) if as_of else None
+        occurred_before = _end_of(as_of) if as_of else None  # None: every event counts
         docs = {}
         async for batch in store.stream_log(
             conn, pre_ids=pre_ids, known_before=_end_of(known_on) if known_on else None

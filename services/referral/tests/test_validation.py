@@ -134,3 +134,12 @@ def test_a_nul_character_anywhere_in_the_fiche_is_refused_on_its_field(fiche: An
     assert "caractère nul" in errors["child.first_name"][1]
     assert errors["reasons.description"][0] == "nul_character"
     assert errors["guardians.0.languages.1"][0] == "language_invalid"
+
+
+def test_digits_of_other_scripts_are_refused_in_phone_and_school_code(fiche: Any) -> None:
+    # Arabic-Indic digits are digits to Python's \d, not to a telephone network or to the
+    # Éducation nationale's directory.
+    phone = errors_of(with_guardian(fiche, phone="٠٦١٢٣٤٥٦٧٨"))["guardians.0.phone"]
+    assert phone[0] == "phone_invalid"
+    uai = errors_of(with_child(fiche, school_uai="٠٧٦١٢٣٤A"))["child.school_uai"]
+    assert uai[0] == "uai_invalid"

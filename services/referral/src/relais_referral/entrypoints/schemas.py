@@ -45,11 +45,11 @@ def _today() -> date:
 def _phone(value: str) -> str:
     """French numbers (``06 12 34 56 78``, ``+33 6 12 34 56 78``) or international ones."""
     compact = re.sub(r"[\s.\-()]", "", value)
-    if re.fullmatch(r"0[1-9]\d{8}", compact):
+    if re.fullmatch(r"0[1-9][0-9]{8}", compact):
         return compact
-    if re.fullmatch(r"\+33[1-9]\d{8}", compact):
+    if re.fullmatch(r"\+33[1-9][0-9]{8}", compact):
         return "0" + compact[3:]
-    if re.fullmatch(r"\+(?!33)[1-9]\d{6,14}", compact):
+    if re.fullmatch(r"\+(?!33)[1-9][0-9]{6,14}", compact):
         return compact
     raise PydanticCustomError(
         "phone_invalid",
@@ -82,7 +82,7 @@ def _language(value: str) -> str:
 
 
 def _uai(value: str) -> str:
-    if not re.fullmatch(r"\d{7}[A-Z]", value):
+    if not re.fullmatch(r"[0-9]{7}[A-Z]", value):
         raise PydanticCustomError(
             "uai_invalid", "Code UAI invalide : 7 chiffres et une lettre majuscule (ex. 0761234A)."
         )
@@ -90,7 +90,7 @@ def _uai(value: str) -> str:
 
 
 def _siret(value: str) -> str:
-    if not re.fullmatch(r"\d{14}", value):
+    if not re.fullmatch(r"[0-9]{14}", value):
         raise PydanticCustomError("siret_invalid", "Numéro SIRET invalide : 14 chiffres.")
     return value
 

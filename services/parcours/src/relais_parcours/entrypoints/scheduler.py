@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import asyncpg
@@ -12,27 +11,20 @@ from relais_parcours.context import Parcours
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines
 from relais_parcours.service.open_situation import backfill_identities
+from relais_runtime.background import BackgroundLoop
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
 
-class DeadlineScheduler:
+class DeadlineScheduler(BackgroundLoop):
+    task_name = "deadline-scheduler"
+
     def __init__(self, runtime: ServiceRuntime, ctx: Parcours) -> None:
+        super().__init__()
         self.runtime = runtime
         self.ctx = ctx
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deadline-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         try:

@@ -7,33 +7,25 @@ this one runs in the app's lifespan with the same period (``maintenance_interval
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import asyncpg
 
 from relais_referral.config import ReferralSettings
 from relais_referral.service.prune_idempotency_keys import prune_idempotency_keys
+from relais_runtime.background import BackgroundLoop
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
 
-class Maintenance:
+class Maintenance(BackgroundLoop):
+    task_name = "referral-maintenance"
+
     def __init__(self, runtime: ServiceRuntime, settings: ReferralSettings) -> None:
+        super().__init__()
         self.runtime = runtime
         self.settings = settings
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="referral-maintenance")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         s = self.settings

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 
-class BackgroundLoop:
+class BackgroundLoop(ABC):
     """``start`` runs ``_run`` as a task; ``stop`` cancels it and waits for it to end.
 
     Subclasses name the task and write ``_run`` (which loops until cancelled); work that
@@ -29,5 +30,6 @@ class BackgroundLoop:
                 await self._task
             self._task = None
 
+    @abstractmethod
     async def _run(self) -> None:
-        raise NotImplementedError
+        """The loop itself; runs until the task is cancelled."""

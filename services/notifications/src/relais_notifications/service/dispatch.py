@@ -258,23 +258,8 @@ async def emit_delivered(
     runtime: ServiceRuntime, conn: Conn, d: dict[str, Any], *, delivered_at: datetime
 ) -> None:
     """``notification.delivered`` for delivery ``d`` in the outbox (this transaction)."""
-    await runtime.emit(
-        conn,
-        NotificationDelivered(
-            notification_id=d["id"],
-            channel=DeliveryChannel(d["channel"]),
-            recipient_org_id=d["recipient_org"],
-            recipient_user_id=_as_uuid(d["recipient_user"]),
-            subscription_id=d["subscription_id"],
-            cause_event_id=d["event_id"],
-            cause_type=d["event_type"],
-            attempts=max(1, d["attempts"]),
-            delivered_at=delivered_at,
-        ),
-        subject=str(d["id"]),
-        tenant=d["pre_id"],
-        sequence=max(1, d["attempts"]),
-    )
+    data = NotificationDelivered(**_outcome_fields(d), delivered_at=delivered_at)
+    await runtime.emit(conn, data, subject=str(d["id"]), tenant=d["pre_id"], sequence=_attempts(d))
 
 
 async def emit_failed(
@@ -286,26 +271,34 @@ async def emit_failed(
     will_retry: bool,
 ) -> None:
     """``notification.failed`` for delivery ``d`` in the outbox (this transaction)."""
-    await runtime.emit(
-        conn,
-        NotificationFailed(
-            notification_id=d["id"],
-            channel=DeliveryChannel(d["channel"]),
-            recipient_org_id=d["recipient_org"],
-            recipient_user_id=_as_uuid(d["recipient_user"]),
-            subscription_id=d["subscription_id"],
-            cause_event_id=d["event_id"],
-            cause_type=d["event_type"],
-            attempts=max(1, d["attempts"]),
-            failure=DeliveryFailure(sent.failure or "other"),
-            http_status=sent.http_status,
-            will_retry=will_retry,
-            failed_at=datetime.now(UTC),
-        ),
-        subject=str(d["id"]),
-        tenant=d["pre_id"],
-        sequence=max(1, d["attempts"]) + (0 if will_retry else 1),
+    data = NotificationFailed(
+        **_outcome_fields(d),
+        failure=DeliveryFailure(sent.failure or "other"),
+        http_status=sent.http_status,
+        will_retry=will_retry,
+        failed_at=datetime.now(UTC),
     )
+    # A final failure follows the last attempt's own (retryable) failure event.
+    sequence = _attempts(d) + (0 if will_retry else 1)
+    await runtime.emit(conn, data, subject=str(d["id"]), tenant=d["pre_id"], sequence=sequence)
+
+
+def _attempts(d: dict[str, Any]) -> int:
+    return max(1, int(d["attempts"]))
+
+
+def _outcome_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """What ``notification.delivered`` and ``notification.failed`` both say of delivery ``d``."""
+    return {
+        "notification_id": d["id"],
+        "channel": DeliveryChannel(d["channel"]),
+        "recipient_org_id": d["recipient_org"],
+        "recipient_user_id": _as_uuid(d["recipient_user"]),
+        "subscription_id": d["subscription_id"],
+        "cause_event_id": d["event_id"],
+        "cause_type": d["event_type"],
+        "attempts": _attempts(d),
+    }
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:

@@ -15,6 +15,7 @@ from relais_parcours.entrypoints import (
     http,
     http_handovers,
     http_parcours,
+    http_partners,
     http_team,
     scheduler,
 )
@@ -42,7 +43,13 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         runtime,
         title="Relais — parcours",
         description="Situations, revues d'équipe, consentements, plans et relais aux partenaires.",
-        routers=[http.router, http_team.router, http_parcours.router, http_handovers.router],
+        routers=[
+            http.router,
+            http_team.router,
+            http_parcours.router,
+            http_handovers.router,
+            http_partners.router,
+        ],
     )
     app.state.parcours = ctx
 

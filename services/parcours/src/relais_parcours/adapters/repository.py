@@ -192,28 +192,6 @@ async def resolve_deadlines(
     )
 
 
-async def upsert_partner(conn: Conn, values: dict[str, Any]) -> bool:
-    """Insert or update; False if the id belongs to another PRE (ids are global)."""
-    row = await conn.fetchrow(
-        "INSERT INTO partners (id, pre_id, name, category, description, website, email, "
-        "services, locations, contacts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-        "ON CONFLICT (id) DO UPDATE SET name = $3, category = $4, description = $5, "
-        "website = $6, email = $7, services = $8, locations = $9, contacts = $10, "
-        "updated_at = now() WHERE partners.pre_id = $2 RETURNING id",
-        values["id"],
-        values["pre_id"],
-        values["name"],
-        values["category"],
-        values.get("description"),
-        values.get("website"),
-        values.get("email"),
-        values.get("services", []),
-        values.get("locations", []),
-        values.get("contacts", []),
-    )
-    return row is not None
-
-
 _PARTNER_COLUMNS = (
     "id, pre_id, name, category, description, website, email, services, locations, contacts, "
     "updated_at"

@@ -1,0 +1,139 @@
+"""SQL of the partner directory: entries, their HSDS ids, searches, the PRE's read setting."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from relais_runtime.db import Conn
+
+ENTRY_COLUMNS = (
+    "id, pre_id, name, category, description, website, email, services, locations, contacts, "
+    "hsds_id, updated_at"
+)
+
+
+async def save_entry(conn: Conn, values: dict[str, Any], hsds_id: uuid.UUID) -> bool:
+    """Insert or update; False if the slug belongs to another PRE (slugs are global).
+
+    An entry keeps the HSDS id it was created with (``hsds_id`` only counts at insert).
+    """
+    row = await conn.fetchrow(
+        "INSERT INTO partners (id, pre_id, name, category, description, website, email, "
+        "services, locations, contacts, hsds_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "ON CONFLICT (id) DO UPDATE SET name = $3, category = $4, description = $5, "
+        "website = $6, email = $7, services = $8, locations = $9, contacts = $10, "
+        "updated_at = now() WHERE partners.pre_id = $2 RETURNING id",
+        values["id"],
+        values["pre_id"],
+        values["name"],
+        values["category"],
+        values.get("description"),
+        values.get("website"),
+        values.get("email"),
+        values.get("services", []),
+        values.get("locations", []),
+        values.get("contacts", []),
+        hsds_id,
+    )
+    return row is not None
+
+
+async def entry(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ENTRY_COLUMNS} FROM partners WHERE pre_id = $1 AND id = $2",  # noqa: S608 - constant
+        pre_id,
+        partner_id,
+    )
+
+
+async def entry_by_hsds_id(conn: Conn, pre_id: str, hsds_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ENTRY_COLUMNS} FROM partners WHERE pre_id = $1 AND hsds_id = $2",  # noqa: S608 - constant
+        pre_id,
+        hsds_id,
+    )
+
+
+async def slug_owner(conn: Conn, partner_id: str) -> str | None:
+    """The PRE a partner slug belongs to, if any."""
+    owner: str | None = await conn.fetchval("SELECT pre_id FROM partners WHERE id = $1", partner_id)
+    return owner
+
+
+async def entries(
+    conn: Conn,
+    pre_id: str,
+    *,
+    search: str | None = None,
+    categories: list[str] | None = None,
+    with_wait_time: bool = False,
+    modified_after: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[asyncpg.Record], int]:
+    """The PRE's entries by name, filtered, one page of them and how many match in all.
+
+    ``search`` matches words of the name, description and the services' and places'
+    texts (every word, case and accents as typed); ``categories`` None: any.
+    """
+    rows = await conn.fetch(
+        f"SELECT {ENTRY_COLUMNS}, count(*) OVER () AS total FROM partners "  # noqa: S608 - constant
+        "WHERE pre_id = $1 AND ($2::text[] IS NULL OR category = ANY($2)) "
+        "AND ($3::timestamptz IS NULL OR updated_at >= $3) "
+        "AND (NOT $4 OR jsonb_path_exists(services, "
+        "'$[*] ? (@.wait_time != null || @.wait_time_days != null)')) "
+        "AND ($5::text[] IS NULL OR (SELECT bool_and(concat_ws(' ', name, description, "
+        "services::text, locations::text) ILIKE '%' || w || '%') FROM unnest($5) AS w)) "
+        "ORDER BY name, id LIMIT $6 OFFSET $7",
+        pre_id,
+        categories,
+        modified_after,
+        with_wait_time,
+        _words(search),
+        limit,
+        offset,
+    )
+    if not rows and offset > 0:
+        _, total = await entries(
+            conn,
+            pre_id,
+            search=search,
+            categories=categories,
+            with_wait_time=with_wait_time,
+            modified_after=modified_after,
+            limit=1,
+        )
+        return [], total
+    return list(rows), rows[0]["total"] if rows else 0
+
+
+def _words(search: str | None) -> list[str] | None:
+    if search is None:
+        return None
+    # LIKE's own wildcards are searched as characters.
+    words = [
+        w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in search.split()
+    ]
+    return words or None
+
+
+async def hsds_read(conn: Conn, pre_id: str) -> str:
+    """Who may read the PRE's directory through the HSDS API: ``members`` or ``public``."""
+    value: str | None = await conn.fetchval(
+        "SELECT hsds_read FROM directory_settings WHERE pre_id = $1", pre_id
+    )
+    return value or "members"
+
+
+async def set_hsds_read(conn: Conn, pre_id: str, value: str) -> None:
+    await conn.execute(
+        "INSERT INTO directory_settings (pre_id, hsds_read) VALUES ($1, $2) "
+        "ON CONFLICT (pre_id) DO UPDATE SET hsds_read = $2, updated_at = now()",
+        pre_id,
+        value,
+    )

@@ -6,7 +6,10 @@ import json
 from typing import Any, TypeAlias
 
 import asyncpg
+import structlog
 from asyncpg.pool import PoolConnectionProxy
+
+log = structlog.get_logger("relais.db")
 
 #: A connection, whether taken from a pool (a proxy) or opened directly.
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -19,16 +22,46 @@ async def _init_connection(conn: Conn) -> None:
         )
 
 
+class Pool(asyncpg.Pool):
+    """asyncpg's pool, except that a connection breaking on its way back is not an error.
+
+    Releasing runs a reset query. When PostgreSQL goes away just after a commit, that query
+    fails and asyncpg raises from ``async with pool.acquire()``, after the transaction
+    committed: the caller would answer 500 for a change that was saved. Whatever ran on the
+    connection is settled by then (committed, rolled back, or rolled back by the server when
+    the connection died), and asyncpg has already dropped the connection; the next acquire
+    opens a new one. So the failure is logged and swallowed.
+    """
+
+    __slots__ = ()
+
+    # asyncpg's signature, overridden: the timeout parameter is its own.
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        try:
+            await super().release(connection, timeout=timeout)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("db_connection_lost_on_release", error=type(exc).__name__)
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections encode/decode json and jsonb as Python objects.
 
     asyncpg re-opens broken connections on the next acquire, so a PostgreSQL restart only
     fails the transactions in flight (which the callers retry).
     """
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    # What asyncpg.create_pool() does, with our Pool class.
+    pool = Pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
     )
-    assert pool is not None
+    await pool
     return pool
 
 

@@ -17,6 +17,10 @@ the validator: its type becomes ``code`` and its message is returned unchanged. 
 English or echo the input, so it is not shown).
 
 The submitted values are never echoed back: they may be a child's identity.
+
+An exception no handler takes is answered by :class:`ErrorBoundary`, logged once: a
+database or broker that cannot be reached is a 503 with ``Retry-After`` (the client may
+try again), anything else a 500.
 """
 
 from __future__ import annotations
@@ -24,22 +28,28 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+import asyncpg
+from aio_pika import exceptions as amqp_errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic_core.core_schema import ErrorType
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relais_runtime.logging import get_logger
 
 __all__ = [
+    "RETRY_AFTER_S",
     "VALIDATION_MESSAGE",
     "DomainError",
+    "ErrorBoundary",
     "error_body",
     "install_error_handlers",
     "translate_validation_errors",
+    "unavailable_dependency",
 ]
 
 log = get_logger(__name__)
@@ -288,10 +298,122 @@ async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path, error=type(exc).__name__)
+# -- exceptions no handler took: outages (503) and bugs (500) --------------------------------
+
+#: Seconds a client is asked to wait after a 503: a PostgreSQL or RabbitMQ restart.
+RETRY_AFTER_S: Final = 5
+
+Dependency = Literal["database", "broker"]
+
+_DATABASE_DOWN: Final = (
+    asyncpg.PostgresConnectionError,  # class 08, and "connection was closed" mid-query
+    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+)
+_BROKER_DOWN: Final = (amqp_errors.AMQPConnectionError, amqp_errors.ChannelInvalidStateError)
+_DRIVERS: Final[dict[str, Dependency]] = {
+    "asyncpg": "database",
+    "aiormq": "broker",
+    "aio_pika": "broker",
+    "pamqp": "broker",
+    "faststream": "broker",
+}
+
+_UNAVAILABLE: Final[dict[Dependency, tuple[str, str]]] = {
+    "database": (
+        "database_unavailable",
+        "Le service est momentanément indisponible : sa base de données ne répond pas. "
+        f"Réessayez dans {RETRY_AFTER_S} secondes.",
+    ),
+    "broker": (
+        "broker_unavailable",
+        "Le service est momentanément indisponible : sa messagerie (RabbitMQ) ne répond pas. "
+        f"Réessayez dans {RETRY_AFTER_S} secondes.",
+    ),
+}
+
+
+def _raised_in_driver(exc: BaseException) -> Dependency | None:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        dependency = _DRIVERS.get(module.partition(".")[0])
+        if dependency is not None:
+            return dependency
+        tb = tb.tb_next
+    return None
+
+
+def unavailable_dependency(exc: BaseException) -> Dependency | None:
+    """``"database"`` or ``"broker"`` when ``exc`` says that dependency cannot be reached.
+
+    A socket error or timeout counts only when raised inside that dependency's driver (a
+    refused connection in asyncpg); the same error elsewhere (a key file) is a bug.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        found = {unavailable_dependency(e) for e in exc.exceptions}
+        return found.pop() if len(found) == 1 else None
+    if isinstance(exc, _DATABASE_DOWN):
+        return "database"
+    if isinstance(exc, _BROKER_DOWN):
+        return "broker"
+    if isinstance(exc, OSError):  # ConnectionRefusedError, TimeoutError, gaierror...
+        return _raised_in_driver(exc)
+    return None
+
+
+def _failure_response(scope: Scope, exc: Exception) -> JSONResponse:
+    where = {"method": scope.get("method"), "path": scope.get("path")}
+    dependency = unavailable_dependency(exc)
+    if dependency is not None:
+        log.warning(
+            "request failed: dependency unavailable",
+            dependency=dependency,
+            error=type(exc).__name__,
+            **where,
+        )
+        code, message = _UNAVAILABLE[dependency]
+        return JSONResponse(
+            error_body(code, message),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    log.error("unhandled error", error=type(exc).__name__, exc_info=exc, **where)
     code, message = _STATUS_CODES[500]
     return JSONResponse(error_body(code, message), status_code=500)
+
+
+class ErrorBoundary:
+    """Pure ASGI middleware: answers an exception no handler took, and logs it once.
+
+    Starlette's own last resort (an ``Exception`` handler) re-raises after answering, so
+    uvicorn logged every failure a second time with its traceback. Here the exception stops:
+    one log line, one answer. An exception after the response started cannot be answered;
+    it is left to uvicorn, which logs it (once) and closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started:
+                raise
+            await _failure_response(scope, exc)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -299,4 +421,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(Exception, _on_unhandled)
+    app.add_middleware(ErrorBoundary)

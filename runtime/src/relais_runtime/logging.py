@@ -199,7 +199,6 @@ class _StandardStreamHandler(logging.StreamHandler[TextIO]):
 _FOREIGN_LOGGERS = (
     "uvicorn",
     "uvicorn.error",
-    "uvicorn.access",
     "faststream",
     "faststream.access",
     "asyncpg",
@@ -277,6 +276,14 @@ def configure_logging(
         for existing in list(foreign.handlers):
             foreign.removeHandler(existing)
         foreign.propagate = True
+    # uvicorn's access log starts each line with the client's address (personal data) and
+    # is on whenever the logger has a handler, its ancestors' included: it gets none, so
+    # --no-access-log or not, no address is written. Traffic is counted in /metrics.
+    access = logging.getLogger("uvicorn.access")
+    for existing in list(access.handlers):
+        access.removeHandler(existing)
+    access.propagate = False
+    access.disabled = True
     logging.captureWarnings(True)
 
 

@@ -7,10 +7,13 @@ vhost of its own, both removed afterwards, so concurrent runs never see each oth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -67,3 +70,160 @@ async def delete_vhost(name: str) -> None:
 def amqp_url_for(vhost: str, base: str = AMQP_BASE) -> str:
     parts = urlsplit(base)
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), "", ""))
+
+
+# -- making PostgreSQL unavailable to a running app -------------------------------------------
+
+#: What PostgreSQL answers to ``COMMIT``: CommandComplete "COMMIT", then ReadyForQuery.
+_COMMIT_DONE = b"C\x00\x00\x00\x0bCOMMIT\x00"
+_READY = b"Z\x00\x00\x00\x05"
+
+
+class TcpProxy:
+    """A TCP relay in front of a server (PostgreSQL) that a test cuts to simulate an outage.
+
+    ``cut()`` refuses new connections and drops the open ones, as a stopped database does;
+    ``restore()`` listens again on the same port. ``cut_after_commit(marker)`` waits for the
+    connection that carries ``marker`` (a value bound in a query, e.g. an Idempotency-Key),
+    lets its ``COMMIT`` complete, then cuts: the moment a PostgreSQL restart hits a request
+    whose change is saved but whose answer is not written yet.
+    """
+
+    def __init__(self, target: str = ADMIN_DSN) -> None:
+        parts = urlsplit(target)
+        self.target_host = parts.hostname or "127.0.0.1"
+        self.target_port = parts.port or 5432
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._marker: bytes | None = None
+        self.cut_done = asyncio.Event()
+
+    def dsn(self, database: str) -> str:
+        """A DSN for ``database`` through the proxy (no TLS: the relay reads the protocol)."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
+    async def restore(self) -> None:
+        """Listen again on the same port (PostgreSQL is back)."""
+        self.cut_done.clear()
+        await self.start()
+
+    def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        self.cut_done.set()
+
+    def cut_after_commit(self, marker: bytes) -> None:
+        self._marker = marker
+
+    async def stop(self) -> None:
+        self.cut()
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection(self.target_host, self.target_port)
+        except OSError:
+            client_w.transport.abort()
+            return
+        self._writers.update((client_w, server_w))
+        state = {"marked": False, "commit_seen": False, "committed": False}
+        upstream = asyncio.create_task(self._client_to_server(client_r, server_w, client_w, state))
+        await self._server_to_client(server_r, client_w, state)
+        if state["committed"]:
+            # Wait for the client's next words (bounded), which find the database gone.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(upstream), timeout=10)
+        upstream.cancel()
+        for writer in (client_w, server_w):
+            writer.transport.abort()
+            self._writers.discard(writer)
+
+    async def _client_to_server(
+        self,
+        client_r: asyncio.StreamReader,
+        server_w: asyncio.StreamWriter,
+        client_w: asyncio.StreamWriter,
+        state: dict[str, bool],
+    ) -> None:
+        while chunk := await client_r.read(65536):
+            if state["committed"]:
+                # The client's next words (the pool's reset query) meet a dead database.
+                client_w.transport.abort()
+                return
+            if self._marker is not None and self._marker in chunk:
+                state["marked"] = True
+            server_w.write(chunk)
+        server_w.transport.abort()
+
+    async def _server_to_client(
+        self, server_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, state: dict[str, bool]
+    ) -> None:
+        while chunk := await server_r.read(65536):
+            client_w.write(chunk)
+            start = 0
+            if state["marked"] and not state["commit_seen"]:
+                start = chunk.find(_COMMIT_DONE)
+                state["commit_seen"] = start >= 0
+            if state["commit_seen"] and chunk.find(_READY, max(start, 0)) >= 0:
+                # The commit is acknowledged: the database "goes down" before anything else.
+                await client_w.drain()
+                self._marker = None
+                state["committed"] = True
+                self._writers.discard(client_w)
+                self.cut()
+                return
+
+
+# -- a service app served by uvicorn, in this process ----------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app_factory: Callable[[], Any],
+    *,
+    access_log: bool = False,
+    lifespan: Literal["auto", "on", "off"] = "on",
+) -> AsyncIterator[str]:
+    """Serve ``app_factory()`` with uvicorn as the container does; yield its base URL.
+
+    The options are the entrypoint's (``--factory --proxy-headers --no-access-log``, default
+    log level, ``log_config=None`` so the app's logging set-up stays): what a test sees in
+    the logs is what production writes.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(
+        app_factory,
+        factory=True,
+        host="127.0.0.1",
+        port=0,
+        proxy_headers=True,
+        access_log=access_log,
+        log_config=None,
+        lifespan=lifespan,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn stopped before serving")
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,10 +94,10 @@ class App:
         return [e for e in events if e["type"].endswith(type_suffix)]
 
 
-@pytest.fixture
-async def app(database_dsn: str, amqp_url: str, keys_dir: Path) -> AsyncIterator[App]:
+@asynccontextmanager
+async def running_app(database_url: str, amqp_url: str, keys_dir: Path) -> AsyncIterator[App]:
     settings = ReferralSettings(
-        database_url=database_dsn,
+        database_url=database_url,
         amqp_url=amqp_url,
         jwks_path=keys_dir / "jwks.json",
         keys_dir=keys_dir,
@@ -112,6 +114,35 @@ async def app(database_dsn: str, amqp_url: str, keys_dir: Path) -> AsyncIterator
             yield App(http, runtime, fastapi_app.state.referral_keys, keys_dir, amqp_url)
     finally:
         await runtime.stop()
+
+
+@pytest.fixture
+async def app(database_dsn: str, amqp_url: str, keys_dir: Path) -> AsyncIterator[App]:
+    async with running_app(database_dsn, amqp_url, keys_dir) as running:
+        yield running
+
+
+@pytest.fixture
+async def pg_proxy() -> AsyncIterator[testing.TcpProxy]:
+    """A relay to PostgreSQL that a test cuts to make the database unreachable."""
+    proxy = testing.TcpProxy()
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+async def app_behind_proxy(
+    database_dsn: str, pg_proxy: testing.TcpProxy, amqp_url: str, keys_dir: Path
+) -> AsyncIterator[App]:
+    """The app reaching its database through ``pg_proxy``; the database is back at teardown."""
+    database = urlsplit(database_dsn).path.lstrip("/")
+    async with running_app(pg_proxy.dsn(database), amqp_url, keys_dir) as running:
+        try:
+            yield running
+        finally:
+            if not pg_proxy.serving:
+                await pg_proxy.restore()
 
 
 def fiche(pre_id: str = PRE, **changes: Any) -> dict[str, Any]:

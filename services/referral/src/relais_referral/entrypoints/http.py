@@ -78,6 +78,8 @@ async def post_referral(
     ] = None,
 ) -> ReferralView:
     ensure_same_pre(who, body.pre_id)
+    # The answer is read in the transaction that saves the referral: once it commits, the
+    # answer stands, even if the database goes away before it is written out.
     async with runtime.pool.acquire() as conn, conn.transaction():
         submission = await submit_referral(
             RuntimeEmitter(runtime, conn),
@@ -86,13 +88,13 @@ async def post_referral(
             request=body,
             idempotency_key=idempotency_key,
         )
+        view = await view_referral(
+            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=submission.referral_id
+        )
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    async with runtime.pool.acquire() as conn:
-        return await view_referral(
-            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=submission.referral_id
-        )
+    return view
 
 
 @router.get(
@@ -141,14 +143,14 @@ async def get_referral(
 async def post_withdraw(
     referral_id: uuid.UUID, who: Institution, runtime: Runtime, keys: Keys
 ) -> ReferralView:
-    async with runtime.pool.acquire() as conn:
-        async with conn.transaction():
-            await withdraw_referral(
-                RuntimeEmitter(runtime, conn),
-                pre_id=who.pre,
-                institution_id=who.org,
-                referral_id=referral_id,
-            )
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await withdraw_referral(
+            RuntimeEmitter(runtime, conn),
+            pre_id=who.pre,
+            institution_id=who.org,
+            referral_id=referral_id,
+        )
+        # Read in the same transaction: the answer is what was committed.
         return await view_referral(
             conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
         )

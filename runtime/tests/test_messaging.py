@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -93,7 +95,11 @@ async def make_runtime(
 
 
 async def publish_raw(
-    amqp_url: str, body: bytes, routing_key: str, message_id: str | None = None
+    amqp_url: str,
+    body: bytes,
+    routing_key: str,
+    message_id: str | None = None,
+    headers: dict[str, Any] | None = None,
 ) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
@@ -104,6 +110,7 @@ async def publish_raw(
                 body,
                 message_id=message_id or uuid.uuid4().hex,
                 content_type=CLOUDEVENTS_CONTENT_TYPE,
+                headers=headers,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=routing_key,
@@ -463,6 +470,103 @@ async def test_replayed_message_reaches_only_its_own_queue(
     await asyncio.sleep(0.3)
     assert await effects(runtime, second) == [str(event.id)]
     assert await lot.browse(first) == []
+
+
+def relais_cli(amqp_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ``relais`` operator command, run as a separate process."""
+    command = "from relais_runtime.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", command, *args, "--amqp-url", amqp_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_a_retried_then_parked_message_keeps_its_routing_key_and_replays_to_its_consumer_once(
+    make_runtime: Factory, amqp_url: str
+) -> None:
+    first, second = f"test.a-{uuid.uuid4().hex[:6]}", f"test.b-{uuid.uuid4().hex[:6]}"
+    runtime = await make_runtime(
+        bound(first), bound(second), immediate_attempts=1, retry_delays_ms=[100, 200]
+    )
+    failing = {"on": True}
+    handled_with: list[tuple[str, str]] = []
+
+    @runtime.consumer(first).handles(ReferralWithdrawn)
+    async def on_first(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        if failing["on"]:
+            raise RuntimeError("partner API down")
+        handled_with.append((str(event.id), tx.routing_key))
+        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", str(event.id), first)
+
+    record_effect(runtime, second)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    original_key = event.routing_key()
+    await publish_raw(amqp_url, event.model_dump_json().encode(), original_key, str(event.id))
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return len(await lot.browse(first)) == 1
+
+    await eventually(parked)
+    # Through two delay steps (relais.retry, key = the queue name) and still the first key.
+    listed = await asyncio.to_thread(relais_cli, amqp_url, "dlq", "list", first, "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["reason"], row["routing_key"]) == ("retries_exhausted", original_key)
+    as_text = await asyncio.to_thread(relais_cli, amqp_url, "dlq", "list", first)
+    assert original_key in as_text.stdout
+    shown = await asyncio.to_thread(relais_cli, amqp_url, "dlq", "show", first, str(event.id))
+    assert json.loads(shown.stdout)["routing_key"] == original_key
+
+    failing["on"] = False
+    replayed = await asyncio.to_thread(
+        relais_cli, amqp_url, "dlq", "replay", first, "--id", str(event.id)
+    )
+    assert replayed.returncode == 0, replayed.stderr
+
+    async def handled_by_first() -> bool:
+        return await effects(runtime, first) == [str(event.id)]
+
+    await eventually(handled_by_first)
+    await asyncio.sleep(0.5)  # long enough for a second delivery to show
+    # Once, by its own consumer, which sees the key it was first published with.
+    assert handled_with == [(str(event.id), original_key)]
+    assert await effects(runtime, first) == [str(event.id)]
+    assert await effects(runtime, second) == [str(event.id)]  # its original copy only
+    assert await lot.browse(first) == []
+
+
+async def test_a_sender_cannot_name_another_routing_key_in_a_header_to_survive_a_retry(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name), immediate_attempts=1, retry_delays_ms=[100])
+    keys: list[str] = []
+
+    @runtime.consumer(queue_name).handles(ReferralWithdrawn)
+    async def on_event(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        keys.append(tx.routing_key)
+        if len(keys) == 1:
+            raise RuntimeError("transient")
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    event = envelope()
+    await publish_raw(
+        amqp_url,
+        event.model_dump_json().encode(),
+        event.routing_key(),
+        str(event.id),
+        headers={"x-relais-original-routing-key": "referral.submit.v1.someone-else"},
+    )
+
+    async def retried() -> bool:
+        return len(keys) == 2
+
+    await eventually(retried)
+    # The header a sender wrote is replaced by the key the broker routed on.
+    assert keys == [event.routing_key(), event.routing_key()]
 
 
 async def test_purge_removes_only_the_selected_parked_message(

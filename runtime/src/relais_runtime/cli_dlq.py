@@ -58,7 +58,7 @@ def list_(
         else:
             typer.echo(
                 f"{parked.message_id}  {parked.parked_at[:19]}  {parked.reason:<20} "
-                f"{parked.type or '?'}  {parked.error[:80]}"
+                f"{parked.routing_key}  {parked.type or '?'}  {parked.error[:80]}"
             )
 
 

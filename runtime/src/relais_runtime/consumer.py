@@ -44,7 +44,7 @@ from pydantic import ValidationError
 
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
-from relais_contracts.topology import PARKING_EXCHANGE, delay_name
+from relais_contracts.topology import PARKING_EXCHANGE, RETRY_EXCHANGE, delay_name
 from relais_runtime import inbox, outbox
 from relais_runtime.db import Conn
 from relais_runtime.logging import mask_text
@@ -54,6 +54,10 @@ log = structlog.get_logger("relais.consumer")
 M = TypeVar("M", bound=Message)
 
 RETRY_HEADER = "x-relais-retry"
+#: Where a message was first published: a retry or a replay reaches its queue through
+#: ``relais.retry`` keyed by the queue name, so these headers carry the original route.
+ORIGINAL_EXCHANGE_HEADER = "x-relais-original-exchange"
+ORIGINAL_ROUTING_KEY_HEADER = "x-relais-original-routing-key"
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _PATH_WORD = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -233,7 +237,7 @@ class EventConsumer:
         outage = False
         for attempt in range(1, self._immediate_attempts + 1):
             try:
-                handled = await self._handle(event, route, message.raw_message.routing_key or "")
+                handled = await self._handle(event, route, _origin(message)[1])
             except PermanentError as exc:
                 return await self._park(message, exc.code, mask_text(str(exc)), exc.fields)
             except Exception as exc:
@@ -285,10 +289,13 @@ class EventConsumer:
             step = min(step, len(self._delays) - 1)
         elif step >= len(self._delays):
             return await self._park(message, "retries_exhausted", error)
+        exchange, routing_key = _origin(message)
         headers = {
             **_plain_headers(message.headers),
             RETRY_HEADER: step + 1,
             "x-relais-last-error": error[:1000],
+            ORIGINAL_EXCHANGE_HEADER: exchange,
+            ORIGINAL_ROUTING_KEY_HEADER: routing_key,
         }
         await self._copy(message, delay_name(self._delays[step]), headers)
         await message.ack()
@@ -298,7 +305,6 @@ class EventConsumer:
     async def _park(
         self, message: RabbitMessage, reason: str, error: str, fields: list[str] | None = None
     ) -> Outcome:
-        raw = message.raw_message
         if self._on_parked is not None:
             try:
                 await self._tell_parked(message, reason, fields or [])
@@ -313,9 +319,8 @@ class EventConsumer:
             "x-relais-error": error[:2000],
             "x-relais-parked-at": datetime.now(UTC).isoformat(),
             "x-relais-queue": self.queue,
-            "x-relais-original-exchange": raw.exchange or "",
-            "x-relais-original-routing-key": raw.routing_key or "",
         }
+        headers[ORIGINAL_EXCHANGE_HEADER], headers[ORIGINAL_ROUTING_KEY_HEADER] = _origin(message)
         await self._copy(message, PARKING_EXCHANGE, headers)
         await message.ack()
         log.error("message_parked", reason=reason, error=error[:500])
@@ -337,7 +342,7 @@ class EventConsumer:
             message_id = "sha256-" + hashlib.sha256(message.body).hexdigest()[:40]
         parked = ParkingNotice(
             message_id=message_id,
-            routing_key=raw.routing_key or "",
+            routing_key=_origin(message)[1],
             reason=reason,
             fields=fields,
             envelope=envelope,
@@ -388,6 +393,30 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 
 def _is_outage(exc: BaseException) -> bool:
     return isinstance(exc, _OUTAGE_ERRORS)
+
+
+def _origin(message: RabbitMessage) -> tuple[str, str]:
+    """The exchange and routing key ``message`` was first published with.
+
+    A copy back through ``relais.retry`` (a delayed retry, a replay) carries them in our
+    headers. Only services and the operator may write to that exchange, so the headers
+    count from there only: on any other exchange the broker's own route is the truth, and
+    a header a sender wrote (naming another sender's key on ``relais.intake``) is ignored,
+    then overwritten on the copy.
+    """
+    raw = message.raw_message
+    if raw.exchange == RETRY_EXCHANGE:
+        headers = raw.headers or {}
+        key = _header_text(headers.get(ORIGINAL_ROUTING_KEY_HEADER))
+        if key:
+            return _header_text(headers.get(ORIGINAL_EXCHANGE_HEADER)), key
+    return raw.exchange or "", raw.routing_key or ""
+
+
+def _header_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value if isinstance(value, str) else ""
 
 
 def _retry_step(headers: dict[str, Any] | None) -> int:

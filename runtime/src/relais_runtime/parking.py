@@ -13,14 +13,16 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from relais_contracts import topology
 from relais_contracts.topology import RETRY_EXCHANGE, parking_queue
+from relais_runtime.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER
 
+# What parking and retrying wrote, left behind on replay. The original exchange and
+# routing key are not among them: a replayed message keeps them (set afresh from
+# ``describe``), so its consumer sees the route it was first published with.
 PARKING_HEADERS = {
     "x-relais-parked-reason",
     "x-relais-error",
     "x-relais-parked-at",
     "x-relais-queue",
-    "x-relais-original-exchange",
-    "x-relais-original-routing-key",
     "x-relais-retry",
     "x-relais-last-error",
     "x-death",
@@ -38,6 +40,8 @@ class ParkedMessage:
     reason: str
     error: str
     parked_at: str
+    #: The exchange and routing key it was first published with (not the retry's).
+    exchange: str
     routing_key: str
     type: str | None
     subject: str | None
@@ -51,6 +55,7 @@ class ParkedMessage:
             "reason": self.reason,
             "error": self.error,
             "parked_at": self.parked_at,
+            "exchange": self.exchange,
             "routing_key": self.routing_key,
         }
 
@@ -61,12 +66,30 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _original_route(queue: str, msg: AbstractIncomingMessage) -> tuple[str, str]:
+    """Where the message was first published: our headers, else the broker's x-death."""
+    headers = dict(msg.headers or {})
+    key = _text(headers.get(ORIGINAL_ROUTING_KEY_HEADER))
+    if key:
+        return _text(headers.get(ORIGINAL_EXCHANGE_HEADER)), key
+    # Dead-lettered by the broker (x-delivery-limit): its x-death entry for the work
+    # queue names the exchange and keys the message had arrived with.
+    deaths = headers.get("x-death")
+    for death in deaths if isinstance(deaths, list) else []:
+        if isinstance(death, dict) and _text(death.get("queue")) == queue:
+            keys = death.get("routing-keys")
+            if isinstance(keys, list) and keys:
+                return _text(death.get("exchange")), _text(keys[0])
+    return msg.exchange or "", msg.routing_key or ""
+
+
 def describe(queue: str, msg: AbstractIncomingMessage) -> ParkedMessage:
     headers = dict(msg.headers or {})
     reason = _text(headers.get("x-relais-parked-reason"))
     if not reason:
         # Dead-lettered by the broker itself (x-delivery-limit): no reason header of ours.
         reason = _text(headers.get("x-first-death-reason")) or "dead_lettered"
+    exchange, routing_key = _original_route(queue, msg)
     ce_type = subject = None
     try:
         parsed = json.loads(msg.body)
@@ -80,7 +103,8 @@ def describe(queue: str, msg: AbstractIncomingMessage) -> ParkedMessage:
         reason=reason,
         error=_text(headers.get("x-relais-error")),
         parked_at=_text(headers.get("x-relais-parked-at")),
-        routing_key=_text(headers.get("x-relais-original-routing-key")) or (msg.routing_key or ""),
+        exchange=exchange,
+        routing_key=routing_key,
         type=ce_type,
         subject=subject,
         body=msg.body,
@@ -156,6 +180,9 @@ class ParkingLot:
         async def republish(channel: AbstractChannel, msg: AbstractIncomingMessage) -> None:
             exchange = await channel.get_exchange(RETRY_EXCHANGE, ensure=False)
             headers = {k: v for k, v in (msg.headers or {}).items() if k not in PARKING_HEADERS}
+            original_exchange, original_key = _original_route(queue, msg)
+            headers[ORIGINAL_EXCHANGE_HEADER] = original_exchange
+            headers[ORIGINAL_ROUTING_KEY_HEADER] = original_key
             await exchange.publish(
                 aio_pika.Message(
                     msg.body,

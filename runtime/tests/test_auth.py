@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import stat
@@ -44,7 +45,7 @@ def keys_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def verifier(keys_dir: Path) -> JWTVerifier:
-    return JWTVerifier(keys_dir / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
+    return JWTVerifier.from_jwks_file(keys_dir / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
 
 
 def make_app(verifier: JWTVerifier) -> FastAPI:
@@ -307,33 +308,35 @@ async def test_rotated_key_is_picked_up_without_restart(
     assert (await client.get("/me", headers=bearer(old))).status_code == 200
 
 
-def test_key_removed_from_the_jwks_stops_being_accepted(keys_dir: Path) -> None:
-    verifier = JWTVerifier(
+async def test_key_removed_from_the_jwks_stops_being_accepted(keys_dir: Path) -> None:
+    verifier = JWTVerifier.from_jwks_file(
         keys_dir / "jwks.json", issuer=ISSUER, audience=AUDIENCE, check_interval_s=0
     )
     old = token(keys_dir)
-    verifier.verify(old)
+    await verifier.verify(old)
 
     generate_signing_key(keys_dir, keep_previous=0)
 
-    verifier.verify(token(keys_dir))
+    await verifier.verify(token(keys_dir))
     with pytest.raises(Exception, match="unknown_kid"):
-        verifier.verify(old)
+        await verifier.verify(old)
 
 
-def test_a_corrupt_jwks_keeps_the_previous_keys(keys_dir: Path) -> None:
-    verifier = JWTVerifier(
+async def test_a_corrupt_jwks_keeps_the_previous_keys(keys_dir: Path) -> None:
+    verifier = JWTVerifier.from_jwks_file(
         keys_dir / "jwks.json", issuer=ISSUER, audience=AUDIENCE, check_interval_s=0
     )
-    verifier.verify(token(keys_dir))
+    await verifier.verify(token(keys_dir))
 
     (keys_dir / "jwks.json").write_text('{"keys": [')
 
-    assert verifier.verify(token(keys_dir)).pre == "pre-76540"
+    assert (await verifier.verify(token(keys_dir))).pre == "pre-76540"
 
 
 async def test_missing_jwks_answers_503(keys_dir: Path, tmp_path: Path) -> None:
-    verifier = JWTVerifier(tmp_path / "absent.json", issuer=ISSUER, audience=AUDIENCE)
+    verifier = JWTVerifier.from_jwks_file(
+        tmp_path / "absent.json", issuer=ISSUER, audience=AUDIENCE
+    )
     transport = httpx.ASGITransport(app=make_app(verifier))
     async with httpx.AsyncClient(transport=transport, base_url="http://relais") as http:
         response = await http.get("/me", headers=bearer(token(keys_dir)))
@@ -342,12 +345,12 @@ async def test_missing_jwks_answers_503(keys_dir: Path, tmp_path: Path) -> None:
     assert response.json()["code"] == "auth_unavailable"
 
 
-def test_es256_and_legacy_eddsa_tokens_are_accepted(tmp_path: Path) -> None:
+async def test_es256_and_legacy_eddsa_tokens_are_accepted(tmp_path: Path) -> None:
     ec = ECKey.generate_key("P-256", parameters={"use": "sig"}, auto_kid=True)
     okp = OKPKey.generate_key("Ed25519", auto_kid=True)  # no "alg": usable as EdDSA
     jwks = {"keys": [ec.as_dict(private=False), okp.as_dict(private=False)]}
     (tmp_path / "jwks.json").write_text(json.dumps(jwks))
-    verifier = JWTVerifier(tmp_path / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
+    verifier = JWTVerifier.from_jwks_file(tmp_path / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
 
     es256 = jwt.encode({"alg": "ES256", "kid": ec.kid}, full_claims(), ec, algorithms=["ES256"])
     with pytest.warns(SecurityWarning):  # joserfc: "EdDSA is deprecated via RFC 9864"
@@ -355,10 +358,10 @@ def test_es256_and_legacy_eddsa_tokens_are_accepted(tmp_path: Path) -> None:
             {"alg": "EdDSA", "kid": okp.kid}, full_claims(), okp, algorithms=["EdDSA"]
         )
     with pytest.warns(SecurityWarning):
-        legacy = verifier.verify(eddsa)
+        legacy = await verifier.verify(eddsa)
 
     assert legacy.roles == frozenset({"referent"})
-    assert verifier.verify(es256).sub == "user-1"
+    assert (await verifier.verify(es256)).sub == "user-1"
 
 
 def test_generated_private_key_is_private_and_jwks_is_public(keys_dir: Path) -> None:
@@ -396,9 +399,8 @@ def test_token_command_creates_keys_and_prints_only_a_valid_token(
 
     assert result.exit_code == 0, result.output
     assert "signing key created" in result.stderr
-    principal = JWTVerifier(keys / "jwks.json", issuer=ISSUER, audience=AUDIENCE).verify(
-        result.stdout.strip()
-    )
+    verifier = JWTVerifier.from_jwks_file(keys / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
+    principal = asyncio.run(verifier.verify(result.stdout.strip()))
     assert principal.roles == frozenset({"coordinator", "analyst"})
     assert principal.pre == "pre-76540"
 

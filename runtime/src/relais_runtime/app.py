@@ -21,16 +21,17 @@ def build_app(
     title: str,
     description: str,
     routers: Iterable[APIRouter] = (),
+    family_tokens: bool = False,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan starts and stops ``runtime``."""
+    """A FastAPI app whose lifespan starts and stops ``runtime``.
+
+    ``family_tokens``: also trust the family issuer (guardians' sessions; parcours only).
+    """
     settings = runtime.settings
     configure_logging(runtime.service, settings.log_level)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
-    install_auth(
-        app,
-        JWTVerifier(settings.jwks_path, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
-    )
+    install_auth(app, JWTVerifier.from_settings(settings, family=family_tokens))
     install_error_handlers(app)
     app.add_middleware(PrometheusMiddleware, service=runtime.service)
     app.include_router(ops_router(runtime.ready_checks()))

@@ -1,20 +1,28 @@
 """OAuth2 bearer JWT verification and the FastAPI dependencies that use it.
 
-Tokens are verified against a JWKS file (``RelaisSettings.jwks_path``), which holds
-public keys only; the dev signing key lives next to it in a separate file
-(``jwt-signing.json``, mode 0600). Accepted algorithms: ``Ed25519`` (RFC 9864, what
-:func:`mint_token` signs with), ``EdDSA`` (its older name, as issued by most identity
-providers) and ``ES256``.
+A :class:`JWTVerifier` trusts one or more issuers (:class:`TrustedIssuer`), each with
+its keys (:mod:`relais_runtime.jwks`), algorithms, claim mapping and the roles it may
+grant. The token's ``iss`` picks the issuer; its signature, ``iss`` and ``aud`` are then
+checked against that issuer alone.
+
+* Staff tokens come from the town's OpenID provider when ``RELAIS_OIDC_ISSUER`` is set
+  (discovery, ``jwks_uri`` cached and refreshed on an unknown ``kid``; RS256, PS256,
+  ES256, EdDSA/Ed25519), else from the development JWKS file (``RELAIS_JWKS_PATH``,
+  Ed25519/EdDSA/ES256, signing key beside it in ``jwt-signing.json``, mode 0600).
+  Which claims carry organisation, PRE and roles, and what the provider's role names
+  mean, is configuration (:class:`ClaimMapping`, ``RELAIS_CLAIM_*``, ``RELAIS_ROLE_MAP``).
+* Guardian tokens (a child's parent, one situation) come only from parcours's family
+  issuer (``RELAIS_FAMILY_ISSUER``, keys in ``RELAIS_FAMILY_JWKS_PATH``), which grants
+  nothing else, and open only routes declared with ``require_roles("guardian")``.
 
 A token must carry ``kid`` in its header, and the claims ``iss``, ``aud``, ``exp``,
-``iat``, ``sub``, ``org``, ``pre`` and ``roles`` (a non-empty list of known roles);
-``nbf`` is honoured when present. Clock skew of :data:`DEFAULT_LEEWAY_S` seconds is
-tolerated.
+``iat``, ``sub`` and the mapped organisation, PRE and roles; ``nbf`` is honoured when
+present. Clock skew of :data:`DEFAULT_LEEWAY_S` seconds is tolerated. The key's type
+must fit the header's algorithm (no ``none``, no HMAC, no key used as another kind).
 
-Key rotation needs no restart: the verifier re-reads the JWKS when the file changes
-(checked at most once a second, and at once when a token names an unknown ``kid``).
-:func:`generate_signing_key` keeps the previous public keys in the JWKS so tokens
-signed just before a rotation stay valid until they expire.
+Key rotation needs no restart: a JWKS file is re-read when it changes;
+:func:`generate_signing_key` keeps the previous public keys in it so tokens signed just
+before a rotation stay valid until they expire.
 
 PRE isolation (:func:`ensure_same_pre`) has **no admin exception**: ``admin`` administers
 its own PRE. Relais holds minors' data; reaching another PRE's records must go through
@@ -28,8 +36,8 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -40,20 +48,33 @@ from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey
 
+from relais_runtime.jwks import (
+    AuthUnavailableError,
+    InvalidTokenError,
+    JWKSFile,
+    KeySource,
+    OIDCProvider,
+    VerificationKey,
+)
 from relais_runtime.logging import get_logger
 from relais_runtime.settings import RelaisSettings
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
+    "GUARDIAN",
     "JWKS_FILENAME",
+    "OIDC_ALGORITHMS",
     "ROLES",
     "SIGNING_KEY_FILENAME",
+    "STAFF_ROLES",
     "AuthUnavailableError",
+    "ClaimMapping",
     "InvalidTokenError",
     "JWTVerifier",
     "Principal",
     "Role",
     "SigningKeyPaths",
+    "TrustedIssuer",
     "current_principal",
     "ensure_same_pre",
     "generate_signing_key",
@@ -65,144 +86,247 @@ __all__ = [
 
 log = get_logger(__name__)
 
-Role = Literal["institution", "coordinator", "referent", "partner", "analyst", "admin"]
-ROLES: Final[frozenset[str]] = frozenset(
+Role = Literal["institution", "coordinator", "referent", "partner", "analyst", "admin", "guardian"]
+GUARDIAN: Final = "guardian"
+#: Roles of people who work with Relais. ``guardian`` (a child's parent, scoped to one
+#: situation) is apart: only parcours's own family issuer grants it, only routes that
+#: name it accept it.
+STAFF_ROLES: Final[frozenset[str]] = frozenset(
     {"institution", "coordinator", "referent", "partner", "analyst", "admin"}
 )
+ROLES: Final[frozenset[str]] = STAFF_ROLES | {GUARDIAN}
+#: The dev issuer (keys in a JWKS file) signs with Ed25519; ES256 and EdDSA are accepted.
 ALLOWED_ALGORITHMS: Final[tuple[str, ...]] = ("Ed25519", "EdDSA", "ES256")
+#: What OpenID providers sign with: RS256 is the OIDC default (Keycloak, Azure AD,
+#: ProConnect), PS256/ES256/EdDSA the better choices some offer. Never ``none`` or HS*.
+OIDC_ALGORITHMS: Final[tuple[str, ...]] = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 DEFAULT_LEEWAY_S: Final = 30
 JWKS_FILENAME: Final = "jwks.json"
 SIGNING_KEY_FILENAME: Final = "jwt-signing.json"
+#: The claim of a guardian token naming the one situation it opens.
+SITUATION_CLAIM: Final = "situation"
 
 #: PRE ids appear in routing keys: slugs only (``pre-76540``).
 _PRE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_SUPPORTED_KEY_TYPES = frozenset({("OKP", "Ed25519"), ("EC", "P-256")})
-_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_SITUATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+#: Which key type each algorithm needs: a token never chooses how its key is used.
+_KEY_TYPES: Final[Mapping[str, str]] = {
+    "RS256": "RSA",
+    "PS256": "RSA",
+    "ES256": "EC",
+    "EdDSA": "OKP",
+    "Ed25519": "OKP",
+}
 
 SigningKey = OKPKey | ECKey
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller, taken from a verified token."""
+    """The authenticated caller, taken from a verified token.
+
+    ``situation`` is set for a guardian only: the one situation (child) it may see.
+    """
 
     sub: str
     org: str
     pre: str
     roles: frozenset[str]
+    situation: str | None = None
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
 
 
-class InvalidTokenError(Exception):
-    """The token is not acceptable. ``reason`` is a short code for logs, never shown."""
+def _claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """``realm_access.roles`` reads nested claims; a claim whose own name has dots
+    (``https://relais.example/pre``) is found whole first."""
+    if path in claims:
+        return claims[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        inner = claims.get(head)
+        if isinstance(inner, Mapping):
+            return _claim_at(inner, rest)
+        more, dot, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return None
 
-    def __init__(self, reason: str, *, expired: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.expired = expired
+
+@dataclass(frozen=True, slots=True)
+class ClaimMapping:
+    """Where a provider's tokens carry organisation, PRE and roles, and what its role
+    names mean in Relais.
+
+    Paths are claim names, dotted for nested claims (Keycloak: ``realm_access.roles``
+    or ``resource_access.relais.roles``). Without ``role_names`` every name in the roles
+    claim must be a Relais role. With it, only the names it maps count (``{"PRE -
+    coordination": "coordinator"}``), so roles the provider gives for other
+    applications are ignored; a token left with no Relais role is refused.
+    """
+
+    org: str = "org"
+    pre: str = "pre"
+    roles: str = "roles"
+    role_names: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.role_names.values()) - STAFF_ROLES
+        if unknown:
+            raise ValueError(f"role map targets unknown roles: {sorted(unknown)}")
+
+    def principal(self, claims: Mapping[str, Any], *, grantable: frozenset[str]) -> Principal:
+        sub = claims.get("sub")
+        org, pre = _claim_at(claims, self.org), _claim_at(claims, self.pre)
+        if not isinstance(sub, str) or not sub:
+            raise InvalidTokenError("claims: sub")
+        if not isinstance(org, str) or not org:
+            raise InvalidTokenError("claims: org")
+        if not isinstance(pre, str) or not _PRE_ID.match(pre):
+            raise InvalidTokenError("claims: pre")
+        roles = self._roles(_claim_at(claims, self.roles))
+        if not roles <= grantable:
+            raise InvalidTokenError("claims: role not granted by this issuer")
+        situation: str | None = None
+        if GUARDIAN in roles:
+            situation = claims.get(SITUATION_CLAIM)
+            if roles != {GUARDIAN}:
+                raise InvalidTokenError("claims: guardian with other roles")
+            if not isinstance(situation, str) or not _SITUATION_ID.match(situation):
+                raise InvalidTokenError("claims: guardian without situation")
+        return Principal(sub=sub, org=org, pre=pre, roles=roles, situation=situation)
+
+    def _roles(self, value: Any) -> frozenset[str]:
+        names = [value] if isinstance(value, str) and self.role_names else value
+        if not isinstance(names, list) or not all(isinstance(r, str) for r in names):
+            raise InvalidTokenError("claims: roles")
+        if self.role_names:
+            roles = frozenset(self.role_names[n] for n in names if n in self.role_names)
+        elif set(names) <= ROLES:
+            roles = frozenset(names)
+        else:
+            raise InvalidTokenError("claims: unknown role")
+        if not roles:
+            raise InvalidTokenError("claims: no relais role")
+        return roles
 
 
-class AuthUnavailableError(Exception):
-    """No usable JWKS: a server-side fault, not the caller's."""
+@dataclass(frozen=True, slots=True)
+class TrustedIssuer:
+    """An issuer whose tokens are accepted: its keys, algorithms, claims and the roles
+    it may grant (a town's provider never grants ``guardian``; the family issuer grants
+    nothing else)."""
+
+    issuer: str
+    keys: KeySource
+    algorithms: tuple[str, ...] = ALLOWED_ALGORITHMS
+    claims: ClaimMapping = field(default_factory=ClaimMapping)
+    roles: frozenset[str] = STAFF_ROLES
 
 
 class JWTVerifier:
-    """Verifies bearer tokens against a JWKS file, reloading it when it changes."""
+    """Verifies bearer tokens from one or more trusted issuers."""
 
     def __init__(
         self,
+        issuers: Sequence[TrustedIssuer],
+        *,
+        audience: str,
+        leeway_s: int = DEFAULT_LEEWAY_S,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if not issuers:
+            raise ValueError("a verifier needs at least one trusted issuer")
+        self.issuers = {i.issuer: i for i in issuers}
+        self.audience = audience
+        self.leeway_s = leeway_s
+        self._now = now
+
+    @classmethod
+    def from_jwks_file(
+        cls,
         jwks_path: Path,
         *,
         issuer: str,
         audience: str,
-        leeway_s: int = DEFAULT_LEEWAY_S,
-        algorithms: Iterable[str] = ALLOWED_ALGORITHMS,
         check_interval_s: float = 1.0,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self.jwks_path = Path(jwks_path)
-        self.issuer = issuer
-        self.audience = audience
-        self.leeway_s = leeway_s
-        self.algorithms = tuple(algorithms)
-        self.check_interval_s = check_interval_s
-        self._now = now
-        self._keys: dict[str, SigningKey] = {}
-        self._file_signature: tuple[int, int, int] | None = None
-        self._checked_at = float("-inf")
+        algorithms: Iterable[str] = ALLOWED_ALGORITHMS,
+    ) -> JWTVerifier:
+        source = JWKSFile(jwks_path, check_interval_s=check_interval_s)
+        return cls([TrustedIssuer(issuer, source, algorithms=tuple(algorithms))], audience=audience)
 
     @classmethod
-    def from_settings(cls, settings: RelaisSettings) -> JWTVerifier:
-        return cls(settings.jwks_path, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-
-    # -- keys --------------------------------------------------------------------------
-
-    def _current_keys(self, *, force: bool = False) -> dict[str, SigningKey]:
-        monotonic = time.monotonic()
-        if not force and monotonic - self._checked_at < self.check_interval_s:
-            return self._keys
-        self._checked_at = monotonic
-        try:
-            st = os.stat(self.jwks_path)
-        except OSError as exc:
-            if self._keys:
-                # Keep serving with the keys we have; a rotation may be replacing the file.
-                log.warning("jwks unreadable, keeping previous keys", path=str(self.jwks_path))
-                return self._keys
-            raise AuthUnavailableError(f"JWKS not found at {self.jwks_path}") from exc
-        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if signature != self._file_signature:
-            try:
-                self._keys = _read_jwks(self.jwks_path)
-            except (OSError, ValueError, JoseError) as exc:
-                if not self._keys:
-                    raise AuthUnavailableError(f"JWKS at {self.jwks_path} is unusable") from exc
-                log.warning(
-                    "jwks unusable, keeping previous keys",
-                    path=str(self.jwks_path),
-                    error=type(exc).__name__,
+    def from_settings(cls, settings: RelaisSettings, *, family: bool = False) -> JWTVerifier:
+        """The staff issuer (an OpenID provider when ``RELAIS_OIDC_ISSUER`` is set, else
+        the JWKS file) and, with ``family``, parcours's own family issuer."""
+        claims = ClaimMapping(
+            org=settings.claim_org,
+            pre=settings.claim_pre,
+            roles=settings.claim_roles,
+            role_names=settings.role_map,
+        )
+        staff: TrustedIssuer
+        if settings.oidc_issuer:
+            provider = OIDCProvider(
+                settings.oidc_issuer,
+                min_refresh_s=settings.oidc_jwks_min_refresh_s,
+                max_age_s=settings.oidc_jwks_max_age_s,
+                timeout_s=settings.oidc_http_timeout_s,
+            )
+            staff = TrustedIssuer(
+                settings.oidc_issuer,
+                provider,
+                algorithms=tuple(settings.oidc_algorithms),
+                claims=claims,
+            )
+        else:
+            staff = TrustedIssuer(settings.jwt_issuer, JWKSFile(settings.jwks_path), claims=claims)
+        issuers = [staff]
+        if family:
+            if settings.family_issuer == staff.issuer:
+                raise ValueError("RELAIS_FAMILY_ISSUER must differ from the staff issuer")
+            issuers.append(
+                TrustedIssuer(
+                    settings.family_issuer,
+                    JWKSFile(settings.family_jwks_path),
+                    roles=frozenset({GUARDIAN}),
                 )
-                return self._keys
-            self._file_signature = signature
-            log.info("jwks loaded", path=str(self.jwks_path), kids=sorted(self._keys))
-        return self._keys
+            )
+        return cls(issuers, audience=settings.jwt_audience)
 
-    def _key_for(self, kid: str) -> SigningKey:
-        key = self._current_keys().get(kid)
-        if key is None:
-            key = self._current_keys(force=True).get(kid)
-        if key is None:
-            raise InvalidTokenError("unknown_kid")
-        return key
-
-    # -- tokens ------------------------------------------------------------------------
-
-    def verify(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
         """Return the principal of a valid token; raise :class:`InvalidTokenError`."""
         try:
-            header = jws.extract_compact(token.encode("ascii")).headers()
+            compact = jws.extract_compact(token.encode("ascii"))
+            header = compact.headers()
+            unverified = json.loads(compact.payload)
         except (JoseError, ValueError, UnicodeError) as exc:
             raise InvalidTokenError("malformed") from exc
+        # The unverified iss only picks whose keys to try; the signature and the iss
+        # claim are then checked against that issuer alone.
+        iss = unverified.get("iss") if isinstance(unverified, dict) else None
+        trusted = self.issuers.get(iss) if isinstance(iss, str) else None
+        if trusted is None:
+            raise InvalidTokenError("untrusted_issuer")
         alg, kid = header.get("alg"), header.get("kid")
-        if alg not in self.algorithms:
+        if alg not in trusted.algorithms:
             raise InvalidTokenError("algorithm_not_allowed")
         if not isinstance(kid, str) or not kid:
             raise InvalidTokenError("missing_kid")
         typ = header.get("typ")
         if typ is not None and str(typ).lower() not in {"jwt", "at+jwt", "application/at+jwt"}:
             raise InvalidTokenError("wrong_typ")
-        key = self._key_for(kid)
+        key = await trusted.keys.key_for(kid)
+        _ensure_key_fits(key, alg)
         try:
-            decoded = jwt.decode(token, key, algorithms=self.algorithms)
+            decoded = jwt.decode(token, key, algorithms=[alg])
         except JoseError as exc:
             raise InvalidTokenError("bad_signature") from exc
         claims = decoded.claims
         registry = jwt.JWTClaimsRegistry(
             now=lambda: int(self._now()),
             leeway=self.leeway_s,
-            iss={"essential": True, "value": self.issuer},
+            iss={"essential": True, "value": trusted.issuer},
             aud={"essential": True, "value": self.audience},
             exp={"essential": True},
             iat={"essential": True},
@@ -214,46 +338,19 @@ class JWTVerifier:
             raise InvalidTokenError("expired", expired=True) from exc
         except JoseError as exc:
             raise InvalidTokenError(f"claims: {exc.error} {exc.description}") from exc
-        return _principal_from_claims(claims)
+        return trusted.claims.principal(claims, grantable=trusted.roles)
 
 
-def _principal_from_claims(claims: Mapping[str, Any]) -> Principal:
-    sub, org, pre, roles = (claims.get(k) for k in ("sub", "org", "pre", "roles"))
-    if not isinstance(sub, str) or not sub:
-        raise InvalidTokenError("claims: sub")
-    if not isinstance(org, str) or not org:
-        raise InvalidTokenError("claims: org")
-    if not isinstance(pre, str) or not _PRE_ID.match(pre):
-        raise InvalidTokenError("claims: pre")
-    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
-        raise InvalidTokenError("claims: roles")
-    if not set(roles) <= ROLES:
-        raise InvalidTokenError("claims: unknown role")
-    return Principal(sub=sub, org=org, pre=pre, roles=frozenset(roles))
-
-
-def _read_jwks(path: Path) -> dict[str, SigningKey]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise ValueError("a JWKS is an object with a 'keys' list")
-    keys: dict[str, SigningKey] = {}
-    for entry in data["keys"]:
-        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-            continue
-        if (entry.get("kty"), entry.get("crv")) not in _SUPPORTED_KEY_TYPES:
-            continue  # RFC 7517 §5: ignore keys we don't use
-        if _PRIVATE_JWK_MEMBERS & entry.keys():
-            log.warning("jwks contains private key material; using the public part only")
-            entry = {k: v for k, v in entry.items() if k not in _PRIVATE_JWK_MEMBERS}
-        key = JWKRegistry.import_key(entry)
-        if not isinstance(key, OKPKey | ECKey):  # pragma: no cover - filtered above
-            continue
-        key.ensure_kid()
-        assert key.kid is not None
-        keys[key.kid] = key
-    if not keys:
-        raise ValueError("the JWKS holds no Ed25519 or P-256 signing key")
-    return keys
+def _ensure_key_fits(key: VerificationKey, alg: str) -> None:
+    # Algorithm confusion: the key's type (and its own "alg", when the JWKS states one)
+    # must match what the header asks for.
+    if key.key_type != _KEY_TYPES.get(alg):
+        raise InvalidTokenError("algorithm_key_mismatch")
+    declared = key.get("alg")
+    if isinstance(declared, str) and declared != alg:
+        legacy_ed = {declared, alg} == {"EdDSA", "Ed25519"}
+        if not legacy_ed:
+            raise InvalidTokenError("algorithm_key_mismatch")
 
 
 # -- FastAPI -----------------------------------------------------------------------------
@@ -288,18 +385,17 @@ def _unauthorized(code: str, message: str, *, invalid: bool) -> HTTPException:
     )
 
 
-async def current_principal(
+async def _verified_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """FastAPI dependency: the verified caller, or 401."""
     verifier = getattr(request.app.state, "jwt_verifier", None)
     if not isinstance(verifier, JWTVerifier):
         raise RuntimeError("call relais_runtime.auth.install_auth(app, verifier) at start-up")
     if credentials is None or not credentials.credentials:
         raise _unauthorized("token_missing", MSG_MISSING, invalid=False)
     try:
-        return verifier.verify(credentials.credentials)
+        return await verifier.verify(credentials.credentials)
     except InvalidTokenError as exc:
         log.info("bearer token rejected", reason=exc.reason, path=request.url.path)
         if exc.expired:
@@ -313,25 +409,57 @@ async def current_principal(
         ) from None
 
 
+def _forbidden_role() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_403_FORBIDDEN,
+        detail={"code": "forbidden_role", "message": MSG_ROLE},
+    )
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the verified staff caller, or 401; a guardian gets 403.
+
+    A guardian token opens only the routes that ask for it by name
+    (``require_roles("guardian")``), never one that takes any signed-in caller.
+    """
+    principal = await _verified_principal(request, credentials)
+    if GUARDIAN in principal.roles:
+        log.info("guardian token refused on a staff route", path=request.url.path)
+        raise _forbidden_role()
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+_AnyPrincipal = Annotated[Principal, Depends(_verified_principal)]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """FastAPI dependency factory: the caller must hold at least one of ``roles`` (or 403).
 
     ``Depends(require_roles("coordinator", "referent"))`` returns the :class:`Principal`.
+    ``require_roles("guardian")`` stands alone: family routes are not staff routes.
     """
     unknown = set(roles) - ROLES
     if not roles or unknown:
         raise ValueError(f"require_roles needs known roles, got {sorted(unknown) or 'none'}")
     wanted = frozenset(roles)
+    if GUARDIAN in wanted:
+        if wanted != {GUARDIAN}:
+            raise ValueError("require_roles('guardian') cannot be combined with staff roles")
+
+        async def guardian(principal: _AnyPrincipal) -> Principal:
+            if principal.roles != {GUARDIAN} or principal.situation is None:
+                raise _forbidden_role()
+            return principal
+
+        return guardian
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.roles.isdisjoint(wanted):
-            raise HTTPException(
-                status_code=status.HTTP_403_FORBIDDEN,
-                detail={"code": "forbidden_role", "message": MSG_ROLE},
-            )
+            raise _forbidden_role()
         return principal
 
     return dependency

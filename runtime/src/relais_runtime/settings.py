@@ -57,6 +57,41 @@ class RelaisSettings(BaseSettings):
     jwt_audience: str = Field(
         default="relais", validation_alias=AliasChoices("RELAIS_JWT_AUDIENCE")
     )
+    #: A town's OpenID provider (``https://sso.ville.example/realms/relais``): when set,
+    #: staff tokens are verified with its discovered keys instead of ``jwks_path``.
+    oidc_issuer: str = Field(default="", validation_alias=AliasChoices("RELAIS_OIDC_ISSUER"))
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA", "Ed25519"],
+        validation_alias=AliasChoices("RELAIS_OIDC_ALGORITHMS"),
+    )
+    #: At most one fetch of the provider's keys per this many seconds (unknown kids).
+    oidc_jwks_min_refresh_s: float = Field(
+        default=60.0, ge=0, validation_alias=AliasChoices("RELAIS_OIDC_JWKS_MIN_REFRESH_S")
+    )
+    #: Keys older than this are fetched again even if every kid is known.
+    oidc_jwks_max_age_s: float = Field(
+        default=3600.0, gt=0, validation_alias=AliasChoices("RELAIS_OIDC_JWKS_MAX_AGE_S")
+    )
+    oidc_http_timeout_s: float = Field(
+        default=5.0, gt=0, validation_alias=AliasChoices("RELAIS_OIDC_HTTP_TIMEOUT_S")
+    )
+    #: Claims carrying organisation, PRE and roles; dotted paths reach nested claims
+    #: (Keycloak: ``realm_access.roles``).
+    claim_org: str = Field(default="org", validation_alias=AliasChoices("RELAIS_CLAIM_ORG"))
+    claim_pre: str = Field(default="pre", validation_alias=AliasChoices("RELAIS_CLAIM_PRE"))
+    claim_roles: str = Field(default="roles", validation_alias=AliasChoices("RELAIS_CLAIM_ROLES"))
+    #: Provider role name -> Relais role (JSON). When set, only mapped names count.
+    role_map: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("RELAIS_ROLE_MAP")
+    )
+    #: Parcours signs guardians' session tokens under this issuer (never a staff issuer).
+    family_issuer: str = Field(
+        default="relais-family", validation_alias=AliasChoices("RELAIS_FAMILY_ISSUER")
+    )
+    family_jwks_path: Path = Field(
+        default=Path("var/keys/family/jwks.json"),
+        validation_alias=AliasChoices("RELAIS_FAMILY_JWKS_PATH"),
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("RELAIS_LOG_LEVEL"))
     http_host: str = "127.0.0.1"
     http_port: int = 8000

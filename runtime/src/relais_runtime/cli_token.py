@@ -16,8 +16,8 @@ import typer
 
 from relais_runtime.auth import (
     JWKS_FILENAME,
-    ROLES,
     SIGNING_KEY_FILENAME,
+    STAFF_ROLES,
     generate_signing_key,
     mint_token,
 )
@@ -55,7 +55,7 @@ def token(
         typer.Option(
             "--role",
             "-r",
-            help=f"Rôle (répétable) / role (repeatable): {', '.join(sorted(ROLES))}.",
+            help=f"Rôle (répétable) / role (repeatable): {', '.join(sorted(STAFF_ROLES))}.",
         ),
     ],
     pre: Annotated[str, typer.Option(help="PRE du porteur / the holder's PRE, ex. pre-76540.")],
@@ -73,7 +73,8 @@ def token(
 ) -> None:
     """Émet un jeton de développement / mint a development access token."""
     configure_logging("relais-cli", "WARNING", stream="stderr")  # stdout is the token only
-    unknown = sorted(set(role) - ROLES)
+    # Guardians get their token from the family space (parcours), not from this command.
+    unknown = sorted(set(role) - STAFF_ROLES)
     if unknown:
         raise typer.BadParameter(
             f"rôle inconnu / unknown role: {', '.join(unknown)}", param_hint="--role"

@@ -99,6 +99,7 @@ QUEUES: dict[str, QueueSpec] = {
             "referral.status_changed.v1.*",
             "referral.submit_rejected.v1.*",
             "situation.opened.v1.*",
+            "situation.referral_attached.v1.*",
             "referent.assigned.v1.*",
             "handover.requested.v1.*",
             "handover.accepted.v1.*",

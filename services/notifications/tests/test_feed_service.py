@@ -19,6 +19,7 @@ from relais_contracts.v1.parcours import (
     HandoverWaitlisted,
     ReferentAssigned,
     SituationOpened,
+    SituationReferralAttached,
 )
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
 from relais_notifications.domain.audience import RULES
@@ -48,6 +49,7 @@ async def test_every_bound_event_type_lands_in_the_feeds_of_its_audience(
         example(ReferralStatusChanged, 1),
         example(ReferralSubmitRejected),
         example(SituationOpened),
+        example(SituationReferralAttached),
         example(ReferentAssigned),
         example(HandoverRequested),
         example(HandoverAccepted),
@@ -104,7 +106,11 @@ async def test_every_bound_event_type_lands_in_the_feeds_of_its_audience(
         ]
     )
     coordinator = await feed(service.token("coordinator", "pre-76540-coordination"))
-    assert sorted(coordinator) == ["deadline.overdue", "situation.opened"]
+    assert sorted(coordinator) == [
+        "deadline.overdue",
+        "situation.opened",
+        "situation.referral_attached",
+    ]
     other_pre = await feed(service.token("coordinator", "x", pre="pre-14118"))
     assert other_pre == []
 
@@ -149,3 +155,23 @@ async def test_an_item_for_all_coordinators_stays_unread_for_each_until_they_rea
     bruno_feed = (await service.http.get("/v1/feed", headers=bruno)).json()
     assert bruno_feed["unread"] == 1
     assert bruno_feed["items"][0]["read_at"] is None
+
+
+async def test_a_referral_joining_a_situation_in_parcours_reaches_the_coordinators(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service()
+    await service.publish(example(SituationReferralAttached))
+    coordinator = service.token("coordinator", "pre-76540-coordination")
+
+    async def told() -> list[dict[str, object]]:
+        body = (await service.http.get("/v1/feed", headers=coordinator)).json()
+        return list(body["items"])
+
+    [item] = await eventually(told)
+    assert item["title"] == "Nouvelle orientation jointe à la situation S-5C0E8F4A."
+    assert item["link"].endswith("/v1/situations/5c0e8f4a-2b7d-4c1e-8a3f-9d6b2e1f0a77")
+    sender = (
+        await service.http.get("/v1/feed", headers=service.token("institution", "ccas-rouen"))
+    ).json()
+    assert sender["items"] == []

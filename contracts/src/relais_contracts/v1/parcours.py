@@ -33,7 +33,10 @@ from relais_contracts.types import (
     Slug,
 )
 
-_SITUATION_DOC = "The situation: the PRE's file on one child (one per child, however referred)."
+_SITUATION_DOC = (
+    "The situation: the PRE's file on one child (one open at a time, however referred; "
+    "a child referred again once it is finished gets a new one)."
+)
 _SUBJECT_DOC = "Pseudonymous id of the child within the PRE, as in referral.submitted."
 _REFERRALS_DOC = (
     "The referrals this situation answers, so the referral service can update each "
@@ -96,7 +99,8 @@ class SituationReferralAttached(Event):
     """A further referral about a child who already has an open situation was attached to it.
 
     The same child referred by two institutions is one situation, not two; this event lets
-    the second sender hear back like the first.
+    the second sender hear back like the first, and tells the PRE's coordinators. A child
+    whose situation was declined, redirected or closed gets a new one (situation.opened).
     """
 
     message_type: ClassVar[str] = "situation.referral_attached"

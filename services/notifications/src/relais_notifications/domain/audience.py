@@ -33,6 +33,7 @@ from relais_contracts.v1.parcours import (
     HandoverWaitlisted,
     ReferentAssigned,
     SituationOpened,
+    SituationReferralAttached,
 )
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
 
@@ -156,6 +157,18 @@ def _situation_opened(d: SituationOpened, links: Links) -> Notice:
         audience=(COORDINATORS,),
         link=links.situation_page(d.situation_id),
         facts={"ref": short_ref("S", d.situation_id), "review_due_on": d.review_due_on},
+        situation_id=d.situation_id,
+    )
+
+
+def _situation_referral_attached(d: SituationReferralAttached, links: Links) -> Notice:
+    # Another referral joined a situation under review or in parcours: the coordinators
+    # decide what it changes (the review to come, the référent to tell).
+    return Notice(
+        template="situation_referral_attached",
+        audience=(COORDINATORS,),
+        link=links.situation_page(d.situation_id),
+        facts={"ref": short_ref("S", d.situation_id), "stage": d.stage.value},
         situation_id=d.situation_id,
     )
 
@@ -284,6 +297,7 @@ RULES: dict[type[Message], Callable[[Any, Links], Notice]] = {
     ReferralStatusChanged: _referral_status_changed,
     ReferralSubmitRejected: _referral_submit_rejected,
     SituationOpened: _situation_opened,
+    SituationReferralAttached: _situation_referral_attached,
     ReferentAssigned: _referent_assigned,
     HandoverRequested: _handover_requested,
     HandoverAccepted: _partner_answered("handover_accepted", starts_on=lambda d: d.starts_on),

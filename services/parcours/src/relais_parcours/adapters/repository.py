@@ -11,11 +11,25 @@ import asyncpg
 from relais_runtime.db import Conn
 
 
-async def find_situation_for_subject(
+async def latest_situation_for_subject(
     conn: Conn, pre_id: str, subject_id: uuid.UUID
 ) -> asyncpg.Record | None:
+    """The child's most recent situation, locked (earlier ones are finished or erased)."""
     return await conn.fetchrow(
-        "SELECT * FROM situations WHERE pre_id = $1 AND subject_id = $2 FOR UPDATE",
+        "SELECT * FROM situations WHERE pre_id = $1 AND subject_id = $2 "
+        "ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+        pre_id,
+        subject_id,
+    )
+
+
+async def situations_of_subject(
+    conn: Conn, pre_id: str, subject_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    """Every situation of the child, oldest first, locked."""
+    return await conn.fetch(
+        "SELECT id, stage FROM situations WHERE pre_id = $1 AND subject_id = $2 "
+        "ORDER BY opened_at FOR UPDATE",
         pre_id,
         subject_id,
     )
@@ -29,15 +43,18 @@ async def insert_situation(
     subject_id: uuid.UUID,
     opened_at: datetime,
     review_due_on: date,
+    previous_situation_id: uuid.UUID | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO situations (id, pre_id, subject_id, stage, version, opened_at, review_due_on) "
-        "VALUES ($1, $2, $3, 'awaiting_review', 1, $4, $5)",
+        "INSERT INTO situations (id, pre_id, subject_id, stage, version, opened_at, "
+        "review_due_on, previous_situation_id) "
+        "VALUES ($1, $2, $3, 'awaiting_review', 1, $4, $5, $6)",
         situation_id,
         pre_id,
         subject_id,
         opened_at,
         review_due_on,
+        previous_situation_id,
     )
 
 
@@ -76,7 +93,7 @@ async def attach_referral(
 _SITUATION_COLUMNS = (
     "s.id, s.pre_id, s.subject_id, s.stage, s.version, s.opened_at, s.review_due_on, s.started_on, "
     "s.axes, s.referent_id, s.plan_version, s.closed_at, s.exit_reason, s.exit_reason_text, "
-    "s.final_review_held, s.followup_due_on, "
+    "s.final_review_held, s.followup_due_on, s.previous_situation_id, "
     "array_agg(r.referral_id ORDER BY r.received_at) AS referral_ids, "
     "array_agg(DISTINCT r.institution_id) AS institution_ids, "
     "jsonb_agg(r.facts ORDER BY r.received_at) AS facts"

@@ -1,9 +1,34 @@
-"""Rules about situations: one child, one situation per PRE; review deadlines."""
+"""Rules about situations: one open situation per child and PRE; review deadlines."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+
+class OnReferral(StrEnum):
+    """What a new referral does, given the stage of the child's latest situation."""
+
+    OPEN = "open"  # a new situation: a first referral, or the last file is finished
+    JOIN = "join"  # the situation is still under review or in parcours
+    REOPEN = "reopen"  # every earlier referral was withdrawn before the review
+    DROP = "drop"  # the child was erased while this referral was on its way
+
+
+#: Stages of a file the PRE has finished with: a new referral starts a new review.
+FINISHED = frozenset({"declined", "redirected", "closed"})
+
+
+def on_new_referral(latest_stage: str | None) -> OnReferral:
+    """A new referral never joins a finished file, where nobody would review it (ADR 0006)."""
+    if latest_stage is None or latest_stage in FINISHED:
+        return OnReferral.OPEN
+    if latest_stage == "erased":
+        return OnReferral.DROP
+    if latest_stage == "withdrawn":
+        return OnReferral.REOPEN
+    return OnReferral.JOIN
 
 
 def review_due_on(opened_at: datetime, within_days: int, timezone: str) -> date:

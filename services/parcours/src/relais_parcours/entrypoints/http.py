@@ -58,6 +58,11 @@ class SituationSummary(BaseModel):
     axes: list[str] = []
     closed_at: datetime | None = None
     exit_reason: str | None = None
+    previous_situation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The child's previous situation, finished (declined, redirected or "
+        "closed) when this one was opened by a new referral.",
+    )
     warnings: list[str] = Field(
         default=[], description="In French, e.g. a parcours past the PRE's maximum duration."
     )

@@ -26,27 +26,42 @@ async def erase(
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
         if situation["stage"] == "erased":
             raise DomainError("already_erased", "Cette situation a déjà été effacée.")
-        await cancel_handovers(
-            runtime,
-            conn,
-            await repository.open_handovers(conn, situation_id),
-            HandoverCancelReason.OTHER,
-            now,
-        )
-        await repository.erase_subject(
-            conn, who.pre, situation["subject_id"], situation_id, now, reason.value
-        )
-        version = await repository.bump_version(conn, situation_id)
+        # The key is the child's, so are the erasure and its request: every file of the
+        # child goes, the earlier ones a new referral was linked to included (ADR 0006).
+        erased: list[uuid.UUID] = []
+        referral_ids: list[uuid.UUID] = []
+        sequence: int | None = None
+        for row in await repository.situations_of_subject(conn, who.pre, situation["subject_id"]):
+            if row["stage"] == "erased":
+                continue
+            one = await repository.get_situation(conn, who.pre, row["id"])
+            assert one is not None
+            await cancel_handovers(
+                runtime,
+                conn,
+                await repository.open_handovers(conn, row["id"]),
+                HandoverCancelReason.OTHER,
+                now,
+            )
+            await repository.erase_subject(
+                conn, who.pre, situation["subject_id"], row["id"], now, reason.value
+            )
+            version = await repository.bump_version(conn, row["id"])
+            erased.append(row["id"])
+            referral_ids.extend(one["referral_ids"])
+            if row["id"] == situation_id:
+                sequence = version
+        assert sequence is not None  # the situation asked for is one of the child's
         await runtime.emit(
             conn,
             SubjectErased(
                 subject_id=situation["subject_id"],
-                situation_ids=[situation_id],
-                referral_ids=situation["referral_ids"],
+                situation_ids=erased,
+                referral_ids=referral_ids,
                 reason=reason,
                 erased_at=now,
             ),
             subject=str(situation["subject_id"]),
             tenant=who.pre,
-            sequence=version,
+            sequence=sequence,
         )

@@ -1,4 +1,4 @@
-"""Use case: a referral arrives; open a situation, or join the child's existing one.
+"""Use case: a referral arrives; open a situation, or join the child's open one.
 
 The identity sealed to the PRE is opened here and stored encrypted with the subject's
 own key; the JWE itself is not kept (see ``adapters/vault.py``). A referral of a child
@@ -18,7 +18,7 @@ from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttac
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
-from relais_parcours.domain.situation import review_due_on
+from relais_parcours.domain.situation import OnReferral, on_new_referral, review_due_on
 from relais_runtime.consumer import PermanentError, Tx
 from relais_runtime.db import Conn
 from relais_runtime.logging import get_logger
@@ -45,15 +45,22 @@ async def store_identity(
 
 
 async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -> uuid.UUID:
+    """Open a situation, join the child's open one, or reopen one withdrawn before review.
+
+    A child whose last file is finished (declined, redirected, closed) gets a new situation
+    linked to it: a new review, with its deadline, as for a first referral (ADR 0006).
+    """
     settings = ctx.settings
     pre_id = tx.incoming.tenant
     now = datetime.now(UTC)
-    existing = await repository.find_situation_for_subject(tx.conn, pre_id, referral.subject_id)
-    if existing is not None and existing["stage"] == "erased":
-        return await drop_after_erasure(tx, existing, referral, now)
-    if existing is None:
+    latest = await repository.latest_situation_for_subject(tx.conn, pre_id, referral.subject_id)
+    step = on_new_referral(latest["stage"] if latest is not None else None)
+    if step is OnReferral.DROP:
+        assert latest is not None
+        return await drop_after_erasure(tx, latest, referral, now)
+    due = review_due_on(now, settings.review_within_days, settings.timezone)
+    if step is OnReferral.OPEN:
         situation_id = uuid.uuid4()
-        due = review_due_on(now, settings.review_within_days, settings.timezone)
         await repository.insert_situation(
             tx.conn,
             situation_id=situation_id,
@@ -61,20 +68,19 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
             subject_id=referral.subject_id,
             opened_at=now,
             review_due_on=due,
+            previous_situation_id=latest["id"] if latest is not None else None,
         )
+    else:
+        assert latest is not None
+        situation_id = latest["id"]
+    if step is OnReferral.REOPEN:
+        # Every earlier referral was withdrawn before the review: this one must not
+        # vanish into that closed file. Back to the inbox, with a review deadline.
+        await repository.reopen_for_review(tx.conn, situation_id, due)
+    if step is not OnReferral.JOIN:
         await repository.add_deadline(
             tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
         )
-    else:
-        situation_id = existing["id"]
-        if existing["stage"] == "withdrawn":
-            # Every earlier referral was withdrawn before the review: this one must not
-            # vanish into that closed file. Back to the inbox, with a review deadline.
-            due = review_due_on(now, settings.review_within_days, settings.timezone)
-            await repository.reopen_for_review(tx.conn, situation_id, due)
-            await repository.add_deadline(
-                tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
-            )
     identity_enc = await store_identity(tx.conn, ctx, pre_id, referral.subject_id, referral.sealed)
     await repository.attach_referral(
         tx.conn,
@@ -86,7 +92,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         identity_enc=identity_enc,
         received_at=now,
     )
-    if existing is None:
+    if step is OnReferral.OPEN:
         await tx.emit(
             SituationOpened(
                 situation_id=situation_id,
@@ -98,25 +104,27 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
             subject=str(situation_id),
             sequence=1,
         )
-    else:
-        version = await repository.bump_version(tx.conn, situation_id)
-        # The wire knows two stages; anything past the review counts as in parcours.
-        stage = (
-            SituationStage.AWAITING_REVIEW
-            if existing["stage"] in ("awaiting_review", "withdrawn")
-            else SituationStage.IN_PARCOURS
-        )
-        await tx.emit(
-            SituationReferralAttached(
-                situation_id=situation_id,
-                subject_id=referral.subject_id,
-                referral_id=referral.referral_id,
-                stage=stage,
-                attached_at=now,
-            ),
-            subject=str(situation_id),
-            sequence=version,
-        )
+        return situation_id
+    assert latest is not None
+    version = await repository.bump_version(tx.conn, situation_id)
+    # The wire knows two stages; a situation joined or reopened here is either awaiting
+    # its review or in parcours (a finished one never gets here).
+    stage = (
+        SituationStage.IN_PARCOURS
+        if latest["stage"] == "in_parcours"
+        else SituationStage.AWAITING_REVIEW
+    )
+    await tx.emit(
+        SituationReferralAttached(
+            situation_id=situation_id,
+            subject_id=referral.subject_id,
+            referral_id=referral.referral_id,
+            stage=stage,
+            attached_at=now,
+        ),
+        subject=str(situation_id),
+        sequence=version,
+    )
     return situation_id
 
 

@@ -1,4 +1,5 @@
-"""Run the whole Relais system locally: keys, four services, a demo PRE with sample data.
+"""Run the whole Relais system locally: keys, the web pages, the four services, a dev OpenID
+provider with the demo PRE's people, and a demo PRE with sample data.
 
     uv run python scripts/dev.py            # start, load the demo, print URLs; Ctrl-C stops
     uv run python scripts/dev.py --help
@@ -24,8 +25,9 @@ from relais_parcours.adapters.vault import MASTER_KEY_FILENAME, load_master_key
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_reporting.cli import load_demo as load_reporting_demo
 from relais_runtime.auth import generate_signing_key, mint_token
-from relais_runtime.devstack import PortsInUseError, Stack, StackConfig
+from relais_runtime.devstack import ALL_SERVICES, PortsInUseError, Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
+from relais_web.devidp.users import DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PRE = "pre-76540"  # Rouen (INSEE 76540)
@@ -79,17 +81,14 @@ def tokens(keys_dir: Path) -> dict[str, str]:
     key = keys_dir / "jwt-signing.json"
     ttl = timedelta(hours=12)
 
-    def mint(role: str, org: str, sub: str) -> str:
-        return mint_token(key, sub=sub, org=org, pre=DEMO_PRE, roles=[role], ttl=ttl)
-
-    return {
-        "admin": mint("admin", "pre-76540-coordination", "admin-demo"),
-        "coordinator": mint("coordinator", "pre-76540-coordination", "coordinatrice-demo"),
-        "referent": mint("referent", "pre-76540-coordination", REFERENTS[0]["id"]),
-        "institution": mint("institution", "ecole-jules-ferry-rouen", "directrice-demo"),
-        "partner": mint("partner", "cmpp-rouen-rive-gauche", "cmpp-demo"),
-        "analyst": mint("analyst", "anct-demo", "analyste-demo"),
-    }
+    tokens: dict[str, str] = {}
+    # The first demo person of each role: the same people the dev provider signs in.
+    for user in DEMO_USERS:
+        if user.role not in tokens:
+            tokens[user.role] = mint_token(
+                key, sub=user.sub, org=user.org, pre=user.pre, roles=[user.role], ttl=ttl
+            )
+    return tokens
 
 
 def ensure_keys(keys_dir: Path) -> None:
@@ -147,7 +146,7 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Démarre Relais en local (4 services, PRE de démonstration).",
+        description="Démarre Relais en local (pages web, 4 services, PRE de démonstration).",
     )
     parser.add_argument(
         "--amqp-url",
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
     )
-    stack = Stack(config)
+    stack = Stack(config, [s.name for s in ALL_SERVICES])
     print("  démarrage des services (migrations, topologie)…")
     try:
         stack.start()
@@ -209,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         (args.var / "demo-tokens.env").write_text(
             "".join(f"RELAIS_TOKEN_{k.upper()}={v}\n" for k, v in tok.items())
         )
+        print(f"\nRelais : {config.url('web')}  (connexion : choisissez une personne du PRE)")
         print("\nServices prêts :")
         for name in stack.processes:
-            print(f"  {name:<14} {config.url(name)}/docs")
+            if name not in ("web", "devidp"):
+                print(f"  {name:<14} {config.url(name)}/docs")
+        print(f"  fournisseur d'identité de développement {config.url('devidp')}")
         print(f"  tableau de bord {config.url('reporting')}/tableau-de-bord")
         print(f"\nJetons de démonstration (12 h) dans {args.var / 'demo-tokens.env'} ;")
         print("  source var/demo-tokens.env puis, par exemple :")

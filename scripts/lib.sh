@@ -26,3 +26,24 @@ ensure_services() {
     sleep 1
   done
 }
+
+# The web pages' design system (@gouvfr/dsfr) from npm, as locked in services/web/package-lock.json.
+ensure_web_assets() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "» installing Node.js and npm (apt)" >&2
+    apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  local stamp=services/web/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ services/web/package-lock.json -nt "$stamp" ]; then
+    echo "» installing the web assets (npm ci)" >&2
+    (cd services/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads one).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "» installing chromium (apt)" >&2
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  fi
+}

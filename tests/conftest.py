@@ -15,7 +15,7 @@ import pytest
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_runtime import testing
 from relais_runtime.auth import generate_signing_key, mint_token
-from relais_runtime.devstack import SERVICES, Stack, StackConfig
+from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
 
 PRE = "pre-76540"
@@ -88,7 +88,8 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def stack_factory(keys_dir: Path, tmp_path: Path) -> AsyncIterator[Iterator[RunningStack]]:
-    """Start the services (all by default) on a fresh vhost and fresh databases."""
+    """Start the services (the four APIs by default; add "web", "devidp" for the pages)
+    on a fresh vhost and fresh databases."""
     created: list[tuple[RunningStack, str, list[str]]] = []
 
     async def start(
@@ -103,7 +104,7 @@ async def stack_factory(keys_dir: Path, tmp_path: Path) -> AsyncIterator[Iterato
             databases=databases,
             keys_dir=keys_dir,
             log_dir=tmp_path / "log",
-            ports={s.name: free_port() for s in SERVICES},
+            ports={s.name: free_port() for s in ALL_SERVICES},
             extra_env={
                 "RELAIS_LOG_LEVEL": "INFO",
                 "REPORTING_SMALL_CELL_THRESHOLD": "1",

@@ -1,4 +1,10 @@
-"""Start the four services as separate processes (local development, e2e tests, benchmarks)."""
+"""Start the services as separate processes (local development, e2e tests, benchmarks).
+
+The four APIs (:data:`SERVICES`) run by default; the web pages and the dev OpenID
+provider they sign in with (:data:`FRONT`) run when asked for by name (dev-up, browser
+tests). The dev provider is told ``RELAIS_ENV=dev`` unless the environment says otherwise:
+it refuses to start in production.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,9 @@ from typing import IO
 class ServiceSpec:
     name: str
     port: int
+    #: ``module:factory``; by default ``relais_<name>.main:create_app``.
+    factory: str = ""
+    has_database: bool = True
 
     @property
     def env_prefix(self) -> str:
@@ -27,7 +36,7 @@ class ServiceSpec:
 
     @property
     def app(self) -> str:
-        return f"relais_{self.name}.main:create_app"
+        return self.factory or f"relais_{self.name}.main:create_app"
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -36,6 +45,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("notifications", 8003),
     ServiceSpec("reporting", 8004),
 )
+#: The web pages (port 8000) and the dev OpenID provider (8010), never run in production.
+FRONT: tuple[ServiceSpec, ...] = (
+    ServiceSpec("web", 8000, has_database=False),
+    ServiceSpec("devidp", 8010, factory="relais_web.devidp.app:create_app", has_database=False),
+)
+ALL_SERVICES: tuple[ServiceSpec, ...] = FRONT + SERVICES
 
 
 @dataclass
@@ -46,7 +61,7 @@ class StackConfig:
     pg_base: str = "postgresql://postgres@127.0.0.1:5432"
     keys_dir: Path = Path("var/keys")
     log_dir: Path = Path("var/log")
-    ports: Mapping[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
+    ports: Mapping[str, int] = field(default_factory=lambda: {s.name: s.port for s in ALL_SERVICES})
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -59,12 +74,21 @@ class StackConfig:
             "RELAIS_AMQP_URL": self.amqp_url,
             "RELAIS_JWKS_PATH": str((self.keys_dir / "jwks.json").resolve()),
             "RELAIS_KEYS_DIR": str(self.keys_dir.resolve()),
-            f"{p}DATABASE_URL": f"{self.pg_base}/{self.databases[spec.name]}",
             f"{p}HTTP_PORT": str(self.ports[spec.name]),
             f"{p}PUBLIC_URL": self.url(spec.name),
             **{f"RELAIS_{s.upper()}_URL": self.url(s) for s in self.ports},
             **self.extra_env,
         }
+        if spec.has_database:
+            env[f"{p}DATABASE_URL"] = f"{self.pg_base}/{self.databases[spec.name]}"
+        if spec.name == "devidp":
+            env.setdefault("RELAIS_ENV", "dev")
+            env["DEVIDP_ISSUER"] = self.url("devidp")
+        if spec.name == "web":
+            env.setdefault("RELAIS_ENV", "dev")
+            if "devidp" in self.ports:
+                discovery = f"{self.url('devidp')}/.well-known/openid-configuration"
+                env["WEB_OIDC_DISCOVERY_URL"] = discovery
         return env
 
 
@@ -160,7 +184,9 @@ class Stack:
     def __init__(self, config: StackConfig, services: Iterable[str] | None = None) -> None:
         wanted = set(services) if services is not None else {s.name for s in SERVICES}
         self.config = config
-        self.processes = {s.name: ServiceProcess(s, config) for s in SERVICES if s.name in wanted}
+        self.processes = {
+            s.name: ServiceProcess(s, config) for s in ALL_SERVICES if s.name in wanted
+        }
 
     def start(self, timeout: float = 90.0) -> None:
         # Checked first: with an old stack still on the ports, its /ready would answer for

@@ -1,0 +1,69 @@
+"""create_app(): the web pages in front of the four APIs; nothing else is wired here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
+
+from relais_runtime.http import ops_router
+from relais_runtime.logging import configure_logging
+from relais_web import errors, signin
+from relais_web.api import Apis
+from relais_web.config import WebSettings
+from relais_web.pages import home
+from relais_web.security import SecurityHeadersMiddleware
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: WebSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """``transport`` replaces the network to the APIs (unit tests only)."""
+    settings = settings or WebSettings()
+    configure_logging("web", settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=settings.api_timeout_s, transport=transport) as client:
+            app.state.apis = Apis(settings, client)
+            yield
+
+    app = FastAPI(
+        title="Relais",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.oauth = signin.oauth_client(settings)
+    provider = urlsplit(settings.oidc_discovery_url)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret,
+        session_cookie=settings.session_cookie,
+        max_age=settings.session_idle_minutes * 60,
+        same_site="lax",  # the provider's redirect back (a top-level GET) must carry it
+        https_only=not settings.is_dev,
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        form_action=("'self'", f"{provider.scheme}://{provider.netloc}"),
+    )
+    errors.install(app)
+    app.include_router(ops_router())
+    app.mount("/static/relais", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.dsfr_dir.is_dir():
+        app.mount("/static/dsfr", StaticFiles(directory=settings.dsfr_dir), name="dsfr")
+    app.include_router(signin.router)
+    for router in (home.router,):
+        app.include_router(router)
+    return app

@@ -1,0 +1,36 @@
+"""Each role's menu: the pages that role works with, in the order of its day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relais_web.session import SignedIn
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    key: str
+    label: str
+    href: str
+    desc: str = ""
+
+
+_HOME = NavItem("home", "Accueil", "/")
+
+MENUS: dict[str, tuple[NavItem, ...]] = {
+    "institution": (_HOME,),
+    "coordinator": (_HOME,),
+    "referent": (_HOME,),
+    "partner": (_HOME,),
+    "analyst": (_HOME,),
+    "admin": (_HOME,),
+}
+
+
+def nav_for(person: SignedIn) -> tuple[NavItem, ...]:
+    return MENUS.get(person.role, (_HOME,))
+
+
+def tiles_for(person: SignedIn) -> tuple[NavItem, ...]:
+    """The home page's tiles: the role's pages other than home."""
+    return tuple(item for item in nav_for(person) if item.key != "home")

@@ -1,0 +1,114 @@
+"""Sign-in with OpenID Connect (authorization code + PKCE, Authlib) and sign-out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.integrations.starlette_client import OAuth, OAuthError
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from relais_runtime.logging import get_logger
+from relais_web.config import WebSettings
+from relais_web.session import Form, Person, start_session
+from relais_web.templating import templates
+
+log = get_logger(__name__)
+router = APIRouter(include_in_schema=False)
+
+PROVIDER = "relais"
+
+
+def oauth_client(settings: WebSettings) -> OAuth:
+    oauth = OAuth()
+    oauth.register(
+        PROVIDER,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        server_metadata_url=settings.oidc_discovery_url,
+        client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
+    )
+    return oauth
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this site: never another host (open redirect) nor a scheme."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def _settings(request: Request) -> WebSettings:
+    settings: WebSettings = request.app.state.settings
+    return settings
+
+
+def _oauth(request: Request) -> Any:
+    return request.app.state.oauth.create_client(PROVIDER)
+
+
+def _callback_url(request: Request) -> str:
+    public = _settings(request).public_url.rstrip("/")
+    return f"{public}/auth/callback" if public else str(request.url_for("callback"))
+
+
+@router.get("/connexion")
+async def sign_in(request: Request, suite: str = "/") -> Response:
+    request.session["next"] = safe_next(suite)
+    response: Response = await _oauth(request).authorize_redirect(request, _callback_url(request))
+    return response
+
+
+@router.get("/auth/callback", name="callback")
+async def callback(request: Request) -> Response:
+    settings = _settings(request)
+    target = safe_next(request.session.get("next"))
+    try:
+        token = await _oauth(request).authorize_access_token(request)
+    except OAuthError as exc:
+        log.info("sign-in failed", error=exc.error)
+        return templates.TemplateResponse(
+            request, "errors/signin_failed.html", {"person": None}, status_code=400
+        )
+    info = token.get("userinfo") or {}
+    roles = info.get(settings.claim_roles) or []
+    if isinstance(roles, str):
+        roles = roles.split()
+    claims = {
+        "sub": info.get("sub"),
+        "name": info.get("name") or info.get("given_name") or "",
+        "org": info.get(settings.claim_org),
+        "org_label": info.get("org_label") or info.get(settings.claim_org) or "",
+        "pre": info.get(settings.claim_pre),
+        "roles": [str(r) for r in roles],
+    }
+    if not (claims["sub"] and claims["org"] and claims["pre"] and claims["roles"]):
+        log.warning("sign-in without the claims relais needs", present=sorted(info))
+        return templates.TemplateResponse(
+            request, "errors/signin_failed.html", {"person": None}, status_code=403
+        )
+    expires_at = int(token.get("expires_at") or time.time() + int(token.get("expires_in", 0)))
+    start_session(request, claims=claims, token=token["access_token"], expires_at=expires_at)
+    log.info("signed in", roles=claims["roles"], org=claims["org"])
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/deconnexion")
+async def sign_out(request: Request, person: Person, form: Form) -> Response:
+    request.session.clear()
+    log.info("signed out", org=person.org)
+    metadata = await _oauth(request).load_server_metadata()
+    end = metadata.get("end_session_endpoint")
+    public = _settings(request).public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    if end:
+        client_id = _settings(request).oidc_client_id
+        url = with_query(end, client_id=client_id, post_logout_redirect_uri=f"{public}/au-revoir")
+        return RedirectResponse(url, status_code=303)
+    return RedirectResponse("/au-revoir", status_code=303)
+
+
+def with_query(base: str, **params: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode(params)}"

@@ -1,0 +1,43 @@
+"""The Jinja2 environment of every page (autoescaped; French dates and labels)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+from relais_web.security import CSRF_FIELD
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+_MONTHS = (
+    *("janvier", "février", "mars", "avril", "mai", "juin"),
+    *("juillet", "août", "septembre", "octobre", "novembre", "décembre"),
+)
+
+
+def french_date(value: str | date | datetime | None) -> str:
+    """``2026-12-03`` or a timestamp as « 3 décembre 2026 »."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+    day = value.date() if isinstance(value, datetime) else value
+    return f"{day.day}{'er' if day.day == 1 else ''} {_MONTHS[day.month - 1]} {day.year}"
+
+
+templates.env.filters["date_fr"] = french_date
+templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+
+
+def _install_nav() -> None:
+    from relais_web.nav import nav_for  # nav imports session, which must not import us
+
+    templates.env.globals["nav_for"] = nav_for
+
+
+_install_nav()

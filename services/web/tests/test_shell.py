@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from relais_web.config import WebSettings
 from relais_web.devidp.users import DemoUser
 from relais_web.signin import safe_next
-from services.web.tests.conftest import demo, session_cookie
+
+from .helpers import demo, session_cookie
 
 
 def test_every_page_has_a_csp_without_unsafe_inline_and_is_not_stored(client: TestClient) -> None:

@@ -34,6 +34,11 @@ def schema(name: str) -> dict[str, Any]:
             if v.get("type") != "array" and k != "organization"
         }
         return {**full, "properties": one_to_one}
+    if name in ("taxonomy", "taxonomy_term"):
+        term = load("organization")["properties"]["attributes"]["items"]["properties"][
+            "taxonomy_term"
+        ]
+        return term if name == "taxonomy_term" else term["properties"]["taxonomy_detail"]
     if name == "service_at_location_list":
         return load("service")["properties"]["service_at_locations"]["items"]  # type: ignore[no-any-return]
     return load(name)

@@ -14,6 +14,7 @@ from relais_parcours.entrypoints import (
     consumers,
     http,
     http_handovers,
+    http_hsds,
     http_parcours,
     http_partners,
     http_team,
@@ -49,6 +50,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
             http_parcours.router,
             http_handovers.router,
             http_partners.router,
+            http_hsds.router,
         ],
     )
     app.state.parcours = ctx

@@ -65,13 +65,21 @@ async def slug_owner(conn: Conn, partner_id: str) -> str | None:
     return owner
 
 
+#: The words of an entry a search looks into: its name, description and the texts of its
+#: services and places (JSON values only, not their keys).
+_TEXT = (
+    "concat_ws(' ', name, description, "
+    "jsonb_path_query_array(services, 'strict $.** ? (@.type() == \"string\")')::text, "
+    "jsonb_path_query_array(locations, 'strict $.** ? (@.type() == \"string\")')::text)"
+)
+
+
 async def entries(
     conn: Conn,
     pre_id: str,
     *,
     search: str | None = None,
     categories: list[str] | None = None,
-    with_wait_time: bool = False,
     modified_after: datetime | None = None,
     limit: int | None = None,
     offset: int = 0,
@@ -85,15 +93,12 @@ async def entries(
         f"SELECT {ENTRY_COLUMNS}, count(*) OVER () AS total FROM partners "  # noqa: S608 - constant
         "WHERE pre_id = $1 AND ($2::text[] IS NULL OR category = ANY($2)) "
         "AND ($3::timestamptz IS NULL OR updated_at >= $3) "
-        "AND (NOT $4 OR jsonb_path_exists(services, "
-        "'$[*] ? (@.wait_time != null || @.wait_time_days != null)')) "
-        "AND ($5::text[] IS NULL OR (SELECT bool_and(concat_ws(' ', name, description, "
-        "services::text, locations::text) ILIKE '%' || w || '%') FROM unnest($5) AS w)) "
-        "ORDER BY name, id LIMIT $6 OFFSET $7",
+        f"AND ($4::text[] IS NULL OR (SELECT bool_and({_TEXT} ILIKE '%' || w || '%') "
+        "FROM unnest($4) AS w)) "
+        "ORDER BY name, id LIMIT $5 OFFSET $6",
         pre_id,
         categories,
         modified_after,
-        with_wait_time,
         _words(search),
         limit,
         offset,
@@ -104,7 +109,6 @@ async def entries(
             pre_id,
             search=search,
             categories=categories,
-            with_wait_time=with_wait_time,
             modified_after=modified_after,
             limit=1,
         )

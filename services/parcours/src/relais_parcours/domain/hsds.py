@@ -15,7 +15,7 @@ figure in days is the Relais extension ``relais_wait_time_days``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -153,9 +153,16 @@ class Directory:
     """One partner's entry seen in HSDS terms: its ids and each HSDS object."""
 
     def __init__(
-        self, entry: PartnerBody, *, updated_at: datetime, hsds_id: uuid.UUID | None = None
+        self,
+        entry: PartnerBody,
+        *,
+        updated_at: datetime,
+        hsds_id: uuid.UUID | None = None,
+        with_contacts: bool = True,
     ) -> None:
+        """``with_contacts`` False: no contact (a contact may name a person) for the public."""
         self.entry = entry
+        self.with_contacts = with_contacts
         self.updated_at = updated_at
         self.id = organization_id(entry.id, hsds_id)
         self._locations = {loc.id: loc for loc in entry.locations}
@@ -195,7 +202,7 @@ class Directory:
             ],
             "services": [self.service(s) for s in e.services],
             "locations": [self.location(loc) for loc in e.locations],
-            "contacts": [self.contact(c) for c in e.contacts],
+            "contacts": [self.contact(c) for c in e.contacts] if self.with_contacts else [],
         }
 
     def organization_summary(self) -> dict[str, Any]:
@@ -243,25 +250,41 @@ class Directory:
             "contacts": [
                 self.contact(self._contacts[slug])
                 for slug in service.contact_ids
-                if slug in self._contacts
+                if slug in self._contacts and self.with_contacts
             ],
             "schedules": self._schedules(sid, "service_id", service.schedules),
             "attributes": attributes,
         }
 
-    def service_at_location(self, service: HsdsService, location: HsdsLocation) -> dict[str, Any]:
-        return {
+    def service_at_location(
+        self, service: HsdsService, location: HsdsLocation, *, nested: bool = True
+    ) -> dict[str, Any]:
+        """A service at one of its places; ``nested`` False: its one-to-one fields only."""
+        link = {
             "id": str(self.service_at_location_id(service, location.id)),
             "service_id": str(self.service_id(service)),
             "location_id": str(self.location_id(location)),
-            "location": self.location(location),
         }
+        return {**link, "location": self.location(location)} if nested else link
 
-    def service_at_locations(self) -> Iterable[tuple[HsdsService, dict[str, Any]]]:
-        for service in self.entry.services:
-            for slug in service.location_ids:
-                if slug in self._locations:
-                    yield service, self.service_at_location(service, self._locations[slug])
+    def places(self, service: HsdsService) -> list[HsdsLocation]:
+        return [self._locations[s] for s in service.location_ids if s in self._locations]
+
+    def term_ids(self, service: HsdsService) -> set[uuid.UUID]:
+        """The taxonomy terms a service carries (what ``taxonomy_term_id`` filters on)."""
+        terms = {category_term_id(self.entry.category.value)}
+        if service.wait_time is not None or service.wait_time_days is not None:
+            terms.add(term_id(SERVICE_TAXONOMY, WAIT_TIME_TERM))
+        return terms
+
+    def service_text(self, service: HsdsService) -> str:
+        """What a ``search`` looks into for a service: its words and its organization's name."""
+        places = " ".join(
+            f"{loc.name or ''} {' '.join(a.city for a in loc.addresses)}"
+            for loc in self.places(service)
+        )
+        parts = (self.entry.name, service.name, service.description, service.wait_time, places)
+        return " ".join(p for p in parts if p)
 
     def location(self, location: HsdsLocation) -> dict[str, Any]:
         lid = self.location_id(location)
@@ -348,3 +371,18 @@ def _address(
         address_type=address.address_type
         or ("postal" if location_type == "postal" else "physical"),
     )
+
+
+def page(contents: list[dict[str, Any]], total: int, number: int, per_page: int) -> dict[str, Any]:
+    """The HSDS API's paging envelope (``Page`` of its OpenAPI document) around a page."""
+    pages = -(-total // per_page)
+    return {
+        "total_items": total,
+        "total_pages": pages,
+        "page_number": number,
+        "size": len(contents),
+        "first_page": number == 1,
+        "last_page": number >= pages,
+        "empty": total == 0,
+        "contents": contents,
+    }

@@ -266,6 +266,8 @@ class DeliveryFailure(StrEnum):
     CONNECTION_ERROR = "connection_error"
     HTTP_ERROR = "http_error"
     REJECTED = "rejected"  # e.g. SMTP 5xx, signature refused
-    INVALID_ENDPOINT = "invalid_endpoint"
+    INVALID_ENDPOINT = "invalid_endpoint"  # the endpoint answered 410 Gone
+    ENDPOINT_DISABLED = "endpoint_disabled"  # given up: repeated failures disabled it
+    ENDPOINT_DELETED = "endpoint_deleted"  # given up: its owner deleted it
     UNROUTABLE = "unroutable"  # AMQP: no queue bound for the organisation
     OTHER = "other"

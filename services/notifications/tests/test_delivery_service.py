@@ -96,7 +96,8 @@ async def test_a_failing_endpoint_is_retried_then_disabled_and_its_owner_told(
     log = (await service.http.get(f"/v1/webhooks/{hook['id']}/attempts", headers=partner)).json()
     assert [a["http_status"] for a in log["items"]] == [503, 503, 503]
     failed = (await service.http.get("/v1/deliveries?status=failed", headers=partner)).json()
-    assert failed["items"][0]["last_failure"] == "invalid_endpoint"
+    # Given up because the endpoint was disabled, and it says so.
+    assert failed["items"][0]["last_failure"] == "endpoint_disabled"
     feed = (await service.http.get("/v1/feed", headers=partner)).json()
     assert any("Webhook désactivé" in i["title"] for i in feed["items"])
 
@@ -110,6 +111,12 @@ async def test_a_failing_endpoint_is_retried_then_disabled_and_its_owner_told(
     # Three attempts (the last one retryable), then given up when the endpoint was disabled.
     await eventually(lambda: _async(len(failures()) == 4))
     assert sorted(failures()) == [(1, True), (2, True), (3, False), (3, True)]
+    [given_up] = [
+        e["data"]["failure"]
+        for e in tap_notifications.seen
+        if e["type"] == "fr.relais.notification.failed.v1" and not e["data"]["will_retry"]
+    ]
+    assert given_up == "endpoint_disabled"
 
     # Once fixed and re-enabled, new events flow again.
     receiver.status = 204
@@ -590,7 +597,7 @@ async def test_an_owner_deletes_its_webhook_and_what_waited_for_it_is_given_up(
         ]
 
     await eventually(lambda: _async(len(given_up()) == 1))
-    assert given_up()[0]["failure"] == "invalid_endpoint"
+    assert given_up()[0]["failure"] == "endpoint_deleted"
     # Nothing more goes to it, nor is sent from its subscription.
     await service.publish(example(HandoverRequested, handover_id=str(uuid.uuid4())))
     await eventually(lambda: _unread(service, partner, 2))

@@ -124,3 +124,18 @@ async def test_reassignment_keeps_the_history_and_moves_access(parcours: Harness
         await h.http.get("/v1/situations", headers=h.auth("referent", sub="referent-2"))
     ).json()
     assert [s["id"] for s in inbox["items"]] == [situation_id]
+
+
+async def test_a_referent_reading_a_situation_nobody_follows_yet_is_told_so(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id = await h.open_situation()
+    await h.add_referent("referente-1")
+    r = await h.http.get(
+        f"/v1/situations/{situation_id}", headers=h.auth("referent", sub="referente-1")
+    )
+    assert r.status_code == 403
+    assert r.json()["code"] == "situation_not_assigned"
+    assert "Aucun·e référent·e n'est encore désigné·e" in r.json()["message"]
+    assert "autre référent" not in r.json()["message"]

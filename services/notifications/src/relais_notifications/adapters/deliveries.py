@@ -86,9 +86,7 @@ async def mark_failed(
     return bool(done)
 
 
-async def give_up_endpoint(
-    conn: Conn, webhook_id: uuid.UUID, reason: str = "invalid_endpoint"
-) -> list[asyncpg.Record]:
+async def give_up_endpoint(conn: Conn, webhook_id: uuid.UUID, reason: str) -> list[asyncpg.Record]:
     """Fail every delivery still waiting for a disabled (or deleted) endpoint."""
     return await conn.fetch(
         "UPDATE deliveries SET status = 'failed', last_failure = $2, "  # noqa: S608

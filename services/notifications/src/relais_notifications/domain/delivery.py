@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from relais_contracts.topology import delivery_queue
+from relais_contracts.types import DeliveryFailure
 from relais_notifications.domain.audience import Notice
 from relais_notifications.domain.texts import Text
 
@@ -80,7 +81,14 @@ def retry_delay(attempts: int, backoff_s: Sequence[float]) -> float | None:
 
 
 #: Failures a later attempt cannot fix: give up at once.
-FINAL_FAILURES = frozenset({"rejected", "invalid_endpoint"})
+FINAL_FAILURES = frozenset(
+    {
+        DeliveryFailure.REJECTED,
+        DeliveryFailure.INVALID_ENDPOINT,
+        DeliveryFailure.ENDPOINT_DISABLED,
+        DeliveryFailure.ENDPOINT_DELETED,
+    }
+)
 
 
 def digest_cutoff(now: datetime, timezone: str, hour: int) -> datetime:
@@ -112,7 +120,3 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     DIGESTED = "digested"  # held for a daily digest
     IN_DIGEST = "in_digest"  # gathered into a digest delivery
-
-
-#: Why deliveries to a webhook endpoint its owner deleted were given up (``last_failure``).
-ENDPOINT_DELETED = "endpoint_deleted"

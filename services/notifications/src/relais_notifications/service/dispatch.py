@@ -114,8 +114,10 @@ class Dispatcher:
         if d["channel"] == "webhook":
             async with self.runtime.pool.acquire() as conn:
                 endpoint = await subscriptions.endpoint_secret(conn, d["webhook_id"])
-            if endpoint is None or not endpoint[2]:
-                return channels.Sent("invalid_endpoint")
+            if endpoint is None:
+                return channels.Sent(DeliveryFailure.ENDPOINT_DELETED)
+            if not endpoint[2]:
+                return channels.Sent(DeliveryFailure.ENDPOINT_DISABLED)
             url, secrets, _ = endpoint
             assert self._client is not None
             return await channels.send_webhook(
@@ -200,11 +202,9 @@ class Dispatcher:
         # Other attempts in flight fail too: only the first to disable it tells the owner.
         if not await subscriptions.disable(conn, hook_id):
             return
-        for waiting in await deliveries.give_up_endpoint(conn, hook_id):
-            given_up = dict(waiting)
-            await self._emit_failed(
-                conn, given_up, channels.Sent("invalid_endpoint"), will_retry=False
-            )
+        disabled = DeliveryFailure.ENDPOINT_DISABLED
+        for waiting in await deliveries.give_up_endpoint(conn, hook_id, disabled):
+            await self._emit_failed(conn, dict(waiting), channels.Sent(disabled), will_retry=False)
         # The owner hears about it where it always looks: its feed.
         await feed.add_item(
             conn,

@@ -14,9 +14,9 @@ import aio_pika
 import asyncpg
 
 from relais_contracts.topology import delivery_queue
+from relais_contracts.types import DeliveryFailure
 from relais_notifications.adapters import deliveries, subscriptions
 from relais_notifications.adapters.channels import DELIVER_EXCHANGE, Sent
-from relais_notifications.domain.delivery import ENDPOINT_DELETED
 from relais_notifications.service.dispatch import emit_failed
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
@@ -143,11 +143,9 @@ async def delete_webhook(runtime: ServiceRuntime, who: Principal, hook_id: uuid.
     async with runtime.pool.acquire() as conn, conn.transaction():
         if not await subscriptions.lock_own_endpoint(conn, who.pre, who.org, hook_id):
             raise _not_found()
-        for waiting in await deliveries.give_up_endpoint(conn, hook_id, ENDPOINT_DELETED):
-            # The contract's closest code; the row itself says endpoint_deleted.
-            await emit_failed(
-                runtime, conn, dict(waiting), Sent("invalid_endpoint"), will_retry=False
-            )
+        deleted = DeliveryFailure.ENDPOINT_DELETED
+        for waiting in await deliveries.give_up_endpoint(conn, hook_id, deleted):
+            await emit_failed(runtime, conn, dict(waiting), Sent(deleted), will_retry=False)
         await subscriptions.delete_endpoint(conn, hook_id)
 
 

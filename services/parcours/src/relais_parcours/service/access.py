@@ -43,10 +43,17 @@ async def situation_for(
     if row is None:
         raise NOT_FOUND
     mine = await scope_referent(conn, who)
-    if mine is not None and row["referent_id"] != mine:
+    if mine is None or row["referent_id"] == mine:
+        return row
+    if row["referent_id"] is None:
         raise DomainError(
-            "not_your_situation",
-            "Cette situation est suivie par un·e autre référent·e.",
+            "situation_not_assigned",
+            "Aucun·e référent·e n'est encore désigné·e pour cette situation : seule la "
+            "coordination y a accès pour l'instant.",
             403,
         )
-    return row
+    raise DomainError(
+        "not_your_situation",
+        "Cette situation est suivie par un·e autre référent·e.",
+        403,
+    )

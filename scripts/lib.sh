@@ -6,6 +6,31 @@ ensure_tools() {
     python3 -m pip install --quiet uv
     hash -r
   fi
+  # promtool checks and unit-tests the alert rules (tests/deploy/test_monitoring.py).
+  ensure_debian_packages promtool:prometheus
+}
+
+# ensure_debian_packages COMMAND:PACKAGE...: apt-get install the packages whose command is
+# missing (as root, or through sudo). Daemons stay stopped: only their tools are wanted.
+ensure_debian_packages() {
+  local pair missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  ((${#missing[@]})) || return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "» missing: ${missing[*]} (apt-get install ${missing[*]} as root)" >&2
+      return 1
+    fi
+    sudo=(sudo)
+  fi
+  echo "» installing ${missing[*]} (Debian packages)" >&2
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+    install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  hash -r
 }
 
 ensure_services() {

@@ -14,6 +14,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+from prometheus_client import REGISTRY
 
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
@@ -145,6 +146,17 @@ async def effects(runtime: ServiceRuntime, queue: str | None = None) -> list[str
     return [r["message_id"] for r in rows]
 
 
+def unroutable_event() -> CloudEvent[Any]:
+    """No test queue binds status changes: nothing can route this event."""
+    data = ReferralStatusChanged(
+        referral_id=uuid.uuid4(),
+        institution_id="ecole-test",
+        status=ReferralStatus.RECEIVED,
+        changed_at=datetime.now(UTC),
+    )
+    return new_event(data, source="/relais/referral", subject="r", tenant=TENANT, sequence=1)
+
+
 def bound(queue: str) -> WorkQueue:
     return WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))
 
@@ -205,14 +217,7 @@ async def test_unroutable_event_stays_in_the_outbox_with_its_error(
 ) -> None:
     runtime = await make_runtime()
     await make_runtime.start(runtime)  # type: ignore[attr-defined]
-    # No test queue binds status changes: nothing can route this event.
-    data = ReferralStatusChanged(
-        referral_id=uuid.uuid4(),
-        institution_id="ecole-test",
-        status=ReferralStatus.RECEIVED,
-        changed_at=datetime.now(UTC),
-    )
-    event = new_event(data, source="/relais/referral", subject="r", tenant=TENANT, sequence=1)
+    event = unroutable_event()
     async with runtime.pool.acquire() as conn, conn.transaction():
         await outbox.add(conn, event)
 
@@ -224,6 +229,37 @@ async def test_unroutable_event_stays_in_the_outbox_with_its_error(
     row = await runtime.pool.fetchrow("SELECT id, last_error FROM relais_outbox")
     assert row["id"] == event.id
     assert "NO_ROUTE" in row["last_error"] or "312" in row["last_error"]
+
+
+async def test_maintenance_samples_the_outbox_age_and_the_parked_messages_for_metrics(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name), maintenance_interval_s=0.2)
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    # An event nothing routes stays in the outbox; a poison message is parked.
+    stuck = unroutable_event()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, stuck)
+    await publish_raw(amqp_url, b"{not json", "referral.withdrawn.v1.pre-76540")
+    labels = {"service": "testsvc"}
+
+    async def sampled() -> bool:
+        parked = REGISTRY.get_sample_value(
+            "relais_parked_messages", {**labels, "queue": queue_name}
+        )
+        oldest = REGISTRY.get_sample_value("relais_outbox_oldest_seconds", labels)
+        return parked == 1 and oldest is not None and oldest >= 0.5
+
+    await eventually(sampled)
+    assert REGISTRY.get_sample_value("relais_outbox_pending", labels) == 1
+
+    await runtime.pool.execute("DELETE FROM relais_outbox")
+
+    async def emptied() -> bool:
+        return REGISTRY.get_sample_value("relais_outbox_oldest_seconds", labels) == 0
+
+    await eventually(emptied)
 
 
 async def test_message_delivered_twice_has_one_effect(
@@ -602,6 +638,12 @@ async def test_a_lost_consumer_shows_on_ready_and_the_watchdog_resubscribes_it(
     await channel.basic_cancel(subscriber._consumer_tag)
     with pytest.raises(ConnectionError, match="consumer lost"):
         await consumer.check_consuming()
+    up = {"service": "testsvc", "queue": queue_name}
+
+    async def seen_down() -> bool:
+        return REGISTRY.get_sample_value("relais_consumer_up", up) == 0
+
+    await eventually(seen_down)
 
     event = envelope()
     await publish_raw(
@@ -613,6 +655,11 @@ async def test_a_lost_consumer_shows_on_ready_and_the_watchdog_resubscribes_it(
 
     await eventually(handled)
     await consumer.check_consuming()
+
+    async def seen_up() -> bool:
+        return REGISTRY.get_sample_value("relais_consumer_up", up) == 1
+
+    await eventually(seen_up)
 
 
 async def test_database_outage_outlasting_the_retries_parks_nothing(

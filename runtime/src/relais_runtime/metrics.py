@@ -24,13 +24,16 @@ from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "CONSUMER_UP",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_SECONDS",
     "MESSAGES_CONSUMED",
     "MESSAGE_HANDLING_SECONDS",
+    "OUTBOX_OLDEST_SECONDS",
     "OUTBOX_PENDING",
     "OUTBOX_PUBLISHED",
     "OUTBOX_PUBLISH_FAILURES",
+    "PARKED_MESSAGES",
     "ConsumeOutcome",
     "PrometheusMiddleware",
 ]
@@ -81,6 +84,23 @@ OUTBOX_PENDING: Final = Gauge(
     "relais_outbox_pending",
     "Outbox rows not yet published, as last seen by the relay.",
     ["service"],
+)
+# Sampled by the maintenance loop and the consumer watchdog; the alert rules in
+# deploy/monitoring/ read them (deploy/monitoring/README.md).
+OUTBOX_OLDEST_SECONDS: Final = Gauge(
+    "relais_outbox_oldest_seconds",
+    "Age of the oldest outbox row not yet published (0 when the outbox is empty).",
+    ["service"],
+)
+PARKED_MESSAGES: Final = Gauge(
+    "relais_parked_messages",
+    "Messages waiting in a work queue's parking queue (<queue>.dlq), as last counted.",
+    ["service", "queue"],
+)
+CONSUMER_UP: Final = Gauge(
+    "relais_consumer_up",
+    "1 while this process consumes from the queue, 0 while its consumer is lost.",
+    ["service", "queue"],
 )
 HTTP_REQUESTS: Final = Counter(
     "relais_http_requests_total",

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg
 import structlog
 from faststream.rabbit import RabbitBroker
@@ -19,6 +20,7 @@ from relais_runtime import db, inbox, metrics, outbox
 from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
 from relais_runtime.db import Conn
+from relais_runtime.parking import ParkingLot
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.topology import WorkQueue, declare_topology
 
@@ -143,15 +145,30 @@ class ServiceRuntime:
             await self.stop()
 
     async def _maintain(self) -> None:
-        """Prune old inbox ids and sample the outbox backlog for /metrics."""
+        """Prune old inbox ids; sample the outbox backlog and parked messages for /metrics."""
         pending = metrics.OUTBOX_PENDING.labels(service=self.service)
+        oldest = metrics.OUTBOX_OLDEST_SECONDS.labels(service=self.service)
         while True:
             try:
                 async with self.pool.acquire() as conn:
-                    pending.set(await conn.fetchval("SELECT count(*) FROM relais_outbox"))
+                    row = await conn.fetchrow(
+                        "SELECT count(*) AS pending, coalesce(extract(epoch FROM "
+                        "clock_timestamp() - min(created_at)), 0)::float8 AS oldest "
+                        "FROM relais_outbox"
+                    )
+                    assert row is not None  # an aggregate always returns a row
+                    pending.set(row["pending"])
+                    oldest.set(row["oldest"])
                     await inbox.prune(conn, self.settings.inbox_retention_days)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("maintenance_failed", error=type(exc).__name__)
+            if self.queue_names:
+                try:
+                    parked = await ParkingLot(self.settings.amqp_url).counts(self.queue_names)
+                    for queue, count in parked.items():
+                        metrics.PARKED_MESSAGES.labels(self.service, queue).set(count)
+                except (OSError, aio_pika.exceptions.AMQPError) as exc:
+                    log.warning("parking_count_failed", error=type(exc).__name__)
             await asyncio.sleep(self.settings.maintenance_interval_s)
 
     async def _watch_consumers(self, grace: int = 3) -> None:
@@ -165,14 +182,19 @@ class ServiceRuntime:
             await asyncio.sleep(self.settings.consumer_watchdog_interval_s)
             if not self.consumers or not await self.broker.ping(timeout=2):
                 missing.clear()
+                for name in self.consumers:  # nothing consumes while the broker is away
+                    metrics.CONSUMER_UP.labels(self.service, name).set(0)
                 continue
             for name, consumer in self.consumers.items():
+                up = metrics.CONSUMER_UP.labels(self.service, name)
                 try:
                     await consumer.check_consuming()
                     missing.pop(name, None)
+                    up.set(1)
                     continue
                 except Exception:
                     missing[name] = missing.get(name, 0) + 1
+                    up.set(0)
                 if missing[name] >= grace:
                     try:
                         await consumer.resubscribe()

@@ -8,9 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from prometheus_client import REGISTRY
 
 from relais_parcours.service.consent import expire_consents
-from relais_parcours.service.deadlines import fire_due_deadlines
+from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
 
 Harness = Any
 
@@ -93,6 +94,27 @@ async def test_a_partner_not_answering_in_time_is_reported(parcours: Harness) ->
     overdue = await h.event("deadline.overdue", deadline_kind="handover_response")
     assert overdue["data"]["handover_id"] == handover["id"]
     assert overdue["data"]["partner_id"] == "cmpp-rouen"
+
+
+async def test_deadline_gauges_show_a_past_due_deadline_unfired_then_overdue(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await h.ready_to_hand_over()
+    await h.hand_over(s)
+    runtime, ctx = h.app.state.runtime, h.app.state.parcours
+    later = datetime.now(UTC) + timedelta(days=30)
+
+    def gauge(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"kind": "handover_response"})
+
+    await sample_deadlines(runtime, ctx, now=later)
+    assert (gauge("relais_deadlines_unfired"), gauge("relais_deadlines_overdue")) == (1, 0)
+    fired_before = gauge("relais_deadlines_fired_total") or 0
+    await fire(h, later)
+    await sample_deadlines(runtime, ctx, now=later)
+    assert (gauge("relais_deadlines_unfired"), gauge("relais_deadlines_overdue")) == (0, 1)
+    assert gauge("relais_deadlines_fired_total") == fired_before + 1
 
 
 async def test_an_expired_consent_ends_sharing(parcours: Harness) -> None:

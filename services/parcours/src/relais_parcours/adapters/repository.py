@@ -855,6 +855,17 @@ async def claim_due_deadlines(conn: Conn, today: date, limit: int) -> list[async
     )
 
 
+async def count_open_deadlines(conn: Conn, today: date) -> list[asyncpg.Record]:
+    """Per kind, across PREs (an operations figure): fired and unresolved, due and not fired."""
+    return await conn.fetch(
+        "SELECT kind, count(*) FILTER (WHERE fired_at IS NOT NULL) AS overdue, "
+        "count(*) FILTER (WHERE fired_at IS NULL "
+        "AND (due_on < $1 OR (kind = 'followup' AND due_on <= $1))) AS unfired "
+        "FROM deadlines WHERE resolved_at IS NULL GROUP BY kind",
+        today,
+    )
+
+
 async def mark_deadline_fired(conn: Conn, deadline_id: uuid.UUID, now: datetime) -> None:
     await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", deadline_id, now)
 

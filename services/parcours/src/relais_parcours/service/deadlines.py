@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from prometheus_client import Counter, Gauge
+
 from relais_contracts.base import Event
 from relais_contracts.types import DeadlineKind
 from relais_contracts.v1.parcours import DeadlineOverdue, FollowupDue
@@ -13,6 +15,18 @@ from relais_parcours.context import Parcours
 from relais_runtime.runtime import ServiceRuntime
 
 BATCH = 100
+
+#: On GET /metrics for the alert rules (deploy/monitoring): every replica samples the same
+#: database-wide figures, so the rules take the max over replicas.
+FIRED = Counter("relais_deadlines_fired_total", "Deadlines fired, by kind.", ["kind"])
+OVERDUE = Gauge(
+    "relais_deadlines_overdue", "Deadlines fired (past due) and not yet resolved.", ["kind"]
+)
+UNFIRED = Gauge(
+    "relais_deadlines_unfired",
+    "Deadlines past due that the scheduler has not fired yet (should stay at 0).",
+    ["kind"],
+)
 
 
 async def fire_due_deadlines(
@@ -56,7 +70,23 @@ async def fire_due_deadlines(
                 sequence=version,
             )
             await repository.mark_deadline_fired(conn, row["id"], now)
+    for row in rows:  # counted once the transaction committed
+        FIRED.labels(row["kind"]).inc()
     return len(rows)
+
+
+async def sample_deadlines(
+    runtime: ServiceRuntime, ctx: Parcours, *, now: datetime | None = None
+) -> None:
+    """Set the overdue and not-yet-fired gauges from the database."""
+    now = now or datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    async with runtime.pool.acquire() as conn:
+        rows = {r["kind"]: r for r in await repository.count_open_deadlines(conn, today)}
+    for kind in DeadlineKind:
+        row = rows.get(kind.value)
+        OVERDUE.labels(kind.value).set(row["overdue"] if row else 0)
+        UNFIRED.labels(kind.value).set(row["unfired"] if row else 0)
 
 
 def _local_day(moment: datetime | None, ctx: Parcours) -> date:

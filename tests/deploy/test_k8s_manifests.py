@@ -1,0 +1,131 @@
+"""deploy/k8s validated offline: core kinds against the Kubernetes schemas (kubernetes-validate,
+strict: unknown fields refused), the Prometheus Operator's kinds against its CRD models."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+#: The oldest Kubernetes still supported upstream when these manifests were written.
+KUBERNETES_VERSION = "1.31"
+OPERATOR_API = "monitoring.coreos.com/v1"
+
+
+def manifests() -> list[Path]:
+    return sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@cache
+def operator_schema(kind: str) -> dict[str, Any]:
+    """The CRD model's JSON schema, made strict: an object refuses fields it does not know."""
+    from cloudcoil.models.prometheus_operator import v1
+
+    schema: dict[str, Any] = getattr(v1, kind).model_json_schema(by_alias=True)
+
+    def forbid_unknown(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                forbid_unknown(value)
+        elif isinstance(node, list):
+            for value in node:
+                forbid_unknown(value)
+
+    forbid_unknown(schema)
+    return schema
+
+
+def validate(doc: dict[str, Any]) -> None:
+    if doc["apiVersion"] == OPERATOR_API:
+        # Not jsonschema.validate: it checks the schema first, and one Go pattern of the
+        # CRD ('^(?i)(abort|warn)?$') is not a Python regex.
+        jsonschema.Draft202012Validator(operator_schema(doc["kind"])).validate(doc)
+    else:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("path", manifests(), ids=lambda p: str(p.relative_to(K8S)))
+def test_every_manifest_validates_against_the_kubernetes_and_operator_schemas(
+    path: Path,
+) -> None:
+    docs = documents(path)
+    assert docs
+    for doc in docs:
+        validate(doc)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value"),
+    [
+        ("Deployment", ["spec", "template", "spec", "containers", 0, "readinesProbe"], {}),
+        ("Ingress", ["spec", "tls", 0, "secret"], "relais-tls"),
+        ("ServiceMonitor", ["spec", "endpoints", 0, "honorLabel"], True),
+        ("PrometheusRule", ["spec", "groups", 0, "rules", 0, "expresion"], "up == 0"),
+    ],
+)
+def test_a_misspelt_field_is_refused(kind: str, path: list[Any], value: Any) -> None:
+    [doc] = [d for p in manifests() for d in documents(p) if d["kind"] == kind][:1]
+    broken = copy.deepcopy(doc)
+    node: Any = broken
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+
+
+def test_the_kustomizations_list_every_manifest_once() -> None:
+    listed: list[Path] = []
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        resources = yaml.safe_load(kustomization.read_text())["resources"]
+        listed += [(kustomization.parent / r).resolve() for r in resources]
+    assert len(listed) == len(set(listed))
+    assert all(p.exists() for p in listed)
+    # Templates with secrets stay out, filled in and applied by hand.
+    assert set(manifests()) - set(listed) == {K8S / "secrets.example.yaml"}
+
+
+def test_the_ingress_serves_each_service_over_tls_and_keeps_ops_endpoints_inside() -> None:
+    [ingress] = documents(K8S / "ingress.yaml")
+    services = {
+        d["metadata"]["name"] for p in manifests() for d in documents(p) if d["kind"] == "Service"
+    }
+    tls_hosts = {h for entry in ingress["spec"]["tls"] for h in entry["hosts"]}
+    backends = set()
+    for rule in ingress["spec"]["rules"]:
+        assert rule["host"] in tls_hosts
+        for path in rule["http"]["paths"]:
+            backends.add(path["backend"]["service"]["name"])
+            assert path["path"] not in {"/", "/health", "/ready", "/metrics"}
+    assert backends == services == {"referral", "parcours", "notifications", "reporting"}
+
+
+def test_the_service_monitor_scrapes_the_services_port_and_keeps_their_labels() -> None:
+    [monitor] = documents(K8S / "monitoring" / "servicemonitor.yaml")
+    services = [d for p in manifests() for d in documents(p) if d["kind"] == "Service"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    for service in services:
+        assert selector.items() <= service["metadata"]["labels"].items()
+        ports = {port["name"] for port in service["spec"]["ports"]}
+        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+        assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] in {
+            "referral",
+            "parcours",
+            "notifications",
+            "reporting",
+        }
+    assert all(e["honorLabels"] for e in monitor["spec"]["endpoints"])

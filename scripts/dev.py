@@ -54,20 +54,9 @@ INSTITUTIONS = [
     {"id": "pmi-rouen-sud", "name": "PMI Rouen Sud", "category": "health"},
     {"id": "asso-la-passerelle", "name": "Association La Passerelle", "category": "association"},
 ]
-PARTNERS = [
-    {"id": "cmpp-rouen-rive-gauche", "name": "CMPP Rouen rive gauche", "category": "cmpp"},
-    {"id": "clas-saint-sever", "name": "CLAS Saint-Sever", "category": "clas"},
-    {
-        "id": "orthophonie-grammont",
-        "name": "Cabinet d'orthophonie Grammont",
-        "category": "speech_therapist",
-    },
-    {
-        "id": "us-quevilly-foot",
-        "name": "US Quevilly — école de foot",
-        "category": "sports_association",
-    },
-]
+#: The demo PRE's partner directory, an Open Referral HSDS 3 file loaded by the import
+#: (the same route a coordinator uses for a département's directory).
+DEMO_DIRECTORY = ROOT / "scripts" / "demo" / "partners-pre-76540.hsds.json"
 
 
 #: Demo référents of the PRE; a référent's token ``sub`` is its id (notifications use it).
@@ -119,12 +108,13 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
                 f"{config.url('referral')}/v1/institutions/{inst['id']}", json=body, headers=admin
             )
             r.raise_for_status()
-        for partner in PARTNERS:
-            body = {**partner, "pre_id": DEMO_PRE}
-            r = http.put(
-                f"{config.url('parcours')}/v1/partners/{partner['id']}", json=body, headers=admin
-            )
-            r.raise_for_status()
+        r = http.post(
+            f"{config.url('parcours')}/v1/directory/import",
+            content=DEMO_DIRECTORY.read_bytes(),
+            headers={**admin, "content-type": "application/json"},
+        )
+        r.raise_for_status()
+        partners = len(r.json()["records"])
         for referent in REFERENTS:
             r = http.put(
                 f"{config.url('parcours')}/v1/referents/{referent['id']}",
@@ -133,7 +123,7 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
             )
             r.raise_for_status()
     print(
-        f"  {len(INSTITUTIONS)} établissements, {len(PARTNERS)} partenaires et "
+        f"  {len(INSTITUTIONS)} établissements, {partners} partenaires (annuaire HSDS) et "
         f"{len(REFERENTS)} référent·es chargés pour {DEMO_PRE}"
     )
     # Two fictitious school years in reporting's anonymous log only (idempotent), so the

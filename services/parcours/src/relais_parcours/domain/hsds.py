@@ -54,6 +54,7 @@ CATEGORY_TAXONOMY = "relais-categories-partenaires"
 SERVICE_TAXONOMY = "relais-caracteristiques-service"
 WAIT_TIME_TERM = "delai-attente"
 WAIT_TIME_EXTENSION = "relais_wait_time_days"
+RELAIS_IDENTIFIER_TYPE = "Identifiant Relais"
 
 
 def taxonomy_id(code: str) -> uuid.UUID:
@@ -193,7 +194,7 @@ class Directory:
                 {
                     "id": str(uuid.uuid5(self.id, "identifier/relais")),
                     "organization_id": str(self.id),
-                    "identifier_type": "Identifiant Relais",
+                    "identifier_type": RELAIS_IDENTIFIER_TYPE,
                     "identifier": e.id,
                 }
             ],

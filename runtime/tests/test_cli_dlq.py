@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 
 from relais_contracts.topology import EVENTS_EXCHANGE, PARKING_EXCHANGE
+from relais_runtime import testing
 from relais_runtime.topology import WorkQueue, declare_topology
 
 pytestmark = pytest.mark.integration
@@ -53,14 +54,6 @@ async def park(amqp_url: str, queue: str, message_id: str, reason: str) -> None:
         )
 
 
-async def ready_count(amqp_url: str, queue: str) -> int:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.message_count or 0
-
-
 async def test_operator_lists_shows_replays_and_purges_parked_messages(amqp_url: str) -> None:
     queue = f"test.cli-{uuid.uuid4().hex[:6]}"
     await declare_topology(
@@ -91,7 +84,7 @@ async def test_operator_lists_shows_replays_and_purges_parked_messages(amqp_url:
     replayed = relais(amqp_url, "dlq", "replay", queue, "--id", "m-1")
     assert replayed.returncode == 0, replayed.stderr
     assert "1 message(s) rejoué(s)" in replayed.stdout
-    assert await ready_count(amqp_url, queue) == 1  # back in its own work queue only
+    assert await testing.message_count(amqp_url, queue) == 1  # back in its own work queue only
 
     purged = relais(amqp_url, "dlq", "purge", queue, "--all", "--yes")
     assert purged.returncode == 0, purged.stderr

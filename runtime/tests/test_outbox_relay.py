@@ -1,20 +1,27 @@
-"""The outbox relay against the real PostgreSQL; the broker side is a recording publisher."""
+"""The outbox relay against the real PostgreSQL, with a recording publisher or the real broker."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
+from structlog.testing import capture_logs
 
-from relais_contracts.envelope import new_event
+from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.topology import EVENTS_EXCHANGE
 from relais_contracts.v1.referral import ReferralWithdrawn
-from relais_runtime import outbox
+from relais_runtime import outbox, testing
+from relais_runtime.broker import create_broker
 from relais_runtime.db import create_pool
-from relais_runtime.outbox import OutboxRelay, OutgoingMessage
+from relais_runtime.outbox import OutboxRelay, OutgoingMessage, broker_publisher
 from relais_runtime.runtime import prepare_database
+from relais_runtime.topology import WorkQueue, declare_topology
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +32,7 @@ async def test_stopping_the_relay_lets_the_batch_in_flight_finish_so_nothing_goe
     await prepare_database(database_dsn, "testsvc", tmp_path)
     pool = await create_pool(database_dsn, max_size=2)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            for _ in range(5):
-                data = ReferralWithdrawn(
-                    referral_id=uuid.uuid4(),
-                    subject_id=uuid.uuid4(),
-                    institution_id="ecole-test",
-                    withdrawn_at=datetime.now(UTC),
-                )
-                event = new_event(
-                    data, source="/relais/referral", subject="s", tenant="pre-76540", sequence=1
-                )
-                await outbox.add(conn, event)
+        await add_rows(pool, 5)
         started = asyncio.Event()
         confirmed: list[uuid.UUID] = []
 
@@ -55,3 +51,116 @@ async def test_stopping_the_relay_lets_the_batch_in_flight_finish_so_nothing_goe
         assert await pool.fetchval("SELECT count(*) FROM relais_outbox") == 0
     finally:
         await pool.close()
+
+
+def withdrawn_event() -> CloudEvent[ReferralWithdrawn]:
+    data = ReferralWithdrawn(
+        referral_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        institution_id="ecole-test",
+        withdrawn_at=datetime.now(UTC),
+    )
+    return new_event(data, source="/relais/referral", subject="s", tenant="pre-76540", sequence=1)
+
+
+async def add_rows(pool: asyncpg.Pool, n: int) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        for _ in range(n):
+            await outbox.add(conn, withdrawn_event())
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_it_ends(
+    database_dsn: str, amqp_url: str, tmp_path: Path
+) -> None:
+    queue = f"test.outbox-{uuid.uuid4().hex[:6]}"
+    await declare_topology(
+        amqp_url,
+        [WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))],
+        delays_ms=[200],
+        delivery_limit=5,
+    )
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    pool = await create_pool(database_dsn, max_size=4)
+    # The relay reaches the broker through a proxy the test cuts: the port closes and the
+    # open connection drops, as when RabbitMQ stops.
+    proxy = testing.TcpProxy(amqp_url)
+    await proxy.start()
+    parts = urlsplit(amqp_url)
+    via_proxy = urlunsplit(parts._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}"))
+    broker = create_broker(via_proxy)
+    await broker.start()
+    relay = OutboxRelay(
+        pool,
+        broker_publisher(broker),
+        dsn=database_dsn,
+        poll_interval_s=0.2,
+        outage_summary_interval_s=1.0,
+    )
+    try:
+        with capture_logs() as logs:
+            await relay.start()
+            await add_rows(pool, 50)
+
+            async def first_rows_out() -> bool:
+                return await testing.message_count(amqp_url, queue) == 50
+
+            await until(first_rows_out)
+            await until(lambda: outbox_empty(pool))
+            proxy.cut()
+            cut_at = asyncio.get_running_loop().time()
+            await add_rows(pool, 300)
+
+            async def all_tried() -> bool:
+                return await pool.fetchval("SELECT min(attempts) FROM relais_outbox") >= 2
+
+            await until(all_tried)
+            await asyncio.sleep(max(0.0, 4.0 - (asyncio.get_running_loop().time() - cut_at)))
+            await proxy.restore()
+            outage_s = asyncio.get_running_loop().time() - cut_at
+            # New traffic after the return: its publish releases the rows in backoff.
+            await asyncio.sleep(2.5)  # the client reconnects every 2 s
+            await add_rows(pool, 1)
+
+            async def every_row_out() -> bool:
+                return await testing.message_count(amqp_url, queue) == 351
+
+            await until(every_row_out, timeout=20)
+            await until(lambda: outbox_empty(pool))
+            await relay.stop()
+        drained_s = asyncio.get_running_loop().time() - cut_at
+    finally:
+        await relay.stop()
+        await broker.stop()
+        await proxy.stop()
+        await pool.close()
+
+    outbox_lines = [e for e in logs if e["event"].startswith("outbox_")]
+    events = [e["event"] for e in outbox_lines]
+    # 300 rows tried at least twice each: before, one warning per row per attempt.
+    assert "outbox_publish_failed" not in events
+    [started] = [e for e in outbox_lines if e["event"] == "outbox_publish_failing"]
+    assert started["log_level"] == "warning"
+    assert started["error"]
+    # One summary a second (the interval here) while rows wait, whatever their number.
+    summaries = [e for e in outbox_lines if e["event"] == "outbox_publish_still_failing"]
+    assert 3 <= len(summaries) <= drained_s + 1
+    assert all(s["rows_waiting"] == 300 and s["backlog"] == 300 for s in summaries[:3])
+    [recovered] = [e for e in outbox_lines if e["event"] == "outbox_publish_recovered"]
+    assert recovered["rows_waited"] == 300
+    assert recovered["failed_attempts"] >= 600
+    assert outage_s <= recovered["duration_s"] <= drained_s
+    assert events == ["outbox_publish_failing"] + ["outbox_publish_still_failing"] * len(
+        summaries
+    ) + ["outbox_publish_recovered"]
+
+
+async def outbox_empty(pool: asyncpg.Pool) -> bool:
+    """True when the outbox is empty."""
+    return await pool.fetchval("SELECT count(*) FROM relais_outbox") == 0

@@ -7,12 +7,18 @@ publisher confirms and ``mandatory``, and deletes them in the same transaction. 
 between publish and commit re-publishes the same rows with the same message id:
 consumers' inboxes make that harmless. An unroutable or unconfirmed publish keeps the
 row, with its error, for a later attempt with backoff.
+
+Failures are logged as an episode, not per row (a broker outage with a backlog would
+write one line per row per attempt): one warning when publishing starts failing, a
+summary every ``outage_summary_interval_s`` while rows still wait, one line when every
+row that failed has gone out. The rows keep their own ``last_error``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -62,6 +68,23 @@ class OutgoingMessage:
     attempts: int
 
 
+@dataclass
+class _FailingEpisode:
+    """Publishing failing, from the first failure until no failed row waits any more."""
+
+    started: float  # monotonic
+    next_summary: float
+    first_error: str
+    last_error: str = ""
+    failed_attempts: int = 0
+    #: Failed attempts since the previous line, for the summary.
+    failed_since_summary: int = 0
+    #: Rows that had failed at least once and were then published (by this relay).
+    rows_waited: int = 0
+    #: Whether the rows in backoff were made due again after a first publish succeeded.
+    released: bool = False
+
+
 #: Publishes one message and returns when the broker confirmed it; raises otherwise.
 PublishFn = Callable[[OutgoingMessage], Awaitable[None]]
 
@@ -96,6 +119,7 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         on_published: Callable[[int], None] | None = None,
         on_failed: Callable[[int], None] | None = None,
+        outage_summary_interval_s: float = 60.0,
     ) -> None:
         self._pool = pool
         self._publish = publish
@@ -104,6 +128,8 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._on_published = on_published
         self._on_failed = on_failed
+        self._summary_interval_s = outage_summary_interval_s
+        self._episode: _FailingEpisode | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -148,12 +174,14 @@ class OutboxRelay:
                 self._batch_size,
             )
             if not rows:
+                await self._follow_episode(conn)
                 return 0
             messages = [OutgoingMessage(**dict(r)) for r in rows]
             results = await asyncio.gather(
                 *(self._publish(m) for m in messages), return_exceptions=True
             )
-            done = [m.id for m, r in zip(messages, results, strict=True) if r is None]
+            sent = [m for m, r in zip(messages, results, strict=True) if r is None]
+            done = [m.id for m in sent]
             failed = [
                 (m, r)
                 for m, r in zip(messages, results, strict=True)
@@ -163,6 +191,7 @@ class OutboxRelay:
                 await conn.execute("DELETE FROM relais_outbox WHERE id = ANY($1::uuid[])", done)
             if failed:
                 await self._record_failures(conn, failed)
+            await self._follow_episode(conn, sent, failed)
         if done and self._on_published:
             self._on_published(len(done))
         if failed and self._on_failed:
@@ -172,23 +201,88 @@ class OutboxRelay:
     async def _record_failures(
         self, conn: Conn, failed: Sequence[tuple[OutgoingMessage, BaseException]]
     ) -> None:
-        for msg, exc in failed:
-            delay = min(MAX_BACKOFF_S, 2 ** min(msg.attempts, 10))
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+        await conn.executemany(
+            "UPDATE relais_outbox SET attempts = attempts + 1, last_error = $2, "
+            "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+            [
+                (msg.id, _describe(exc), float(min(MAX_BACKOFF_S, 2 ** min(msg.attempts, 10))))
+                for msg, exc in failed
+            ],
+        )
+
+    async def _follow_episode(
+        self,
+        conn: Conn,
+        sent: Sequence[OutgoingMessage] = (),
+        failed: Sequence[tuple[OutgoingMessage, BaseException]] = (),
+    ) -> None:
+        """Log a failing episode (its start, a periodic summary, its end), in the round's
+        transaction; release the rows in backoff once publishing works again."""
+        now = time.monotonic()
+        episode = self._episode
+        if episode is not None:
+            episode.rows_waited += sum(1 for m in sent if m.attempts)
+            if sent and not episode.released:
+                # The broker is back: the rows waiting out their backoff (up to
+                # MAX_BACKOFF_S) go now. Once per episode, so a row that can never go out
+                # (unroutable) keeps its own backoff.
+                episode.released = True
+                await conn.execute(
+                    "UPDATE relais_outbox SET next_attempt_at = now() "
+                    "WHERE attempts > 0 AND next_attempt_at > now()"
+                )
+                self._wake.set()
+        if failed:
+            error = _describe(failed[0][1])
+            if episode is None:
+                episode = self._episode = _FailingEpisode(
+                    started=now, next_summary=now + self._summary_interval_s, first_error=error
+                )
+                log.warning(
+                    "outbox_publish_failing",
+                    error=error,
+                    failed=len(failed),
+                    published=len(sent),
+                    routing_key=failed[0][0].routing_key,
+                )
+            episode.last_error = error
+            episode.failed_attempts += len(failed)
+            episode.failed_since_summary += len(failed)
+        if episode is None:
+            return
+        summary_due = now >= episode.next_summary
+        # The end is read from the table, in this round's transaction (a row may have gone
+        # out through another replica), after a round without failures.
+        if failed and not summary_due:
+            return
+        counts = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE attempts > 0) AS waiting, count(*) AS backlog "
+            "FROM relais_outbox"
+        )
+        assert counts is not None  # an aggregate always returns a row
+        waiting, backlog = counts["waiting"], counts["backlog"]
+        duration_s = round(now - episode.started, 1)
+        if waiting == 0 and not failed:
+            log.info(
+                "outbox_publish_recovered",
+                duration_s=duration_s,
+                failed_attempts=episode.failed_attempts,
+                rows_waited=episode.rows_waited,
+                backlog=backlog,
+            )
+            self._episode = None
+        elif summary_due:
             log.warning(
-                "outbox_publish_failed",
-                message_id=str(msg.id),
-                routing_key=msg.routing_key,
-                attempts=msg.attempts + 1,
-                error=error,
+                "outbox_publish_still_failing",
+                duration_s=duration_s,
+                failed_attempts=episode.failed_attempts,
+                failed_since_last=episode.failed_since_summary,
+                rows_waiting=waiting,
+                backlog=backlog,
+                error=episode.last_error,
             )
-            await conn.execute(
-                "UPDATE relais_outbox SET attempts = attempts + 1, last_error = $2, "
-                "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
-                msg.id,
-                error,
-                float(delay),
-            )
+            episode.failed_since_summary = 0
+            episode.next_summary = now + self._summary_interval_s
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -226,3 +320,7 @@ class OutboxRelay:
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(self._poll_interval_s)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]

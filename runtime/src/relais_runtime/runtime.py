@@ -113,6 +113,7 @@ class ServiceRuntime:
                 dsn=s.database_url,
                 batch_size=s.outbox_batch_size,
                 poll_interval_s=s.outbox_poll_interval_s,
+                outage_summary_interval_s=s.outbox_outage_summary_s,
                 on_published=metrics.OUTBOX_PUBLISHED.labels(service=self.service).inc,
                 on_failed=metrics.OUTBOX_PUBLISH_FAILURES.labels(service=self.service).inc,
             )

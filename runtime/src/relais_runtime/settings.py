@@ -47,6 +47,9 @@ class RelaisSettings(BaseSettings):
     consumer_watchdog_interval_s: float = Field(default=10.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    #: While outbox rows fail to publish, one summary line this often (plus one line when
+    #: it starts and one when every row went out), instead of a line per row and attempt.
+    outbox_outage_summary_s: float = Field(default=60.0, gt=0)
     jwks_path: Path = Field(
         default=Path("var/keys/jwks.json"),
         validation_alias=AliasChoices("RELAIS_JWKS_PATH"),

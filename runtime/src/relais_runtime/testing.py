@@ -67,6 +67,17 @@ async def delete_vhost(name: str) -> None:
     await asyncio.to_thread(_rabbitmqctl, "delete_vhost", name)
 
 
+async def message_count(amqp_url: str, queue: str) -> int:
+    """Messages ready in ``queue`` (a passive declare: the queue must exist)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.message_count or 0
+
+
 def amqp_url_for(vhost: str, base: str = AMQP_BASE) -> str:
     parts = urlsplit(base)
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), "", ""))

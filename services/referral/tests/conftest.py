@@ -84,6 +84,14 @@ class App:
         )
         assert r.status_code == 200, r.text
 
+    async def known_subject(self, referral_id: str) -> bool:
+        """Whether the referral was recognised as a child already referred (the PRE's to know)."""
+        async with self.runtime.pool.acquire() as conn:
+            known: bool = await conn.fetchval(
+                "SELECT known_subject FROM referrals WHERE id = $1::uuid", referral_id
+            )
+        return known
+
     async def outbox(self, type_suffix: str = "") -> list[dict[str, Any]]:
         """Events written by the service (unroutable in this vhost, so they stay)."""
         import json

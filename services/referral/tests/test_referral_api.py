@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -32,7 +33,6 @@ async def test_a_referral_comes_back_to_its_sender_with_the_fiche_and_timeline(
     assert r.status_code == 201, r.text
     view = r.json()
     assert view["status"] == "received"
-    assert view["known_subject"] is False
     assert view["channel"] == "http"
     assert [t["status"] for t in view["timeline"]] == ["received"]
     assert view["referral"]["child"]["first_name"] == "Éloïse"
@@ -64,7 +64,7 @@ async def test_identity_is_encrypted_at_rest_and_sealed_on_the_wire(app: Any, fi
     assert submitted["data"]["facts"]["school_level"] == "ce2"
 
 
-async def test_the_same_child_from_another_institution_is_a_known_subject(
+async def test_the_same_child_from_another_institution_is_a_known_subject_for_the_pre_only(
     app: Any, fiche: Any
 ) -> None:
     await app.register(SCHOOL)
@@ -74,7 +74,7 @@ async def test_the_same_child_from_another_institution_is_a_known_subject(
     body["child"] |= {"first_name": "ELOISE", "last_name": "le gall martin"}
     second = await post(app, body, org=COLLEGE)
     assert second.status_code == 201
-    assert second.json()["known_subject"] is True
+    # The PRE learns it is the same child (on the wire, for parcours)...
     events = [e["data"] for e in await app.outbox("referral.submitted.v1")]
     assert [e["known_subject"] for e in events] == [False, True]
     assert events[0]["subject_id"] == events[1]["subject_id"]
@@ -82,8 +82,26 @@ async def test_the_same_child_from_another_institution_is_a_known_subject(
 
     other_child = fiche()
     other_child["child"] |= {"birth_date": "2016-03-14"}
-    third = (await post(app, other_child, org=COLLEGE)).json()
-    assert third["known_subject"] is False
+    await post(app, other_child, org=COLLEGE)
+    events = [e["data"] for e in await app.outbox("referral.submitted.v1")]
+    assert events[-1]["known_subject"] is False
+
+
+async def test_a_sender_is_never_told_that_the_pre_already_knows_the_child(
+    app: Any, fiche: Any
+) -> None:
+    await app.register(SCHOOL)
+    await app.register(COLLEGE)
+    await post(app, fiche())
+    college = app.auth("institution", COLLEGE)
+    posted = await post(app, fiche(), org=COLLEGE)
+    assert posted.status_code == 201, posted.text
+    read = await app.http.get(f"/v1/referrals/{posted.json()['id']}", headers=college)
+    listed = await app.http.get("/v1/referrals", headers=college)
+    # Another institution's referral of the same child is none of this sender's business.
+    for answer in (posted.json(), read.json(), listed.json()["items"][0]):
+        assert "known_subject" not in answer
+    assert "known_subject" not in json.dumps(listed.json())
 
 
 async def test_concurrent_referrals_of_one_child_share_one_subject(app: Any, fiche: Any) -> None:
@@ -159,7 +177,7 @@ async def test_an_idempotency_key_past_its_retention_is_pruned_and_a_recent_one_
     again = await post(app, fiche(), **{"Idempotency-Key": "fiche-old"})
     assert again.status_code == 201, again.text
     assert again.json()["id"] != old.json()["id"]
-    assert again.json()["known_subject"] is True
+    assert await app.known_subject(again.json()["id"]) is True
     kept = await post(app, fiche(), **{"Idempotency-Key": "fiche-recent"})
     assert kept.status_code == 200
     assert kept.json()["id"] == recent.json()["id"]

@@ -212,7 +212,7 @@ async def test_an_erased_subject_leaves_only_the_timeline(app: Any, fiche: Any) 
     assert view["timeline"][0]["status"] == "received"
     # The same child referred again is a new subject: the old link was forgotten.
     again = await submit(app, fiche)
-    assert again["known_subject"] is False
+    assert await app.known_subject(again["id"]) is False
 
 
 async def test_the_sender_of_a_referral_the_erasure_left_undecided_is_told_it_was_not_kept(
@@ -307,7 +307,7 @@ async def test_a_referral_over_amqp_is_the_same_referral_as_over_http(app: Any, 
     assert view["referral"]["child"]["school_level"] == "ce2"
     assert view["referral"]["reasons"]["description"] == "Difficultés de lecture marquées."
     # Then the same child over HTTP is a known subject.
-    assert (await submit(app, fiche))["known_subject"] is True
+    assert await app.known_subject((await submit(app, fiche))["id"]) is True
 
 
 async def test_a_command_published_again_by_its_sender_makes_one_referral(

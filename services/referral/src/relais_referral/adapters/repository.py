@@ -263,7 +263,7 @@ async def list_referrals(
     offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(
-        "SELECT id, status, submitted_at, updated_at, known_subject, identity FROM referrals "
+        "SELECT id, status, submitted_at, updated_at, identity FROM referrals "
         "WHERE pre_id = $1 AND institution_id = $2 AND ($3::text[] IS NULL OR status = ANY($3)) "
         "ORDER BY submitted_at DESC, id LIMIT $4 OFFSET $5",
         pre_id,

@@ -218,7 +218,8 @@ class TimelineEntry(BaseModel):
 
 
 class ReferralView(BaseModel):
-    """What the sender sees of its referral: never the content of the parcours."""
+    """What the sender sees of its referral: never the content of the parcours, nor
+    whether the PRE already knew the child (another sender's referral is not its to know)."""
 
     id: uuid.UUID
     pre_id: str
@@ -226,7 +227,6 @@ class ReferralView(BaseModel):
     status: ReferralStatus
     submitted_at: datetime
     updated_at: datetime
-    known_subject: bool
     channel: Literal["http", "amqp"]
     external_ref: str | None = None
     timeline: list[TimelineEntry]
@@ -241,7 +241,6 @@ class ReferralSummary(BaseModel):
     status: ReferralStatus
     submitted_at: datetime
     updated_at: datetime
-    known_subject: bool
     child_first_name: str | None
     child_last_name: str | None
 

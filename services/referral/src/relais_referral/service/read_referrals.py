@@ -56,7 +56,6 @@ async def view_referral(
         status=row["status"],
         submitted_at=row["submitted_at"],
         updated_at=row["updated_at"],
-        known_subject=row["known_subject"],
         channel=row["channel"],
         external_ref=row["external_ref"],
         timeline=[TimelineEntry(**dict(t)) for t in timeline],
@@ -86,7 +85,6 @@ async def list_referrals(
                 status=row["status"],
                 submitted_at=row["submitted_at"],
                 updated_at=row["updated_at"],
-                known_subject=row["known_subject"],
                 child_first_name=child.get("first_name"),
                 child_last_name=child.get("last_name"),
             )

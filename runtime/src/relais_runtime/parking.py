@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from relais_contracts import topology
 from relais_contracts.topology import RETRY_EXCHANGE, parking_queue
+from relais_runtime import broker
 from relais_runtime.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER
 
 # What parking and retrying wrote, left behind on replay. The original exchange and
@@ -117,7 +118,7 @@ class ParkingLot:
 
     @asynccontextmanager
     async def _channel(self) -> AsyncIterator[AbstractChannel]:
-        connection = await aio_pika.connect(self._url)
+        connection = await broker.connect(self._url)
         try:
             yield await connection.channel(publisher_confirms=True)
         finally:
@@ -126,7 +127,7 @@ class ParkingLot:
     async def counts(self, queues: list[str] | None = None) -> dict[str, int]:
         """Parked messages per work queue; queues not declared on this broker are skipped."""
         result: dict[str, int] = {}
-        connection = await aio_pika.connect(self._url)
+        connection = await broker.connect(self._url)
         try:
             for queue in queues or sorted(topology.QUEUES):
                 # A passive declare of a missing queue closes its channel: one per queue.

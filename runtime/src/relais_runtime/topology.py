@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
 
 from relais_contracts.topology import (
@@ -29,6 +28,7 @@ from relais_contracts.topology import (
     delay_name,
     parking_queue,
 )
+from relais_runtime import broker
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ async def declare_topology(
     delivery_limit: int,
 ) -> None:
     """Declare everything idempotently. Safe to run from every replica at start-up."""
-    connection = await aio_pika.connect(amqp_url)
+    connection = await broker.connect(amqp_url)
     try:
         channel = await connection.channel()
         await declare_exchanges(channel, delays_ms)

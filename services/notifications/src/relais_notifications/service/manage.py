@@ -18,6 +18,7 @@ from relais_contracts.types import DeliveryFailure
 from relais_notifications.adapters import deliveries, subscriptions
 from relais_notifications.adapters.channels import DELIVER_EXCHANGE, Sent
 from relais_notifications.service.dispatch import emit_failed
+from relais_runtime import broker
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -164,7 +165,7 @@ async def rotate_webhook_secret(
 
 async def declare_delivery_queue(amqp_url: str, org_id: str) -> None:
     """The organisation's own durable queue, bound to ``relais.deliver`` by its name."""
-    connection = await aio_pika.connect(amqp_url)
+    connection = await broker.connect(amqp_url)
     try:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(

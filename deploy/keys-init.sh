@@ -38,7 +38,17 @@ publish() { # src dest
     cp "$1" "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$2"
 }
 
-mkdir -p "$JWT_DIR" "$JWKS_DIR" "$PRE_PRIVATE" "$PRE_PUBLIC" "$REFERRAL_SECRETS"
+# Every folder checked before anything is written: a half-made set of keys is worse than
+# none. A volume mounted where the image has no such folder belongs to root.
+unwritable=0
+for dir in "$JWT_DIR" "$JWKS_DIR" "$PRE_PRIVATE" "$PRE_PUBLIC" "$REFERRAL_SECRETS"; do
+    mkdir -p "$dir" 2>/dev/null || true
+    if [ ! -d "$dir" ] || [ ! -w "$dir" ]; then
+        echo "keys-init: $dir n'est pas inscriptible par l'utilisateur $(id -u) ($dir is not writable: mount a volume on a folder the image creates, or chown it to uid $(id -u))" >&2
+        unwritable=1
+    fi
+done
+[ "$unwritable" -eq 0 ] || exit 1
 
 if [ "${KEYS_INIT_JWT:-true}" != "false" ]; then
     if [ ! -f "$JWT_DIR/jwt-signing.json" ]; then

@@ -74,10 +74,24 @@ def test_declined_referral_tells_the_reason_in_french() -> None:
     assert "Motif : hors du territoire du PRE." in text.body
 
 
-def test_a_referral_overtaken_by_the_familys_erasure_request_says_so_in_french() -> None:
+def test_a_referral_the_childs_erasure_overtook_does_not_read_as_a_refusal() -> None:
     notice = notice_for(example(ReferralStatusChanged, 0, reason="subject_erased"), LINKS)
     text = render(notice.template, notice.facts, notice.link)
-    assert "Motif : la famille a demandé l'effacement de ses données." in text.body
+    assert text.title == (
+        "Orientation O-0B9A2F5E : close sans examen, ses informations ayant été effacées."
+    )
+    assert "non retenue" not in text.title + text.body
+    assert "Motif : les informations de cette orientation ont été effacées" in text.body
+    assert "l'équipe du PRE ne l'examinera pas" in text.body
+    # Nothing the sender may not know: not who asked, nor that the PRE knew the child.
+    assert "famille" not in text.title + text.body.split("Pour voir")[0]
+    assert "suivi" not in text.body
+
+
+def test_a_referral_the_team_declined_still_reads_as_its_decision() -> None:
+    notice = notice_for(example(ReferralStatusChanged, 0), LINKS)
+    text = render(notice.template, notice.facts, notice.link)
+    assert text.title == "Orientation O-0B9A2F5E : non retenue par l'équipe du PRE."
 
 
 def test_a_refused_amqp_referral_tells_its_sender_why_by_its_own_reference() -> None:

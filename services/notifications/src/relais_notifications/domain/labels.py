@@ -24,6 +24,18 @@ STATUS_LABELS: dict[str, str] = {
     ReferralStatus.WITHDRAWN: "retirée",
 }
 
+#: A referral the child's erasure overtook ends ``declined`` with this reason: the review
+#: never took place, so it must not read as the team's refusal (ADR 0007).
+SUBJECT_ERASED = "subject_erased"
+
+
+def status_label(status: str, reason: str | None = None) -> str:
+    """The status as the sender reads it; an erased referral was closed, not refused."""
+    if status == ReferralStatus.DECLINED and reason == SUBJECT_ERASED:
+        return "close sans examen, ses informations ayant été effacées"
+    return label(STATUS_LABELS, status)
+
+
 AXIS_LABELS: dict[str, str] = {
     Axis.SCHOOLING: "scolarité",
     Axis.HEALTH: "santé",
@@ -89,8 +101,10 @@ REASON_LABELS: dict[str, str] = {
     ExitReason.CONSENT_WITHDRAWN: "accord de la famille retiré",
     ExitReason.AGE_LIMIT: "limite d'âge atteinte",
     "other": "autre motif",
-    # A referral the family's erasure request overtook (parcours keeps nothing of it).
-    "subject_erased": "la famille a demandé l'effacement de ses données",
+    # A referral the child's erasure overtook: true whatever the erasure's reason, and it
+    # says nothing of other referrals or of what the PRE knew of the child.
+    SUBJECT_ERASED: "les informations de cette orientation ont été effacées, conformément "
+    "aux règles de protection des données ; l'équipe du PRE ne l'examinera pas",
 }
 
 

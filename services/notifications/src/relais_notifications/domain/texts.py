@@ -40,7 +40,7 @@ def _environment(language: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        status_label=lambda c: labels.label(labels.STATUS_LABELS, c),
+        status_label=labels.status_label,
         reason_label=lambda c: labels.label(labels.REASON_LABELS, c),
         axis_label=lambda c: labels.label(labels.AXIS_LABELS, c),
         handover_decline_label=lambda c: labels.label(labels.HANDOVER_DECLINE_LABELS, c),

@@ -173,6 +173,9 @@ class PortsInUseError(RuntimeError):
 
 def _port_taken(port: int) -> bool:
     with socket.socket() as sock:
+        # As uvicorn binds: connections a stopped stack left in TIME_WAIT do not count,
+        # a live listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -112,16 +112,17 @@ def test_an_unregistered_redirect_uri_is_refused(idp: TestClient) -> None:
     assert idp.get(f"/authorize?{query}").status_code == 400
 
 
-def test_code_and_pkce_give_an_access_token_the_services_accept(
+async def test_code_and_pkce_give_an_access_token_the_services_accept(
     idp: TestClient, keys: Path
 ) -> None:
     verifier, challenge = _pkce()
     code = _code_for(idp, "directrice-demo", challenge)
     token = _token(idp, code, verifier)
     assert token["status"] == 200
-    principal = JWTVerifier(keys / "jwks.json", issuer="relais-dev", audience="relais").verify(
-        str(token["access_token"])
+    verifier = JWTVerifier.from_jwks_file(
+        keys / "jwks.json", issuer="relais-dev", audience="relais"
     )
+    principal = await verifier.verify(str(token["access_token"]))
     assert (principal.sub, principal.org, principal.pre) == (
         "directrice-demo",
         "ecole-jules-ferry-rouen",

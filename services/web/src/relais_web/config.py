@@ -48,11 +48,9 @@ class WebSettings(RelaisSettings):
     oidc_discovery_url: str = "http://127.0.0.1:8010/.well-known/openid-configuration"
     oidc_client_id: str = "relais-web"
     oidc_client_secret: str = ""
+    #: Organisation, PRE and roles are read from the ID token with the same mapping the
+    #: services apply to access tokens (RELAIS_CLAIM_ORG/_PRE/_ROLES, RELAIS_ROLE_MAP).
     oidc_scope: str = "openid profile"
-    #: Claims of the ID token that carry organisation, PRE and roles (provider-specific).
-    claim_org: str = "org"
-    claim_pre: str = "pre"
-    claim_roles: str = "roles"
 
     # -- session cookie (signed, HttpOnly, SameSite=Lax; Secure outside dev/test)
     session_secret: str = ""

@@ -18,7 +18,21 @@ class NavItem:
 _HOME = NavItem("home", "Accueil", "/")
 
 MENUS: dict[str, tuple[NavItem, ...]] = {
-    "institution": (_HOME,),
+    "institution": (
+        _HOME,
+        NavItem(
+            "nouvelle",
+            "Adresser un enfant",
+            "/orientations/nouvelle",
+            "Remplir la fiche de liaison pour le PRE.",
+        ),
+        NavItem(
+            "orientations",
+            "Mes orientations",
+            "/orientations",
+            "Où en est chaque enfant que vous avez adressé.",
+        ),
+    ),
     "coordinator": (_HOME,),
     "referent": (_HOME,),
     "partner": (_HOME,),

@@ -10,6 +10,7 @@ from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from relais_runtime.auth import STAFF_ROLES, ClaimMapping, InvalidTokenError
 from relais_runtime.logging import get_logger
 from relais_web.config import WebSettings
 from relais_web.session import Form, Person, start_session
@@ -73,25 +74,30 @@ async def callback(request: Request) -> Response:
             request, "errors/signin_failed.html", {"person": None}, status_code=400
         )
     info = token.get("userinfo") or {}
-    roles = info.get(settings.claim_roles) or []
-    if isinstance(roles, str):
-        roles = roles.split()
-    claims = {
-        "sub": info.get("sub"),
-        "name": info.get("name") or info.get("given_name") or "",
-        "org": info.get(settings.claim_org),
-        "org_label": info.get("org_label") or info.get(settings.claim_org) or "",
-        "pre": info.get(settings.claim_pre),
-        "roles": [str(r) for r in roles],
-    }
-    if not (claims["sub"] and claims["org"] and claims["pre"] and claims["roles"]):
-        log.warning("sign-in without the claims relais needs", present=sorted(info))
+    mapping = ClaimMapping(
+        org=settings.claim_org,
+        pre=settings.claim_pre,
+        roles=settings.claim_roles,
+        role_names=settings.role_map,
+    )
+    try:
+        who = mapping.principal(info, grantable=STAFF_ROLES)
+    except InvalidTokenError as exc:
+        log.warning("sign-in without the claims relais needs", reason=exc.reason)
         return templates.TemplateResponse(
             request, "errors/signin_failed.html", {"person": None}, status_code=403
         )
+    claims = {
+        "sub": who.sub,
+        "name": str(info.get("name") or info.get("given_name") or ""),
+        "org": who.org,
+        "org_label": str(info.get("org_label") or who.org),
+        "pre": who.pre,
+        "roles": sorted(who.roles),
+    }
     expires_at = int(token.get("expires_at") or time.time() + int(token.get("expires_in", 0)))
     start_session(request, claims=claims, token=token["access_token"], expires_at=expires_at)
-    log.info("signed in", roles=claims["roles"], org=claims["org"])
+    log.info("signed in", roles=claims["roles"], org=who.org)
     return RedirectResponse(target, status_code=303)
 
 

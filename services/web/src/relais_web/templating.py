@@ -7,6 +7,9 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from relais_web import labels
+from relais_web.forms.values import many
+from relais_web.nav import nav_for
 from relais_web.security import CSRF_FIELD
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -32,12 +35,8 @@ def french_date(value: str | date | datetime | None) -> str:
 
 templates.env.filters["date_fr"] = french_date
 templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+templates.env.globals["nav_for"] = nav_for
+templates.env.globals["L"] = labels
+templates.env.globals["label"] = labels.label
 
-
-def _install_nav() -> None:
-    from relais_web.nav import nav_for  # nav imports session, which must not import us
-
-    templates.env.globals["nav_for"] = nav_for
-
-
-_install_nav()
+templates.env.globals["many"] = many

@@ -8,6 +8,24 @@ ensure_tools() {
   fi
   # promtool checks and unit-tests the alert rules (tests/deploy/test_monitoring.py).
   ensure_debian_packages promtool:prometheus
+  ensure_print_libraries
+}
+
+# Parcours prints the families' letters with WeasyPrint: Pango, and fonts with Latin,
+# Turkish and Arabic glyphs (DejaVu). Libraries have no command: dpkg says what is missing.
+ensure_print_libraries() {
+  local pkg missing=()
+  for pkg in libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "» installing ${missing[*]} (Debian packages)" >&2
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+    install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # ensure_debian_packages COMMAND:PACKAGE...: apt-get install the packages whose command is

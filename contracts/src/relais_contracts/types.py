@@ -239,6 +239,7 @@ class DeadlineKind(StrEnum):
     REVIEW = "review"  # a referred situation not reviewed in time
     HANDOVER_RESPONSE = "handover_response"  # a partner did not answer a handover in time
     FOLLOWUP = "followup"  # the six-month follow-up was not recorded in time
+    FAMILY_REQUEST = "family_request"  # a family's correction/erasure request unanswered in a month
 
 
 class ErasureReason(StrEnum):

@@ -322,6 +322,7 @@ async def parcours(amqp_url: str, database_dsn: str, keys_dir: Path) -> AsyncIte
         database_url=database_dsn,
         amqp_url=amqp_url,
         jwks_path=keys_dir / "jwks.json",
+        family_jwks_path=keys_dir / "family" / "jwks.json",
         keys_dir=keys_dir,
         scheduler_interval_s=3600,
         retry_delays_ms=[200],

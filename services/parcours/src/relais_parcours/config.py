@@ -38,3 +38,11 @@ class ParcoursSettings(RelaisSettings):
     #: How often the deadline scheduler looks for due rows.
     scheduler_interval_s: float = Field(default=30.0, gt=0)
     timezone: str = "Europe/Paris"
+    #: Days an access letter can be used (once) to open the family space.
+    family_letter_days: int = Field(default=30, ge=1, le=365)
+    #: Minutes a guardian's session lasts once opened with its letter.
+    family_session_minutes: int = Field(default=30, ge=5, le=240)
+    #: The family space's page (web service) the letter's link opens, followed by /<link>.
+    family_link_base: str = "http://127.0.0.1:8000/famille/lettre"
+    #: Create the key that signs guardians' sessions when missing (development).
+    family_key_create: bool = True

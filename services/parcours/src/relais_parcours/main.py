@@ -13,6 +13,7 @@ from relais_parcours.context import Parcours
 from relais_parcours.entrypoints import (
     consumers,
     http,
+    http_family,
     http_handovers,
     http_hsds,
     http_parcours,
@@ -51,7 +52,9 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
             http_handovers.router,
             http_partners.router,
             http_hsds.router,
+            http_family.router,
         ],
+        family_tokens=True,
     )
     app.state.parcours = ctx
 

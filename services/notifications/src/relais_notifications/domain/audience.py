@@ -251,8 +251,9 @@ def _deadline_overdue(d: DeadlineOverdue, links: Links) -> Notice:
         audience = _unique(org(d.partner_id), referent or COORDINATORS)
         link = links.handover_page(d.handover_id)
         ref = short_ref("R", d.handover_id)
-    elif d.deadline_kind is DeadlineKind.REVIEW:
-        # The team review is the coordinators' to convene.
+    elif d.deadline_kind in {DeadlineKind.REVIEW, DeadlineKind.FAMILY_REQUEST}:
+        # The team review is the coordinators' to convene; a family's request (RGPD,
+        # one month) is theirs to answer.
         audience = (COORDINATORS,)
         link = links.situation_page(d.situation_id)
         ref = short_ref("S", d.situation_id)

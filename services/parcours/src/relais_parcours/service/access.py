@@ -1,4 +1,5 @@
-"""Who may see and act on a situation: the PRE's coordinators, and its current référent."""
+"""Who may see and act on a situation: the PRE's coordinators, its current référent, and
+a guardian of that child (a session scoped to this one situation)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 import asyncpg
 
 from relais_parcours.adapters import repository
-from relais_runtime.auth import Principal
+from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 
@@ -39,9 +40,13 @@ async def situation_for(
     conn: Conn, who: Principal, situation_id: uuid.UUID, *, lock: bool = False
 ) -> asyncpg.Record:
     """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs)."""
+    if who.has_role(GUARDIAN) and str(situation_id) != who.situation:
+        raise NOT_FOUND  # another child's situation does not exist for this family
     row = await repository.get_situation(conn, who.pre, situation_id, lock=lock)
     if row is None:
         raise NOT_FOUND
+    if who.has_role(GUARDIAN):
+        return row
     mine = await scope_referent(conn, who)
     if mine is None or row["referent_id"] == mine:
         return row

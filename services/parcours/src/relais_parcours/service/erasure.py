@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import family_repository, repository
 from relais_parcours.service.consent import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
@@ -46,6 +46,7 @@ async def erase(
             await repository.erase_subject(
                 conn, who.pre, situation["subject_id"], row["id"], now, reason.value
             )
+            await family_repository.erase_family_texts(conn, row["id"], now)
             version = await repository.bump_version(conn, row["id"])
             erased.append(row["id"])
             referral_ids.extend(one["referral_ids"])

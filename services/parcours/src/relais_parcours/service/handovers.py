@@ -336,7 +336,7 @@ async def read_sheet(
         }
         reasons = {r for facts in situation["facts"] for r in facts["reason_categories"]}
         if DataCategory.IDENTITY_AND_CONTACT.value in shown:
-            sheet["identity"] = await _identity(conn, ctx, situation)
+            sheet["identity"] = await identity_of(conn, ctx, situation)
         for category, among in REASONS_BY_CATEGORY.items():
             if category.value in shown:
                 sheet[category.value] = {
@@ -374,7 +374,7 @@ async def read_sheet(
     return sheet
 
 
-async def _identity(conn: Conn, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
+async def identity_of(conn: Conn, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
     """Child and guardians (contacts) from the latest referral: not the referrer, no notes."""
     rows = await repository.referral_identities(conn, str(situation["pre_id"]), situation["id"])
     for row in reversed(rows):

@@ -1,0 +1,231 @@
+"""SQL of the family's door: letters, preferences, requests, the PRE's contact."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from relais_runtime.db import Conn
+
+
+async def insert_letter(conn: Conn, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO family_letters (id, pre_id, situation_id, guardian_index, link_hash, "
+        "code_hash, created_by, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        values["id"],
+        values["pre_id"],
+        values["situation_id"],
+        values["guardian_index"],
+        values["link_hash"],
+        values["code_hash"],
+        values["created_by"],
+        values["created_at"],
+        values["expires_at"],
+    )
+
+
+async def letter_by_link(conn: Conn, link_hash: bytes) -> asyncpg.Record | None:
+    """The letter for a link, locked: concurrent tries of one letter are serialised."""
+    return await conn.fetchrow(
+        "SELECT l.*, s.stage FROM family_letters l JOIN situations s ON s.id = l.situation_id "
+        "WHERE l.link_hash = $1 FOR UPDATE OF l",
+        link_hash,
+    )
+
+
+async def get_letter(conn: Conn, pre_id: str, letter_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM family_letters WHERE pre_id = $1 AND id = $2", pre_id, letter_id
+    )
+
+
+async def list_letters(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, guardian_index, created_by, created_at, expires_at, failed_attempts, "
+        "used_at, revoked_at, revoked_by FROM family_letters "
+        "WHERE pre_id = $1 AND situation_id = $2 ORDER BY created_at",
+        pre_id,
+        situation_id,
+    )
+
+
+async def count_failed_attempt(conn: Conn, letter_id: uuid.UUID) -> int:
+    attempts: int = await conn.fetchval(
+        "UPDATE family_letters SET failed_attempts = failed_attempts + 1 WHERE id = $1 "
+        "RETURNING failed_attempts",
+        letter_id,
+    )
+    return attempts
+
+
+async def revoke_letter(conn: Conn, letter_id: uuid.UUID, now: datetime, by: str) -> None:
+    await conn.execute(
+        "UPDATE family_letters SET revoked_at = $2, revoked_by = $3 "
+        "WHERE id = $1 AND revoked_at IS NULL",
+        letter_id,
+        now,
+        by,
+    )
+
+
+async def revoke_guardian_letters(
+    conn: Conn, situation_id: uuid.UUID, guardian_index: int, now: datetime, by: str
+) -> None:
+    """A new letter replaces the guardian's previous ones (and the sessions they opened)."""
+    await conn.execute(
+        "UPDATE family_letters SET revoked_at = $3, revoked_by = $4 "
+        "WHERE situation_id = $1 AND guardian_index = $2 AND revoked_at IS NULL",
+        situation_id,
+        guardian_index,
+        now,
+        by,
+    )
+
+
+async def mark_letter_used(conn: Conn, letter_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute("UPDATE family_letters SET used_at = $2 WHERE id = $1", letter_id, now)
+
+
+async def preferences(
+    conn: Conn, situation_id: uuid.UUID, guardian_index: int
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT language, channel, updated_at FROM family_preferences "
+        "WHERE situation_id = $1 AND guardian_index = $2",
+        situation_id,
+        guardian_index,
+    )
+
+
+async def upsert_preferences(conn: Conn, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO family_preferences (situation_id, guardian_index, pre_id, language, "
+        "channel, updated_at) VALUES ($1,$2,$3,$4,$5,$6) "
+        "ON CONFLICT (situation_id, guardian_index) DO UPDATE SET "
+        "language = EXCLUDED.language, channel = EXCLUDED.channel, "
+        "updated_at = EXCLUDED.updated_at",
+        values["situation_id"],
+        values["guardian_index"],
+        values["pre_id"],
+        values["language"],
+        values["channel"],
+        values["updated_at"],
+    )
+
+
+async def insert_request(conn: Conn, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO family_requests (id, pre_id, situation_id, guardian_index, kind, details, "
+        "status, made_at, due_on) VALUES ($1,$2,$3,$4,$5,$6,'open',$7,$8)",
+        values["id"],
+        values["pre_id"],
+        values["situation_id"],
+        values["guardian_index"],
+        values["kind"],
+        values["details"],
+        values["made_at"],
+        values["due_on"],
+    )
+    await conn.execute(
+        "INSERT INTO deadlines (id, pre_id, situation_id, kind, due_on, family_request_id) "
+        "VALUES ($1, $2, $3, 'family_request', $4, $5)",
+        uuid.uuid4(),
+        values["pre_id"],
+        values["situation_id"],
+        values["due_on"],
+        values["id"],
+    )
+
+
+async def requests_of(
+    conn: Conn, situation_id: uuid.UUID, guardian_index: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, kind, details, status, made_at, due_on, answered_at, answer "
+        "FROM family_requests WHERE situation_id = $1 AND guardian_index = $2 "
+        "ORDER BY made_at",
+        situation_id,
+        guardian_index,
+    )
+
+
+async def list_requests(
+    conn: Conn, pre_id: str, status: str | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, situation_id, guardian_index, kind, details, status, made_at, due_on, "
+        "answered_at, answered_by, answer FROM family_requests "
+        "WHERE pre_id = $1 AND ($2::text IS NULL OR status = $2) "
+        "ORDER BY status = 'answered', due_on, made_at LIMIT $3 OFFSET $4",
+        pre_id,
+        status,
+        limit,
+        offset,
+    )
+
+
+async def get_request(conn: Conn, pre_id: str, request_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM family_requests WHERE pre_id = $1 AND id = $2 FOR UPDATE",
+        pre_id,
+        request_id,
+    )
+
+
+async def answer_request(
+    conn: Conn, request_id: uuid.UUID, answer: str, by: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE family_requests SET status = 'answered', answer = $2, answered_by = $3, "
+        "answered_at = $4 WHERE id = $1",
+        request_id,
+        answer,
+        by,
+        now,
+    )
+    await conn.execute(
+        "UPDATE deadlines SET resolved_at = $2 WHERE family_request_id = $1 "
+        "AND resolved_at IS NULL",
+        request_id,
+        now,
+    )
+
+
+async def family_contact(conn: Conn, pre_id: str) -> dict[str, Any] | None:
+    contact: dict[str, Any] | None = await conn.fetchval(
+        "SELECT family_contact FROM pre_settings WHERE pre_id = $1", pre_id
+    )
+    return contact
+
+
+async def set_family_contact(conn: Conn, pre_id: str, contact: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO pre_settings (pre_id, family_contact) VALUES ($1, $2) "
+        "ON CONFLICT (pre_id) DO UPDATE SET family_contact = EXCLUDED.family_contact",
+        pre_id,
+        contact,
+    )
+
+
+async def erase_family_texts(conn: Conn, situation_id: uuid.UUID, now: datetime) -> None:
+    """On erasure: the family's words go, and no letter opens anything any more."""
+    await conn.execute(
+        "UPDATE family_requests SET details = NULL, answer = NULL WHERE situation_id = $1",
+        situation_id,
+    )
+    await conn.execute(
+        "UPDATE family_letters SET revoked_at = $2, revoked_by = 'erasure' "
+        "WHERE situation_id = $1 AND revoked_at IS NULL",
+        situation_id,
+        now,
+    )
+
+
+async def active_consent_read(conn: Conn, situation_id: uuid.UUID) -> asyncpg.Record | None:
+    """The consent in force, for a read (no lock)."""
+    return await conn.fetchrow(
+        "SELECT * FROM consents WHERE situation_id = $1 AND status = 'active'", situation_id
+    )

@@ -1,0 +1,309 @@
+"""Use cases of the family space: what a guardian sees and may do, and the coordinator's
+answers to its requests.
+
+Everything here is scoped by the guardian's session (one situation, one guardian); a
+withdrawal goes through the same use cases as when staff record it, so partners are cut
+off in the same transaction and hear it the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+
+from relais_contracts.types import ConsentForm
+from relais_parcours.adapters import family_repository, repository
+from relais_parcours.context import Parcours
+from relais_parcours.domain import family
+from relais_parcours.domain.consent import allowed_categories, in_force
+from relais_parcours.service import access, consent
+from relais_parcours.service.family_access import guardian_of, session_letter
+from relais_parcours.service.handovers import identity_of
+from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+
+class FieldRefusal(Exception):
+    """A rule about one field of the family's request (the route answers 422 naming it)."""
+
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(code)
+        self.field, self.code, self.message = field, code, message
+
+
+@dataclass(slots=True)
+class FamilyView:
+    """What the family sees, in its language: no staff note, no other child."""
+
+    language: str
+    channel: str | None
+    guardian: dict[str, Any]
+    child_first_name: str | None
+    pre_contact: dict[str, Any] | None
+    referent_first_name: str | None
+    consent: dict[str, Any] | None
+    plan: list[dict[str, Any]]
+    ledger: list[dict[str, Any]]
+    followup_due_on: date | None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def consent_partners(
+    consent_row: Any, directory: dict[str, asyncpg.Record]
+) -> list[dict[str, Any]]:
+    """Which partners may receive what under this consent, by name."""
+    partners = []
+    for partner in directory.values():
+        categories = allowed_categories(consent_row["scope"], partner["id"], partner["category"])
+        if categories:
+            partners.append(
+                {
+                    "partner_id": partner["id"],
+                    "name": partner["name"],
+                    "data_categories": sorted(categories),
+                }
+            )
+    return partners
+
+
+async def read_view(
+    conn: Conn, ctx: Parcours, situation: asyncpg.Record, guardian_index: int
+) -> FamilyView:
+    """The family's view of one situation (also what its letters and documents print)."""
+    identity = await identity_of(conn, ctx, situation) or {}
+    guardians = identity.get("guardians") or []
+    if not 0 <= guardian_index < len(guardians):
+        raise DomainError("guardian_not_found", "Responsable introuvable.", 404)
+    guardian = guardians[guardian_index]
+    prefs = await family_repository.preferences(conn, situation["id"], guardian_index)
+    language = family.pick_language(
+        guardian.get("languages") or [], prefs["language"] if prefs else None
+    )
+    referent = (
+        await repository.get_referent(conn, situation["pre_id"], situation["referent_id"])
+        if situation["referent_id"] is not None
+        else None
+    )
+    directory = {p["id"]: p for p in await repository.list_partners(conn, situation["pre_id"])}
+    active = await family_repository.active_consent_read(conn, situation["id"])
+    today = datetime.now(UTC).date()
+    consent_view = None
+    if active is not None and in_force(active, today):
+        consent_view = {
+            "id": active["id"],
+            "given_at": active["given_at"],
+            "valid_until": active["valid_until"],
+            "partners": consent_partners(active, directory),
+        }
+    objectives, actions = await repository.plan(conn, situation["id"])
+    plan = []
+    for objective in objectives:
+        plan.append(
+            {
+                "axis": objective["axis"],
+                "title": objective["title"],
+                "status": objective["status"],
+                "actions": [
+                    {
+                        "title": a["title"],
+                        "status": a["status"],
+                        "starts_on": a["starts_on"],
+                        "ends_on": a["ends_on"],
+                    }
+                    for a in actions
+                    if a["objective_id"] == objective["id"]
+                ],
+            }
+        )
+    ledger = [
+        {
+            "read_at": r["read_at"],
+            "partner_name": r["partner_name"] or r["partner_id"],
+            "data_categories": list(r["data_categories"]),
+        }
+        for r in await repository.disclosures(conn, situation["pre_id"], situation["id"], 500, 0)
+    ]
+    requests = [
+        {k: r[k] for k in ("id", "kind", "status", "made_at", "due_on", "answered_at", "answer")}
+        for r in await family_repository.requests_of(conn, situation["id"], guardian_index)
+    ]
+    child = identity.get("child") or {}
+    return FamilyView(
+        language=language,
+        channel=prefs["channel"] if prefs else None,
+        guardian={
+            "first_name": guardian.get("first_name"),
+            "last_name": guardian.get("last_name"),
+            "relationship": guardian.get("relationship"),
+        },
+        child_first_name=child.get("first_name"),
+        pre_contact=await family_repository.family_contact(conn, situation["pre_id"]),
+        referent_first_name=family.first_name(referent["display_name"]) if referent else None,
+        consent=consent_view,
+        plan=plan,
+        ledger=ledger,
+        followup_due_on=situation["followup_due_on"],
+        requests=requests,
+    )
+
+
+async def view(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> FamilyView:
+    async with runtime.pool.acquire() as conn:
+        letter = await session_letter(conn, who)
+        situation = await access.situation_for(conn, who, letter["situation_id"])
+        return await read_view(conn, ctx, situation, letter["guardian_index"])
+
+
+async def _consent_and_label(
+    conn: Conn, ctx: Parcours, who: Principal
+) -> tuple[asyncpg.Record, asyncpg.Record, str]:
+    letter = await session_letter(conn, who)
+    situation = await access.situation_for(conn, who, letter["situation_id"])
+    active = await repository.active_consent(conn, situation["id"])
+    if active is None or not in_force(active, datetime.now(UTC).date()):
+        raise DomainError(
+            "consent_not_active", "Aucun accord n'est en cours : il n'y a rien à retirer."
+        )
+    guardian = await guardian_of(conn, ctx, situation, letter["guardian_index"])
+    label = family.consent_label_for(active["guardians"], guardian)
+    if label is None:
+        raise DomainError(
+            "guardian_not_in_consent",
+            "Cet accord a été donné par un autre parent. Pour le changer, parlez-en à "
+            "votre référent·e.",
+            403,
+        )
+    return situation, active, label
+
+
+async def withdraw(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, partner_id: str | None
+) -> list[str]:
+    """Withdraw the whole consent, or only for one partner (a narrower consent replaces
+    it). Returns the partners whose access ended."""
+    async with runtime.pool.acquire() as conn:
+        situation, active, label = await _consent_and_label(conn, ctx, who)
+        directory = {p["id"]: p for p in await repository.list_partners(conn, who.pre)}
+    if partner_id is None:
+        return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
+    partner = directory.get(partner_id)
+    if partner is None or not allowed_categories(active["scope"], partner_id, partner["category"]):
+        raise FieldRefusal(
+            "partner_id",
+            "partner_not_in_consent",
+            "Ce partenaire ne reçoit déjà aucune information sur votre enfant.",
+        )
+    narrowed = family.scope_without(active["scope"], partner_id, directory)
+    if not narrowed:
+        return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
+    await consent.give(
+        runtime,
+        ctx,
+        who,
+        situation["id"],
+        form=ConsentForm(active["form"]),
+        given_at=active["given_at"],
+        valid_until=active["valid_until"],
+        guardians=list(active["guardians"]),
+        sole_guardian_reason=active["sole_guardian_reason"],
+        witness=active["witness"],
+        scope=narrowed,
+    )
+    return [partner_id]
+
+
+async def make_request(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, kind: family.RequestKind, details: str
+) -> dict[str, Any]:
+    """A correction or erasure request: the coordinators have a month to answer."""
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4()
+    due_on = family.request_due_on(consent.today_in(ctx, now))
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        letter = await session_letter(conn, who)
+        await access.situation_for(conn, who, letter["situation_id"])
+        await family_repository.insert_request(
+            conn,
+            {
+                "id": request_id,
+                "pre_id": who.pre,
+                "situation_id": letter["situation_id"],
+                "guardian_index": letter["guardian_index"],
+                "kind": kind.value,
+                "details": details,
+                "made_at": now,
+                "due_on": due_on,
+            },
+        )
+    return {
+        "id": request_id,
+        "kind": kind.value,
+        "status": "open",
+        "made_at": now,
+        "due_on": due_on,
+    }
+
+
+async def set_preferences(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    language: str | None,
+    channel: family.Channel | None,
+) -> None:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        letter = await session_letter(conn, who)
+        situation = await access.situation_for(conn, who, letter["situation_id"])
+        guardian = await guardian_of(conn, ctx, situation, letter["guardian_index"])
+        if channel is not None and not reachable(guardian, channel):
+            raise FieldRefusal("channel", "channel_unreachable", UNREACHABLE[channel])
+        await family_repository.upsert_preferences(
+            conn,
+            {
+                "situation_id": situation["id"],
+                "guardian_index": letter["guardian_index"],
+                "pre_id": who.pre,
+                "language": language,
+                "channel": channel.value if channel else None,
+                "updated_at": datetime.now(UTC),
+            },
+        )
+
+
+UNREACHABLE = {
+    family.Channel.EMAIL: "Nous n'avons pas votre adresse e-mail : donnez-la à votre référent·e.",
+    family.Channel.PHONE: "Nous n'avons pas votre numéro de téléphone : donnez-le à votre "
+    "référent·e.",
+    family.Channel.SMS: "Nous n'avons pas votre numéro de téléphone : donnez-le à votre "
+    "référent·e.",
+    family.Channel.POST: "Nous n'avons pas votre adresse postale : donnez-la à votre référent·e.",
+}
+
+
+def reachable(guardian: dict[str, Any], channel: family.Channel) -> bool:
+    needed = {
+        family.Channel.EMAIL: "email",
+        family.Channel.PHONE: "phone",
+        family.Channel.SMS: "phone",
+        family.Channel.POST: "address",
+    }[channel]
+    return bool(guardian.get(needed))
+
+
+async def answer_request(
+    runtime: ServiceRuntime, who: Principal, request_id: uuid.UUID, answer: str
+) -> None:
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        request = await family_repository.get_request(conn, who.pre, request_id)
+        if request is None:
+            raise DomainError("request_not_found", "Demande introuvable.", 404)
+        if request["status"] == "answered":
+            raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
+        await family_repository.answer_request(conn, request_id, answer, who.sub, now)

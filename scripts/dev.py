@@ -99,7 +99,16 @@ def ensure_keys(keys_dir: Path) -> None:
         print("  clé de réception AMQP des orientations créée")
 
 
-def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
+def write_tokens(path: Path, tok: dict[str, str]) -> None:
+    """``RELAIS_TOKEN_<ROLE>=...`` lines, for ``source`` (the README, the walkthrough)."""
+    path.write_text("".join(f"RELAIS_TOKEN_{k.upper()}={v}\n" for k, v in tok.items()))
+
+
+def load_directory(config: StackConfig, tok: dict[str, str]) -> int:
+    """The demo PRE's institutions, partners and référents, through the APIs.
+
+    Returns how many partners the directory import recorded.
+    """
     admin = {"Authorization": f"Bearer {tok['admin']}"}
     with httpx.Client(timeout=10) as http:
         for inst in INSTITUTIONS:
@@ -122,6 +131,11 @@ def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
                 headers=admin,
             )
             r.raise_for_status()
+    return partners
+
+
+def load_demo(config: StackConfig, tok: dict[str, str]) -> None:
+    partners = load_directory(config, tok)
     print(
         f"  {len(INSTITUTIONS)} établissements, {partners} partenaires (annuaire HSDS) et "
         f"{len(REFERENTS)} référent·es chargés pour {DEMO_PRE}"
@@ -195,9 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tok = tokens(keys_dir)
         load_demo(config, tok)
-        (args.var / "demo-tokens.env").write_text(
-            "".join(f"RELAIS_TOKEN_{k.upper()}={v}\n" for k, v in tok.items())
-        )
+        write_tokens(args.var / "demo-tokens.env", tok)
         print(f"\nRelais : {config.url('web')}  (connexion : choisissez une personne du PRE)")
         print("\nServices prêts :")
         for name in stack.processes:

@@ -6,8 +6,10 @@ ensure_tools() {
     python3 -m pip install --quiet uv
     hash -r
   fi
-  # promtool checks and unit-tests the alert rules (tests/deploy/test_monitoring.py).
-  ensure_debian_packages promtool:prometheus
+  # promtool checks and unit-tests the alert rules (tests/deploy/test_monitoring.py); jq
+  # captures ids in the README and the walkthrough (docs/parcours-walkthrough.sh, which
+  # tests/e2e/test_parcours_walkthrough.py runs).
+  ensure_debian_packages promtool:prometheus jq:jq
   ensure_print_libraries
 }
 

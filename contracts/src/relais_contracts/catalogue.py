@@ -10,7 +10,7 @@ from typing import Any, Literal
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, envelope_model
 from relais_contracts.topology import EVENTS_EXCHANGE, INTAKE_EXCHANGE, QUEUES, topic_matches
-from relais_contracts.v1 import notifications, parcours, referral
+from relais_contracts.v1 import directory, notifications, parcours, referral
 
 #: Who publishes a message: one of the services, or an outside institution (commands).
 Producer = Literal["referral", "parcours", "notifications", "institution"]
@@ -43,6 +43,9 @@ _BY_PRODUCER: dict[Producer, tuple[type[Message], ...]] = {
         parcours.FollowupRecorded,
         parcours.DeadlineOverdue,
         parcours.SubjectErased,
+        directory.PartnerChangeProposed,
+        directory.PartnerChangeRejected,
+        directory.PartnerEntryPublished,
     ),
     "notifications": (
         notifications.NotificationDelivered,

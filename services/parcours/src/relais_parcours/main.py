@@ -13,6 +13,7 @@ from relais_parcours.context import Parcours
 from relais_parcours.entrypoints import (
     consumers,
     http,
+    http_directory_changes,
     http_family,
     http_handovers,
     http_hsds,
@@ -52,6 +53,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
             http_handovers.router,
             http_partners.router,
             http_hsds.router,
+            http_directory_changes.router,
             http_family.router,
         ],
         family_tokens=True,

@@ -12,22 +12,26 @@ from relais_runtime.db import Conn
 
 ENTRY_COLUMNS = (
     "id, pre_id, name, category, description, website, email, services, locations, contacts, "
-    "hsds_id, updated_at"
+    "hsds_id, version, updated_at"
 )
 
 
-async def save_entry(conn: Conn, values: dict[str, Any], hsds_id: uuid.UUID) -> bool:
-    """Insert or update; False if the slug belongs to another PRE (slugs are global).
+async def save_entry(
+    conn: Conn, values: dict[str, Any], hsds_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """Insert (version 1) or update (next version); None if the slug is another PRE's.
 
     An entry keeps the HSDS id it was created with (``hsds_id`` only counts at insert).
+    Returns the entry's ``hsds_id`` and ``version``.
     """
-    row = await conn.fetchrow(
+    return await conn.fetchrow(
         "INSERT INTO partners (id, pre_id, name, category, description, website, email, "
         "services, locations, contacts, hsds_id) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
         "ON CONFLICT (id) DO UPDATE SET name = $3, category = $4, description = $5, "
         "website = $6, email = $7, services = $8, locations = $9, contacts = $10, "
-        "updated_at = now() WHERE partners.pre_id = $2 RETURNING id",
+        "version = partners.version + 1, updated_at = now() WHERE partners.pre_id = $2 "
+        "RETURNING hsds_id, version",
         values["id"],
         values["pre_id"],
         values["name"],
@@ -40,7 +44,6 @@ async def save_entry(conn: Conn, values: dict[str, Any], hsds_id: uuid.UUID) -> 
         values.get("contacts", []),
         hsds_id,
     )
-    return row is not None
 
 
 async def entry(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
@@ -140,4 +143,102 @@ async def set_hsds_read(conn: Conn, pre_id: str, value: str) -> None:
         "ON CONFLICT (pre_id) DO UPDATE SET hsds_read = $2, updated_at = now()",
         pre_id,
         value,
+    )
+
+
+# --- partners' own changes, awaiting a coordinator --------------------------------------------
+
+CHANGE_COLUMNS = (
+    "id, pre_id, partner_id, proposed, parts, base_version, status, proposed_by, proposed_at, "
+    "decided_by, decided_at, reason"
+)
+
+
+async def entry_for_update(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ENTRY_COLUMNS} FROM partners WHERE pre_id = $1 AND id = $2 FOR UPDATE",  # noqa: S608 - constant
+        pre_id,
+        partner_id,
+    )
+
+
+async def pending_change(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {CHANGE_COLUMNS} FROM directory_changes "  # noqa: S608 - constant
+        "WHERE pre_id = $1 AND partner_id = $2 AND status = 'pending'",
+        pre_id,
+        partner_id,
+    )
+
+
+async def add_change(conn: Conn, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO directory_changes (id, pre_id, partner_id, proposed, parts, base_version, "
+        "status, proposed_by, proposed_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+        values["id"],
+        values["pre_id"],
+        values["partner_id"],
+        values["proposed"],
+        values["parts"],
+        values["base_version"],
+        values["proposed_by"],
+        values["proposed_at"],
+    )
+
+
+async def change(conn: Conn, pre_id: str, change_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {CHANGE_COLUMNS} FROM directory_changes WHERE pre_id = $1 AND id = $2",  # noqa: S608 - constant
+        pre_id,
+        change_id,
+    )
+
+
+async def change_for_update(conn: Conn, pre_id: str, change_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {CHANGE_COLUMNS} FROM directory_changes "  # noqa: S608 - constant
+        "WHERE pre_id = $1 AND id = $2 FOR UPDATE",
+        pre_id,
+        change_id,
+    )
+
+
+async def decide_change(
+    conn: Conn,
+    change_id: uuid.UUID,
+    status: str,
+    decided_by: str,
+    decided_at: datetime,
+    reason: str | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE directory_changes SET status = $2, decided_by = $3, decided_at = $4, "
+        "reason = $5 WHERE id = $1",
+        change_id,
+        status,
+        decided_by,
+        decided_at,
+        reason,
+    )
+
+
+async def changes(
+    conn: Conn,
+    pre_id: str,
+    *,
+    status: str | None,
+    partner_id: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """The PRE's changes, oldest waiting first (the order a coordinator handles them)."""
+    return await conn.fetch(
+        f"SELECT {CHANGE_COLUMNS} FROM directory_changes WHERE pre_id = $1 "  # noqa: S608 - constant
+        "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR partner_id = $3) "
+        "ORDER BY proposed_at, id LIMIT $4 OFFSET $5",
+        pre_id,
+        status,
+        partner_id,
+        limit,
+        offset,
     )

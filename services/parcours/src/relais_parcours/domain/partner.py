@@ -216,3 +216,32 @@ def _schedule_problems(where: str, schedules: list[HsdsSchedule]) -> list[Proble
                 )
             )
     return found
+
+
+class EntryProposal(Body):
+    """What a partner may change of its own entry; a field left out keeps its value.
+
+    Name and category are the PRE's to set; waiting times and opening hours live in the
+    services and places.
+    """
+
+    description: str | None = Field(default=None, max_length=2000)
+    website: HttpUrl | None = None
+    email: Email | None = None
+    services: list[HsdsService] | None = Field(default=None, max_length=50)
+    locations: list[HsdsLocation] | None = Field(default=None, max_length=50)
+    contacts: list[HsdsContact] | None = Field(default=None, max_length=50)
+
+    def applied_to(self, entry: PartnerBody) -> PartnerBody:
+        given = {k: getattr(self, k) for k in self.model_fields_set}
+        for listed in ("services", "locations", "contacts"):
+            if listed in given and given[listed] is None:
+                given[listed] = []
+        return entry.model_copy(update=given)
+
+
+class WaitTime(Body):
+    """A service's current waiting time, as the partner states it and in days."""
+
+    wait_time: str | None = Field(default=None, max_length=200)
+    wait_time_days: int | None = Field(default=None, ge=0, le=3650)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import asyncpg
 
+from relais_contracts.v1.directory import PartnerEntryPublished, PublishedService
 from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds import Directory, organization_id
 from relais_parcours.domain.partner import PartnerBody, Problem, problems
@@ -34,22 +37,74 @@ def hsds_of(row: asyncpg.Record | dict[str, Any]) -> Directory:
     return Directory(entry_of(row), updated_at=row["updated_at"], hsds_id=row["hsds_id"])
 
 
-async def save(conn: Conn, entry: PartnerBody, *, hsds_id: Any = None) -> None:
-    """Record an entry whole (checked); an HSDS import passes the id its source gave it."""
+#: The parts of an entry a change can touch (``partner.entry_published.parts``).
+PARTS = ("name", "category", "description", "website", "email", "services", "locations", "contacts")
+
+
+def changed_parts(before: PartnerBody | None, after: PartnerBody) -> list[str]:
+    if before is None:
+        return []
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return [p for p in PARTS if old[p] != new[p]]
+
+
+async def publish(
+    runtime: ServiceRuntime,
+    conn: Conn,
+    entry: PartnerBody,
+    *,
+    origin: Literal["recorded", "imported", "change_approved"],
+    hsds_id: uuid.UUID | None = None,
+    change_id: uuid.UUID | None = None,
+) -> None:
+    """Record an entry whole (checked) and tell other services, in the caller's transaction.
+
+    An entry recorded again unchanged is not a new version and says nothing. An HSDS
+    import passes the id its source gave the organization.
+    """
     found = problems(entry)
     if found:
         raise EntryRefusedError(found)
-    if not await directory.save_entry(
+    before = await directory.entry(conn, entry.pre_id, entry.id)
+    parts = changed_parts(entry_of(before) if before else None, entry)
+    if before is not None and not parts:
+        return
+    saved = await directory.save_entry(
         conn, entry.model_dump(mode="json"), hsds_id or organization_id(entry.id)
-    ):
+    )
+    if saved is None:
         raise DomainError("partner_id_taken", "Cet identifiant est déjà utilisé par un autre PRE.")
+    now = datetime.now(UTC)
+    d = Directory(entry, updated_at=now, hsds_id=saved["hsds_id"])
+    await runtime.emit(
+        conn,
+        PartnerEntryPublished(
+            partner_id=entry.id,
+            organization_id=d.id,
+            category=entry.category,
+            entry_version=saved["version"],
+            origin=origin,
+            change_id=change_id,
+            parts=parts,
+            services=[
+                PublishedService(
+                    service_id=d.service_id(s), status=s.status, wait_time_days=s.wait_time_days
+                )
+                for s in entry.services
+            ],
+            published_at=now,
+        ),
+        subject=entry.id,
+        tenant=entry.pre_id,
+        sequence=saved["version"],
+    )
 
 
 async def record(runtime: ServiceRuntime, who: Principal, entry: PartnerBody) -> None:
     """An administrator or coordinator records a partner's entry (published at once)."""
     ensure_same_pre(who, entry.pre_id)
-    async with runtime.pool.acquire() as conn:
-        await save(conn, entry)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await publish(runtime, conn, entry, origin="recorded")
 
 
 async def entry_row(runtime: ServiceRuntime, who: Principal, partner_id: str) -> asyncpg.Record:

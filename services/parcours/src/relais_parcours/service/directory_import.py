@@ -16,21 +16,10 @@ from typing import Any
 from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds_import import Candidate, check, read_organization
 from relais_parcours.domain.partner import PartnerBody
-from relais_parcours.service.directory import entry_of, save
+from relais_parcours.service.directory import changed_parts, entry_of, publish
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
-
-_COMPARED = (
-    "name",
-    "category",
-    "description",
-    "website",
-    "email",
-    "services",
-    "locations",
-    "contacts",
-)
 
 
 @dataclass
@@ -83,7 +72,7 @@ async def import_directory(
             return report
         for outcome, entry in planned:
             if entry is not None and outcome.action in ("create", "update"):
-                await save(conn, entry, hsds_id=outcome.hsds_id)
+                await publish(runtime, conn, entry, origin="imported", hsds_id=outcome.hsds_id)
         report.applied = True
         return report
 
@@ -108,9 +97,7 @@ async def _plan(
     if existing is None:
         outcome.action = "create"
         return outcome, entry
-    before = entry_of(existing).model_dump(mode="json")
-    after = entry.model_dump(mode="json")
-    outcome.changes = [k for k in _COMPARED if before[k] != after[k]]
+    outcome.changes = changed_parts(entry_of(existing), entry)
     outcome.action = "update" if outcome.changes else "unchanged"
     return outcome, entry
 

@@ -262,15 +262,19 @@ async def test_missing_fields_and_bad_types_get_french_messages(api: httpx.Async
     assert errors["child.age"]["message"] == "Ce champ doit être un nombre entier."
 
 
-async def test_malformed_json_is_a_validation_error(api: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_400_that_says_where_the_syntax_breaks(
+    api: httpx.AsyncClient,
+) -> None:
     response = await api.post(
         "/referrals", content=b'{"child": ', headers={"content-type": "application/json"}
     )
 
-    assert response.status_code == 422
-    [error] = response.json()["errors"]
-    assert error["code"] == "json_invalid"
-    assert error["message"] == "Le corps de la requête n'est pas un JSON valide."
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "json_invalid",
+        "message": "Le corps de la requête n'est pas un JSON valide : une valeur est attendue "
+        "(ligne 1, colonne 11).",
+    }
 
 
 async def test_query_parameters_keep_their_location_in_the_field_path(

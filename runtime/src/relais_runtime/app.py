@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 
 from relais_runtime.auth import JWTVerifier, install_auth
+from relais_runtime.bodies import BodyLimit
 from relais_runtime.errors import install_error_handlers
 from relais_runtime.http import ops_router
 from relais_runtime.logging import configure_logging
@@ -32,6 +33,7 @@ def build_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_auth(app, JWTVerifier.from_settings(settings, family=family_tokens))
+    app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     install_error_handlers(app)
     app.add_middleware(PrometheusMiddleware, service=runtime.service)
     app.include_router(ops_router(runtime.ready_checks()))

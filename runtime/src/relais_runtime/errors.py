@@ -208,7 +208,15 @@ def translate_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     for error in errors:
         error_type = str(error.get("type", "value_error"))
         ctx = error.get("ctx") or {}
-        if error_type in _BUILTIN_ERROR_TYPES:
+        if tuple(error.get("loc", ())) == ("body",) and error_type in _BUILTIN_ERROR_TYPES:
+            # The body itself, not one of its fields: say so rather than "ce champ".
+            message = (
+                "Le corps de la requête est vide : un document JSON est attendu."
+                if error_type == "missing"
+                else "Le corps de la requête n'a pas la forme attendue (un objet ou une liste "
+                "JSON selon l'adresse)."
+            )
+        elif error_type in _BUILTIN_ERROR_TYPES:
             message = _french_message(error_type, ctx) or "Valeur invalide."
         else:
             # PydanticCustomError: our own code, French message written by the validator.
@@ -268,8 +276,93 @@ def _http_exception_body(status: int, detail: Any) -> dict[str, Any]:
 # -- installation ---------------------------------------------------------------------------
 
 
+# -- the body as a whole: media type, encoding, JSON syntax ---------------------------------
+
+#: What FastAPI says (in English) when the body cannot be decoded at all.
+_FASTAPI_BODY_ERROR: Final = "There was an error parsing the body"
+
+_JSON_SYNTAX: Final = (
+    ("Expecting value", "une valeur est attendue"),
+    (
+        "Expecting property name enclosed in double quotes",
+        "un nom de champ entre guillemets doubles est attendu",
+    ),
+    ("Expecting ',' delimiter", "une virgule est attendue"),
+    ("Expecting ':' delimiter", "le caractère « : » est attendu"),
+    ("Unterminated string", "un texte n'est pas fermé (guillemet manquant)"),
+    (
+        "Invalid control character",
+        "un caractère de contrôle (retour à la ligne, tabulation) doit être échappé dans un texte",
+    ),
+    ("Invalid \\escape", "une séquence d'échappement n'est pas valide"),
+    ("Invalid \\uXXXX escape", "une séquence \\uXXXX n'est pas valide"),
+    ("Extra data", "du contenu suit la fin du document JSON"),
+)
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or ``application/<x>+json``, with or without parameters."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _json_syntax_body(doc: Any, pos: Any, reason: str) -> dict[str, Any]:
+    what = next((fr for en, fr in _JSON_SYNTAX if reason.startswith(en)), "syntaxe invalide")
+    where = ""
+    if isinstance(doc, str) and isinstance(pos, int):
+        line = doc.count("\n", 0, pos) + 1
+        column = pos - doc.rfind("\n", 0, pos)
+        where = f" (ligne {line}, colonne {column})"
+    return error_body(
+        "json_invalid", f"Le corps de la requête n'est pas un JSON valide : {what}{where}."
+    )
+
+
+def _unsupported_media_type(content_type: str | None) -> dict[str, Any]:
+    received = f"reçu : {content_type[:100]}" if content_type else "aucun Content-Type reçu"
+    return error_body(
+        "unsupported_media_type",
+        "Le corps de la requête doit être du JSON, envoyé avec l'en-tête "
+        f"Content-Type: application/json ({received}).",
+    )
+
+
+def _body_not_utf8(error: UnicodeDecodeError) -> dict[str, Any]:
+    byte = error.object[error.start : error.start + 1].hex().upper()
+    return error_body(
+        "body_not_utf8",
+        "Le corps de la requête n'est pas encodé en UTF-8 (octet 0x"
+        f"{byte} à la position {error.start}) : un JSON s'envoie en UTF-8, "
+        "pas en Latin-1 ni en Windows-1252.",
+    )
+
+
+def _whole_body_refused(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """400 or 415 when the body as a whole could not be read as JSON, else None."""
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            pos = loc[1] if len(loc) > 1 else None
+            reason = str((error.get("ctx") or {}).get("error", ""))
+            return JSONResponse(_json_syntax_body(exc.body, pos, reason), status_code=400)
+        content_type = request.headers.get("content-type")
+        if (
+            loc == ("body",)
+            and error.get("type") != "missing"
+            and not is_json_media_type(content_type)
+        ):
+            # FastAPI left a body of another media type unparsed, and the model refused it.
+            return JSONResponse(_unsupported_media_type(content_type), status_code=415)
+    return None
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    refused = _whole_body_refused(request, exc)
+    if refused is not None:
+        log.info("request rejected: body", path=request.url.path, status=refused.status_code)
+        return refused
     errors = translate_validation_errors(exc.errors())
     log.info(
         "request rejected: validation",
@@ -291,6 +384,14 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
+        cause = exc.__cause__
+        body = (
+            _body_not_utf8(cause)
+            if isinstance(cause, UnicodeDecodeError)
+            else error_body("body_unreadable", "Le corps de la requête n'a pas pu être lu.")
+        )
+        return JSONResponse(body, status_code=400)
     return JSONResponse(
         _http_exception_body(exc.status_code, exc.detail),
         status_code=exc.status_code,

@@ -98,5 +98,7 @@ class RelaisSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("RELAIS_LOG_LEVEL"))
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: Larger request bodies are refused (413) before being read.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Public base URL of this service, used in links (notifications).
     public_url: str = ""

@@ -22,6 +22,22 @@ async def _init_connection(conn: Conn) -> None:
         )
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool connection released without asyncpg's reset query.
+
+    asyncpg sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    each time a connection goes back to the pool: one more round trip and four statements
+    for every transaction of every service. Relais keeps no session state on pool
+    connections (``SET LOCAL`` and transaction-scoped advisory locks only; LISTEN and
+    session locks use connections of their own: the outbox relay, the live feed,
+    migrations), so there is nothing to reset. An open transaction is still rolled back
+    on release (asyncpg does that apart from the query).
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class Pool(asyncpg.Pool):
     """asyncpg's pool, except that a connection breaking on its way back is not an error.
 
@@ -58,7 +74,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         max_inactive_connection_lifetime=300.0,
         init=_init_connection,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=PooledConnection,
         record_class=asyncpg.Record,
     )
     await pool

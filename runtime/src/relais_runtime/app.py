@@ -42,8 +42,12 @@ def build_app(
     return app
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the service runtime (pool, emit) of this app."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the service runtime (pool, emit) of this app.
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a
+    thread hop per request for a dictionary lookup.
+    """
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

@@ -19,7 +19,7 @@ class Parcours:
     vault: IdentityVault
 
 
-def get_parcours(request: Request) -> Parcours:
+async def get_parcours(request: Request) -> Parcours:
     ctx: Parcours = request.app.state.parcours
     return ctx
 

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1")
 well_known = APIRouter()
 
 
-def get_keys(request: Request) -> ReferralKeys:
+async def get_keys(request: Request) -> ReferralKeys:
     keys: ReferralKeys = request.app.state.referral_keys
     return keys
 

@@ -53,3 +53,14 @@ def test_a_pre_without_keys_is_reported(tmp_path: Path) -> None:
         PreKeys(tmp_path).public_key("pre-00000")
     with pytest.raises(KeyNotFoundError):
         PreKeys(tmp_path).private_keys("pre-00000")
+
+
+def test_a_rotated_public_key_seals_at_once_for_a_reader_that_used_the_old_one(
+    tmp_path: Path,
+) -> None:
+    generate_pre_key(tmp_path, "pre-76540")
+    keys = PreKeys(tmp_path)
+    old_kid = keys.public_key("pre-76540").kid
+    new_kid = generate_pre_key(tmp_path, "pre-76540").kid
+    assert old_kid != new_kid
+    assert keys.public_key("pre-76540").kid == new_kid

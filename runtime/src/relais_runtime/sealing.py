@@ -46,7 +46,12 @@ def generate_pre_key(keys_dir: Path, pre_id: str) -> ECKey:
     private_path.touch(mode=0o600, exist_ok=True)
     private_path.chmod(0o600)
     private_path.write_text(json.dumps(key.as_dict(private=True)))
-    (keys_dir / f"{pre_id}.public.jwk.json").write_text(json.dumps(key.as_dict(private=False)))
+    # Replaced, not rewritten in place: a new inode tells readers (PreKeys) it changed,
+    # even within the file system's mtime granularity.
+    public_path = keys_dir / f"{pre_id}.public.jwk.json"
+    tmp = public_path.with_name(f".{public_path.name}.tmp")
+    tmp.write_text(json.dumps(key.as_dict(private=False)))
+    os.replace(tmp, public_path)
     return key
 
 
@@ -55,12 +60,22 @@ class PreKeys:
 
     def __init__(self, keys_dir: Path) -> None:
         self._dir = keys_dir
+        self._public: dict[str, tuple[tuple[int, int, int], ECKey]] = {}
 
     def public_key(self, pre_id: str) -> ECKey:
+        """The PRE's public key, parsed once per version of its file (re-read on rotation)."""
         path = self._dir / f"{pre_id}.public.jwk.json"
-        if not path.exists():
-            raise KeyNotFoundError(f"no public key for {pre_id} in {self._dir}")
-        return ECKey.import_key(json.loads(path.read_text()))
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise KeyNotFoundError(f"no public key for {pre_id} in {self._dir}") from None
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._public.get(pre_id)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        key = ECKey.import_key(json.loads(path.read_text()))
+        self._public[pre_id] = (signature, key)
+        return key
 
     def private_keys(self, pre_id: str) -> KeySet:
         """The PRE's current and previous private keys (unseal picks one by ``kid``)."""

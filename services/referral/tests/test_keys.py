@@ -92,3 +92,26 @@ def test_the_intake_key_opens_what_institutions_seal(tmp_path: Path, keys: Refer
     assert keys.open_intake(token) == {"child": {"first_name": "Lina"}}
     with pytest.raises(UnreadableError):
         keys.open_intake(token[:-4] + "AAAA")
+
+
+def test_a_rotated_store_key_encrypts_at_once_for_a_reader_that_used_the_old_one(
+    tmp_path: Path, keys: ReferralKeys
+) -> None:
+    first = kid_of(keys.encrypt(PRE, {"n": 1}))
+    for _ in range(3):  # rotations closer together than the file system's mtime tick
+        generate_pre_secrets(tmp_path / "referral", PRE, rotate_store=True)
+        newest = json.loads((tmp_path / "referral" / f"{PRE}.referral.json").read_text())
+        assert kid_of(keys.encrypt(PRE, {"n": 2})) == newest["store"][0]["kid"] != first
+
+
+def test_secrets_from_the_environment_are_seen_when_the_value_changes(
+    tmp_path: Path, keys: ReferralKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate_pre_secrets(tmp_path / "other", "pre-99999")
+    text = (tmp_path / "other" / "pre-99999.referral.json").read_text()
+    monkeypatch.setenv("REFERRAL_SECRETS_PRE_99999", text)
+    before = keys.index_key("pre-99999")
+    monkeypatch.setenv(
+        "REFERRAL_SECRETS_PRE_99999", (tmp_path / "referral" / f"{PRE}.referral.json").read_text()
+    )
+    assert keys.index_key("pre-99999") == keys.index_key(PRE) != before

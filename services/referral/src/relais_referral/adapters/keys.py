@@ -18,8 +18,10 @@ AMQP seal the identity to its public part, served at ``/.well-known/jwks.json``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,40 +104,71 @@ def generate_intake_key(secrets_dir: Path, *, rotate: bool = False) -> ECKey | N
     return key
 
 
+@dataclass(frozen=True)
+class _PreSecrets:
+    """One PRE's secrets, parsed once per version of their source."""
+
+    store: tuple[OctKey, ...]  # newest first
+    store_set: KeySet
+    index: bytes
+
+
+def _parse_secrets(raw: str) -> _PreSecrets:
+    data: dict[str, Any] = json.loads(raw)
+    store = tuple(OctKey.import_key(k) for k in data["store"])
+    k = data["index"]["k"]
+    index = base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
+    return _PreSecrets(store, KeySet(list(store)), index)
+
+
 class ReferralKeys:
-    """Every key the referral service uses: PRE public keys and its own secrets."""
+    """Every key the referral service uses: PRE public keys and its own secrets.
+
+    A PRE's secrets are parsed once and kept while their source is unchanged (the same
+    environment value, or the same file: ``os.replace`` on rotation gives a new inode),
+    instead of reading and parsing the file for every referral.
+    """
 
     def __init__(self, keys_dir: Path, secrets_dir: Path) -> None:
         self.pre = PreKeys(keys_dir)
         self.secrets_dir = secrets_dir
+        self._cache: dict[str, tuple[tuple[Any, ...], _PreSecrets]] = {}
 
     # -- per PRE -------------------------------------------------------------------------
 
-    def _secrets(self, pre_id: str) -> dict[str, Any]:
+    def _secrets(self, pre_id: str) -> _PreSecrets:
         raw = os.environ.get(_env_name(pre_id))
-        if raw is None:
-            path = _secrets_file(self.secrets_dir, pre_id)
-            if not path.exists():
-                raise KeyNotFoundError(f"no referral secrets for {pre_id}")
-            raw = path.read_text(encoding="utf-8")
-        data: dict[str, Any] = json.loads(raw)
-        return data
+        path = _secrets_file(self.secrets_dir, pre_id)
+        signature: tuple[Any, ...]
+        if raw is not None:
+            signature = ("env", hashlib.sha256(raw.encode()).digest())
+        else:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                raise KeyNotFoundError(f"no referral secrets for {pre_id}") from None
+            signature = ("file", st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._cache.get(pre_id)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        parsed = _parse_secrets(raw if raw is not None else path.read_text(encoding="utf-8"))
+        self._cache[pre_id] = (signature, parsed)
+        return parsed
 
     def pre_public_key(self, pre_id: str) -> ECKey:
         return self.pre.public_key(pre_id)
 
     def index_key(self, pre_id: str) -> bytes:
-        k = self._secrets(pre_id)["index"]["k"]
-        return base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
+        return self._secrets(pre_id).index
 
     def encrypt(self, pre_id: str, payload: dict[str, Any]) -> str:
         """Encrypt for storage with the PRE's newest store key."""
-        key = OctKey.import_key(self._secrets(pre_id)["store"][0])
+        key = self._secrets(pre_id).store[0]
         header = {"alg": STORE_ALG, "enc": STORE_ENC, "kid": key.kid or ""}
         return jwe.encrypt_compact(header, json.dumps(payload).encode(), key)
 
     def decrypt(self, pre_id: str, token: str) -> dict[str, Any]:
-        keys = KeySet([OctKey.import_key(k) for k in self._secrets(pre_id)["store"]])
+        keys = self._secrets(pre_id).store_set
         try:
             plaintext = jwe.decrypt_compact(token, keys).plaintext or b""
         except (JoseError, ValueError) as exc:

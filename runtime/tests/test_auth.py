@@ -21,7 +21,10 @@ from joserfc.jwk import ECKey, OctKey, OKPKey
 from typer.testing import CliRunner
 
 from relais_runtime.auth import (
+    DEFAULT_LEEWAY_S,
+    VERIFIED_CACHE_S,
     CurrentPrincipal,
+    InvalidTokenError,
     JWTVerifier,
     Principal,
     ensure_same_pre,
@@ -427,3 +430,38 @@ def test_keys_init_jwt_does_not_replace_an_existing_key_unless_asked(
     assert rotated.exit_code == 0
     assert (keys_dir / "jwt-signing.json").read_text() != before
     assert len(json.loads((keys_dir / "jwks.json").read_text())["keys"]) == 2
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(keys_dir: Path) -> None:
+    clock = [time.time()]
+    verifier = JWTVerifier.from_jwks_file(keys_dir / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
+    verifier._now = lambda: clock[0]
+    short = token(keys_dir, ttl=timedelta(minutes=5))
+    assert (await verifier.verify(short)).sub == "user-1"
+    assert (await verifier.verify(short)).sub == "user-1"  # from the cache
+    clock[0] += 5 * 60 + DEFAULT_LEEWAY_S + 1
+    with pytest.raises(InvalidTokenError, match="expired"):
+        await verifier.verify(short)
+
+
+async def test_a_remembered_token_is_verified_again_after_the_cache_period(
+    keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [time.time()]
+    verifier = JWTVerifier.from_jwks_file(keys_dir / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
+    verifier._now = lambda: clock[0]
+    value = token(keys_dir)
+    await verifier.verify(value)
+    checked: list[str] = []
+    real = verifier._verify
+
+    async def counting(t: str) -> Any:
+        checked.append(t)
+        return await real(t)
+
+    monkeypatch.setattr(verifier, "_verify", counting)
+    await verifier.verify(value)
+    assert checked == []
+    clock[0] += VERIFIED_CACHE_S + 1
+    await verifier.verify(value)
+    assert checked == [value]

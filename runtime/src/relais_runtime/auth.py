@@ -101,6 +101,10 @@ ALLOWED_ALGORITHMS: Final[tuple[str, ...]] = ("Ed25519", "EdDSA", "ES256")
 #: ProConnect), PS256/ES256/EdDSA the better choices some offer. Never ``none`` or HS*.
 OIDC_ALGORITHMS: Final[tuple[str, ...]] = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 DEFAULT_LEEWAY_S: Final = 30
+#: How long a verified token is trusted without checking its signature again (at most
+#: until its ``exp``), and how many such tokens are remembered.
+VERIFIED_CACHE_S: Final = 60.0
+VERIFIED_CACHE_SIZE: Final = 10_000
 JWKS_FILENAME: Final = "jwks.json"
 SIGNING_KEY_FILENAME: Final = "jwt-signing.json"
 #: The claim of a guardian token naming the one situation it opens.
@@ -224,6 +228,15 @@ class TrustedIssuer:
     roles: frozenset[str] = STAFF_ROLES
 
 
+@dataclass(slots=True)
+class _Verified:
+    principal: Principal
+    until: float  # the token's exp, or sooner
+    issuer: TrustedIssuer
+    kid: str
+    key: VerificationKey
+
+
 class JWTVerifier:
     """Verifies bearer tokens from one or more trusted issuers."""
 
@@ -241,6 +254,12 @@ class JWTVerifier:
         self.audience = audience
         self.leeway_s = leeway_s
         self._now = now
+        #: A client sends the same token with every request: once its signature and claims
+        #: are verified, the token is remembered until its ``exp`` (at most
+        #: VERIFIED_CACHE_S), with the key that verified it. A hit still asks the issuer's
+        #: key source for that kid, so a key withdrawn from the JWKS ends its tokens as
+        #: soon as the source sees the change, as without the cache.
+        self._verified: dict[str, _Verified] = {}
 
     @classmethod
     def from_jwks_file(
@@ -296,6 +315,22 @@ class JWTVerifier:
 
     async def verify(self, token: str) -> Principal:
         """Return the principal of a valid token; raise :class:`InvalidTokenError`."""
+        now = self._now()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if now < cached.until and await cached.issuer.keys.key_for(cached.kid) is cached.key:
+                return cached.principal
+            del self._verified[token]
+        verified = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            # Dicts keep insertion order: drop the oldest entry.
+            del self._verified[next(iter(self._verified))]
+        verified.until = min(verified.until, now + VERIFIED_CACHE_S)
+        self._verified[token] = verified
+        return verified.principal
+
+    async def _verify(self, token: str) -> _Verified:
+        """Check signature and claims; raise :class:`InvalidTokenError`."""
         try:
             compact = jws.extract_compact(token.encode("ascii"))
             header = compact.headers()
@@ -338,7 +373,8 @@ class JWTVerifier:
             raise InvalidTokenError("expired", expired=True) from exc
         except JoseError as exc:
             raise InvalidTokenError(f"claims: {exc.error} {exc.description}") from exc
-        return trusted.claims.principal(claims, grantable=trusted.roles)
+        principal = trusted.claims.principal(claims, grantable=trusted.roles)
+        return _Verified(principal, float(claims["exp"]), trusted, kid, key)
 
 
 def _ensure_key_fits(key: VerificationKey, alg: str) -> None:

@@ -489,6 +489,49 @@ class Bench:
             await asyncio.sleep(0.5)
         return False
 
+    # -- profiles --------------------------------------------------------------------------
+
+    def start_profilers(self, phase: str) -> list[subprocess.Popen[bytes]]:
+        """With ``--py-spy DIR``: a flamegraph of each service for this phase."""
+        if self.args.py_spy is None:
+            return []
+        out = Path(self.args.py_spy)
+        out.mkdir(parents=True, exist_ok=True)
+        slug = phase.replace("/", "per").replace(" ", "-")
+        exe = [shutil.which("py-spy") or "py-spy"]
+        fmt = self.args.py_spy_format
+        ext = {"flamegraph": "svg", "raw": "txt", "speedscope": "json"}[fmt]
+        return [
+            subprocess.Popen(
+                [
+                    *exe,
+                    "record",
+                    "--format",
+                    fmt,
+                    "--nonblocking",
+                    "--rate",
+                    "50",
+                    "--pid",
+                    str(pid),
+                    "--output",
+                    str(out / f"{service}-{slug}.{ext}"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for service, pid in self.service_pids().items()
+        ]
+
+    @staticmethod
+    def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+        for proc in profilers:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for proc in profilers:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
     # -- one phase -------------------------------------------------------------------------
 
     async def post(self, http: httpx.AsyncClient, slot: Posted, n: int) -> None:
@@ -527,6 +570,7 @@ class Bench:
             max_connections=self.args.connections, max_keepalive_connections=self.args.connections
         )
         await meter.start()
+        profilers = self.start_profilers(name)
         lag.start()
         slots: list[Posted] = []
         tasks: list[asyncio.Task[None]] = []
@@ -558,6 +602,7 @@ class Bench:
         idle_after = time.monotonic() - idle_started
         used = await meter.stop()
         await lag.stop()
+        self.stop_profilers(profilers)
         consistency = await self.check(accepted.keys(), conns)
         lost = len(accepted) - len(seen)
         duplicated = (
@@ -749,6 +794,12 @@ def main(argv: list[str] | None = None) -> int:
         help="extra environment for the services (repeatable)",
     )
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--py-spy", metavar="DIR", help="record a flamegraph per service and phase (py-spy on PATH)"
+    )
+    parser.add_argument(
+        "--py-spy-format", choices=("flamegraph", "raw", "speedscope"), default="flamegraph"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]

@@ -146,3 +146,46 @@ async def test_partners_only_see_and_answer_their_own_handovers(parcours: Harnes
     assert late.status_code == 409
     assert "refusé" in late.json()["message"]
     assert (await h.http.get(f"/v1/situations/{s['situation_id']}", headers=own)).status_code == 403
+
+
+async def test_a_partner_reads_only_the_action_and_its_axis_until_it_accepts(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await h.ready_to_hand_over()
+    handover = (await h.hand_over(s)).json()
+    partner = h.auth("partner", CMPP)
+    url = f"/v1/handovers/{handover['id']}"
+
+    before = await h.http.get(f"{url}/sheet", headers=partner)
+    assert before.status_code == 200, before.text
+    sheet = before.json()
+    assert sheet["complete"] is False
+    assert sheet["action"] == {"axis": "health", "title": "Bilan psychomoteur"}
+    for secret in ("identity", "message", "referent", "health", "data_categories"):
+        assert secret not in sheet
+    assert "Benaliouche" not in before.text
+    assert "rendez-vous" not in before.text
+    view = (await h.http.get(url, headers=partner)).json()
+    assert (view["axis"], view["action_title"]) == ("health", "Bilan psychomoteur")
+    assert view["referent_id"] is None
+    assert view["data_categories"] is None
+    # Nothing consent-scoped was disclosed: the ledger stays empty.
+    ledger = f"/v1/situations/{s['situation_id']}/disclosures"
+    assert (await h.http.get(ledger, headers=h.auth("coordinator"))).json() == []
+
+    # Waitlisted is not accepted either.
+    waitlisted = await h.http.post(
+        f"{url}/waitlisting", json={"expected_start_on": "2027-03-01"}, headers=partner
+    )
+    assert waitlisted.status_code == 200, waitlisted.text
+    assert (await h.http.get(f"{url}/sheet", headers=partner)).json()["complete"] is False
+
+    accepted = await h.http.post(f"{url}/acceptance", json={}, headers=partner)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["data_categories"] == ["health", "identity_and_contact"]
+    full = (await h.http.get(f"{url}/sheet", headers=partner)).json()
+    assert full["complete"] is True
+    assert full["identity"]["child"]["last_name"] == "Benaliouche"
+    assert full["message"] == "Merci de proposer un rendez-vous."
+    assert len((await h.http.get(ledger, headers=h.auth("coordinator"))).json()) == 1

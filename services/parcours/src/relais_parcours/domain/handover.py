@@ -10,6 +10,10 @@ from relais_parcours.domain.consent import in_force, names_partner
 #: Statuses in which the partner still holds the handover (and may read its sheet).
 OPEN = frozenset({"requested", "accepted", "waitlisted"})
 
+#: Statuses of a handover its partner accepted: only then does the sheet open (secret
+#: partagé: before it says yes, a partner needs what it is asked to do, not whom for).
+ACCEPTED = frozenset({"accepted", "completed"})
+
 #: Allowed moves: status -> statuses it may go to, by the partner.
 PARTNER_MOVES: dict[str, frozenset[str]] = {
     "requested": frozenset({"accepted", "declined", "waitlisted"}),
@@ -45,3 +49,9 @@ def partner_sees_content(
     if status == "cancelled" or not in_force(consent, today):
         return False
     return names_partner(consent["scope"], partner_id, partner_category)
+
+
+def partner_accepted(status: str) -> bool:
+    """Whether the partner said yes: its sheet (identity, reasons, the référent's message,
+    the data shared) opens then; before, it reads the action and its axis only."""
+    return status in ACCEPTED

@@ -19,7 +19,7 @@ from relais_contracts.types import (
 )
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx, Parcours
-from relais_parcours.domain.handover import partner_sees_content
+from relais_parcours.domain.handover import partner_accepted, partner_sees_content
 from relais_parcours.entrypoints.validation import Body, Offset, invalid_field
 from relais_parcours.service import access, handovers
 from relais_parcours.service.consent import today_in
@@ -63,6 +63,7 @@ class HandoverBody(Body):
 _WITHHELD = (
     "Null for a partner once the handover is cancelled or the consent in force no longer names it."
 )
+_UNTIL_ACCEPTED = " Also null for a partner until it accepts the handover."
 
 
 class Handover(BaseModel):
@@ -72,8 +73,8 @@ class Handover(BaseModel):
     axis: str | None = Field(description=_WITHHELD)
     action_title: str | None = Field(description=_WITHHELD)
     partner_id: str
-    referent_id: uuid.UUID | None = Field(description=_WITHHELD)
-    data_categories: list[str] | None = Field(description=_WITHHELD)
+    referent_id: uuid.UUID | None = Field(description=_WITHHELD + _UNTIL_ACCEPTED)
+    data_categories: list[str] | None = Field(description=_WITHHELD + _UNTIL_ACCEPTED)
     status: str
     requested_at: datetime
     response_due_on: date
@@ -100,6 +101,8 @@ class HandoverPage(BaseModel):
 
 #: What a partner no longer reads once its handover ended by consent (see ADR 0006).
 _CONTENT = ("action_id", "axis", "action_title", "referent_id", "data_categories")
+#: What a partner reads only once it accepted: before, the action and its axis.
+_AFTER_ACCEPTANCE = ("referent_id", "data_categories")
 
 
 def _handover(row: Any, who: Principal, content_visible: bool = True) -> Handover:
@@ -108,6 +111,8 @@ def _handover(row: Any, who: Principal, content_visible: bool = True) -> Handove
         values["situation_id"] = None  # a partner knows the handover, not the PRE's file
         if not content_visible:
             values |= dict.fromkeys(_CONTENT)
+        elif not partner_accepted(row["status"]):
+            values |= dict.fromkeys(_AFTER_ACCEPTANCE)
     return Handover(**values)
 
 
@@ -323,6 +328,10 @@ async def cancel(
 @router.get(
     "/handovers/{handover_id}/sheet",
     summary="Fiche de relais du partenaire (limitée au consentement ; chaque lecture est tracée)",
+    description="Avant que le partenaire accepte le relais, la fiche ne montre que l'action "
+    "et son axe (`complete: false`) ; la fiche complète, dans les limites du consentement, "
+    "s'ouvre à l'acceptation (`complete: true`) et chaque lecture est inscrite au registre "
+    "des partages.",
 )
 async def get_sheet(
     handover_id: uuid.UUID, who: Partner, runtime: Runtime, ctx: Ctx

@@ -39,7 +39,7 @@ from relais_parcours.domain.consent import (
     missing_categories,
     names_partner,
 )
-from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_may
+from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_accepted, partner_may
 from relais_parcours.domain.situation import review_due_on
 from relais_parcours.service import access, idempotency
 from relais_parcours.service.consent import cancel_handovers, today_in
@@ -313,18 +313,28 @@ async def read_sheet(
                 "Le consentement en vigueur ne prévoit plus aucun partage avec votre "
                 "organisation : la fiche n'est plus accessible."
             )
+        action = await repository.get_action(conn, h["situation_id"], h["action_id"])
+        assert action is not None
+        if not partner_accepted(h["status"]):
+            # Nothing consent-scoped is disclosed yet, so nothing goes to the ledger.
+            return {
+                "handover_id": str(h["id"]),
+                "status": h["status"],
+                "complete": False,
+                "notice": "La fiche complète s'ouvre quand votre organisation accepte le relais.",
+                "action": {"axis": action["axis"], "title": action["title"]},
+            }
         shown = sorted(
             set(h["data_categories"])
             & allowed_categories(consent["scope"], h["partner_id"], partner["category"])
         )
         situation = await repository.get_situation(conn, who.pre, h["situation_id"])
         assert situation is not None
-        action = await repository.get_action(conn, h["situation_id"], h["action_id"])
-        assert action is not None
         referent = await repository.get_referent(conn, who.pre, h["referent_id"])
         sheet: dict[str, Any] = {
             "handover_id": str(h["id"]),
             "status": h["status"],
+            "complete": True,
             "action": {
                 "axis": action["axis"],
                 "title": action["title"],

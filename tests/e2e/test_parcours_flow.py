@@ -249,7 +249,12 @@ async def test_withdrawing_consent_visibly_cuts_the_partner_off(stack_factory: A
         consent_id, action_id = await flow.consent_and_action(situation_id)
         handover_id = await flow.hand_over(situation_id, action_id)
         base = f"{flow.parcours}/v1/handovers/{handover_id}"
+        # Waitlisted, the partner reads the action and its axis; accepted, the whole sheet.
         await flow.call("POST", f"/v1/handovers/{handover_id}/waitlisting", flow.partner, json={})
+        assert (await flow.call("GET", f"/v1/handovers/{handover_id}/sheet", flow.partner))[
+            "complete"
+        ] is False
+        await flow.call("POST", f"/v1/handovers/{handover_id}/acceptance", flow.partner, json={})
         assert (await http.get(f"{base}/sheet", headers=flow.partner)).status_code == 200
 
         withdrawn = await flow.call(

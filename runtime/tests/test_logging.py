@@ -14,7 +14,13 @@ import pytest
 import structlog
 from pydantic import BaseModel
 
-from relais_runtime.logging import REDACTED, configure_logging, get_logger, redact
+from relais_runtime.logging import (
+    REDACTED,
+    RepeatDamper,
+    configure_logging,
+    get_logger,
+    redact,
+)
 
 NAME, SURNAME = "Léa", "Martinez"
 PHONE, EMAIL, BIRTH = "06 12 34 56 78", "lea.martinez@example.fr", "03/04/2015"
@@ -166,3 +172,46 @@ def test_records_below_the_configured_level_are_dropped(output: io.StringIO) -> 
     log.info("signal")
 
     assert [entry["event"] for entry in lines(output)] == ["signal"]
+
+
+def test_a_reconnection_failing_every_two_seconds_is_written_once_not_once_per_attempt(
+    output: io.StringIO,
+) -> None:
+    # What aio-pika writes on each attempt while the broker is down (every 2 s).
+    robust = logging.getLogger("aio_pika.robust_connection")
+    for _ in range(30):
+        robust.warning(
+            'Connection attempt to "%s" failed: %s. Reconnecting after %r seconds.',
+            "amqp://relais-parcours:******@rabbitmq:5672/relais",
+            "[Errno 111] Connect call failed",
+            2.0,
+        )
+    get_logger("relais.outbox").warning("outbox_publish_failing")
+
+    written = lines(output)
+    assert [e["logger"] for e in written] == ["aio_pika.robust_connection", "relais.outbox"]
+    assert "Reconnecting after 2.0 seconds" in written[0]["event"]
+
+
+def test_alike_library_lines_come_back_once_a_minute_with_how_many_were_held() -> None:
+    now = [0.0]
+    damper = RepeatDamper(("aiormq",), interval_s=60, clock=lambda: now[0])
+
+    def record(name: str, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+    passed = []
+    for second in range(0, 130, 2):
+        now[0] = float(second)
+        line = record("aiormq.connection", "error when creating transport: %r", second)
+        if damper.filter(line):
+            passed.append((second, line.getMessage()))
+    assert passed == [
+        (0, "error when creating transport: 0"),
+        (60, "error when creating transport: 60 [+29 alike held back]"),
+        (120, "error when creating transport: 120 [+29 alike held back]"),
+    ]
+    # Another message, another library, our own loggers: never held back.
+    assert damper.filter(record("aiormq.connection", "connection lost"))
+    assert damper.filter(record("relais.outbox", "outbox_publish_failing"))
+    assert damper.filter(record("relais.outbox", "outbox_publish_failing"))

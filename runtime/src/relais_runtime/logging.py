@@ -25,8 +25,9 @@ import enum
 import logging
 import re
 import sys
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any, Literal, TextIO
 
@@ -208,6 +209,48 @@ _FOREIGN_LOGGERS = (
 
 _HANDLER_NAME = "relais-json"
 
+#: Libraries that log the same line again on every reconnection attempt (every 2 s while
+#: the broker is away, with a traceback per lost channel).
+_REPEATING_LOGGERS = ("aio_pika", "aiormq")
+
+
+class RepeatDamper(logging.Filter):
+    """Let the first of alike records through, then one per ``interval_s`` with a count.
+
+    Records are alike when they come from the same logger, at the same level, with the
+    same message template (arguments aside): the broker client's "connection attempt
+    failed, reconnecting" while RabbitMQ is down, which would otherwise write a line or
+    two per attempt for the whole outage. Only loggers under ``prefixes`` are damped.
+    """
+
+    def __init__(
+        self,
+        prefixes: tuple[str, ...],
+        interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._interval_s = interval_s
+        self._clock = clock
+        #: (logger, level, template) -> (when one last went through, how many held since)
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        passed_at, held = self._seen.get(key, (float("-inf"), 0))
+        if now - passed_at < self._interval_s:
+            self._seen[key] = (passed_at, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if held:
+            # Appended to the template as plain text (no % directive for its arguments).
+            record.msg = f"{record.msg} [+{held} alike held back]"
+        return True
+
 
 def configure_logging(
     service: str,
@@ -264,6 +307,7 @@ def configure_logging(
     )
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatDamper(_REPEATING_LOGGERS))
 
     root = logging.getLogger()
     for existing in list(root.handlers):

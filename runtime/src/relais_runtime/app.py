@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 
 from relais_runtime.auth import JWTVerifier, install_auth
 from relais_runtime.bodies import BodyLimit
@@ -30,7 +31,16 @@ def build_app(
     """
     settings = runtime.settings
     configure_logging(runtime.service, settings.log_level)
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
+    # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package: the
+    # pages work without reaching a CDN (an offline PRE network, a locked-down browser).
+    app = FastAPIOffline(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=runtime.lifespan,
+        # No badge fetched from the online Swagger validator.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     app.state.runtime = runtime
     install_auth(app, JWTVerifier.from_settings(settings, family=family_tokens))
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)

@@ -64,6 +64,22 @@ def json_documents(text: str) -> list[Any]:
     return documents
 
 
+async def bash(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run bash as a reader would, in ``cwd``; fail the test with its output if it fails."""
+    run = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    return run
+
+
 @pytest.mark.e2e
 @pytest.mark.integration
 async def test_the_readme_try_it_and_the_walkthrough_script_run_on_the_demo_pre(
@@ -76,37 +92,21 @@ async def test_the_readme_try_it_and_the_walkthrough_script_run_on_the_demo_pre(
     write_tokens(tmp_path / "var" / "demo-tokens.env", demo_tokens)
 
     # The README's "Try it", from a checkout where dev-up wrote var/demo-tokens.env.
-    try_it = await asyncio.to_thread(
-        subprocess.run,
-        ["bash", "-eo", "pipefail", "-c", try_it_block(stack)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert try_it.returncode == 0, f"{try_it.stdout}\n{try_it.stderr}"
+    try_it = await bash("-eo", "pipefail", "-c", try_it_block(stack), cwd=tmp_path)
     [created] = json_documents(try_it.stderr)
     answers = json_documents(try_it.stdout)
     assert answers[0]["id"] == created["id"]  # GET /v1/referrals/$REF
     errors = [a for a in answers if isinstance(a, dict) and {"code", "message"} <= a.keys()]
     assert errors == [], errors
-    env = {
-        **os.environ,
-        "RELAIS_DEMO_TOKENS": str(tmp_path / "var" / "demo-tokens.env"),
+
+    # The walkthrough script, from the repository, told where the services listen.
+    run = await bash(
+        str(SCRIPT),
+        cwd=ROOT,
+        RELAIS_DEMO_TOKENS=str(tmp_path / "var" / "demo-tokens.env"),
         **{f"RELAIS_{s.upper()}_URL": stack.url(s) for s in ("referral", "parcours")},
-        "RELAIS_NOTIFICATIONS_URL": stack.url("notifications"),
-    }
-    run = await asyncio.to_thread(
-        subprocess.run,
-        ["bash", str(SCRIPT)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+        RELAIS_NOTIFICATIONS_URL=stack.url("notifications"),
     )
-    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
     assert "sheet after withdrawal: 403" in run.stdout
 
     [situation_id] = re.findall(r"-> situation (\S+)", run.stdout)

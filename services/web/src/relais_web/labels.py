@@ -86,8 +86,51 @@ DECLINE_REASON: Final = (
     ("other", "Autre motif"),
 )
 
+DECISION: Final = (
+    ("take_up", "Prise en charge par le PRE"),
+    ("redirect", "Réorientation vers un autre service"),
+    ("decline", "Non retenue"),
+)
+PARTNER_CATEGORY: Final = (
+    ("cmpp", "CMPP"),
+    ("cmp", "CMP"),
+    ("speech_therapist", "Orthophoniste"),
+    ("psychomotor_therapist", "Psychomotricien·ne"),
+    ("psychologist", "Psychologue"),
+    ("family_guidance", "Guidance familiale"),
+    ("pmi", "PMI"),
+    ("social_service", "Service social"),
+    ("child_protection", "Aide sociale à l'enfance"),
+    ("school_services", "Services de l'Éducation nationale"),
+    ("sports_association", "Association sportive"),
+    ("cultural_association", "Association culturelle"),
+    ("clas", "CLAS (accompagnement à la scolarité)"),
+    ("other", "Autre"),
+)
+STAGE: Final = {
+    "awaiting_review": "À examiner en équipe",
+    "in_parcours": "En parcours",
+    "redirected": "Réorientée",
+    "declined": "Non retenue",
+    "closed": "Parcours terminé",
+    "withdrawn": "Orientation retirée",
+    "erased": "Données effacées",
+}
+SOURCE: Final = {
+    "school": "Établissement scolaire",
+    "social_service": "Service social",
+    "health": "Santé",
+    "association": "Association",
+    "family": "Famille",
+    "other": "Autre",
+}
+
 #: A refusal the API gives without a field, shown beside the field it is about.
-CODE_FIELD: Final = {"parents_agreement_required": "parents_agree"}
+CODE_FIELD: Final = {
+    "parents_agreement_required": "parents_agree",
+    "caseload_full": "override_reason",
+    "referent_already_assigned": "referent_id",
+}
 
 
 def label(table: dict[str, str] | tuple[tuple[str, str], ...], code: str | None) -> str:
@@ -95,3 +138,61 @@ def label(table: dict[str, str] | tuple[tuple[str, str], ...], code: str | None)
         return ""
     mapping = table if isinstance(table, dict) else dict(table)
     return mapping.get(code, code.replace("_", " "))
+
+
+DATA_CATEGORY: Final = (
+    ("identity_and_contact", "Identité et coordonnées de l'enfant et des parents"),
+    ("schooling", "Scolarité"),
+    ("health", "Santé"),
+    ("family_situation", "Situation familiale"),
+    ("plan_and_progress", "Plan d'accompagnement et avancement"),
+)
+CONSENT_FORM: Final = (
+    ("signed", "Écrit et signé"),
+    ("oral_witnessed", "Oral, devant un témoin"),
+    ("electronic", "Électronique"),
+)
+CONSENT_STATUS: Final = {
+    "active": "En vigueur",
+    "superseded": "Remplacé par un nouvel accord",
+    "withdrawn": "Retiré",
+    "expired": "Arrivé à échéance",
+}
+OBJECTIVE_STATUS: Final = (("open", "En cours"), ("met", "Atteint"), ("abandoned", "Abandonné"))
+ACTION_STATUS: Final = (
+    ("planned", "Prévue"),
+    ("in_progress", "En cours"),
+    ("done", "Faite"),
+    ("cancelled", "Annulée"),
+)
+HANDOVER_STATUS: Final = {
+    "requested": "Demandé, en attente de réponse",
+    "accepted": "Accepté",
+    "declined": "Refusé",
+    "waitlisted": "En liste d'attente",
+    "completed": "Terminé",
+    "cancelled": "Annulé",
+}
+HANDOVER_DECLINE: Final = (
+    ("no_capacity", "Plus de place disponible"),
+    ("outside_scope", "Hors de notre champ"),
+    ("outside_territory", "Hors de notre territoire"),
+    ("already_followed", "Déjà suivi par ailleurs"),
+    ("insufficient_information", "Informations insuffisantes"),
+    ("other", "Autre motif"),
+)
+HANDOVER_OUTCOME: Final = (
+    ("achieved", "Objectif atteint"),
+    ("partially_achieved", "Objectif en partie atteint"),
+    ("not_achieved", "Objectif non atteint"),
+    ("stopped_by_family", "Arrêté par la famille"),
+    ("continued_by_partner", "Poursuivi par nous (droit commun)"),
+)
+HANDOVER_CANCEL: Final = {
+    "consent_withdrawn": "Accord de la famille retiré",
+    "consent_expired": "Accord de la famille arrivé à échéance",
+    "parcours_closed": "Parcours terminé",
+    "referent_request": "À la demande du ou de la référent·e",
+    "family_request": "À la demande de la famille",
+    "other": "Autre motif",
+}

@@ -17,7 +17,7 @@ from relais_runtime.logging import configure_logging
 from relais_web import errors, signin
 from relais_web.api import Apis
 from relais_web.config import WebSettings
-from relais_web.pages import home, institution
+from relais_web.pages import coordinator, home, institution, partner, referent
 from relais_web.security import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -64,6 +64,12 @@ def create_app(
     if settings.dsfr_dir.is_dir():
         app.mount("/static/dsfr", StaticFiles(directory=settings.dsfr_dir), name="dsfr")
     app.include_router(signin.router)
-    for router in (home.router, institution.router):
+    for router in (
+        home.router,
+        institution.router,
+        coordinator.router,
+        referent.router,
+        partner.router,
+    ):
         app.include_router(router)
     return app

@@ -33,9 +33,51 @@ MENUS: dict[str, tuple[NavItem, ...]] = {
             "Où en est chaque enfant que vous avez adressé.",
         ),
     ),
-    "coordinator": (_HOME,),
-    "referent": (_HOME,),
-    "partner": (_HOME,),
+    "coordinator": (
+        _HOME,
+        NavItem(
+            "inbox",
+            "À examiner",
+            "/coordination/a-examiner",
+            "Les orientations reçues, les plus en retard d'abord.",
+        ),
+        NavItem(
+            "meetings",
+            "Réunions d'équipe",
+            "/coordination/reunions",
+            "Préparer l'EPS et noter chaque décision avec sa raison.",
+        ),
+        NavItem(
+            "situations",
+            "Situations",
+            "/situations",
+            "Les situations en parcours et leur plan.",
+        ),
+        NavItem(
+            "referents",
+            "Référent·es",
+            "/coordination/referents",
+            "Qui suit combien de situations.",
+        ),
+    ),
+    "referent": (
+        _HOME,
+        NavItem(
+            "situations",
+            "Mes situations",
+            "/situations",
+            "Accord des familles, plan et relais vers les partenaires.",
+        ),
+    ),
+    "partner": (
+        _HOME,
+        NavItem(
+            "relais",
+            "Relais à traiter",
+            "/relais",
+            "Accepter, mettre en attente, refuser ; lire la fiche d'un enfant accepté.",
+        ),
+    ),
     "analyst": (_HOME,),
     "admin": (_HOME,),
 }

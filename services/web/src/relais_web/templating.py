@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 
@@ -40,3 +41,4 @@ templates.env.globals["L"] = labels
 templates.env.globals["label"] = labels.label
 
 templates.env.globals["many"] = many
+templates.env.globals["uuid"] = lambda: str(uuid.uuid4())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 FormValues = Mapping[str, str | list[str]]
 
@@ -30,7 +31,7 @@ def words(form: FormValues, key: str) -> list[str]:
     return [w.lower() for w in re.split(r"[,;\s]+", text(form, key)) if w]
 
 
-def put(target: dict[str, object], key: str, value: object) -> None:
+def put(target: MutableMapping[str, Any], key: str, value: object) -> None:
     """Set ``key`` unless the field was left empty: the API then names what is missing."""
     if value not in (None, "", []):
         target[key] = value

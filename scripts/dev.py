@@ -29,6 +29,9 @@ from relais_runtime.devstack import ALL_SERVICES, PortsInUseError, Stack, StackC
 from relais_runtime.sealing import generate_pre_key
 from relais_web.devidp.users import DEMO_USERS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_family import load_demo_family
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PRE = "pre-76540"  # Rouen (INSEE 76540)
 
@@ -209,6 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tok = tokens(keys_dir)
         load_demo(config, tok)
+        letters = load_demo_family(
+            {name: config.url(name) for name in ("referral", "parcours")},
+            tok,
+            args.var / "demo-famille",
+        )
+        print(
+            f"  famille de démonstration (Ouali) : lettres d'accès dans "
+            f"{letters[0].parent} (mère en arabe, père en français)"
+        )
         write_tokens(args.var / "demo-tokens.env", tok)
         print(f"\nRelais : {config.url('web')}  (connexion : choisissez une personne du PRE)")
         print("\nServices prêts :")

@@ -74,6 +74,8 @@ class StackConfig:
             "RELAIS_AMQP_URL": self.amqp_url,
             "RELAIS_JWKS_PATH": str((self.keys_dir / "jwks.json").resolve()),
             "RELAIS_KEYS_DIR": str(self.keys_dir.resolve()),
+            # Guardians' sessions: parcours signs them, keys beside the others.
+            "RELAIS_FAMILY_JWKS_PATH": str((self.keys_dir / "family" / "jwks.json").resolve()),
             f"{p}HTTP_PORT": str(self.ports[spec.name]),
             f"{p}PUBLIC_URL": self.url(spec.name),
             **{f"RELAIS_{s.upper()}_URL": self.url(s) for s in self.ports},
@@ -81,6 +83,8 @@ class StackConfig:
         }
         if spec.has_database:
             env[f"{p}DATABASE_URL"] = f"{self.pg_base}/{self.databases[spec.name]}"
+        if spec.name == "parcours" and "web" in self.ports:
+            env.setdefault("PARCOURS_FAMILY_LINK_BASE", f"{self.url('web')}/famille/lettre")
         if spec.name == "devidp":
             env.setdefault("RELAIS_ENV", "dev")
             env["DEVIDP_ISSUER"] = self.url("devidp")

@@ -487,3 +487,32 @@ async def test_an_unanswered_request_falls_overdue_after_a_month_for_the_coordin
     overdue = await h.event("deadline.overdue", deadline_kind="family_request")
     assert overdue["data"]["situation_id"] == s["situation_id"]
     assert "date de naissance" not in str(overdue)
+
+
+async def test_erasure_ends_every_letter_and_clears_the_familys_words(parcours: Harness) -> None:
+    h = parcours
+    s = await family_in_parcours(h)
+    issued = await letter(h, s["situation_id"])
+    unused = await letter(h, s["situation_id"], guardian=1)
+    guardian = await session(h, issued)
+    made = await h.http.post(
+        "/v1/family/requests",
+        json={"kind": "erasure", "details": "Effacez tout, merci."},
+        headers=guardian,
+    )
+    assert made.status_code == 201
+
+    erased = await h.http.post(
+        f"/v1/situations/{s['situation_id']}/erasure",
+        json={"reason": "data_subject_request"},
+        headers=h.auth("coordinator"),
+    )
+
+    assert erased.status_code < 300, erased.text
+    assert (await h.http.get("/v1/family/space", headers=guardian)).status_code == 403
+    refused = await h.http.post(
+        "/v1/family/sessions", json={"link": unused["link"], "code": unused["code"]}
+    )
+    assert refused.status_code == 403
+    [request] = (await h.http.get("/v1/family-requests", headers=h.auth("coordinator"))).json()
+    assert request["details"] is None

@@ -6,7 +6,7 @@ would print them. Idempotent: a new start prints new letters (the older ones sto
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def _situation(
 ) -> Any:
     for _ in range(60):
         for stage in ("awaiting_review", "in_parcours"):
-            r = http.get(f"{parcours}/v1/situations?stage={stage}&limit=500", headers=coordinator)
+            r = http.get(f"{parcours}/v1/situations?stage={stage}&limit=200", headers=coordinator)
             r.raise_for_status()
             for item in r.json()["items"]:
                 if referral in item["referral_ids"]:
@@ -115,7 +115,7 @@ def load_demo_family(urls: dict[str, str], tok: dict[str, str], out: Path) -> li
                 f"{parcours}/v1/situations/{sid}/consents",
                 json={
                     "form": "signed",
-                    "given_at": f"{date.today().isoformat()}T09:00:00Z",
+                    "given_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "guardians": [
                         {"label": "Samira Ouali", "relationship": "mother"},
                         {"label": "Karim Ouali", "relationship": "father"},

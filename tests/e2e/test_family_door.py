@@ -58,10 +58,13 @@ async def test_a_parent_opens_the_space_with_the_printed_letter_and_cuts_one_par
     partner = stack.auth("partner", CMPP)
     async with httpx.AsyncClient(timeout=30) as http:
         await register_school(http, stack)
-        for pid, category in ((CMPP, "cmpp"), (CLAS, "clas")):
+        for pid, name, category in (
+            (CMPP, "CMPP Rouen rive gauche", "cmpp"),
+            (CLAS, "CLAS Saint-Sever", "clas"),
+        ):
             r = await http.put(
                 f"{parcours}/v1/partners/{pid}",
-                json={"id": pid, "pre_id": PRE, "name": f"Partenaire {pid}", "category": category},
+                json={"id": pid, "pre_id": PRE, "name": name, "category": category},
                 headers=coordinator,
             )
             assert r.status_code == 200, r.text
@@ -142,7 +145,7 @@ async def test_a_parent_opens_the_space_with_the_printed_letter_and_cuts_one_par
         ledger_path.write_bytes(ledger.content)
         ledger_text = pdf_text(ledger_path)
         assert "من قرأ ماذا عن طفلكم" in ledger_text
-        assert f"Partenaire {CMPP}" in ledger_text
+        assert "CMPP Rouen" in ledger_text
 
         withdrawn = await http.post(
             f"{parcours}/v1/family/consent/withdrawal", json={"partner_id": CMPP}, headers=mother

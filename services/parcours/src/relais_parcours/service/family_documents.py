@@ -34,6 +34,8 @@ def context(view: FamilyView, kind: DocumentKind) -> dict[str, Any]:
         "guardian_name": _name(view.guardian),
         "child_first_name": view.child_first_name or "",
         "referent": view.referent_first_name,
+        # Lists of words: Arabic has its own comma.
+        "sep": "، " if lang == "ar" else ", ",
     }
     if kind is DocumentKind.CONSENT_FORM:
         consent = view.consent or {}

@@ -167,3 +167,49 @@ async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_
 async def outbox_empty(pool: asyncpg.Pool) -> bool:
     """True when the outbox is empty."""
     return await pool.fetchval("SELECT count(*) FROM relais_outbox") == 0
+
+
+async def test_a_database_outage_is_logged_when_it_starts_while_it_lasts_and_when_it_ends(
+    database_dsn: str, tmp_path: Path
+) -> None:
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    # The relay reaches PostgreSQL through a proxy the test cuts, as a stopped database.
+    proxy = testing.TcpProxy(database_dsn)
+    await proxy.start()
+    via_proxy = proxy.dsn(urlsplit(database_dsn).path.lstrip("/"))
+    pool = await create_pool(via_proxy, max_size=2)
+    direct = await create_pool(database_dsn, max_size=1)
+    published: list[uuid.UUID] = []
+
+    async def broker(message: OutgoingMessage) -> None:
+        published.append(message.id)
+
+    relay = OutboxRelay(
+        pool, broker, dsn=via_proxy, poll_interval_s=0.1, outage_summary_interval_s=1.0
+    )
+    try:
+        with capture_logs() as logs:
+            await relay.start()
+            proxy.cut()
+            await add_rows(direct, 1)  # written meanwhile by a process that still reaches it
+            await asyncio.sleep(3.5)  # some 30 rounds of the relay, each failing
+            await proxy.restore()
+            await until(lambda: outbox_empty(direct))
+            await relay.stop()
+    finally:
+        await relay.stop()
+        await proxy.stop()
+        await pool.close()
+        await direct.close()
+
+    lines = [e for e in logs if e["event"].startswith("outbox_relay_db")]
+    events = [e["event"] for e in lines]
+    assert "outbox_relay_db_error" not in events  # before: one line per round
+    summaries = events.count("outbox_relay_db_still_unreachable")
+    assert 2 <= summaries <= 4
+    assert events == ["outbox_relay_db_unreachable"] + [
+        "outbox_relay_db_still_unreachable"
+    ] * summaries + ["outbox_relay_db_back"]
+    assert lines[-1]["failed_rounds"] >= 10
+    assert lines[-1]["duration_s"] >= 3.0
+    assert len(published) == 1

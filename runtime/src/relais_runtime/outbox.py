@@ -11,7 +11,8 @@ row, with its error, for a later attempt with backoff.
 Failures are logged as an episode, not per row (a broker outage with a backlog would
 write one line per row per attempt): one warning when publishing starts failing, a
 summary every ``outage_summary_interval_s`` while rows still wait, one line when every
-row that failed has gone out. The rows keep their own ``last_error``.
+row that failed has gone out. The rows keep their own ``last_error``. A database that
+does not answer is logged the same way (once, a summary now and then, once back).
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ class OutboxRelay:
         self._on_failed = on_failed
         self._summary_interval_s = outage_summary_interval_s
         self._episode: _FailingEpisode | None = None
+        #: While the database does not answer: since when, how many rounds failed, and
+        #: when the next summary line is due.
+        self._db_down: tuple[float, int, float] | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -294,13 +298,43 @@ class OutboxRelay:
                 published = await self.run_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # Database unreachable: the rows are safe where they are; try again later.
-                log.warning("outbox_relay_db_error", error=f"{type(exc).__name__}: {exc}")
+                self._database_failed(exc)
                 published = 0
                 await asyncio.sleep(self._poll_interval_s)
+            else:
+                self._database_answered()
             if published >= self._batch_size:
                 continue  # more may be waiting: don't sleep
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+
+    def _database_failed(self, exc: BaseException) -> None:
+        """One line when the database stops answering, then a summary now and then."""
+        now = time.monotonic()
+        if self._db_down is None:
+            log.warning("outbox_relay_db_unreachable", error=_describe(exc))
+            self._db_down = (now, 1, now + self._summary_interval_s)
+            return
+        since, failures, next_summary = self._db_down
+        if now >= next_summary:
+            log.warning(
+                "outbox_relay_db_still_unreachable",
+                duration_s=round(now - since, 1),
+                failed_rounds=failures + 1,
+                error=_describe(exc),
+            )
+            next_summary = now + self._summary_interval_s
+        self._db_down = (since, failures + 1, next_summary)
+
+    def _database_answered(self) -> None:
+        if self._db_down is not None:
+            since, failures, _ = self._db_down
+            log.info(
+                "outbox_relay_db_back",
+                duration_s=round(time.monotonic() - since, 1),
+                failed_rounds=failures,
+            )
+            self._db_down = None
 
     async def _listen(self) -> None:
         """LISTEN for inserts; reconnect after a database restart (polling covers the gap)."""

@@ -14,6 +14,7 @@ from relais_runtime.errors import install_error_handlers
 from relais_runtime.http import ops_router
 from relais_runtime.logging import configure_logging
 from relais_runtime.metrics import PrometheusMiddleware
+from relais_runtime.openapi import document_api
 from relais_runtime.runtime import ServiceRuntime
 
 
@@ -49,6 +50,7 @@ def build_app(
     app.include_router(ops_router(runtime.ready_checks()))
     for router in routers:
         app.include_router(router)
+    document_api(app)
     return app
 
 

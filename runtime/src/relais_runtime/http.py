@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from relais_runtime.logging import get_logger
 
-__all__ = ["READY_CHECK_TIMEOUT_S", "ReadyCheck", "ops_router"]
+__all__ = ["READY_CHECK_TIMEOUT_S", "CSVResponse", "ReadyCheck", "ops_router", "text_response"]
 
 log = get_logger(__name__)
 
@@ -75,3 +75,19 @@ def ops_router(
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+# -- responses that are not JSON, documented as what they are ----------------------------------
+
+
+class CSVResponse(Response):
+    """A CSV download. As a route's ``response_class``, the OpenAPI says ``text/csv``."""
+
+    media_type = "text/csv"
+
+
+def text_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose 200 is text of ``media_type`` (an event stream)."""
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+    }

@@ -24,6 +24,7 @@ from relais_runtime.auth import CurrentPrincipal, Principal
 from relais_runtime.bodies import Body, Offset
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
+from relais_runtime.http import text_response
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -100,6 +101,11 @@ async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead
     "/feed/stream",
     summary="Fil de notifications en direct (Server-Sent Events)",
     response_class=EventSourceResponse,
+    responses=text_response(
+        "text/event-stream",
+        "Flux Server-Sent Events : `event: unread` (nombre de non-lus), puis `event: item` "
+        "(une notification, `id` reprend avec `Last-Event-ID`).",
+    ),
 )
 async def stream_feed(
     who: CurrentPrincipal, runtime: Runtime, request: Request

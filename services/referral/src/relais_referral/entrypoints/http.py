@@ -64,7 +64,9 @@ INSTITUTION_NOT_FOUND = DomainError(
     "même clé renvoie l'orientation déjà créée (200, en-tête `Idempotent-Replayed: true`) ; "
     "la même clé avec une autre fiche est refusée (409 `idempotency_key_reused`). "
     "Les clés sont propres à chaque établissement.",
-    responses={200: {"description": "Renvoi idempotent : l'orientation déjà créée."}},
+    responses={
+        200: {"description": "Renvoi idempotent : l'orientation déjà créée.", "model": ReferralView}
+    },
 )
 async def post_referral(
     body: ReferralRequest,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from relais_reporting.entrypoints import render
 from relais_reporting.service.report import IndicatorReport, build_report
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import MSG_PRE, MSG_ROLE, Principal, current_principal
+from relais_runtime.http import CSVResponse
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -180,9 +181,9 @@ async def report_for(
         )
 
 
-def csv_response(report: IndicatorReport, scope: str, separator: str, bom: bool) -> Response:
+def csv_response(report: IndicatorReport, scope: str, separator: str, bom: bool) -> CSVResponse:
     name = f"indicateurs-{scope}-{report.school_year}.csv"
-    return Response(
+    return CSVResponse(
         render.to_csv(report, scope, separator=separator, bom=bom),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
@@ -203,7 +204,7 @@ async def get_indicators(
     return IndicatorSet.model_validate(render.to_json(report, pres[0]))
 
 
-@router.get("/indicators.csv", summary="Indicateurs d'un PRE (CSV)")
+@router.get("/indicators.csv", summary="Indicateurs d'un PRE (CSV)", response_class=CSVResponse)
 async def get_indicators_csv(
     who: Reader,
     runtime: Runtime,
@@ -213,7 +214,7 @@ async def get_indicators_csv(
     known_on: KnownOn = None,
     separator: Separator = ",",
     bom: Bom = False,
-) -> Response:
+) -> CSVResponse:
     pres = pre_scope(who, settings_of(runtime), pre_id)
     report = await report_for(runtime, pres, school_year, as_of, known_on)
     return csv_response(report, pres[0], separator, bom)
@@ -237,7 +238,11 @@ async def get_region_indicators(
     return IndicatorSet.model_validate(render.to_json(report, region_id))
 
 
-@router.get("/regions/{region_id}/indicators.csv", summary="Indicateurs d'une région (CSV)")
+@router.get(
+    "/regions/{region_id}/indicators.csv",
+    summary="Indicateurs d'une région (CSV)",
+    response_class=CSVResponse,
+)
 async def get_region_indicators_csv(
     who: Reader,
     runtime: Runtime,
@@ -247,7 +252,7 @@ async def get_region_indicators_csv(
     known_on: KnownOn = None,
     separator: Separator = ",",
     bom: Bom = False,
-) -> Response:
+) -> CSVResponse:
     pres = region_scope(who, settings_of(runtime), region_id)
     report = await report_for(runtime, pres, school_year, as_of, known_on)
     return csv_response(report, region_id, separator, bom)

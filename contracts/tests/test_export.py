@@ -31,7 +31,10 @@ from relais_contracts.v1.parcours import SituationOpened
 def test_export_writes_a_schema_per_message_the_envelope_and_the_asyncapi(tmp_path: Path) -> None:
     export(tmp_path)
     names = sorted(p.name for p in (tmp_path / "schemas").iterdir())
-    expected = sorted([f"{m.message_type}.v1.json" for m in ALL_MESSAGES] + ["cloudevent.json"])
+    expected = sorted(
+        [f"{m.message_type}.v1.json" for m in ALL_MESSAGES]
+        + ["cloudevent.json", "notification.delivery.v1.json"]
+    )
     assert names == expected
     assert (tmp_path / ASYNCAPI_FILE).is_file()
 

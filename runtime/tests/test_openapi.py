@@ -129,3 +129,18 @@ def test_the_check_fails_on_a_stale_document_and_says_how_to_regenerate(tmp_path
     assert "uv run relais openapi export" in checked.output
     assert f"{referral}: out of date" in checked.output
     assert "reporting.json: missing" in checked.output
+
+
+def test_the_committed_documents_never_name_fastapis_error_body() -> None:
+    documents = sorted((Path(__file__).parents[2] / "docs/openapi").glob("*.json"))
+
+    assert [d.name for d in documents] == [
+        "notifications.json", "parcours.json", "referral.json", "reporting.json"
+    ]  # fmt: skip
+    for document in documents:
+        assert "HTTPValidationError" not in document.read_text(), document.name
+    notifications = json.loads(documents[0].read_text())
+    webhook = notifications["webhooks"]["notification"]["post"]
+    body = webhook["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/NotificationDelivery"}
+    assert list(webhook["responses"]) == ["200"]

@@ -28,6 +28,7 @@ from relais_contracts.catalogue import (
     source_of,
 )
 from relais_contracts.compat import find_incompatibilities
+from relais_contracts.delivery import DELIVERY_SCHEMA_FILE, DELIVERY_SCHEMA_ID, NotificationDelivery
 from relais_contracts.envelope import CloudEvent, envelope_model, new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, QUEUES
 
@@ -76,6 +77,16 @@ def cloudevent_schema() -> dict[str, Any]:
     schema_id = f"{SCHEMA_BASE_URL}/{CLOUDEVENT_SCHEMA_FILE}"
     normalised: dict[str, Any] = _normalise(
         {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_id, **schema}
+    )
+    return normalised
+
+
+def delivery_schema() -> dict[str, Any]:
+    """JSON Schema of what a webhook or a ``deliver.<org>`` queue receives."""
+    schema = NotificationDelivery.model_json_schema()
+    schema["title"] = "Relais notification delivery v1"
+    normalised: dict[str, Any] = _normalise(
+        {"$schema": JSON_SCHEMA_DIALECT, "$id": DELIVERY_SCHEMA_ID, **schema}
     )
     return normalised
 
@@ -372,6 +383,7 @@ def render() -> dict[str, str]:
     """Every generated file, path relative to the docs directory -> content."""
     files = {schema_path(m): _json_text(message_schema(m)) for m in ALL_MESSAGES}
     files[f"{SCHEMAS_DIR}/{CLOUDEVENT_SCHEMA_FILE}"] = _json_text(cloudevent_schema())
+    files[f"{SCHEMAS_DIR}/{DELIVERY_SCHEMA_FILE}"] = _json_text(delivery_schema())
     files[ASYNCAPI_FILE] = _yaml.dump(asyncapi_document())
     return files
 

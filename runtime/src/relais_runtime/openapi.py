@@ -10,7 +10,8 @@ so the document is rewritten once, when first asked for:
   a path parameter (404), a write (409: a rule refused the change), and 503 with
   ``Retry-After`` (database, broker or identity provider unreachable) unless the operation
   is public and takes no input;
-- a response a route declares itself keeps its description.
+- a response a route declares itself keeps its description;
+- a documented webhook (a request Relais sends) keeps only the answers its receiver gives.
 
 ``relais openapi export`` writes the four documents to ``docs/openapi/``; ``check`` (CI)
 fails when one is out of date.
@@ -136,12 +137,27 @@ def _document_operation(method: str, operation: dict[str, Any]) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
+def _document_webhook(operation: dict[str, Any]) -> None:
+    # A request Relais sends: the receiver's answers are its own, not FastAPI's 422.
+    responses = operation.get("responses", {})
+    responses.pop("422", None)
+    for status, response in responses.items():
+        if status.startswith("2") and response.get("content") == {
+            "application/json": {"schema": {}}
+        }:
+            del response["content"]
+
+
 def truthful_openapi(document: dict[str, Any]) -> dict[str, Any]:
     """Rewrite FastAPI's document in place (see the module's docstring); returns it."""
     for item in document.get("paths", {}).values():
         for method, operation in item.items():
             if method in _METHODS:
                 _document_operation(method, operation)
+    for item in document.get("webhooks", {}).values():
+        for method, operation in item.items():
+            if method in _METHODS:
+                _document_webhook(operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aio_pika
+import jsonschema
 import pytest
 
 from relais_contracts.topology import delivery_queue
@@ -24,6 +27,15 @@ pytestmark = pytest.mark.integration
 SCHOOL = "ecole-jules-ferry"
 PARTNER = "cmpp-rouen-rive-gauche"
 STATUS_CHANGED = "fr.relais.referral.status_changed.v1"
+#: The published JSON Schema of a webhook body and of a ``deliver.<org>`` message.
+DELIVERY_SCHEMA = Path(__file__).parents[3] / "docs/schemas/notification.delivery.v1.json"
+
+
+def assert_published_shape(payload: Any) -> None:
+    schema = json.loads(DELIVERY_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(payload)
 
 
 @pytest.fixture
@@ -59,6 +71,7 @@ async def test_a_sender_gets_one_signed_webhook_per_status_change_even_if_redeli
     assert payload["data"]["reference"] == "O-0B9A2F5E"
     assert payload["data"]["link"].startswith("https://referral.example/v1/referrals/")
     assert receiver.received[0].headers["webhook-id"] == payload["data"]["notification_id"]
+    assert_published_shape(payload)
 
     log = await service.http.get(f"/v1/webhooks/{hook['id']}/attempts", headers=school)
     assert [(a["attempt"], a["http_status"]) for a in log.json()["items"]] == [(1, 200)]
@@ -197,6 +210,30 @@ async def test_an_organisation_integrating_over_amqp_gets_its_own_queue(
     payload = json.loads(message.body)
     assert payload["type"] == "fr.relais.handover.requested.v1"
     assert message.message_id == payload["data"]["notification_id"]
+    assert_published_shape(payload)
+
+
+async def test_declaring_an_amqp_queue_while_the_broker_is_down_is_a_503_to_retry(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service()
+    partner = service.token("partner", PARTNER)
+    reachable = service.runtime.settings.amqp_url
+    with socket.socket() as sock:  # a port nothing listens on: the broker is down
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    service.runtime.settings.amqp_url = f"amqp://guest:guest@127.0.0.1:{closed}/"
+    try:
+        r = await service.http.post("/v1/subscriptions", json={"channel": "amqp"}, headers=partner)
+    finally:
+        service.runtime.settings.amqp_url = reachable
+
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "5"
+    assert r.json()["code"] == "broker_unavailable"
+    assert "RabbitMQ" in r.json()["message"]
+    listed = await service.http.get("/v1/subscriptions", headers=partner)
+    assert listed.json()["items"] == []  # nothing half-made
 
 
 async def test_subscriptions_are_validated_in_french_and_scoped(

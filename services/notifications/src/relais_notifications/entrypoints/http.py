@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sse_starlette.sse import EventSourceResponse
 
+from relais_contracts.delivery import NotificationDelivery
 from relais_notifications.adapters import deliveries, feed, subscriptions
 from relais_notifications.domain.audience import RULES
 from relais_notifications.domain.delivery import DeliveryStatus
@@ -482,3 +483,24 @@ async def list_deliveries(
         limit=limit,
         offset=offset,
     )
+
+
+# -- what subscribers receive (documented, not served) ----------------------------------------
+
+
+def document_deliveries(app: FastAPI) -> None:
+    """The webhook POST in the OpenAPI document (``webhooks``), as subscribers receive it."""
+
+    @app.webhooks.post(
+        "notification",
+        summary="Notification envoyée à un webhook abonné",
+        description="POST signé selon Standard Webhooks (en-têtes `webhook-id`, "
+        "`webhook-timestamp`, `webhook-signature`). Une réponse 2xx vaut remise ; toute "
+        "autre réponse ou un délai dépassé est réessayé (NOTIFICATIONS_DELIVERY_BACKOFF_S) "
+        "puis abandonné. Le même corps arrive sur la file AMQP `deliver.<org>` "
+        "(`message_id` = `webhook-id`). Schéma publié : "
+        "`docs/schemas/notification.delivery.v1.json`.",
+        responses={200: {"description": "Remise acceptée (toute réponse 2xx)."}},
+    )
+    async def notification(body: NotificationDelivery) -> None:
+        """Documentation only: Relais sends this request, it does not receive it."""

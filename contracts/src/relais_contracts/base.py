@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.config import JsonDict
 
 SCHEMA_BASE_URL = "https://relais.example.org/schemas"
+
+
+def examples(*values: JsonDict) -> ConfigDict:
+    """A message's model_config carrying the examples its exported schema shows."""
+    return ConfigDict(json_schema_extra={"examples": list(values)})
 
 
 class Strict(BaseModel):

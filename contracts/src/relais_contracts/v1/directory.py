@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
-from pydantic.config import JsonDict
+from pydantic import AwareDatetime, Field
 
 from relais_contracts.base import Event, Strict
+from relais_contracts.base import examples as _examples
 from relais_contracts.types import PartnerCategory, Slug
 
 #: The parts of an entry a change touches (the entry's top-level fields).
@@ -27,10 +27,6 @@ _CHANGE_DOC = "The change a partner proposed to its own entry."
 _PARTS_DOC = "Which parts of the entry differ (none repeated)."
 _PARTNER = "cmpp-rouen-rive-gauche"
 _CHANGE = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
-
-
-def _examples(*examples: JsonDict) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
 class PartnerChangeProposed(Event):

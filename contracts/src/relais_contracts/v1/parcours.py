@@ -11,10 +11,11 @@ import uuid
 from datetime import date
 from typing import ClassVar, Self
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 from pydantic.config import JsonDict, JsonValue
 
 from relais_contracts.base import Event, Strict
+from relais_contracts.base import examples as _examples
 from relais_contracts.types import (
     Axis,
     ConsentForm,
@@ -55,10 +56,6 @@ _REFERENT = "c4d9e2f1-6a3b-4c8d-9e0f-1a2b3c4d5e6f"
 _CONSENT = "d2e3f4a5-b6c7-4d8e-9f0a-1b2c3d4e5f60"
 _HANDOVER = "e7f8a9b0-c1d2-4e3f-8a4b-5c6d7e8f9a01"
 _ACTION = "f0a1b2c3-d4e5-4f6a-9b7c-8d9e0f1a2b3c"
-
-
-def _examples(*examples: JsonDict) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
 def _unique(values: list[object], what: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from relais_parcours.adapters import directory
 from relais_runtime.db import Conn
 
 
@@ -209,31 +210,16 @@ async def resolve_deadlines(
     )
 
 
-_PARTNER_COLUMNS = (
-    "id, pre_id, name, category, description, website, email, services, locations, contacts, "
-    "updated_at"
-)
-
-
 async def list_partners(
     conn: Conn, pre_id: str, limit: int | None = None, offset: int = 0
 ) -> list[asyncpg.Record]:
-    """The PRE's directory, by name; ``limit=None``: all of it (LIMIT NULL is no limit)."""
-    return await conn.fetch(
-        f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE pre_id = $1 "  # noqa: S608 - constant
-        "ORDER BY name, id LIMIT $2 OFFSET $3",
-        pre_id,
-        limit,
-        offset,
-    )
+    """The PRE's directory, by name; ``limit=None``: all of it (SQL in adapters.directory)."""
+    rows, _ = await directory.entries(conn, pre_id, limit=limit, offset=offset)
+    return rows
 
 
 async def get_partner(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE pre_id = $1 AND id = $2",  # noqa: S608 - constant
-        pre_id,
-        partner_id,
-    )
+    return await directory.entry(conn, pre_id, partner_id)
 
 
 # --- team reviews ---------------------------------------------------------------------------

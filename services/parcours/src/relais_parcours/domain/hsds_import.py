@@ -151,14 +151,8 @@ def _service(c: Candidate, n: int, s: Any) -> dict[str, Any]:
         if a.get("taxonomy_term_id") == wait_term or term.get("code") == hsds.WAIT_TIME_TERM:
             wait_words = a.get("value") or wait_words
     return {
+        **_pick(s, "name", "description", "status", "url", "email", "minimum_age", "maximum_age"),
         "id": _child_slug(s.get("id")),
-        "name": s.get("name"),
-        "description": s.get("description"),
-        "status": s.get("status"),
-        "url": s.get("url"),
-        "email": s.get("email"),
-        "minimum_age": s.get("minimum_age"),
-        "maximum_age": s.get("maximum_age"),
         "wait_time": wait_words,
         "wait_time_days": s.get(hsds.WAIT_TIME_EXTENSION),
         "location_ids": [
@@ -172,22 +166,10 @@ def _service(c: Candidate, n: int, s: Any) -> dict[str, Any]:
 
 def _location(c: Candidate, loc: Any) -> dict[str, Any]:
     return {
+        **_pick(loc, "location_type", "name", "description", "latitude", "longitude"),
         "id": _child_slug(loc.get("id")),
-        "location_type": loc.get("location_type"),
-        "name": loc.get("name"),
-        "description": loc.get("description"),
-        "latitude": loc.get("latitude"),
-        "longitude": loc.get("longitude"),
         "addresses": [
-            {
-                "address_1": a.get("address_1"),
-                "address_2": a.get("address_2"),
-                "city": a.get("city"),
-                "postal_code": a.get("postal_code"),
-                "country": a.get("country"),
-                "state_province": a.get("state_province"),
-                "address_type": a.get("address_type"),
-            }
+            _pick(a, *_ADDRESS_FIELDS)
             for a in _list(loc, "addresses")
             if a.get("address_type") != "virtual"
         ],
@@ -197,10 +179,8 @@ def _location(c: Candidate, loc: Any) -> dict[str, Any]:
 
 def _contact(x: Any) -> dict[str, Any]:
     return {
+        **_pick(x, "name", "title", "email"),
         "id": _child_slug(x.get("id")),
-        "name": x.get("name"),
-        "title": x.get("title"),
-        "email": x.get("email"),
         "phones": [{"number": p.get("number")} for p in _list(x, "phones")],
     }
 
@@ -260,6 +240,22 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+_ADDRESS_FIELDS = (
+    "address_1",
+    "address_2",
+    "city",
+    "postal_code",
+    "country",
+    "state_province",
+    "address_type",
+)
+
+
+def _pick(source: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """The fields Relais reads of an HSDS object (absent ones left to Relais's defaults)."""
+    return {k: source[k] for k in keys if k in source}
 
 
 def _dict(value: Any) -> dict[str, Any]:

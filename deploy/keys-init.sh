@@ -19,6 +19,8 @@
 #                                                               default /keys/referral
 #   parcours-master.key    in $KEYS_PRE_PRIVATE_DIR: the master key wrapping each child's
 #                          data key in parcours (base64url of 32 random bytes): parcours only
+#   family/                in $KEYS_PRE_PRIVATE_DIR: the key parcours signs guardians'
+#                          sessions with (RELAIS_FAMILY_JWKS_PATH=/keys/pre/family/jwks.json)
 #   $RELAIS_PRE_IDS        PRE ids to create sealing keys for, separated by commas or
 #                          spaces, e.g. "pre-76540,pre-13055"
 #   $KEYS_INIT_JWT         "false" to skip the dev JWT signing key (when an identity
@@ -102,5 +104,9 @@ fi
 if command -v relais-referral >/dev/null 2>&1; then
     relais-referral keys init-intake --dir "$REFERRAL_SECRETS"
 fi
+
+# Parcours signs guardians' sessions (family space, ADR 0012) with its own key, beside the
+# PRE private keys (parcours only): created once, kept (init-jwt never replaces it).
+relais keys init-jwt --dir "$PRE_PRIVATE/family"
 
 echo "keys-init: done"

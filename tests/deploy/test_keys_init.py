@@ -180,6 +180,8 @@ def test_keys_init_as_the_image_user_creates_every_key_on_fresh_compose_volumes(
         f"/keys/pre-private/{pre}.private.jwk.json": 0o600,
         f"/keys/pre-public/{pre}.public.jwk.json": 0o644,
         "/keys/pre-private/parcours-master.key": 0o600,
+        "/keys/pre-private/family/jwt-signing.json": 0o600,
+        "/keys/pre-private/family/jwks.json": 0o644,
     }
     for inside, mode in written.items():
         info = image_like.path(inside).stat()

@@ -127,6 +127,7 @@ async def letter(h: Harness, situation_id: str, guardian: int = 0) -> dict[str, 
         headers=h.auth("referent", sub="claire-morel"),
     )
     assert r.status_code == 201, r.text
+    assert r.headers["cache-control"] == "no-store"
     issued: dict[str, Any] = r.json()
     return issued
 

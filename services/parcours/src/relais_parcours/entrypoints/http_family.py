@@ -96,15 +96,17 @@ async def post_letter(
     who: Team,
     runtime: Runtime,
     ctx: Ctx,
+    response: Response,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     letter = await family_access.issue_letter(runtime, ctx, who, situation_id, body.guardian)
     if accept and PDF in accept:
         view = await family_documents.staff_view(runtime, ctx, who, situation_id, body.guardian)
         content = family_documents.access_letter_pdf(view, letter)
-        response = pdf_response(content, "lettre-acces")
-        response.status_code = 201
-        return response
+        printed = pdf_response(content, "lettre-acces")
+        printed.status_code = 201
+        return printed
+    response.headers.update(NO_STORE)  # the link and code, shown this once
     return IssuedLetter(
         id=letter.id,
         guardian=letter.guardian_index,

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
 from relais_contracts.envelope import CloudEvent, new_event
-from relais_contracts.topology import EVENTS_EXCHANGE
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_contracts.v1.referral import ReferralWithdrawn
 from relais_runtime import outbox, testing
-from relais_runtime.broker import create_broker
 from relais_runtime.db import create_pool
-from relais_runtime.outbox import OutboxRelay, OutgoingMessage, broker_publisher
+from relais_runtime.outbox import AmqpPublisher, OutboxRelay, OutgoingMessage
 from relais_runtime.runtime import prepare_database
 from relais_runtime.topology import WorkQueue, declare_topology
 
@@ -94,11 +94,11 @@ async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_
     await proxy.start()
     parts = urlsplit(amqp_url)
     via_proxy = urlunsplit(parts._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}"))
-    broker = create_broker(via_proxy)
-    await broker.start()
+    publisher = AmqpPublisher(via_proxy)
+    await publisher.start()
     relay = OutboxRelay(
         pool,
-        broker_publisher(broker),
+        publisher.publish,
         dsn=database_dsn,
         poll_interval_s=0.2,
         outage_summary_interval_s=1.0,
@@ -138,7 +138,7 @@ async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_
         drained_s = asyncio.get_running_loop().time() - cut_at
     finally:
         await relay.stop()
-        await broker.stop()
+        await publisher.stop()
         await proxy.stop()
         await pool.close()
 
@@ -213,3 +213,62 @@ async def test_a_database_outage_is_logged_when_it_starts_while_it_lasts_and_whe
     assert lines[-1]["failed_rounds"] >= 10
     assert lines[-1]["duration_s"] >= 3.0
     assert len(published) == 1
+
+
+async def test_the_relay_publishes_each_row_persistent_and_confirmed_with_its_ids(
+    database_dsn: str, amqp_url: str, tmp_path: Path
+) -> None:
+    queue = f"test.outbox-{uuid.uuid4().hex[:6]}"
+    await declare_topology(
+        amqp_url,
+        [WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))],
+        delays_ms=[200],
+        delivery_limit=5,
+    )
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    pool = await create_pool(database_dsn, max_size=2)
+    publisher = AmqpPublisher(amqp_url)
+    await publisher.start()
+    relay = OutboxRelay(pool, publisher.publish, dsn=database_dsn, poll_interval_s=0.2)
+    event = withdrawn_event()
+    try:
+        async with pool.acquire() as conn:
+            await outbox.add(conn, event)
+            # Nothing is bound to this routing key: the broker returns it, the row stays.
+            await conn.execute(
+                "INSERT INTO relais_outbox (id, exchange, routing_key, body, correlation_id) "
+                "VALUES ($1, $2, 'nowhere.at.all', '{}', 'c')",
+                uuid.uuid4(),
+                EVENTS_EXCHANGE,
+            )
+        await relay.start()
+
+        async def one_row_left() -> bool:
+            return await pool.fetchval("SELECT count(*) FROM relais_outbox") == 1
+
+        await until(one_row_left)
+        await relay.stop()
+        left = await pool.fetchrow("SELECT routing_key, attempts, last_error FROM relais_outbox")
+        assert left["routing_key"] == "nowhere.at.all"
+        assert left["attempts"] >= 1
+        assert "NO_ROUTE" in left["last_error"]
+
+        connection = await aio_pika.connect(amqp_url)
+        try:
+            channel = await connection.channel()
+            q = await channel.get_queue(queue, ensure=False)
+            message = await q.get(timeout=5)
+            assert message is not None
+            await message.ack()
+        finally:
+            await connection.close()
+    finally:
+        await relay.stop()
+        await publisher.stop()
+        await pool.close()
+    assert message.message_id == str(event.id)
+    assert message.correlation_id == event.correlationid
+    assert message.content_type == CLOUDEVENTS_CONTENT_TYPE
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert message.timestamp is not None
+    assert CloudEvent[ReferralWithdrawn].model_validate_json(message.body).id == event.id

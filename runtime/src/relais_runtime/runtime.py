@@ -66,6 +66,8 @@ class ServiceRuntime:
         self.broker: RabbitBroker = create_broker(settings.amqp_url, prefetch=settings.prefetch)
         self._pool: asyncpg.Pool | None = None
         self._relay: outbox.OutboxRelay | None = None
+        self._relay_pool: asyncpg.Pool | None = None
+        self._publisher: outbox.AmqpPublisher | None = None
         self._run_relay = run_relay
         self.consumers: dict[str, EventConsumer] = {}
         self._maintenance: asyncio.Task[None] | None = None
@@ -107,9 +109,15 @@ class ServiceRuntime:
         )
         await self.broker.start()
         if self._run_relay:
+            # The relay has a database connection and a broker connection of its own: under
+            # load, HTTP requests and consumers hold every pooled connection and the broker
+            # channel, and an outbox waiting behind them is lag nobody sees at intake.
+            self._relay_pool = await db.create_pool(s.database_url, min_size=1, max_size=2)
+            self._publisher = outbox.AmqpPublisher(s.amqp_url)
+            await self._publisher.start()
             self._relay = outbox.OutboxRelay(
-                self.pool,
-                outbox.broker_publisher(self.broker),
+                self._relay_pool,
+                self._publisher.publish,
                 dsn=s.database_url,
                 batch_size=s.outbox_batch_size,
                 poll_interval_s=s.outbox_poll_interval_s,
@@ -132,6 +140,12 @@ class ServiceRuntime:
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None
+        if self._publisher is not None:
+            await self._publisher.stop()
+            self._publisher = None
+        if self._relay_pool is not None:
+            await self._relay_pool.close()
+            self._relay_pool = None
         await self.broker.stop()
         if self._pool is not None:
             await self._pool.close()

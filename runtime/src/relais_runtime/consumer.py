@@ -162,6 +162,9 @@ class EventConsumer:
         self._fallback: Handler | None = None
         self._on_parked: ParkedHook | None = None
         self._on_outcome = on_outcome
+        #: Awaited before each message is taken in hand (before its transaction): intake
+        #: queues wait there while the service is behind (ServiceRuntime.wait_for_intake).
+        self.admit: Callable[[], Awaitable[None]] | None = None
         # The queue is declared (with its arguments and bindings) by topology.py; the
         # subscriber only consumes it, so a mismatch fails loudly instead of redeclaring.
         self._subscriber = broker.subscriber(
@@ -213,6 +216,8 @@ class EventConsumer:
     async def _on_message(self, message: Any) -> None:
         # ``message`` is the RabbitMessage (see ``_the_message_itself``); not annotated as
         # such on purpose, or FastStream would inject it from its context instead.
+        if self.admit is not None:
+            await self.admit()
         started = time.perf_counter()
         raw = message.raw_message
         structlog.contextvars.bind_contextvars(

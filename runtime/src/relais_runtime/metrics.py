@@ -29,6 +29,7 @@ __all__ = [
     "HTTP_REQUEST_SECONDS",
     "MESSAGES_CONSUMED",
     "MESSAGE_HANDLING_SECONDS",
+    "OUTBOX_LAG_SECONDS",
     "OUTBOX_OLDEST_SECONDS",
     "OUTBOX_PENDING",
     "OUTBOX_PUBLISHED",
@@ -90,6 +91,12 @@ OUTBOX_PENDING: Final = Gauge(
 OUTBOX_OLDEST_SECONDS: Final = Gauge(
     "relais_outbox_oldest_seconds",
     "Age of the oldest outbox row not yet published (0 when the outbox is empty).",
+    ["service"],
+)
+OUTBOX_LAG_SECONDS: Final = Gauge(
+    "relais_outbox_lag_seconds",
+    "Age of the oldest outbox row the relay has not tried to publish yet (0 when none); "
+    "intake refuses work above outbox_max_lag_s.",
     ["service"],
 )
 PARKED_MESSAGES: Final = Gauge(

@@ -41,6 +41,11 @@ MAX_BACKOFF_S = 30
 
 log = structlog.get_logger("relais.outbox")
 
+#: Seconds since the oldest row the relay has not tried yet was written (0 if none).
+LAG_QUERY = (
+    "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 "
+    "FROM relais_outbox WHERE attempts = 0"
+)
 
 
 async def add(conn: Conn, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCHANGE) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from relais_runtime import db, inbox, metrics, outbox
 from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
 from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
 from relais_runtime.parking import ParkingLot
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.topology import WorkQueue, declare_topology
@@ -67,6 +69,11 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self._relay: outbox.OutboxRelay | None = None
         self._relay_pool: asyncpg.Pool | None = None
+        self._lag_watch: asyncio.Task[None] | None = None
+        #: Seconds the relay is behind (see outbox_max_lag_s); set while it is not.
+        self.outbox_lag_s = 0.0
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
         self._publisher: outbox.AmqpPublisher | None = None
         self._run_relay = run_relay
         self.consumers: dict[str, EventConsumer] = {}
@@ -126,17 +133,19 @@ class ServiceRuntime:
                 on_failed=metrics.OUTBOX_PUBLISH_FAILURES.labels(service=self.service).inc,
             )
             await self._relay.start()
+        self._lag_watch = asyncio.create_task(self._watch_outbox_lag(), name="outbox-lag")
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
         self._watchdog = asyncio.create_task(self._watch_consumers(), name="consumer-watchdog")
         log.info("service_started", service=self.service, queues=self.queue_names)
 
     async def stop(self) -> None:
-        for task in (self._maintenance, self._watchdog):
+        for task in (self._maintenance, self._watchdog, self._lag_watch):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._maintenance = self._watchdog = None
+        self._maintenance = self._watchdog = self._lag_watch = None
+        self._caught_up.set()
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None
@@ -185,6 +194,48 @@ class ServiceRuntime:
                 except (OSError, aio_pika.exceptions.AMQPError) as exc:
                     log.warning("parking_count_failed", error=type(exc).__name__)
             await asyncio.sleep(self.settings.maintenance_interval_s)
+
+    async def _watch_outbox_lag(self) -> None:
+        """Measure how far the relay is behind; open or close intake accordingly."""
+        s = self.settings
+        gauge = metrics.OUTBOX_LAG_SECONDS.labels(service=self.service)
+        while True:
+            try:
+                # The relay's own pool when it runs here: the main one may be saturated.
+                async with (self._relay_pool or self.pool).acquire() as conn:
+                    lag = await conn.fetchval(outbox.LAG_QUERY)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox_lag_check_failed", error=type(exc).__name__)
+            else:
+                self.outbox_lag_s = float(lag)
+                gauge.set(self.outbox_lag_s)
+                behind = 0 < s.outbox_max_lag_s < self.outbox_lag_s
+                if behind and self._caught_up.is_set():
+                    self._caught_up.clear()
+                    log.warning("intake_paused", lag_s=round(self.outbox_lag_s, 1))
+                elif not behind and not self._caught_up.is_set():
+                    self._caught_up.set()
+                    log.info("intake_resumed", lag_s=round(self.outbox_lag_s, 1))
+            await asyncio.sleep(s.outbox_lag_check_interval_s)
+
+    def check_intake(self) -> None:
+        """Refuse new work (503, Retry-After) while the outbox relay is behind its bound."""
+        if self._caught_up.is_set():
+            return
+        retry_after = min(60, max(1, math.ceil(self.outbox_lag_s - self.settings.outbox_max_lag_s)))
+        raise DomainError(
+            "intake_overloaded",
+            "Relais reçoit en ce moment plus qu'il ne peut transmettre : votre envoi n'a pas "
+            f"été enregistré. Renvoyez-le dans {retry_after} seconde"
+            + ("s." if retry_after > 1 else "."),
+            status=503,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def wait_for_intake(self) -> None:
+        """Wait while the outbox relay is behind its bound (AMQP intake: the commands stay
+        in their queue, unacknowledged, instead of being taken and delivered late)."""
+        await self._caught_up.wait()
 
     async def _watch_consumers(self, grace: int = 3) -> None:
         """Re-subscribe a consumer lost while the broker is reachable (after ``grace`` checks).

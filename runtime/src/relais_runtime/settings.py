@@ -50,6 +50,14 @@ class RelaisSettings(BaseSettings):
     #: While outbox rows fail to publish, one summary line this often (plus one line when
     #: it starts and one when every row went out), instead of a line per row and attempt.
     outbox_outage_summary_s: float = Field(default=60.0, gt=0)
+    #: Intake refuses new work (HTTP 503 + Retry-After; AMQP intake stops taking commands)
+    #: while the oldest outbox row the relay has not yet tried is older than this: work
+    #: accepted then would reach the other services only that much later. 0 never refuses.
+    #: Rows already tried (broker down, unroutable) do not count: absorbing a broker
+    #: outage is what the outbox is for, and /ready reports the broker.
+    outbox_max_lag_s: float = Field(default=5.0, ge=0)
+    #: How often that lag is measured (also exported as relais_outbox_lag_seconds).
+    outbox_lag_check_interval_s: float = Field(default=0.5, gt=0)
     jwks_path: Path = Field(
         default=Path("var/keys/jwks.json"),
         validation_alias=AliasChoices("RELAIS_JWKS_PATH"),

@@ -103,7 +103,9 @@ class App:
 
 
 @asynccontextmanager
-async def running_app(database_url: str, amqp_url: str, keys_dir: Path) -> AsyncIterator[App]:
+async def running_app(
+    database_url: str, amqp_url: str, keys_dir: Path, **overrides: Any
+) -> AsyncIterator[App]:
     settings = ReferralSettings(
         database_url=database_url,
         amqp_url=amqp_url,
@@ -112,6 +114,7 @@ async def running_app(database_url: str, amqp_url: str, keys_dir: Path) -> Async
         retry_delays_ms=[200],
         immediate_attempts=1,
         consumer_watchdog_interval_s=60,
+        **overrides,
     )
     fastapi_app = create_app(settings)
     runtime: ServiceRuntime = fastapi_app.state.runtime

@@ -43,6 +43,9 @@ def register(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
 
 def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
     intake = runtime.consumer(INTAKE_QUEUE)
+    # While the outbox is behind, commands wait in the queue rather than being accepted
+    # and delivered late (the HTTP intake answers 503 meanwhile).
+    intake.admit = runtime.wait_for_intake
 
     @intake.handles(SubmitReferral)
     async def on_submit_referral(event: CloudEvent[Any], tx: Tx) -> None:

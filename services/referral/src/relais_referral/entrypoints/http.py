@@ -80,6 +80,7 @@ async def post_referral(
     ] = None,
 ) -> ReferralView:
     ensure_same_pre(who, body.pre_id)
+    runtime.check_intake()  # 503 while the outbox is behind: accepted means on its way
     # The answer is read in the transaction that saves the referral: once it commits, the
     # answer stands, even if the database goes away before it is written out.
     async with runtime.pool.acquire() as conn, conn.transaction():

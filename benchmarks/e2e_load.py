@@ -201,6 +201,7 @@ class CpuMeter:
         self._first: dict[tuple[str, int], float] = {}
         self._last: dict[tuple[str, int], float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self.rss_mb: dict[str, float] = {}
 
     def _pids(self, backends: Iterable[int]) -> list[tuple[str, int]]:
@@ -232,18 +233,20 @@ class CpuMeter:
         self._first.clear()
         self._last.clear()
         await self._sample(initial=True)
+        self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
+        # Stopped by an event, never cancelled mid-query (that breaks the connection).
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 1.0)
             await self._sample()
 
     async def stop(self) -> dict[str, float]:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self._sample()
         used: dict[str, float] = {}
         for key, last in self._last.items():
@@ -264,6 +267,7 @@ class SituationPoller:
         self.duplicates = 0
         self._horizon = 0
         self._lock = asyncio.Lock()  # one connection: the loop and a last look take turns
+        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -297,15 +301,15 @@ class SituationPoller:
             self._horizon = horizon
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             await self.poll()
-            await asyncio.sleep(self.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
 
     async def stop(self) -> None:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
 
 
 class LagMonitor:

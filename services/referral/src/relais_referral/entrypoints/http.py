@@ -65,7 +65,22 @@ INSTITUTION_NOT_FOUND = DomainError(
     "la même clé avec une autre fiche est refusée (409 `idempotency_key_reused`). "
     "Les clés sont propres à chaque établissement.",
     responses={
-        200: {"description": "Renvoi idempotent : l'orientation déjà créée.", "model": ReferralView}
+        200: {
+            "description": "Renvoi idempotent : l'orientation déjà créée.",
+            "model": ReferralView,
+        },
+        503: {
+            "description": "Orientation non enregistrée : base de données ou messagerie "
+            "momentanément injoignable (`database_unavailable`, `broker_unavailable`), ou "
+            "Relais en retard sur ce qu'il a déjà accepté (`intake_overloaded`). La renvoyer "
+            "après `Retry-After` secondes (même `Idempotency-Key`).",
+            "headers": {
+                "Retry-After": {
+                    "description": "Secondes à attendre avant de réessayer.",
+                    "schema": {"type": "integer", "examples": [5]},
+                }
+            },
+        },
     },
 )
 async def post_referral(

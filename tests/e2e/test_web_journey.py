@@ -112,6 +112,9 @@ async def test_the_closed_loop_in_the_browser(stack_factory: StackFactory) -> No
         await expect(school.get_by_text("Fiche envoyée au PRE")).to_be_visible()
         referral_url = school.url.split("?")[0]
         await check(school, "ecole-orientation", forbidden_in_title=IDENTITY)
+        # the school keeps its notifications open: what follows arrives there live
+        await school.get_by_role("link", name="Notifications").first.click()
+        await check(school, "ecole-notifications", forbidden_in_title=IDENTITY)
 
         # -- the coordinator sees it in the inbox and takes it up at a team meeting
         coordinator = await person(browser, web, "coordinatrice-demo")
@@ -192,9 +195,13 @@ async def test_the_closed_loop_in_the_browser(stack_factory: StackFactory) -> No
         sheet_url = partner.url
         await check(partner, "partenaire-fiche", forbidden_in_title=IDENTITY)
 
-        # -- the school reads « pris en charge »
-        await school.goto(referral_url)
-        await reload_until(school, "pris en charge")
+        # -- the school hears it live (no reload) and the notice's link opens its page
+        taken_up = school.locator("#fil a", has_text="prise en charge")
+        await expect(taken_up).to_be_visible(timeout=30_000)
+        await check(school, "ecole-notification-en-direct", forbidden_in_title=IDENTITY)
+        await taken_up.click()
+        await school.wait_for_url(referral_url)
+        await expect(school.get_by_text("pris en charge").first).to_be_visible()
         await check(school, "ecole-pris-en-charge", forbidden_in_title=IDENTITY)
 
         # -- the mother withdraws her consent: the partner's sheet is gone

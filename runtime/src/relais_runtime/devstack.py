@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -63,6 +63,8 @@ class StackConfig:
     log_dir: Path = Path("var/log")
     ports: Mapping[str, int] = field(default_factory=lambda: {s.name: s.port for s in ALL_SERVICES})
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: Set when the web pages run: notices then link to them, not to the APIs.
+    notice_links_to_web: bool = False
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -88,6 +90,9 @@ class StackConfig:
         if spec.name == "devidp":
             env.setdefault("RELAIS_ENV", "dev")
             env["DEVIDP_ISSUER"] = self.url("devidp")
+        if spec.name == "notifications" and self.notice_links_to_web:
+            env["NOTIFICATIONS_REFERRAL_URL"] = self.url("web")
+            env["NOTIFICATIONS_PARCOURS_URL"] = self.url("web")
         if spec.name == "web":
             env.setdefault("RELAIS_ENV", "dev")
             if "devidp" in self.ports:
@@ -190,6 +195,8 @@ def _port_taken(port: int) -> bool:
 class Stack:
     def __init__(self, config: StackConfig, services: Iterable[str] | None = None) -> None:
         wanted = set(services) if services is not None else {s.name for s in SERVICES}
+        if "web" in wanted:
+            config = replace(config, notice_links_to_web=True)
         self.config = config
         self.processes = {
             s.name: ServiceProcess(s, config) for s in ALL_SERVICES if s.name in wanted

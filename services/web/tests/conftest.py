@@ -45,6 +45,7 @@ def client(settings: WebSettings, apis: FakeApis) -> Iterator[TestClient]:
 def sign_in(client: TestClient, settings: WebSettings) -> Callable[[str], DemoUser]:
     def as_role(role: str) -> DemoUser:
         user = demo(role)
+        client.cookies.clear()  # one person at a time, as in a browser after sign-out
         client.cookies.set(settings.session_cookie, session_cookie(settings, user))
         return user
 

@@ -17,7 +17,16 @@ from relais_runtime.logging import configure_logging
 from relais_web import errors, signin
 from relais_web.api import Apis
 from relais_web.config import WebSettings
-from relais_web.pages import coordinator, home, institution, partner, referent
+from relais_web.pages import (
+    analyst,
+    coordinator,
+    home,
+    institution,
+    links,
+    notices,
+    partner,
+    referent,
+)
 from relais_web.security import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -34,6 +43,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=settings.api_timeout_s, transport=transport) as client:
             app.state.apis = Apis(settings, client)
+            app.state.http = client
             yield
 
     app = FastAPI(
@@ -70,6 +80,9 @@ def create_app(
         coordinator.router,
         referent.router,
         partner.router,
+        links.router,
+        notices.router,
+        analyst.router,
     ):
         app.include_router(router)
     return app

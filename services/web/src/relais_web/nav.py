@@ -16,6 +16,9 @@ class NavItem:
 
 
 _HOME = NavItem("home", "Accueil", "/")
+_NOTICES = NavItem(
+    "notifications", "Notifications", "/notifications", "Ce qui a changé, en direct."
+)
 
 MENUS: dict[str, tuple[NavItem, ...]] = {
     "institution": (
@@ -78,13 +81,22 @@ MENUS: dict[str, tuple[NavItem, ...]] = {
             "Accepter, mettre en attente, refuser ; lire la fiche d'un enfant accepté.",
         ),
     ),
-    "analyst": (_HOME,),
+    "analyst": (
+        _HOME,
+        NavItem(
+            "dashboard",
+            "Tableau de bord",
+            "/tableau-de-bord",
+            "Les indicateurs anonymes du PRE par année scolaire, et leur CSV.",
+        ),
+    ),
     "admin": (_HOME,),
 }
 
 
 def nav_for(person: SignedIn) -> tuple[NavItem, ...]:
-    return MENUS.get(person.role, (_HOME,))
+    menu = MENUS.get(person.role, (_HOME,))
+    return menu if person.role in ("analyst", "admin") else (*menu, _NOTICES)
 
 
 def tiles_for(person: SignedIn) -> tuple[NavItem, ...]:

@@ -34,7 +34,20 @@ def french_date(value: str | date | datetime | None) -> str:
     return f"{day.day}{'er' if day.day == 1 else ''} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def french_number(value: float | None) -> str:
+    """``1234.5`` as « 1 234,5 » (a narrow no-break space between thousands)."""
+    if value is None:
+        return "—"
+    return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",").removesuffix(",0")
+
+
+def pairs(values: list[str]) -> list[tuple[str, str]]:
+    return [(v, v) for v in values]
+
+
 templates.env.filters["date_fr"] = french_date
+templates.env.filters["number_fr"] = french_number
+templates.env.filters["zip_pairs"] = pairs
 templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
 templates.env.globals["nav_for"] = nav_for
 templates.env.globals["L"] = labels

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -25,6 +26,11 @@ PRE = "pre-76540"
 SCHOOL = "ecole-jules-ferry-rouen"
 CMPP = "cmpp-rouen-rive-gauche"
 COORDINATION = "pre-76540-coordination"
+
+
+def paris_today() -> str:
+    """Today as the PRE counts days (its dates are checked in Europe/Paris)."""
+    return datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
 
 
 class Flow:
@@ -104,7 +110,7 @@ class Flow:
             "/v1/reviews",
             self.coordinator,
             json={
-                "meets_on": "2026-11-24",
+                "meets_on": paris_today(),
                 "attendees": [
                     {"name": "Mme Leroy", "organisation": "PRE", "role": "coordinatrice"},
                     {"name": "M. Diallo", "organisation": "CMPP", "role": "psychologue"},
@@ -134,7 +140,7 @@ class Flow:
             self.referent,
             json={
                 "form": "signed",
-                "given_at": "2026-11-20T10:00:00Z",
+                "given_at": datetime.now(UTC).isoformat(),
                 "guardians": [{"label": "Mère", "relationship": "mother"}],
                 "sole_guardian_reason": "Le père n'exerce pas l'autorité parentale.",
                 "scope": [
@@ -228,7 +234,7 @@ async def test_the_whole_life_of_a_situation_runs_through_the_api(stack_factory:
             f"/v1/situations/{situation_id}/followup",
             flow.referent,
             # Held today (a follow-up can't be dated in the future), after the closure.
-            json={"outcome": "stable", "held_on": date.today().isoformat()},
+            json={"outcome": "stable", "held_on": paris_today()},
         )
     await connection.close()
     logs = stack.logs()

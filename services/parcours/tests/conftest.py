@@ -24,6 +24,8 @@ from relais_runtime import testing
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.sealing import PreKeys, generate_pre_key, seal
 
+from .checks import today
+
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
 IDENTITY = {
@@ -175,7 +177,7 @@ class Harness:
         meeting = await self.http.post(
             "/v1/reviews",
             json={
-                "meets_on": "2026-11-24",
+                "meets_on": str(today()),
                 "attendees": [
                     {"name": "Mme Leroy", "organisation": "PRE", "role": "coordinatrice"}
                 ],
@@ -240,7 +242,7 @@ class Harness:
     ) -> httpx.Response:
         body = {
             "form": "signed",
-            "given_at": "2026-11-20T10:00:00Z",
+            "given_at": datetime.now(UTC).isoformat(),
             "guardians": [
                 {"label": "Mère", "relationship": "mother"},
                 {"label": "Père", "relationship": "father"},

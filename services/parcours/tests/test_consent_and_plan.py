@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .checks import today
+
 Harness = Any
 
 
@@ -73,7 +75,7 @@ async def test_the_plan_has_objectives_and_actions_per_axis_and_emits_counts_onl
     objective_id = objective.json()["id"]
     action = await h.http.post(
         f"{base}/objectives/{objective_id}/actions",
-        json={"title": "Séances avec l'orthophoniste", "starts_on": "2026-12-01"},
+        json={"title": "Séances avec l'orthophoniste", "starts_on": str(today())},
         headers=referent,
     )
     assert action.status_code == 201, action.text

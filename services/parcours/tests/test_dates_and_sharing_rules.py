@@ -183,3 +183,111 @@ async def test_the_directory_and_the_referents_are_paginated_and_filters_are_che
     typo = await h.http.get("/v1/handovers?status=acepted", headers=coordinator)
     assert typo.status_code == 422
     assert typo.json()["errors"][0]["field"] == "query.status"
+
+
+async def test_a_review_dated_before_the_situation_opened_is_refused_on_its_date(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id = await h.open_situation()
+    coordinator = h.auth("coordinator")
+    nine_days_before = str(today() - timedelta(days=9))
+    early = await h.http.post(
+        "/v1/reviews",
+        json={"meets_on": nine_days_before, "situation_ids": [situation_id]},
+        headers=coordinator,
+    )
+    error = field_error(early)
+    assert (error["field"], error["code"]) == ("meets_on", "date_before_situation")
+    assert "précède l'ouverture de la situation" in error["message"]
+    # Put on the agenda of a meeting held before it existed: refused on the added ids.
+    empty = await h.http.post(
+        "/v1/reviews", json={"meets_on": nine_days_before}, headers=coordinator
+    )
+    assert empty.status_code == 201, empty.text
+    added = await h.http.patch(
+        f"/v1/reviews/{empty.json()['id']}",
+        json={"add_situation_ids": [situation_id]},
+        headers=coordinator,
+    )
+    error = field_error(added)
+    assert (error["field"], error["code"]) == ("add_situation_ids", "date_before_situation")
+    on_the_day = await h.http.post(
+        "/v1/reviews",
+        json={"meets_on": str(today()), "situation_ids": [situation_id]},
+        headers=coordinator,
+    )
+    assert on_the_day.status_code == 201, on_the_day.text
+
+
+async def test_a_consent_given_before_the_situation_opened_is_refused_on_given_at(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    await h.add_partner(CMPP, "cmpp")
+    _, situation_id, _ = await h.in_parcours()
+    scope = [{"partner_id": CMPP, "data_categories": ["health"]}]
+    early = await h.give_consent(
+        situation_id, scope, given_at=f"{today() - timedelta(days=13)}T10:00:00Z"
+    )
+    error = field_error(early)
+    assert (error["field"], error["code"]) == ("given_at", "date_before_situation")
+    assert error["message"].startswith("La date du consentement")
+    assert h.count("consent.given") == 0
+
+
+async def test_plan_dates_before_the_situation_opened_are_refused_on_their_field(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id, _ = await h.in_parcours()
+    referent = h.auth("referent", sub="referente-1")
+    base = f"/v1/situations/{situation_id}/plan"
+    yesterday = str(today() - timedelta(days=1))
+    target = await h.http.post(
+        f"{base}/objectives",
+        json={"axis": "schooling", "title": "Lecture", "target_on": yesterday},
+        headers=referent,
+    )
+    assert (field_error(target)["field"], field_error(target)["code"]) == (
+        "target_on",
+        "date_before_situation",
+    )
+    objective = await h.http.post(
+        f"{base}/objectives", json={"axis": "schooling", "title": "Lecture"}, headers=referent
+    )
+    actions = f"{base}/objectives/{objective.json()['id']}/actions"
+    started = await h.http.post(
+        actions, json={"title": "Atelier", "starts_on": yesterday}, headers=referent
+    )
+    assert field_error(started)["field"] == "starts_on"
+    action = await h.http.post(actions, json={"title": "Atelier"}, headers=referent)
+    moved = await h.http.patch(
+        f"{base}/actions/{action.json()['id']}", json={"ends_on": yesterday}, headers=referent
+    )
+    assert (field_error(moved)["field"], field_error(moved)["code"]) == (
+        "ends_on",
+        "date_before_situation",
+    )
+
+
+async def test_a_followup_dated_before_the_closure_is_refused_on_held_on(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id, _ = await h.in_parcours()
+    referent = h.auth("referent", sub="referente-1")
+    url = f"/v1/situations/{situation_id}"
+    closed = await h.http.post(
+        f"{url}/closure",
+        json={"exit_reason": "objectives_met", "final_review_held": True},
+        headers=referent,
+    )
+    assert closed.status_code == 200, closed.text
+    early = await h.http.post(
+        f"{url}/followup",
+        json={"outcome": "stable", "held_on": str(today() - timedelta(days=1))},
+        headers=referent,
+    )
+    error = field_error(early)
+    assert (error["field"], error["code"]) == ("held_on", "followup_before_closure")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .checks import today
+
 Harness = Any
 
 
@@ -60,7 +62,7 @@ async def test_a_referent_cannot_decide_for_the_team(parcours: Harness) -> None:
     _, situation_id = await h.open_situation()
     r = await h.http.post(
         "/v1/reviews",
-        json={"meets_on": "2026-11-24", "situation_ids": [situation_id]},
+        json={"meets_on": str(today()), "situation_ids": [situation_id]},
         headers=h.auth("referent"),
     )
     assert r.status_code == 403

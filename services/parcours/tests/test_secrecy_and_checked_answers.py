@@ -18,7 +18,7 @@ async def test_a_referent_reads_the_team_note_only_on_their_own_situations(
     meeting = await h.http.post(
         "/v1/reviews",
         json={
-            "meets_on": "2026-11-24",
+            "meets_on": str(today()),
             "attendees": [{"name": "Mme Leroy", "organisation": "PRE"}],
             "situation_ids": [camille_s, other_s],
         },

@@ -21,6 +21,7 @@ from relais_parcours.entrypoints import (
     http_partners,
     http_team,
     scheduler,
+    validation,
 )
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
@@ -59,6 +60,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         family_tokens=True,
     )
     app.state.parcours = ctx
+    validation.install_field_refusals(app)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -20,7 +20,7 @@ from relais_contracts.types import (
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.domain.handover import partner_accepted, partner_sees_content
-from relais_parcours.entrypoints.validation import Body, Offset, invalid_field
+from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, handovers
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
@@ -269,10 +269,7 @@ async def _respond(
     target: str,
     **answer: Any,
 ) -> None:
-    try:
-        await handovers.respond(runtime, ctx, who, handover_id, target, **answer)
-    except handovers.AnswerDateError as refused:
-        raise invalid_field(refused.field, "date_before_request", refused.message) from None
+    await handovers.respond(runtime, ctx, who, handover_id, target, **answer)
 
 
 @router.post("/handovers/{handover_id}/acceptance", response_model=Handover, summary="Accepter")

@@ -365,11 +365,12 @@ async def post_objective(
     body: ObjectiveBody,
     who: Team,
     runtime: Runtime,
+    ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
     return Created(
         id=await plan.add_objective(
-            runtime, who, situation_id, body.model_dump(), idempotency_key=idempotency_key
+            runtime, ctx, who, situation_id, body.model_dump(), idempotency_key=idempotency_key
         )
     )
 
@@ -385,9 +386,10 @@ async def patch_objective(
     body: ObjectivePatch,
     who: Team,
     runtime: Runtime,
+    ctx: Ctx,
 ) -> Plan:
     await plan.change_objective(
-        runtime, who, situation_id, objective_id, body.model_dump(exclude_unset=True)
+        runtime, ctx, who, situation_id, objective_id, body.model_dump(exclude_unset=True)
     )
     return await read_plan(runtime, who, situation_id)
 
@@ -404,10 +406,17 @@ async def post_action(
     body: ActionBody,
     who: Team,
     runtime: Runtime,
+    ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
     action_id = await plan.add_action(
-        runtime, who, situation_id, objective_id, body.model_dump(), idempotency_key=idempotency_key
+        runtime,
+        ctx,
+        who,
+        situation_id,
+        objective_id,
+        body.model_dump(),
+        idempotency_key=idempotency_key,
     )
     return Created(id=action_id)
 
@@ -418,10 +427,15 @@ async def post_action(
     summary="Modifier une action",
 )
 async def patch_action(
-    situation_id: uuid.UUID, action_id: uuid.UUID, body: ActionPatch, who: Team, runtime: Runtime
+    situation_id: uuid.UUID,
+    action_id: uuid.UUID,
+    body: ActionPatch,
+    who: Team,
+    runtime: Runtime,
+    ctx: Ctx,
 ) -> Plan:
     await plan.change_action(
-        runtime, who, situation_id, action_id, body.model_dump(exclude_unset=True)
+        runtime, ctx, who, situation_id, action_id, body.model_dump(exclude_unset=True)
     )
     return await read_plan(runtime, who, situation_id)
 

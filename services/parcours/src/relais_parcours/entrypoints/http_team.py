@@ -195,10 +195,15 @@ async def _meeting(runtime: ServiceRuntime, who: Principal, meeting_id: uuid.UUI
     summary="Préparer une réunion d'équipe (EPS)",
 )
 async def post_review(
-    body: MeetingBody, who: Coordinator, runtime: Runtime, idempotency_key: IdempotencyKey = None
+    body: MeetingBody,
+    who: Coordinator,
+    runtime: Runtime,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
 ) -> Meeting:
     meeting_id = await review.plan_meeting(
         runtime,
+        ctx,
         who,
         meets_on=body.meets_on,
         attendees=[a.model_dump() for a in body.attendees],
@@ -212,10 +217,11 @@ async def post_review(
     "/reviews/{review_id}", response_model=Meeting, summary="Participants et ordre du jour"
 )
 async def patch_review(
-    review_id: uuid.UUID, body: MeetingPatch, who: Coordinator, runtime: Runtime
+    review_id: uuid.UUID, body: MeetingPatch, who: Coordinator, runtime: Runtime, ctx: Ctx
 ) -> Meeting:
     await review.update_meeting(
         runtime,
+        ctx,
         who,
         review_id,
         attendees=[a.model_dump() for a in body.attendees] if body.attendees is not None else None,

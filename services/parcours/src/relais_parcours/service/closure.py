@@ -12,6 +12,7 @@ from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import add_months, closure_warning
 from relais_parcours.service import access
 from relais_parcours.service.consent import cancel_handovers, today_in
+from relais_parcours.service.dates import FieldRefused
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -104,11 +105,13 @@ async def record_followup(
             raise DomainError(
                 "situation_not_closed", "Le suivi à six mois suit la clôture du parcours."
             )
-        if held_on < today_in(ctx, situation["closed_at"]):  # the closure's day, PRE time
-            raise DomainError(
+        closed_on = today_in(ctx, situation["closed_at"])  # the closure's day, PRE time
+        if held_on < closed_on:
+            raise FieldRefused(
+                "held_on",
                 "followup_before_closure",
-                "La date du suivi précède la clôture du parcours.",
-                422,
+                f"La date du suivi ({held_on:%d/%m/%Y}) ne peut pas précéder la clôture du "
+                f"parcours, le {closed_on:%d/%m/%Y}.",
             )
         if not await repository.insert_followup(
             conn, followup_id, situation_id, who.pre, outcome.value, held_on, who.sub, now

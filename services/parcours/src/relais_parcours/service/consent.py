@@ -28,6 +28,7 @@ from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import allowed_categories, names_partner
 from relais_parcours.domain.handover import OPEN
 from relais_parcours.service import access, idempotency
+from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -126,6 +127,8 @@ async def give(
                 "situation_not_in_parcours",
                 "Le consentement se recueille pour une situation prise en charge.",
             )
+        given_on = given_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+        not_before_opening(ctx, situation, {"given_at": (given_on, "La date du consentement")})
         directory = {p["id"]: p for p in await repository.list_partners(conn, who.pre)}
         for entry in scope:
             if entry.get("partner_id") and entry["partner_id"] not in directory:

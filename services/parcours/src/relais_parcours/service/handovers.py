@@ -43,6 +43,7 @@ from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_accepte
 from relais_parcours.domain.situation import review_due_on
 from relais_parcours.service import access, idempotency
 from relais_parcours.service.consent import cancel_handovers, today_in
+from relais_parcours.service.dates import FieldRefused
 from relais_parcours.service.plan import emit_plan_updated
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -50,15 +51,6 @@ from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 NOT_FOUND = DomainError("handover_not_found", "Relais introuvable.", 404)
-
-
-class AnswerDateError(Exception):
-    """A partner's date precedes the day the handover was requested (the route answers 422)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: date_before_request")
-        self.field = field
-        self.message = message
 
 
 def _consent_refusal(detail: str) -> DomainError:
@@ -212,8 +204,9 @@ async def respond(
             ("expected_start_on", expected_start_on, "La date de début prévue"),
         ):
             if day is not None and day < requested_on:
-                raise AnswerDateError(
+                raise FieldRefused(
                     field,
+                    "date_before_request",
                     f"{what} ne peut pas précéder la demande de relais "
                     f"(le {requested_on:%d/%m/%Y}).",
                 )

@@ -9,8 +9,10 @@ from typing import Any
 from relais_contracts.types import Axis
 from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
 from relais_parcours.adapters import repository
+from relais_parcours.context import Parcours
 from relais_parcours.domain.plan import dates_ordered
 from relais_parcours.service import access, idempotency
+from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -25,6 +27,12 @@ async def _situation_in_parcours(conn: Conn, who: Principal, situation_id: uuid.
             "Le plan se construit pour une situation prise en charge et non clôturée.",
         )
     return situation
+
+
+def _plan_dates(ctx: Parcours, situation: Any, values: dict[str, Any]) -> None:
+    """The plan's dates (target, start, end) are the situation's: never before it opened."""
+    names = {"target_on": "La date visée", "starts_on": "Le début", "ends_on": "La fin"}
+    not_before_opening(ctx, situation, {f: (values.get(f), w) for f, w in names.items()})
 
 
 async def emit_plan_updated(
@@ -69,6 +77,7 @@ async def emit_plan_updated(
 
 async def add_objective(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
     values: dict[str, Any],
@@ -82,6 +91,7 @@ async def add_objective(
         if earlier is not None:
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
+        _plan_dates(ctx, situation, values)
         await repository.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
         await idempotency.remember(conn, who, idempotency_key, "objective", objective_id)
@@ -90,6 +100,7 @@ async def add_objective(
 
 async def change_objective(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
     objective_id: uuid.UUID,
@@ -98,6 +109,7 @@ async def change_objective(
     now = datetime.now(UTC)
     async with runtime.pool.acquire() as conn, conn.transaction():
         situation = await _situation_in_parcours(conn, who, situation_id)
+        _plan_dates(ctx, situation, changes)
         if not await repository.update_plan_item(
             conn, "plan_objectives", objective_id, situation_id, changes, now
         ):
@@ -107,6 +119,7 @@ async def change_objective(
 
 async def add_action(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
     objective_id: uuid.UUID,
@@ -121,6 +134,7 @@ async def add_action(
         if earlier is not None:
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
+        _plan_dates(ctx, situation, values)
         objective = await repository.get_objective(conn, situation_id, objective_id)
         if objective is None:
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
@@ -132,6 +146,7 @@ async def add_action(
 
 async def change_action(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
     action_id: uuid.UUID,
@@ -148,6 +163,7 @@ async def change_action(
             changes.get("starts_on", action["starts_on"]), changes.get("ends_on", action["ends_on"])
         ):
             raise DomainError("ends_before_start", "La date de fin précède la date de début.", 422)
+        _plan_dates(ctx, situation, changes)
         await repository.update_plan_item(
             conn, "plan_actions", action_id, situation_id, changes, now
         )

@@ -20,6 +20,7 @@ from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER, meeting_held
 from relais_parcours.service import idempotency
 from relais_parcours.service.consent import today_in
+from relais_parcours.service.dates import FieldRefused, opened_on
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -28,7 +29,16 @@ from relais_runtime.runtime import ServiceRuntime
 MEETING_NOT_FOUND = DomainError("review_not_found", "Réunion d'équipe introuvable.", 404)
 
 
-async def _check_agenda(conn: Conn, pre_id: str, situation_ids: list[uuid.UUID]) -> None:
+async def _check_agenda(
+    conn: Conn,
+    ctx: Parcours,
+    pre_id: str,
+    situation_ids: list[uuid.UUID],
+    meets_on: date,
+    field: str,
+) -> None:
+    """Each situation exists, awaits its review, and existed on the meeting's day (a
+    review dated before the situation opened is refused on ``field``)."""
     for situation_id in situation_ids:
         row = await repository.get_situation(conn, pre_id, situation_id)
         if row is None:
@@ -40,10 +50,19 @@ async def _check_agenda(conn: Conn, pre_id: str, situation_ids: list[uuid.UUID])
                 "situation_already_reviewed",
                 f"La situation {situation_id} a déjà été étudiée en équipe.",
             )
+        opened = opened_on(ctx, row)
+        if meets_on < opened:
+            raise FieldRefused(
+                field,
+                "date_before_situation",
+                f"La réunion d'équipe du {meets_on:%d/%m/%Y} précède l'ouverture de la "
+                f"situation {situation_id}, le {opened:%d/%m/%Y} : elle ne peut pas l'examiner.",
+            )
 
 
 async def plan_meeting(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     *,
     meets_on: date,
@@ -56,7 +75,7 @@ async def plan_meeting(
         earlier = await idempotency.replayed(conn, who, idempotency_key, "review")
         if earlier is not None:
             return earlier
-        await _check_agenda(conn, who.pre, situation_ids)
+        await _check_agenda(conn, ctx, who.pre, situation_ids, meets_on, "meets_on")
         await repository.insert_meeting(
             conn, meeting_id, who.pre, meets_on, attendees, who.sub, datetime.now(UTC)
         )
@@ -68,6 +87,7 @@ async def plan_meeting(
 
 async def update_meeting(
     runtime: ServiceRuntime,
+    ctx: Parcours,
     who: Principal,
     meeting_id: uuid.UUID,
     *,
@@ -80,7 +100,9 @@ async def update_meeting(
             raise MEETING_NOT_FOUND
         if attendees is not None:
             await repository.set_meeting_attendees(conn, meeting_id, attendees)
-        await _check_agenda(conn, who.pre, add_situation_ids)
+        await _check_agenda(
+            conn, ctx, who.pre, add_situation_ids, meeting["meets_on"], "add_situation_ids"
+        )
         position = await repository.agenda_length(conn, meeting_id)
         for situation_id in add_situation_ids:
             position += 1

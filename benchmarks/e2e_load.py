@@ -44,7 +44,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ from relais_runtime import testing
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import SERVICES, Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
+from relais_runtime.testing import free_port
 
 PRE = "pre-76540"
 INSTITUTIONS = ("ecole-bench-a", "ecole-bench-b", "college-bench-c", "lycee-bench-d")
@@ -73,13 +73,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FIRST_NAMES = ("Lina", "Adam", "Jade", "Noah", "Inès", "Yanis", "Chloé", "Rayan", "Léa", "Sacha")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def progress(text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,16 +16,10 @@ from relais_runtime import testing
 from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
+from relais_runtime.testing import free_port
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

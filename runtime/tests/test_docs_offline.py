@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,22 +13,9 @@ from relais_runtime.app import build_app
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.testing import serving
+from tests.e2e.browser import chromium
 
-pytestmark = [
-    pytest.mark.usefixtures("restore_logging"),
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
-]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def docs_app(tmp_path: Path) -> Callable[[], FastAPI]:
@@ -54,11 +40,11 @@ def docs_app(tmp_path: Path) -> Callable[[], FastAPI]:
 async def test_the_api_docs_render_with_nothing_but_the_service_reachable(
     tmp_path: Path, path: str, rendered: str
 ) -> None:
-    from playwright.async_api import Route, async_playwright
+    from playwright.async_api import Route
 
     elsewhere: list[tuple[str, str]] = []
 
-    async with serving(docs_app(tmp_path), lifespan="off") as url, async_playwright() as pw:
+    async with serving(docs_app(tmp_path), lifespan="off") as url, chromium() as browser:
         service = urlsplit(url).netloc
 
         async def offline(route: Route) -> None:
@@ -68,15 +54,11 @@ async def test_the_api_docs_render_with_nothing_but_the_service_reachable(
                 elsewhere.append((route.request.resource_type, route.request.url))
                 await route.abort()
 
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            await page.route("**/*", offline)
-            await page.goto(f"{url}{path}")
-            await page.wait_for_selector(rendered, timeout=15_000)
-            text = await page.inner_text("body")
-        finally:
-            await browser.close()
+        page = await browser.new_page()
+        await page.route("**/*", offline)
+        await page.goto(f"{url}{path}")
+        await page.wait_for_selector(rendered, timeout=15_000)
+        text = await page.inner_text("body")
 
     # Every script and style comes from the service. ReDoc's bundle still shows its
     # "API docs by Redocly" logo from its site: a missing picture, nothing more.

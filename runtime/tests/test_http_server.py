@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,12 @@ from relais_runtime.app import build_app
 from relais_runtime.bodies import MAX_BODY_BYTES, Body
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.settings import RelaisSettings
-from relais_runtime.testing import serving
+from relais_runtime.testing import free_port, serving
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
 #: A documentation address (RFC 5737) standing for a family's or a school's address.
 CLIENT_IP = "198.51.100.23"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 class Note(Body):
@@ -43,7 +35,7 @@ class Note(Body):
 
 def edge_app(tmp_path: Path, max_body_bytes: int = MAX_BODY_BYTES) -> Callable[[], FastAPI]:
     """A service app built by the shared shell, with routes that fail the two ways."""
-    database_port = closed_port()
+    database_port = free_port()  # nothing listens there
 
     def create_app() -> FastAPI:
         settings = RelaisSettings(

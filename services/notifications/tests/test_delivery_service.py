@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from relais_contracts.topology import delivery_queue
 from relais_contracts.v1.parcours import HandoverRequested
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitRejected
-from relais_notifications.testing import SmtpSink, WebhookReceiver
+from relais_notifications.testing import SmtpSink, WebhookReceiver, free_port
 
 from .conftest import ServiceFactory, SmtpFactory, Tap, eventually
 from .samples import example
@@ -219,9 +218,7 @@ async def test_declaring_an_amqp_queue_while_the_broker_is_down_is_a_503_to_retr
     service = await start_service()
     partner = service.token("partner", PARTNER)
     reachable = service.runtime.settings.amqp_url
-    with socket.socket() as sock:  # a port nothing listens on: the broker is down
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = free_port()  # nothing listens there: the broker is down
     service.runtime.settings.amqp_url = f"amqp://guest:guest@127.0.0.1:{closed}/"
     try:
         r = await service.http.post("/v1/subscriptions", json={"channel": "amqp"}, headers=partner)

@@ -30,6 +30,11 @@ ensure_print_libraries() {
     install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The longer lane (scripts/test-long): RabbitMQ nodes of its own run as the rabbitmq user.
+ensure_long_lane_tools() {
+  ensure_debian_packages runuser:util-linux rabbitmq-server:rabbitmq-server
+}
+
 # ensure_debian_packages COMMAND:PACKAGE...: apt-get install the packages whose command is
 # missing (as root, or through sudo). Daemons stay stopped: only their tools are wanted.
 ensure_debian_packages() {

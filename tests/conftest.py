@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,16 @@ from relais_runtime.testing import free_port
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` (a RabbitMQ cluster, image builds) run in the longer lane only."""
+    if os.environ.get("RELAIS_LONG_LANE") == "1":
+        return
+    skip = pytest.mark.skip(reason="longer lane: ./scripts/test-long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @dataclass

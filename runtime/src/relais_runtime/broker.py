@@ -4,7 +4,7 @@ A cluster is given as one URL listing its nodes, ``amqp://user:pw@node1:5672,nod
 node3:5672/vhost`` (the form libpq accepts for PostgreSQL): every connection, the
 long-lived one of the broker and the short ones (topology, parking), goes to the first
 node that answers, and the broker's connection moves to the next node when it loses its
-own (ADR 0010).
+own (ADR 0016).
 """
 
 from __future__ import annotations

@@ -30,9 +30,11 @@ ensure_print_libraries() {
     install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The longer lane (scripts/test-long): RabbitMQ nodes of its own run as the rabbitmq user.
+# The longer lane (scripts/test-long): RabbitMQ nodes of its own run as the rabbitmq user;
+# images built with podman on a base debootstrap makes when no registry answers.
 ensure_long_lane_tools() {
-  ensure_debian_packages runuser:util-linux rabbitmq-server:rabbitmq-server
+  ensure_debian_packages runuser:util-linux rabbitmq-server:rabbitmq-server \
+    podman:podman debootstrap:debootstrap
 }
 
 # ensure_debian_packages COMMAND:PACKAGE...: apt-get install the packages whose command is

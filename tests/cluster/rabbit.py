@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,15 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relais_runtime.testing import free_port
+
 RABBITMQ_USER = "rabbitmq"
 RABBITMQ_HOME = "/var/lib/rabbitmq"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def ctl(node: str, *args: str, timeout: float = 120) -> str:

@@ -20,8 +20,9 @@ import pytest
 
 from relais_runtime import testing
 from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
+from relais_runtime.testing import free_port
 from tests.cluster.rabbit import RabbitCluster, RabbitNode, ctl
-from tests.conftest import RunningStack, free_port
+from tests.conftest import RunningStack
 from tests.e2e.test_backbone_flow import SCHOOL, referral_body, register_school
 
 pytestmark = [

@@ -27,7 +27,8 @@ import pytest
 
 from relais_runtime import testing
 from relais_runtime.auth import mint_token
-from tests.conftest import PRE, free_port
+from relais_runtime.testing import free_port
+from tests.conftest import PRE
 from tests.e2e.test_backbone_flow import SCHOOL, eventually, referral_body
 
 pytestmark = [

@@ -270,9 +270,19 @@ async def test_the_hsds_api_is_for_the_pre_members_unless_the_pre_makes_it_publi
     assert schema_problems(public.json(), "organization") == []
     assert public.json()["contacts"] == []
     assert public.json()["services"][0]["contacts"] == []
-    # Another PRE's directory stays closed, and its id space is its own.
+    # Another PRE's directory stays closed, and neither shows the other's partners.
     other = await h.http.get(f"/hsds/{h.other_pre}/organizations/{ids['cmpp-rouen']}")
     assert other.status_code == 401
+    theirs = {"id": "cmp-caen", "pre_id": h.other_pre, "name": "CMP Caen", "category": "cmp"}
+    elsewhere_admin = h.auth("admin", pre=h.other_pre)
+    put = await h.http.put("/v1/partners/cmp-caen", json=theirs, headers=elsewhere_admin)
+    assert put.status_code == 200, put.text
+    listed = (await h.http.get("/hsds/pre-76540/organizations")).json()
+    assert "CMP Caen" not in {o["name"] for o in listed["contents"]}
+    assert listed["total_items"] == 3
+    assert (await h.http.get("/hsds/pre-76540/services?search=Caen")).json()["empty"] is True
+    mine = await h.http.get(f"/hsds/{h.other_pre}/organizations", headers=elsewhere_admin)
+    assert [o["name"] for o in mine.json()["contents"]] == ["CMP Caen"]
 
 
 async def test_a_public_directory_shows_nothing_of_the_children_nor_of_contacts(

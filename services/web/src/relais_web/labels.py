@@ -196,3 +196,19 @@ HANDOVER_CANCEL: Final = {
     "family_request": "À la demande de la famille",
     "other": "Autre motif",
 }
+EXIT_REASON: Final = (
+    ("objectives_met", "Objectifs atteints"),
+    ("relay_to_ordinary_services", "Relais vers le droit commun"),
+    ("family_moved", "La famille a déménagé"),
+    ("consent_withdrawn", "La famille a retiré son accord"),
+    ("age_limit", "Limite d'âge atteinte"),
+    ("other", "Autre motif (à préciser)"),
+)
+FOLLOWUP_OUTCOME: Final = (
+    ("stable", "Situation stable"),
+    ("improved", "Situation améliorée"),
+    ("new_difficulties", "Nouvelles difficultés"),
+    ("new_referral_needed", "Une nouvelle orientation est nécessaire"),
+    ("family_unreachable", "Famille injoignable"),
+    ("family_declined", "La famille n'a pas souhaité d'entretien"),
+)

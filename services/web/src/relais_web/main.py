@@ -19,7 +19,9 @@ from relais_web.api import Apis
 from relais_web.config import WebSettings
 from relais_web.pages import (
     analyst,
+    closure,
     coordinator,
+    directory,
     home,
     institution,
     links,
@@ -79,10 +81,12 @@ def create_app(
         institution.router,
         coordinator.router,
         referent.router,
+        directory.router,  # before partner's /relais/{id}: it has /relais/annuaire
         partner.router,
         links.router,
         notices.router,
         analyst.router,
+        closure.router,
     ):
         app.include_router(router)
     return app

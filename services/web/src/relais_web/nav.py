@@ -62,6 +62,13 @@ MENUS: dict[str, tuple[NavItem, ...]] = {
             "/coordination/referents",
             "Qui suit combien de situations.",
         ),
+        NavItem(
+            "directories",
+            "Annuaires",
+            "/annuaires",
+            "Établissements et partenaires du PRE.",
+        ),
+        NavItem("settings", "Réglages", "/coordination/reglages", "Limites du PRE."),
     ),
     "referent": (
         _HOME,
@@ -80,6 +87,12 @@ MENUS: dict[str, tuple[NavItem, ...]] = {
             "/relais",
             "Accepter, mettre en attente, refuser ; lire la fiche d'un enfant accepté.",
         ),
+        NavItem(
+            "entry",
+            "Notre fiche",
+            "/relais/annuaire",
+            "Ce que le PRE voit de vous, et vos délais d'attente.",
+        ),
     ),
     "analyst": (
         _HOME,
@@ -90,7 +103,11 @@ MENUS: dict[str, tuple[NavItem, ...]] = {
             "Les indicateurs anonymes du PRE par année scolaire, et leur CSV.",
         ),
     ),
-    "admin": (_HOME,),
+    "admin": (
+        _HOME,
+        NavItem("directories", "Annuaires", "/annuaires", "Établissements et partenaires."),
+        NavItem("settings", "Réglages", "/coordination/reglages", "Limites du PRE."),
+    ),
 }
 
 

@@ -93,7 +93,7 @@ async def situation(request: Request, situation_id: str, person: SignedIn = Team
     return await situation_page(request, person, uuid_or_404(situation_id))
 
 
-async def _post(
+async def post_form(
     request: Request,
     person: SignedIn,
     situation_id: str,
@@ -127,7 +127,7 @@ async def record_consent(
     partners = await apis(request).get(person, "parcours", "/v1/partners")
     body, order = forms.consent_body(form, [p["id"] for p in partners])
     key = text(form, "idempotency_key") or str(uuid.uuid4())
-    return await _post(
+    return await post_form(
         request,
         person,
         situation_id,
@@ -151,7 +151,7 @@ async def withdraw_consent(
     request: Request, situation_id: str, consent_id: str, form: Form, person: SignedIn = Team
 ) -> Response:
     situation_id, consent_id = uuid_or_404(situation_id), uuid_or_404(consent_id)
-    return await _post(
+    return await post_form(
         request,
         person,
         situation_id,
@@ -173,7 +173,7 @@ async def add_objective(
     request: Request, situation_id: str, form: Form, person: SignedIn = Team
 ) -> Response:
     situation_id = uuid_or_404(situation_id)
-    return await _post(
+    return await post_form(
         request,
         person,
         situation_id,
@@ -196,7 +196,7 @@ async def add_action(
     request: Request, situation_id: str, objective_id: str, form: Form, person: SignedIn = Team
 ) -> Response:
     situation_id, objective_id = uuid_or_404(situation_id), uuid_or_404(objective_id)
-    return await _post(
+    return await post_form(
         request,
         person,
         situation_id,
@@ -219,7 +219,7 @@ async def hand_over(
     request: Request, situation_id: str, form: Form, person: SignedIn = Team
 ) -> Response:
     situation_id = uuid_or_404(situation_id)
-    return await _post(
+    return await post_form(
         request,
         person,
         situation_id,

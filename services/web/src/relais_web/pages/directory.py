@@ -1,0 +1,78 @@
+"""Directories of the PRE (institutions, partners), its settings, a partner's own entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from relais_web.api import ApiError
+from relais_web.forms.values import FormValues, put, text
+from relais_web.pages.common import apis, field_errors, form_status, render, see_other
+from relais_web.session import Form, SignedIn, require_role
+
+router = APIRouter(include_in_schema=False)
+Manager = require_role("coordinator", "admin")
+Partner = require_role("partner")
+
+
+@router.get("/annuaires")
+async def directories(request: Request, person: SignedIn = Manager) -> Response:
+    api = apis(request)
+    institutions = await api.get(person, "referral", "/v1/institutions", {"limit": 200})
+    partners = await api.get(person, "parcours", "/v1/partners", {"limit": 500})
+    return render(
+        request,
+        "directory/directories.html",
+        person,
+        active="directories",
+        institutions=institutions["items"],
+        partners=partners,
+    )
+
+
+async def _settings_page(
+    request: Request,
+    person: SignedIn,
+    *,
+    values: FormValues | None = None,
+    error: ApiError | None = None,
+    saved: bool = False,
+) -> Response:
+    current = await apis(request).get(person, "parcours", "/v1/settings")
+    return render(
+        request,
+        "directory/settings.html",
+        person,
+        status_code=form_status(error) if error else 200,
+        active="settings",
+        values=values if values is not None else {k: str(v or "") for k, v in current.items()},
+        errors=field_errors(error),
+        error=error,
+        saved=saved,
+    )
+
+
+@router.get("/coordination/reglages")
+async def settings(request: Request, enregistre: str = "", person: SignedIn = Manager) -> Response:
+    return await _settings_page(request, person, saved=enregistre == "1")
+
+
+@router.post("/coordination/reglages")
+async def save_settings(request: Request, form: Form, person: SignedIn = Manager) -> Response:
+    body: dict[str, Any] = {}
+    for key in ("caseload_limit", "max_duration_months"):
+        put(body, key, text(form, key))
+    try:
+        await apis(request).call(person, "PUT", "parcours", "/v1/settings", json=body)
+    except ApiError as error:
+        return await _settings_page(request, person, values=form, error=error)
+    return see_other("/coordination/reglages?enregistre=1")
+
+
+@router.get("/relais/annuaire")
+async def own_entry(request: Request, person: SignedIn = Partner) -> Response:
+    """The partner's own entry, as référents see it when they choose whom to hand over to."""
+    entry = await apis(request).get(person, "parcours", f"/v1/partners/{person.org}")
+    return render(request, "directory/own_entry.html", person, active="entry", entry=entry)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from relais_runtime import cli_dlq, cli_migrate, cli_openapi, cli_token, cli_topology
+from relais_runtime import cli_audit, cli_dlq, cli_migrate, cli_openapi, cli_token, cli_topology
 
 app = typer.Typer(
     name="relais",
     help="Outils d'exploitation de Relais (operator tools): files parkées, jetons de dev, "
-    "migrations, documents OpenAPI, topologie.",
+    "migrations, documents OpenAPI, topologie, journal des accès.",
     no_args_is_help=True,
     add_completion=False,
 )
 
 # Sub-commands register here, one line each (keep alphabetical).
+app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_token.keys_app, name="keys")
 app.command("migrate")(cli_migrate.migrate_command)

@@ -15,7 +15,7 @@ from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Ctx
 from relais_parcours.domain.situation import duration_warning
 from relais_parcours.entrypoints.validation import Offset
-from relais_parcours.service import access
+from relais_parcours.service import access, access_log
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -136,12 +136,23 @@ async def get_situation(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> SituationDetail:
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         row = await access.situation_for(conn, who, situation_id)
         referrals = await repository.referral_identities(conn, who.pre, situation_id)
         limits = await repository.pre_limits(conn, who.pre)
         consent = await repository.active_consent(conn, situation_id)
         handovers = await repository.open_handovers(conn, situation_id)
+        # Recorded before anything is decrypted: no line, no identity (503).
+        readable = any(r["identity_enc"] is not None for r in referrals)
+        await access_log.read(
+            conn,
+            who,
+            "situation",
+            situation_id,
+            situation_id,
+            ("situation", "consent", *(access_log.IDENTITY_GROUPS if readable else ())),
+            access_log.TEAM_FOLLOW_UP,
+        )
     identities = []
     for r in referrals:
         identity = None

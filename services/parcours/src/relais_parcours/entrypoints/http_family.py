@@ -325,6 +325,13 @@ class LedgerLine(BaseModel):
     data_categories: list[str]
 
 
+class StaffRead(BaseModel):
+    read_at: datetime
+    organisation: str
+    role: str = Field(description="coordinator, referent… (the reader's roles, comma-separated)")
+    field_groups: list[str] = Field(description="What was read (groups of fields, no values).")
+
+
 class MyRequest(BaseModel):
     id: uuid.UUID
     kind: RequestKind
@@ -350,6 +357,11 @@ class FamilySpace(BaseModel):
     ledger: list[LedgerLine]
     followup_due_on: date | None
     requests: list[MyRequest]
+    staff_reads: list[StaffRead] = Field(
+        default=[],
+        description="Who in the PRE's team read the child's file (access log), newest first; "
+        "partners' reads are in `ledger`.",
+    )
 
 
 @router.get("/family/space", response_model=FamilySpace, summary="L'espace de la famille")

@@ -21,7 +21,7 @@ from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.domain.handover import partner_accepted, partner_sees_content
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import access, handovers
+from relais_parcours.service import access, access_log, handovers
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
@@ -357,7 +357,16 @@ async def get_disclosures(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     offset: Offset = 0,
 ) -> list[Disclosure]:
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         await access.situation_for(conn, who, situation_id)
         rows = await repository.disclosures(conn, who.pre, situation_id, limit, offset)
+        await access_log.read(
+            conn,
+            who,
+            "disclosure_ledger",
+            situation_id,
+            situation_id,
+            ("disclosures",),
+            access_log.TEAM_FOLLOW_UP,
+        )
     return [Disclosure(**dict(r)) for r in rows]

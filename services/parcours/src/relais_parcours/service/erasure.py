@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
 from relais_parcours.adapters import family_repository, repository
+from relais_parcours.service import access_log
 from relais_parcours.service.consent import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
@@ -49,6 +50,7 @@ async def erase(
             await family_repository.erase_family_texts(conn, row["id"], now)
             version = await repository.bump_version(conn, row["id"])
             erased.append(row["id"])
+            await access_log.erase(conn, who, row["id"], reason.value)
             referral_ids.extend(one["referral_ids"])
             if row["id"] == situation_id:
                 sequence = version

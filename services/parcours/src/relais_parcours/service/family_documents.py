@@ -12,7 +12,7 @@ from typing import Any
 from relais_parcours.adapters import documents
 from relais_parcours.adapters.documents import DocumentKind
 from relais_parcours.context import Parcours
-from relais_parcours.service import access
+from relais_parcours.service import access, access_log
 from relais_parcours.service.family_access import IssuedLetter
 from relais_parcours.service.family_space import FamilyView, read_view
 from relais_runtime.auth import Principal
@@ -98,9 +98,19 @@ async def staff_view(
     situation_id: uuid.UUID,
     guardian_index: int,
 ) -> FamilyView:
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         situation = await access.situation_for(conn, who, situation_id)
-        return await read_view(conn, ctx, situation, guardian_index)
+        view = await read_view(conn, ctx, situation, guardian_index)
+        await access_log.read(
+            conn,
+            who,
+            "family_document",
+            situation_id,
+            situation_id,
+            access_log.FAMILY_VIEW_GROUPS,
+            access_log.FAMILY_INFORMATION,
+        )
+        return view
 
 
 def document_pdf(view: FamilyView, kind: DocumentKind) -> bytes:

@@ -20,10 +20,11 @@ from relais_parcours.adapters import family_repository, repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.consent import allowed_categories, in_force
-from relais_parcours.service import access, consent
+from relais_parcours.service import access, access_log, consent
 from relais_parcours.service.family_access import guardian_of, session_letter
 from relais_parcours.service.handovers import identity_of
-from relais_runtime.auth import Principal
+from relais_runtime import audit
+from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -52,6 +53,8 @@ class FamilyView:
     ledger: list[dict[str, Any]]
     followup_due_on: date | None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    #: Reads by the PRE's staff (access log); partners' reads are in ``ledger``.
+    staff_reads: list[dict[str, Any]] = field(default_factory=list)
 
 
 def consent_partners(
@@ -133,6 +136,21 @@ async def read_view(
         {k: r[k] for k in ("id", "kind", "status", "made_at", "due_on", "answered_at", "answer")}
         for r in await family_repository.requests_of(conn, situation["id"], guardian_index)
     ]
+    staff_reads = [
+        {
+            "read_at": r["at"],
+            "organisation": r["actor_org"],
+            "role": r["actor_role"],
+            "field_groups": list(r["field_groups"]),
+        }
+        for r in await audit.reads_of(
+            conn,
+            situation["pre_id"],
+            situation["id"],
+            exclude_roles=(GUARDIAN,),
+            exclude_records=("handover_sheet",),
+        )
+    ]
     child = identity.get("child") or {}
     return FamilyView(
         language=language,
@@ -150,14 +168,25 @@ async def read_view(
         ledger=ledger,
         followup_due_on=situation["followup_due_on"],
         requests=requests,
+        staff_reads=staff_reads,
     )
 
 
 async def view(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> FamilyView:
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         letter = await session_letter(conn, who)
         situation = await access.situation_for(conn, who, letter["situation_id"])
-        return await read_view(conn, ctx, situation, letter["guardian_index"])
+        view = await read_view(conn, ctx, situation, letter["guardian_index"])
+        await access_log.read(
+            conn,
+            who,
+            "family_space",
+            situation["id"],
+            situation["id"],
+            access_log.FAMILY_VIEW_GROUPS,
+            access_log.FAMILY_INFORMATION,
+        )
+        return view
 
 
 async def _consent_and_label(

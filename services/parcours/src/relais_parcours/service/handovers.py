@@ -41,7 +41,7 @@ from relais_parcours.domain.consent import (
 )
 from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_accepted, partner_may
 from relais_parcours.domain.situation import review_due_on
-from relais_parcours.service import access, idempotency
+from relais_parcours.service import access, access_log, idempotency
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_parcours.service.dates import FieldRefused
 from relais_parcours.service.plan import emit_plan_updated
@@ -373,6 +373,15 @@ async def read_sheet(
             reader_sub=who.sub,
             data_categories=shown,
             read_at=now,
+        )
+        await access_log.read(
+            conn,
+            who,
+            "handover_sheet",
+            h["id"],
+            h["situation_id"],
+            [f"category.{c}" for c in shown],
+            access_log.PARTNER_HANDOVER,
         )
     return sheet
 

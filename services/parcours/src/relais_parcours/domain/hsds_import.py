@@ -41,6 +41,8 @@ TABLES = (
     "taxonomy_terms",
 )
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+#: A Relais slug as the contract defines it (kept as is when a Relais export names one).
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 @dataclass
@@ -113,7 +115,9 @@ def read_organization(position: int, pre_id: str, org: Any) -> Candidate:
             if place:
                 locations.setdefault(str(place.get("id")), place)
     c.entry = {
-        "id": slugify(c.slug_hint or name or "partenaire"),
+        "id": c.slug_hint
+        if _SLUG.fullmatch(c.slug_hint or "")
+        else slugify(c.slug_hint or name or ""),
         "pre_id": pre_id,
         "name": name,
         "category": _category(org),

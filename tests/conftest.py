@@ -93,11 +93,13 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def stack_factory(keys_dir: Path, tmp_path: Path) -> AsyncIterator[Iterator[RunningStack]]:
     """Start the services (the four APIs by default; add "web", "devidp" for the pages)
-    on a fresh vhost and fresh databases."""
+    on a fresh vhost and fresh databases (reached through ``pg_base`` when given: a proxy)."""
     created: list[tuple[RunningStack, str, list[str]]] = []
 
     async def start(
-        services: list[str] | None = None, extra_env: dict[str, str] | None = None
+        services: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+        pg_base: str | None = None,
     ) -> RunningStack:
         vhost = testing.unique_name("relais-e2e")
         amqp_url = await testing.create_vhost(vhost)
@@ -108,6 +110,7 @@ async def stack_factory(keys_dir: Path, tmp_path: Path) -> AsyncIterator[Iterato
             databases=databases,
             keys_dir=keys_dir,
             log_dir=tmp_path / "log",
+            **({"pg_base": pg_base} if pg_base else {}),
             ports={s.name: free_port() for s in ALL_SERVICES},
             extra_env={
                 "RELAIS_LOG_LEVEL": "INFO",

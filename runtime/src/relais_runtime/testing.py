@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -247,3 +248,42 @@ async def serving(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)
+
+
+class ProxyThread:
+    """A :class:`TcpProxy` on its own event loop in a thread.
+
+    For tests whose own loop blocks while the proxy must relay, e.g. while a stack of
+    service processes starts (``Stack.start`` waits synchronously for them to be ready).
+    """
+
+    def __init__(self, target: str = ADMIN_DSN) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.proxy = TcpProxy(target)
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    def _run(self, make: Callable[[], Any]) -> Any:
+        async def call() -> Any:
+            result = make()
+            return await result if asyncio.iscoroutine(result) else result
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=30)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._run(self.proxy.start)
+
+    def cut(self) -> None:
+        self._run(self.proxy.cut)
+
+    def restore(self) -> None:
+        self._run(self.proxy.restore)
+
+    def stop(self) -> None:
+        self._run(self.proxy.stop)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)

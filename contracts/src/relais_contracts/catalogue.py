@@ -28,6 +28,7 @@ _BY_PRODUCER: dict[Producer, tuple[type[Message], ...]] = {
         parcours.SituationReferralAttached,
         parcours.ReviewDecided,
         parcours.ReferentAssigned,
+        parcours.ReferentRegistered,
         parcours.ConsentGiven,
         parcours.ConsentWithdrawn,
         parcours.ConsentExpired,

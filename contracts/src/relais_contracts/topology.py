@@ -101,6 +101,7 @@ QUEUES: dict[str, QueueSpec] = {
             "situation.opened.v1.*",
             "situation.referral_attached.v1.*",
             "referent.assigned.v1.*",
+            "referent.registered.v1.*",
             "handover.requested.v1.*",
             "handover.accepted.v1.*",
             "handover.declined.v1.*",

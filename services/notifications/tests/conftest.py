@@ -90,10 +90,15 @@ class Service:
         return {"Authorization": f"Bearer {token}"}
 
     async def publish(
-        self, data: Message, *, pre: str = PRE, event_id: uuid.UUID | None = None
+        self,
+        data: Message,
+        *,
+        pre: str = PRE,
+        event_id: uuid.UUID | None = None,
+        sequence: int = 1,
     ) -> CloudEvent[Any]:
         event = new_event(
-            data, source="/relais/parcours", tenant=pre, sequence=1, event_id=event_id
+            data, source="/relais/parcours", tenant=pre, sequence=sequence, event_id=event_id
         )
         await publish_event(self.amqp_url, event)
         return event

@@ -141,3 +141,28 @@ async def test_a_referent_reading_a_situation_nobody_follows_yet_is_told_so(
     assert r.json()["code"] == "situation_not_assigned"
     assert "Aucun·e référent·e n'est encore désigné·e" in r.json()["message"]
     assert "autre référent" not in r.json()["message"]
+
+
+async def test_registering_a_referent_tells_which_login_it_signs_in_with(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    referent_id = await h.add_referent("camille.idp-42")
+    first = await h.event("referent.registered", referent_id=referent_id)
+    assert first["data"]["user_sub"] == "camille.idp-42"
+    assert first["sequence"] == 1
+    r = await h.http.put(
+        f"/v1/referents/{referent_id}",
+        json={"user_sub": "camille-2027", "display_name": "Camille"},
+        headers=h.auth("coordinator"),
+    )
+    assert r.status_code == 200, r.text
+    second = await h.event("referent.registered", user_sub="camille-2027")
+    assert (second["data"]["referent_id"], second["sequence"]) == (referent_id, 2)
+    spaced = await h.http.put(
+        f"/v1/referents/{referent_id}",
+        json={"user_sub": "camille 2027", "display_name": "Camille"},
+        headers=h.auth("coordinator"),
+    )
+    assert spaced.status_code == 422
+    assert spaced.json()["errors"][0]["field"] == "user_sub"

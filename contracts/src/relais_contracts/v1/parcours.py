@@ -228,6 +228,36 @@ class ReferentAssigned(Event):
     )
 
 
+class ReferentRegistered(Event):
+    """A référent was registered, or changed, in the PRE's directory of référents.
+
+    Events name a référent by ``referent_id``; people sign in with the identity provider's
+    subject (``user_sub``), which may differ. This tells the notifications service which
+    login a référent's notifications go to. ``sequence`` orders the changes of a référent.
+    """
+
+    message_type: ClassVar[str] = "referent.registered"
+    subject_field: ClassVar[str | None] = "referent_id"
+
+    referent_id: uuid.UUID = Field(description=_REFERENT_DOC)
+    user_sub: str = Field(
+        pattern=r"^[\x21-\x7e]{1,200}$",
+        description="The login the référent signs in with: the identity provider's subject "
+        "(the token's sub claim), a staff member's, never a family member's.",
+    )
+    active: bool = Field(description="Whether the référent is still in post.")
+    registered_at: AwareDatetime = Field(description="When the directory entry was written.")
+
+    model_config = _examples(
+        {
+            "referent_id": _REFERENT,
+            "user_sub": "f3b1c2d4-camille",
+            "active": True,
+            "registered_at": "2026-10-19T16:40:00Z",
+        }
+    )
+
+
 # --- consent ------------------------------------------------------------------------------
 
 

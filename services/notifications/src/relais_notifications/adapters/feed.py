@@ -142,3 +142,17 @@ async def cursor_of_position(conn: Conn, pre_id: str, position: int) -> Cursor |
         position,
     )
     return None if txid is None else (txid, position)
+
+
+async def readdress(conn: Conn, pre_id: str, old: Sequence[str], new: str) -> int:
+    """Move items addressed to ``old`` recipients to ``new`` (a person's login changed);
+    an item the new address already holds for that event stays where it is."""
+    moved: str = await conn.execute(
+        "UPDATE feed_items f SET recipient = $3 WHERE f.pre_id = $1 AND f.recipient = ANY($2) "
+        "AND NOT EXISTS (SELECT 1 FROM feed_items g WHERE g.event_id = f.event_id "
+        "AND g.recipient = $3)",
+        pre_id,
+        list(old),
+        new,
+    )
+    return int(moved.split()[-1])

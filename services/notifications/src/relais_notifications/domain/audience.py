@@ -6,7 +6,8 @@ content. Audience members are:
 
 - ``org:<org_id>``: an organisation (the sending institution, the partner);
 - ``role:<role>``: every holder of a role in the PRE (the coordinators);
-- ``user:<user_id>``: one staff member (the référent named in the event).
+- ``user:<user_id>``: one staff member (the référent named in the event), written at the
+  login it signs in with once ``referent.registered`` told it (``service/notify.py``).
 
 Nothing here reads or writes a name, a birth date, an address or a note: events carry
 none, and facts are ids, codes and dates.

@@ -7,17 +7,22 @@ from typing import Any
 
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
-from relais_contracts.v1.parcours import FollowupRecorded, SubjectErased
+from relais_contracts.v1.parcours import FollowupRecorded, ReferentRegistered, SubjectErased
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.audience import RULES, Links
-from relais_notifications.service.notify import erase_subject, notify, record_followup
+from relais_notifications.service.notify import (
+    erase_subject,
+    notify,
+    record_followup,
+    register_login,
+)
 from relais_runtime.consumer import Tx
 from relais_runtime.runtime import ServiceRuntime
 
 EVENTS_QUEUE = "notifications.events"
 
 #: Bound types that tell no one but change what this service holds.
-SILENT_TYPES: tuple[type[Message], ...] = (FollowupRecorded, SubjectErased)
+SILENT_TYPES: tuple[type[Message], ...] = (FollowupRecorded, ReferentRegistered, SubjectErased)
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Links) -> None:
@@ -35,6 +40,10 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Li
     @consumer.handles(FollowupRecorded)
     async def on_followup_recorded(event: CloudEvent[Any], tx: Tx) -> None:
         await record_followup(tx, event.data)
+
+    @consumer.handles(ReferentRegistered)
+    async def on_referent_registered(event: CloudEvent[Any], tx: Tx) -> None:
+        await register_login(tx, event.data)
 
     @consumer.handles(SubjectErased)
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:

@@ -20,9 +20,17 @@ from relais_contracts.v1.parcours import (
     HandoverCancelled,
     HandoverDeclined,
     HandoverWaitlisted,
+    ReferentRegistered,
     SubjectErased,
 )
-from relais_notifications.adapters import deliveries, erasure, escalations, feed, subscriptions
+from relais_notifications.adapters import (
+    deliveries,
+    erasure,
+    escalations,
+    feed,
+    logins,
+    subscriptions,
+)
 from relais_notifications.domain.audience import (
     COORDINATORS,
     Links,
@@ -89,17 +97,47 @@ async def erase_subject(tx: Tx, data: SubjectErased) -> None:
     await forget_in_digests(tx.conn, digests)
 
 
+async def register_login(tx: Tx, data: ReferentRegistered) -> None:
+    """Learn the login a référent signs in with; what its feed already holds follows it."""
+    pre_id = tx.incoming.tenant
+    recorded, previous = await logins.remember(
+        tx.conn, pre_id, data.referent_id, data.user_sub, tx.incoming.sequence
+    )
+    if not recorded:
+        return
+    new = Recipient("user", data.user_sub).key
+    old = {Recipient("user", str(data.referent_id)).key}
+    if previous is not None:
+        old.add(Recipient("user", previous).key)
+    old.discard(new)
+    if old:
+        await feed.readdress(tx.conn, pre_id, sorted(old), new)
+
+
+async def addressed(tx: Tx, audience: tuple[Recipient, ...]) -> dict[Recipient, Recipient]:
+    """Each recipient as addressed: a référent (``user:<referent_id>``) at the login it
+    signs in with, once known (its id until then, which is parcours' default login)."""
+    known = await logins.logins(
+        tx.conn, tx.incoming.tenant, [r.id for r in audience if r.kind == "user"]
+    )
+    return {
+        r: Recipient("user", known[r.id]) if r.kind == "user" and r.id in known else r
+        for r in audience
+    }
+
+
 async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) -> None:
     event = tx.incoming
     event_id = event_id or event.id
     text = render(notice.template, notice.facts, notice.link)
+    addresses = await addressed(tx, notice.audience)
     for recipient in notice.audience:
         item_id = uuid.uuid4()
         added = await feed.add_item(
             tx.conn,
             item_id=item_id,
             pre_id=event.tenant,
-            recipient=recipient.key,
+            recipient=addresses[recipient].key,
             title=text.title,
             link=notice.link,
             event_id=event_id,
@@ -126,7 +164,7 @@ async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) 
         tx.conn,
         pre_id=event.tenant,
         event_type=event.type,
-        audience=[r.key for r in notice.audience],
+        audience=[addresses[r].key for r in notice.audience],
         situation_id=notice.situation_id,
         referent_id=notice.referent_id,
     )

@@ -342,14 +342,15 @@ async def set_stage_after_review(
 # --- référents ------------------------------------------------------------------------------
 
 
-async def upsert_referent(conn: Conn, values: dict[str, Any]) -> bool:
-    """Insert or update; False when the id belongs to another PRE or the login is taken."""
+async def upsert_referent(conn: Conn, values: dict[str, Any]) -> int | None:
+    """Insert or update; the entry's new version, or None when the id belongs to another
+    PRE or the login is taken."""
     try:
         row = await conn.fetchrow(
-            "INSERT INTO referents (id, pre_id, user_sub, display_name, caseload_limit, active) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET user_sub = $3, "
-            "display_name = $4, caseload_limit = $5, active = $6 "
-            "WHERE referents.pre_id = $2 RETURNING id",
+            "INSERT INTO referents (id, pre_id, user_sub, display_name, caseload_limit, active, "
+            "version) VALUES ($1, $2, $3, $4, $5, $6, 1) ON CONFLICT (id) DO UPDATE SET "
+            "user_sub = $3, display_name = $4, caseload_limit = $5, active = $6, "
+            "version = referents.version + 1 WHERE referents.pre_id = $2 RETURNING version",
             values["id"],
             values["pre_id"],
             values["user_sub"],
@@ -358,8 +359,8 @@ async def upsert_referent(conn: Conn, values: dict[str, Any]) -> bool:
             values["active"],
         )
     except asyncpg.UniqueViolationError:
-        return False
-    return row is not None
+        return None
+    return None if row is None else int(row["version"])
 
 
 async def get_referent(conn: Conn, pre_id: str, referent_id: uuid.UUID) -> asyncpg.Record | None:

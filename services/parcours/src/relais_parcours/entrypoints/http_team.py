@@ -23,7 +23,6 @@ from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, erasure, referents, review
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 IdempotencyKey = Annotated[
@@ -285,8 +284,9 @@ class ReferentBody(Body):
         default=None,
         min_length=1,
         max_length=200,
-        description="The staff member's login (token ``sub``); by default the référent id "
-        "itself, which is also how notifications address the référent.",
+        pattern=r"^[\x21-\x7e]+$",
+        description="The staff member's login (token ``sub``, printable ASCII); by default "
+        "the référent id itself. Notifications go to this login.",
     )
     display_name: str = Field(min_length=1, max_length=200)
     caseload_limit: int | None = Field(
@@ -307,14 +307,7 @@ async def put_referent(
     referent_id: uuid.UUID, body: ReferentBody, who: Manager, runtime: Runtime
 ) -> Referent:
     body = body.model_copy(update={"user_sub": body.user_sub or str(referent_id)})
-    async with runtime.pool.acquire() as conn:
-        ok = await repository.upsert_referent(
-            conn, {"id": referent_id, "pre_id": who.pre, **body.model_dump()}
-        )
-    if not ok:
-        raise DomainError(
-            "referent_conflict", "Cet identifiant ou cet identifiant de connexion est déjà utilisé."
-        )
+    await referents.register(runtime, who, referent_id, body.model_dump())
     return Referent(id=referent_id, **body.model_dump())
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from relais_contracts.v1.parcours import ReferentAssigned
+from relais_contracts.v1.parcours import ReferentAssigned, ReferentRegistered
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import caseload_allows
@@ -84,3 +85,31 @@ async def assign(
             sequence=version,
         )
     return over
+
+
+async def register(
+    runtime: ServiceRuntime, who: Principal, referent_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Write the référent's directory entry and tell which login it signs in with
+    (notifications address the référent there, ADR 0006)."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        version = await repository.upsert_referent(
+            conn, {"id": referent_id, "pre_id": who.pre, **values}
+        )
+        if version is None:
+            raise DomainError(
+                "referent_conflict",
+                "Cet identifiant ou cet identifiant de connexion est déjà utilisé.",
+            )
+        await runtime.emit(
+            conn,
+            ReferentRegistered(
+                referent_id=referent_id,
+                user_sub=values["user_sub"],
+                active=values["active"],
+                registered_at=datetime.now(UTC),
+            ),
+            subject=str(referent_id),
+            tenant=who.pre,
+            sequence=version,
+        )

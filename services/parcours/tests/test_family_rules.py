@@ -108,6 +108,7 @@ def test_a_letter_says_why_it_opens_nothing() -> None:
 def _extracted() -> set[str]:
     method_map = [
         ("src/relais_parcours/adapters/documents.py", "python"),
+        ("src/relais_parcours/service/family_notices.py", "python"),
         ("src/relais_parcours/templates/family/**.html", "jinja2"),
     ]
     options = {"src/relais_parcours/templates/family/**.html": {"extensions": "jinja2.ext.i18n"}}

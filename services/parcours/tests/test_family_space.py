@@ -12,6 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from relais_parcours.service.deadlines import fire_due_deadlines
+from relais_parcours.service.family_notices import announce_expiring_consents
 
 from .checks import CMPP, Harness, field_error
 
@@ -517,3 +518,63 @@ async def test_erasure_ends_every_letter_and_clears_the_familys_words(parcours: 
     assert refused.status_code == 403
     [request] = (await h.http.get("/v1/family-requests", headers=h.auth("coordinator"))).json()
     assert request["details"] is None
+
+
+async def test_a_handover_to_a_new_partner_is_told_to_each_parent_once_in_its_language(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)  # one handover to the CMPP
+    mother = await session(h, await letter(h, s["situation_id"]))
+    referent = h.auth("referent", sub="claire-morel")
+
+    pending = (await h.http.get("/v1/family-notices", headers=referent)).json()
+    space = (await h.http.get("/v1/family/space", headers=mother)).json()
+
+    assert {(n["guardian"], n["channel"], n["language"]) for n in pending} == {
+        (0, "sms", "ar"),
+        (1, "email", "tr"),
+    }
+    [to_father] = [n for n in pending if n["guardian"] == 1]
+    assert f"Partenaire {CMPP}" in to_father["text"]
+    assert to_father["text_fr"].startswith("Votre enfant va aussi être aidé par")
+    [notice] = space["notices"]
+    assert notice["text"].startswith("سيساعد")
+    assert "NOTE-INTERNE" not in str(pending) + str(space)
+    sent = await h.http.post(f"/v1/family-notices/{to_father['id']}/sent", headers=referent)
+    assert sent.status_code == 204
+    left = (await h.http.get("/v1/family-notices", headers=referent)).json()
+    assert [n["guardian"] for n in left] == [0]
+    other_referent = await h.http.get(
+        "/v1/family-notices", headers=h.auth("referent", sub="referente-1")
+    )
+    assert other_referent.status_code == 403  # not a référent of this PRE's list
+
+
+async def test_a_consent_ending_within_a_month_is_announced_once_to_each_parent(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)
+    ends = (datetime.now(UTC) + timedelta(days=20)).date()
+    again = await h.give_consent(
+        s["situation_id"],
+        [{"partner_id": CMPP, "data_categories": ["health"]}],
+        referent_sub="claire-morel",
+        valid_until=ends.isoformat(),
+        guardians=[
+            {"label": "Nadia Haddad", "relationship": "mother"},
+            {"label": "Karim Haddad", "relationship": "father"},
+        ],
+    )
+    assert again.status_code == 201, again.text
+    runtime, ctx = h.app.state.runtime, h.app.state.parcours
+
+    first = await announce_expiring_consents(runtime, ctx)
+    second = await announce_expiring_consents(runtime, ctx)
+
+    assert (first, second) == (2, 0)
+    pending = (await h.http.get("/v1/family-notices", headers=h.auth("coordinator"))).json()
+    expiring = [n for n in pending if n["kind"] == "consent_expiring"]
+    assert len(expiring) == 2
+    assert all(str(ends.year) in n["text_fr"] for n in expiring)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -228,4 +228,78 @@ async def active_consent_read(conn: Conn, situation_id: uuid.UUID) -> asyncpg.Re
     """The consent in force, for a read (no lock)."""
     return await conn.fetchrow(
         "SELECT * FROM consents WHERE situation_id = $1 AND status = 'active'", situation_id
+    )
+
+
+async def insert_notice(conn: Conn, values: dict[str, Any]) -> bool:
+    """False when this guardian was already told of this cause."""
+    inserted = await conn.fetchval(
+        "INSERT INTO family_notices (id, pre_id, situation_id, guardian_index, kind, "
+        "dedupe_key, facts, channel, language, created_at) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING RETURNING true",
+        values["id"],
+        values["pre_id"],
+        values["situation_id"],
+        values["guardian_index"],
+        values["kind"],
+        values["dedupe_key"],
+        values["facts"],
+        values["channel"],
+        values["language"],
+        values["created_at"],
+    )
+    return bool(inserted)
+
+
+async def notices_of(
+    conn: Conn, situation_id: uuid.UUID, guardian_index: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, kind, facts, language, channel, created_at, sent_at FROM family_notices "
+        "WHERE situation_id = $1 AND guardian_index = $2 ORDER BY created_at DESC LIMIT 50",
+        situation_id,
+        guardian_index,
+    )
+
+
+async def pending_notices(
+    conn: Conn, pre_id: str, referent_id: uuid.UUID | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """Notices still to send, the référent's own situations only when one is given."""
+    return await conn.fetch(
+        "SELECT n.id, n.situation_id, n.guardian_index, n.kind, n.facts, n.channel, "
+        "n.language, n.created_at FROM family_notices n "
+        "JOIN situations s ON s.id = n.situation_id "
+        "WHERE n.pre_id = $1 AND n.sent_at IS NULL "
+        "AND ($2::uuid IS NULL OR s.referent_id = $2) "
+        "ORDER BY n.created_at LIMIT $3 OFFSET $4",
+        pre_id,
+        referent_id,
+        limit,
+        offset,
+    )
+
+
+async def mark_notice_sent(
+    conn: Conn, pre_id: str, notice_id: uuid.UUID, by: str, now: datetime
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "UPDATE family_notices SET sent_at = $4, sent_by = $3 "
+        "WHERE pre_id = $1 AND id = $2 AND sent_at IS NULL RETURNING situation_id",
+        pre_id,
+        notice_id,
+        by,
+        now,
+    )
+
+
+async def consents_expiring(conn: Conn, today: date, until: date) -> list[asyncpg.Record]:
+    """Consents in force whose last day falls in [today, until]."""
+    return await conn.fetch(
+        "SELECT c.id AS consent_id, c.valid_until, s.id, s.pre_id, s.subject_id "
+        "FROM consents c JOIN situations s "
+        "ON s.id = c.situation_id WHERE c.status = 'active' "
+        "AND c.valid_until BETWEEN $1 AND $2",
+        today,
+        until,
     )

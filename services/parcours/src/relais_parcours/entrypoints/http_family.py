@@ -23,10 +23,17 @@ from relais_parcours.adapters.documents import DocumentKind
 from relais_parcours.context import Ctx
 from relais_parcours.domain.family import LANGUAGES, Channel, RequestKind
 from relais_parcours.entrypoints.validation import Body, Offset, invalid_field
-from relais_parcours.service import access, family_access, family_documents, family_space
+from relais_parcours.service import (
+    access,
+    family_access,
+    family_documents,
+    family_notices,
+    family_space,
+)
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
+from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -259,6 +266,66 @@ async def put_family_contact(body: FamilyContact, who: Manager, runtime: Runtime
     return Response(status_code=204)
 
 
+class NoticeToSend(BaseModel):
+    """A notice the PRE sends to a guardian (post, phone: a person does it)."""
+
+    id: uuid.UUID
+    situation_id: uuid.UUID
+    guardian: int
+    kind: str
+    channel: Channel
+    language: str
+    text: str = Field(description="In the guardian's language.")
+    text_fr: str
+    created_at: datetime
+
+
+@router.get(
+    "/family-notices",
+    response_model=list[NoticeToSend],
+    summary="Avis aux familles à envoyer (par courrier, téléphone, SMS ou e-mail)",
+)
+async def get_family_notices(
+    who: Team,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Offset = 0,
+) -> list[NoticeToSend]:
+    async with runtime.pool.acquire() as conn:
+        referent = await access.scope_referent(conn, who)
+        rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
+    return [
+        NoticeToSend(
+            id=r["id"],
+            situation_id=r["situation_id"],
+            guardian=r["guardian_index"],
+            kind=r["kind"],
+            channel=Channel(r["channel"]),
+            language=r["language"],
+            text=family_notices.text(r["kind"], r["language"], r["facts"]),
+            text_fr=family_notices.text(r["kind"], "fr", r["facts"]),
+            created_at=r["created_at"],
+        )
+        for r in rows
+    ]
+
+
+@router.post(
+    "/family-notices/{notice_id}/sent",
+    status_code=204,
+    summary="Noter qu'un avis a été transmis à la famille",
+)
+async def post_notice_sent(notice_id: uuid.UUID, who: Team, runtime: Runtime) -> Response:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        sent = await family_repository.mark_notice_sent(
+            conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
+        )
+        if sent is None:
+            raise DomainError("notice_not_found", "Avis introuvable ou déjà transmis.", 404)
+        await access.situation_for(conn, who, sent["situation_id"])
+    return Response(status_code=204)
+
+
 # --- anyone with a letter --------------------------------------------------------------------
 
 
@@ -342,6 +409,12 @@ class MyRequest(BaseModel):
     answer: str | None = None
 
 
+class Notice(BaseModel):
+    kind: Literal["new_partner", "consent_expiring", "followup_planned"]
+    text: str
+    created_at: datetime
+
+
 class FamilySpace(BaseModel):
     """What the family sees: no staff note, no other child."""
 
@@ -362,6 +435,7 @@ class FamilySpace(BaseModel):
         description="Who in the PRE's team read the child's file (access log), newest first; "
         "partners' reads are in `ledger`.",
     )
+    notices: list[Notice] = Field(description="What changed, in the family's language.")
 
 
 @router.get("/family/space", response_model=FamilySpace, summary="L'espace de la famille")

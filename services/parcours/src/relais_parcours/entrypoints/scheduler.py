@@ -10,6 +10,7 @@ import asyncpg
 from relais_parcours.context import Parcours
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
+from relais_parcours.service.family_notices import announce_expiring_consents
 from relais_parcours.service.open_situation import backfill_identities
 from relais_runtime.background import BackgroundLoop
 from relais_runtime.logging import get_logger
@@ -38,6 +39,7 @@ class DeadlineScheduler(BackgroundLoop):
                     pass  # a batch done: there may be more
                 while await expire_consents(self.runtime, self.ctx, datetime.now(UTC)):
                     pass
+                await announce_expiring_consents(self.runtime, self.ctx)
                 await sample_deadlines(self.runtime, self.ctx)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("deadline_scheduler_failed", error=type(exc).__name__)

@@ -10,7 +10,7 @@ from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import add_months, closure_warning
-from relais_parcours.service import access
+from relais_parcours.service import access, family_notices
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_parcours.service.dates import FieldRefused
 from relais_runtime.auth import Principal
@@ -66,6 +66,14 @@ async def close(
             DeadlineKind.FOLLOWUP.value,
             followup_due_on,
             handover_id=None,
+        )
+        await family_notices.notify(
+            conn,
+            ctx,
+            situation,
+            "followup_planned",
+            {"date": followup_due_on.isoformat()},
+            dedupe_key=followup_due_on.isoformat(),
         )
         version = await repository.bump_version(conn, situation_id)
         await runtime.emit(

@@ -20,7 +20,7 @@ from relais_parcours.adapters import family_repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.service import access
-from relais_parcours.service.handovers import identity_of
+from relais_parcours.service.identity import identity_of
 from relais_runtime.auth import (
     GUARDIAN,
     SIGNING_KEY_FILENAME,

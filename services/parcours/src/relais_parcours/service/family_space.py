@@ -20,9 +20,9 @@ from relais_parcours.adapters import family_repository, repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.consent import allowed_categories, in_force
-from relais_parcours.service import access, access_log, consent
+from relais_parcours.service import access, access_log, consent, family_notices
 from relais_parcours.service.family_access import guardian_of, session_letter
-from relais_parcours.service.handovers import identity_of
+from relais_parcours.service.identity import identity_of
 from relais_runtime import audit
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
@@ -55,6 +55,7 @@ class FamilyView:
     requests: list[dict[str, Any]] = field(default_factory=list)
     #: Reads by the PRE's staff (access log); partners' reads are in ``ledger``.
     staff_reads: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
 
 def consent_partners(
@@ -151,6 +152,14 @@ async def read_view(
             exclude_records=("handover_sheet",),
         )
     ]
+    notices = [
+        {
+            "kind": n["kind"],
+            "text": family_notices.text(n["kind"], language, n["facts"]),
+            "created_at": n["created_at"],
+        }
+        for n in await family_repository.notices_of(conn, situation["id"], guardian_index)
+    ]
     child = identity.get("child") or {}
     return FamilyView(
         language=language,
@@ -169,6 +178,7 @@ async def read_view(
         followup_due_on=situation["followup_due_on"],
         requests=requests,
         staff_reads=staff_reads,
+        notices=notices,
     )
 
 

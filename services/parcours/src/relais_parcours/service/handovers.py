@@ -29,7 +29,6 @@ from relais_contracts.v1.parcours import (
     HandoverWaitlisted,
 )
 from relais_parcours.adapters import repository
-from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import (
     REASONS_BY_CATEGORY,
@@ -41,9 +40,10 @@ from relais_parcours.domain.consent import (
 )
 from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_accepted, partner_may
 from relais_parcours.domain.situation import review_due_on
-from relais_parcours.service import access, access_log, idempotency
+from relais_parcours.service import access, access_log, family_notices, idempotency
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_parcours.service.dates import FieldRefused
+from relais_parcours.service.identity import identity_of
 from relais_parcours.service.plan import emit_plan_updated
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -162,6 +162,10 @@ async def request(
             subject=str(handover_id),
             tenant=who.pre,
             sequence=1,
+        )
+        # The family hears of a partner it has not heard of yet (issue 14).
+        await family_notices.notify(
+            conn, ctx, situation, "new_partner", {"partner": partner["name"]}, partner_id
         )
         # with_partner changed
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
@@ -384,22 +388,6 @@ async def read_sheet(
             access_log.PARTNER_HANDOVER,
         )
     return sheet
-
-
-async def identity_of(conn: Conn, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
-    """Child and guardians (contacts) from the latest referral: not the referrer, no notes."""
-    rows = await repository.referral_identities(conn, str(situation["pre_id"]), situation["id"])
-    for row in reversed(rows):
-        if row["wrapped_key"] is None or row["identity_enc"] is None:
-            continue
-        try:
-            identity = ctx.vault.decrypt(
-                row["wrapped_key"], situation["subject_id"], row["identity_enc"]
-            )
-        except IdentityUnreadableError:
-            return None
-        return {"child": identity.get("child"), "guardians": identity.get("guardians")}
-    return None
 
 
 def situation_pre(situation: Any) -> str:

@@ -190,10 +190,14 @@ async def insert_referral(
     external_ref: str | None,
     submitted_at: datetime,
 ) -> None:
+    # One statement (one round trip) for the referral and the first step of its timeline.
     await conn.execute(
+        "WITH referral AS ("
         "INSERT INTO referrals (id, pre_id, institution_id, subject_id, known_subject, status, "
         "version, facts, sealed, identity, channel, external_ref, submitted_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $12)",
+        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $12) RETURNING id) "
+        "INSERT INTO referral_timeline (referral_id, position, status, at) "
+        "SELECT id, 1, $6, $12 FROM referral",
         referral_id,
         pre_id,
         institution_id,
@@ -205,12 +209,6 @@ async def insert_referral(
         identity,
         channel,
         external_ref,
-        submitted_at,
-    )
-    await conn.execute(
-        "INSERT INTO referral_timeline (referral_id, position, status, at) VALUES ($1, 1, $2, $3)",
-        referral_id,
-        ReferralStatus.RECEIVED.value,
         submitted_at,
     )
 

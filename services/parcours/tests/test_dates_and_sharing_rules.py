@@ -7,7 +7,7 @@ from datetime import timedelta
 from .checks import CMPP, Harness, field_error, today
 
 
-async def test_a_followup_dated_in_the_future_is_refused_naming_the_field(
+async def test_a_followup_dated_in_the_future_or_before_the_closure_is_refused_naming_the_field(
     parcours: Harness,
 ) -> None:
     h = parcours
@@ -35,6 +35,13 @@ async def test_a_followup_dated_in_the_future_is_refused_naming_the_field(
         headers=referent,
     )
     assert field_error(tomorrow)["code"] == "date_in_future"
+    early = await h.http.post(
+        f"{url}/followup",
+        json={"outcome": "stable", "held_on": str(today() - timedelta(days=1))},
+        headers=referent,
+    )
+    error = field_error(early)
+    assert (error["field"], error["code"]) == ("held_on", "followup_before_closure")
     assert h.count("followup.recorded") == 0
     held_today = await h.http.post(
         f"{url}/followup", json={"outcome": "stable", "held_on": str(today())}, headers=referent
@@ -269,25 +276,3 @@ async def test_plan_dates_before_the_situation_opened_are_refused_on_their_field
         "ends_on",
         "date_before_situation",
     )
-
-
-async def test_a_followup_dated_before_the_closure_is_refused_on_held_on(
-    parcours: Harness,
-) -> None:
-    h = parcours
-    _, situation_id, _ = await h.in_parcours()
-    referent = h.auth("referent", sub="referente-1")
-    url = f"/v1/situations/{situation_id}"
-    closed = await h.http.post(
-        f"{url}/closure",
-        json={"exit_reason": "objectives_met", "final_review_held": True},
-        headers=referent,
-    )
-    assert closed.status_code == 200, closed.text
-    early = await h.http.post(
-        f"{url}/followup",
-        json={"outcome": "stable", "held_on": str(today() - timedelta(days=1))},
-        headers=referent,
-    )
-    error = field_error(early)
-    assert (error["field"], error["code"]) == ("held_on", "followup_before_closure")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from relais_runtime import cli_audit, cli_dlq, cli_migrate, cli_openapi, cli_token, cli_topology
+from relais_runtime import (
+    cli_audit,
+    cli_dlq,
+    cli_migrate,
+    cli_openapi,
+    cli_retention,
+    cli_token,
+    cli_topology,
+)
 
 app = typer.Typer(
     name="relais",
     help="Outils d'exploitation de Relais (operator tools): files parkées, jetons de dev, "
-    "migrations, documents OpenAPI, topologie, journal des accès.",
+    "migrations, documents OpenAPI, topologie, journal des accès, conservation.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -20,6 +28,7 @@ app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_token.keys_app, name="keys")
 app.command("migrate")(cli_migrate.migrate_command)
 app.add_typer(cli_openapi.app, name="openapi")
+app.add_typer(cli_retention.app, name="retention")
 app.command("token")(cli_token.token)
 app.add_typer(cli_topology.app, name="topology")
 

@@ -28,6 +28,14 @@ class RelaisSettings(BaseSettings):
         validation_alias=AliasChoices("RELAIS_AMQP_URL"),
     )
     database_url: str = "postgresql://postgres@127.0.0.1:5432/relais"
+    #: A child's data is erased this long after its last contact (relais_runtime.retention).
+    retention_months: int = Field(
+        default=24, ge=1, le=120, validation_alias=AliasChoices("RELAIS_RETENTION_MONTHS")
+    )
+    #: Per-PRE periods, JSON: {"pre-76540": 24, "pre-14118": 36}.
+    retention_months_by_pre: dict[str, int] = Field(
+        default_factory=dict, validation_alias=AliasChoices("RELAIS_RETENTION_MONTHS_BY_PRE")
+    )
     db_pool_min: int = 1
     db_pool_max: int = 10
     prefetch: int = Field(

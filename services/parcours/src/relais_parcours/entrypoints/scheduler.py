@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from relais_parcours.context import Parcours
+from relais_parcours.service import retention
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
 from relais_parcours.service.family_notices import announce_expiring_consents
@@ -40,6 +41,8 @@ class DeadlineScheduler(BackgroundLoop):
                 while await expire_consents(self.runtime, self.ctx, datetime.now(UTC)):
                     pass
                 await announce_expiring_consents(self.runtime, self.ctx)
+                while await retention.erase_due(self.runtime, self.ctx):
+                    pass
                 await sample_deadlines(self.runtime, self.ctx)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("deadline_scheduler_failed", error=type(exc).__name__)

@@ -11,6 +11,7 @@ import asyncio
 import asyncpg
 
 from relais_referral.config import ReferralSettings
+from relais_referral.service import retention
 from relais_referral.service.prune_idempotency_keys import prune_idempotency_keys
 from relais_runtime.background import BackgroundLoop
 from relais_runtime.logging import get_logger
@@ -34,6 +35,8 @@ class Maintenance(BackgroundLoop):
         )
         if pruned:
             log.info("idempotency_keys_pruned", count=pruned)
+        while await retention.erase_due(self.runtime, s):
+            pass  # a batch done: there may be more
         return pruned
 
     async def _run(self) -> None:

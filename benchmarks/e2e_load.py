@@ -53,7 +53,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import httpx
@@ -460,16 +459,8 @@ class Bench:
     # -- idle ------------------------------------------------------------------------------
 
     def _queues_empty(self) -> bool:
-        exe = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-        vhost = unquote(urlsplit(self.config.amqp_url if self.config else "").path.lstrip("/"))
-        out = subprocess.run(
-            [exe, "-q", "list_queues", "-p", vhost, "--no-table-headers", "messages"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
-        return all(int(n) == 0 for n in out.split())
+        assert self.config is not None
+        return testing.vhost_queues_empty(self.config.amqp_url)
 
     async def wait_idle(self, conns: dict[str, asyncpg.Connection], within_s: float) -> bool:
         """Every outbox empty and every queue of the vhost empty (twice in a row)."""

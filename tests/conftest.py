@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -61,15 +59,7 @@ class RunningStack:
 
     def broker_idle(self) -> bool:
         """True when no queue of this stack's vhost holds a message, ready or unacked."""
-        vhost = unquote(urlsplit(self.amqp_url).path.lstrip("/"))
-        out = subprocess.run(
-            ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "--no-table-headers", "messages"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
-        return all(int(n) == 0 for n in out.split())
+        return testing.vhost_queues_empty(self.amqp_url)
 
     def logs(self) -> str:
         return "".join(

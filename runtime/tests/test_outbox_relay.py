@@ -69,6 +69,18 @@ async def add_rows(pool: asyncpg.Pool, n: int) -> None:
             await outbox.add(conn, withdrawn_event())
 
 
+async def withdrawals_queue(amqp_url: str) -> str:
+    """A queue of this test's own, bound to the referral.withdrawn events."""
+    queue = f"test.outbox-{uuid.uuid4().hex[:6]}"
+    await declare_topology(
+        amqp_url,
+        [WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))],
+        delays_ms=[200],
+        delivery_limit=5,
+    )
+    return queue
+
+
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
@@ -79,13 +91,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> 
 async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_it_ends(
     database_dsn: str, amqp_url: str, tmp_path: Path
 ) -> None:
-    queue = f"test.outbox-{uuid.uuid4().hex[:6]}"
-    await declare_topology(
-        amqp_url,
-        [WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))],
-        delays_ms=[200],
-        delivery_limit=5,
-    )
+    queue = await withdrawals_queue(amqp_url)
     await prepare_database(database_dsn, "testsvc", tmp_path)
     pool = await create_pool(database_dsn, max_size=4)
     # The relay reaches the broker through a proxy the test cuts: the port closes and the
@@ -218,13 +224,7 @@ async def test_a_database_outage_is_logged_when_it_starts_while_it_lasts_and_whe
 async def test_the_relay_publishes_each_row_persistent_and_confirmed_with_its_ids(
     database_dsn: str, amqp_url: str, tmp_path: Path
 ) -> None:
-    queue = f"test.outbox-{uuid.uuid4().hex[:6]}"
-    await declare_topology(
-        amqp_url,
-        [WorkQueue(queue, EVENTS_EXCHANGE, ("referral.withdrawn.v1.*",))],
-        delays_ms=[200],
-        delivery_limit=5,
-    )
+    queue = await withdrawals_queue(amqp_url)
     await prepare_database(database_dsn, "testsvc", tmp_path)
     pool = await create_pool(database_dsn, max_size=2)
     publisher = AmqpPublisher(amqp_url)

@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -63,6 +63,20 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(  # noqa: S603 - fixed executable, our own arguments
         [exe, "-q", *args], check=True, capture_output=True, timeout=60
     )
+
+
+def vhost_queues_empty(amqp_url: str) -> bool:
+    """True when no queue of the URL's vhost holds a message, ready or unacknowledged."""
+    exe = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/"))
+    out = subprocess.run(  # noqa: S603 - fixed executable, our own arguments
+        [exe, "-q", "list_queues", "-p", vhost, "--no-table-headers", "messages"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return all(int(n) == 0 for n in out.split())
 
 
 async def create_vhost(name: str) -> str:

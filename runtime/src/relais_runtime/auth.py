@@ -318,16 +318,25 @@ class JWTVerifier:
         now = self._now()
         cached = self._verified.get(token)
         if cached is not None:
-            if now < cached.until and await cached.issuer.keys.key_for(cached.kid) is cached.key:
+            if now < cached.until and await self._key_unchanged(cached):
                 return cached.principal
-            del self._verified[token]
+            # pop, not del: another request may have dropped it while we awaited.
+            self._verified.pop(token, None)
         verified = await self._verify(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             # Dicts keep insertion order: drop the oldest entry.
-            del self._verified[next(iter(self._verified))]
+            self._verified.pop(next(iter(self._verified)), None)
         verified.until = min(verified.until, now + VERIFIED_CACHE_S)
         self._verified[token] = verified
         return verified.principal
+
+    @staticmethod
+    async def _key_unchanged(cached: _Verified) -> bool:
+        """Whether the issuer still serves the very key that verified the token."""
+        try:
+            return await cached.issuer.keys.key_for(cached.kid) is cached.key
+        except InvalidTokenError:  # the kid is gone: verify again, which says why
+            return False
 
     async def _verify(self, token: str) -> _Verified:
         """Check signature and claims; raise :class:`InvalidTokenError`."""

@@ -57,7 +57,7 @@ async def load_demo_directory(stack: RunningStack) -> None:
 
 
 async def person(browser: Browser, web: str, sub: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = await context.new_page()
     await sign_in(page, web, sub)
     return page

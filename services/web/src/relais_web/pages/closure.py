@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from relais_web.forms.values import put, text, yes_no
-from relais_web.pages.common import apis, uuid_or_404
+from relais_web.pages.common import uuid_or_404
 from relais_web.pages.referent import Team, post_form
 from relais_web.session import Form, SignedIn
 
@@ -31,9 +31,8 @@ async def close(
         situation_id,
         "closure",
         form,
-        lambda: apis(request).call(
-            person, "POST", "parcours", f"/v1/situations/{situation_id}/closure", json=body
-        ),
+        path=f"/v1/situations/{situation_id}/closure",
+        body=body,
         anchor="cloture",
     )
 
@@ -52,8 +51,7 @@ async def follow_up(
         situation_id,
         "followup",
         form,
-        lambda: apis(request).call(
-            person, "POST", "parcours", f"/v1/situations/{situation_id}/followup", json=body
-        ),
+        path=f"/v1/situations/{situation_id}/followup",
+        body=body,
         anchor="cloture",
     )

@@ -3,8 +3,7 @@ the only page that shows a child's identity, with consent, plan and handovers.""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -99,13 +98,23 @@ async def post_form(
     situation_id: str,
     failed: str,
     form: FormValues,
-    send: Callable[[], Awaitable[Any]],
     *,
+    path: str,
+    body: dict[str, Any],
     anchor: str,
     map_errors: Callable[[dict[str, str]], dict[str, str]] = lambda e: e,
 ) -> Response:
+    """POST ``body`` to parcours (with the form's Idempotency-Key, if any); on a refusal the
+    situation page again, the ``failed`` form open with its errors and what was typed."""
     try:
-        await send()
+        await apis(request).call(
+            person,
+            "POST",
+            "parcours",
+            path,
+            json=body,
+            idempotency_key=text(form, "idempotency_key") or None,
+        )
     except ApiError as error:
         return await situation_page(
             request,
@@ -126,21 +135,14 @@ async def record_consent(
     situation_id = uuid_or_404(situation_id)
     partners = await apis(request).get(person, "parcours", "/v1/partners")
     body, order = forms.consent_body(form, [p["id"] for p in partners])
-    key = text(form, "idempotency_key") or str(uuid.uuid4())
     return await post_form(
         request,
         person,
         situation_id,
         "consent",
         form,
-        lambda: apis(request).call(
-            person,
-            "POST",
-            "parcours",
-            f"/v1/situations/{situation_id}/consents",
-            json=body,
-            idempotency_key=key,
-        ),
+        path=f"/v1/situations/{situation_id}/consents",
+        body=body,
         anchor="accord",
         map_errors=lambda errors: forms.scope_errors(errors, order),
     )
@@ -157,13 +159,8 @@ async def withdraw_consent(
         situation_id,
         "withdrawal",
         form,
-        lambda: apis(request).call(
-            person,
-            "POST",
-            "parcours",
-            f"/v1/situations/{situation_id}/consents/{consent_id}/withdrawal",
-            json={"guardian": text(form, "guardian")},
-        ),
+        path=f"/v1/situations/{situation_id}/consents/{consent_id}/withdrawal",
+        body={"guardian": text(form, "guardian")},
         anchor="accord",
     )
 
@@ -179,14 +176,8 @@ async def add_objective(
         situation_id,
         f"objective-{text(form, 'axis')}",
         form,
-        lambda: apis(request).call(
-            person,
-            "POST",
-            "parcours",
-            f"/v1/situations/{situation_id}/plan/objectives",
-            json=forms.objective_body(form),
-            idempotency_key=text(form, "idempotency_key") or None,
-        ),
+        path=f"/v1/situations/{situation_id}/plan/objectives",
+        body=forms.objective_body(form),
         anchor=f"axe-{text(form, 'axis')}",
     )
 
@@ -202,14 +193,8 @@ async def add_action(
         situation_id,
         f"action-{objective_id}",
         form,
-        lambda: apis(request).call(
-            person,
-            "POST",
-            "parcours",
-            f"/v1/situations/{situation_id}/plan/objectives/{objective_id}/actions",
-            json=forms.action_body(form),
-            idempotency_key=text(form, "idempotency_key") or None,
-        ),
+        path=f"/v1/situations/{situation_id}/plan/objectives/{objective_id}/actions",
+        body=forms.action_body(form),
         anchor=f"objectif-{objective_id}",
     )
 
@@ -225,14 +210,8 @@ async def hand_over(
         situation_id,
         f"handover-{text(form, 'action_id')}",
         form,
-        lambda: apis(request).call(
-            person,
-            "POST",
-            "parcours",
-            f"/v1/situations/{situation_id}/handovers",
-            json=forms.handover_body(form),
-            idempotency_key=text(form, "idempotency_key") or None,
-        ),
+        path=f"/v1/situations/{situation_id}/handovers",
+        body=forms.handover_body(form),
         anchor="relais",
     )
 

@@ -93,6 +93,7 @@ ensure_web_assets() {
 }
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads one).
+# scripts/test and .ci/run call it: the browser tests are part of the suite.
 ensure_browser() {
   if [ ! -x /usr/bin/chromium ]; then
     echo "» installing chromium (apt)" >&2

@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from relais_web.config import WebSettings
 from relais_web.devidp.users import DemoUser
+from relais_web.main import create_app
 from relais_web.signin import safe_next
 
-from .helpers import demo, session_cookie
+from .helpers import FakeApis, demo, session_cookie
 
 
 def test_every_page_has_a_csp_without_unsafe_inline_and_is_not_stored(client: TestClient) -> None:
@@ -86,8 +88,6 @@ def test_the_session_cookie_is_httponly_samesite_and_renewed_on_each_page(
 
 def test_the_session_cookie_is_secure_outside_dev() -> None:
     settings = WebSettings(env="production", session_secret="s" * 32, oidc_client_secret="c" * 16)
-    from relais_web.main import create_app
-
     with TestClient(create_app(settings), base_url="https://web.test") as client:
         client.cookies.set(settings.session_cookie, session_cookie(settings, demo("partner")))
         cookie = client.get("/").headers["set-cookie"]
@@ -129,3 +129,20 @@ def test_an_unknown_page_is_a_french_404(client: TestClient) -> None:
     response = client.get("/nulle-part")
     assert response.status_code == 404
     assert "Page introuvable" in response.text
+
+
+def test_an_unexpected_failure_is_a_french_page_that_is_not_stored(
+    settings: WebSettings, sign_in: Callable[[str], DemoUser], apis: FakeApis
+) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug")
+
+    apis.handler = broken
+    app = create_app(settings, transport=httpx.MockTransport(apis))
+    with TestClient(app, base_url="http://web.test", raise_server_exceptions=False) as client:
+        client.cookies.set(settings.session_cookie, session_cookie(settings, demo("institution")))
+        response = client.get("/orientations")
+    assert response.status_code == 500
+    assert "Une erreur est survenue" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert "unsafe-inline" not in response.headers["content-security-policy"]

@@ -78,4 +78,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("page failed", path=request.url.path)
-        return _page(request, "errors/500.html", 500)
+        response = _page(request, "errors/500.html", 500)
+        # Answered outside the middleware that adds these to every other page.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+        return response

@@ -73,6 +73,7 @@ async def reload_until(page: Page, text: str, timeout_s: float = 30) -> None:
     raise AssertionError(f"{text!r} not shown on {page.url}")
 
 
+@pytest.mark.timeout(900)  # six processes and a browser: 1.5 to 3.5 min on 2 busy cores
 async def test_the_closed_loop_in_the_browser(stack_factory: StackFactory) -> None:
     stack = await stack_factory(
         ["web", "devidp", "referral", "parcours", "notifications", "reporting"]

@@ -309,8 +309,9 @@ async def agenda(conn: Conn, meeting_id: uuid.UUID) -> list[asyncpg.Record]:
         "SELECT a.situation_id, a.position, s.stage, s.review_due_on, s.referent_id, "
         "d.id AS decision_id, "
         "d.decision, d.decline_reason, d.redirected_to, d.redirect_category, d.axes, d.note, "
-        "d.decided_at "
+        "d.note_enc, d.decided_at, s.subject_id, k.wrapped_key "
         "FROM review_agenda a JOIN situations s ON s.id = a.situation_id "
+        "LEFT JOIN subject_keys k ON k.pre_id = s.pre_id AND k.subject_id = s.subject_id "
         "LEFT JOIN review_decisions d "
         "ON d.situation_id = a.situation_id AND d.meeting_id = a.meeting_id "
         "WHERE a.meeting_id = $1 ORDER BY a.position",
@@ -414,11 +415,11 @@ async def insert_assignment(
     assigned_at: datetime,
     assigned_by: str,
     over_limit: bool,
-    override_reason: str | None,
+    override_reason_enc: bytes | None,
 ) -> None:
     await conn.execute(
         "INSERT INTO referent_assignments (id, situation_id, pre_id, referent_id, assigned_at, "
-        "assigned_by, over_limit, override_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "assigned_by, over_limit, override_reason_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         uuid.uuid4(),
         situation_id,
         pre_id,
@@ -426,7 +427,7 @@ async def insert_assignment(
         assigned_at,
         assigned_by,
         over_limit,
-        override_reason,
+        override_reason_enc,
     )
 
 
@@ -439,8 +440,11 @@ async def set_referent(conn: Conn, situation_id: uuid.UUID, referent_id: uuid.UU
 async def assignments(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT a.referent_id, r.display_name, a.assigned_at, a.assigned_by, a.ended_at, "
-        "a.over_limit, a.override_reason FROM referent_assignments a "
+        "a.over_limit, a.override_reason, a.override_reason_enc, s.subject_id, k.wrapped_key "
+        "FROM referent_assignments a "
         "JOIN referents r ON r.id = a.referent_id "
+        "JOIN situations s ON s.id = a.situation_id "
+        "LEFT JOIN subject_keys k ON k.pre_id = s.pre_id AND k.subject_id = s.subject_id "
         "WHERE a.pre_id = $1 AND a.situation_id = $2 ORDER BY a.assigned_at",
         pre_id,
         situation_id,
@@ -957,6 +961,16 @@ async def erase_subject(
         situation_id,
     )
     await conn.execute("UPDATE handovers SET message = NULL WHERE situation_id = $1", situation_id)
+    # Unreadable already without the key; the clear columns of rows from before issue 15 too.
+    await conn.execute(
+        "UPDATE review_decisions SET note = NULL, note_enc = NULL WHERE situation_id = $1",
+        situation_id,
+    )
+    await conn.execute(
+        "UPDATE referent_assignments SET override_reason = NULL, override_reason_enc = NULL "
+        "WHERE situation_id = $1",
+        situation_id,
+    )
     for table in ("plan_objectives", "plan_actions"):
         await conn.execute(
             f"UPDATE {table} SET title = '[effacé]' WHERE situation_id = $1",  # noqa: S608 - constant names

@@ -18,9 +18,9 @@ from relais_contracts.types import (
     ReviewDecision,
 )
 from relais_parcours.adapters import repository
-from relais_parcours.context import Ctx
+from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import access, erasure, referents, review
+from relais_parcours.service import access, child_texts, erasure, referents, review
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -161,8 +161,13 @@ class DecisionCreated(BaseModel):
     decision: ReviewDecision
 
 
-def _agenda_item(row: Any, who: Principal, mine: uuid.UUID | None) -> AgendaItem:
+def _agenda_item(ctx: Parcours, row: Any, who: Principal, mine: uuid.UUID | None) -> AgendaItem:
     values = {k: row[k] for k in AgendaItem.model_fields}
+    # Under the child's key since issue 15; rows written before keep the clear column.
+    values["note"] = (
+        child_texts.unseal(ctx, row["wrapped_key"], row["subject_id"], row["note_enc"])
+        or row["note"]
+    )
     # The team's words about a child are for the coordination and that child's référent:
     # another référent at the same meeting sees the decision, not the note.
     if not who.has_role("coordinator") and (mine is None or row["referent_id"] != mine):
@@ -170,7 +175,9 @@ def _agenda_item(row: Any, who: Principal, mine: uuid.UUID | None) -> AgendaItem
     return AgendaItem(**values)
 
 
-async def _meeting(runtime: ServiceRuntime, who: Principal, meeting_id: uuid.UUID) -> Meeting:
+async def _meeting(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
+) -> Meeting:
     async with runtime.pool.acquire() as conn:
         row = await repository.get_meeting(conn, who.pre, meeting_id)
         if row is None:
@@ -183,7 +190,7 @@ async def _meeting(runtime: ServiceRuntime, who: Principal, meeting_id: uuid.UUI
         meets_on=row["meets_on"],
         attendees=row["attendees"],
         created_at=row["created_at"],
-        agenda=[_agenda_item(i, who, mine) for i in items],
+        agenda=[_agenda_item(ctx, i, who, mine) for i in items],
     )
 
 
@@ -209,7 +216,7 @@ async def post_review(
         situation_ids=list(dict.fromkeys(body.situation_ids)),
         idempotency_key=idempotency_key,
     )
-    return await _meeting(runtime, who, meeting_id)
+    return await _meeting(runtime, ctx, who, meeting_id)
 
 
 @router.patch(
@@ -226,7 +233,7 @@ async def patch_review(
         attendees=[a.model_dump() for a in body.attendees] if body.attendees is not None else None,
         add_situation_ids=list(dict.fromkeys(body.add_situation_ids)),
     )
-    return await _meeting(runtime, who, review_id)
+    return await _meeting(runtime, ctx, who, review_id)
 
 
 @router.get("/reviews", response_model=list[Meeting], summary="Réunions d'équipe")
@@ -247,8 +254,8 @@ async def list_reviews(
 
 
 @router.get("/reviews/{review_id}", response_model=Meeting, summary="Une réunion d'équipe")
-async def get_review(review_id: uuid.UUID, who: Team, runtime: Runtime) -> Meeting:
-    return await _meeting(runtime, who, review_id)
+async def get_review(review_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx) -> Meeting:
+    return await _meeting(runtime, ctx, who, review_id)
 
 
 @router.post(
@@ -333,6 +340,15 @@ class AssignBody(Body):
     )
 
 
+def _assignment(ctx: Parcours, row: Any) -> Assignment:
+    values = {k: row[k] for k in Assignment.model_fields}
+    values["override_reason"] = (
+        child_texts.unseal(ctx, row["wrapped_key"], row["subject_id"], row["override_reason_enc"])
+        or row["override_reason"]
+    )
+    return Assignment(**values)
+
+
 class Assignment(BaseModel):
     referent_id: uuid.UUID
     display_name: str
@@ -361,7 +377,7 @@ async def put_situation_referent(
     )
     async with runtime.pool.acquire() as conn:
         rows = await repository.assignments(conn, who.pre, situation_id)
-    return [Assignment(**dict(r)) for r in rows]
+    return [_assignment(ctx, r) for r in rows]
 
 
 @router.get(
@@ -370,12 +386,12 @@ async def put_situation_referent(
     summary="Historique des référent·es",
 )
 async def get_situation_referents(
-    situation_id: uuid.UUID, who: Team, runtime: Runtime
+    situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> list[Assignment]:
     async with runtime.pool.acquire() as conn:
         await access.situation_for(conn, who, situation_id)
         rows = await repository.assignments(conn, who.pre, situation_id)
-    return [Assignment(**dict(r)) for r in rows]
+    return [_assignment(ctx, r) for r in rows]
 
 
 class PreSettings(Body):

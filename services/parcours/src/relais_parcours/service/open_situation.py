@@ -19,6 +19,7 @@ from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import OnReferral, on_new_referral, review_due_on
+from relais_parcours.service import child_texts
 from relais_runtime.consumer import PermanentError, Tx
 from relais_runtime.db import Conn
 from relais_runtime.logging import get_logger
@@ -37,10 +38,7 @@ async def store_identity(
         identity = unseal(sealed, keys)
     except (JoseError, ValueError) as exc:
         raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
-    wrapped = await repository.subject_key(conn, pre_id, subject_id)
-    if wrapped is None:
-        wrapped = ctx.vault.new_data_key(subject_id)
-        await repository.insert_subject_key(conn, pre_id, subject_id, wrapped, ctx.vault.master_kid)
+    wrapped = await child_texts.child_key(conn, ctx, pre_id, subject_id)
     return ctx.vault.encrypt(wrapped, subject_id, identity)
 
 

@@ -10,6 +10,7 @@ from relais_contracts.v1.parcours import ReferentAssigned, ReferentRegistered
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import caseload_allows
+from relais_parcours.service import child_texts
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -67,7 +68,9 @@ async def assign(
             assigned_at=now,
             assigned_by=who.sub,
             over_limit=over,
-            override_reason=override_reason if over else None,
+            override_reason_enc=await child_texts.seal(
+                conn, ctx, who.pre, situation["subject_id"], override_reason if over else None
+            ),
         )
         await repository.set_referent(conn, situation_id, referent_id)
         version = await repository.bump_version(conn, situation_id)

@@ -18,7 +18,7 @@ from relais_contracts.v1.parcours import ReviewDecided
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER, meeting_held
-from relais_parcours.service import idempotency
+from relais_parcours.service import child_texts, idempotency
 from relais_parcours.service.consent import today_in
 from relais_parcours.service.dates import FieldRefused, opened_on
 from relais_runtime.auth import Principal
@@ -168,7 +168,9 @@ async def decide(
                 "redirect_category": redirect_category.value if redirect_category else None,
                 "axes": [a.value for a in chosen_axes],
                 "attendees": meeting["attendees"],
-                "note": note,
+                "note_enc": await child_texts.seal(
+                    conn, ctx, who.pre, situation["subject_id"], note
+                ),
                 "decided_by": who.sub,
                 "decided_at": now,
             },

@@ -1,0 +1,83 @@
+"""Crypto-erasure of the team's words about a child (issue 15): the review note and the
+caseload override reason rest under the child's key, never in clear, and are gone with it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from .checks import Harness
+
+pytestmark = pytest.mark.integration
+
+NOTE = "NOTE-EPS famille en grande difficulté"
+OVERRIDE = "MOTIF-DEPASSEMENT fratrie déjà suivie"
+
+
+async def dump(dsn: str) -> str:
+    """The whole database as pg_dump writes it (data included)."""
+    proc = await asyncio.create_subprocess_exec(
+        "pg_dump", "--data-only", "--inserts", dsn, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    return out.decode()
+
+
+async def test_the_note_and_override_reason_never_rest_in_clear_and_die_with_the_childs_key(
+    parcours: Harness, database_dsn: str
+) -> None:
+    h = parcours
+    coordinator = h.auth("coordinator")
+    _, situation_id = await h.open_situation()
+    decided = await h.decide(situation_id, decision="take_up", axes=["health"], note=NOTE)
+    assert decided.status_code == 201, decided.text
+    referent_id = await h.add_referent("referente-1", limit=1)
+    _, other = await h.open_situation()
+    assert (await h.decide(other)).status_code == 201
+    full = await h.http.put(
+        f"/v1/situations/{other}/referent", json={"referent_id": referent_id}, headers=coordinator
+    )
+    assert full.status_code == 200, full.text
+    assigned = await h.http.put(
+        f"/v1/situations/{situation_id}/referent",
+        json={"referent_id": referent_id, "override_reason": OVERRIDE},
+        headers=coordinator,
+    )
+    assert assigned.status_code == 200, assigned.text
+    async with h.app.state.runtime.pool.acquire() as conn:
+        meeting_id = await conn.fetchval(
+            "SELECT meeting_id FROM review_decisions WHERE situation_id = $1",
+            uuid.UUID(situation_id),
+        )
+    meeting = (await h.http.get(f"/v1/reviews/{meeting_id}", headers=coordinator)).json()
+    history = f"/v1/situations/{situation_id}/referents"
+    assert meeting["agenda"][0]["note"] == NOTE  # the team still reads its words…
+    assert (await h.http.get(history, headers=coordinator)).json()[0]["override_reason"] == (
+        OVERRIDE
+    )
+    before = await dump(database_dsn)
+    assert NOTE not in before  # …which never rest in clear
+    assert OVERRIDE not in before
+
+    erased = await h.http.post(
+        f"/v1/situations/{situation_id}/erasure",
+        json={"reason": "data_subject_request"},
+        headers=coordinator,
+    )
+
+    assert erased.status_code == 204, erased.text
+    meeting = (await h.http.get(f"/v1/reviews/{meeting_id}", headers=coordinator)).json()
+    assert meeting["agenda"][0]["note"] is None
+    assert (await h.http.get(history, headers=coordinator)).json()[0]["override_reason"] is None
+    after = await dump(database_dsn)
+    assert "Benaliouche" not in after
+    async with h.app.state.runtime.pool.acquire() as conn:
+        keys = await conn.fetchval(
+            "SELECT count(*) FROM subject_keys k JOIN situations s "
+            "ON s.subject_id = k.subject_id WHERE s.id = $1",
+            uuid.UUID(situation_id),
+        )
+    assert keys == 0

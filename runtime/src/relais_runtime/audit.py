@@ -45,6 +45,7 @@ __all__ = [
     "csv_line",
     "lines",
     "record",
+    "system_actor",
     "verify",
 ]
 
@@ -123,32 +124,10 @@ class Access:
             purpose=purpose,
         )
 
-    @classmethod
-    def by_system(
-        cls,
-        service: str,
-        pre_id: str,
-        action: Action,
-        record_type: str,
-        record_id: object,
-        *,
-        situation_id: uuid.UUID | str | None,
-        field_groups: Sequence[str],
-        purpose: str,
-    ) -> Access:
-        """An access made by Relais itself (a scheduled erasure, an event handled)."""
-        return cls(
-            pre_id=pre_id,
-            actor_sub=f"system:{service}",
-            actor_org="relais",
-            actor_role="system",
-            action=action,
-            record_type=record_type,
-            record_id=str(record_id),
-            situation_id=uuid.UUID(str(situation_id)) if situation_id is not None else None,
-            field_groups=tuple(field_groups),
-            purpose=purpose,
-        )
+
+def system_actor(service: str, pre_id: str) -> Principal:
+    """Relais itself acting in a PRE (a scheduled erasure): ``system:<service>``."""
+    return Principal(f"system:{service}", "relais", pre_id, frozenset({"system"}))
 
 
 def canonical(access: Access, seq: int, at: datetime) -> bytes:

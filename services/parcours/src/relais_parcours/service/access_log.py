@@ -45,29 +45,6 @@ async def read(
     )
 
 
-async def change(
-    conn: Conn,
-    who: Principal,
-    record_type: str,
-    record_id: object,
-    situation_id: uuid.UUID | str | None,
-    field_groups: Sequence[str],
-    purpose: str,
-) -> None:
-    await audit.record(
-        conn,
-        audit.Access.by(
-            who,
-            "change",
-            record_type,
-            record_id,
-            situation_id=situation_id,
-            field_groups=field_groups,
-            purpose=purpose,
-        ),
-    )
-
-
 async def erase(conn: Conn, who: Principal, situation_id: uuid.UUID, reason: str) -> None:
     """The erasure of a situation: every group of its personal data, for ``reason``."""
     await audit.record(

@@ -15,20 +15,12 @@ from datetime import UTC, datetime
 from relais_contracts.types import ErasureReason
 from relais_parcours.context import Parcours
 from relais_parcours.service import erasure
-from relais_runtime import retention
-from relais_runtime.auth import Principal
+from relais_runtime import audit, retention
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
 
 log = get_logger(__name__)
-
-SYSTEM_SUB = "system:parcours-retention"
-
-
-def system(pre_id: str) -> Principal:
-    """The retention job, acting in one PRE (what the access log records as the actor)."""
-    return Principal(sub=SYSTEM_SUB, org="relais", pre=pre_id, roles=frozenset({"system"}))
 
 
 async def erase_due(
@@ -43,7 +35,7 @@ async def erase_due(
         try:
             await erasure.erase(
                 runtime,
-                system(item.pre_id),
+                audit.system_actor("parcours-retention", item.pre_id),
                 uuid.UUID(item.record_id),
                 ErasureReason.RETENTION_PERIOD_ENDED,
             )

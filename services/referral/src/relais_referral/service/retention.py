@@ -54,9 +54,8 @@ async def erase_due(
             await repository.erase_identity(conn, item.pre_id, subject_id)
             await audit.record(
                 conn,
-                audit.Access.by_system(
-                    "referral-retention",
-                    item.pre_id,
+                audit.Access.by(
+                    audit.system_actor("referral-retention", item.pre_id),
                     "erase",
                     "subject",
                     subject_id,

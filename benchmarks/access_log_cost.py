@@ -151,6 +151,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"situations": args.situations, "reads": args.reads, "by": []}
     try:
         async with app.router.lifespan_context(app):
+            configure_logging("bench", "WARNING", stream="stderr")  # the app set stdout
             pool = app.state.runtime.pool
             progress(f"opening {args.situations} situations through the consumer…")
             await open_situations(amqp_url, keys, args.situations)

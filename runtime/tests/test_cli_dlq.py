@@ -91,3 +91,43 @@ async def test_operator_lists_shows_replays_and_purges_parked_messages(amqp_url:
     assert "1 message(s) supprimé(s)" in purged.stdout
     counts = relais(amqp_url, "dlq", "list", "--json")
     assert counts.returncode == 0, counts.stderr
+
+
+async def park_body(amqp_url: str, queue: str, message_id: str, body: bytes) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(PARKING_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(body, message_id=message_id), routing_key=queue, mandatory=True
+        )
+
+
+def event(subject: str, **data: object) -> bytes:
+    return json.dumps({"type": "fr.relais.x.v1", "subject": subject, "data": data}).encode()
+
+
+async def test_purge_child_drops_every_parked_message_about_an_erased_child_only(
+    amqp_url: str,
+) -> None:
+    from relais_runtime.runtime import work_queues
+
+    await declare_topology(
+        amqp_url, work_queues(["parcours.referrals"]), delays_ms=[200], delivery_limit=5
+    )
+    child, referral, other = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    queue = "parcours.referrals"
+    await park_body(amqp_url, queue, "by-subject", event(referral, subject_id=child))
+    await park_body(amqp_url, queue, "by-referral", event("x", referral_ids=[referral]))
+    await park_body(amqp_url, queue, "other-child", event(other, subject_id=other))
+    await park_body(amqp_url, queue, "not-json", b"\xff garbage")
+
+    purged = relais(amqp_url, "dlq", "purge-child", child, referral)
+
+    assert purged.returncode == 0, purged.stderr
+    assert "2 message(s)" in purged.stdout
+    listed = relais(amqp_url, "dlq", "list", queue, "--json")
+    assert [json.loads(line)["message_id"] for line in listed.stdout.splitlines()] == [
+        "other-child",
+        "not-json",
+    ]

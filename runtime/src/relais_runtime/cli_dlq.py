@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from relais_runtime.parking import ParkingLot
+from relais_runtime.parking import ParkingLot, about_child
 from relais_runtime.settings import RelaisSettings
 
 app = typer.Typer(
@@ -112,3 +112,31 @@ def purge(
         raise typer.Exit(1)
     done = asyncio.run(_lot(amqp_url).purge(queue, message_id))
     typer.echo(f"{len(done)} message(s) supprimé(s) de {queue}.dlq")
+
+
+@app.command("purge-child")
+def purge_child(
+    ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="The erased child's ids: subject_id, and its situation and referral ids "
+            "(as subject.erased lists them)."
+        ),
+    ],
+    amqp_url: AmqpOpt = None,
+) -> None:
+    """After an erasure: drop every parked message about the child, in every queue."""
+    lot = _lot(amqp_url)
+
+    async def run() -> dict[str, int]:
+        dropped: dict[str, int] = {}
+        for queue in await lot.counts():
+            gone = await lot.purge_matching(queue, about_child(ids))
+            if gone:
+                dropped[queue] = len(gone)
+        return dropped
+
+    dropped = asyncio.run(run())
+    for queue, count in dropped.items():
+        typer.echo(f"{queue + '.dlq':<40} {count:>8} supprimé(s)")
+    typer.echo(f"{sum(dropped.values())} message(s) parké(s) concernant l'enfant supprimé(s)")

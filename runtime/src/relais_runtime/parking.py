@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -202,10 +202,45 @@ class ParkingLot:
     async def purge(
         self, queue: str, message_id: str | None = None, limit: int = 10_000
     ) -> list[ParkedMessage]:
+        return await self.purge_matching(queue, _matcher(message_id), limit)
+
+    async def purge_matching(
+        self, queue: str, decide: Callable[[ParkedMessage], bool], limit: int = 100_000
+    ) -> list[ParkedMessage]:
+        """Drop the parked messages ``decide`` selects (e.g. :func:`about_child`)."""
+
         async def drop(_channel: AbstractChannel, _msg: AbstractIncomingMessage) -> None:
             return None
 
-        return await self._walk(queue, _matcher(message_id), drop, limit)
+        return await self._walk(queue, decide, drop, limit)
+
+
+def about_child(ids: Collection[str]) -> Callable[[ParkedMessage], bool]:
+    """Whether a parked CloudEvent concerns the child: its subject, or one of the ids
+    (``subject_id``, situations, referrals, handovers) in its data, names one of ``ids``.
+
+    A body that is not a CloudEvent cannot be attributed and is left for the operator.
+    """
+    wanted = {str(i) for i in ids}
+
+    def concerns(parked: ParkedMessage) -> bool:
+        try:
+            event = json.loads(parked.body)
+        except ValueError:
+            return False
+        if not isinstance(event, dict):
+            return False
+        data = event.get("data")
+        found = {str(event.get("subject"))}
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key.endswith("_id"):
+                    found.add(str(value))
+                elif key.endswith("_ids") and isinstance(value, list):
+                    found.update(str(v) for v in value)
+        return not wanted.isdisjoint(found)
+
+    return concerns
 
 
 def _matcher(message_id: str | None) -> Callable[[ParkedMessage], bool]:

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from relais_parcours.service import child_texts
+
 from .checks import Harness
 
 pytestmark = pytest.mark.integration
@@ -81,3 +83,40 @@ async def test_the_note_and_override_reason_never_rest_in_clear_and_die_with_the
             uuid.UUID(situation_id),
         )
     assert keys == 0
+
+
+async def test_notes_written_in_clear_before_are_moved_under_the_key_or_cleared_if_erased(
+    parcours: Harness, database_dsn: str
+) -> None:
+    h = parcours
+    coordinator = h.auth("coordinator")
+    _, kept = await h.open_situation()
+    _, erased = await h.open_situation()
+    for situation_id in (kept, erased):
+        decided = await h.decide(
+            situation_id, decision="take_up", axes=["health"], note="placeholder"
+        )
+        assert decided.status_code == 201, decided.text
+    async with h.app.state.runtime.pool.acquire() as conn:
+        # as an earlier version wrote them: in clear
+        for situation_id in (kept, erased):
+            await conn.execute(
+                "UPDATE review_decisions SET note = $2, note_enc = NULL WHERE situation_id = $1",
+                uuid.UUID(situation_id),
+                f"{NOTE} {situation_id}",
+            )
+        await conn.execute(
+            "UPDATE situations SET stage = 'erased', erased_at = now() WHERE id = $1",
+            uuid.UUID(erased),
+        )
+        meeting_id = await conn.fetchval(
+            "SELECT meeting_id FROM review_decisions WHERE situation_id = $1", uuid.UUID(kept)
+        )
+
+    # (the scheduler's start-up pass may have run too: the outcome is what counts)
+    await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours)
+
+    assert await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours) == 0
+    assert NOTE not in await dump(database_dsn)
+    meeting = (await h.http.get(f"/v1/reviews/{meeting_id}", headers=coordinator)).json()
+    assert meeting["agenda"][0]["note"] == f"{NOTE} {kept}"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from relais_parcours.context import Parcours
-from relais_parcours.service import retention
+from relais_parcours.service import child_texts, retention
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
 from relais_parcours.service.family_notices import announce_expiring_consents
@@ -32,6 +32,8 @@ class DeadlineScheduler(BackgroundLoop):
         try:
             while await backfill_identities(self.runtime, self.ctx):
                 pass  # identities stored as JWE by an earlier version
+            while await child_texts.seal_clear_texts(self.runtime, self.ctx):
+                pass  # notes and override reasons written in clear before issue 15
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("identity_backfill_failed", error=type(exc).__name__)
         while True:

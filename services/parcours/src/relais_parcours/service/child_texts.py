@@ -14,6 +14,7 @@ from relais_parcours.adapters import repository
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_runtime.db import Conn
+from relais_runtime.runtime import ServiceRuntime
 
 
 async def child_key(conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID) -> bytes:
@@ -44,3 +45,39 @@ def unseal(
     except IdentityUnreadableError:
         return None
     return text
+
+
+# Rows written before migration 0017 hold the text in clear: (table, clear, encrypted).
+_CLEAR_COLUMNS = (
+    ("review_decisions", "note", "note_enc"),
+    ("referent_assignments", "override_reason", "override_reason_enc"),
+)
+
+
+async def seal_clear_texts(runtime: ServiceRuntime, ctx: Parcours, batch: int = 200) -> int:
+    """Move up to ``batch`` clear texts of each table under their child's key; how many."""
+    moved = 0
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        for table, clear, sealed in _CLEAR_COLUMNS:
+            # Children erased before the erasure cleared these: clear them now, no new key.
+            await conn.execute(
+                f"UPDATE {table} t SET {clear} = NULL FROM situations s "  # noqa: S608 - constant names
+                f"WHERE s.id = t.situation_id AND s.erased_at IS NOT NULL "
+                f"AND t.{clear} IS NOT NULL"
+            )
+            rows = await conn.fetch(
+                f"SELECT t.id, t.{clear} AS text, s.pre_id, s.subject_id FROM {table} t "  # noqa: S608 - constant names
+                f"JOIN situations s ON s.id = t.situation_id "
+                f"WHERE t.{clear} IS NOT NULL AND t.{sealed} IS NULL AND s.erased_at IS NULL "
+                f"LIMIT $1 FOR UPDATE OF t SKIP LOCKED",
+                batch,
+            )
+            for row in rows:
+                blob = await seal(conn, ctx, row["pre_id"], row["subject_id"], row["text"])
+                await conn.execute(
+                    f"UPDATE {table} SET {sealed} = $2, {clear} = NULL WHERE id = $1",  # noqa: S608
+                    row["id"],
+                    blob,
+                )
+            moved += len(rows)
+    return moved

@@ -137,6 +137,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         family_jwks_path=keys / "family" / "jwks.json",
         keys_dir=keys,
         scheduler_interval_s=3600,
+        log_level="WARNING",
     )
     token = mint_token(
         keys / "jwt-signing.json",

@@ -74,11 +74,15 @@ async def cluster() -> AsyncIterator[tuple[RabbitCluster, float]]:
         await asyncio.to_thread(nodes.stop)
 
 
-async def post_referral(http: httpx.AsyncClient, stack: RunningStack, i: int, burst: Burst) -> str:
-    """POST one referral; on a failure, again with the same Idempotency-Key (the contract)."""
-    key = f"cluster-{i}"
-    headers = {**stack.auth("institution", SCHOOL), "Idempotency-Key": key}
+async def post_referral(
+    http: httpx.AsyncClient, stacks: list[RunningStack], i: int, burst: Burst
+) -> str:
+    """POST one referral; on a failure, again (to the next replica, if several) with the
+    same Idempotency-Key, as the contract asks."""
+    key = f"burst-{i}"
     for attempt in range(60):
+        stack = stacks[(i + attempt) % len(stacks)]
+        headers = {**stack.auth("institution", SCHOOL), "Idempotency-Key": key}
         try:
             r = await http.post(
                 f"{stack.url('referral')}/v1/referrals", json=child_body(i), headers=headers
@@ -100,7 +104,7 @@ async def drive_burst(
 
     async def worker() -> None:
         for i in numbers:
-            referral_id = await post_referral(http, stack, i, burst)
+            referral_id = await post_referral(http, [stack], i, burst)
             burst.accepted.append(referral_id)
             if burst.node_gone.is_set():
                 burst.after_stop.append(referral_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.parking import ParkingLot
+from relais_runtime.parking import ParkingLot, about_child
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.topology import WorkQueue, declare_topology
 
@@ -101,6 +101,15 @@ class ServiceRuntime:
                 on_outcome=self._record_outcome,
             )
         return self.consumers[queue]
+
+    async def purge_parked_about(self, ids: Collection[str]) -> int:
+        """Drop this service's parked messages about an erased child (``about_child``):
+        a parked event may still hold what the erasure destroyed (a sealed identity)."""
+        lot = ParkingLot(self.settings.amqp_url)
+        dropped = 0
+        for queue in self.queue_names:
+            dropped += len(await lot.purge_matching(queue, about_child(ids)))
+        return dropped
 
     async def start(self) -> None:
         s = self.settings

@@ -4,11 +4,15 @@ caseload override reason rest under the child's key, never in clear, and are gon
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
+import aio_pika
 import pytest
 
+from relais_contracts.topology import PARKING_EXCHANGE
 from relais_parcours.service import child_texts
+from relais_runtime.parking import ParkingLot
 
 from .checks import Harness
 
@@ -120,3 +124,36 @@ async def test_notes_written_in_clear_before_are_moved_under_the_key_or_cleared_
     assert NOTE not in await dump(database_dsn)
     meeting = (await h.http.get(f"/v1/reviews/{meeting_id}", headers=coordinator)).json()
     assert meeting["agenda"][0]["note"] == f"{NOTE} {kept}"
+
+
+async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_the_others(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    referral, situation_id = await h.open_situation()
+    other = str(uuid.uuid4())
+    channel = await h.amqp.channel(publisher_confirms=True)
+    parking = await channel.get_exchange(PARKING_EXCHANGE)
+    for message_id, subject in (("about-child", str(referral.subject_id)), ("other", other)):
+        body = {
+            "type": "fr.relais.referral.submitted.v1",
+            "subject": "x",
+            "data": {"subject_id": subject, "sealed": "eyJ...sealed"},
+        }
+        await parking.publish(
+            aio_pika.Message(json.dumps(body).encode(), message_id=message_id),
+            routing_key="parcours.referrals",
+            mandatory=True,
+        )
+    await channel.close()
+
+    erased = await h.http.post(
+        f"/v1/situations/{situation_id}/erasure",
+        json={"reason": "data_subject_request"},
+        headers=h.auth("coordinator"),
+    )
+
+    assert erased.status_code == 204, erased.text
+    lot = ParkingLot(h.app.state.runtime.settings.amqp_url)
+    left = await lot.browse("parcours.referrals")
+    assert [p.message_id for p in left] == ["other"]

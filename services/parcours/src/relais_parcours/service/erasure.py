@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import aio_pika
+
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
 from relais_parcours.adapters import family_repository, repository
@@ -12,7 +14,10 @@ from relais_parcours.service import access_log
 from relais_parcours.service.consent import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
+from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
+
+log = get_logger(__name__)
 
 
 async def erase(
@@ -68,3 +73,13 @@ async def erase(
             tenant=who.pre,
             sequence=sequence,
         )
+    # After the commit: a parked referral.submitted still carries the sealed identity.
+    # Best effort (the erasure stands); the runbook's `relais dlq purge-child` is the fallback.
+    ids = [str(situation["subject_id"]), *map(str, erased), *map(str, referral_ids)]
+    try:
+        dropped = await runtime.purge_parked_about(ids)
+    except (OSError, aio_pika.exceptions.AMQPException) as exc:
+        log.warning("erasure_parked_purge_failed", error=type(exc).__name__)
+    else:
+        if dropped:
+            log.info("erasure_parked_messages_dropped", count=dropped)

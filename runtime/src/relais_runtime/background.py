@@ -5,7 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], *, every_s: float = 0.5) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again while it runs on.
+
+    One cancellation is not always enough: a library that catches ``CancelledError`` while
+    connecting (seen with aio-pika's connect in the maintenance loop) lets the task carry on
+    to its next ``sleep`` and loop for ever, and a plain ``await task`` then never returns.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every_s)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
 
 
 class BackgroundLoop(ABC):
@@ -25,9 +39,7 @@ class BackgroundLoop(ABC):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     @abstractmethod

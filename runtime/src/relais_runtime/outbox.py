@@ -32,6 +32,7 @@ import structlog
 
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_runtime.background import cancel_and_wait
 from relais_runtime.broker import FailoverConnection, node_urls
 from relais_runtime.db import Conn
 
@@ -209,10 +210,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(runner), grace_s)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
 
     def wake(self) -> None:

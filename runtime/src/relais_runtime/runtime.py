@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from faststream.rabbit import RabbitBroker
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_runtime import db, inbox, metrics, outbox
+from relais_runtime.background import cancel_and_wait
 from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
 from relais_runtime.db import Conn
@@ -150,9 +150,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for task in (self._maintenance, self._watchdog, self._lag_watch):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         self._maintenance = self._watchdog = self._lag_watch = None
         self._caught_up.set()
         if self._relay is not None:

@@ -1,0 +1,36 @@
+"""Stopping a background task that swallowed its first cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+from relais_runtime.background import cancel_and_wait
+
+
+async def test_a_task_that_swallows_its_first_cancellation_is_still_stopped() -> None:
+    # What aio-pika's connect did to the maintenance loop: the CancelledError is caught
+    # inside a call, and the loop goes on to sleep; a plain `await task` waited for ever.
+    swallowed = asyncio.Event()
+
+    async def stubborn_loop() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed.is_set():
+                    raise
+                swallowed.set()
+
+    task = asyncio.create_task(stubborn_loop())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait(task, every_s=0.05), timeout=5)
+    assert swallowed.is_set()
+    assert task.cancelled()
+
+
+async def test_a_task_that_already_ended_is_left_as_it_is() -> None:
+    task = asyncio.create_task(asyncio.sleep(0))
+    await task
+    await cancel_and_wait(task)
+    assert task.done()
+    assert not task.cancelled()

@@ -6,9 +6,10 @@ would print them. Idempotent: a new start prints new letters (the older ones sto
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -94,7 +95,8 @@ def load_demo_family(urls: dict[str, str], tok: dict[str, str], out: Path) -> li
             meeting = http.post(
                 f"{parcours}/v1/reviews",
                 json={
-                    "meets_on": date.today().isoformat(),
+                    # The PRE's day: a meeting dated before the situation opened is refused.
+                    "meets_on": datetime.now(ZoneInfo("Europe/Paris")).date().isoformat(),
                     "attendees": [{"name": "Mme Leroy", "organisation": "PRE"}],
                     "situation_ids": [sid],
                 },

@@ -131,7 +131,7 @@ async def get_referrals(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ReferralPage:
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         return await list_referrals(
             conn,
             keys,
@@ -140,6 +140,7 @@ async def get_referrals(
             statuses=[s.value for s in status_] if status_ else None,
             limit=limit,
             offset=offset,
+            reader=who,
         )
 
 
@@ -147,9 +148,14 @@ async def get_referrals(
 async def get_referral(
     referral_id: uuid.UUID, who: Institution, runtime: Runtime, keys: Keys
 ) -> ReferralView:
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         return await view_referral(
-            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
+            conn,
+            keys,
+            pre_id=who.pre,
+            institution_id=who.org,
+            referral_id=referral_id,
+            reader=who,
         )
 
 

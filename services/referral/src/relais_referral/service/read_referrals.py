@@ -16,6 +16,8 @@ from relais_referral.entrypoints.schemas import (
     ReferralView,
     TimelineEntry,
 )
+from relais_runtime import audit
+from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.sealing import KeyNotFoundError
@@ -23,6 +25,10 @@ from relais_runtime.sealing import KeyNotFoundError
 log = structlog.get_logger("relais.referral")
 
 NOT_FOUND = DomainError("referral_not_found", "Orientation introuvable.", status=404)
+
+#: Why a sender reads its referrals (the access log's purpose).
+SENDER_FOLLOW_UP = "suivi de l'orientation par l'établissement qui l'a envoyée"
+FICHE_GROUPS = ("identity.child", "identity.guardians", "referrer", "reasons.description")
 
 
 def _content(keys: ReferralKeys, pre_id: str, row: asyncpg.Record) -> dict[str, Any] | None:
@@ -42,13 +48,34 @@ def _content(keys: ReferralKeys, pre_id: str, row: asyncpg.Record) -> dict[str, 
 
 
 async def view_referral(
-    conn: Conn, keys: ReferralKeys, *, pre_id: str, institution_id: str, referral_id: uuid.UUID
+    conn: Conn,
+    keys: ReferralKeys,
+    *,
+    pre_id: str,
+    institution_id: str,
+    referral_id: uuid.UUID,
+    reader: Principal | None = None,
 ) -> ReferralView:
+    """The sender's view; with ``reader``, the read is recorded (inside the transaction)."""
     row = await repository.get_referral(conn, pre_id, referral_id)
     # Another institution's referral is "not found", not "forbidden": its existence is private.
     if row is None or row["institution_id"] != institution_id:
         raise NOT_FOUND
     timeline = await repository.get_timeline(conn, referral_id)
+    if reader is not None:
+        groups = ("timeline", *(FICHE_GROUPS if row["identity"] is not None else ()))
+        await audit.record(
+            conn,
+            audit.Access.by(
+                reader,
+                "read",
+                "referral",
+                referral_id,
+                situation_id=None,
+                field_groups=groups,
+                purpose=SENDER_FOLLOW_UP,
+            ),
+        )
     return ReferralView(
         id=row["id"],
         pre_id=row["pre_id"],
@@ -72,10 +99,25 @@ async def list_referrals(
     statuses: list[str] | None,
     limit: int,
     offset: int,
+    reader: Principal | None = None,
 ) -> ReferralPage:
     rows, total = await repository.list_referrals(
         conn, pre_id, institution_id, statuses=statuses, limit=limit, offset=offset
     )
+    if reader is not None and rows:
+        # One line for the page: the children's names of these referrals were shown.
+        await audit.record(
+            conn,
+            audit.Access.by(
+                reader,
+                "read",
+                "referral_page",
+                ",".join(str(r["id"]) for r in rows),
+                situation_id=None,
+                field_groups=("identity.child.name",),
+                purpose=SENDER_FOLLOW_UP,
+            ),
+        )
     items = []
     for row in rows:
         child = (_content(keys, pre_id, row) or {}).get("child", {})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -15,11 +18,45 @@ log = structlog.get_logger("relais.db")
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
-async def _init_connection(conn: Conn) -> None:
+#: The transaction-local setting row-level security policies compare ``pre_id`` with
+#: (ADR 0018): set by ``scope_to_tenant``, gone at commit or rollback.
+TENANT_SETTING = "relais.tenant"
+
+
+async def _init_connection(conn: Conn, *, role: str | None = None) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(
             typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
+    if role is not None:
+        # For the connection's life (pool connections are never reset, see PooledConnection):
+        # the service's queries run as a role row-level security applies to, whoever logs in.
+        await conn.execute("SELECT set_config('role', $1, false)", role)
+
+
+async def scope_to_tenant(conn: Conn, tenant: str) -> None:
+    """Scope the current transaction to one tenant (PRE): row-level security lets it see
+    and change that tenant's rows only. Must run inside a transaction (it ends with it)."""
+    await conn.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, tenant)
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    pool: asyncpg.Pool, tenant: str, *, readonly: bool = False
+) -> AsyncIterator[Conn]:
+    """A transaction on a pooled connection, scoped to ``tenant`` from its first statement."""
+    async with pool.acquire() as conn, conn.transaction(readonly=readonly):
+        await scope_to_tenant(conn, tenant)
+        yield conn
+
+
+@asynccontextmanager
+async def role_transaction(pool: asyncpg.Pool, role: str) -> AsyncIterator[Conn]:
+    """A transaction run as ``role`` (``SET LOCAL ROLE``): e.g. a scheduler's sweep across
+    tenants, under a role the policies let through explicitly."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('role', $1, true)", role)
+        yield conn
 
 
 class PooledConnection(asyncpg.Connection):
@@ -59,8 +96,11 @@ class Pool(asyncpg.Pool):
             log.warning("db_connection_lost_on_release", error=type(exc).__name__)
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections encode/decode json and jsonb as Python objects.
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, role: str | None = None
+) -> asyncpg.Pool:
+    """A pool whose connections encode/decode json and jsonb as Python objects; with
+    ``role``, each connection runs as that role (``SET ROLE``) once opened.
 
     asyncpg re-opens broken connections on the next acquire, so a PostgreSQL restart only
     fails the transactions in flight (which the callers retry).
@@ -72,7 +112,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         max_size=max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
-        init=_init_connection,
+        init=partial(_init_connection, role=role),
         loop=None,
         connection_class=PooledConnection,
         record_class=asyncpg.Record,

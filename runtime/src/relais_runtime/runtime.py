@@ -58,6 +58,7 @@ class ServiceRuntime:
         migrations_dir: Path,
         queues: Iterable[str | WorkQueue] = (),
         run_relay: bool = True,
+        db_role: str | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -76,6 +77,8 @@ class ServiceRuntime:
         self._caught_up.set()
         self._publisher: outbox.AmqpPublisher | None = None
         self._run_relay = run_relay
+        #: The role the service's pool runs as (SET ROLE), when it relies on row-level security.
+        self.db_role = db_role
         self.consumers: dict[str, EventConsumer] = {}
         self._maintenance: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -121,7 +124,7 @@ class ServiceRuntime:
             delivery_limit=s.delivery_limit,
         )
         self._pool = await db.create_pool(
-            s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
+            s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max, role=self.db_role
         )
         await self.broker.start()
         if self._run_relay:

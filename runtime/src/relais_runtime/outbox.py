@@ -35,6 +35,7 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_runtime.background import cancel_and_wait
 from relais_runtime.broker import FailoverConnection, node_urls
 from relais_runtime.db import Conn
+from relais_runtime.listen import PgListener
 
 NOTIFY_CHANNEL = "relais_outbox"
 # Short enough that events flow again soon after a broker outage ends.
@@ -175,7 +176,6 @@ class OutboxRelay:
     ) -> None:
         self._pool = pool
         self._publish = publish
-        self._dsn = dsn
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._on_published = on_published
@@ -186,15 +186,22 @@ class OutboxRelay:
         #: when the next summary line is due.
         self._db_down: tuple[float, int, float] | None = None
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: asyncio.Task[None] | None = None
         self._stopping = False
+        # LISTEN for inserts; after a database restart it listens again and the relay
+        # catches up on what was written meanwhile (polling covers the gap).
+        self._listener = PgListener(
+            dsn,
+            NOTIFY_CHANNEL,
+            lambda _payload: self._wake.set(),
+            on_listening=self._wake.set,
+            retry_s=poll_interval_s,
+        )
 
     async def start(self) -> None:
         self._stopping = False
-        self._tasks = [
-            asyncio.create_task(self._run(), name="outbox-relay"),
-            asyncio.create_task(self._listen(), name="outbox-listen"),
-        ]
+        self._runner = asyncio.create_task(self._run(), name="outbox-relay")
+        self._listener.start()
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop after the batch in flight (up to ``grace_s``), then cancel what is left.
@@ -205,13 +212,12 @@ class OutboxRelay:
         """
         self._stopping = True
         self._wake.set()
-        runner = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
+        runner, self._runner = self._runner, None
         if runner is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(runner), grace_s)
-        for task in self._tasks:
-            await cancel_and_wait(task)
-        self._tasks = []
+            await cancel_and_wait(runner)
+        await self._listener.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -383,25 +389,6 @@ class OutboxRelay:
                 failed_rounds=failures,
             )
             self._db_down = None
-
-    async def _listen(self) -> None:
-        """LISTEN for inserts; reconnect after a database restart (polling covers the gap)."""
-        while not self._stopping:
-            conn: Conn | None = None
-            try:
-                conn = await asyncpg.connect(self._dsn)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(NOTIFY_CHANNEL, lambda *_a: self._wake.set())
-                self._wake.set()  # catch up on what was written while not listening
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                pass
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            await asyncio.sleep(self._poll_interval_s)
 
 
 def _describe(exc: BaseException) -> str:

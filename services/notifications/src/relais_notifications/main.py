@@ -54,8 +54,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         async with runtime.lifespan():
-            await hub.start()
-            await dispatcher.start()
+            hub.start()
+            dispatcher.start()
             try:
                 yield
             finally:

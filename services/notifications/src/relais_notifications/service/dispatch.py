@@ -32,6 +32,7 @@ from relais_notifications.domain.delivery import (
     webhook_disabled_title,
 )
 from relais_notifications.service.digest import DIGEST_TYPE
+from relais_runtime.background import BackgroundLoop
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
@@ -49,26 +50,26 @@ ENDPOINTS_DISABLED = Counter(
 )
 
 
-class Dispatcher:
+class Dispatcher(BackgroundLoop):
+    """Sends due deliveries, after the periodic ``jobs``, woken early by ``wake``."""
+
+    task_name = "notifications-dispatcher"
+
     def __init__(self, runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+        super().__init__()
         self.runtime = runtime
         self.settings = settings
-        self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self.wake = asyncio.Event()
         #: Extra periodic jobs (escalations, digests), run before each dispatch round.
         self.jobs: list[Any] = []
 
-    async def start(self) -> None:
+    def start(self) -> None:
         self._client = httpx.AsyncClient()
-        self._task = asyncio.create_task(self._run(), name="notifications-dispatcher")
+        super().start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -170,3 +171,47 @@ def test_sign_out_returns_only_to_the_web_pages(idp: TestClient) -> None:
     assert back.headers["location"] == f"{WEB}/au-revoir"
     elsewhere = idp.get("/logout", params={"post_logout_redirect_uri": "http://evil.example/"})
     assert elsewhere.status_code == 200
+
+
+def _refresh(idp: TestClient, refresh_token: str) -> dict[str, object]:
+    response = idp.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=("relais-web", DEV_CLIENT_SECRET),
+    )
+    body: dict[str, object] = response.json()
+    body["status"] = response.status_code
+    return body
+
+
+async def test_a_refresh_token_gives_a_new_access_token_for_the_same_person(
+    idp: TestClient, keys: Path
+) -> None:
+    verifier, challenge = _pkce()
+    first = _token(idp, _code_for(idp, "cmpp-demo", challenge), verifier)
+    assert isinstance(first["refresh_token"], str)
+    assert (
+        "refresh_token"
+        in idp.get("/.well-known/openid-configuration").json()["grant_types_supported"]
+    )
+    renewed = _refresh(idp, first["refresh_token"])
+    assert renewed["status"] == 200
+    assert renewed["access_token"] != first["access_token"]
+    assert "refresh_token" not in renewed  # not rotated: the first one serves on
+    tokens = JWTVerifier.from_jwks_file(keys / "jwks.json", issuer="relais-dev", audience="relais")
+    principal = await tokens.verify(str(renewed["access_token"]))
+    assert (principal.sub, principal.org) == ("cmpp-demo", "cmpp-rouen-rive-gauche")
+    assert _refresh(idp, first["refresh_token"])["status"] == 200
+
+
+def test_an_unknown_or_expired_refresh_token_is_refused(keys: Path) -> None:
+    settings = DevIdpSettings(
+        env="test", issuer=IDP, web_url=WEB, keys_dir=keys, refresh_token_hours=1 / 3600
+    )
+    idp = TestClient(create_app(settings), base_url=IDP, follow_redirects=False)
+    assert _refresh(idp, "never-issued")["error"] == "invalid_grant"
+    verifier, challenge = _pkce()
+    issued = _token(idp, _code_for(idp, "cmpp-demo", challenge), verifier)
+    time.sleep(1.1)
+    refused = _refresh(idp, str(issued["refresh_token"]))
+    assert (refused["status"], refused["error"]) == (400, "invalid_grant")

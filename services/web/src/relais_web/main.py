@@ -35,9 +35,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(
-    settings: WebSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: WebSettings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    idp_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """``transport`` replaces the network to the APIs (unit tests only)."""
+    """``transport`` replaces the network to the APIs, ``idp_transport`` to the OpenID
+    provider (tests in process only)."""
     settings = settings or WebSettings()
     configure_logging("web", settings.log_level)
 
@@ -56,7 +60,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.oauth = signin.oauth_client(settings)
+    app.state.oauth = signin.oauth_client(settings, idp_transport)
     provider = urlsplit(settings.oidc_discovery_url)
     app.add_middleware(
         SessionMiddleware,

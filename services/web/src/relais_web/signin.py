@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,23 +13,28 @@ from fastapi.responses import RedirectResponse, Response
 from relais_runtime.auth import STAFF_ROLES, ClaimMapping, InvalidTokenError
 from relais_runtime.logging import get_logger
 from relais_web.config import WebSettings
-from relais_web.session import Form, Person, start_session
+from relais_web.session import PROVIDER, Form, Person, expiry_of, start_session
 from relais_web.templating import templates
 
 log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
 
-PROVIDER = "relais"
 
-
-def oauth_client(settings: WebSettings) -> OAuth:
+def oauth_client(settings: WebSettings, transport: httpx.AsyncBaseTransport | None = None) -> OAuth:
+    """``transport`` replaces the network to the provider (tests in process only)."""
+    client_kwargs: dict[str, Any] = {
+        "scope": settings.oidc_scope,
+        "code_challenge_method": "S256",
+    }
+    if transport is not None:
+        client_kwargs["transport"] = transport
     oauth = OAuth()
     oauth.register(
         PROVIDER,
         client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret,
         server_metadata_url=settings.oidc_discovery_url,
-        client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
+        client_kwargs=client_kwargs,
     )
     return oauth
 
@@ -95,8 +100,13 @@ async def callback(request: Request) -> Response:
         "pre": who.pre,
         "roles": sorted(who.roles),
     }
-    expires_at = int(token.get("expires_at") or time.time() + int(token.get("expires_in", 0)))
-    start_session(request, claims=claims, token=token["access_token"], expires_at=expires_at)
+    start_session(
+        request,
+        claims=claims,
+        token=token["access_token"],
+        expires_at=expiry_of(token),
+        refresh_token=token.get("refresh_token"),
+    )
     log.info("signed in", roles=claims["roles"], org=who.org)
     return RedirectResponse(target, status_code=303)
 

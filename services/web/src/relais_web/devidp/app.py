@@ -47,7 +47,9 @@ class DevIdpSettings(RelaisSettings):
     keys_dir: Path = Field(
         default=Path("var/keys"), validation_alias=AliasChoices("RELAIS_KEYS_DIR")
     )
-    access_token_minutes: int = Field(default=60, ge=1)
+    #: Short in the tests that prove a session outlives its access token (0.05: 3 s).
+    access_token_minutes: float = Field(default=60, gt=0)
+    refresh_token_hours: float = Field(default=12, gt=0)
     dsfr_dir: Path = Field(default_factory=lambda: WebSettings.model_fields["dsfr_dir"].default)
 
     @model_validator(mode="after")
@@ -71,8 +73,10 @@ def create_app(settings: DevIdpSettings | None = None) -> FastAPI:
         access_token_issuer=settings.jwt_issuer,
         access_token_audience=settings.jwt_audience,
         access_token_ttl=timedelta(minutes=settings.access_token_minutes),
+        refresh_token_ttl=timedelta(hours=settings.refresh_token_hours),
     )
     app = FastAPI(title="Relais — fournisseur d'identité de développement", docs_url=None)
+    app.state.server = server
     app.add_middleware(SecurityHeadersMiddleware, form_action=("'self'", web))
     app.include_router(ops_router())
     if settings.dsfr_dir.is_dir():
@@ -88,7 +92,7 @@ def create_app(settings: DevIdpSettings | None = None) -> FastAPI:
             "jwks_uri": f"{issuer}/jwks",
             "end_session_endpoint": f"{issuer}/logout",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
             "scopes_supported": ["openid", "profile"],
             "id_token_signing_alg_values_supported": [server.algorithm],

@@ -1,9 +1,11 @@
 """Authlib's authorization server, wired to Starlette, holding everything in memory.
 
-Authorization code with PKCE (S256, required) and OpenID Connect. The access token is the
-JWT today's services accept: :func:`relais_runtime.auth.mint_token` with the dev signing
-key (same ``kid``, ``alg``, ``iss``, ``aud`` and ``sub, org, pre, roles`` claims). The ID
-token is signed with the same key and published at ``jwks_uri``.
+Authorization code with PKCE (S256, required) and OpenID Connect, and refresh tokens (kept
+in memory until their end, not rotated: a page and the live feed renewing one session at
+the same moment both succeed). The access token is the JWT today's services accept:
+:func:`relais_runtime.auth.mint_token` with the dev signing key (same ``kid``, ``alg``,
+``iss``, ``aud`` and ``sub, org, pre, roles`` claims). The ID token is signed with the
+same key and published at ``jwks_uri``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class DevClient:
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
+        return grant_type in ("authorization_code", "refresh_token")
 
 
 @dataclass(slots=True)
@@ -96,6 +98,23 @@ class IssuedCode:
 
     def is_expired(self) -> bool:
         return time.time() - self.auth_time > CODE_TTL_S
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRefreshToken:
+    client_id: str
+    user_sub: str
+    scope: str
+    expires_at: float
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def check_client(self, client: DevClient) -> bool:
+        return client.client_id == self.client_id
+
+    def is_expired(self) -> bool:
+        return time.time() >= self.expires_at
 
 
 class _Payload(OAuth2Payload):  # type: ignore[misc]  # Authlib is untyped
@@ -163,6 +182,24 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]  # Authli
         return demo_user(authorization_code.user_sub)
 
 
+class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # Authlib is untyped
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
+
+    def authenticate_refresh_token(self, refresh_token: str) -> IssuedRefreshToken | None:
+        server: DevAuthorizationServer = self.server
+        issued = server.refresh_tokens.get(refresh_token)
+        if issued is None or issued.is_expired():
+            server.refresh_tokens.pop(refresh_token, None)
+            return None
+        return issued
+
+    def authenticate_user(self, refresh_token: IssuedRefreshToken) -> DemoUser | None:
+        return demo_user(refresh_token.user_sub)
+
+    def revoke_old_credential(self, refresh_token: IssuedRefreshToken) -> None:
+        """Not rotated (no new one is issued): it serves until its end."""
+
+
 class _RequiredS256(CodeChallenge):  # type: ignore[misc]  # Authlib is untyped
     """PKCE for every client, confidential ones included, and only with S256."""
 
@@ -221,6 +258,7 @@ class DevAuthorizationServer(AuthorizationServer):  # type: ignore[misc]  # Auth
         access_token_issuer: str,
         access_token_audience: str,
         access_token_ttl: timedelta,
+        refresh_token_ttl: timedelta,
     ) -> None:
         super().__init__(scopes_supported=["openid", "profile"])
         self.issuer = issuer
@@ -229,9 +267,12 @@ class DevAuthorizationServer(AuthorizationServer):  # type: ignore[misc]  # Auth
         self.access_token_issuer = access_token_issuer
         self.access_token_audience = access_token_audience
         self.access_token_ttl = access_token_ttl
+        self.refresh_token_ttl = refresh_token_ttl
         self.codes: dict[str, IssuedCode] = {}
+        self.refresh_tokens: dict[str, IssuedRefreshToken] = {}
         self.register_token_generator("default", self._generate_token)
         self.register_grant(_CodeGrant, [_RequiredS256(required=True), _OpenIDCode(self)])
+        self.register_grant(_RefreshGrant)
 
     @property
     def signing_key(self) -> OKPKey | ECKey:
@@ -268,12 +309,22 @@ class DevAuthorizationServer(AuthorizationServer):  # type: ignore[misc]  # Auth
             audience=self.access_token_audience,
             ttl=self.access_token_ttl,
         )
-        return {
+        token = {
             "token_type": "Bearer",
             "access_token": access_token,
             "expires_in": int(self.access_token_ttl.total_seconds()),
             "scope": scope or "",
         }
+        if include_refresh_token:
+            refresh = secrets.token_urlsafe(32)
+            self.refresh_tokens[refresh] = IssuedRefreshToken(
+                client_id=client.client_id,
+                user_sub=user.sub,
+                scope=scope or "",
+                expires_at=time.time() + self.refresh_token_ttl.total_seconds(),
+            )
+            token["refresh_token"] = refresh
+        return token
 
     # -- Authlib's framework hooks -----------------------------------------------------
 

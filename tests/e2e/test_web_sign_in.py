@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -99,3 +100,21 @@ async def test_the_providers_access_token_is_accepted_by_the_services_today(
             headers={"Authorization": f"Bearer {access}"},
         )
     assert listed.status_code == 200, listed.text
+
+
+async def test_a_session_outlives_its_access_token_through_the_refresh_token(
+    stack_factory: StackFactory,
+) -> None:
+    # Access tokens of 3 s: every page after that is served on a renewed one.
+    stack = await stack_factory(
+        ["web", "devidp", "referral"], extra_env={"DEVIDP_ACCESS_TOKEN_MINUTES": "0.05"}
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        home = await sign_in(http, stack, "directrice-demo")
+        assert "Bonjour Mme Durand" in home.text
+        for _ in range(2):
+            await asyncio.sleep(3.5)
+            listed = await http.get(f"{stack.url('web')}/orientations")
+            assert listed.status_code == 200, listed.headers.get("location")
+            assert "Mes orientations" in listed.text
+    assert stack.logs().count("session renewed") >= 2

@@ -60,6 +60,11 @@ class WebSettings(RelaisSettings):
 
     dsfr_dir: Path = _DSFR_DIST
 
+    # -- the family's pages: letters tried per client address (parcours locks a letter
+    # after five wrong codes; this bounds how many letters one address may try)
+    family_attempts_per_address: int = Field(default=20, ge=1)
+    family_attempts_window_s: float = Field(default=900.0, gt=0)
+
     @property
     def is_dev(self) -> bool:
         return self.env in ("dev", "test")

@@ -17,6 +17,7 @@ from relais_runtime.logging import configure_logging
 from relais_web import errors, signin
 from relais_web.api import Apis
 from relais_web.config import WebSettings
+from relais_web.family import pages as family_pages
 from relais_web.pages import (
     analyst,
     closure,
@@ -93,4 +94,9 @@ def create_app(
         closure.router,
     ):
         app.include_router(router)
+    family_pages.install(
+        app,
+        attempts_per_address=settings.family_attempts_per_address,
+        window_s=settings.family_attempts_window_s,
+    )
     return app

@@ -14,7 +14,8 @@ What it grants, in the vhost ``relais`` (regexes are anchored):
 
 service users ``relais-<service>``
     configure  the shared exchanges (each service declares them at start-up, idempotently),
-               the delay queues ``relais.delay.<ms>``, and its own queues ``<service>.*``
+               the delay exchanges and queues ``relais.delay.<ms>[.quorum]``, and its own
+               queues ``<service>.*``
     write      ``relais.retry``, ``relais.parking``, ``relais.delay.<ms>`` (retry and park
                copies; RabbitMQ also requires write on a queue's dead-letter exchange to
                declare it), ``relais.events`` if it publishes events, its own queues
@@ -72,7 +73,10 @@ OUTPUT = Path(__file__).with_name("definitions.json")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 SHARED_EXCHANGES = (EVENTS_EXCHANGE, INTAKE_EXCHANGE, RETRY_EXCHANGE, PARKING_EXCHANGE)
-DELAY = DELAY_PREFIX.replace(".", r"\.") + r"\.[0-9]+"
+#: The delay exchanges ``relais.delay.<ms>`` and their quorum queues ``relais.delay.<ms>.quorum``
+#: (the exchange's name is also that of the classic queue services declared before the
+#: delay queues became quorum queues: a service retires it at start-up, with these rights).
+DELAY = DELAY_PREFIX.replace(".", r"\.") + r"\.[0-9]+(\.quorum)?"
 
 
 def _alt(parts: Iterable[str]) -> str:

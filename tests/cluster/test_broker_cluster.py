@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from relais_contracts.topology import DELAY_PREFIX
 from relais_runtime import testing
 from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
 from relais_runtime.testing import free_port
@@ -216,10 +217,12 @@ async def test_a_burst_loses_nothing_and_does_nothing_twice_when_the_busiest_nod
         progress(f"cluster up in {booted_in:.0f} s; starting the services")
         await asyncio.to_thread(stack.stack.start)
         await db.open()
-        # Every work queue is a quorum queue with a replica on each of the three nodes.
-        work = [q for q in nodes.queues(nodes.nodes[0], vhost) if q["type"] == "quorum"]
-        assert work
-        for q in work:
+        # Every queue (work, parking and delay queues) is a quorum queue with a replica on
+        # each of the three nodes: no classic queue left on a single node.
+        declared = nodes.queues(nodes.nodes[0], vhost)
+        assert [q["name"] for q in declared if q["type"] != "quorum"] == []
+        assert any(q["name"].startswith(DELAY_PREFIX) for q in declared)
+        for q in declared:
             assert sorted(q["members"]) == sorted(n.name for n in nodes.nodes), q["name"]
 
         async with httpx.AsyncClient(timeout=15) as http:

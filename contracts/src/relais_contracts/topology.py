@@ -13,7 +13,8 @@ INTAKE_EXCHANGE = "relais.intake"
 RETRY_EXCHANGE = "relais.retry"
 #: Direct exchange receiving parked messages; each work queue binds its ``<queue>.dlq``.
 PARKING_EXCHANGE = "relais.parking"
-#: Prefix of the delay exchanges/queues, one per delay step (``relais.delay.5000``).
+#: Prefix of the delay exchanges and queues, one per delay step (exchange ``relais.delay.5000``,
+#: quorum queue ``relais.delay.5000.quorum``).
 DELAY_PREFIX = "relais.delay"
 #: Per-organisation delivery queues made by ``notifications``: ``deliver.<org_id>``.
 DELIVERY_QUEUE_PREFIX = "deliver"
@@ -27,8 +28,13 @@ def parking_queue(queue: str) -> str:
 
 
 def delay_name(delay_ms: int) -> str:
-    """Name of the delay exchange and queue for one backoff step."""
+    """Name of the delay exchange for one backoff step (also its former classic queue)."""
     return f"{DELAY_PREFIX}.{delay_ms}"
+
+
+def delay_queue(delay_ms: int) -> str:
+    """Name of the (quorum) delay queue for one backoff step, bound to ``delay_name``."""
+    return f"{delay_name(delay_ms)}.quorum"
 
 
 def delivery_queue(org_id: str) -> str:

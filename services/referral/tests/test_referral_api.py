@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from relais_referral.adapters import fiches
+from relais_referral.adapters.fiches import FICHE_COLUMNS, FICHE_JOIN
 from relais_referral.config import ReferralSettings
 from relais_referral.entrypoints.maintenance import Maintenance
 from relais_referral.entrypoints.schemas import ReferralRequest
 from relais_referral.main import create_app
+from relais_runtime.sealing import unseal
 
 pytestmark = pytest.mark.integration
 
@@ -48,19 +51,39 @@ async def test_identity_is_encrypted_at_rest_and_sealed_on_the_wire(app: Any, fi
     await app.register(SCHOOL)
     r = await post(app, fiche())
     async with app.runtime.pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT * FROM referrals WHERE id = $1::uuid", r.json()["id"])
+        row = await conn.fetchrow(
+            f"SELECT {FICHE_COLUMNS} FROM referrals r {FICHE_JOIN} WHERE r.id = $1::uuid",
+            r.json()["id"],
+        )
         values = []
-        for table in ("referrals", "subjects", "referral_timeline", "relais_outbox"):
+        for table in (
+            "referrals",
+            "subjects",
+            "subject_keys",
+            "referral_timeline",
+            "relais_outbox",
+        ):
             for rec in await conn.fetch(f"SELECT * FROM {table}"):
-                values += [v.decode() if isinstance(v, bytes) else str(v) for v in rec.values()]
+                values += [
+                    v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+                    for v in rec.values()
+                ]
+        columns = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'referrals'"
+        )
     everything = " ".join(values)
     for needle in ("Éloïse", "Eloise", "Le Gall", "2017-03-14", "0612345678", "durand@", "lecture"):
         assert needle not in everything
-    assert app.keys.decrypt("pre-76540", row["identity"])["content"]["child"]["last_name"] == (
-        "Le Gall-Martin"
-    )
+    # At rest: under the child's own key, opened through the wrapped key of its subject.
+    assert row["identity"] is None
+    opened = fiches.open_fiche(app.keys, "pre-76540", row)
+    assert opened is not None
+    assert opened["child"]["last_name"] == "Le Gall-Martin"
+    # On the wire: sealed to the PRE (parcours opens it); no copy of that JWE is kept here.
+    assert "sealed" not in {c["column_name"] for c in columns}
     [submitted] = await app.outbox("referral.submitted.v1")
-    assert submitted["data"]["sealed"] == row["sealed"]
+    private = app.keys.pre.private_keys("pre-76540")
+    assert unseal(submitted["data"]["sealed"], private)["child"]["first_name"] == "Éloïse"
     assert submitted["data"]["facts"]["school_level"] == "ce2"
 
 
@@ -172,7 +195,7 @@ async def test_an_idempotency_key_past_its_retention_is_pruned_and_a_recent_one_
             await asyncio.sleep(0.1)
         assert await pruned()
     # Nothing left past its retention: the replica that runs next prunes nothing.
-    assert await Maintenance(app.runtime, settings).run_once() == 0
+    assert await Maintenance(app.runtime, settings, app.keys).run_once() == 0
     # The pruned key no longer replays: a new referral, still recognised as the same child.
     again = await post(app, fiche(), **{"Idempotency-Key": "fiche-old"})
     assert again.status_code == 201, again.text

@@ -20,9 +20,11 @@ YEAR = timedelta(days=365)
 async def stored(app: Any, referral_id: str) -> dict[str, Any]:
     async with app.runtime.pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT r.sealed, r.identity, r.status, "
+            "SELECT r.fiche, r.identity, r.status, "
             "(SELECT count(*) FROM subjects s WHERE s.pre_id = r.pre_id "
-            " AND s.subject_id = r.subject_id) AS indexed "
+            " AND s.subject_id = r.subject_id) AS indexed, "
+            "(SELECT count(*) FROM subject_keys k WHERE k.pre_id = r.pre_id "
+            " AND k.subject_id = r.subject_id) AS keyed "
             "FROM referrals r WHERE r.id = $1",
             uuid.UUID(referral_id),
         )
@@ -49,11 +51,11 @@ async def test_a_withdrawn_referral_is_erased_two_years_after_once_and_an_open_o
 
     assert (before, after, again) == (0, 1, 0)
     gone = await stored(app, withdrawn["id"])
-    assert (gone["sealed"], gone["identity"], gone["indexed"]) == ("", None, 0)
+    assert (gone["fiche"], gone["identity"], gone["indexed"], gone["keyed"]) == (None, None, 0, 0)
     assert gone["status"] == "withdrawn"  # the sender's timeline stays
     kept = await stored(app, still_open["id"])
-    assert kept["sealed"] != ""
-    assert kept["indexed"] == 1
+    assert kept["fiche"] is not None
+    assert (kept["indexed"], kept["keyed"]) == (1, 1)
     async with app.runtime.pool.acquire() as conn:
         line = await conn.fetchrow("SELECT actor_sub, action, record_type FROM relais_access_log")
     assert dict(line) == {

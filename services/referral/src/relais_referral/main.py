@@ -32,7 +32,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         routers=[router, well_known],
     )
     app.state.referral_keys = keys
-    maintenance = Maintenance(runtime, settings)
+    maintenance = Maintenance(runtime, settings, keys)
     app.state.referral_maintenance = maintenance
 
     @asynccontextmanager

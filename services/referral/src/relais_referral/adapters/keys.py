@@ -4,8 +4,12 @@ Per PRE, one JSON file ``<secrets_dir>/<pre_id>.referral.json`` (mode 0600)::
 
     {"store": [<oct JWK>, ...], "index": <oct JWK>}
 
-- ``store``: AES-256 keys encrypting identities at rest (JWE ``dir`` + ``A256GCM``), the
-  newest first; older keys stay to read what they encrypted (the JWE ``kid`` picks one).
+- ``store``: AES-256 master keys, the newest first. Each child's fiches are encrypted
+  under a data key of the child's own (``relais_runtime.vault``), stored wrapped by the
+  newest store key in ``subject_keys`` (its ``master_kid`` names the store key); deleting
+  that row erases the child. Older store keys stay to unwrap what they wrapped. (Before
+  migration 0005 a fiche was a JWE ``dir``/``A256GCM`` under the store key itself:
+  :meth:`ReferralKeys.decrypt` reads those until the start-up job moved them.)
 - ``index``: the HMAC key of the blind index (one child, one ``subject_id``). It is not
   rotated in place: every stored index would have to be recomputed with the new key.
 
@@ -32,6 +36,7 @@ from joserfc.jwk import ECKey, KeySet, OctKey
 
 from relais_runtime.sealing import ALG as SEAL_ALG
 from relais_runtime.sealing import KeyNotFoundError, PreKeys
+from relais_runtime.vault import SubjectVault
 
 STORE_ALG = "dir"
 STORE_ENC = "A256GCM"
@@ -111,14 +116,20 @@ class _PreSecrets:
     store: tuple[OctKey, ...]  # newest first
     store_set: KeySet
     index: bytes
+    vault: SubjectVault
+
+
+def _oct_bytes(k: str) -> bytes:
+    return base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
 
 
 def _parse_secrets(raw: str) -> _PreSecrets:
     data: dict[str, Any] = json.loads(raw)
     store = tuple(OctKey.import_key(k) for k in data["store"])
-    k = data["index"]["k"]
-    index = base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
-    return _PreSecrets(store, KeySet(list(store)), index)
+    masters = {k.get("kid", ""): _oct_bytes(k["k"]) for k in data["store"]}
+    newest = data["store"][0]
+    vault = SubjectVault(_oct_bytes(newest["k"]), kid=newest.get("kid", ""), previous=masters)
+    return _PreSecrets(store, KeySet(list(store)), _oct_bytes(data["index"]["k"]), vault)
 
 
 class ReferralKeys:
@@ -161,13 +172,19 @@ class ReferralKeys:
     def index_key(self, pre_id: str) -> bytes:
         return self._secrets(pre_id).index
 
+    def vault(self, pre_id: str) -> SubjectVault:
+        """The PRE's per-child key vault (its store keys are the masters)."""
+        return self._secrets(pre_id).vault
+
     def encrypt(self, pre_id: str, payload: dict[str, Any]) -> str:
-        """Encrypt for storage with the PRE's newest store key."""
+        """A fiche as stored before per-child keys (JWE under the PRE's store key); tests
+        use it to make such rows for the start-up job that moves them."""
         key = self._secrets(pre_id).store[0]
         header = {"alg": STORE_ALG, "enc": STORE_ENC, "kid": key.kid or ""}
         return jwe.encrypt_compact(header, json.dumps(payload).encode(), key)
 
     def decrypt(self, pre_id: str, token: str) -> dict[str, Any]:
+        """Open a fiche stored before per-child keys (JWE under a store key)."""
         keys = self._secrets(pre_id).store_set
         try:
             plaintext = jwe.decrypt_compact(token, keys).plaintext or b""

@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 
 from relais_contracts.types import ReferralStatus
+from relais_referral.adapters import fiches
+from relais_referral.adapters.fiches import FICHE_COLUMNS, FICHE_JOIN
 from relais_referral.domain.timeline import StatusChange
 from relais_runtime.db import Conn
 
@@ -184,8 +186,7 @@ async def insert_referral(
     subject_id: uuid.UUID,
     known_subject: bool,
     facts: dict[str, Any],
-    sealed: str,
-    identity: str,
+    fiche: bytes,
     channel: str,
     external_ref: str | None,
     submitted_at: datetime,
@@ -194,10 +195,10 @@ async def insert_referral(
     await conn.execute(
         "WITH referral AS ("
         "INSERT INTO referrals (id, pre_id, institution_id, subject_id, known_subject, status, "
-        "version, facts, sealed, identity, channel, external_ref, submitted_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $12) RETURNING id) "
+        "version, facts, fiche, channel, external_ref, submitted_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id) "
         "INSERT INTO referral_timeline (referral_id, position, status, at) "
-        "SELECT id, 1, $6, $12 FROM referral",
+        "SELECT id, 1, $6, $11 FROM referral",
         referral_id,
         pre_id,
         institution_id,
@@ -205,8 +206,7 @@ async def insert_referral(
         known_subject,
         ReferralStatus.RECEIVED.value,
         facts,
-        sealed,
-        identity,
+        fiche,
         channel,
         external_ref,
         submitted_at,
@@ -244,8 +244,9 @@ async def append_status(
 
 async def get_referral(conn: Conn, pre_id: str, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, pre_id, institution_id, subject_id, known_subject, status, submitted_at, "
-        "updated_at, identity, channel, external_ref FROM referrals WHERE pre_id = $1 AND id = $2",
+        f"SELECT {FICHE_COLUMNS}, r.pre_id, r.institution_id, r.known_subject, r.status, "  # noqa: S608 (fixed column list)
+        f"r.submitted_at, r.updated_at, r.channel, r.external_ref FROM referrals r {FICHE_JOIN} "
+        "WHERE r.pre_id = $1 AND r.id = $2",
         pre_id,
         referral_id,
     )
@@ -261,9 +262,10 @@ async def list_referrals(
     offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(
-        "SELECT id, status, submitted_at, updated_at, identity FROM referrals "
-        "WHERE pre_id = $1 AND institution_id = $2 AND ($3::text[] IS NULL OR status = ANY($3)) "
-        "ORDER BY submitted_at DESC, id LIMIT $4 OFFSET $5",
+        f"SELECT {FICHE_COLUMNS}, r.status, r.submitted_at, r.updated_at "  # noqa: S608 (fixed column list)
+        f"FROM referrals r {FICHE_JOIN} WHERE r.pre_id = $1 AND r.institution_id = $2 "
+        "AND ($3::text[] IS NULL OR r.status = ANY($3)) "
+        "ORDER BY r.submitted_at DESC, r.id LIMIT $4 OFFSET $5",
         pre_id,
         institution_id,
         statuses,
@@ -289,12 +291,5 @@ async def get_timeline(conn: Conn, referral_id: uuid.UUID) -> list[asyncpg.Recor
 
 
 async def erase_identity(conn: Conn, pre_id: str, subject_id: uuid.UUID) -> None:
-    """Forget who the child is: the fiche, the sealed copy, and the blind index."""
-    await conn.execute(
-        "UPDATE referrals SET sealed = '', identity = NULL WHERE pre_id = $1 AND subject_id = $2",
-        pre_id,
-        subject_id,
-    )
-    await conn.execute(
-        "DELETE FROM subjects WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
-    )
+    """Forget who the child is: its key, its fiches and its blind index (``fiches``)."""
+    await fiches.erase_child(conn, pre_id, subject_id)

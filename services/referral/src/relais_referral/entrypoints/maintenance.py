@@ -10,6 +10,8 @@ import asyncio
 
 import asyncpg
 
+from relais_referral.adapters import fiches
+from relais_referral.adapters.keys import ReferralKeys
 from relais_referral.config import ReferralSettings
 from relais_referral.service import retention
 from relais_referral.service.prune_idempotency_keys import prune_idempotency_keys
@@ -23,13 +25,18 @@ log = get_logger(__name__)
 class Maintenance(BackgroundLoop):
     task_name = "referral-maintenance"
 
-    def __init__(self, runtime: ServiceRuntime, settings: ReferralSettings) -> None:
+    def __init__(
+        self, runtime: ServiceRuntime, settings: ReferralSettings, keys: ReferralKeys
+    ) -> None:
         super().__init__()
         self.runtime = runtime
         self.settings = settings
+        self.keys = keys
 
     async def run_once(self) -> int:
         s = self.settings
+        # Fiches written before per-child keys (migration 0005): moved on the first run.
+        await fiches.move_under_child_keys(self.runtime.pool, self.keys)
         pruned = await prune_idempotency_keys(
             self.runtime, s.idempotency_retention_days, s.idempotency_prune_batch
         )

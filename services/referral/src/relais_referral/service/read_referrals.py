@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from relais_referral.adapters import repository
+from relais_referral.adapters import fiches, repository
 from relais_referral.adapters.keys import ReferralKeys, UnreadableError
 from relais_referral.entrypoints.schemas import (
     ReferralPage,
@@ -33,18 +33,11 @@ FICHE_GROUPS = ("identity.child", "identity.guardians", "referrer", "reasons.des
 
 def _content(keys: ReferralKeys, pre_id: str, row: asyncpg.Record) -> dict[str, Any] | None:
     """The decrypted fiche, or None when erased (or unreadable: logged, never guessed)."""
-    if row["identity"] is None:
-        return None
     try:
-        stored = keys.decrypt(pre_id, row["identity"])
+        return fiches.open_fiche(keys, pre_id, row)
     except (UnreadableError, KeyNotFoundError) as exc:
-        log.error("identity_unreadable", referral_id=str(row["id"]), error=type(exc).__name__)
+        log.error("identity_unreadable", referral_id=str(row["id"]), error=str(exc))
         return None
-    if stored.get("referral_id") != str(row["id"]):
-        log.error("identity_mismatch", referral_id=str(row["id"]))
-        return None
-    content: dict[str, Any] = stored["content"]
-    return content
 
 
 async def view_referral(
@@ -63,7 +56,8 @@ async def view_referral(
         raise NOT_FOUND
     timeline = await repository.get_timeline(conn, referral_id)
     if reader is not None:
-        groups = ("timeline", *(FICHE_GROUPS if row["identity"] is not None else ()))
+        held = row["fiche"] is not None or row["identity"] is not None
+        groups = ("timeline", *(FICHE_GROUPS if held else ()))
         await audit.record(
             conn,
             audit.Access.by(

@@ -9,7 +9,7 @@ from typing import Literal
 
 from relais_contracts.types import ReferralStatus, SourceCategory
 from relais_contracts.v1.referral import ReferralFacts, ReferralStatusChanged, ReferralSubmitted
-from relais_referral.adapters import repository
+from relais_referral.adapters import fiches, repository
 from relais_referral.adapters.keys import ReferralKeys
 from relais_referral.domain.identity import blind_index, fingerprint
 from relais_referral.domain.referral import age_on
@@ -144,9 +144,14 @@ async def submit_referral(
         subject_id=subject_id,
         known_subject=known,
         facts=facts.model_dump(mode="json"),
-        sealed=sealed,
-        # The referral id is inside the ciphertext: a row's fiche can't be swapped for another's.
-        identity=keys.encrypt(pre_id, {"referral_id": str(referral_id), "content": content}),
+        fiche=await fiches.seal_fiche(
+            conn,
+            keys,
+            pre_id=pre_id,
+            subject_id=subject_id,
+            referral_id=referral_id,
+            content=content,
+        ),
         channel=channel,
         external_ref=external_ref,
         submitted_at=now,

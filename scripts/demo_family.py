@@ -5,6 +5,7 @@ would print them. Idempotent: a new start prints new letters (the older ones sto
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,15 +78,37 @@ def _situation(
     raise RuntimeError("the demo family's situation did not open in parcours")
 
 
-def load_demo_family(urls: dict[str, str], tok: dict[str, str], out: Path) -> list[Path]:
-    """Refer, take up, consent, print the letters; returns the PDF files written."""
+def read_letter(path: Path) -> tuple[str, str]:
+    """What a parent reads on the printed letter: its link and its code."""
+    from pypdf import PdfReader  # a development dependency, as this script is
+
+    text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    link = re.search(r"https?://\S+/famille/lettre/\S+", text)
+    code = re.search(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b", text)
+    if link is None or code is None:
+        raise ValueError(f"no link or code on the letter {path}")
+    return link.group(0), code.group(0)
+
+
+def load_demo_family(
+    urls: dict[str, str],
+    tok: dict[str, str],
+    out: Path,
+    referral: dict[str, Any] | None = None,
+    idempotency_key: str = "demo-famille-ouali",
+) -> list[Path]:
+    """Refer, take up, consent, print the letters; returns the PDF files written (one per
+    guardian, ``lettre-acces-<first name>.pdf``). Another family than the Ouali one
+    (``referral``, its own ``idempotency_key``) gets the same treatment."""
+    referral = referral or REFERRAL
+    guardians = referral["guardians"]
     referral_url, parcours = urls["referral"], urls["parcours"]
     coordinator, referent = _bearer(tok["coordinator"]), _bearer(tok["referent"])
     with httpx.Client(timeout=30) as http:
         r = http.post(
             f"{referral_url}/v1/referrals",
-            json=REFERRAL,
-            headers={**_bearer(tok["institution"]), "Idempotency-Key": "demo-famille-ouali"},
+            json=referral,
+            headers={**_bearer(tok["institution"]), "Idempotency-Key": idempotency_key},
         )
         r.raise_for_status()
         situation = _situation(http, parcours, coordinator, r.json()["id"])
@@ -119,9 +142,17 @@ def load_demo_family(urls: dict[str, str], tok: dict[str, str], out: Path) -> li
                     "form": "signed",
                     "given_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "guardians": [
-                        {"label": "Samira Ouali", "relationship": "mother"},
-                        {"label": "Karim Ouali", "relationship": "father"},
+                        {
+                            "label": f"{g['first_name']} {g['last_name']}",
+                            "relationship": g["relationship"],
+                        }
+                        for g in guardians
                     ],
+                    **(
+                        {"sole_guardian_reason": "Seul titulaire connu de l'autorité parentale."}
+                        if len(guardians) == 1
+                        else {}
+                    ),
                     "scope": [
                         {
                             "partner_id": "cmpp-rouen-rive-gauche",
@@ -134,7 +165,7 @@ def load_demo_family(urls: dict[str, str], tok: dict[str, str], out: Path) -> li
             ).raise_for_status()
         out.mkdir(parents=True, exist_ok=True)
         written = []
-        for guardian, name in ((0, "samira"), (1, "karim")):
+        for guardian, name in enumerate(g["first_name"].lower() for g in guardians):
             letter = http.post(
                 f"{parcours}/v1/situations/{sid}/family-letters",
                 json={"guardian": guardian},

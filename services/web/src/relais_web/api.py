@@ -85,8 +85,10 @@ class Apis:
         json: Any = None,
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        accept: str = "application/json",
     ) -> Any:
-        headers = {"Authorization": f"Bearer {person.token}", "Accept": "application/json"}
+        """The JSON answer; with another ``accept`` (a PDF), its bytes."""
+        headers = {"Authorization": f"Bearer {person.token}", "Accept": accept}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
@@ -98,6 +100,8 @@ class Apis:
             log.warning("api unreachable", service=service, error=type(exc).__name__)
             raise ApiUnavailableError(service) from exc
         if resp.status_code < 400:
+            if accept != "application/json":
+                return resp.content
             return resp.json() if resp.content else None
         body = _json_or_empty(resp)
         log.info("api refused", service=service, status=resp.status_code, code=body.get("code"))

@@ -23,6 +23,7 @@ from relais_web.pages import (
     closure,
     coordinator,
     directory,
+    family_staff,
     home,
     institution,
     links,
@@ -92,6 +93,7 @@ def create_app(
         notices.router,
         analyst.router,
         closure.router,
+        family_staff.router,
     ):
         app.include_router(router)
     family_pages.install(

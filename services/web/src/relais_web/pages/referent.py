@@ -13,6 +13,7 @@ from relais_web.api import ApiError
 from relais_web.forms import situation as forms
 from relais_web.forms.values import FormValues, text
 from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.family_staff import changes_by_family
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(include_in_schema=False)
@@ -77,6 +78,7 @@ async def situation_page(
         partners=partners,
         partner_options=[(p["id"], p["name"]) for p in partners],
         partner_names={p["id"]: p["name"] for p in partners},
+        family_changes=changes_by_family(consents, partners),
         withdraw_options=[(g["label"], g["label"]) for g in (active or {}).get("guardians", [])],
         today=forms.today().isoformat(),
         referent_names={r["id"]: r["display_name"] for r in referents},

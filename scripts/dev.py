@@ -30,7 +30,7 @@ from relais_runtime.sealing import generate_pre_key
 from relais_web.devidp.users import DEMO_USERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_family import load_demo_family
+from demo_family import load_demo_family, read_letter
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PRE = "pre-76540"  # Rouen (INSEE 76540)
@@ -223,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         write_tokens(args.var / "demo-tokens.env", tok)
         print(f"\nRelais : {config.url('web')}  (connexion : choisissez une personne du PRE)")
+        print("\nEspace famille (sans compte : le lien et le code de la lettre, une fois) :")
+        for path, who in zip(letters, ("mère, en arabe", "père, en français"), strict=False):
+            link, code = read_letter(path)
+            print(f"  {who:<18} {link}  code {code}  ({path})")
         print("\nServices prêts :")
         for name in stack.processes:
             if name not in ("web", "devidp"):

@@ -16,6 +16,7 @@ from faststream.rabbit import RabbitBroker
 
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.v1.parcours import SubjectErased
 from relais_runtime import db, inbox, metrics, outbox
 from relais_runtime.background import cancel_and_wait
 from relais_runtime.broker import create_broker
@@ -112,6 +113,28 @@ class ServiceRuntime:
         dropped = 0
         for queue in self.queue_names:
             dropped += len(await lot.purge_matching(queue, about_child(ids)))
+        return dropped
+
+    async def purge_parked_after_erasure(self, erased: SubjectErased, *more: str) -> int:
+        """``purge_parked_about`` the erased child's ids (and ``more`` of this service's),
+        best effort: run by each service's ``subject.erased`` subscriber. The erasure
+        stands if the broker fails (logged; the runbook's ``relais dlq purge-child`` is the
+        fallback); a redelivered erasure purges again."""
+        ids = [
+            str(erased.subject_id),
+            *map(str, erased.situation_ids),
+            *map(str, erased.referral_ids),
+            *more,
+        ]
+        try:
+            dropped = await self.purge_parked_about(ids)
+        except (OSError, aio_pika.exceptions.AMQPException) as exc:
+            log.warning(
+                "erasure_parked_purge_failed", service=self.service, error=type(exc).__name__
+            )
+            return 0
+        if dropped:
+            log.info("erasure_parked_messages_dropped", service=self.service, count=dropped)
         return dropped
 
     async def start(self) -> None:

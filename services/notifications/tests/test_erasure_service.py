@@ -6,9 +6,11 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import aio_pika
 import pytest
 
 from relais_contracts.envelope import new_event
+from relais_contracts.topology import PARKING_EXCHANGE, parking_queue
 from relais_contracts.v1.parcours import (
     DeadlineOverdue,
     HandoverAccepted,
@@ -17,7 +19,10 @@ from relais_contracts.v1.parcours import (
     SubjectErased,
 )
 from relais_contracts.v1.referral import ReferralStatusChanged
+from relais_notifications.entrypoints.consumers import EVENTS_QUEUE
 from relais_notifications.service.digest import send_digests
+from relais_runtime import testing
+from relais_runtime.parking import ParkingLot
 
 from .conftest import ServiceFactory, SmtpFactory, eventually, publish_event
 from .samples import example
@@ -94,3 +99,40 @@ async def test_an_erased_child_leaves_no_feed_item_delivery_digest_line_answer_o
     assert [i["link"] for i in digest["payload"]["data"]["items"]] == [
         f"https://parcours.example/v1/handovers/{kept_handover}"
     ]
+
+
+async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_the_others(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service()
+    erased = example(SubjectErased)
+    other = uuid.uuid4()
+    dlq = parking_queue(EVENTS_QUEUE)
+    before = await testing.message_count(service.amqp_url, dlq)  # other tests' parked ones
+    connection = await aio_pika.connect(service.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        parking = await channel.get_exchange(PARKING_EXCHANGE)
+        for subject_id in (erased.subject_id, other):
+            body = {"type": "fr.relais.handover.requested.v1", "subject": str(uuid.uuid4())}
+            await parking.publish(
+                aio_pika.Message(
+                    json.dumps(body | {"data": {"subject_id": str(subject_id)}}).encode(),
+                    message_id=f"about-{subject_id}",
+                ),
+                routing_key=EVENTS_QUEUE,
+                mandatory=True,
+            )
+    assert await testing.message_count(service.amqp_url, dlq) == before + 2
+
+    await service.publish(erased)
+
+    async def one_dropped() -> bool:
+        return await testing.message_count(service.amqp_url, dlq) == before + 1
+
+    await eventually(one_dropped)
+    lot = ParkingLot(service.amqp_url)
+    left = {p.message_id for p in await lot.browse(EVENTS_QUEUE)}
+    assert f"about-{other}" in left
+    assert f"about-{erased.subject_id}" not in left
+    await lot.purge(EVENTS_QUEUE, f"about-{other}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -18,6 +19,7 @@ from relais_contracts.topology import (
     CLOUDEVENTS_CONTENT_TYPE,
     EVENTS_EXCHANGE,
     INTAKE_EXCHANGE,
+    PARKING_EXCHANGE,
     parking_queue,
 )
 from relais_contracts.v1.parcours import (
@@ -28,12 +30,15 @@ from relais_contracts.v1.parcours import (
     SubjectErased,
 )
 from relais_contracts.v1.referral import ReferralFacts, SubmitReferral
+from relais_runtime import testing
+from relais_runtime.parking import ParkingLot
 from relais_runtime.sealing import seal
 
 pytestmark = pytest.mark.integration
 
 PRE = "pre-76540"
 SCHOOL = "ecole-jules-ferry-rouen"
+PARCOURS_EVENTS = "referral.parcours-events"
 NOW = datetime.now(UTC)
 
 
@@ -438,3 +443,44 @@ async def test_an_unregistered_sender_over_amqp_is_parked(app: Any, fiche: Any) 
 
 async def _has(app: Any, referral_id: str, status: str) -> bool:
     return status in await timeline(app, referral_id)
+
+
+async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_the_others(
+    app: Any,
+) -> None:
+    child, other = uuid.uuid4(), uuid.uuid4()
+    ids = {f"about-{child}": child, f"about-{other}": other}
+    dlq = parking_queue(PARCOURS_EVENTS)
+    before = await testing.message_count(app.amqp_url, dlq)  # other tests' parked messages
+    await park_about(app.amqp_url, PARCOURS_EVENTS, ids)
+    assert await testing.message_count(app.amqp_url, dlq) == before + 2
+    erased = SubjectErased(subject_id=child, reason="data_subject_request", erased_at=NOW)
+    await publish(app.amqp_url, erased)
+
+    async def one_dropped() -> bool:
+        return await testing.message_count(app.amqp_url, dlq) == before + 1
+
+    await eventually(one_dropped)
+    left = {p.message_id for p in await ParkingLot(app.amqp_url).browse(PARCOURS_EVENTS)}
+    assert f"about-{other}" in left
+    assert f"about-{child}" not in left
+    await ParkingLot(app.amqp_url).purge(PARCOURS_EVENTS, f"about-{other}")
+
+
+async def park_about(amqp_url: str, queue: str, subjects: dict[str, uuid.UUID]) -> None:
+    """Park one event per message id in ``queue``'s parking queue, naming its child."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        parking = await channel.get_exchange(PARKING_EXCHANGE)
+        for message_id, subject_id in subjects.items():
+            body = {
+                "type": "fr.relais.situation.opened.v1",
+                "subject": str(uuid.uuid4()),
+                "data": {"subject_id": str(subject_id)},
+            }
+            await parking.publish(
+                aio_pika.Message(json.dumps(body).encode(), message_id=message_id),
+                routing_key=queue,
+                mandatory=True,
+            )

@@ -6,17 +6,27 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 import pytest
 
-from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE, parking_queue
+from relais_contracts.envelope import new_event
+from relais_contracts.topology import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    EVENTS_EXCHANGE,
+    PARKING_EXCHANGE,
+    parking_queue,
+)
+from relais_contracts.v1.parcours import SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_reporting import demo
 from relais_reporting.config import ReportingSettings
 from relais_reporting.entrypoints.consumers import EVENTS_QUEUE
 from relais_reporting.main import create_app
+from relais_runtime import testing
+from relais_runtime.parking import ParkingLot
 from relais_runtime.runtime import ServiceRuntime
 
 pytestmark = pytest.mark.integration
@@ -65,7 +75,7 @@ def submitted(**data_changes: Any) -> dict[str, Any]:
     return body
 
 
-async def publish(amqp_url: str, body: dict[str, Any]) -> None:
+async def publish(amqp_url: str, body: dict[str, Any], routing_key: str = "") -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -77,7 +87,7 @@ async def publish(amqp_url: str, body: dict[str, Any]) -> None:
                 content_type=CLOUDEVENTS_CONTENT_TYPE,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
-            routing_key=ReferralSubmitted.routing_key(PRE),
+            routing_key=routing_key or ReferralSubmitted.routing_key(PRE),
             mandatory=True,
         )
 
@@ -133,3 +143,43 @@ async def test_a_folded_type_with_a_new_optional_field_is_folded_and_the_field_n
     assert "transport_needed" not in str(kept)
     assert "sibling_count" not in str(kept)
     assert await parked(amqp_url, body["id"]) is None
+
+
+async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_the_others(
+    runtime: ServiceRuntime, amqp_url: str
+) -> None:
+    # A parked referral.submitted still carries the identity sealed to the PRE.
+    child, other = (
+        submitted(subject_id=str(uuid.uuid4()), referral_id=str(uuid.uuid4())) for _ in range(2)
+    )
+    dlq = parking_queue(EVENTS_QUEUE)
+    before = await testing.message_count(amqp_url, dlq)  # other tests' parked messages
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        parking = await channel.get_exchange(PARKING_EXCHANGE)
+        for body in (child, other):
+            await parking.publish(
+                aio_pika.Message(json.dumps(body).encode(), message_id=body["id"]),
+                routing_key=EVENTS_QUEUE,
+                mandatory=True,
+            )
+    assert await testing.message_count(amqp_url, dlq) == before + 2
+    erased = SubjectErased(
+        subject_id=child["data"]["subject_id"],
+        referral_ids=[child["data"]["referral_id"]],
+        reason="data_subject_request",
+        erased_at=datetime.now(UTC),
+    )
+    event = new_event(erased, source="/relais/parcours", tenant=PRE, sequence=1)
+    await publish(amqp_url, json.loads(event.model_dump_json()), routing_key=event.routing_key())
+
+    async def one_dropped() -> bool:
+        return await testing.message_count(amqp_url, dlq) == before + 1
+
+    await eventually(one_dropped)
+    lot = ParkingLot(amqp_url)
+    left = {p.message_id for p in await lot.browse(EVENTS_QUEUE)}
+    assert other["id"] in left
+    assert child["id"] not in left
+    await lot.purge(EVENTS_QUEUE, other["id"])

@@ -48,3 +48,4 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Li
     @consumer.handles(SubjectErased)
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
         await erase_subject(tx, event.data)
+        await runtime.purge_parked_after_erasure(event.data)

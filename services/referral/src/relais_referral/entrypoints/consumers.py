@@ -106,6 +106,9 @@ def register_parcours_events(runtime: ServiceRuntime) -> None:
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
         data: SubjectErased = event.data
         await erase_subject(tx, data.subject_id, data.referral_ids, data.erased_at)
+        # Parked copies here may hold the child's status history (and a parked
+        # referral.submit its identity, though that one names no subject yet).
+        await runtime.purge_parked_after_erasure(data)
 
 
 def keys_from(settings: ReferralSettings) -> ReferralKeys:

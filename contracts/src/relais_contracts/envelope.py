@@ -60,6 +60,18 @@ class CloudEvent(BaseModel, Generic[DataT]):
         default=None, max_length=100, description="Id of the message that caused this one."
     )
     sequence: int = Field(ge=1, description="Per-aggregate version, to tolerate re-ordering.")
+    # CloudEvents distributed-tracing extension. Not a pattern: a malformed trace context is
+    # ignored by the consumer, it must never get a message refused.
+    traceparent: str | None = Field(
+        default=None,
+        max_length=512,
+        description="W3C `traceparent` of the step that emitted the event (CloudEvents "
+        "distributed-tracing extension); the consumer continues that trace. Ignored if malformed.",
+        examples=["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+    )
+    tracestate: str | None = Field(
+        default=None, max_length=512, description="W3C `tracestate` going with `traceparent`."
+    )
     data: DataT
 
     def routing_key(self) -> str:

@@ -365,7 +365,8 @@ reporting) and by integrated institutions, generated from `relais-contracts`.
 
 - Every message is a CloudEvents 1.0 event in structured JSON mode
   (`application/cloudevents+json`), with the extensions `tenant` (the PRE),
-  `correlationid`, `causationid` and `sequence`.
+  `correlationid`, `causationid` and `sequence`, and the distributed-tracing extension
+  (`traceparent`, `tracestate`: the W3C trace context of the emitting step, optional).
 - Routing key: `<domain>.<event>.v<major>.<pre_id>` on `relais.events`;
   commands use `<domain>.<command>.v<major>.<institution_id>` on `relais.intake`.
 - No message carries a name, birth date, address, phone, email or free-text note: the

@@ -1,4 +1,4 @@
-"""The HTTP application shell every service shares: logging, auth, errors, metrics, ops."""
+"""The HTTP application shell every service shares: logging, auth, errors, metrics, traces, ops."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 
+from relais_runtime import tracing
 from relais_runtime.auth import JWTVerifier, install_auth
 from relais_runtime.bodies import BodyLimit
 from relais_runtime.errors import install_error_handlers
@@ -32,6 +33,8 @@ def build_app(
     """
     settings = runtime.settings
     configure_logging(runtime.service, settings.log_level)
+    # Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set (ADR 0019).
+    tracing.configure(runtime.service)
     # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package: the
     # pages work without reaching a CDN (an offline PRE network, a locked-down browser).
     app = FastAPIOffline(
@@ -51,6 +54,7 @@ def build_app(
     for router in routers:
         app.include_router(router)
     document_api(app)
+    tracing.instrument_app(app)
     return app
 
 

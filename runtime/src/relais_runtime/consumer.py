@@ -45,7 +45,7 @@ from pydantic import ValidationError
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import PARKING_EXCHANGE, RETRY_EXCHANGE, delay_name
-from relais_runtime import inbox, outbox
+from relais_runtime import inbox, outbox, tracing
 from relais_runtime.db import Conn
 from relais_runtime.logging import mask_text
 
@@ -238,6 +238,23 @@ class EventConsumer:
         structlog.contextvars.bind_contextvars(
             correlationid=event.correlationid, message_id=str(event.id), type=event.type
         )
+        with tracing.consuming(
+            self.queue,
+            event_id=str(event.id),
+            event_type=event.type,
+            tenant=event.tenant,
+            correlationid=event.correlationid,
+            traceparent=event.traceparent,
+            tracestate=event.tracestate,
+        ) as span:
+            outcome = await self._attempt(message, event, route)
+            span.set_attribute("relais.outcome", outcome.status)
+            return outcome
+
+    async def _attempt(
+        self, message: RabbitMessage, event: CloudEvent[Any], route: _Route[Any]
+    ) -> Outcome:
+        """Handle ``event`` (retried in-process), then delay or park it if it keeps failing."""
         last_error = ""
         outage = False
         for attempt in range(1, self._immediate_attempts + 1):

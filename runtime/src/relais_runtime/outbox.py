@@ -32,6 +32,7 @@ import structlog
 
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_runtime import tracing
 from relais_runtime.background import cancel_and_wait
 from relais_runtime.broker import FailoverConnection, node_urls
 from relais_runtime.db import Conn
@@ -54,18 +55,27 @@ async def add(conn: Conn, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCH
     """Write ``event`` to the outbox inside the caller's transaction.
 
     The insert and the NOTIFY (delivered at commit) go in one statement: one round trip
-    to the database instead of two, in every transaction that emits.
+    to the database instead of two, in every transaction that emits. An event without a
+    trace context gets the current one (the request's or the message's span), in its
+    envelope and in the row (``tracing``).
     """
+    if event.traceparent is None:
+        traceparent, tracestate = tracing.current_context()
+        if traceparent is not None:
+            event = event.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
     await conn.execute(
         "WITH added AS ("
-        "INSERT INTO relais_outbox (id, exchange, routing_key, body, correlation_id) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id"
-        ") SELECT pg_notify($6, '') FROM added",
+        "INSERT INTO relais_outbox "
+        "(id, exchange, routing_key, body, correlation_id, traceparent, tracestate) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
+        ") SELECT pg_notify($8, '') FROM added",
         event.id,
         exchange,
         event.routing_key(),
         event.model_dump_json().encode(),
         event.correlationid,
+        event.traceparent,
+        event.tracestate,
         NOTIFY_CHANNEL,
     )
 
@@ -78,6 +88,8 @@ class OutgoingMessage:
     body: bytes
     correlation_id: str
     attempts: int
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 @dataclass
@@ -226,8 +238,8 @@ class OutboxRelay:
         """Publish one batch of due rows; return how many were published."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, exchange, routing_key, body, correlation_id, attempts "
-                "FROM relais_outbox WHERE next_attempt_at <= now() "
+                "SELECT id, exchange, routing_key, body, correlation_id, attempts, "
+                "traceparent, tracestate FROM relais_outbox WHERE next_attempt_at <= now() "
                 "ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
             )
@@ -236,7 +248,7 @@ class OutboxRelay:
                 return 0
             messages = [OutgoingMessage(**dict(r)) for r in rows]
             results = await asyncio.gather(
-                *(self._publish(m) for m in messages), return_exceptions=True
+                *(self._publish_in_trace(m) for m in messages), return_exceptions=True
             )
             sent = [m for m, r in zip(messages, results, strict=True) if r is None]
             done = [m.id for m in sent]
@@ -255,6 +267,16 @@ class OutboxRelay:
         if failed and self._on_failed:
             self._on_failed(len(failed))
         return len(done)
+
+    async def _publish_in_trace(self, message: OutgoingMessage) -> None:
+        with tracing.relaying(
+            traceparent=message.traceparent,
+            tracestate=message.tracestate,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            message_id=str(message.id),
+        ):
+            await self._publish(message)
 
     async def _record_failures(
         self, conn: Conn, failed: Sequence[tuple[OutgoingMessage, BaseException]]

@@ -135,3 +135,17 @@ def test_an_http_span_keeps_no_query_string_no_client_address_and_no_user_agent(
         "http.url": "http://127.0.0.1:8001/v1/referrals",
         "http.route": "/v1/referrals",
     }
+
+
+def test_attributes_set_again_after_the_start_are_dropped_by_the_request_hook() -> None:
+    """The ASGI middleware sets the request's attributes once more after the span started."""
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(tracing.WithoutPersonalAttributes())
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    with provider.get_tracer("test").start_as_current_span("GET /", kind=SpanKind.SERVER) as span:
+        span.set_attribute("net.peer.ip", "192.0.2.10")
+        span.set_attribute("http.url", "http://127.0.0.1/v1/referrals?q=Benaliouche")
+        tracing.without_personal_attributes(span)
+    [finished] = exported.get_finished_spans()
+    assert dict(finished.attributes or {}) == {"http.url": "http://127.0.0.1/v1/referrals"}

@@ -127,6 +127,8 @@ def instrument_app(app: FastAPI) -> None:
         tracer_provider=_provider,
         excluded_urls=_EXCLUDED_URLS,
         exclude_spans=["receive", "send"],
+        # The ASGI middleware sets the request's attributes again once the span started.
+        server_request_hook=lambda span, _scope: without_personal_attributes(span),
     )
 
 
@@ -146,24 +148,29 @@ PERSONAL_ATTRIBUTES = frozenset(
 )
 
 
-class WithoutPersonalAttributes(SpanProcessor):
-    """Drops :data:`PERSONAL_ATTRIBUTES` and a URL's query string (what a person typed, a
-    name searched for) from every span as it starts, before any exporter sees it.
+def without_personal_attributes(span: Any) -> None:
+    """Drop :data:`PERSONAL_ATTRIBUTES` and a URL's query string (what a person typed, a
+    name searched for) from a span that has not ended.
 
-    The instrumentation sets them at the span's creation and has no option against it; the
-    SDK offers no public way to remove an attribute, hence the span's own mapping (the
-    tests hold it: tests/e2e/test_traces.py, runtime/tests/test_tracing.py).
+    The HTTP instrumentation sets them and has no option against it; the SDK offers no
+    public way to remove an attribute, hence the span's own mapping (the tests hold it:
+    tests/e2e/test_traces.py, runtime/tests/test_tracing.py).
     """
+    attributes = getattr(span, "_attributes", None)
+    if attributes is None:
+        return
+    for key in PERSONAL_ATTRIBUTES.intersection(attributes):
+        del attributes[key]
+    url = attributes.get("http.url")
+    if isinstance(url, str) and "?" in url:
+        attributes["http.url"] = url.split("?", 1)[0]
+
+
+class WithoutPersonalAttributes(SpanProcessor):
+    """:func:`without_personal_attributes` on every span as it starts."""
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        attributes = getattr(span, "_attributes", None)
-        if attributes is None:
-            return
-        for key in PERSONAL_ATTRIBUTES.intersection(attributes):
-            del attributes[key]
-        url = attributes.get("http.url")
-        if isinstance(url, str) and "?" in url:
-            attributes["http.url"] = url.split("?", 1)[0]
+        without_personal_attributes(span)
 
 
 # -- the trace context in the CloudEvents envelope ----------------------------------------------

@@ -370,3 +370,38 @@ def test_every_family_text_is_translated(language: str) -> None:
                 "par e-mail",
                 "par SMS",
             ), (language, msgid)
+
+
+def test_the_referent_sees_which_partners_the_family_withdrew_from_its_space() -> None:
+    from relais_web.pages.family_staff import changes_by_family
+
+    partners = [
+        {"id": "cmpp-rouen-rive-gauche", "name": "CMPP Rouen rive gauche", "category": "cmpp"},
+        {"id": "clas-saint-sever", "name": "CLAS Saint-Sever", "category": "clas"},
+    ]
+    before = {
+        "id": "c1",
+        "scope": [{"partner_id": "cmpp-rouen-rive-gauche"}, {"partner_category": "clas"}],
+        "recorded_by": "referente",
+        "supersedes": None,
+        "withdrawn_by": None,
+        "given_at": "2026-12-01T10:00:00+00:00",
+    }
+    narrowed = {
+        "id": "c2",
+        "scope": [{"partner_id": "clas-saint-sever"}],
+        "recorded_by": "letter:0f0e",
+        "supersedes": "c1",
+        "withdrawn_by": None,
+        "given_at": "2026-12-02T10:00:00+00:00",
+    }
+    by_staff = {**narrowed, "id": "c3", "recorded_by": "referente", "supersedes": "c2"}
+
+    assert changes_by_family([before, narrowed], partners) == [
+        {"at": "2026-12-02T10:00:00+00:00", "whole": False, "partners": ["CMPP Rouen rive gauche"]}
+    ]
+    assert changes_by_family([before, by_staff], partners) == []
+    withdrawn = {**before, "withdrawn_by": "letter:0f0e", "ended_at": "2026-12-03T09:00:00Z"}
+    assert changes_by_family([withdrawn], partners) == [
+        {"at": "2026-12-03T09:00:00Z", "whole": True, "partners": []}
+    ]

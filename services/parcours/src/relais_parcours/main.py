@@ -15,6 +15,7 @@ from relais_parcours.entrypoints import (
     http,
     http_directory_changes,
     http_family,
+    http_family_notices,
     http_handovers,
     http_hsds,
     http_parcours,
@@ -56,6 +57,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
             http_hsds.router,
             http_directory_changes.router,
             http_family.router,
+            http_family_notices.router,
         ],
         family_tokens=True,
     )

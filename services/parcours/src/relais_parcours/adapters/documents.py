@@ -64,6 +64,7 @@ class DocumentKind(StrEnum):
     CONSENT_FORM = "consent_form"
     LEDGER = "ledger"
     PLAN = "plan"
+    NOTICE_LETTER = "notice_letter"
 
 
 @functools.cache

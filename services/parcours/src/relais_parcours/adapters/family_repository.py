@@ -268,7 +268,7 @@ async def pending_notices(
     """Notices still to send, the référent's own situations only when one is given."""
     return await conn.fetch(
         "SELECT n.id, n.situation_id, n.guardian_index, n.kind, n.facts, n.channel, "
-        "n.language, n.created_at FROM family_notices n "
+        "n.language, n.created_at, n.attempts, n.last_failure FROM family_notices n "
         "JOIN situations s ON s.id = n.situation_id "
         "WHERE n.pre_id = $1 AND n.sent_at IS NULL "
         "AND ($2::uuid IS NULL OR s.referent_id = $2) "
@@ -290,6 +290,61 @@ async def mark_notice_sent(
         notice_id,
         by,
         now,
+    )
+
+
+async def get_notice(conn: Conn, pre_id: str, notice_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, situation_id, guardian_index, kind, facts, channel, language, created_at, "
+        "sent_at FROM family_notices WHERE pre_id = $1 AND id = $2",
+        pre_id,
+        notice_id,
+    )
+
+
+async def claim_notices_to_mail(
+    conn: Conn, now: datetime, lease_until: datetime, max_attempts: int, limit: int
+) -> list[asyncpg.Record]:
+    """E-mail notices due a try, leased (next try pushed to ``lease_until``) so that no
+    other replica takes them while this one sends; every PRE's (the scheduler's job)."""
+    return await conn.fetch(
+        "UPDATE family_notices n SET next_attempt_at = $2 FROM ("
+        "  SELECT id FROM family_notices WHERE sent_at IS NULL AND channel = 'email' "
+        "  AND attempts < $3 AND (next_attempt_at IS NULL OR next_attempt_at <= $1) "
+        "  ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED) due "
+        "WHERE n.id = due.id RETURNING n.id, n.pre_id, n.situation_id, n.guardian_index, "
+        "n.kind, n.facts, n.language, n.attempts",
+        now,
+        lease_until,
+        max_attempts,
+        limit,
+    )
+
+
+async def notice_mailed(conn: Conn, notice_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE family_notices SET sent_at = $2, sent_by = 'auto:email', "
+        "attempts = attempts + 1, last_failure = NULL WHERE id = $1 AND sent_at IS NULL",
+        notice_id,
+        now,
+    )
+
+
+async def notice_mail_failed(
+    conn: Conn,
+    notice_id: uuid.UUID,
+    failure: str,
+    attempts: int,
+    next_attempt_at: datetime | None,
+) -> None:
+    """A failed try; once ``attempts`` reaches the limit the notice is the référent's."""
+    await conn.execute(
+        "UPDATE family_notices SET attempts = $3, last_failure = $2, next_attempt_at = $4 "
+        "WHERE id = $1 AND sent_at IS NULL",
+        notice_id,
+        failure,
+        attempts,
+        next_attempt_at,
     )
 
 

@@ -27,13 +27,11 @@ from relais_parcours.service import (
     access,
     family_access,
     family_documents,
-    family_notices,
     family_space,
 )
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -263,66 +261,6 @@ class FamilyContact(Body):
 async def put_family_contact(body: FamilyContact, who: Manager, runtime: Runtime) -> Response:
     async with runtime.pool.acquire() as conn:
         await family_repository.set_family_contact(conn, who.pre, body.model_dump())
-    return Response(status_code=204)
-
-
-class NoticeToSend(BaseModel):
-    """A notice the PRE sends to a guardian (post, phone: a person does it)."""
-
-    id: uuid.UUID
-    situation_id: uuid.UUID
-    guardian: int
-    kind: str
-    channel: Channel
-    language: str
-    text: str = Field(description="In the guardian's language.")
-    text_fr: str
-    created_at: datetime
-
-
-@router.get(
-    "/family-notices",
-    response_model=list[NoticeToSend],
-    summary="Avis aux familles à envoyer (par courrier, téléphone, SMS ou e-mail)",
-)
-async def get_family_notices(
-    who: Team,
-    runtime: Runtime,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
-) -> list[NoticeToSend]:
-    async with runtime.pool.acquire() as conn:
-        referent = await access.scope_referent(conn, who)
-        rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
-    return [
-        NoticeToSend(
-            id=r["id"],
-            situation_id=r["situation_id"],
-            guardian=r["guardian_index"],
-            kind=r["kind"],
-            channel=Channel(r["channel"]),
-            language=r["language"],
-            text=family_notices.text(r["kind"], r["language"], r["facts"]),
-            text_fr=family_notices.text(r["kind"], "fr", r["facts"]),
-            created_at=r["created_at"],
-        )
-        for r in rows
-    ]
-
-
-@router.post(
-    "/family-notices/{notice_id}/sent",
-    status_code=204,
-    summary="Noter qu'un avis a été transmis à la famille",
-)
-async def post_notice_sent(notice_id: uuid.UUID, who: Team, runtime: Runtime) -> Response:
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        sent = await family_repository.mark_notice_sent(
-            conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
-        )
-        if sent is None:
-            raise DomainError("notice_not_found", "Avis introuvable ou déjà transmis.", 404)
-        await access.situation_for(conn, who, sent["situation_id"])
     return Response(status_code=204)
 
 

@@ -11,6 +11,7 @@ from relais_parcours.context import Parcours
 from relais_parcours.service import child_texts, retention
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
+from relais_parcours.service.family_notice_delivery import mail_due_notices
 from relais_parcours.service.family_notices import announce_expiring_consents
 from relais_parcours.service.open_situation import backfill_identities
 from relais_runtime.background import BackgroundLoop
@@ -43,6 +44,8 @@ class DeadlineScheduler(BackgroundLoop):
                 while await expire_consents(self.runtime, self.ctx, datetime.now(UTC)):
                     pass
                 await announce_expiring_consents(self.runtime, self.ctx)
+                while await mail_due_notices(self.runtime, self.ctx):
+                    pass  # a batch sent: there may be more
                 while await retention.erase_due(self.runtime, self.ctx):
                     pass
                 await sample_deadlines(self.runtime, self.ctx)

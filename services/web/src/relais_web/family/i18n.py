@@ -84,6 +84,7 @@ ROLES: Final[Mapping[str, str]] = {
     "referent": N_("votre référent ou référente"),
     "admin": N_("l'administration du PRE"),
     "partner": N_("un partenaire"),
+    "system": N_("Relais, pour vous envoyer un message"),
 }
 #: What a staff read covered (groups of fields, never their values).
 FIELD_GROUPS: Final[Mapping[str, str]] = {

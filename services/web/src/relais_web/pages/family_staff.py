@@ -32,6 +32,15 @@ DOCUMENTS = {
     "ledger": "Registre : qui a lu quoi",
     "plan": "Le plan en bref",
 }
+CHANNELS = {"post": "courrier", "email": "e-mail", "sms": "SMS", "phone": "téléphone"}
+FAILURES = {
+    "rejected": "adresse refusée par le serveur de messagerie",
+    "no_address": "pas d'adresse e-mail",
+    "timeout": "serveur de messagerie trop lent",
+    "connection_error": "serveur de messagerie injoignable",
+    "refused_for_now": "refus temporaire du serveur de messagerie",
+    "no_identity": "identité illisible",
+}
 #: Who recorded a consent, when it was the family from its space (ADR 0012).
 FAMILY_PREFIX = "letter:"
 
@@ -86,6 +95,7 @@ async def family_page(
     letters = await api.get(person, "parcours", f"/v1/situations/{situation_id}/family-letters")
     consents = await api.get(person, "parcours", f"/v1/situations/{situation_id}/consents")
     partners = await api.get(person, "parcours", "/v1/partners")
+    pending = await api.get(person, "parcours", "/v1/family-notices", {"limit": 500})
     identity = next(
         (r["identity"] for r in reversed(situation["referrals"]) if r.get("identity")), None
     )
@@ -101,6 +111,9 @@ async def family_page(
         letter_status=LETTER_STATUS,
         documents=DOCUMENTS,
         changes=changes_by_family(consents, partners),
+        notices=[n for n in pending if n["situation_id"] == situation_id],
+        channels=CHANNELS,
+        failures=FAILURES,
         error=error,
     )
 
@@ -157,6 +170,34 @@ async def revoke_letter(
     except ApiError as error:
         return await family_page(request, person, situation_id, error)
     return see_other(f"/situations/{situation_id}/famille#lettres")
+
+
+@router.get("/situations/{situation_id}/famille/avis/{notice_id}/courrier")
+async def notice_letter(
+    request: Request, situation_id: str, notice_id: str, person: SignedIn = Team
+) -> Response:
+    """A post notice's letter, in the guardian's language, to print and post."""
+    uuid_or_404(situation_id)
+    content = await apis(request).call(
+        person,
+        "GET",
+        "parcours",
+        f"/v1/family-notices/{uuid_or_404(notice_id)}/letter",
+        accept="application/pdf",
+    )
+    return _pdf(content, "avis-famille")
+
+
+@router.post("/situations/{situation_id}/famille/avis/{notice_id}/transmis")
+async def notice_sent(
+    request: Request, situation_id: str, notice_id: str, form: Form, person: SignedIn = Team
+) -> Response:
+    situation_id, notice_id = uuid_or_404(situation_id), uuid_or_404(notice_id)
+    try:
+        await apis(request).call(person, "POST", "parcours", f"/v1/family-notices/{notice_id}/sent")
+    except ApiError as error:
+        return await family_page(request, person, situation_id, error)
+    return see_other(f"/situations/{situation_id}/famille#avis")
 
 
 @router.get("/situations/{situation_id}/famille/documents/{kind}")

@@ -1,0 +1,131 @@
+"""Notices to the family (issue 14), the référent's side: what is still to send, a post
+notice's letter to print, marking one sent. E-mail notices go out by themselves
+(``service.family_notice_delivery``); they are listed here until sent, and stay for the
+référent, with why, when the e-mail could not be delivered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from relais_parcours.adapters import family_repository
+from relais_parcours.context import Ctx
+from relais_parcours.domain.family import Channel
+from relais_parcours.entrypoints.http_family import pdf_response
+from relais_parcours.entrypoints.validation import Offset
+from relais_parcours.service import access, access_log, family_notice_delivery, family_notices
+from relais_runtime.app import get_runtime
+from relais_runtime.auth import Principal, require_roles
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/v1")
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
+
+
+class NoticeToSend(BaseModel):
+    """A notice not sent yet: by a person (post, phone, SMS), or by e-mail automatically."""
+
+    id: uuid.UUID
+    situation_id: uuid.UUID
+    guardian: int
+    kind: str
+    channel: Channel
+    language: str
+    text: str = Field(description="In the guardian's language.")
+    text_fr: str
+    created_at: datetime
+    automatic: bool = Field(
+        description="Parcours is still trying to e-mail it; false: a person sends it."
+    )
+    attempts: int = 0
+    last_failure: str | None = Field(
+        default=None,
+        description="Why the last e-mail failed: rejected, no_address, timeout, "
+        "connection_error, refused_for_now, no_identity.",
+    )
+
+
+@router.get(
+    "/family-notices",
+    response_model=list[NoticeToSend],
+    summary="Avis aux familles pas encore transmis (courrier à imprimer, téléphone, SMS ; "
+    "e-mails en cours d'envoi automatique)",
+)
+async def get_family_notices(
+    who: Team,
+    runtime: Runtime,
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Offset = 0,
+) -> list[NoticeToSend]:
+    async with runtime.pool.acquire() as conn:
+        referent = await access.scope_referent(conn, who)
+        rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
+    return [
+        NoticeToSend(
+            id=r["id"],
+            situation_id=r["situation_id"],
+            guardian=r["guardian_index"],
+            kind=r["kind"],
+            channel=Channel(r["channel"]),
+            language=r["language"],
+            text=family_notices.text(r["kind"], r["language"], r["facts"]),
+            text_fr=family_notices.text(r["kind"], "fr", r["facts"]),
+            created_at=r["created_at"],
+            automatic=r["channel"] == Channel.EMAIL
+            and r["attempts"] < ctx.settings.family_mail_attempts,
+            attempts=r["attempts"],
+            last_failure=r["last_failure"],
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/family-notices/{notice_id}/letter",
+    summary="Le courrier d'un avis, dans la langue du responsable, à imprimer et poster",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def get_notice_letter(
+    notice_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
+) -> Response:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        notice = await family_repository.get_notice(conn, who.pre, notice_id)
+        if notice is None:
+            raise DomainError("notice_not_found", "Avis introuvable.", 404)
+        await access.situation_for(conn, who, notice["situation_id"])
+        content = await family_notice_delivery.letter_pdf(conn, ctx, who.pre, notice_id)
+        await access_log.read(
+            conn,
+            who,
+            "family_notice",
+            notice_id,
+            notice["situation_id"],
+            ("identity.guardians",),
+            access_log.FAMILY_INFORMATION,
+        )
+    return pdf_response(content, "avis-famille")
+
+
+@router.post(
+    "/family-notices/{notice_id}/sent",
+    status_code=204,
+    summary="Noter qu'un avis a été transmis à la famille",
+)
+async def post_notice_sent(notice_id: uuid.UUID, who: Team, runtime: Runtime) -> Response:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        sent = await family_repository.mark_notice_sent(
+            conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
+        )
+        if sent is None:
+            raise DomainError("notice_not_found", "Avis introuvable ou déjà transmis.", 404)
+        await access.situation_for(conn, who, sent["situation_id"])
+    return Response(status_code=204)

@@ -15,26 +15,6 @@ from .helpers import FakeApis
 SITUATION = "b185e2df-16a6-4b6f-b83e-c86f16d1e1f9"
 
 
-def test_a_partner_reads_its_own_directory_entry_with_its_waiting_time(
-    client: TestClient, sign_in: Callable[[str], DemoUser], apis: FakeApis
-) -> None:
-    sign_in("partner")
-    apis.handler = lambda request: httpx.Response(
-        200,
-        json={
-            "id": "cmpp-rouen-rive-gauche",
-            "pre_id": "pre-76540",
-            "name": "CMPP Rouen rive gauche",
-            "category": "cmpp",
-            "services": [{"id": "bilan", "name": "Bilan", "wait_time_days": 45}],
-        },
-    )
-    page = client.get("/relais/annuaire")
-    assert page.status_code == 200
-    assert "Bilan — attente : 45 jours" in page.text
-    assert apis.calls[0].url.path == "/v1/partners/cmpp-rouen-rive-gauche"
-
-
 def test_a_refused_setting_is_shown_beside_its_field_with_what_was_typed(
     client: TestClient, sign_in: Callable[[str], DemoUser], apis: FakeApis
 ) -> None:

@@ -23,6 +23,7 @@ from relais_web.pages import (
     closure,
     coordinator,
     directory,
+    entry,
     family_staff,
     home,
     institution,
@@ -87,7 +88,8 @@ def create_app(
         institution.router,
         coordinator.router,
         referent.router,
-        directory.router,  # before partner's /relais/{id}: it has /relais/annuaire
+        directory.router,
+        entry.router,  # before partner's /relais/{id}: it has /relais/annuaire
         partner.router,
         links.router,
         notices.router,

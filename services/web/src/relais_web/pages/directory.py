@@ -1,4 +1,4 @@
-"""Directories of the PRE (institutions, partners), its settings, a partner's own entry."""
+"""Directories of the PRE (institutions, partners) and its settings."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(include_in_schema=False)
 Manager = require_role("coordinator", "admin")
-Partner = require_role("partner")
 
 
 @router.get("/annuaires")
@@ -22,6 +21,9 @@ async def directories(request: Request, person: SignedIn = Manager) -> Response:
     api = apis(request)
     institutions = await api.get(person, "referral", "/v1/institutions", {"limit": 200})
     partners = await api.get(person, "parcours", "/v1/partners", {"limit": 500})
+    waiting = await api.get(
+        person, "parcours", "/v1/directory/changes", {"status": "pending", "limit": 200}
+    )
     return render(
         request,
         "directory/directories.html",
@@ -29,6 +31,7 @@ async def directories(request: Request, person: SignedIn = Manager) -> Response:
         active="directories",
         institutions=institutions["items"],
         partners=partners,
+        pending_changes=len(waiting),
     )
 
 
@@ -69,10 +72,3 @@ async def save_settings(request: Request, form: Form, person: SignedIn = Manager
     except ApiError as error:
         return await _settings_page(request, person, values=form, error=error)
     return see_other("/coordination/reglages?enregistre=1")
-
-
-@router.get("/relais/annuaire")
-async def own_entry(request: Request, person: SignedIn = Partner) -> Response:
-    """The partner's own entry, as référents see it when they choose whom to hand over to."""
-    entry = await apis(request).get(person, "parcours", f"/v1/partners/{person.org}")
-    return render(request, "directory/own_entry.html", person, active="entry", entry=entry)

@@ -31,9 +31,7 @@ ENTRY: dict[str, Any] = {
 }
 PROPOSED = {
     **ENTRY,
-    "services": [
-        {"id": "bilan", "name": "Bilan", "wait_time": "2 mois", "wait_time_days": 60}
-    ],
+    "services": [{"id": "bilan", "name": "Bilan", "wait_time": "2 mois", "wait_time_days": 60}],
 }
 PENDING = {
     "id": CHANGE,

@@ -31,6 +31,8 @@ from relais_web.pages import (
     notices,
     partner,
     referent,
+    subscriptions,
+    webhooks,
 )
 from relais_web.security import SecurityHeadersMiddleware
 
@@ -93,6 +95,8 @@ def create_app(
         partner.router,
         links.router,
         notices.router,
+        subscriptions.router,
+        webhooks.router,
         analyst.router,
         closure.router,
         family_staff.router,

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             if name not in ("web", "devidp"):
                 print(f"  {name:<14} {config.url(name)}/docs")
         print(f"  fournisseur d'identité de développement {config.url('devidp')}")
-        print(f"  tableau de bord {config.url('reporting')}/tableau-de-bord")
+        print(f"  tableau de bord (analyste) {config.url('web')}/tableau-de-bord")
         print(f"\nJetons de démonstration (12 h) dans {args.var / 'demo-tokens.env'} ;")
         print("  source var/demo-tokens.env puis, par exemple :")
         print(

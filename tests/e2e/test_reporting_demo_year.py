@@ -325,15 +325,17 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
         qpv = next(x for x in rows if x["indicateur"] == "qpv_share" and x["categorie"] == "")
         assert qpv["valeur"] == "58,3"
 
-        # The dashboard, in French, with its definitions and the suppressed cells marked.
-        page = await http.get(f"{reporting}/tableau-de-bord", headers=analyst)
-        assert page.status_code == 200
-        assert "Enfants suivis" in page.text
-        assert "secret statistique" in page.text
-        assert "<svg" in page.text
-        assert "Demo" not in page.text  # no name ever
-        anonymous = await http.get(f"{reporting}/tableau-de-bord", follow_redirects=False)
-        assert anonymous.status_code == 303
+        # No page of its own any more: the web pages draw the dashboard behind the common
+        # sign-in (tests/e2e/test_web_staff_pages.py), and a cookie is no way in.
+        retired = await http.get(f"{reporting}/tableau-de-bord", headers=analyst)
+        assert retired.status_code == 404
+        token = stack.token("analyst", "anct-demo")
+        cookie_only = await http.get(
+            f"{reporting}/v1/indicators",
+            params={"school_year": YEAR},
+            cookies={"relais_reporting_token": token},
+        )
+        assert cookie_only.status_code == 401
 
         # Access: a coordinator reads its own PRE only; the network's analyst reads the region.
         other = stack.auth("coordinator", "pre-14118-coordination", pre=OTHER_PRE)
@@ -361,28 +363,8 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
             headers=network,
         )
         assert r.status_code == 200
-        page = await http.get(
-            f"{reporting}/tableau-de-bord",
-            params={"school_year": YEAR, "region": "normandie"},
-            headers=network,
-        )
-        assert page.status_code == 200
-        assert "Indicateurs de la région — normandie" in page.text
-        assert "pre_id=pre-76540" in page.text
-        # In a browser: the token is pasted once and kept in a session cookie.
-        login = await http.post(
-            f"{reporting}/tableau-de-bord/connexion",
-            content=f"token={stack.token('coordinator', 'pre-76540-coordination')}",
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
-        assert login.status_code == 303
-        cookie = login.cookies.get("relais_reporting_token")
-        assert cookie
-        browser = httpx.AsyncClient(cookies={"relais_reporting_token": cookie}, timeout=15)
-        async with browser:
-            page = await browser.get(f"{reporting}/tableau-de-bord", params={"school_year": YEAR})
-            assert page.status_code == 200
-            assert "Enfants suivis" in page.text
+        r = await http.get(f"{reporting}/v1/indicator-scopes", headers=network)
+        assert r.json() == {"pre_ids": sorted([OTHER_PRE, PRE]), "regions": ["normandie"]}
         r = await http.get(f"{reporting}/v1/indicator-definitions", headers=other)
         assert [d["key"] for d in r.json()] == [i["key"] for i in body["indicators"]]
         referent = stack.auth("referent", "pre-76540-coordination")

@@ -148,3 +148,27 @@ async def test_a_partner_keeps_its_entry_and_its_webhooks_from_the_browser(
     for secret in (first_secret, second_secret):
         assert secret not in logs, "a webhook secret was written to a log"
     (visits.directory / "staff-pages.txt").write_text("\n".join(visits.seen) + "\n")
+
+
+async def test_the_analyst_reads_the_dashboard_through_the_common_sign_in(
+    stack_factory: StackFactory,
+) -> None:
+    stack = await stack_factory(["web", "devidp", "reporting"])
+    web = stack.url("web")
+    visits = Visits()
+    async with chromium() as browser:
+        analyst = await person(browser, web, "analyste-demo", width=360)
+        await analyst.get_by_role("link", name="Tableau de bord").first.click()
+        await expect(
+            analyst.get_by_role("heading", name=re.compile("Tableau de bord du PRE"))
+        ).to_be_visible()
+        await expect(analyst.locator("svg[role=img]").first).to_be_attached()
+        await no_sideways_scroll(analyst)
+        await visits.check(analyst, "analyste-tableau-de-bord", forbidden_in_title=NOTHING)
+        async with analyst.expect_download() as download:
+            await analyst.get_by_role("link", name=re.compile("Télécharger en CSV")).click()
+        path = await (await download.value).path()
+        assert path.read_bytes().startswith(b"\xef\xbb\xbfperimetre;")
+        await analyst.goto(f"{web}/tableau-de-bord?annee=2026-2027&arrete=31-12-2026")
+        await expect(analyst.locator("#arrete-erreur")).to_be_visible()  # the API's reason
+        await visits.check(analyst, "analyste-date-erreur", forbidden_in_title=NOTHING)

@@ -92,48 +92,6 @@ def test_school_years_start_in_september() -> None:
     assert school_years(datetime(2027, 6, 30))[0] == "2026-2027"
 
 
-def test_the_dashboard_shows_suppressed_figures_as_statistical_secret(
-    client: TestClient, sign_in: Callable[[str], DemoUser], apis: FakeApis
-) -> None:
-    sign_in("analyst")
-    apis.handler = lambda request: httpx.Response(
-        200,
-        json={
-            "scope": "pre",
-            "pre_id": "pre-76540",
-            "pre_ids": ["pre-76540"],
-            "school_year": "2026-2027",
-            "as_of": None,
-            "known_on": "2026-12-03",
-            "small_cell_threshold": 5,
-            "indicators": [
-                {
-                    "key": "children",
-                    "label": "Enfants suivis",
-                    "definition": "…",
-                    "unit": "enfants",
-                    "value": 1234.0,
-                    "suppressed": False,
-                    "cells": [{"key": "f", "label": "Filles", "value": None, "suppressed": True}],
-                },
-                {
-                    "key": "followups",
-                    "label": "Suivis à six mois",
-                    "definition": "…",
-                    "unit": "%",
-                    "value": None,
-                    "suppressed": True,
-                },
-            ],
-        },
-    )
-    page = client.get("/tableau-de-bord?annee=2026-2027").text
-    assert "1\u202f234 enfants" in page
-    assert "secret statistique" in page
-    assert apis.calls[0].url.params["school_year"] == "2026-2027"
-    assert 'href="/tableau-de-bord/indicateurs.csv?annee=2026-2027"' in page
-
-
 def test_an_institution_cannot_open_the_dashboard(
     client: TestClient, sign_in: Callable[[str], DemoUser]
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from relais_reporting.config import ReportingSettings
-from relais_reporting.entrypoints import consumers, dashboard
+from relais_reporting.entrypoints import consumers
 from relais_reporting.entrypoints.http import router
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
@@ -24,5 +24,5 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         runtime,
         title="Relais — indicateurs",
         description="Indicateurs anonymes par PRE et par année scolaire.",
-        routers=[router, dashboard.router],
+        routers=[router],
     )

@@ -24,7 +24,6 @@ from relais_runtime.runtime import ServiceRuntime
 router = APIRouter(prefix="/v1")
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
-TOKEN_COOKIE = "relais_reporting_token"  # noqa: S105 (a cookie name)
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
 
 
@@ -32,9 +31,8 @@ async def reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """An analyst or coordinator, from the bearer token or the dashboard's session cookie."""
-    if credentials is None and (cookie := request.cookies.get(TOKEN_COOKIE)):
-        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=cookie)
+    """An analyst or coordinator, from the bearer token (the web pages send the signed-in
+    person's; there is no other way in)."""
     who = await current_principal(request, credentials)
     if not who.has_role("analyst", "coordinator"):
         raise HTTPException(403, detail={"code": "forbidden_role", "message": MSG_ROLE})
@@ -256,6 +254,26 @@ async def get_region_indicators_csv(
     pres = region_scope(who, settings_of(runtime), region_id)
     report = await report_for(runtime, pres, school_year, as_of, known_on)
     return csv_response(report, region_id, separator, bom)
+
+
+class ReadableScopes(BaseModel):
+    pre_ids: list[str]
+    regions: list[str]
+
+
+@router.get(
+    "/indicator-scopes",
+    response_model=ReadableScopes,
+    summary="Les PRE et régions dont la personne peut lire les indicateurs",
+)
+async def get_scopes(who: Reader, runtime: Runtime) -> ReadableScopes:
+    settings = settings_of(runtime)
+    return ReadableScopes(
+        pre_ids=sorted(
+            readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
+        ),
+        regions=readable_regions(who.roles, who.org, settings.regions, settings.analyst_regions),
+    )
 
 
 class IndicatorDefinition(BaseModel):

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from relais_runtime import tracing
 from relais_runtime.auth import JWTVerifier, install_auth
 from relais_runtime.bodies import BodyLimit
 from relais_runtime.errors import install_error_handlers
-from relais_runtime.http import ops_router
+from relais_runtime.http import get_runtime, ops_router
 from relais_runtime.logging import configure_logging
 from relais_runtime.metrics import PrometheusMiddleware
 from relais_runtime.openapi import document_api
 from relais_runtime.runtime import ServiceRuntime
+
+__all__ = ["build_app", "get_runtime", "migrations_dir"]
 
 
 def build_app(
@@ -56,16 +58,6 @@ def build_app(
     document_api(app)
     tracing.instrument_app(app)
     return app
-
-
-async def get_runtime(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the service runtime (pool, emit) of this app.
-
-    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a
-    thread hop per request for a dictionary lookup.
-    """
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def migrations_dir(main_file: str) -> Path:

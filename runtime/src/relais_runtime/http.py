@@ -1,5 +1,19 @@
-"""Operational HTTP endpoints: liveness, readiness and Prometheus metrics.
+"""The HTTP kit every service shares: route dependencies, paging, idempotency, ops routes.
 
+Routes declare what they need with these annotations instead of their own copies::
+
+    async def get_things(who: CurrentPrincipal, runtime: Runtime,
+                         limit: Limit = 50, offset: Offset = 0) -> Page: ...
+
+- :data:`Runtime`: the service runtime (pool, units of work);
+- :data:`CurrentPrincipal` (any staff caller) and ``Depends(require_roles(...))``;
+- :data:`Limit`, :data:`Offset`: paging, bounded (a larger page or offset is a 422);
+- :data:`IdempotencyKey`: the ``Idempotency-Key`` header; the key is claimed with
+  :mod:`relais_runtime.idempotency` (scope, fingerprint, 409 on reuse, retention);
+- the error model (``{"code", "message"}``, French messages) is :mod:`relais_runtime.errors`:
+  raise :class:`DomainError`.
+
+Operational endpoints: liveness, readiness and Prometheus metrics.
 ``/health`` says the process is alive and nothing more (a liveness probe must not fail
 because the database is down, or the orchestrator would restart healthy pods in a loop).
 ``/ready`` runs the service's dependency checks (broker, database...) concurrently, each
@@ -11,17 +25,74 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from relais_runtime.auth import CurrentPrincipal, Principal, require_roles
+from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
+from relais_runtime.runtime import ServiceRuntime
 
-__all__ = ["READY_CHECK_TIMEOUT_S", "CSVResponse", "ReadyCheck", "ops_router", "text_response"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "READY_CHECK_TIMEOUT_S",
+    "CSVResponse",
+    "CurrentPrincipal",
+    "DomainError",
+    "IdempotencyKey",
+    "Limit",
+    "Offset",
+    "Principal",
+    "ReadyCheck",
+    "Runtime",
+    "get_runtime",
+    "ops_router",
+    "require_roles",
+    "text_response",
+]
 
 log = get_logger(__name__)
+
+# -- route dependencies ------------------------------------------------------------------------
+
+
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the service runtime (pool, units of work) of this app.
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a
+    thread hop per request for a dictionary lookup.
+    """
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+#: A page holds at most this many items.
+MAX_LIMIT: Final = 200
+#: PostgreSQL's OFFSET is a bigint (a larger value was a 500); no page lies that far.
+MAX_OFFSET: Final = 1_000_000
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Taille de page.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Décalage.")]
+
+#: Printable ASCII without spaces, as RFC 9110 field values allow; 200 characters at most.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
+    ),
+]
+
+
+# -- operational endpoints ---------------------------------------------------------------------
 
 ReadyCheck = Callable[[], Awaitable[None]]
 READY_CHECK_TIMEOUT_S: Final = 2.0

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from relais_referral.domain.identity import blind_index, fingerprint, normalise_name
+from relais_referral.domain.identity import blind_index, normalise_name
 
 KEY = os.urandom(32)
 BIRTH = date(2017, 3, 14)
@@ -58,8 +58,3 @@ def test_the_index_depends_on_the_pre_key_and_holds_no_name() -> None:
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="256 bits"):
         blind_index(b"short", "Eloise", "Le Gall", BIRTH)
-
-
-def test_a_request_fingerprint_changes_with_the_body() -> None:
-    assert fingerprint(KEY, b"{}") == fingerprint(KEY, b"{}")
-    assert fingerprint(KEY, b"{}") != fingerprint(KEY, b"{ }")

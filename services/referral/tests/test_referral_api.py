@@ -11,7 +11,7 @@ import pytest
 from relais_referral.adapters import fiches
 from relais_referral.adapters.fiches import FICHE_COLUMNS, FICHE_JOIN
 from relais_referral.config import ReferralSettings
-from relais_referral.entrypoints.maintenance import Maintenance
+from relais_referral.entrypoints.maintenance import idempotency_pruner
 from relais_referral.entrypoints.schemas import ReferralRequest
 from relais_referral.main import create_app
 from relais_runtime.sealing import unseal
@@ -168,7 +168,7 @@ async def test_an_idempotency_key_past_its_retention_is_pruned_and_a_recent_one_
     assert (old.status_code, recent.status_code) == (201, 201)
     async with app.runtime.pool.acquire() as conn:
         await conn.execute(
-            "UPDATE idempotency_keys SET created_at = now() - interval '31 days' "
+            "UPDATE relais_idempotency SET created_at = now() - interval '31 days' "
             "WHERE key = 'fiche-old'"
         )
     # A second replica, started through its lifespan, prunes it (default retention 30 days).
@@ -186,7 +186,7 @@ async def test_an_idempotency_key_past_its_retention_is_pruned_and_a_recent_one_
 
         async def pruned() -> bool:
             async with app.runtime.pool.acquire() as conn:
-                keys = await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys")
+                keys = await conn.fetchval("SELECT array_agg(key) FROM relais_idempotency")
             return bool(keys == ["fiche-recent"])
 
         for _ in range(100):
@@ -195,7 +195,7 @@ async def test_an_idempotency_key_past_its_retention_is_pruned_and_a_recent_one_
             await asyncio.sleep(0.1)
         assert await pruned()
     # Nothing left past its retention: the replica that runs next prunes nothing.
-    assert await Maintenance(app.runtime, settings, app.keys).run_once() == 0
+    assert await idempotency_pruner(app.runtime, settings).run_once() == 0
     # The pruned key no longer replays: a new referral, still recognised as the same child.
     again = await post(app, fiche(), **{"Idempotency-Key": "fiche-old"})
     assert again.status_code == 201, again.text

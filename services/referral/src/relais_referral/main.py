@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from relais_referral.config import ReferralSettings
 from relais_referral.entrypoints import consumers
 from relais_referral.entrypoints.http import router, well_known
-from relais_referral.entrypoints.maintenance import Maintenance
+from relais_referral.entrypoints.maintenance import Maintenance, idempotency_pruner
 from relais_runtime.app import build_app, migrations_dir
 from relais_runtime.runtime import ServiceRuntime
 
@@ -34,14 +34,17 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     app.state.referral_keys = keys
     maintenance = Maintenance(runtime, settings, keys)
     app.state.referral_maintenance = maintenance
+    pruner = idempotency_pruner(runtime, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with runtime.lifespan(_app):
             maintenance.start()
+            pruner.start()
             try:
                 yield
             finally:
+                await pruner.stop()
                 await maintenance.stop()
 
     app.router.lifespan_context = lifespan

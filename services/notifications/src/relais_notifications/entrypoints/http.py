@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sse_starlette.sse import EventSourceResponse
@@ -20,18 +20,21 @@ from relais_notifications.domain.audience import RULES
 from relais_notifications.domain.delivery import DeliveryStatus
 from relais_notifications.service import manage
 from relais_notifications.service.live import FeedHub
-from relais_runtime.app import get_runtime
-from relais_runtime.auth import CurrentPrincipal, Principal
-from relais_runtime.bodies import Body, Offset
+from relais_runtime.bodies import Body
 from relais_runtime.db import Conn
-from relais_runtime.errors import DomainError
-from relais_runtime.http import text_response
+from relais_runtime.http import (
+    CurrentPrincipal,
+    DomainError,
+    Limit,
+    Offset,
+    Principal,
+    Runtime,
+    text_response,
+)
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 #: The CloudEvents types one can subscribe to: those this service notifies about.
 NOTIFIED_TYPES = frozenset(model.ce_type() for model in RULES)

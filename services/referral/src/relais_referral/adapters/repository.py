@@ -1,4 +1,4 @@
-"""SQL for referrals, subjects, idempotency keys and institutions. Every query is scoped by PRE."""
+"""SQL for referrals, subjects and institutions. Every query is scoped by PRE."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ async def list_institutions(
     return rows, int(total)
 
 
-# -- subjects and idempotency ---------------------------------------------------------------
+# -- subjects ---------------------------------------------------------------------------
 
 
 async def find_or_create_subject(
@@ -115,63 +115,6 @@ async def find_or_create_subject(
         blind_index,
     )
     return existing, True
-
-
-async def claim_idempotency_key(
-    conn: Conn,
-    *,
-    pre_id: str,
-    institution_id: str,
-    key: str,
-    fingerprint: str,
-    referral_id: uuid.UUID,
-) -> asyncpg.Record | None:
-    """Claim the key for a new referral; return the earlier claim if there is one.
-
-    A concurrent request with the same key waits on the primary key until the first
-    transaction ends, then sees its row (or claims the key if it rolled back). A key
-    pruned between the two statements (past its retention) is claimed again.
-    """
-    while True:
-        inserted = await conn.fetchval(
-            "INSERT INTO idempotency_keys (pre_id, institution_id, key, fingerprint, "
-            "referral_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-            pre_id,
-            institution_id,
-            key,
-            fingerprint,
-            referral_id,
-        )
-        if inserted:
-            return None
-        earlier = await conn.fetchrow(
-            "SELECT fingerprint, referral_id FROM idempotency_keys "
-            "WHERE pre_id = $1 AND institution_id = $2 AND key = $3",
-            pre_id,
-            institution_id,
-            key,
-        )
-        if earlier is not None:
-            return earlier
-
-
-async def prune_idempotency_keys(conn: Conn, older_than_days: int, limit: int) -> int:
-    """Forget at most ``limit`` keys claimed more than ``older_than_days`` ago.
-
-    Rows are taken ``FOR UPDATE SKIP LOCKED``: replicas pruning at once share the work
-    instead of waiting on each other, and a batch stays one short transaction.
-    """
-    result: str = await conn.execute(
-        "DELETE FROM idempotency_keys k USING ("
-        "SELECT pre_id, institution_id, key FROM idempotency_keys "
-        "WHERE created_at < now() - make_interval(days => $1) "
-        "ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) old "
-        "WHERE k.pre_id = old.pre_id AND k.institution_id = old.institution_id "
-        "AND k.key = old.key",
-        older_than_days,
-        limit,
-    )
-    return int(result.split()[-1])
 
 
 # -- referrals ------------------------------------------------------------------------------

@@ -40,8 +40,3 @@ def blind_index(secret: bytes, first_name: str, last_name: str, birth_date: date
         raise ValueError("the blind index key must be at least 256 bits")
     message = identity_key(first_name, last_name, birth_date)
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
-def fingerprint(secret: bytes, canonical_body: bytes) -> str:
-    """Keyed digest of a request body, to compare an idempotent retry with the first try."""
-    return hmac.new(secret, b"request\x1f" + canonical_body, hashlib.sha256).hexdigest()

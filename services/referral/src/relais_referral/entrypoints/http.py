@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from relais_contracts.types import ReferralStatus, Slug
 from relais_referral.adapters import repository
@@ -23,9 +23,16 @@ from relais_referral.service.emitter import RuntimeEmitter
 from relais_referral.service.read_referrals import list_referrals, view_referral
 from relais_referral.service.submit_referral import submit_referral
 from relais_referral.service.withdraw_referral import withdraw_referral
-from relais_runtime.app import get_runtime
-from relais_runtime.auth import Principal, ensure_same_pre, require_roles
-from relais_runtime.errors import DomainError
+from relais_runtime.auth import ensure_same_pre
+from relais_runtime.http import (
+    DomainError,
+    IdempotencyKey,
+    Limit,
+    Offset,
+    Principal,
+    Runtime,
+    require_roles,
+)
 from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -37,13 +44,9 @@ async def get_keys(request: Request) -> ReferralKeys:
     return keys
 
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Keys = Annotated[ReferralKeys, Depends(get_keys)]
 Institution = Annotated[Principal, Depends(require_roles("institution"))]
 Admin = Annotated[Principal, Depends(require_roles("admin", "coordinator"))]
-Limit = Annotated[int, Query(ge=1, le=200, description="Taille de page.")]
-# Bounded: PostgreSQL's OFFSET is a bigint (a larger value was a 500); no page lies that far.
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Décalage.")]
 # Institution ids are slugs: anything else (a NUL byte, 10 000 characters) is refused as such.
 InstitutionId = Annotated[Slug, Path(description="Identifiant de l'établissement.")]
 
@@ -89,10 +92,7 @@ async def post_referral(
     runtime: Runtime,
     keys: Keys,
     response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReferralView:
     ensure_same_pre(who, body.pre_id)
     runtime.check_intake()  # 503 while the outbox is behind: accepted means on its way

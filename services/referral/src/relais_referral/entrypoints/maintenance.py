@@ -1,7 +1,8 @@
 """The referral service's own maintenance: a loop in every replica, beside the runtime's.
 
 The runtime's maintenance loop prunes the inbox but takes no service-specific work, so
-this one runs in the app's lifespan with the same period (``maintenance_interval_s``).
+this one (erasing the children past their retention) runs in the app's lifespan with the
+same period (``maintenance_interval_s``), beside the runtime's idempotency pruner.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from relais_referral.adapters import fiches
 from relais_referral.adapters.keys import ReferralKeys
 from relais_referral.config import ReferralSettings
 from relais_referral.service import retention
-from relais_referral.service.prune_idempotency_keys import prune_idempotency_keys
 from relais_runtime.background import BackgroundLoop
+from relais_runtime.idempotency import IdempotencyPruner
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
 
@@ -34,17 +35,14 @@ class Maintenance(BackgroundLoop):
         self.keys = keys
 
     async def run_once(self) -> int:
-        s = self.settings
+        """Move older fiches under their child's key, then erase every child due; the
+        number erased."""
         # Fiches written before per-child keys (migration 0005): moved on the first run.
         await fiches.move_under_child_keys(self.runtime.pool, self.keys)
-        pruned = await prune_idempotency_keys(
-            self.runtime, s.idempotency_retention_days, s.idempotency_prune_batch
-        )
-        if pruned:
-            log.info("idempotency_keys_pruned", count=pruned)
-        while await retention.erase_due(self.runtime, s):
-            pass  # a batch done: there may be more
-        return pruned
+        erased = 0
+        while batch := await retention.erase_due(self.runtime, self.settings):
+            erased += batch  # a batch done: there may be more
+        return erased
 
     async def _run(self) -> None:
         while True:
@@ -53,3 +51,13 @@ class Maintenance(BackgroundLoop):
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("referral_maintenance_failed", error=type(exc).__name__)
             await asyncio.sleep(self.settings.maintenance_interval_s)
+
+
+def idempotency_pruner(runtime: ServiceRuntime, settings: ReferralSettings) -> IdempotencyPruner:
+    """Forgets the Idempotency-Keys past ``idempotency_retention_days`` (ADR 0007)."""
+    return IdempotencyPruner(
+        lambda: runtime.pool,
+        retention_days=settings.idempotency_retention_days,
+        batch=settings.idempotency_prune_batch,
+        interval_s=settings.maintenance_interval_s,
+    )

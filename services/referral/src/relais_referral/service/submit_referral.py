@@ -11,11 +11,13 @@ from relais_contracts.types import ReferralStatus, SourceCategory
 from relais_contracts.v1.referral import ReferralFacts, ReferralStatusChanged, ReferralSubmitted
 from relais_referral.adapters import fiches, repository
 from relais_referral.adapters.keys import ReferralKeys
-from relais_referral.domain.identity import blind_index, fingerprint
+from relais_referral.domain.identity import blind_index
 from relais_referral.domain.referral import age_on
 from relais_referral.entrypoints.schemas import ReferralRequest
 from relais_referral.service.emitter import Emitter
+from relais_runtime import idempotency
 from relais_runtime.errors import DomainError
+from relais_runtime.idempotency import IdempotencyScope
 from relais_runtime.sealing import KeyNotFoundError, seal
 
 PARENTS_DISAGREE = DomainError(
@@ -50,6 +52,10 @@ KEY_REUSED = DomainError(
     "utilisez une nouvelle clé pour une nouvelle orientation.",
     status=409,
 )
+
+
+#: The idempotency route of a submission: HTTP keys and the intake's external refs share it.
+SUBMIT_ROUTE = "referrals.submit"
 
 
 @dataclass(frozen=True)
@@ -96,19 +102,17 @@ async def submit_referral(
 
     referral_id = uuid.uuid4()
     if idempotency_key is not None:
-        body = request.model_dump_json().encode()
-        earlier = await repository.claim_idempotency_key(
+        earlier = await idempotency.claim(
             conn,
-            pre_id=pre_id,
-            institution_id=institution_id,
-            key=idempotency_key,
-            fingerprint=fingerprint(index_key, body),
-            referral_id=referral_id,
+            IdempotencyScope(pre_id, institution_id, SUBMIT_ROUTE),
+            idempotency_key,
+            # Keyed by the PRE's index key: the fiche holds the child's identity.
+            idempotency.fingerprint(request.model_dump_json().encode(), index_key),
+            referral_id,
+            reused=KEY_REUSED,
         )
         if earlier is not None:
-            if earlier["fingerprint"] != fingerprint(index_key, body):
-                raise KEY_REUSED
-            return Submission(earlier["referral_id"], replayed=True)
+            return Submission(earlier, replayed=True)
 
     child = request.child
     subject_id, known = await repository.find_or_create_subject(

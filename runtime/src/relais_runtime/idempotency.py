@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Final
 
@@ -97,12 +97,14 @@ async def claim(
     result_id: uuid.UUID,
     *,
     reused: DomainError = KEY_REUSED,
+    also_accepted: Collection[str] = (),
 ) -> uuid.UUID | None:
     """Claim ``key`` for ``result_id``, about to be created in this transaction.
 
     Returns None when the key is new (go on and create ``result_id``), or the id created
     under it earlier when this is a retry (answer with that, create nothing). Raises
-    ``reused`` when the earlier request had another body.
+    ``reused`` when the earlier request had another body. ``also_accepted``: digests of
+    the same body under keys being rotated (a retry fingerprinted before the rotation).
 
     A concurrent request with the same key waits on the primary key until the first
     transaction ends, then sees its row (or claims the key if it rolled back). A key
@@ -130,7 +132,9 @@ async def claim(
             key,
         )
         if earlier is not None:
-            if not hmac.compare_digest(earlier["fingerprint"], digest):
+            if not any(
+                hmac.compare_digest(earlier["fingerprint"], d) for d in (digest, *also_accepted)
+            ):
                 raise reused
             earlier_id: uuid.UUID = earlier["result_id"]
             return earlier_id

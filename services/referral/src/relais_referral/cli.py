@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Annotated
 
+import asyncpg
 import typer
 
-from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
+from relais_referral.adapters.keys import (
+    ReferralKeys,
+    generate_intake_key,
+    generate_pre_secrets,
+)
 from relais_referral.config import ReferralSettings
+from relais_referral.service import key_rotation
 
 PRE_ID_PATTERN = re.compile(r"^pre-[a-z0-9-]{1,59}$")
 
@@ -71,6 +78,89 @@ def init_intake(
         typer.echo(f"Clé déjà présente / key already present in {target}", err=True)
         return
     typer.echo(f"kid: {key.kid}")
+
+
+@keys_app.command("rotate")
+def rotate(
+    pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="La clé de stockage (elle chiffre les clés des enfants) / the at-rest store key.",
+        ),
+    ] = False,
+    index: Annotated[
+        bool,
+        typer.Option("--index", help="La clé de l'index des doublons / the blind-index key."),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Reprendre une rotation interrompue, sans nouvelle clé / finish an "
+            "interrupted rotation without a new key.",
+        ),
+    ] = False,
+    grace: Annotated[
+        float,
+        typer.Option(
+            help="Secondes laissées aux envois en cours / seconds for submissions "
+            "under way to commit before re-encrypting."
+        ),
+    ] = 5.0,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Lignes par transaction.")] = 500,
+    directory: DirOption = None,
+) -> None:
+    """Change une clé d'un PRE : la nouvelle sert aussitôt, l'existant est re-chiffré (avec
+    sa progression), puis l'ancienne clé est détruite.
+
+    Rotate a PRE's store and/or blind-index key: new data uses the new key at once, what
+    was stored before is re-encrypted in batches while the service runs (progress printed),
+    and the old key is removed from the secrets file at the end. Runs against the
+    database of REFERRAL_DATABASE_URL, on the secrets file (not REFERRAL_SECRETS_<PRE>).
+    Exit status 1 if something could not be moved (the old key is then kept).
+    """
+    if not (store or index):
+        raise typer.BadParameter("choisissez --store et/ou --index")
+    settings = ReferralSettings()
+    target = _target(directory)
+    report = asyncio.run(_rotate(settings, target, pre_id, store, index, resume, grace, batch))
+    if report.destroyed:
+        typer.echo(f"anciennes clés détruites / old keys destroyed: {', '.join(report.destroyed)}")
+    typer.echo(f"{report.moved} re-chiffrés en {report.seconds:.1f} s / re-encrypted")
+    if not report.destroyed and report.left is not None:
+        typer.echo(f"restent sous l'ancienne clé / left under the old key: {report.left}", err=True)
+        raise typer.Exit(1)
+
+
+async def _rotate(
+    settings: ReferralSettings,
+    target: Path,
+    pre_id: str,
+    store: bool,
+    index: bool,
+    resume: bool,
+    grace: float,
+    batch: int,
+) -> key_rotation.Report:
+    keys = ReferralKeys(settings.keys_dir, target)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        return await key_rotation.rotate(
+            pool,
+            keys,
+            target,
+            pre_id,
+            store=store,
+            index=index,
+            new_key=not resume,
+            grace_s=grace,
+            batch=batch,
+            say=typer.echo,
+        )
+    finally:
+        await pool.close()
 
 
 def main() -> None:

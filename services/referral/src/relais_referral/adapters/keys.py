@@ -10,8 +10,12 @@ Per PRE, one JSON file ``<secrets_dir>/<pre_id>.referral.json`` (mode 0600)::
   that row erases the child. Older store keys stay to unwrap what they wrapped. (Before
   migration 0005 a fiche was a JWE ``dir``/``A256GCM`` under the store key itself:
   :meth:`ReferralKeys.decrypt` reads those until the start-up job moved them.)
-- ``index``: the HMAC key of the blind index (one child, one ``subject_id``). It is not
-  rotated in place: every stored index would have to be recomputed with the new key.
+- ``index``: the HMAC key of the blind index (one child, one ``subject_id``);
+  ``index_previous`` the keys it replaced while ``relais-referral keys rotate --index``
+  recomputes the stored indexes (a submission meanwhile finds the child under either).
+
+Rotation (``adapters/rotation.py``) puts the new key first at once, re-encrypts in the
+background, then drops the old keys from the file.
 
 Or the same JSON in ``REFERRAL_SECRETS_<PRE_ID>`` (container secrets). The intake key is
 a P-256 pair (``intake.private.jwk.json``, previous ones ``intake.private.<kid>.jwk.json``)
@@ -94,6 +98,37 @@ def generate_pre_secrets(secrets_dir: Path, pre_id: str, *, rotate_store: bool =
     return True
 
 
+def _read_file(secrets_dir: Path, pre_id: str) -> dict[str, Any]:
+    path = _secrets_file(secrets_dir, pre_id)
+    if not path.exists():
+        raise KeyNotFoundError(f"no referral secrets file for {pre_id} in {secrets_dir}")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def rotate_index_key(secrets_dir: Path, pre_id: str) -> str:
+    """A new blind-index key in front; the current one kept in ``index_previous``."""
+    current = _read_file(secrets_dir, pre_id)
+    kid = _kid(f"{pre_id}.index")
+    current["index_previous"] = [current["index"], *current.get("index_previous", [])]
+    current["index"] = _new_oct(kid)
+    _write_private(_secrets_file(secrets_dir, pre_id), json.dumps(current))
+    return kid
+
+
+def drop_old_keys(secrets_dir: Path, pre_id: str, *, store: bool, index: bool) -> list[str]:
+    """Destroy the store keys but the newest and/or the previous index keys; their kids."""
+    current = _read_file(secrets_dir, pre_id)
+    dropped: list[str] = []
+    if store:
+        dropped += [k.get("kid", "") for k in current["store"][1:]]
+        current["store"] = current["store"][:1]
+    if index:
+        dropped += [k.get("kid", "") for k in current.pop("index_previous", [])]
+    _write_private(_secrets_file(secrets_dir, pre_id), json.dumps(current))
+    return dropped
+
+
 def generate_intake_key(secrets_dir: Path, *, rotate: bool = False) -> ECKey | None:
     """Create the intake key pair; the previous private key is kept on rotation."""
     path = secrets_dir / INTAKE_FILE
@@ -117,6 +152,9 @@ class _PreSecrets:
     store_set: KeySet
     index: bytes
     vault: SubjectVault
+    index_kid: str
+    #: Index keys being replaced (a rotation in progress), newest first.
+    index_previous: tuple[bytes, ...]
 
 
 def _oct_bytes(k: str) -> bytes:
@@ -129,7 +167,14 @@ def _parse_secrets(raw: str) -> _PreSecrets:
     masters = {k.get("kid", ""): _oct_bytes(k["k"]) for k in data["store"]}
     newest = data["store"][0]
     vault = SubjectVault(_oct_bytes(newest["k"]), kid=newest.get("kid", ""), previous=masters)
-    return _PreSecrets(store, KeySet(list(store)), _oct_bytes(data["index"]["k"]), vault)
+    return _PreSecrets(
+        store,
+        KeySet(list(store)),
+        _oct_bytes(data["index"]["k"]),
+        vault,
+        data["index"].get("kid", ""),
+        tuple(_oct_bytes(k["k"]) for k in data.get("index_previous", [])),
+    )
 
 
 class ReferralKeys:
@@ -171,6 +216,13 @@ class ReferralKeys:
 
     def index_key(self, pre_id: str) -> bytes:
         return self._secrets(pre_id).index
+
+    def index_kid(self, pre_id: str) -> str:
+        return self._secrets(pre_id).index_kid
+
+    def previous_index_keys(self, pre_id: str) -> tuple[bytes, ...]:
+        """Index keys a rotation is replacing (empty when none is under way)."""
+        return self._secrets(pre_id).index_previous
 
     def vault(self, pre_id: str) -> SubjectVault:
         """The PRE's per-child key vault (its store keys are the masters)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -97,15 +98,37 @@ async def list_institutions(
 
 
 async def find_or_create_subject(
-    conn: Conn, pre_id: str, blind_index: str, new_subject_id: uuid.UUID
+    conn: Conn,
+    pre_id: str,
+    blind_index: str,
+    new_subject_id: uuid.UUID,
+    *,
+    index_kid: str = "",
+    previous: Sequence[str] = (),
 ) -> tuple[uuid.UUID, bool]:
-    """The child's subject id, and whether it was already known (a duplicate referral)."""
+    """The child's subject id, and whether it was already known (a duplicate referral).
+
+    ``previous``: the child's index under the keys a rotation is replacing; a subject
+    still stored under one is found, and moved to the new index on the way.
+    """
+    if previous:
+        moved = await conn.fetchval(
+            "UPDATE subjects SET blind_index = $3, index_kid = $4 "
+            "WHERE pre_id = $1 AND blind_index = ANY($2::text[]) RETURNING subject_id",
+            pre_id,
+            list(previous),
+            blind_index,
+            index_kid,
+        )
+        if moved is not None:
+            return moved, True
     created = await conn.fetchval(
-        "INSERT INTO subjects (pre_id, blind_index, subject_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT DO NOTHING RETURNING subject_id",
+        "INSERT INTO subjects (pre_id, blind_index, subject_id, index_kid) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING subject_id",
         pre_id,
         blind_index,
         new_subject_id,
+        index_kid,
     )
     if created is not None:
         return created, False

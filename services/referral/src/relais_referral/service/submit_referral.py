@@ -102,24 +102,32 @@ async def submit_referral(
 
     referral_id = uuid.uuid4()
     if idempotency_key is not None:
+        body = request.model_dump_json().encode()
         earlier = await idempotency.claim(
             conn,
             IdempotencyScope(pre_id, institution_id, SUBMIT_ROUTE),
             idempotency_key,
             # Keyed by the PRE's index key: the fiche holds the child's identity.
-            idempotency.fingerprint(request.model_dump_json().encode(), index_key),
+            idempotency.fingerprint(body, index_key),
             referral_id,
             reused=KEY_REUSED,
+            # A retry from before an index-key rotation was fingerprinted with the old key.
+            also_accepted=[
+                idempotency.fingerprint(body, k) for k in keys.previous_index_keys(pre_id)
+            ],
         )
         if earlier is not None:
             return Submission(earlier, replayed=True)
 
     child = request.child
+    names = (child.first_name, child.last_name, child.birth_date)
     subject_id, known = await repository.find_or_create_subject(
         conn,
         pre_id,
-        blind_index(index_key, child.first_name, child.last_name, child.birth_date),
+        blind_index(index_key, *names),
         uuid.uuid4(),
+        index_kid=keys.index_kid(pre_id),
+        previous=[blind_index(k, *names) for k in keys.previous_index_keys(pre_id)],
     )
     content = request.model_dump(mode="json", exclude={"pre_id"})
     sealed = seal(

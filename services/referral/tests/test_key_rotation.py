@@ -4,13 +4,16 @@ before is re-encrypted, the old key is destroyed, and duplicate children are sti
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from relais_referral import cli
 from relais_referral.adapters.keys import generate_pre_secrets, rotate_index_key
 from relais_referral.service import key_rotation
 from relais_runtime.vault import IdentityUnreadableError
@@ -145,3 +148,28 @@ async def test_duplicate_children_are_found_before_during_and_after_a_blind_inde
     for body in (fiche(), other):
         again = await submit(app, body)
         assert await app.known_subject(again["id"]) is True
+
+
+async def test_the_rotate_command_prints_its_progress_and_the_keys_it_destroyed(
+    own_secrets_app: tuple[App, Path], fiche: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, secrets = own_secrets_app
+    await app.register(SCHOOL)
+    await submit(app, fiche())
+    before = secrets_file(secrets)
+    monkeypatch.setenv("REFERRAL_DATABASE_URL", app.runtime.settings.database_url)
+    command = ["keys", "rotate", PRE, "--store", "--index", "--grace", "0", "--dir", str(secrets)]
+
+    result = await asyncio.to_thread(CliRunner().invoke, cli.app, command)
+
+    assert result.exit_code == 0, result.output
+    assert "clés d'enfant / child keys: 1/1" in result.output
+    assert "index / blind indexes: 1/1" in result.output
+    old = f"{before['store'][0]['kid']}, {before['index']['kid']}"
+    assert f"anciennes clés détruites / old keys destroyed: {old}" in result.output
+    after = secrets_file(secrets)
+    assert len(after["store"]) == 1
+    assert after["store"][0]["kid"] != before["store"][0]["kid"]
+    assert after["index"]["kid"] != before["index"]["kid"]
+    view = await app.http.get("/v1/referrals", headers=app.auth("institution", SCHOOL))
+    assert view.json()["items"][0]["child_first_name"] == "Éloïse"

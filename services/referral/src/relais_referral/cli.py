@@ -80,7 +80,14 @@ def init_intake(
     typer.echo(f"kid: {key.kid}")
 
 
-@keys_app.command("rotate")
+@keys_app.command(
+    "rotate",
+    epilog="New data uses the new key at once; what was stored before is re-encrypted in "
+    "batches while the service runs, with progress; the old key is then removed from the "
+    "secrets file. Uses REFERRAL_DATABASE_URL and the secrets file (not "
+    "REFERRAL_SECRETS_<PRE>). Exit status 1 if something could not be moved: the old key "
+    "is kept, see the log, then --resume. Runbook: « Referral service keys ».",
+)
 def rotate(
     pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
     store: Annotated[
@@ -112,15 +119,8 @@ def rotate(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Lignes par transaction.")] = 500,
     directory: DirOption = None,
 ) -> None:
-    """Change une clé d'un PRE : la nouvelle sert aussitôt, l'existant est re-chiffré (avec
-    sa progression), puis l'ancienne clé est détruite.
-
-    Rotate a PRE's store and/or blind-index key: new data uses the new key at once, what
-    was stored before is re-encrypted in batches while the service runs (progress printed),
-    and the old key is removed from the secrets file at the end. Runs against the
-    database of REFERRAL_DATABASE_URL, on the secrets file (not REFERRAL_SECRETS_<PRE>).
-    Exit status 1 if something could not be moved (the old key is then kept).
-    """
+    """Change une clé d'un PRE (rotate a PRE's key): la nouvelle sert aussitôt,
+    l'existant est re-chiffré, puis l'ancienne est détruite."""
     if not (store or index):
         raise typer.BadParameter("choisissez --store et/ou --index")
     settings = ReferralSettings()

@@ -99,7 +99,7 @@ async def rewrap_child_keys(
                 [(pre_id, subject, wrapped, vault.master_kid) for subject, wrapped in moved],
             )
         done += len(moved)
-        if progress is not None:
+        if progress is not None and rows:
             progress(done, total)
         if len(rows) < batch:
             return done
@@ -163,7 +163,7 @@ async def reindex_subjects(
                 [(pre_id, old, new, index_kid) for old, new in moved],
             )
         done += len(moved)
-        if progress is not None:
+        if progress is not None and rows:
             progress(done, total)
         if len(rows) < batch:
             return done

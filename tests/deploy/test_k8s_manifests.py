@@ -99,6 +99,28 @@ def test_the_kustomizations_list_every_manifest_once() -> None:
     assert set(manifests()) - set(listed) == {K8S / "secrets.example.yaml"}
 
 
+OPS = {"/health", "/ready", "/metrics"}
+
+
+def web_prefixes() -> set[str]:
+    """The first segment of every path the web pages serve (FastAPI's included routers)."""
+    from relais_web.config import WebSettings
+    from relais_web.main import create_app
+
+    def paths(routes: list[Any], prefix: str = "") -> list[str]:
+        found = []
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                found += paths(inner.routes, prefix + (route.include_context.prefix or ""))
+            elif hasattr(route, "path"):
+                found.append(prefix + route.path)
+        return found
+
+    app = create_app(WebSettings(env="test"))
+    return {"/" + p.lstrip("/").split("/")[0] for p in paths(app.routes)} - {"/"}
+
+
 def test_the_ingress_serves_each_service_over_tls_and_keeps_ops_endpoints_inside() -> None:
     [ingress] = documents(K8S / "ingress.yaml")
     services = {
@@ -106,12 +128,29 @@ def test_the_ingress_serves_each_service_over_tls_and_keeps_ops_endpoints_inside
     }
     tls_hosts = {h for entry in ingress["spec"]["tls"] for h in entry["hosts"]}
     backends = set()
+    web_paths = set()
     for rule in ingress["spec"]["rules"]:
         assert rule["host"] in tls_hosts
         for path in rule["http"]["paths"]:
-            backends.add(path["backend"]["service"]["name"])
-            assert path["path"] not in {"/", "/health", "/ready", "/metrics"}
-    assert backends == services == {"referral", "parcours", "notifications", "reporting"}
+            backend = path["backend"]["service"]["name"]
+            backends.add(backend)
+            assert path["path"] not in OPS
+            if path["path"] == "/":
+                # The web's home page only: "/" as a prefix would publish /metrics too.
+                assert (backend, path["pathType"]) == ("web", "Exact")
+            if backend == "web":
+                web_paths.add(path["path"])
+    assert backends == services == {"referral", "parcours", "notifications", "reporting", "web"}
+    # Every page of the web is reachable (a new one must be routed here), its ops are not.
+    assert web_paths - {"/"} == web_prefixes() - OPS
+
+
+def test_the_dev_openid_provider_is_never_deployed() -> None:
+    """Neither Kubernetes nor compose runs relais_web.devidp (relais-dev-idp)."""
+    for path in [*K8S.rglob("*.yaml"), ROOT / "deploy" / "compose.yaml"]:
+        text = path.read_text()
+        assert "devidp" not in text, path
+        assert "dev-idp" not in text, path
 
 
 def test_the_service_monitor_scrapes_the_services_port_and_keeps_their_labels() -> None:
@@ -127,5 +166,6 @@ def test_the_service_monitor_scrapes_the_services_port_and_keeps_their_labels() 
             "parcours",
             "notifications",
             "reporting",
+            "web",
         }
     assert all(e["honorLabels"] for e in monitor["spec"]["endpoints"])

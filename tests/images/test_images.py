@@ -1,7 +1,8 @@
-"""The four images built by scripts/build-images, run as they are: each image's root file
+"""The five images built by scripts/build-images, run as they are: each image's root file
 system mounted (podman image mount), its entrypoint started with chroot as the image's
 non-root user against the local broker and database, the keys made by the images' own
-keys-init; then one referral through the four (long lane: ./scripts/test-long).
+keys-init; then one referral through the four, and the web pages' image answering /ready
+and serving its pages and design system files (long lane: ./scripts/test-long).
 
 `podman run` does not work on this machine kind (crun cannot set rlimits, PLATFORM-NOTES);
 running the entrypoint in the image's own files proves the venv, the entrypoint, the user
@@ -41,6 +42,8 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("referral", "parcours", "notifications", "reporting")
+#: Every image: the four services and the web pages (no database, broker nor key).
+IMAGES = (*SERVICES, "web")
 TAG = os.environ.get("RELAIS_IMAGE_TAG", "dev")
 UID = 10001
 # Where each service's keys are mounted, as in deploy/compose.yaml.
@@ -121,12 +124,12 @@ class MountedImage:
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, int]:
-    """Build (or reuse, cached) the four images; their sizes in bytes."""
+    """Build (or reuse, cached) the five images; their sizes in bytes."""
     started = time.monotonic()
     subprocess.run([str(ROOT / "scripts" / "build-images"), "--tag", TAG], check=True, timeout=3600)
     sizes = {
         s: int(run("podman", "image", "inspect", "--format", "{{.Size}}", image(s)).strip())
-        for s in SERVICES
+        for s in IMAGES
     }
     print(f"\nimages built in {time.monotonic() - started:.0f} s")
     return sizes
@@ -172,6 +175,20 @@ class ImageStack:
             **{f"RELAIS_{s.upper()}_URL": self.url(s) for s in SERVICES},
         }
 
+    def web_env(self) -> dict[str, str]:
+        """Production settings: a Secure cookie, secrets given, a provider to sign in with."""
+        return {
+            "RELAIS_ENV": "production",
+            "RELAIS_LOG_LEVEL": "INFO",
+            "UVICORN_HOST": "127.0.0.1",
+            "UVICORN_PORT": str(self.ports["web"]),
+            "WEB_PUBLIC_URL": self.url("web"),
+            "WEB_SESSION_SECRET": "image-test-session-secret-of-32-bytes",
+            "WEB_OIDC_CLIENT_SECRET": "image-test-client-secret",
+            "WEB_OIDC_DISCOVERY_URL": "https://auth.example.org/.well-known/openid-configuration",
+            **{f"WEB_{s.upper()}_URL": self.url(s) for s in SERVICES},
+        }
+
     def auth(self, role: str, org: str) -> dict[str, str]:
         token = mint_token(
             self.keys / "jwt" / "jwt-signing.json",
@@ -208,7 +225,7 @@ async def image_stack(
     stack = ImageStack(
         amqp_url=amqp_url,
         databases={s: f"relais_{run_id}_{s}" for s in SERVICES},
-        ports={s: free_port() for s in SERVICES},
+        ports={s: free_port() for s in IMAGES},
         keys=keys_root,
         log_dir=tmp_path,
     )
@@ -243,8 +260,15 @@ async def image_stack(
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        web = mounts.enter_context(MountedImage(image("web")))
+        assert web.user == f"{UID}:{UID}"
+        web_log = (tmp_path / "web.log").open("wb")
+        mounts.callback(web_log.close)
+        stack.processes["web"] = subprocess.Popen(
+            web.command(), env=web.env(stack.web_env()), stdout=web_log, stderr=subprocess.STDOUT
+        )
         try:
-            for service in SERVICES:
+            for service in IMAGES:
                 wait_ready(stack, service)
             yield stack
         finally:
@@ -324,6 +348,19 @@ async def test_the_images_run_as_their_user_and_carry_a_referral_through_the_fou
             return bool(values["new_referrals"] == 1)
 
         await eventually(counted)
+
+        # The web pages' image: French pages and the State design system's files it ships.
+        home = await http.get(stack.url("web"))
+        assert home.status_code == 200
+        assert "Se connecter" in home.text
+        assert home.headers["cache-control"] == "no-store"
+        for asset in ("dsfr.min.css", "utility/utility.min.css", "favicon/favicon.svg"):
+            r = await http.get(f"{stack.url('web')}/static/dsfr/{asset}")
+            assert r.status_code == 200, asset
+        # A notice's link asks for the sign-in, then comes back to it.
+        link = await http.get(f"{stack.url('web')}/v1/referrals/{created.json()['id']}")
+        assert link.status_code == 303
+        assert link.headers["location"].startswith("/connexion?suite=")
 
     with capsys.disabled():
         for service, size in built.items():

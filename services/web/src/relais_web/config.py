@@ -28,19 +28,23 @@ class WebSettings(RelaisSettings):
     http_port: int = 8000
     env: Environment = Field(default="production", validation_alias=AliasChoices("RELAIS_ENV"))
 
-    # -- the four APIs the pages call with the signed-in person's token
+    # -- the four APIs the pages call with the signed-in person's token: WEB_<API>_URL (in a
+    # cluster, the internal address) or else the shared RELAIS_<API>_URL
     referral_url: str = Field(
-        default="http://127.0.0.1:8001", validation_alias=AliasChoices("RELAIS_REFERRAL_URL")
+        default="http://127.0.0.1:8001",
+        validation_alias=AliasChoices("WEB_REFERRAL_URL", "RELAIS_REFERRAL_URL"),
     )
     parcours_url: str = Field(
-        default="http://127.0.0.1:8002", validation_alias=AliasChoices("RELAIS_PARCOURS_URL")
+        default="http://127.0.0.1:8002",
+        validation_alias=AliasChoices("WEB_PARCOURS_URL", "RELAIS_PARCOURS_URL"),
     )
     notifications_url: str = Field(
         default="http://127.0.0.1:8003",
-        validation_alias=AliasChoices("RELAIS_NOTIFICATIONS_URL"),
+        validation_alias=AliasChoices("WEB_NOTIFICATIONS_URL", "RELAIS_NOTIFICATIONS_URL"),
     )
     reporting_url: str = Field(
-        default="http://127.0.0.1:8004", validation_alias=AliasChoices("RELAIS_REPORTING_URL")
+        default="http://127.0.0.1:8004",
+        validation_alias=AliasChoices("WEB_REPORTING_URL", "RELAIS_REPORTING_URL"),
     )
     api_timeout_s: float = Field(default=10.0, gt=0)
 

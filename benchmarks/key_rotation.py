@@ -9,7 +9,9 @@ its own; N children, each with one referral whose fiche rests under the child's 
 (``service/key_rotation.rotate``, no grace period):
   1. ``--store``: a new store key, every child's data key re-wrapped, the old key destroyed;
   2. ``--index``: a new index key, every blind index recomputed from the child's fiche
-     (opened with its key), the old key destroyed.
+     (opened with its key), the old key destroyed;
+and, in a database with parcours's ``subject_keys`` table, the second run of ``relais keys
+rotate-master parcours``: N data keys re-wrapped by a new master key.
 Checked afterwards: nothing left under an old key, one fiche opened with the new keys.
 Progress goes to stderr, the table (or JSON) to stdout; the database is dropped.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -33,9 +36,10 @@ from relais_referral.adapters import fiches, rotation
 from relais_referral.adapters.keys import ReferralKeys, generate_pre_secrets
 from relais_referral.domain.identity import blind_index
 from relais_referral.service import key_rotation
-from relais_runtime import testing
+from relais_runtime import cli_master_key, testing
 from relais_runtime.logging import configure_logging
 from relais_runtime.runtime import prepare_database
+from relais_runtime.vault import SubjectVault
 
 PRE = "pre-76540"
 SCHOOL = "ecole-bench"
@@ -153,7 +157,49 @@ async def one_size(children: int, batch: int) -> dict[str, Any]:
                 assert fiches.open_fiche(keys, PRE, row) is not None
             finally:
                 await pool.close()
+        result["parcours_master"] = await parcours_master(children, batch)
         return result
+    finally:
+        await testing.drop_database(name)
+
+
+async def parcours_master(children: int, batch: int) -> float:
+    """``relais keys rotate-master parcours``'s second run: N data keys re-wrapped."""
+    name = testing.unique_name("relais_bench_master")
+    dsn = await testing.create_database(name)
+    try:
+        old, new = os.urandom(32), os.urandom(32)
+        before = SubjectVault(old)
+        conn = await asyncpg.connect(dsn)
+        try:
+            # parcours's table (migration 0003_identity_at_rest.sql)
+            await conn.execute(
+                "CREATE TABLE subject_keys (subject_id uuid PRIMARY KEY, pre_id text NOT NULL, "
+                "wrapped_key bytea NOT NULL, master_kid text NOT NULL)"
+            )
+            rows = []
+            for _ in range(children):
+                subject = uuid.uuid4()
+                rows.append((subject, PRE, before.new_data_key(subject), before.master_kid))
+            await conn.copy_records_to_table("subject_keys", records=rows)
+        finally:
+            await conn.close()
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            started = time.perf_counter()
+            moved, left = await cli_master_key.rewrap_all(
+                pool,
+                SubjectVault(new, previous={before.master_kid: old}),
+                batch=batch,
+                say=progress,
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            await pool.close()
+        assert (moved, left) == (children, 0), (moved, left)
+        progress(f"  parcours master: {moved} in {seconds:.2f} s")
+        return round(seconds, 2)
     finally:
         await testing.drop_database(name)
 
@@ -169,10 +215,10 @@ async def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    print("| children | store key: rewrap + destroy (s) | index key: recompute + destroy (s) |")
-    print("|---|---|---|")
+    print("| children | store key (s) | index key (s) | parcours master key (s) |")
+    print("|---|---|---|---|")
     for r in results:
-        print(f"| {r['children']} | {r['store']} | {r['index']} |")
+        print(f"| {r['children']} | {r['store']} | {r['index']} | {r['parcours_master']} |")
 
 
 if __name__ == "__main__":

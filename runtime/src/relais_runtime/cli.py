@@ -7,6 +7,7 @@ import typer
 from relais_runtime import (
     cli_audit,
     cli_dlq,
+    cli_master_key,
     cli_migrate,
     cli_openapi,
     cli_retention,
@@ -26,6 +27,9 @@ app = typer.Typer(
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_token.keys_app, name="keys")
+cli_token.keys_app.command("rotate-master", epilog=cli_master_key.EPILOG)(
+    cli_master_key.rotate_master
+)
 app.command("migrate")(cli_migrate.migrate_command)
 app.add_typer(cli_openapi.app, name="openapi")
 app.add_typer(cli_retention.app, name="retention")

@@ -68,6 +68,51 @@ def load_master_key(keys_dir: Path, env_value: str | None, *, create: bool, file
     return key
 
 
+def _previous_paths(keys_dir: Path, filename: str) -> list[Path]:
+    stem, dot, suffix = filename.rpartition(".")
+    return sorted(keys_dir.glob(f"{stem}.*.{suffix}")) if dot else []
+
+
+def load_previous_master_keys(keys_dir: Path, filename: str) -> dict[str, bytes]:
+    """Master keys a rotation replaced and has not destroyed yet (``<stem>.<kid>.<ext>``
+    beside the current file), by kid."""
+    keys = {}
+    for path in _previous_paths(keys_dir, filename):
+        key = base64.urlsafe_b64decode(path.read_text().strip() + "==")
+        keys[master_kid_of(key)] = key
+    return keys
+
+
+def rotate_master_key_file(keys_dir: Path, filename: str) -> tuple[str, str]:
+    """A new master key in ``<keys_dir>/<filename>``; the current one is kept beside it as
+    ``<stem>.<kid>.<ext>`` until :func:`destroy_previous_master_keys`. (old kid, new kid)."""
+    path = keys_dir / filename
+    old = load_master_key(keys_dir, None, create=False, filename=filename)
+    stem, _dot, suffix = filename.rpartition(".")
+    old_kid = master_kid_of(old)
+    aside = keys_dir / f"{stem}.{old_kid}.{suffix}"
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(base64.urlsafe_b64encode(old).decode())
+    new = os.urandom(32)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(base64.urlsafe_b64encode(new).decode())
+    os.replace(tmp, path)
+    return old_kid, master_kid_of(new)
+
+
+def destroy_previous_master_keys(keys_dir: Path, filename: str) -> list[str]:
+    """Delete the master keys a rotation replaced; their kids."""
+    gone = []
+    for path in _previous_paths(keys_dir, filename):
+        key = base64.urlsafe_b64decode(path.read_text().strip() + "==")
+        path.unlink()
+        gone.append(master_kid_of(key))
+    return gone
+
+
 class SubjectVault:
     def __init__(
         self,
@@ -82,13 +127,24 @@ class SubjectVault:
         self._masters = {k: AESGCM(v) for k, v in (previous or {}).items()}
         self._masters[self.master_kid] = self._master
 
-    def _master_named(self, master_kid: str | None) -> AESGCM:
-        if master_kid is None:
-            return self._master
-        try:
-            return self._masters[master_kid]
-        except KeyError:
-            raise IdentityUnreadableError(f"no master key {master_kid}") from None
+    @property
+    def previous_kids(self) -> list[str]:
+        return [k for k in self._masters if k != self.master_kid]
+
+    def _unwrap(self, wrapped_key: bytes, subject_id: uuid.UUID, master_kid: str | None) -> bytes:
+        """The raw data key. Without ``master_kid``, each master is tried, the current one
+        first (after a rotation, until every row is re-wrapped, some are under the old)."""
+        if master_kid is not None:
+            aead = self._masters.get(master_kid)
+            if aead is None:
+                raise IdentityUnreadableError(f"no master key {master_kid}")
+            return self._open(aead, wrapped_key, subject_id)
+        for aead in (self._master, *(a for k, a in self._masters.items() if k != self.master_kid)):
+            try:
+                return self._open(aead, wrapped_key, subject_id)
+            except IdentityUnreadableError:
+                continue
+        raise IdentityUnreadableError("no master key opens this data key")
 
     def new_data_key(self, subject_id: uuid.UUID) -> bytes:
         """A fresh data key, returned wrapped by the current master (only that is stored)."""
@@ -102,7 +158,7 @@ class SubjectVault:
         *,
         master_kid: str | None = None,
     ) -> bytes:
-        data_key = AESGCM(self._open(self._master_named(master_kid), wrapped_key, subject_id))
+        data_key = AESGCM(self._unwrap(wrapped_key, subject_id, master_kid))
         return self._seal(data_key, json.dumps(payload).encode(), subject_id)
 
     def decrypt(
@@ -113,13 +169,13 @@ class SubjectVault:
         *,
         master_kid: str | None = None,
     ) -> dict[str, Any]:
-        data_key = AESGCM(self._open(self._master_named(master_kid), wrapped_key, subject_id))
+        data_key = AESGCM(self._unwrap(wrapped_key, subject_id, master_kid))
         result: dict[str, Any] = json.loads(self._open(data_key, blob, subject_id))
         return result
 
     def rewrap(self, wrapped_key: bytes, subject_id: uuid.UUID, master_kid: str) -> bytes:
         """The same data key, wrapped by the current master instead of ``master_kid``."""
-        raw = self._open(self._master_named(master_kid), wrapped_key, subject_id)
+        raw = self._unwrap(wrapped_key, subject_id, master_kid)
         return self._seal(self._master, raw, subject_id)
 
     @staticmethod

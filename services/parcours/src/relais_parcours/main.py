@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from relais_parcours.adapters.vault import IdentityVault, load_master_key
+from relais_parcours.adapters.vault import load_vault
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.context import Parcours
 from relais_parcours.entrypoints import (
@@ -37,12 +37,10 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         migrations_dir=migrations_dir(__file__),
         queues=[consumers.REFERRALS_QUEUE],
     )
-    master_key = load_master_key(
+    vault = load_vault(
         settings.keys_dir, settings.master_key or None, create=settings.master_key_create
     )
-    ctx = Parcours(
-        settings=settings, pre_keys=PreKeys(settings.keys_dir), vault=IdentityVault(master_key)
-    )
+    ctx = Parcours(settings=settings, pre_keys=PreKeys(settings.keys_dir), vault=vault)
     consumers.register(runtime, ctx)
     app = build_app(
         runtime,

@@ -405,3 +405,30 @@ def test_the_referent_sees_which_partners_the_family_withdrew_from_its_space() -
     assert changes_by_family([withdrawn], partners) == [
         {"at": "2026-12-03T09:00:00Z", "whole": True, "partners": []}
     ]
+
+
+def test_the_coordinators_inbox_says_interprete_a_prevoir_without_any_identity(
+    client: TestClient, apis: FakeApis, sign_in: Any
+) -> None:
+    sign_in("coordinator")
+    line = {
+        "id": "b185e2df-16a6-4b6f-b83e-c86f16d1e1f9",
+        "opened_at": "2026-12-01T10:00:00+00:00",
+        "review_due_on": "2026-12-22",
+        "institution_ids": ["ecole-jules-ferry-rouen"],
+        "facts": [{"age_years": 10, "school_level": "cm1", "reason_categories": ["language"]}],
+        "interpreter_needed": True,
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/situations":
+            other = {**line, "id": "0c8a1b9e-0000-4000-8000-000000000000"}
+            other["interpreter_needed"] = False
+            return httpx.Response(200, json={"items": [line, other], "limit": 200, "offset": 0})
+        if request.url.path == "/v1/institutions":
+            return httpx.Response(200, json={"items": []})
+        return httpx.Response(404, json={"code": "not_found"})
+
+    apis.handler = answer
+    page = client.get("/coordination/a-examiner").text
+    assert page.count("interprète à prévoir") == 1

@@ -77,10 +77,12 @@ async def attach_referral(
     facts: dict[str, Any],
     identity_enc: bytes | None,
     received_at: datetime,
+    interpreter_needed: bool | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO situation_referrals (referral_id, situation_id, pre_id, institution_id, "
-        "facts, identity_enc, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "facts, identity_enc, received_at, interpreter_needed) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         referral_id,
         situation_id,
         pre_id,
@@ -88,6 +90,7 @@ async def attach_referral(
         facts,
         identity_enc,
         received_at,
+        interpreter_needed,
     )
 
 
@@ -97,7 +100,9 @@ _SITUATION_COLUMNS = (
     "s.final_review_held, s.followup_due_on, s.previous_situation_id, "
     "array_agg(r.referral_id ORDER BY r.received_at) AS referral_ids, "
     "array_agg(DISTINCT r.institution_id) AS institution_ids, "
-    "jsonb_agg(r.facts ORDER BY r.received_at) AS facts"
+    "jsonb_agg(r.facts ORDER BY r.received_at) AS facts, "
+    "coalesce(bool_or(r.interpreter_needed) FILTER (WHERE r.withdrawn_at IS NULL), false) "
+    "AS interpreter_needed"
 )
 
 
@@ -915,7 +920,8 @@ async def withdraw_referral(
     conn: Conn, pre_id: str, referral_id: uuid.UUID, withdrawn_at: datetime
 ) -> uuid.UUID | None:
     situation_id: uuid.UUID | None = await conn.fetchval(
-        "UPDATE situation_referrals SET withdrawn_at = $3, identity_enc = NULL "
+        "UPDATE situation_referrals SET withdrawn_at = $3, identity_enc = NULL, "
+        "interpreter_needed = NULL "
         "WHERE pre_id = $1 AND referral_id = $2 AND withdrawn_at IS NULL RETURNING situation_id",
         pre_id,
         referral_id,
@@ -957,7 +963,8 @@ async def erase_subject(
         "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
     )
     await conn.execute(
-        "UPDATE situation_referrals SET identity_enc = NULL, sealed = NULL WHERE situation_id = $1",
+        "UPDATE situation_referrals SET identity_enc = NULL, sealed = NULL, "
+        "interpreter_needed = NULL WHERE situation_id = $1",
         situation_id,
     )
     await conn.execute("UPDATE handovers SET message = NULL WHERE situation_id = $1", situation_id)
@@ -1005,11 +1012,35 @@ async def claim_sealed_referrals(conn: Conn, limit: int) -> list[asyncpg.Record]
     )
 
 
-async def set_identity(conn: Conn, referral_id: uuid.UUID, identity_enc: bytes) -> None:
+async def set_identity(
+    conn: Conn, referral_id: uuid.UUID, identity_enc: bytes, interpreter_needed: bool
+) -> None:
     await conn.execute(
-        "UPDATE situation_referrals SET identity_enc = $2, sealed = NULL WHERE referral_id = $1",
+        "UPDATE situation_referrals SET identity_enc = $2, sealed = NULL, "
+        "interpreter_needed = $3 WHERE referral_id = $1",
         referral_id,
         identity_enc,
+        interpreter_needed,
+    )
+
+
+async def claim_unflagged_referrals(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    """Identities stored before « interprète à prévoir » was kept beside them."""
+    return await conn.fetch(
+        "SELECT r.referral_id, r.identity_enc, s.subject_id, k.wrapped_key "
+        "FROM situation_referrals r JOIN situations s ON s.id = r.situation_id "
+        "LEFT JOIN subject_keys k ON k.subject_id = s.subject_id AND k.pre_id = s.pre_id "
+        "WHERE r.interpreter_needed IS NULL AND r.identity_enc IS NOT NULL "
+        "LIMIT $1 FOR UPDATE OF r SKIP LOCKED",
+        limit,
+    )
+
+
+async def set_interpreter_needed(conn: Conn, referral_id: uuid.UUID, needed: bool) -> None:
+    await conn.execute(
+        "UPDATE situation_referrals SET interpreter_needed = $2 WHERE referral_id = $1",
+        referral_id,
+        needed,
     )
 
 

@@ -104,6 +104,11 @@ def pick_language(guardian_languages: Iterable[str], chosen: str | None = None) 
     return "fr"
 
 
+def interpreter_needed(identity: Mapping[str, Any] | None) -> bool:
+    """« interprète à prévoir »: a guardian of this identity needs an interpreter."""
+    return any(g.get("interpreter_needed") for g in (identity or {}).get("guardians") or [])
+
+
 def request_due_on(made_on: date) -> date:
     """One month to answer (RGPD art. 12.3): the same day next month, or its last day."""
     year, month = (

@@ -63,6 +63,11 @@ class SituationSummary(BaseModel):
         description="The child's previous situation, finished (declined, redirected or "
         "closed) when this one was opened by a new referral.",
     )
+    interpreter_needed: bool = Field(
+        default=False,
+        description="A guardian needs an interpreter (« interprète à prévoir »): a need, "
+        "read from the identity when it arrived, not an identity.",
+    )
     warnings: list[str] = Field(
         default=[], description="In French, e.g. a parcours past the PRE's maximum duration."
     )

@@ -13,7 +13,10 @@ from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
 from relais_parcours.service.family_notice_delivery import mail_due_notices
 from relais_parcours.service.family_notices import announce_expiring_consents
-from relais_parcours.service.open_situation import backfill_identities
+from relais_parcours.service.open_situation import (
+    backfill_identities,
+    backfill_interpreter_flags,
+)
 from relais_runtime.background import BackgroundLoop
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
@@ -35,6 +38,8 @@ class DeadlineScheduler(BackgroundLoop):
                 pass  # identities stored as JWE by an earlier version
             while await child_texts.seal_clear_texts(self.runtime, self.ctx):
                 pass  # notes and override reasons written in clear before issue 15
+            while await backfill_interpreter_flags(self.runtime, self.ctx):
+                pass  # identities stored before « interprète à prévoir » was kept
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("identity_backfill_failed", error=type(exc).__name__)
         while True:

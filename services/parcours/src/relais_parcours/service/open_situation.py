@@ -7,6 +7,7 @@ erased while it was on its way is never opened (see ``drop_after_erasure``).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -17,7 +18,9 @@ from relais_contracts.types import DeadlineKind, ErasureReason, SituationStage
 from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached, SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters import repository
+from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
+from relais_parcours.domain import family
 from relais_parcours.domain.situation import OnReferral, on_new_referral, review_due_on
 from relais_parcours.service import child_texts
 from relais_runtime.consumer import PermanentError, Tx
@@ -31,15 +34,16 @@ log = get_logger(__name__)
 
 async def store_identity(
     conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID, sealed: str
-) -> bytes:
-    """Open the JWE with the PRE's keys; encrypt it with the subject's data key."""
+) -> tuple[bytes, bool]:
+    """Open the JWE with the PRE's keys; encrypt it with the subject's data key. Also
+    says whether a guardian needs an interpreter (shown to the team without identity)."""
     keys = ctx.pre_keys.private_keys(pre_id)  # KeyNotFoundError: retried, then parked
     try:
         identity = unseal(sealed, keys)
     except (JoseError, ValueError) as exc:
         raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
     wrapped = await child_texts.child_key(conn, ctx, pre_id, subject_id)
-    return ctx.vault.encrypt(wrapped, subject_id, identity)
+    return ctx.vault.encrypt(wrapped, subject_id, identity), family.interpreter_needed(identity)
 
 
 async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -> uuid.UUID:
@@ -79,7 +83,9 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         await repository.add_deadline(
             tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
         )
-    identity_enc = await store_identity(tx.conn, ctx, pre_id, referral.subject_id, referral.sealed)
+    identity_enc, interpreter = await store_identity(
+        tx.conn, ctx, pre_id, referral.subject_id, referral.sealed
+    )
     await repository.attach_referral(
         tx.conn,
         referral_id=referral.referral_id,
@@ -89,6 +95,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         facts=referral.facts.model_dump(mode="json"),
         identity_enc=identity_enc,
         received_at=now,
+        interpreter_needed=interpreter,
     )
     if step is OnReferral.OPEN:
         await tx.emit(
@@ -174,12 +181,31 @@ async def backfill_identities(runtime: ServiceRuntime, ctx: Parcours) -> int:
     async with runtime.pool.acquire() as conn, conn.transaction():
         for row in await repository.claim_sealed_referrals(conn, 100):
             try:
-                identity_enc = await store_identity(
+                identity_enc, interpreter = await store_identity(
                     conn, ctx, row["pre_id"], row["subject_id"], row["sealed"]
                 )
             except (KeyNotFoundError, PermanentError) as exc:
                 log.warning("identity_backfill_skipped", error=type(exc).__name__)
                 continue
-            await repository.set_identity(conn, row["referral_id"], identity_enc)
+            await repository.set_identity(conn, row["referral_id"], identity_enc, interpreter)
+            done += 1
+    return done
+
+
+async def backfill_interpreter_flags(runtime: ServiceRuntime, ctx: Parcours) -> int:
+    """Read « interprète à prévoir » from identities stored before it was kept beside them
+    (migration 0019); SKIP LOCKED, so every replica may run it at start-up."""
+    done = 0
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        for row in await repository.claim_unflagged_referrals(conn, 100):
+            identity = None
+            if row["wrapped_key"] is not None:  # else erased: the key is gone
+                with contextlib.suppress(IdentityUnreadableError):
+                    identity = ctx.vault.decrypt(
+                        row["wrapped_key"], row["subject_id"], row["identity_enc"]
+                    )
+            await repository.set_interpreter_needed(
+                conn, row["referral_id"], family.interpreter_needed(identity)
+            )
             done += 1
     return done

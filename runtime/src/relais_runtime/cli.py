@@ -11,6 +11,7 @@ from relais_runtime import (
     cli_migrate,
     cli_openapi,
     cli_retention,
+    cli_retire_pre,
     cli_token,
     cli_topology,
 )
@@ -30,6 +31,7 @@ app.add_typer(cli_token.keys_app, name="keys")
 cli_token.keys_app.command("rotate-master", epilog=cli_master_key.EPILOG)(
     cli_master_key.rotate_master
 )
+cli_token.keys_app.command("retire-pre", epilog=cli_retire_pre.EPILOG)(cli_retire_pre.retire_pre)
 app.command("migrate")(cli_migrate.migrate_command)
 app.add_typer(cli_openapi.app, name="openapi")
 app.add_typer(cli_retention.app, name="retention")

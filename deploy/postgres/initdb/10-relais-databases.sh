@@ -33,6 +33,16 @@ SQL
     echo "10-relais-databases: role and database relais_${service} created"
 done
 
+# parcours's queries run as relais_parcours_app, which row-level security applies to (its
+# pool does SET ROLE), and its sweeps across PREs as relais_parcours_sweep; neither logs in.
+# The login role relais_parcours (the tables' owner, which runs the migrations) may take
+# both. Migration 0020 grants them the tables and creates the policies (ADR 0018).
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgres <<'SQL'
+CREATE ROLE relais_parcours_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+CREATE ROLE relais_parcours_sweep NOLOGIN NOSUPERUSER NOBYPASSRLS;
+GRANT relais_parcours_app, relais_parcours_sweep TO relais_parcours;
+SQL
+
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgres <<'SQL'
 -- Nobody but the superuser and the four service roles reaches the maintenance databases.
 REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;

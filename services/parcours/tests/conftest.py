@@ -6,12 +6,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 
@@ -77,6 +79,21 @@ class Harness:
     seen: list[dict[str, Any]] = field(default_factory=list)
     identity: dict[str, Any] = field(default_factory=lambda: IDENTITY)
     other_pre: str = OTHER_PRE
+    #: The database as its owner sees it (row-level security aside): for a test to look at
+    #: or arrange rows behind the service's back.
+    dsn: str = ""
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[asyncpg.Connection]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            for typename in ("json", "jsonb"):  # as the service's pool decodes them
+                await conn.set_type_codec(
+                    typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+                )
+            yield conn
+        finally:
+            await conn.close()
 
     def auth(
         self,
@@ -345,5 +362,7 @@ async def parcours(amqp_url: str, database_dsn: str, keys_dir: Path) -> AsyncIte
         await queue.consume(keep)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://parcours") as http:
-            yield Harness(http=http, app=app, keys_dir=keys_dir, amqp=amqp, seen=seen)
+            yield Harness(
+                http=http, app=app, keys_dir=keys_dir, amqp=amqp, seen=seen, dsn=database_dsn
+            )
     await amqp.close()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 async def log_of(h: Harness, situation_id: str) -> list[dict[str, Any]]:
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         rows = await conn.fetch(
             "SELECT * FROM relais_access_log WHERE situation_id = $1 ORDER BY seq",
             uuid.UUID(situation_id),
@@ -52,7 +52,7 @@ async def test_a_situation_is_not_served_when_its_read_cannot_be_recorded(
 ) -> None:
     h = parcours
     _, situation_id = await h.open_situation()
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         await conn.execute(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'log volume full'; END; $$"
@@ -95,7 +95,7 @@ async def test_partner_sheet_reads_staff_reads_and_erasure_all_land_in_one_intac
     assert lines[0]["actor_org"] == CMPP
     assert lines[0]["field_groups"] == ["category.health", "category.identity_and_contact"]
     assert lines[-1]["purpose"].endswith("data_subject_request")
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         [report] = await audit.verify(conn, "pre-76540")
     assert report.broken is None
 

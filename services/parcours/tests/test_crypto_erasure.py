@@ -53,7 +53,7 @@ async def test_the_note_and_override_reason_never_rest_in_clear_and_die_with_the
         headers=coordinator,
     )
     assert assigned.status_code == 200, assigned.text
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         meeting_id = await conn.fetchval(
             "SELECT meeting_id FROM review_decisions WHERE situation_id = $1",
             uuid.UUID(situation_id),
@@ -80,7 +80,7 @@ async def test_the_note_and_override_reason_never_rest_in_clear_and_die_with_the
     assert (await h.http.get(history, headers=coordinator)).json()[0]["override_reason"] is None
     after = await dump(database_dsn)
     assert "Benaliouche" not in after
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         keys = await conn.fetchval(
             "SELECT count(*) FROM subject_keys k JOIN situations s "
             "ON s.subject_id = k.subject_id WHERE s.id = $1",
@@ -101,7 +101,7 @@ async def test_notes_written_in_clear_before_are_moved_under_the_key_or_cleared_
             situation_id, decision="take_up", axes=["health"], note="placeholder"
         )
         assert decided.status_code == 201, decided.text
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         # as an earlier version wrote them: in clear
         for situation_id in (kept, erased):
             await conn.execute(

@@ -230,7 +230,7 @@ async def test_an_expired_letter_is_refused_in_french(parcours: Harness) -> None
     h = parcours
     s = await family_in_parcours(h)
     issued = await letter(h, s["situation_id"])
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         await conn.execute(
             "UPDATE family_letters SET expires_at = $2 WHERE id = $1",
             uuid.UUID(issued["id"]),
@@ -354,7 +354,7 @@ async def test_a_request_for_erasure_reaches_the_coordinators_with_a_month_to_an
     assert answered.status_code == 204
     assert referent_cannot.status_code == 403
     assert space["requests"][0]["answer"] == "Nous effaçons la fiche le 15 décembre."
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         deadline = await conn.fetchrow(
             "SELECT kind, due_on, resolved_at FROM deadlines WHERE family_request_id = $1",
             uuid.UUID(made.json()["id"]),

@@ -23,7 +23,7 @@ YEAR = timedelta(days=365)
 
 
 async def stage(h: Harness, situation_id: str) -> str:
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         value: str = await conn.fetchval(
             "SELECT stage FROM situations WHERE id = $1", uuid.UUID(situation_id)
         )
@@ -32,7 +32,7 @@ async def stage(h: Harness, situation_id: str) -> str:
 
 async def move_back(h: Harness, situation_id: str, by: timedelta) -> None:
     """Make the situation's opening and referral older, as if received ``by`` ago."""
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         await conn.execute(
             "UPDATE situations SET opened_at = opened_at - $2::interval WHERE id = $1",
             uuid.UUID(situation_id),

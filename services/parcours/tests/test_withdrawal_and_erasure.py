@@ -128,7 +128,7 @@ async def test_a_referral_still_on_its_way_when_the_child_is_erased_is_dropped_a
     detail = (await h.http.get(url, headers=coordinator)).json()
     assert detail["stage"] == "erased"
     assert [ref["identity"] for ref in detail["referrals"]] == [None, None]
-    async with h.app.state.runtime.pool.acquire() as conn:
+    async with h.db() as conn:
         # No key was made for the erased child: nothing of its identity is readable again.
         assert await conn.fetchval("SELECT count(*) FROM subject_keys") == 0
         assert (

@@ -16,6 +16,12 @@ class ParcoursSettings(RelaisSettings):
     service_name: str = "parcours"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/relais_parcours"
     http_port: int = 8002
+    #: The role the service's queries run as (its pool SETs ROLE to it): row-level security
+    #: applies to it, unlike to the login role that owns the tables (ADR 0018).
+    db_role: str = "relais_parcours_app"
+    #: The role of sweeps across PREs (schedulers, retention, a letter found by its link),
+    #: for their transaction only; a policy of its own lets it through every PRE.
+    db_sweep_role: str = "relais_parcours_sweep"
     keys_dir: Path = Field(
         default=Path("var/keys"),
         validation_alias=AliasChoices("PARCOURS_KEYS_DIR", "RELAIS_KEYS_DIR"),

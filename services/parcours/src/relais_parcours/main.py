@@ -36,6 +36,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         service="parcours",
         migrations_dir=migrations_dir(__file__),
         queues=[consumers.REFERRALS_QUEUE],
+        db_role=settings.db_role,
     )
     vault = load_vault(
         settings.keys_dir, settings.master_key or None, create=settings.master_key_create

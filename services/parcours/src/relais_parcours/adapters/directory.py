@@ -62,10 +62,11 @@ async def entry_by_hsds_id(conn: Conn, pre_id: str, hsds_id: uuid.UUID) -> async
     )
 
 
-async def slug_owner(conn: Conn, partner_id: str) -> str | None:
-    """The PRE a partner slug belongs to, if any."""
-    owner: str | None = await conn.fetchval("SELECT pre_id FROM partners WHERE id = $1", partner_id)
-    return owner
+async def slug_taken(conn: Conn, partner_id: str) -> bool:
+    """Whether any PRE uses this partner id (ids are one namespace across PREs; the SQL
+    function answers that bit past row-level security, migration 0020)."""
+    taken: bool = await conn.fetchval("SELECT partner_id_taken($1)", partner_id)
+    return taken
 
 
 #: The words of an entry a search looks into: its name, description and the texts of its

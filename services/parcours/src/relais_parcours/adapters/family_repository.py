@@ -27,6 +27,14 @@ async def insert_letter(conn: Conn, values: dict[str, Any]) -> None:
     )
 
 
+async def letter_pre(conn: Conn, link_hash: bytes) -> str | None:
+    """The PRE of the letter with this link (run across PREs: the sweep role)."""
+    pre: str | None = await conn.fetchval(
+        "SELECT pre_id FROM family_letters WHERE link_hash = $1", link_hash
+    )
+    return pre
+
+
 async def letter_by_link(conn: Conn, link_hash: bytes) -> asyncpg.Record | None:
     """The letter for a link, locked: concurrent tries of one letter are serialised."""
     return await conn.fetchrow(

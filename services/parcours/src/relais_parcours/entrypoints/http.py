@@ -15,7 +15,7 @@ from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Ctx
 from relais_parcours.domain.situation import duration_warning
 from relais_parcours.entrypoints.validation import Offset
-from relais_parcours.service import access, access_log
+from relais_parcours.service import access, access_log, tenancy
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -114,7 +114,7 @@ async def list_situations(
     offset: Offset = 0,
 ) -> SituationPage:
     """Coordinators see every situation of their PRE; a référent sees their own."""
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         mine = await access.scope_referent(conn, who)
         rows = await repository.list_situations(
             conn, who.pre, stage=stage, referent_id=mine, limit=limit, offset=offset
@@ -141,7 +141,7 @@ async def get_situation(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> SituationDetail:
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         row = await access.situation_for(conn, who, situation_id)
         referrals = await repository.referral_identities(conn, who.pre, situation_id)
         limits = await repository.pre_limits(conn, who.pre)

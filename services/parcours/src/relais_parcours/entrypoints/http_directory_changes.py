@@ -14,7 +14,7 @@ from relais_parcours.adapters import directory as store
 from relais_parcours.domain.partner import EntryProposal, PartnerBody, WaitTime
 from relais_parcours.entrypoints.http_partners import refused
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
-from relais_parcours.service import directory_changes
+from relais_parcours.service import directory_changes, tenancy
 from relais_parcours.service.directory import EntryRefusedError
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
@@ -104,7 +104,7 @@ async def get_partner_changes(
         and who.org != partner_id
     ):
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await store.changes(
             conn, who.pre, status=None, partner_id=partner_id, limit=limit, offset=offset
         )
@@ -123,7 +123,7 @@ async def get_changes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Change]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await store.changes(
             conn, who.pre, status=status, partner_id=None, limit=limit, offset=offset
         )
@@ -136,7 +136,7 @@ async def get_changes(
     summary="Une proposition, à côté de la fiche publiée",
 )
 async def get_change(change_id: uuid.UUID, who: Manager, runtime: Runtime) -> ChangeDetail:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         row = await store.change(conn, who.pre, change_id)
         entry = await store.entry(conn, who.pre, row["partner_id"]) if row else None
     if row is None or entry is None:

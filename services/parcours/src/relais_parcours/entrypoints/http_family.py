@@ -28,6 +28,7 @@ from relais_parcours.service import (
     family_access,
     family_documents,
     family_space,
+    tenancy,
 )
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
@@ -129,7 +130,7 @@ async def post_letter(
 )
 async def get_letters(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[LetterOut]:
     now = datetime.now().astimezone()
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
         rows = await family_repository.list_letters(conn, who.pre, situation_id)
     out = []
@@ -215,7 +216,7 @@ async def get_family_requests(
     offset: Offset = 0,
 ) -> list[FamilyRequestOut]:
     today = today_in(ctx)
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await family_repository.list_requests(conn, who.pre, status, limit, offset)
     return [
         FamilyRequestOut(
@@ -259,7 +260,7 @@ class FamilyContact(Body):
     summary="Contact du PRE pour les familles (imprimé sur les lettres)",
 )
 async def put_family_contact(body: FamilyContact, who: Manager, runtime: Runtime) -> Response:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await family_repository.set_family_contact(conn, who.pre, body.model_dump())
     return Response(status_code=204)
 

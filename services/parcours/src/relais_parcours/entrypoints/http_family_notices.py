@@ -17,7 +17,13 @@ from relais_parcours.context import Ctx
 from relais_parcours.domain.family import Channel
 from relais_parcours.entrypoints.http_family import pdf_response
 from relais_parcours.entrypoints.validation import Offset
-from relais_parcours.service import access, access_log, family_notice_delivery, family_notices
+from relais_parcours.service import (
+    access,
+    access_log,
+    family_notice_delivery,
+    family_notices,
+    tenancy,
+)
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError
@@ -65,7 +71,7 @@ async def get_family_notices(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[NoticeToSend]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         referent = await access.scope_referent(conn, who)
         rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
     return [
@@ -97,7 +103,7 @@ async def get_family_notices(
 async def get_notice_letter(
     notice_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Response:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         notice = await family_repository.get_notice(conn, who.pre, notice_id)
         if notice is None:
             raise DomainError("notice_not_found", "Avis introuvable.", 404)
@@ -121,7 +127,7 @@ async def get_notice_letter(
     summary="Noter qu'un avis a été transmis à la famille",
 )
 async def post_notice_sent(notice_id: uuid.UUID, who: Team, runtime: Runtime) -> Response:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         sent = await family_repository.mark_notice_sent(
             conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
         )

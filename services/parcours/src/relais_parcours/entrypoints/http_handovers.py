@@ -21,7 +21,7 @@ from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.domain.handover import partner_accepted, partner_sees_content
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import access, access_log, handovers
+from relais_parcours.service import access, access_log, handovers, tenancy
 from relais_parcours.service.consent import today_in
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
@@ -140,7 +140,7 @@ async def _visible_to_partner(
 async def _find(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
 ) -> Handover:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         h = await repository.get_handover(conn, who.pre, handover_id)
         if h is None:
             raise handovers.NOT_FOUND
@@ -206,7 +206,7 @@ async def list_handovers(
     offset: Offset = 0,
 ) -> HandoverPage:
     referent_id = None
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         if who.has_role("coordinator", "referent"):
             if situation_id is not None:
                 await access.situation_for(conn, who, situation_id)
@@ -357,7 +357,7 @@ async def get_disclosures(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     offset: Offset = 0,
 ) -> list[Disclosure]:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
         rows = await repository.disclosures(conn, who.pre, situation_id, limit, offset)
         await access_log.read(

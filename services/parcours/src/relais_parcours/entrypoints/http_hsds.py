@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from relais_contracts.types import PreId
 from relais_parcours.context import Ctx
 from relais_parcours.domain.hsds import HSDS_VERSION
-from relais_parcours.service import hsds_read
+from relais_parcours.service import hsds_read, tenancy
 from relais_parcours.service.directory import ensure_may_read_hsds
 from relais_parcours.service.hsds_read import Paging, ServiceFilter
 from relais_runtime.app import get_runtime
@@ -56,7 +56,7 @@ class Reading:
 
 
 async def reading(pre_id: Pre, who: Caller, runtime: Runtime) -> AsyncIterator[Reading]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, pre_id) as conn:
         await ensure_may_read_hsds(conn, who, pre_id)
         # Contacts may name a person: only the PRE's members see them.
         yield Reading(conn, pre_id, public=who is None or who.pre != pre_id)

@@ -28,7 +28,7 @@ from relais_contracts.types import (
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx
 from relais_parcours.entrypoints.validation import Body, invalid_field
-from relais_parcours.service import access, closure, consent, plan
+from relais_parcours.service import access, closure, consent, plan, tenancy
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -182,7 +182,7 @@ class Withdrawn(BaseModel):
 
 
 async def _consents(runtime: ServiceRuntime, pre: str, situation_id: uuid.UUID) -> list[Consent]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, pre) as conn:
         rows = await repository.list_consents(conn, pre, situation_id)
     return [Consent(**{k: r[k] for k in Consent.model_fields}) for r in rows]
 
@@ -232,7 +232,7 @@ async def post_consent(
     summary="Registre des consentements",
 )
 async def get_consents(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[Consent]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
     return await _consents(runtime, who.pre, situation_id)
 
@@ -329,7 +329,7 @@ class Created(BaseModel):
 
 
 async def read_plan(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> Plan:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id)
         objectives, actions = await repository.plan(conn, situation_id)
     return Plan(
@@ -485,7 +485,7 @@ async def post_closure(
         exit_reason_text=body.exit_reason_text,
         final_review_held=body.final_review_held,
     )
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         row = await repository.get_situation(conn, who.pre, situation_id)
     assert row is not None
     return Closed(

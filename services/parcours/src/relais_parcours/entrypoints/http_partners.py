@@ -13,7 +13,7 @@ from relais_parcours.adapters import directory as store
 from relais_parcours.domain import hsds_import
 from relais_parcours.domain.partner import PartnerBody, Problem
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
-from relais_parcours.service import directory, directory_import
+from relais_parcours.service import directory, directory_import, tenancy
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError, error_body
@@ -56,7 +56,7 @@ async def get_partners(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[PartnerBody]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows, _ = await store.entries(conn, who.pre, limit=limit, offset=offset)
     return [directory.entry_of(r) for r in rows]
 
@@ -86,7 +86,7 @@ class DirectorySettings(Body):
 async def put_directory_settings(
     body: DirectorySettings, who: Admin, runtime: Runtime
 ) -> DirectorySettings:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await store.set_hsds_read(conn, who.pre, body.hsds_read)
     return body
 
@@ -95,7 +95,7 @@ async def put_directory_settings(
     "/directory/settings", response_model=DirectorySettings, summary="Réglages de l'annuaire"
 )
 async def get_directory_settings(who: Reader, runtime: Runtime) -> DirectorySettings:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         return DirectorySettings(hsds_read=await store.hsds_read(conn, who.pre))
 
 

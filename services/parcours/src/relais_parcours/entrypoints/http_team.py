@@ -20,7 +20,7 @@ from relais_contracts.types import (
 from relais_parcours.adapters import repository
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import access, child_texts, erasure, referents, review
+from relais_parcours.service import access, child_texts, erasure, referents, review, tenancy
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -178,7 +178,7 @@ def _agenda_item(ctx: Parcours, row: Any, who: Principal, mine: uuid.UUID | None
 async def _meeting(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
 ) -> Meeting:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         row = await repository.get_meeting(conn, who.pre, meeting_id)
         if row is None:
             raise review.MEETING_NOT_FOUND
@@ -243,7 +243,7 @@ async def list_reviews(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Meeting]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await repository.list_meetings(conn, who.pre, limit, offset)
     return [
         Meeting(
@@ -325,7 +325,7 @@ async def get_referents(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[Referent]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await repository.list_referents(conn, who.pre, limit, offset)
     return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
 
@@ -375,7 +375,7 @@ async def put_situation_referent(
         referent_id=body.referent_id,
         override_reason=body.override_reason,
     )
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await repository.assignments(conn, who.pre, situation_id)
     return [_assignment(ctx, r) for r in rows]
 
@@ -388,7 +388,7 @@ async def put_situation_referent(
 async def get_situation_referents(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> list[Assignment]:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
         rows = await repository.assignments(conn, who.pre, situation_id)
     return [_assignment(ctx, r) for r in rows]
@@ -401,7 +401,7 @@ class PreSettings(Body):
 
 @router.put("/settings", response_model=PreSettings, summary="Réglages du PRE")
 async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> PreSettings:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await repository.set_pre_limits(
             conn, who.pre, body.caseload_limit, body.max_duration_months
         )
@@ -410,7 +410,7 @@ async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> Pre
 
 @router.get("/settings", response_model=PreSettings, summary="Réglages du PRE")
 async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         limits = await repository.pre_limits(conn, who.pre)
     return PreSettings(
         caseload_limit=limits["caseload_limit"] or ctx.settings.caseload_limit,

@@ -13,6 +13,7 @@ import uuid
 from relais_parcours.adapters import repository
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
+from relais_parcours.service import tenancy
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
@@ -57,7 +58,7 @@ _CLEAR_COLUMNS = (
 async def seal_clear_texts(runtime: ServiceRuntime, ctx: Parcours, batch: int = 200) -> int:
     """Move up to ``batch`` clear texts of each table under their child's key; how many."""
     moved = 0
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:
         for table, clear, sealed in _CLEAR_COLUMNS:
             # Children erased before the erasure cleared these: clear them now, no new key.
             await conn.execute(

@@ -10,7 +10,7 @@ from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import add_months, closure_warning
-from relais_parcours.service import access, family_notices
+from relais_parcours.service import access, family_notices, tenancy
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_parcours.service.dates import FieldRefused
 from relais_runtime.auth import Principal
@@ -31,7 +31,7 @@ async def close(
     """Close the parcours; returns warnings (a parcours past the maximum duration)."""
     now = datetime.now(UTC)
     today = today_in(ctx, now)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         if situation["stage"] != "in_parcours":
             raise DomainError(
@@ -107,7 +107,7 @@ async def record_followup(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     followup_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         if situation["stage"] != "closed":
             raise DomainError(

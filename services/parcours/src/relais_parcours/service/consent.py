@@ -27,7 +27,7 @@ from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import allowed_categories, names_partner
 from relais_parcours.domain.handover import OPEN
-from relais_parcours.service import access, idempotency
+from relais_parcours.service import access, idempotency, tenancy
 from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -117,7 +117,7 @@ async def give(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     consent_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         earlier = await idempotency.replayed(conn, who, idempotency_key, "consent")
         if earlier is not None:
             return earlier
@@ -208,7 +208,7 @@ async def withdraw(
 ) -> list[str]:
     """The family withdraws: open handovers are cancelled in the same transaction."""
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         consent = await repository.get_consent(conn, who.pre, situation_id, consent_id)
         if consent is None:
@@ -249,7 +249,7 @@ async def withdraw(
 async def expire_consents(runtime: ServiceRuntime, ctx: Parcours, now: datetime) -> int:
     """Consents past their last valid day end (SKIP LOCKED, any replica)."""
     today = today_in(ctx, now)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:
         rows = await repository.claim_expired_consents(conn, today, 100)
         for consent in rows:
             await repository.end_consent(conn, consent["id"], "expired", now, None)

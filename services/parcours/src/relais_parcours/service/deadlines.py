@@ -12,6 +12,7 @@ from relais_contracts.types import DeadlineKind
 from relais_contracts.v1.parcours import DeadlineOverdue, FollowupDue
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
+from relais_parcours.service import tenancy
 from relais_runtime.runtime import ServiceRuntime
 
 BATCH = 100
@@ -35,7 +36,7 @@ async def fire_due_deadlines(
     """Claim due rows (SKIP LOCKED: replicas share the work), emit, mark fired; one tx."""
     now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:
         rows = await repository.claim_due_deadlines(conn, today, BATCH)
         for row in rows:
             event: Event
@@ -81,7 +82,7 @@ async def sample_deadlines(
     """Set the overdue and not-yet-fired gauges from the database."""
     now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.sweep(runtime, ctx) as conn:
         rows = {r["kind"]: r for r in await repository.count_open_deadlines(conn, today)}
     for kind in DeadlineKind:
         row = rows.get(kind.value)

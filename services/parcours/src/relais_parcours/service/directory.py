@@ -12,6 +12,7 @@ from relais_contracts.v1.directory import PartnerEntryPublished, PublishedServic
 from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds import Directory, organization_id
 from relais_parcours.domain.partner import PartnerBody, Problem, problems
+from relais_parcours.service import tenancy
 from relais_runtime.auth import Principal, ensure_same_pre
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -69,6 +70,8 @@ async def publish(
     parts = changed_parts(entry_of(before) if before else None, entry)
     if before is not None and not parts:
         return
+    if before is None and await directory.slug_taken(conn, entry.id):
+        raise DomainError("partner_id_taken", "Cet identifiant est déjà utilisé par un autre PRE.")
     saved = await directory.save_entry(
         conn, entry.model_dump(mode="json"), hsds_id or organization_id(entry.id)
     )
@@ -103,7 +106,7 @@ async def publish(
 async def record(runtime: ServiceRuntime, who: Principal, entry: PartnerBody) -> None:
     """An administrator or coordinator records a partner's entry (published at once)."""
     ensure_same_pre(who, entry.pre_id)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await publish(runtime, conn, entry, origin="recorded")
 
 
@@ -112,7 +115,7 @@ async def entry_row(runtime: ServiceRuntime, who: Principal, partner_id: str) ->
     only_partner = not who.has_role("coordinator", "referent", "admin")
     if only_partner and who.org != partner_id:
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         row = await directory.entry(conn, who.pre, partner_id)
     if row is None:
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)

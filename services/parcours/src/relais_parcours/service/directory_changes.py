@@ -20,6 +20,7 @@ import asyncpg
 from relais_contracts.v1.directory import PartnerChangeProposed, PartnerChangeRejected
 from relais_parcours.adapters import directory
 from relais_parcours.domain.partner import EntryProposal, PartnerBody, WaitTime, problems
+from relais_parcours.service import tenancy
 from relais_parcours.service.directory import (
     EntryRefusedError,
     changed_parts,
@@ -56,7 +57,7 @@ async def propose(
     runtime: ServiceRuntime, who: Principal, partner_id: str, proposal: EntryProposal
 ) -> dict[str, Any]:
     _own(who, partner_id)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         entry, base, pending = await _starting_point(conn, who, partner_id)
         return await _propose(runtime, conn, who, entry, proposal.applied_to(base), pending)
 
@@ -66,7 +67,7 @@ async def set_wait_time(
 ) -> dict[str, Any]:
     """The current waiting time of one service, proposed like any change."""
     _own(who, partner_id)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         entry, base, pending = await _starting_point(conn, who, partner_id)
         if service_id not in {s.id for s in base.services}:
             raise DomainError("service_not_found", "Service introuvable dans la fiche.", 404)
@@ -138,7 +139,7 @@ async def _pending(conn: Conn, who: Principal, change_id: uuid.UUID) -> asyncpg.
 
 
 async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         change = await _pending(conn, who, change_id)
         entry = await directory.entry_for_update(conn, who.pre, change["partner_id"])
         if entry is None:
@@ -163,7 +164,7 @@ async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID)
 async def reject(
     runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID, reason: str
 ) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         change = await _pending(conn, who, change_id)
         now = datetime.now(UTC)
         await directory.decide_change(conn, change_id, "rejected", who.sub, now, reason)

@@ -16,6 +16,7 @@ from typing import Any
 from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds_import import Candidate, check, read_organization
 from relais_parcours.domain.partner import PartnerBody
+from relais_parcours.service import tenancy
 from relais_parcours.service.directory import changed_parts, entry_of, publish
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -54,7 +55,7 @@ class ImportReport:
 async def import_directory(
     runtime: ServiceRuntime, who: Principal, organizations: list[Any], *, dry_run: bool
 ) -> ImportReport:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         planned: list[tuple[Outcome, PartnerBody | None]] = []
         slugs: set[str] = set()
         seen: set[uuid.UUID] = set()
@@ -106,6 +107,6 @@ async def _free_slug(conn: Conn, wanted: str, taken: set[str]) -> str:
     """``wanted``, or ``wanted-2``... : a slug no PRE uses and the file has not given yet."""
     for n in range(1, 1000):
         slug = wanted if n == 1 else f"{wanted[:58]}-{n}"
-        if slug not in taken and await directory.slug_owner(conn, slug) is None:
+        if slug not in taken and not await directory.slug_taken(conn, slug):
             return slug
     return f"{wanted[:26]}-{uuid.uuid4()}"

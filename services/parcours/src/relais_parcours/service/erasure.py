@@ -10,7 +10,7 @@ import aio_pika
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
 from relais_parcours.adapters import family_repository, repository
-from relais_parcours.service import access_log
+from relais_parcours.service import access_log, tenancy
 from relais_parcours.service.consent import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
@@ -26,7 +26,7 @@ async def erase(
     """Delete the child's key (every stored identity becomes unreadable, backups included),
     clear what people wrote about the child, and tell the other services."""
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)

@@ -19,7 +19,7 @@ import asyncpg
 from relais_parcours.adapters import family_repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
-from relais_parcours.service import access
+from relais_parcours.service import access, tenancy
 from relais_parcours.service.identity import identity_of
 from relais_runtime.auth import (
     GUARDIAN,
@@ -127,7 +127,7 @@ async def issue_letter(
     link_token, code = family.new_link_token(), family.new_code()
     letter_id = uuid.uuid4()
     expires_at = family.letter_expiry(now, ctx.settings.family_letter_days)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         if situation["stage"] in {"erased", "declined", "withdrawn"}:
             raise DomainError(
@@ -173,7 +173,7 @@ async def revoke_letter(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, letter_id: uuid.UUID
 ) -> None:
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
         letter = await family_repository.get_letter(conn, who.pre, letter_id)
         if letter is None or letter["situation_id"] != situation_id:
@@ -192,8 +192,13 @@ async def open_session(
 ) -> Session:
     """Exchange a letter's link and code for a guardian session (once)."""
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        letter = await family_repository.letter_by_link(conn, family.link_hash(link_token))
+    link_hash = family.link_hash(link_token)
+    # The link is the only thing the guardian brings: its PRE is learnt across PREs (a sweep
+    # reading one column), then everything else happens scoped to that PRE.
+    async with tenancy.sweep(runtime, ctx) as conn:
+        pre = await family_repository.letter_pre(conn, link_hash)
+    async with tenancy.scoped(runtime, pre or "") as conn:
+        letter = await family_repository.letter_by_link(conn, link_hash)
         refused = family.letter_refusal(letter, now)
         if refused is None and letter is not None and letter["stage"] == "erased":
             refused = family.LetterRefusal.REVOKED

@@ -12,7 +12,7 @@ from typing import Any
 from relais_parcours.adapters import documents
 from relais_parcours.adapters.documents import DocumentKind
 from relais_parcours.context import Parcours
-from relais_parcours.service import access, access_log
+from relais_parcours.service import access, access_log, tenancy
 from relais_parcours.service.family_access import IssuedLetter
 from relais_parcours.service.family_space import FamilyView, read_view
 from relais_runtime.auth import Principal
@@ -98,7 +98,7 @@ async def staff_view(
     situation_id: uuid.UUID,
     guardian_index: int,
 ) -> FamilyView:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id)
         view = await read_view(conn, ctx, situation, guardian_index)
         await access_log.read(

@@ -21,7 +21,7 @@ from typing import Any, Final
 from relais_parcours.adapters import documents, family_repository, mailer, repository
 from relais_parcours.adapters.documents import N_, DocumentKind
 from relais_parcours.context import Parcours
-from relais_parcours.service import access_log, family_notices
+from relais_parcours.service import access_log, family_notices, tenancy
 from relais_parcours.service.identity import identity_of
 from relais_runtime import audit
 from relais_runtime.db import Conn
@@ -87,13 +87,13 @@ async def mail_due_notices(
 ) -> int:
     """Send the e-mail notices due a try; returns how many went out."""
     now = now or datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:  # across PREs (ADR 0018)
         due = await family_repository.claim_notices_to_mail(
             conn, now, now + LEASE, ctx.settings.family_mail_attempts, batch
         )
     sent = 0
     for notice in due:
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with tenancy.scoped(runtime, notice["pre_id"]) as conn:
             guardian = await _guardian(conn, ctx, notice)
             contact = await family_repository.family_contact(conn, notice["pre_id"])
             if guardian is not None:
@@ -118,7 +118,7 @@ async def mail_due_notices(
             failure = await mailer.send(
                 ctx.settings, email_message(ctx, notice["id"], str(address), language, body)
             )
-        async with runtime.pool.acquire() as conn:
+        async with tenancy.scoped(runtime, notice["pre_id"]) as conn:
             if failure is None:
                 await family_repository.notice_mailed(conn, notice["id"], datetime.now(UTC))
                 sent += 1

@@ -19,6 +19,7 @@ from relais_parcours.adapters import documents, family_repository
 from relais_parcours.adapters.documents import N_
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
+from relais_parcours.service import tenancy
 from relais_parcours.service.consent import today_in
 from relais_parcours.service.identity import identity_of
 from relais_runtime.db import Conn
@@ -96,7 +97,7 @@ async def announce_expiring_consents(
 ) -> int:
     """Tell the families whose consent ends within a month (once per consent)."""
     today = today_in(ctx, now)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:
         rows = await family_repository.consents_expiring(
             conn, today, today + timedelta(days=EXPIRY_NOTICE_DAYS)
         )

@@ -20,7 +20,7 @@ from relais_parcours.adapters import family_repository, repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.consent import allowed_categories, in_force
-from relais_parcours.service import access, access_log, consent, family_notices
+from relais_parcours.service import access, access_log, consent, family_notices, tenancy
 from relais_parcours.service.family_access import guardian_of, session_letter
 from relais_parcours.service.identity import identity_of
 from relais_runtime import audit
@@ -183,7 +183,7 @@ async def read_view(
 
 
 async def view(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> FamilyView:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         letter = await session_letter(conn, who)
         situation = await access.situation_for(conn, who, letter["situation_id"])
         view = await read_view(conn, ctx, situation, letter["guardian_index"])
@@ -226,7 +226,7 @@ async def withdraw(
 ) -> list[str]:
     """Withdraw the whole consent, or only for one partner (a narrower consent replaces
     it). Returns the partners whose access ended."""
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation, active, label = await _consent_and_label(conn, ctx, who)
         directory = {p["id"]: p for p in await repository.list_partners(conn, who.pre)}
     if partner_id is None:
@@ -264,7 +264,7 @@ async def make_request(
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     due_on = family.request_due_on(consent.today_in(ctx, now))
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         letter = await session_letter(conn, who)
         await access.situation_for(conn, who, letter["situation_id"])
         await family_repository.insert_request(
@@ -296,7 +296,7 @@ async def set_preferences(
     language: str | None,
     channel: family.Channel | None,
 ) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         letter = await session_letter(conn, who)
         situation = await access.situation_for(conn, who, letter["situation_id"])
         guardian = await guardian_of(conn, ctx, situation, letter["guardian_index"])
@@ -339,7 +339,7 @@ async def answer_request(
     runtime: ServiceRuntime, who: Principal, request_id: uuid.UUID, answer: str
 ) -> None:
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         request = await family_repository.get_request(conn, who.pre, request_id)
         if request is None:
             raise DomainError("request_not_found", "Demande introuvable.", 404)

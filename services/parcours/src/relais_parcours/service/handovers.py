@@ -40,7 +40,7 @@ from relais_parcours.domain.consent import (
 )
 from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_accepted, partner_may
 from relais_parcours.domain.situation import review_due_on
-from relais_parcours.service import access, access_log, family_notices, idempotency
+from relais_parcours.service import access, access_log, family_notices, idempotency, tenancy
 from relais_parcours.service.consent import cancel_handovers, today_in
 from relais_parcours.service.dates import FieldRefused
 from relais_parcours.service.identity import identity_of
@@ -71,7 +71,7 @@ async def request(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     handover_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         earlier = await idempotency.replayed(conn, who, idempotency_key, "handover")
         if earlier is not None:
             return earlier
@@ -195,7 +195,7 @@ async def respond(
 ) -> None:
     """The partner accepts, declines, waitlists or completes."""
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         h = await _partner_handover(conn, who, handover_id)
         if not partner_may(h["status"], target):
             raise DomainError(
@@ -272,7 +272,7 @@ async def cancel(
     handover_id: uuid.UUID,
     reason: HandoverCancelReason,
 ) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         h = await repository.get_handover(conn, who.pre, handover_id, lock=True)
         if h is None:
             raise NOT_FOUND
@@ -289,7 +289,7 @@ async def read_sheet(
 ) -> dict[str, Any]:
     """The partner's sheet, limited to the consent in force now; the read is recorded."""
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         h = await _partner_handover(conn, who, handover_id)
         if h["status"] not in OPEN:
             raise DomainError(

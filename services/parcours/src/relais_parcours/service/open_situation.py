@@ -22,7 +22,7 @@ from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.situation import OnReferral, on_new_referral, review_due_on
-from relais_parcours.service import child_texts
+from relais_parcours.service import child_texts, tenancy
 from relais_runtime.consumer import PermanentError, Tx
 from relais_runtime.db import Conn
 from relais_runtime.logging import get_logger
@@ -178,7 +178,7 @@ async def backfill_identities(runtime: ServiceRuntime, ctx: Parcours) -> int:
     Rows are claimed SKIP LOCKED, so every replica may run it at start-up.
     """
     done = 0
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:
         for row in await repository.claim_sealed_referrals(conn, 100):
             try:
                 identity_enc, interpreter = await store_identity(
@@ -196,7 +196,7 @@ async def backfill_interpreter_flags(runtime: ServiceRuntime, ctx: Parcours) -> 
     """Read « interprète à prévoir » from identities stored before it was kept beside them
     (migration 0019); SKIP LOCKED, so every replica may run it at start-up."""
     done = 0
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.sweep(runtime, ctx) as conn:  # across PREs (ADR 0018)
         for row in await repository.claim_unflagged_referrals(conn, 100):
             identity = None
             if row["wrapped_key"] is not None:  # else erased: the key is gone

@@ -11,7 +11,7 @@ from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.plan import dates_ordered
-from relais_parcours.service import access, idempotency
+from relais_parcours.service import access, idempotency, tenancy
 from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -86,7 +86,7 @@ async def add_objective(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     objective_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         earlier = await idempotency.replayed(conn, who, idempotency_key, "objective")
         if earlier is not None:
             return earlier
@@ -107,7 +107,7 @@ async def change_objective(
     changes: dict[str, Any],
 ) -> None:
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, changes)
         if not await repository.update_plan_item(
@@ -129,7 +129,7 @@ async def add_action(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     action_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         earlier = await idempotency.replayed(conn, who, idempotency_key, "action")
         if earlier is not None:
             return earlier
@@ -153,7 +153,7 @@ async def change_action(
     changes: dict[str, Any],
 ) -> None:
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await _situation_in_parcours(conn, who, situation_id)
         action = await repository.get_action(conn, situation_id, action_id)
         if action is None:

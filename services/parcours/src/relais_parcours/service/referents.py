@@ -10,7 +10,7 @@ from relais_contracts.v1.parcours import ReferentAssigned, ReferentRegistered
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import caseload_allows
-from relais_parcours.service import child_texts
+from relais_parcours.service import child_texts, tenancy
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -27,7 +27,7 @@ async def assign(
 ) -> bool:
     """Assign (or change) the référent; returns whether the caseload limit was overridden."""
     now = datetime.now(UTC)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
@@ -95,7 +95,7 @@ async def register(
 ) -> None:
     """Write the référent's directory entry and tell which login it signs in with
     (notifications address the référent there, ADR 0006)."""
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         version = await repository.upsert_referent(
             conn, {"id": referent_id, "pre_id": who.pre, **values}
         )

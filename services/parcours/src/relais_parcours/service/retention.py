@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from relais_contracts.types import ErasureReason
 from relais_parcours.context import Parcours
-from relais_parcours.service import erasure
+from relais_parcours.service import erasure, tenancy
 from relais_runtime import audit, retention
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
@@ -28,7 +28,7 @@ async def erase_due(
 ) -> int:
     """Erase up to ``batch`` due children; the number erased (0: nothing left)."""
     at = now or datetime.now(UTC)
-    async with runtime.pool.acquire() as conn:
+    async with tenancy.sweep(runtime, ctx) as conn:
         due = await retention.due(conn, retention.RetentionPolicy.of(ctx.settings), at, limit=batch)
     erased = 0
     for item in due:

@@ -18,7 +18,7 @@ from relais_contracts.v1.parcours import ReviewDecided
 from relais_parcours.adapters import repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER, meeting_held
-from relais_parcours.service import child_texts, idempotency
+from relais_parcours.service import child_texts, idempotency, tenancy
 from relais_parcours.service.consent import today_in
 from relais_parcours.service.dates import FieldRefused, opened_on
 from relais_runtime.auth import Principal
@@ -71,7 +71,7 @@ async def plan_meeting(
     idempotency_key: str | None = None,
 ) -> uuid.UUID:
     meeting_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         earlier = await idempotency.replayed(conn, who, idempotency_key, "review")
         if earlier is not None:
             return earlier
@@ -94,7 +94,7 @@ async def update_meeting(
     attendees: list[dict[str, Any]] | None,
     add_situation_ids: list[uuid.UUID],
 ) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         meeting = await repository.get_meeting(conn, who.pre, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
@@ -125,7 +125,7 @@ async def decide(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     decision_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with tenancy.scoped(runtime, who.pre) as conn:
         meeting = await repository.get_meeting(conn, who.pre, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relais_runtime import tracing
 from relais_runtime.auth import JWTVerifier, install_auth
 from relais_runtime.bodies import BodyLimit
+from relais_runtime.db import bound_database_wait
 from relais_runtime.errors import install_error_handlers
 from relais_runtime.http import get_runtime, ops_router
 from relais_runtime.logging import configure_logging
@@ -52,12 +54,29 @@ def build_app(
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     install_error_handlers(app)
     app.add_middleware(PrometheusMiddleware, service=runtime.service)
+    app.add_middleware(DatabaseWaitBound, seconds=settings.http_db_wait_s)
     app.include_router(ops_router(runtime.ready_checks()))
     for router in routers:
         app.include_router(router)
     document_api(app)
     tracing.instrument_app(app)
     return app
+
+
+class DatabaseWaitBound:
+    """Pure ASGI middleware: a request waits at most ``seconds`` for a database connection,
+    then answers 503 ``database_busy`` with ``Retry-After`` (``db.bound_database_wait``)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with bound_database_wait(self.seconds):
+            await self.app(scope, receive, send)
 
 
 def migrations_dir(main_file: str) -> Path:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import math
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any, TypeAlias
 
@@ -75,6 +77,64 @@ class PooledConnection(asyncpg.Connection):
         return ""
 
 
+#: Seconds an HTTP request may wait for a pooled connection (set per request by
+#: ``bound_database_wait``); unset elsewhere (consumers, loops): they wait as long as it takes.
+_WAIT_BOUND: ContextVar[float | None] = ContextVar("relais_db_wait_bound", default=None)
+
+
+@contextmanager
+def bound_database_wait(seconds: float) -> Iterator[None]:
+    """Within: a pool acquire without its own timeout waits at most ``seconds`` (0: no bound)."""
+    token = _WAIT_BOUND.set(seconds if seconds > 0 else None)
+    try:
+        yield
+    finally:
+        _WAIT_BOUND.reset(token)
+
+
+def database_busy(bound_s: float) -> Exception:
+    """The 503 a request gets when no connection came within its bound (French, Retry-After)."""
+    from relais_runtime.errors import DomainError
+
+    retry_after = max(1, math.ceil(bound_s))
+    return DomainError(
+        "database_busy",
+        "Le service est très sollicité : votre demande n'a pas pu être traitée à temps. "
+        f"Réessayez dans {retry_after} seconde" + ("s." if retry_after > 1 else "."),
+        status=503,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class _BoundedAcquire:
+    """``pool.acquire()`` under a request's bound: past it, :func:`database_busy` instead of
+    asyncpg's ``TimeoutError`` (an error the client can act on, not a 500)."""
+
+    __slots__ = ("_bound", "_inner")
+
+    def __init__(self, inner: Any, bound_s: float) -> None:
+        self._inner = inner
+        self._bound = bound_s
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await self._inner.__aenter__()
+        except TimeoutError as exc:
+            raise database_busy(self._bound) from exc
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.__aexit__(*exc_info)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._acquire().__await__()
+
+    async def _acquire(self) -> Any:
+        try:
+            return await self._inner
+        except TimeoutError as exc:
+            raise database_busy(self._bound) from exc
+
+
 class Pool(asyncpg.Pool):
     """asyncpg's pool, except that a connection breaking on its way back is not an error.
 
@@ -84,9 +144,20 @@ class Pool(asyncpg.Pool):
     connection is settled by then (committed, rolled back, or rolled back by the server when
     the connection died), and asyncpg has already dropped the connection; the next acquire
     opens a new one. So the failure is logged and swallowed.
+
+    Inside an HTTP request, waiting for a connection is bounded (``bound_database_wait``):
+    under overload requests would otherwise queue here for minutes, unseen by the client.
     """
 
     __slots__ = ()
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        """asyncpg's acquire; in an HTTP request without its own ``timeout``, bounded by
+        the request's wait (``bound_database_wait``, ADR 0015)."""
+        bound = _WAIT_BOUND.get() if timeout is None else None
+        if bound is None:
+            return super().acquire(timeout=timeout)
+        return _BoundedAcquire(super().acquire(timeout=bound), bound)
 
     # asyncpg's signature, overridden: the timeout parameter is its own.
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109

@@ -116,5 +116,8 @@ class RelaisSettings(BaseSettings):
     http_port: int = 8000
     #: Larger request bodies are refused (413) before being read.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Seconds an HTTP request waits for a database connection before answering 503
+    #: ``database_busy`` with Retry-After (0: no bound). Consumers are not bounded.
+    http_db_wait_s: float = Field(default=5.0, ge=0)
     #: Public base URL of this service, used in links (notifications).
     public_url: str = ""

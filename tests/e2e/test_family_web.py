@@ -168,7 +168,8 @@ async def test_a_parent_opens_her_space_from_the_printed_letter_reads_it_in_arab
                 if await referent.get_by_text("Samira Ouali").count():
                     situation_url = referent.url
                     break
-            assert situation_url, "the Ouali situation is not on the référent's list"
+            shown = (await referent.inner_text("main"))[:600]
+            assert situation_url, f"no Ouali situation among {hrefs}; last page: {shown}"
             situation_id = situation_url.rsplit("/", 1)[-1]
             sheet = await hand_health_action_to_the_cmpp(stack, http, situation_id)
             await referent.reload()

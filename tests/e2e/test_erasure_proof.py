@@ -18,6 +18,7 @@ import base64
 import json
 import re
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,10 @@ from relais_contracts.topology import PARKING_EXCHANGE, QUEUES
 from relais_runtime.sealing import PreKeys, seal
 from relais_runtime.vault import IdentityUnreadableError, SubjectVault
 from tests.e2e.test_backbone_flow import eventually, referral_body
-from tests.e2e.test_parcours_flow import COORDINATION, PRE, Flow, paris_today
+from tests.e2e.test_parcours_flow import COORDINATION, PRE, SCHOOL, Flow, paris_today
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import demo_family  # a script beside the tests, not a package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -337,3 +341,85 @@ async def _dlq_count(amqp_url: str, queue: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(f"{queue}.dlq", passive=True)
         return declared.declaration_result.message_count or 0
+
+
+async def test_an_erased_family_with_a_consent_and_access_letters_leaves_nothing_readable(
+    stack_factory: Any, tmp_path: Path
+) -> None:
+    """The demo family (two guardians, a signed consent naming them, a letter each to their
+    space, the PRE's contact) erased: its names, phone, e-mail and free text are gone."""
+    stack = await stack_factory()
+    coordinator = stack.auth("coordinator", COORDINATION)
+    async with httpx.AsyncClient(timeout=30) as http:
+        flow = Flow(stack, http)
+        await flow.set_up()
+        await flow.call(
+            "PUT",
+            f"/v1/referents/{demo_family.REFERENT_ID}",
+            coordinator,
+            json={"display_name": "Camille Morel"},
+        )
+        tokens = {
+            "coordinator": coordinator["Authorization"].split()[1],
+            "referent": stack.token("referent", COORDINATION, sub=demo_family.REFERENT_ID),
+            "institution": stack.token("institution", SCHOOL),
+        }
+        await asyncio.to_thread(
+            demo_family.load_demo_family,
+            {"referral": stack.url("referral"), "parcours": stack.url("parcours")},
+            tokens,
+            tmp_path / "lettres",
+        )
+        _, kept_situation = await refer_and_take_up(flow, KEPT)
+        page = await flow.call("GET", "/v1/situations?limit=200", coordinator)
+        [family] = [s for s in page["items"] if s["id"] != kept_situation]
+        # Before the erasure the same search finds the family (or it would prove nothing).
+        before = RemainingKeys(stack.keys_dir, await remaining_child_keys(stack))
+        for service in ("referral", "parcours"):
+            dump = await asyncio.to_thread(pg_dump, stack.dsn(service))
+            assert any("Ouali" in t for t in [dump, *before.opened(dump)]), service
+        r = await http.post(
+            f"{stack.url('parcours')}/v1/situations/{family['id']}/erasure",
+            json={"reason": "data_subject_request"},
+            headers=coordinator,
+        )
+        assert r.status_code == 204, r.text
+
+        async def sender_copy_gone() -> bool:
+            views = [
+                (
+                    await http.get(
+                        f"{stack.url('referral')}/v1/referrals/{rid}", headers=flow.institution
+                    )
+                ).json()
+                for rid in family["referral_ids"]
+            ]
+            return all(v["referral"] is None for v in views)
+
+        await eventually(sender_copy_gone)
+        await eventually(lambda: asyncio.to_thread(stack.broker_idle), timeout=60)
+    stack.stack.stop()
+
+    keys = RemainingKeys(stack.keys_dir, await remaining_child_keys(stack))
+    dumps = {s: await asyncio.to_thread(pg_dump, stack.dsn(s)) for s in SERVICES}
+    queues = await drain(stack.amqp_url)
+    places = dumps | {f"queue {q}": "\n".join(b) for q, b in queues.items()}
+    referral = demo_family.REFERRAL
+    needles = [
+        referral["child"]["first_name"],
+        referral["child"]["last_name"],
+        referral["child"]["birth_date"],
+        "06 98 76 54 32",
+        "0698765432",
+        referral["guardians"][1]["email"],
+        referral["guardians"][1]["first_name"],
+        referral["reasons"]["description"],
+    ]
+    needles += [json.dumps(n)[1:-1] for n in needles]
+    for place, text in places.items():
+        readable = [text, *keys.opened(text)]
+        for needle in needles:
+            assert not any(needle in t for t in readable), f"{needle!r} still in {place}"
+    # The control: the other child's fiche and note still open with the keys left.
+    assert any(KEPT.last in t for t in keys.opened(places["referral"]))
+    assert any(KEPT.note in t for t in keys.opened(places["parcours"]))

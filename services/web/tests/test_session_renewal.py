@@ -104,3 +104,13 @@ def test_a_session_idle_longer_than_the_timeout_ends_even_with_a_refresh_token(
     assert response.status_code == 303
     assert response.headers["location"].startswith("/connexion?suite=")
     assert not [c for c in apis.calls if c.url.path == "/v1/feed"]
+
+
+def test_the_home_page_after_the_access_token_expired_still_knows_the_person(
+    web: TestClient, idp: TestClient, apis: FakeApis
+) -> None:
+    sign_in(web, idp, "cmpp-demo")
+    time.sleep(1.5)
+    home = web.get("/")
+    assert "Dr Roussel" in home.text
+    assert "Se déconnecter" in home.text

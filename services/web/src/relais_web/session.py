@@ -181,6 +181,14 @@ async def signed_in(request: Request) -> SignedIn:
     return person
 
 
+async def signed_in_if_any(request: Request) -> SignedIn | None:
+    """For pages open to all (the home page): the person, their token renewed if need be."""
+    try:
+        return await signed_in(request)
+    except SignInRequiredError:
+        return None
+
+
 Person = Annotated[SignedIn, Depends(signed_in)]
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from relais_web.nav import tiles_for
-from relais_web.session import signed_in_or_none
+from relais_web.session import signed_in_if_any
 from relais_web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -14,7 +14,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    person = signed_in_or_none(request)
+    person = await signed_in_if_any(request)
     if person is None:
         return templates.TemplateResponse(request, "home/landing.html", {"person": None})
     return templates.TemplateResponse(

@@ -12,9 +12,8 @@ import pytest
 
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_runtime import testing
-from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.auth import mint_token
 from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
-from relais_runtime.sealing import generate_pre_key
 from relais_runtime.testing import free_port
 
 PRE = "pre-76540"
@@ -68,16 +67,13 @@ class RunningStack:
 
 
 @pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    generate_signing_key(directory)
-    generate_pre_key(directory, PRE)
-    generate_pre_key(directory, OTHER_PRE)
-    # The referral service's own secrets (at-rest and blind-index keys, AMQP intake key).
+def keys_dir(keys_dir: Path) -> Path:
+    """The plugin's keys (signing, both PREs' sealing keys) and the referral service's own
+    secrets (at-rest and blind-index keys, AMQP intake key)."""
     for pre in (PRE, OTHER_PRE):
-        generate_pre_secrets(directory / "referral", pre)
-    generate_intake_key(directory / "referral")
-    return directory
+        generate_pre_secrets(keys_dir / "referral", pre)
+    generate_intake_key(keys_dir / "referral")
+    return keys_dir
 
 
 @pytest.fixture

@@ -1,32 +1,12 @@
-"""Fixtures for runtime tests against the real RabbitMQ and PostgreSQL."""
+"""Fixtures of the runtime tests (``amqp_url``, ``database_dsn``: relais_runtime.testing.plugin)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import structlog
-
-from relais_runtime import testing
-
-
-@pytest.fixture(scope="session")
-async def amqp_url() -> AsyncIterator[str]:
-    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
-    vhost = testing.unique_name("relais-test")
-    url = await testing.create_vhost(vhost)
-    yield url
-    await testing.delete_vhost(vhost)
-
-
-@pytest.fixture
-async def database_dsn() -> AsyncIterator[str]:
-    """An empty database of this test's own, dropped afterwards."""
-    name = testing.unique_name("relais_test")
-    dsn = await testing.create_database(name)
-    yield dsn
-    await testing.drop_database(name)
 
 
 @pytest.fixture

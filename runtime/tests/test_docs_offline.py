@@ -15,7 +15,8 @@ from relais_runtime.settings import RelaisSettings
 from relais_runtime.testing import serving
 from tests.e2e.browser import chromium
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
+# A real browser (chromium) drives the pages: out of the fast lane.
+pytestmark = [pytest.mark.usefixtures("restore_logging"), pytest.mark.integration]
 
 
 def docs_app(tmp_path: Path) -> Callable[[], FastAPI]:

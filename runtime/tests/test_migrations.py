@@ -198,6 +198,7 @@ async def test_separate_scopes_share_one_database(dsn: str, tmp_path: Path) -> N
     ]
 
 
+@pytest.mark.integration  # the admin connection, no fixture to tell
 async def test_ensure_database_creates_a_missing_database_once() -> None:
     name = testing.unique_name("relais_ensure")
     target = testing.dsn_for(name)

@@ -168,6 +168,7 @@ def test_every_key_directory_keys_init_writes_is_a_volume_compose_mounts() -> No
     assert set(script_defaults().values()) <= set(keys_init_mounts())
 
 
+@pytest.mark.integration  # builds the image's venv and runs the script as the image user
 def test_keys_init_as_the_image_user_creates_every_key_on_fresh_compose_volumes(
     image_like: ImageLike,
 ) -> None:
@@ -196,6 +197,7 @@ def test_keys_init_as_the_image_user_creates_every_key_on_fresh_compose_volumes(
     assert {inside: image_like.path(inside).read_bytes() for inside in written} == before
 
 
+@pytest.mark.integration  # builds the image's venv and runs the script as the image user
 def test_keys_init_names_a_key_directory_it_cannot_write_and_writes_nothing(
     image_like: ImageLike,
 ) -> None:

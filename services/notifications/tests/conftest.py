@@ -1,8 +1,10 @@
-"""Fixtures for the notifications service tests: real PostgreSQL and RabbitMQ, isolated."""
+"""Fixtures for the notifications service tests: real PostgreSQL and RabbitMQ, isolated.
+
+``amqp_url``, ``database_dsn`` and ``keys_dir`` come from relais_runtime.testing.plugin.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -23,47 +25,17 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.main import create_app
 from relais_notifications.testing import SmtpSink
-from relais_runtime import testing
-from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.auth import mint_token
 from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.testing import eventually as eventually  # the tests import it here
 
 PRE = "pre-76540"
 
 
 @pytest.fixture(scope="session")
-async def amqp_url() -> AsyncIterator[str]:
-    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
-    vhost = testing.unique_name("relais-test")
-    url = await testing.create_vhost(vhost)
-    yield url
-    await testing.delete_vhost(vhost)
-
-
-@pytest.fixture
-async def database_dsn() -> AsyncIterator[str]:
-    """An empty database of this test's own, dropped afterwards."""
-    name = testing.unique_name("relais_test")
-    dsn = await testing.create_database(name)
-    yield dsn
-    await testing.drop_database(name)
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    generate_signing_key(directory)
-    return directory
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.05)
+def relais_service() -> str:
+    """``database_dsn`` is a database with notifications' migrations applied."""
+    return "notifications"
 
 
 @dataclass

@@ -6,7 +6,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-Harness = Any
+from .conftest import Harness as Harness  # the tests import it from here too
+
 CMPP = "cmpp-rouen"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,11 +21,9 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_contracts.v1.referral import ReferralFacts, ReferralSubmitted
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.main import create_app
-from relais_runtime import testing
-from relais_runtime.auth import generate_signing_key, mint_token
-from relais_runtime.sealing import PreKeys, generate_pre_key, seal
-
-from .checks import today
+from relais_runtime.auth import mint_token
+from relais_runtime.sealing import PreKeys, seal
+from relais_runtime.testing import eventually
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
@@ -46,28 +43,10 @@ IDENTITY = {
 
 
 @pytest.fixture(scope="session")
-async def amqp_url() -> AsyncIterator[str]:
-    vhost = testing.unique_name("relais-test-parcours")
-    url = await testing.create_vhost(vhost)
-    yield url
-    await testing.delete_vhost(vhost)
-
-
-@pytest.fixture
-async def database_dsn() -> AsyncIterator[str]:
-    name = testing.unique_name("relais_test_parcours")
-    dsn = await testing.create_database(name)
-    yield dsn
-    await testing.drop_database(name)
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    generate_signing_key(directory)
-    generate_pre_key(directory, PRE)
-    generate_pre_key(directory, OTHER_PRE)
-    return directory
+def relais_service() -> str:
+    """``database_dsn`` (relais_runtime.testing.plugin) has parcours' migrations applied;
+    ``amqp_url`` and ``keys_dir`` (both test PREs' keys) come from the plugin too."""
+    return "parcours"
 
 
 @dataclass
@@ -190,11 +169,13 @@ class Harness:
         return referral, opened["data"]["situation_id"]
 
     async def decide(self, situation_id: str, **decision: Any) -> httpx.Response:
+        from . import checks  # here: checks imports Harness from this module
+
         coordinator = self.auth("coordinator")
         meeting = await self.http.post(
             "/v1/reviews",
             json={
-                "meets_on": str(today()),
+                "meets_on": str(checks.today()),
                 "attendees": [
                     {"name": "Mme Leroy", "organisation": "PRE", "role": "coordinatrice"}
                 ],
@@ -322,17 +303,6 @@ class Harness:
 
     def count(self, ce_type: str) -> int:
         return sum(1 for e in self.seen if e["type"].endswith(ce_type + ".v1"))
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -13,7 +12,7 @@ from prometheus_client import REGISTRY
 from relais_parcours.service.consent import expire_consents
 from relais_parcours.service.deadlines import fire_due_deadlines, sample_deadlines
 
-Harness = Any
+from .conftest import Harness
 
 
 def _at(day: str) -> datetime:

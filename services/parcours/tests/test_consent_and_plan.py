@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .checks import today
-
-Harness = Any
+from .conftest import Harness
 
 
 async def test_consent_is_recorded_per_guardian_with_its_scope_expanded_on_the_wire(

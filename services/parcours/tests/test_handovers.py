@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from .conftest import Harness
 
-Harness = Any
 CMPP = "cmpp-rouen"
 
 

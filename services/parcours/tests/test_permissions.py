@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-Harness = Any
+from .conftest import Harness
 
 
 async def test_roles_outside_the_team_cannot_reach_the_team_routes(parcours: Harness) -> None:

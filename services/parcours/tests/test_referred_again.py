@@ -9,7 +9,7 @@ import pytest
 
 from relais_parcours.domain.situation import OnReferral, on_new_referral
 
-Harness = Any
+from .conftest import Harness
 
 
 @pytest.mark.parametrize(

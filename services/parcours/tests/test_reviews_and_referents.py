@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .checks import today
-
-Harness = Any
+from .conftest import Harness
 
 
 async def test_a_take_up_decision_records_attendees_and_emits_review_decided(

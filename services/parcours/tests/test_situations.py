@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
-Harness = Any
+from .conftest import Harness
 
 
 async def opened(h: Harness, referral_id: str) -> dict:

@@ -8,7 +8,7 @@ from typing import Any
 from relais_contracts.v1.referral import ReferralWithdrawn
 from relais_parcours.service.deadlines import fire_due_deadlines
 
-Harness = Any
+from .conftest import Harness
 
 
 async def test_a_withdrawn_referral_drops_its_identity_and_empties_the_review(

@@ -17,9 +17,8 @@ from relais_referral.adapters.keys import ReferralKeys, generate_intake_key, gen
 from relais_referral.config import ReferralSettings
 from relais_referral.main import create_app
 from relais_runtime import testing
-from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.auth import mint_token
 from relais_runtime.runtime import ServiceRuntime
-from relais_runtime.sealing import generate_pre_key
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
@@ -28,32 +27,18 @@ COLLEGE = "college-barbey-daurevilly"
 
 
 @pytest.fixture(scope="session")
-async def amqp_url() -> AsyncIterator[str]:
-    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
-    vhost = testing.unique_name("relais-test-referral")
-    url = await testing.create_vhost(vhost)
-    yield url
-    await testing.delete_vhost(vhost)
-
-
-@pytest.fixture
-async def database_dsn() -> AsyncIterator[str]:
-    """An empty database of this test's own, dropped afterwards."""
-    name = testing.unique_name("relais_test_referral")
-    dsn = await testing.create_database(name)
-    yield dsn
-    await testing.drop_database(name)
+def relais_service() -> str:
+    """``database_dsn`` (relais_runtime.testing.plugin) has referral's migrations applied."""
+    return "referral"
 
 
 @pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("referral-keys")
-    generate_signing_key(directory)
+def keys_dir(keys_dir: Path) -> Path:
+    """The plugin's keys (signing, both PREs' sealing keys) and referral's own secrets."""
     for pre in (PRE, OTHER_PRE):
-        generate_pre_key(directory, pre)
-        generate_pre_secrets(directory / "referral", pre)
-    generate_intake_key(directory / "referral")
-    return directory
+        generate_pre_secrets(keys_dir / "referral", pre)
+    generate_intake_key(keys_dir / "referral")
+    return keys_dir
 
 
 @dataclass

@@ -3,276 +3,38 @@
 Figures are computed from the fact documents (``facts``) of one PRE or of a region, for a
 period (a school year, possibly cut at an "as of" day), then published through small-cell
 protection (``suppression``): no figure below the threshold, nor one that could be
-recomputed from totals and margins, ever leaves this module unsuppressed.
+recomputed from totals and margins, ever leaves this module unsuppressed. The period,
+figures and publishing helpers they share are in ``figures``.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import date
 
 from relais_reporting.domain import labels
-from relais_reporting.domain.facts import HANDOVER, REFERRAL, SITUATION, Doc, Projections, utc
-from relais_reporting.domain.periods import PARIS, school_year_bounds
+from relais_reporting.domain.facts import Doc, Projections
+from relais_reporting.domain.figures import (
+    FORCED,
+    Cell,
+    Facts,
+    Figure,
+    Indicator,
+    Period,
+    age_band,
+    code_in,
+    days_between,
+    durations,
+    forced,
+    hide_count,
+    one_way,
+    paris_midnight,
+    share,
+)
 from relais_reporting.domain.suppression import Constraint, linked_to_parts, suppress_table
 
-# --- the period ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """A school year, cut at the end of ``as_of`` when given. Bounds: [start, end)."""
-
-    school_year: str
-    as_of: date | None = None
-
-    @property
-    def first_day(self) -> date:
-        return school_year_bounds(self.school_year)[0]
-
-    @property
-    def end_day(self) -> date:
-        """The first day after the period."""
-        last = school_year_bounds(self.school_year)[1]
-        if self.as_of is not None and self.as_of < last:
-            last = self.as_of
-        return last + timedelta(days=1)
-
-    @property
-    def start(self) -> str:
-        return _paris_midnight(self.first_day)
-
-    @property
-    def end(self) -> str:
-        return _paris_midnight(self.end_day)
-
-    def holds(self, moment: str | None) -> bool:
-        return moment is not None and self.start <= moment < self.end
-
-    def holds_day(self, day: str | None) -> bool:
-        return day is not None and self.first_day.isoformat() <= day < self.end_day.isoformat()
-
-
-def _paris_midnight(day: date) -> str:
-    return utc(datetime.combine(day, time(0), tzinfo=PARIS))
-
-
-# --- published figures ----------------------------------------------------------------------
-
-
-@dataclass
-class Cell:
-    key: str
-    label: str
-    value: float | None
-    suppressed: bool = False
-    count: int | None = None  # durations: how many measures the median is taken over
-
-
-@dataclass
-class Figure:
-    key: str
-    label: str
-    definition: str
-    unit: str
-    value: float | None
-    suppressed: bool = False
-    count: int | None = None
-    cells: list[Cell] = field(default_factory=list)
-    note: str | None = None
-    cell_unit: str | None = None  # what the cells count, when not the figure's unit
-
-
-@dataclass(frozen=True)
-class Indicator:
-    key: str
-    label: str
-    definition: str
-    unit: str
-    compute: Callable[[Facts, Period, int], Figure]
-    note: str | None = None
-    cell_unit: str | None = None
-
-    def figure(self, value: float | None, **kw: Any) -> Figure:
-        return Figure(
-            self.key,
-            self.label,
-            self.definition,
-            self.unit,
-            value,
-            note=self.note,
-            cell_unit=self.cell_unit,
-            **kw,
-        )
-
-
-# --- views over the fact documents ----------------------------------------------------------
-
-
-class Facts:
-    """The fact documents of the PRE in scope, with the joins the indicators need."""
-
-    def __init__(self, docs: Projections) -> None:
-        self.referrals: dict[str, Doc] = {}
-        self.situations: list[Doc] = []
-        self.handovers: list[Doc] = []
-        for (kind, key), doc in docs.items():
-            if kind == REFERRAL:
-                self.referrals[key] = doc
-            elif kind == SITUATION:
-                self.situations.append(doc)
-            elif kind == HANDOVER:
-                self.handovers.append(doc)
-
-    def first_referral(self, situation: Doc) -> Doc:
-        """The situation's earliest referral: what is known of the child (age, sex, QPV)."""
-        found = [
-            self.referrals[r] for r in situation.get("referral_ids", ()) if r in self.referrals
-        ]
-        found = [r for r in found if r.get("submitted_at")]
-        return min(found, key=lambda r: r["submitted_at"]) if found else {}
-
-    def submitted_in(self, period: Period) -> list[Doc]:
-        return [r for r in self.referrals.values() if period.holds(r.get("submitted_at"))]
-
-    def followed_in(self, period: Period) -> list[Doc]:
-        """Situations in parcours at some time of the period, one per child."""
-        by_child: dict[tuple[str, str], Doc] = {}
-        for s in self.situations:
-            start = take_up_at(s)
-            if start is None or start >= period.end:
-                continue
-            if s.get("closed_at") is not None and s["closed_at"] < period.start:
-                continue
-            by_child.setdefault((s["pre_id"], s.get("subject_id", "")), s)
-        return list(by_child.values())
-
-
-def take_up_at(situation: Doc) -> str | None:
-    """When the parcours started: the family's first consent after a take-up decision."""
-    if situation.get("decision") != "take_up":
-        return None
-    consent = situation.get("first_consent_at")
-    if consent is not None:
-        return str(consent)
-    started = situation.get("started_on")
-    return _paris_midnight(date.fromisoformat(started)) if started else None
-
-
-def age_band(age: int | None) -> str:
-    if age is None:
-        return "unknown"
-    return "2-5" if age <= 5 else "6-10" if age <= 10 else "11-16"
-
-
-def _code(value: Any, names: Mapping[str, str], fallback: str) -> str:
-    """``value`` if it has a label, else ``fallback``. A code added to the contract later
-    must still land in a published cell: left out, the total minus the cells shown would
-    give its (small) count back."""
-    return str(value) if value in names else fallback
-
-
-def _days(start: str, end: Any) -> float:
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 86400
-
-
-# --- publishing with suppression --------------------------------------------------------------
-
-#: For a region: per indicator key, the cells to hide because of its PRE (see compute_all).
-_FORCED: ContextVar[Mapping[str, set[str]]] = ContextVar("forced", default=MappingProxyType({}))
-
-
-def _forced(key: str) -> set[str]:
-    return _FORCED.get().get(key, set())
-
-
-def _hide_count(key: str, n: int, threshold: int) -> bool:
-    return 0 < n < threshold or "_total" in _forced(key)
-
-
-def _one_way(
-    ind: Indicator,
-    counts: Mapping[str, int],
-    names: Mapping[str, str],
-    threshold: int,
-    *,
-    total: int | None = None,
-) -> Figure:
-    """A count by category. ``total`` given: the cells sum to it (additive, margins protected);
-    omitted: categories overlap (a referral has several reasons), only primary suppression."""
-    keys = [k for k in names if k in counts]
-    cells = {k: counts[k] for k in keys}
-    if total is not None:
-        cells["_total"] = total
-        hidden = suppress_table(cells, [("_total", keys)], threshold, _forced(ind.key))
-    else:
-        hidden = suppress_table(cells, [], threshold, _forced(ind.key))
-    figure = ind.figure(
-        None if "_total" in hidden else (total if total is not None else None),
-        suppressed="_total" in hidden,
-    )
-    figure.cells = [Cell(k, names[k], None if k in hidden else cells[k], k in hidden) for k in keys]
-    return figure
-
-
-def _durations(
-    ind: Indicator,
-    samples: Sequence[tuple[str, float]],
-    names: Mapping[str, str] | None,
-    threshold: int,
-) -> Figure:
-    """Median delay in days over all measures, and by category when ``names`` is given."""
-    n = len(samples)
-    if names is None:
-        hidden_all = _hide_count(ind.key, n, threshold)
-        value = None if hidden_all or n == 0 else round(statistics.median(v for _, v in samples), 1)
-        return ind.figure(value, suppressed=hidden_all, count=None if hidden_all else n)
-    by: dict[str, list[float]] = {}
-    for category, v in samples:
-        by.setdefault(category, []).append(v)
-    counts = {k: len(v) for k, v in by.items()}
-    keys = [k for k in names if k in counts]
-    cells = {**counts, "_total": n}
-    hidden = suppress_table(cells, [("_total", keys)], threshold, _forced(ind.key))
-    value = None
-    if "_total" not in hidden and n:
-        value = round(statistics.median(v for _, v in samples), 1)
-    figure = ind.figure(
-        value, suppressed="_total" in hidden, count=None if "_total" in hidden else n
-    )
-    for k in keys:
-        hide = k in hidden
-        figure.cells.append(
-            Cell(
-                k,
-                names[k],
-                None if hide else round(statistics.median(by[k]), 1),
-                hide,
-                None if hide else counts[k],
-            )
-        )
-    return figure
-
-
-def _share(
-    ind: Indicator, parts: Mapping[str, int], names: Mapping[str, str], part: str, threshold: int
-) -> Figure:
-    """A percentage of ``part`` among all, with the count table behind it protected."""
-    total = sum(parts.values())
-    keys = list(names)
-    cells = {**{k: parts.get(k, 0) for k in keys}, "_total": total}
-    hidden = suppress_table(cells, [("_total", keys)], threshold, _forced(ind.key))
-    hide = part in hidden or "_total" in hidden
-    value = None if hide or total == 0 else round(100 * cells[part] / total, 1)
-    figure = ind.figure(value, suppressed=hide, count=None if "_total" in hidden else total)
-    figure.cells = [Cell(k, names[k], None if k in hidden else cells[k], k in hidden) for k in keys]
-    return figure
+__all__ = ["INDICATORS", "Cell", "Facts", "Figure", "Indicator", "Period", "compute_all", "docs_of"]
 
 
 # --- the indicators -------------------------------------------------------------------------
@@ -280,34 +42,34 @@ def _share(
 
 def _children_followed(facts: Facts, p: Period, t: int) -> Figure:
     n = len(facts.followed_in(p))
-    hidden = _hide_count(CHILDREN_FOLLOWED.key, n, t)
+    hidden = hide_count(CHILDREN_FOLLOWED.key, n, t)
     return CHILDREN_FOLLOWED.figure(None if hidden else n, suppressed=hidden)
 
 
 def _new_referrals(facts: Facts, p: Period, t: int) -> Figure:
     n = len(facts.submitted_in(p))
-    hidden = _hide_count(NEW_REFERRALS.key, n, t)
+    hidden = hide_count(NEW_REFERRALS.key, n, t)
     return NEW_REFERRALS.figure(None if hidden else n, suppressed=hidden)
 
 
 def _sources(facts: Facts, p: Period, t: int) -> Figure:
     referrals = facts.submitted_in(p)
-    counts = Counter(_code(r.get("source_category"), labels.SOURCE, "other") for r in referrals)
-    return _one_way(REFERRAL_SOURCES, counts, labels.SOURCE, t, total=len(referrals))
+    counts = Counter(code_in(r.get("source_category"), labels.SOURCE, "other") for r in referrals)
+    return one_way(REFERRAL_SOURCES, counts, labels.SOURCE, t, total=len(referrals))
 
 
 def _reasons(facts: Facts, p: Period, t: int) -> Figure:
     counts = Counter(
         c
         for r in facts.submitted_in(p)
-        for c in {_code(code, labels.REASON, "other") for code in r.get("reason_categories", ())}
+        for c in {code_in(code, labels.REASON, "other") for code in r.get("reason_categories", ())}
     )
-    return _one_way(REFERRAL_REASONS, counts, labels.REASON, t)
+    return one_way(REFERRAL_REASONS, counts, labels.REASON, t)
 
 
 def _axes(facts: Facts, p: Period, t: int) -> Figure:
     counts = Counter(a for s in facts.followed_in(p) for a in s.get("axes_worked", ()))
-    return _one_way(AXES_WORKED, counts, labels.AXIS, t)
+    return one_way(AXES_WORKED, counts, labels.AXIS, t)
 
 
 def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
@@ -315,7 +77,7 @@ def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
     for s in facts.followed_in(p):
         child = facts.first_referral(s)
         table[
-            (age_band(child.get("age_years")), _code(child.get("sex"), labels.SEX, "unknown"))
+            (age_band(child.get("age_years")), code_in(child.get("sex"), labels.SEX, "unknown"))
         ] += 1
     rows = [b for b in labels.AGE_BAND if any(table[(b, x)] for x in labels.SEX)]
     cols = [x for x in labels.SEX if any(table[(b, x)] for b in labels.AGE_BAND)]
@@ -329,7 +91,7 @@ def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
         ("_total", [f"{b}|total" for b in rows]),
         ("_total", [f"total|{x}" for x in cols]),
     ]
-    hidden = suppress_table(cells, constraints, t, _forced(AGE_SEX.key))
+    hidden = suppress_table(cells, constraints, t, forced(AGE_SEX.key))
     figure = AGE_SEX.figure(
         None if "_total" in hidden else cells["_total"], suppressed="_total" in hidden
     )
@@ -353,10 +115,10 @@ def _age_sex(facts: Facts, p: Period, t: int) -> Figure:
 
 def _qpv(facts: Facts, p: Period, t: int) -> Figure:
     parts = Counter(
-        _code(facts.first_referral(s).get("lives_in_qpv"), labels.QPV, "unknown")
+        code_in(facts.first_referral(s).get("lives_in_qpv"), labels.QPV, "unknown")
         for s in facts.followed_in(p)
     )
-    return _share(QPV_SHARE, parts, labels.QPV, "yes", t)
+    return share(QPV_SHARE, parts, labels.QPV, "yes", t)
 
 
 def _referral_to_review(facts: Facts, p: Period, t: int) -> Figure:
@@ -365,8 +127,8 @@ def _referral_to_review(facts: Facts, p: Period, t: int) -> Figure:
         reviewed = s.get("first_review_at")
         submitted = facts.first_referral(s).get("submitted_at")
         if p.holds(reviewed) and submitted:
-            samples.append(("all", _days(submitted, reviewed)))
-    return _durations(DELAY_REFERRAL_REVIEW, samples, None, t)
+            samples.append(("all", days_between(submitted, reviewed)))
+    return durations(DELAY_REFERRAL_REVIEW, samples, None, t)
 
 
 def _review_to_take_up(facts: Facts, p: Period, t: int) -> Figure:
@@ -374,21 +136,21 @@ def _review_to_take_up(facts: Facts, p: Period, t: int) -> Figure:
     for s in facts.situations:
         started = s.get("first_consent_at")
         if s.get("decision") == "take_up" and p.holds(started) and s.get("decided_at"):
-            samples.append(("all", max(0.0, _days(s["decided_at"], started))))
-    return _durations(DELAY_REVIEW_TAKE_UP, samples, None, t)
+            samples.append(("all", max(0.0, days_between(s["decided_at"], started))))
+    return durations(DELAY_REVIEW_TAKE_UP, samples, None, t)
 
 
 def _partner(handover: Doc) -> str:
-    return _code(handover.get("partner_category"), labels.PARTNER, "other")
+    return code_in(handover.get("partner_category"), labels.PARTNER, "other")
 
 
 def _handover_answer(facts: Facts, p: Period, t: int) -> Figure:
     samples = [
-        (_partner(h), _days(h["requested_at"], h["answered_at"]))
+        (_partner(h), days_between(h["requested_at"], h["answered_at"]))
         for h in facts.handovers
         if p.holds(h.get("answered_at")) and h.get("requested_at")
     ]
-    return _durations(DELAY_HANDOVER_ANSWER, samples, labels.PARTNER, t)
+    return durations(DELAY_HANDOVER_ANSWER, samples, labels.PARTNER, t)
 
 
 def _waitlist(facts: Facts, p: Period, t: int) -> Figure:
@@ -396,8 +158,8 @@ def _waitlist(facts: Facts, p: Period, t: int) -> Figure:
     for h in facts.handovers:
         waited, ended = h.get("waitlisted_at"), h.get("accepted_at")
         if waited and p.holds(ended) and ended >= waited:
-            samples.append((_partner(h), _days(waited, ended)))
-    return _durations(WAITLIST_TIME, samples, labels.PARTNER, t)
+            samples.append((_partner(h), days_between(waited, ended)))
+    return durations(WAITLIST_TIME, samples, labels.PARTNER, t)
 
 
 def _waiting(facts: Facts, p: Period, t: int) -> Figure:
@@ -409,8 +171,8 @@ def _waiting(facts: Facts, p: Period, t: int) -> Figure:
         ends = [h.get(k) for k in ("accepted_at", "declined_at", "completed_at", "cancelled_at")]
         if any(e is not None and e < p.end for e in ends):
             continue
-        samples.append((_partner(h), _days(waited, p.end)))
-    return _durations(WAITLIST_PENDING, samples, labels.PARTNER, t)
+        samples.append((_partner(h), days_between(waited, p.end)))
+    return durations(WAITLIST_PENDING, samples, labels.PARTNER, t)
 
 
 def _duration_band(days: float) -> str:
@@ -423,9 +185,9 @@ def _parcours_duration(facts: Facts, p: Period, t: int) -> Figure:
         (_duration_band(d), d)
         for s in facts.situations
         if p.holds(s.get("closed_at")) and s.get("started_on")
-        for d in [_days(_paris_midnight(date.fromisoformat(s["started_on"])), s["closed_at"])]
+        for d in [days_between(paris_midnight(date.fromisoformat(s["started_on"])), s["closed_at"])]
     ]
-    figure = _durations(PARCOURS_DURATION, samples, labels.DURATION_BAND, t)
+    figure = durations(PARCOURS_DURATION, samples, labels.DURATION_BAND, t)
     # Bands show how many parcours, not a median per band.
     for cell in figure.cells:
         cell.value, cell.count = (None, None) if cell.suppressed else (cell.count, None)
@@ -434,8 +196,8 @@ def _parcours_duration(facts: Facts, p: Period, t: int) -> Figure:
 
 def _exit_reasons(facts: Facts, p: Period, t: int) -> Figure:
     closed = [s for s in facts.situations if p.holds(s.get("closed_at"))]
-    counts = Counter(_code(s.get("exit_reason"), labels.EXIT, "other") for s in closed)
-    return _one_way(EXIT_REASONS, counts, labels.EXIT, t, total=len(closed))
+    counts = Counter(code_in(s.get("exit_reason"), labels.EXIT, "other") for s in closed)
+    return one_way(EXIT_REASONS, counts, labels.EXIT, t, total=len(closed))
 
 
 def _followups(facts: Facts, p: Period, t: int) -> Figure:
@@ -445,7 +207,7 @@ def _followups(facts: Facts, p: Period, t: int) -> Figure:
         for s in due
         if s.get("followup_held_on") and s["followup_held_on"] < p.end_day.isoformat()
     )
-    return _share(
+    return share(
         FOLLOWUPS_DONE, {"done": done, "not_done": len(due) - done}, labels.FOLLOWUP, "done", t
     )
 
@@ -457,7 +219,7 @@ def _consents_withdrawn(facts: Facts, p: Period, t: int) -> Figure:
         for at in (s.get("consent_withdrawals") or {}).values()
         if p.holds(at)
     )
-    hidden = _hide_count(CONSENTS_WITHDRAWN.key, n, t)
+    hidden = hide_count(CONSENTS_WITHDRAWN.key, n, t)
     return CONSENTS_WITHDRAWN.figure(None if hidden else n, suppressed=hidden)
 
 
@@ -627,11 +389,11 @@ def compute_all(
         ]
         for ind in INDICATORS:
             forced[ind.key] = linked_to_parts([part[ind.key] for part in parts])
-    token = _FORCED.set(forced)
+    token = FORCED.set(forced)
     try:
         return [ind.compute(facts, period, threshold) for ind in INDICATORS]
     finally:
-        _FORCED.reset(token)
+        FORCED.reset(token)
 
 
 def _cell_counts(figure: Figure) -> dict[str, tuple[int, bool]]:

@@ -1,7 +1,10 @@
 """Helpers for tests that use the real RabbitMQ and PostgreSQL.
 
 Every test run isolates itself: a database per service with a unique name and a RabbitMQ
-vhost of its own, both removed afterwards, so concurrent runs never see each other.
+vhost of its own, both removed afterwards, so concurrent runs never see each other. The
+fixtures built on them (``database_dsn``, ``amqp_url``, ``keys_dir``…) and the hook that
+marks the tests needing PostgreSQL or RabbitMQ ``integration`` are in
+:mod:`relais_runtime.testing.plugin`, which pytest loads for every test session.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import socket
 import subprocess
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -100,6 +103,23 @@ async def message_count(amqp_url: str, queue: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
         return declared.declaration_result.message_count or 0
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]],
+    timeout: float = 15.0,  # noqa: ASYNC109 - a polling deadline, whose error shows the last result
+    *,
+    every_s: float = 0.05,
+) -> Any:
+    """Call ``check`` until it returns something truthy (returned), or fail after ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
+        await asyncio.sleep(every_s)
 
 
 def amqp_url_for(vhost: str, base: str = AMQP_BASE) -> str:

@@ -1,12 +1,15 @@
 """French labels of the codes the APIs use, worded for the people filling the forms.
 
-The wire carries English codes (relais_contracts.types); an unknown code (a newer
+The wire carries English codes (relais_contracts.types); the labels of the codes the
+services share live with the contract (relais_contracts.labels). An unknown code (a newer
 contract) shows as itself rather than breaking a page.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from relais_contracts import labels as contract_labels
 
 REFERRAL_STATUS: Final = {
     "received": "Reçue par le PRE",
@@ -54,59 +57,16 @@ RELATIONSHIP: Final = (
     ("legal_guardian", "Tuteur ou tutrice légale"),
     ("other", "Autre"),
 )
-REASON: Final = (
-    ("learning_difficulties", "Difficultés d'apprentissage"),
-    ("school_absenteeism", "Absences à l'école"),
-    ("behaviour", "Comportement"),
-    ("language", "Langue, compréhension du français"),
-    ("physical_health", "Santé physique"),
-    ("mental_health", "Santé psychique, mal-être"),
-    ("speech", "Parole, langage oral"),
-    ("psychomotor", "Psychomotricité"),
-    ("parenting_support", "Soutien aux parents"),
-    ("family_situation", "Situation familiale"),
-    ("social_isolation", "Isolement"),
-    ("leisure_access", "Accès aux loisirs, au sport, à la culture"),
-    ("other", "Autre"),
-)
-AXIS: Final = (
-    ("schooling", "Scolarité"),
-    ("health", "Santé"),
-    ("parenting", "Parentalité"),
-    ("wellbeing", "Épanouissement (loisirs, sport, culture)"),
-)
-DECLINE_REASON: Final = (
-    ("outside_territory", "Hors du territoire du PRE"),
-    ("outside_age_range", "Hors de la tranche d'âge du PRE"),
-    ("family_refused", "La famille n'a pas donné son accord"),
-    ("family_unreachable", "La famille n'a pas pu être jointe"),
-    ("already_supported", "Déjà accompagné par ailleurs"),
-    ("needs_outside_scope", "Besoins hors du champ du PRE"),
-    ("insufficient_information", "Informations insuffisantes"),
-    ("other", "Autre motif"),
-)
+REASON: Final = tuple(contract_labels.REASON_CATEGORY.items())
+AXIS: Final = tuple(contract_labels.AXIS.items())
+DECLINE_REASON: Final = tuple(contract_labels.DECLINE_REASON.items())
 
 DECISION: Final = (
     ("take_up", "Prise en charge par le PRE"),
     ("redirect", "Réorientation vers un autre service"),
     ("decline", "Non retenue"),
 )
-PARTNER_CATEGORY: Final = (
-    ("cmpp", "CMPP"),
-    ("cmp", "CMP"),
-    ("speech_therapist", "Orthophoniste"),
-    ("psychomotor_therapist", "Psychomotricien·ne"),
-    ("psychologist", "Psychologue"),
-    ("family_guidance", "Guidance familiale"),
-    ("pmi", "PMI"),
-    ("social_service", "Service social"),
-    ("child_protection", "Aide sociale à l'enfance"),
-    ("school_services", "Services de l'Éducation nationale"),
-    ("sports_association", "Association sportive"),
-    ("cultural_association", "Association culturelle"),
-    ("clas", "CLAS (accompagnement à la scolarité)"),
-    ("other", "Autre"),
-)
+PARTNER_CATEGORY: Final = tuple(contract_labels.PARTNER_CATEGORY.items())
 STAGE: Final = {
     "awaiting_review": "À examiner en équipe",
     "in_parcours": "En parcours",
@@ -116,14 +76,7 @@ STAGE: Final = {
     "withdrawn": "Orientation retirée",
     "erased": "Données effacées",
 }
-SOURCE: Final = {
-    "school": "Établissement scolaire",
-    "social_service": "Service social",
-    "health": "Santé",
-    "association": "Association",
-    "family": "Famille",
-    "other": "Autre",
-}
+SOURCE: Final = dict(contract_labels.SOURCE_CATEGORY)
 
 #: A refusal the API gives without a field, shown beside the field it is about.
 CODE_FIELD: Final = {
@@ -188,21 +141,11 @@ HANDOVER_OUTCOME: Final = (
     ("stopped_by_family", "Arrêté par la famille"),
     ("continued_by_partner", "Poursuivi par nous (droit commun)"),
 )
-HANDOVER_CANCEL: Final = {
-    "consent_withdrawn": "Accord de la famille retiré",
-    "consent_expired": "Accord de la famille arrivé à échéance",
-    "parcours_closed": "Parcours terminé",
-    "referent_request": "À la demande du ou de la référent·e",
-    "family_request": "À la demande de la famille",
-    "other": "Autre motif",
-}
-EXIT_REASON: Final = (
-    ("objectives_met", "Objectifs atteints"),
-    ("relay_to_ordinary_services", "Relais vers le droit commun"),
-    ("family_moved", "La famille a déménagé"),
-    ("consent_withdrawn", "La famille a retiré son accord"),
-    ("age_limit", "Limite d'âge atteinte"),
-    ("other", "Autre motif (à préciser)"),
+HANDOVER_CANCEL: Final = dict(contract_labels.HANDOVER_CANCEL_REASON)
+#: The form asks for the reason of "other" in a comment beside it.
+EXIT_REASON: Final = tuple(
+    (code, "Autre motif (à préciser)" if code == "other" else text)
+    for code, text in contract_labels.EXIT_REASON.items()
 )
 FOLLOWUP_OUTCOME: Final = (
     ("stable", "Situation stable"),

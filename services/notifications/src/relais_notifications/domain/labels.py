@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
+from relais_contracts import labels as contract_labels
+from relais_contracts.labels import in_sentence_table
 from relais_contracts.types import (
-    Axis,
-    DeclineReason,
-    ExitReason,
-    HandoverCancelReason,
     HandoverDeclineReason,
     HandoverOutcome,
     ReferralStatus,
@@ -36,12 +35,8 @@ def status_label(status: str, reason: str | None = None) -> str:
     return label(STATUS_LABELS, status)
 
 
-AXIS_LABELS: dict[str, str] = {
-    Axis.SCHOOLING: "scolarité",
-    Axis.HEALTH: "santé",
-    Axis.PARENTING: "parentalité",
-    Axis.WELLBEING: "épanouissement",
-}
+#: The contract's shared labels, as they read inside a sentence.
+AXIS_LABELS = in_sentence_table(contract_labels.AXIS)
 
 HANDOVER_DECLINE_LABELS: dict[str, str] = {
     HandoverDeclineReason.NO_CAPACITY: "plus de place disponible",
@@ -60,17 +55,10 @@ HANDOVER_OUTCOME_LABELS: dict[str, str] = {
     HandoverOutcome.CONTINUED_BY_PARTNER: "poursuivie par le partenaire (droit commun)",
 }
 
-HANDOVER_CANCEL_LABELS: dict[str, str] = {
-    HandoverCancelReason.CONSENT_WITHDRAWN: "accord de la famille retiré",
-    HandoverCancelReason.CONSENT_EXPIRED: "accord de la famille arrivé à échéance",
-    HandoverCancelReason.PARCOURS_CLOSED: "parcours terminé",
-    HandoverCancelReason.REFERENT_REQUEST: "à la demande du ou de la référent·e",
-    HandoverCancelReason.FAMILY_REQUEST: "à la demande de la famille",
-    HandoverCancelReason.OTHER: "autre motif",
-}
+HANDOVER_CANCEL_LABELS = in_sentence_table(contract_labels.HANDOVER_CANCEL_REASON)
 
 
-def label(table: dict[str, str], code: str | None) -> str:
+def label(table: Mapping[str, str], code: str | None) -> str:
     """The label of a code; the code itself if a newer contract added one we don't know."""
     if code is None:
         return ""
@@ -86,21 +74,9 @@ def french_date(value: date | str | None) -> str:
 
 
 REASON_LABELS: dict[str, str] = {
-    # Decline reasons of the team review.
-    DeclineReason.OUTSIDE_TERRITORY: "hors du territoire du PRE",
-    DeclineReason.OUTSIDE_AGE_RANGE: "hors de la tranche d'âge du PRE",
-    DeclineReason.FAMILY_REFUSED: "la famille n'a pas donné son accord",
-    DeclineReason.FAMILY_UNREACHABLE: "la famille n'a pas pu être jointe",
-    DeclineReason.ALREADY_SUPPORTED: "déjà accompagné par ailleurs",
-    DeclineReason.NEEDS_OUTSIDE_SCOPE: "besoins hors du champ du PRE",
-    DeclineReason.INSUFFICIENT_INFORMATION: "informations insuffisantes",
-    # Exit reasons of a parcours.
-    ExitReason.OBJECTIVES_MET: "objectifs atteints",
-    ExitReason.RELAY_TO_ORDINARY_SERVICES: "relais vers le droit commun",
-    ExitReason.FAMILY_MOVED: "la famille a déménagé",
-    ExitReason.CONSENT_WITHDRAWN: "accord de la famille retiré",
-    ExitReason.AGE_LIMIT: "limite d'âge atteinte",
-    "other": "autre motif",
+    # Decline reasons of the team review, then exit reasons of a parcours (both "other").
+    **in_sentence_table(contract_labels.DECLINE_REASON),
+    **in_sentence_table(contract_labels.EXIT_REASON),
     # A referral the child's erasure overtook: true whatever the erasure's reason, and it
     # says nothing of other referrals or of what the PRE knew of the child.
     SUBJECT_ERASED: "les informations de cette orientation ont été effacées, conformément "

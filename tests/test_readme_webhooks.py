@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from relais_notifications.entrypoints.http import router
+from relais_notifications.entrypoints.http_webhooks import router
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 NOTIFICATIONS = "http://127.0.0.1:8003"

@@ -11,8 +11,7 @@ from fastapi import FastAPI
 
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.audience import Links
-from relais_notifications.entrypoints import consumers
-from relais_notifications.entrypoints.http import document_deliveries, router
+from relais_notifications.entrypoints import consumers, http, http_webhooks
 from relais_notifications.service.digest import send_digests
 from relais_notifications.service.dispatch import Dispatcher
 from relais_notifications.service.escalate import escalate_due
@@ -35,9 +34,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         runtime,
         title="Relais — notifications",
         description="Qui doit être prévenu de quoi, sur quel canal, sans identité d'enfant.",
-        routers=[router],
+        routers=[http.router, http_webhooks.router],
     )
-    document_deliveries(app)
+    http_webhooks.document_deliveries(app)
     dispatcher = Dispatcher(runtime, settings)
 
     async def escalations() -> None:

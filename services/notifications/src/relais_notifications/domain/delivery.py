@@ -112,7 +112,10 @@ def webhook_disabled_title(failures: int) -> str:
 
 
 class DeliveryStatus(StrEnum):
-    """Every status a delivery row can have (the table's CHECK constraint)."""
+    """Les états d'un envoi (ceux qu'admet la table)."""
+
+    # Every status a delivery row can have (the table's CHECK constraint); the docstring is
+    # the OpenAPI description, in French for the people who read it.
 
     PENDING = "pending"
     SENDING = "sending"

@@ -1,4 +1,7 @@
-"""HTTP routes of the notifications service: feed (with live stream), subscriptions, webhooks."""
+"""HTTP routes of the notifications service: the feed (with its live stream) and subscriptions.
+
+Webhooks and deliveries are in ``http_webhooks``.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sse_starlette.sse import EventSourceResponse
 
-from relais_contracts.delivery import NotificationDelivery
-from relais_notifications.adapters import deliveries, feed, subscriptions
+from relais_notifications.adapters import feed, subscriptions
 from relais_notifications.domain.audience import RULES
-from relais_notifications.domain.delivery import DeliveryStatus
 from relais_notifications.service import manage
 from relais_notifications.service.live import FeedHub
 from relais_runtime.bodies import Body
@@ -31,7 +32,6 @@ from relais_runtime.http import (
     Runtime,
     text_response,
 )
-from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
@@ -53,33 +53,41 @@ def recipients(who: Principal) -> list[str]:
 
 
 class FeedItem(BaseModel):
-    id: uuid.UUID
-    kind: str
-    title: str
-    link: str
-    created_at: datetime
-    read_at: datetime | None
+    id: uuid.UUID = Field(description="Identifiant de la notification.")
+    kind: str = Field(description="Type CloudEvents de l'événement qui l'a causée.")
+    title: str = Field(description="Intitulé en français, sans identité d'enfant.")
+    link: str = Field(description="Lien vers la ressource dans Relais.")
+    created_at: datetime = Field(description="Moment de la notification.")
+    read_at: datetime | None = Field(description="Moment où vous l'avez lue ; vide : non lue.")
 
 
 class FeedPage(BaseModel):
-    items: list[FeedItem]
-    unread: int
-    limit: int
-    offset: int
+    items: list[FeedItem] = Field(description="Les notifications, les plus récentes d'abord.")
+    unread: int = Field(description="Nombre de notifications non lues.")
+    limit: int = Field(description="Taille de page demandée.")
+    offset: int = Field(description="Décalage demandé.")
 
 
 class MarkRead(Body):
     ids: list[uuid.UUID] | None = Field(
-        default=None, max_length=500, description="Items to mark read; absent: all."
+        default=None,
+        max_length=500,
+        description="Notifications à marquer comme lues ; absent : toutes.",
     )
 
 
 class ReadResult(BaseModel):
-    marked: int
-    unread: int
+    marked: int = Field(description="Nombre de notifications marquées comme lues.")
+    unread: int = Field(description="Nombre de notifications encore non lues.")
 
 
-@router.get("/feed", response_model=FeedPage, summary="Fil de notifications")
+@router.get(
+    "/feed",
+    response_model=FeedPage,
+    summary="Fil de notifications",
+    description="Les notifications de la personne, de son organisation et de ses rôles, "
+    "dans son PRE, avec le nombre de non-lues.",
+)
 async def get_feed(
     who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
 ) -> FeedPage:
@@ -92,7 +100,12 @@ async def get_feed(
     )
 
 
-@router.post("/feed/read", response_model=ReadResult, summary="Marquer comme lu")
+@router.post(
+    "/feed/read",
+    response_model=ReadResult,
+    summary="Marquer comme lu",
+    description="Marque comme lues les notifications indiquées, ou toutes.",
+)
 async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead) -> ReadResult:
     targets = recipients(who)
     async with runtime.pool.acquire() as conn:
@@ -104,6 +117,9 @@ async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead
 @router.get(
     "/feed/stream",
     summary="Fil de notifications en direct (Server-Sent Events)",
+    description="Envoie aussitôt `event: unread`, puis `event: item` pour chaque nouvelle "
+    "notification et le nouveau nombre de non-lues. `Last-Event-ID` reprend après la "
+    "dernière notification reçue.",
     response_class=EventSourceResponse,
     responses=text_response(
         "text/event-stream",
@@ -114,8 +130,7 @@ async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead
 async def stream_feed(
     who: CurrentPrincipal, runtime: Runtime, request: Request
 ) -> EventSourceResponse:
-    """Sends ``event: unread`` at once, then ``event: item`` for each new item and the new
-    unread count. ``Last-Event-ID`` resumes after the last item received."""
+    # The route's description (above) is what OpenAPI shows, in French.
     hub: FeedHub = request.app.state.feed_hub
     targets = recipients(who)
     resume = request.headers.get("last-event-id", "").strip()
@@ -172,7 +187,7 @@ async def _resume_cursor(conn: Conn, pre_id: str, last_event_id: str) -> feed.Cu
 # --- subscriptions ------------------------------------------------------------------------
 
 
-def _check_types(values: list[str]) -> list[str]:
+def check_types(values: list[str]) -> list[str]:
     unknown = sorted(set(values) - NOTIFIED_TYPES)
     if unknown:
         raise PydanticCustomError(
@@ -195,18 +210,26 @@ EventTypes = Annotated[
 
 
 class SubscriptionIn(Body):
-    channel: Literal["email", "amqp"]
+    channel: Literal["email", "amqp"] = Field(
+        description="Canal : `email`, ou `amqp` (la file `deliver.<organisation>`)."
+    )
     personal: bool = Field(
         default=False, description="Pour soi seulement ; sinon pour toute l'organisation."
     )
     event_types: EventTypes
-    situation_id: uuid.UUID | None = None
-    referent_id: uuid.UUID | None = None
+    situation_id: uuid.UUID | None = Field(
+        default=None, description="Seulement ce qui concerne cette situation."
+    )
+    referent_id: uuid.UUID | None = Field(
+        default=None, description="Seulement les situations de ce ou cette référent·e."
+    )
     language: Language = "fr"
-    email: str | None = Field(default=None, max_length=254)
+    email: str | None = Field(
+        default=None, max_length=254, description="Adresse à prévenir (canal `email`)."
+    )
     digest: bool = Field(default=False, description="E-mail : un récapitulatif quotidien.")
 
-    _types = field_validator("event_types")(_check_types)
+    _types = field_validator("event_types")(check_types)
 
     @field_validator("email")
     @classmethod
@@ -217,18 +240,18 @@ class SubscriptionIn(Body):
 
 
 class SubscriptionOut(BaseModel):
-    id: uuid.UUID
-    org_id: str
-    personal: bool
-    channel: str
-    event_types: list[str]
-    situation_id: uuid.UUID | None
-    referent_id: uuid.UUID | None
-    language: str
-    email: str | None
-    webhook_id: uuid.UUID | None
-    digest: bool
-    created_at: datetime
+    id: uuid.UUID = Field(description="Identifiant de l'abonnement.")
+    org_id: str = Field(description="Organisation abonnée.")
+    personal: bool = Field(description="Pour la personne seulement, ou pour l'organisation.")
+    channel: str = Field(description="Canal : `email`, `amqp` ou `webhook`.")
+    event_types: list[str] = Field(description="Types CloudEvents ; vide : tous.")
+    situation_id: uuid.UUID | None = Field(description="Situation suivie, le cas échéant.")
+    referent_id: uuid.UUID | None = Field(description="Référent·e suivi·e, le cas échéant.")
+    language: str = Field(description="Langue des messages.")
+    email: str | None = Field(description="Adresse prévenue (canal `email`).")
+    webhook_id: uuid.UUID | None = Field(description="Webhook qui reçoit (canal `webhook`).")
+    digest: bool = Field(description="Un récapitulatif quotidien au lieu d'un e-mail par envoi.")
+    created_at: datetime = Field(description="Moment de l'abonnement.")
 
     @classmethod
     def of(cls, row: Any) -> SubscriptionOut:
@@ -239,12 +262,18 @@ class SubscriptionOut(BaseModel):
 
 
 class SubscriptionPage(BaseModel):
-    items: list[SubscriptionOut]
-    limit: int
-    offset: int
+    items: list[SubscriptionOut] = Field(description="Les abonnements.")
+    limit: int = Field(description="Taille de page demandée.")
+    offset: int = Field(description="Décalage demandé.")
 
 
-@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201, summary="S'abonner")
+@router.post(
+    "/subscriptions",
+    response_model=SubscriptionOut,
+    status_code=201,
+    summary="S'abonner",
+    description="Abonne la personne, ou son organisation, aux notifications d'un canal.",
+)
 async def create_subscription(
     who: CurrentPrincipal, runtime: Runtime, body: SubscriptionIn
 ) -> SubscriptionOut:
@@ -269,7 +298,12 @@ async def create_subscription(
     return SubscriptionOut.of(row)
 
 
-@router.get("/subscriptions", response_model=SubscriptionPage, summary="Mes abonnements")
+@router.get(
+    "/subscriptions",
+    response_model=SubscriptionPage,
+    summary="Mes abonnements",
+    description="Les abonnements de la personne et ceux de son organisation.",
+)
 async def list_subscriptions(
     who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
 ) -> SubscriptionPage:
@@ -280,7 +314,12 @@ async def list_subscriptions(
     return SubscriptionPage(items=[SubscriptionOut.of(r) for r in rows], limit=limit, offset=offset)
 
 
-@router.delete("/subscriptions/{subscription_id}", status_code=204, summary="Se désabonner")
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=204,
+    summary="Se désabonner",
+    description="Supprime un abonnement de la personne ou de son organisation.",
+)
 async def delete_subscription(
     who: CurrentPrincipal, runtime: Runtime, subscription_id: uuid.UUID
 ) -> None:
@@ -289,221 +328,3 @@ async def delete_subscription(
         if row is None or row["org_id"] != who.org or row["user_id"] not in (None, who.sub):
             raise DomainError("subscription_not_found", "Abonnement introuvable.", 404)
         await subscriptions.delete_subscription(conn, who.pre, subscription_id)
-
-
-# --- webhooks -----------------------------------------------------------------------------
-
-
-class WebhookIn(Body):
-    url: str = Field(min_length=8, max_length=2000, description="Adresse https:// de réception.")
-    event_types: EventTypes
-    language: Language = "fr"
-
-    _types = field_validator("event_types")(_check_types)
-
-
-class WebhookOut(BaseModel):
-    id: uuid.UUID
-    url: str
-    enabled: bool
-    consecutive_failures: int
-    disabled_at: datetime | None
-    created_at: datetime
-
-
-class WebhookCreated(WebhookOut):
-    secret: str = Field(
-        description="Clé de signature (Standard Webhooks). Montrée une seule fois : gardez-la."
-    )
-
-
-class WebhookSecret(BaseModel):
-    id: uuid.UUID
-    secret: str = Field(
-        description="Nouvelle clé de signature. Montrée une seule fois : gardez-la."
-    )
-    previous_secret_valid_until: datetime | None = Field(
-        description=(
-            "Jusqu'à cette date, chaque envoi est aussi signé avec l'ancienne clé "
-            "(signatures multiples de Standard Webhooks) ; vide : l'ancienne ne sert plus."
-        )
-    )
-
-
-class WebhookPage(BaseModel):
-    items: list[WebhookOut]
-    limit: int
-    offset: int
-
-
-class AttemptOut(BaseModel):
-    delivery_id: uuid.UUID
-    event_type: str
-    attempt: int
-    at: datetime
-    http_status: int | None
-    failure: str | None
-    duration_ms: int
-
-
-class AttemptPage(BaseModel):
-    items: list[AttemptOut]
-    limit: int
-    offset: int
-
-
-@router.post(
-    "/webhooks", response_model=WebhookCreated, status_code=201, summary="Ajouter un webhook"
-)
-async def create_webhook(
-    who: CurrentPrincipal, runtime: Runtime, body: WebhookIn
-) -> WebhookCreated:
-    endpoint, secret = await manage.add_webhook(
-        runtime,
-        who,
-        url=body.url,
-        event_types=body.event_types,
-        language=body.language,
-        allow_insecure=runtime.settings.webhook_allow_insecure,  # type: ignore[attr-defined]
-    )
-    return WebhookCreated(secret=secret, **_hook_fields(endpoint))
-
-
-@router.get("/webhooks", response_model=WebhookPage, summary="Webhooks de mon organisation")
-async def list_webhooks(
-    who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
-) -> WebhookPage:
-    async with runtime.pool.acquire() as conn:
-        rows = await subscriptions.list_endpoints(conn, who.pre, who.org, limit, offset)
-    return WebhookPage(
-        items=[WebhookOut(**_hook_fields(r)) for r in rows], limit=limit, offset=offset
-    )
-
-
-async def _own_endpoint(runtime: ServiceRuntime, who: Principal, hook_id: uuid.UUID) -> Any:
-    async with runtime.pool.acquire() as conn:
-        row = await subscriptions.get_endpoint(conn, who.pre, who.org, hook_id)
-    if row is None:
-        raise DomainError("webhook_not_found", "Webhook introuvable.", 404)
-    return row
-
-
-@router.get("/webhooks/{webhook_id}", response_model=WebhookOut, summary="Un webhook")
-async def get_webhook(who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID) -> WebhookOut:
-    return WebhookOut(**_hook_fields(await _own_endpoint(runtime, who, webhook_id)))
-
-
-@router.get(
-    "/webhooks/{webhook_id}/attempts",
-    response_model=AttemptPage,
-    summary="Journal des envois d'un webhook",
-)
-async def webhook_attempts(
-    who: CurrentPrincipal,
-    runtime: Runtime,
-    webhook_id: uuid.UUID,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> AttemptPage:
-    await _own_endpoint(runtime, who, webhook_id)
-    async with runtime.pool.acquire() as conn:
-        rows = await subscriptions.list_attempts(conn, webhook_id, limit, offset)
-    return AttemptPage(items=[AttemptOut(**dict(r)) for r in rows], limit=limit, offset=offset)
-
-
-@router.post("/webhooks/{webhook_id}/enable", response_model=WebhookOut, summary="Réactiver")
-async def enable_webhook(
-    who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID
-) -> WebhookOut:
-    await _own_endpoint(runtime, who, webhook_id)
-    async with runtime.pool.acquire() as conn:
-        await subscriptions.set_enabled(conn, webhook_id, True)
-    return WebhookOut(**_hook_fields(await _own_endpoint(runtime, who, webhook_id)))
-
-
-@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Supprimer un webhook")
-async def delete_webhook(who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID) -> None:
-    await manage.delete_webhook(runtime, who, webhook_id)
-
-
-@router.post(
-    "/webhooks/{webhook_id}/secret",
-    response_model=WebhookSecret,
-    summary="Changer la clé de signature d'un webhook",
-)
-async def rotate_webhook_secret(
-    who: CurrentPrincipal, runtime: Runtime, webhook_id: uuid.UUID
-) -> WebhookSecret:
-    grace_h: float = runtime.settings.webhook_secret_grace_hours  # type: ignore[attr-defined]
-    secret, until = await manage.rotate_webhook_secret(
-        runtime, who, webhook_id, grace_s=grace_h * 3600
-    )
-    return WebhookSecret(id=webhook_id, secret=secret, previous_secret_valid_until=until)
-
-
-def _hook_fields(row: Any) -> dict[str, Any]:
-    return {k: row[k] for k in WebhookOut.model_fields}
-
-
-# --- deliveries ---------------------------------------------------------------------------
-
-
-class DeliveryOut(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    channel: str
-    status: str
-    attempts: int
-    last_failure: str | None
-    http_status: int | None
-    title: str
-    link: str
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    limit: int
-    offset: int
-
-
-@router.get("/deliveries", response_model=DeliveryPage, summary="Envois à mon organisation")
-async def list_deliveries(
-    who: CurrentPrincipal,
-    runtime: Runtime,
-    status: Annotated[DeliveryStatus | None, Query()] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> DeliveryPage:
-    async with runtime.pool.acquire() as conn:
-        rows = await deliveries.list_for_org(
-            conn, who.pre, who.org, status and status.value, limit, offset
-        )
-    return DeliveryPage(
-        items=[DeliveryOut(**{k: r[k] for k in DeliveryOut.model_fields}) for r in rows],
-        limit=limit,
-        offset=offset,
-    )
-
-
-# -- what subscribers receive (documented, not served) ----------------------------------------
-
-
-def document_deliveries(app: FastAPI) -> None:
-    """The webhook POST in the OpenAPI document (``webhooks``), as subscribers receive it."""
-
-    @app.webhooks.post(
-        "notification",
-        summary="Notification envoyée à un webhook abonné",
-        description="POST signé selon Standard Webhooks (en-têtes `webhook-id`, "
-        "`webhook-timestamp`, `webhook-signature`). Une réponse 2xx vaut remise ; toute "
-        "autre réponse ou un délai dépassé est réessayé (NOTIFICATIONS_DELIVERY_BACKOFF_S) "
-        "puis abandonné. Le même corps arrive sur la file AMQP `deliver.<org>` "
-        "(`message_id` = `webhook-id`). Schéma publié : "
-        "`docs/schemas/notification.delivery.v1.json`.",
-        responses={200: {"description": "Remise acceptée (toute réponse 2xx)."}},
-    )
-    async def notification(body: NotificationDelivery) -> None:
-        """Documentation only: Relais sends this request, it does not receive it."""

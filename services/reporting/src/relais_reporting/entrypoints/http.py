@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from relais_reporting.config import ReportingSettings
 from relais_reporting.domain.access import readable_pres, readable_regions
@@ -68,35 +68,37 @@ Bom = Annotated[bool, Query(description="Ajouter un BOM UTF-8 (ouverture directe
 
 
 class Cell(BaseModel):
-    key: str
-    label: str
-    value: float | None
-    suppressed: bool
-    count: int | None = None
+    key: str = Field(description="Code de la case (catégorie, ou `ligne|colonne`).")
+    label: str = Field(description="Intitulé de la case.")
+    value: float | None = Field(description="Valeur ; vide si masquée.")
+    suppressed: bool = Field(description="Masquée (trop peu d'enfants, ou recalculable).")
+    count: int | None = Field(default=None, description="Durées : nombre de mesures.")
 
 
 class IndicatorValue(BaseModel):
-    key: str
-    label: str
-    definition: str
-    unit: str
-    value: float | None
-    suppressed: bool
-    count: int | None = None
-    cells: list[Cell] = []
-    note: str | None = None
-    cell_unit: str | None = None
+    key: str = Field(description="Code stable de l'indicateur.")
+    label: str = Field(description="Intitulé de l'indicateur.")
+    definition: str = Field(description="Ce qui est compté, et comment.")
+    unit: str = Field(description="Unité de la valeur (enfants, jours, %…).")
+    value: float | None = Field(description="Valeur ; vide si masquée.")
+    suppressed: bool = Field(description="Masquée (trop peu d'enfants, ou recalculable).")
+    count: int | None = Field(default=None, description="Nombre de mesures derrière la valeur.")
+    cells: list[Cell] = Field(default=[], description="Détail par catégorie.")
+    note: str | None = Field(default=None, description="Précision de lecture.")
+    cell_unit: str | None = Field(
+        default=None, description="Unité des cases, quand ce n'est pas celle de la valeur."
+    )
 
 
 class IndicatorSet(BaseModel):
-    scope: str
-    pre_id: str | None
-    pre_ids: list[str]
-    school_year: str
-    as_of: date | None
-    known_on: date
-    small_cell_threshold: int
-    indicators: list[IndicatorValue]
+    scope: str = Field(description="Le PRE ou la région des chiffres.")
+    pre_id: str | None = Field(description="Le PRE, pour les chiffres d'un PRE.")
+    pre_ids: list[str] = Field(description="Les PRE comptés.")
+    school_year: str = Field(description="Année scolaire (1er septembre - 31 août).")
+    as_of: date | None = Field(description="Chiffres arrêtés à la fin de ce jour, le cas échéant.")
+    known_on: date = Field(description="Ce que le service savait à la fin de ce jour.")
+    small_cell_threshold: int = Field(description="En dessous de ce nombre, une case est masquée.")
+    indicators: list[IndicatorValue] = Field(description="Les indicateurs, dans l'ordre publié.")
 
 
 def settings_of(runtime: ServiceRuntime) -> ReportingSettings:
@@ -188,7 +190,13 @@ def csv_response(report: IndicatorReport, scope: str, separator: str, bom: bool)
     )
 
 
-@router.get("/indicators", response_model=IndicatorSet, summary="Indicateurs d'un PRE")
+@router.get(
+    "/indicators",
+    response_model=IndicatorSet,
+    summary="Indicateurs d'un PRE",
+    description="Les indicateurs anonymes d'un PRE pour une année scolaire, petites cases "
+    "masquées. Sans `pre_id` : le PRE de la personne.",
+)
 async def get_indicators(
     who: Reader,
     runtime: Runtime,
@@ -202,7 +210,12 @@ async def get_indicators(
     return IndicatorSet.model_validate(render.to_json(report, pres[0]))
 
 
-@router.get("/indicators.csv", summary="Indicateurs d'un PRE (CSV)", response_class=CSVResponse)
+@router.get(
+    "/indicators.csv",
+    summary="Indicateurs d'un PRE (CSV)",
+    description="Les mêmes chiffres en CSV, une ligne par case.",
+    response_class=CSVResponse,
+)
 async def get_indicators_csv(
     who: Reader,
     runtime: Runtime,
@@ -222,6 +235,8 @@ async def get_indicators_csv(
     "/regions/{region_id}/indicators",
     response_model=IndicatorSet,
     summary="Indicateurs agrégés d'une région (ensemble de PRE)",
+    description="Les indicateurs de plusieurs PRE ensemble ; une case qu'un PRE masque chez "
+    "lui l'est aussi dans la région.",
 )
 async def get_region_indicators(
     who: Reader,
@@ -239,6 +254,7 @@ async def get_region_indicators(
 @router.get(
     "/regions/{region_id}/indicators.csv",
     summary="Indicateurs d'une région (CSV)",
+    description="Les chiffres de la région en CSV, une ligne par case.",
     response_class=CSVResponse,
 )
 async def get_region_indicators_csv(
@@ -257,14 +273,15 @@ async def get_region_indicators_csv(
 
 
 class ReadableScopes(BaseModel):
-    pre_ids: list[str]
-    regions: list[str]
+    pre_ids: list[str] = Field(description="Les PRE dont la personne peut lire les chiffres.")
+    regions: list[str] = Field(description="Les régions dont elle peut lire les chiffres.")
 
 
 @router.get(
     "/indicator-scopes",
     response_model=ReadableScopes,
     summary="Les PRE et régions dont la personne peut lire les indicateurs",
+    description="Selon ses rôles et son organisation.",
 )
 async def get_scopes(who: Reader, runtime: Runtime) -> ReadableScopes:
     settings = settings_of(runtime)
@@ -277,17 +294,18 @@ async def get_scopes(who: Reader, runtime: Runtime) -> ReadableScopes:
 
 
 class IndicatorDefinition(BaseModel):
-    key: str
-    label: str
-    definition: str
-    unit: str
-    note: str | None = None
+    key: str = Field(description="Code stable de l'indicateur.")
+    label: str = Field(description="Intitulé de l'indicateur.")
+    definition: str = Field(description="Ce qui est compté, et comment.")
+    unit: str = Field(description="Unité de la valeur.")
+    note: str | None = Field(default=None, description="Précision de lecture.")
 
 
 @router.get(
     "/indicator-definitions",
     response_model=list[IndicatorDefinition],
     summary="Définitions des indicateurs",
+    description="Chaque indicateur publié : son code, son intitulé, sa définition, son unité.",
 )
 async def get_definitions(who: Reader) -> list[IndicatorDefinition]:
     return [

@@ -26,6 +26,7 @@ from relais_runtime.db import Conn
 from relais_runtime.parking import ParkingLot
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.settings import RelaisSettings
+from relais_runtime.testing import eventually
 from relais_runtime.topology import WorkQueue
 
 pytestmark = pytest.mark.integration
@@ -117,14 +118,6 @@ async def publish_raw(
             routing_key=routing_key,
             mandatory=True,
         )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def record_effect(runtime: ServiceRuntime, queue: str, calls: list[str] | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from relais_contracts.topology import EVENTS_EXCHANGE
+from relais_runtime.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -60,17 +60,6 @@ def referral_body(pre_id: str = PRE) -> dict[str, Any]:
         "parents_informed": True,
         "parents_agree": True,
     }
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.2)
 
 
 async def register_school(http: httpx.AsyncClient, stack: Any) -> None:
@@ -135,7 +124,7 @@ async def test_referral_crosses_the_four_services_and_the_sender_sees_it_under_r
             body = (await http.get(referral_url, headers=institution)).json()
             return body if body["status"] == "under_review" else None
 
-        seen = await eventually(under_review)
+        seen = await eventually(under_review, timeout=30)
         assert [t["status"] for t in seen["timeline"]] == ["received", "under_review"]
 
         coordinator = stack.auth("coordinator", "pre-76540-coordination")
@@ -150,7 +139,7 @@ async def test_referral_crosses_the_four_services_and_the_sender_sees_it_under_r
             r = await http.get(f"{stack.url('notifications')}/v1/feed", headers=coordinator)
             return [i for i in r.json()["items"] if i["kind"].endswith("situation.opened.v1")]
 
-        [item] = await eventually(coordinator_feed)
+        [item] = await eventually(coordinator_feed, timeout=30)
         assert situations[0]["id"] in item["link"]
 
         async def sender_feed() -> list[dict[str, Any]] | None:
@@ -158,7 +147,7 @@ async def test_referral_crosses_the_four_services_and_the_sender_sees_it_under_r
             items = r.json()["items"]
             return items if len(items) == 2 else None
 
-        items = await eventually(sender_feed)
+        items = await eventually(sender_feed, timeout=30)
         assert all(referral["id"] in i["link"] for i in items)
 
         analyst = stack.auth("analyst", "anct")
@@ -172,7 +161,7 @@ async def test_referral_crosses_the_four_services_and_the_sender_sees_it_under_r
             values = {i["key"]: i["value"] for i in r.json()["indicators"]}
             return values["new_referrals"] == 1
 
-        await eventually(counted)
+        await eventually(counted, timeout=30)
 
         other_school = stack.auth("institution", "college-voisin")
         hidden = await http.get(referral_url, headers=other_school)

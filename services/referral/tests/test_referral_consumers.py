@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -33,6 +32,7 @@ from relais_contracts.v1.referral import ReferralFacts, SubmitReferral
 from relais_runtime import testing
 from relais_runtime.parking import ParkingLot
 from relais_runtime.sealing import seal
+from relais_runtime.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -40,17 +40,6 @@ PRE = "pre-76540"
 SCHOOL = "ecole-jules-ferry-rouen"
 PARCOURS_EVENTS = "referral.parcours-events"
 NOW = datetime.now(UTC)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.1)
 
 
 async def publish(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from relais_reporting.main import create_app
 from relais_runtime import testing
 from relais_runtime.parking import ParkingLot
 from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -50,15 +50,6 @@ async def runtime(database_dsn: str, amqp_url: str) -> AsyncIterator[ServiceRunt
         yield started
     finally:
         await started.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (found := await check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-    return found
 
 
 def submitted(**data_changes: Any) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from relais_contracts.topology import RETRY_EXCHANGE, delay_name, delay_queue
 from relais_runtime import testing
 from relais_runtime.topology import WorkQueue, declare_topology
 
+# A vhost of each test's own (not the session's amqp_url): marked by hand.
+pytestmark = pytest.mark.integration
+
 DELAY_MS = 1_500
 WORK = WorkQueue("topotest.work", "relais.events", ("referral.withdrawn.v1.*",))
 

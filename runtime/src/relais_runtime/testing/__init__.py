@@ -27,6 +27,17 @@ ADMIN_DSN = os.environ.get("RELAIS_TEST_ADMIN_DSN", "postgresql://postgres@127.0
 AMQP_BASE = os.environ.get("RELAIS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
+#: Set by the test plugin in the fast lane (``-m "not integration"``): a test that reaches
+#: for PostgreSQL or RabbitMQ there fails at once, saying how to classify it, instead of
+#: slowing the lane down (or passing only where the infrastructure happens to run).
+NO_INFRASTRUCTURE: str | None = None
+
+
+def _infrastructure_allowed() -> None:
+    if NO_INFRASTRUCTURE is not None:
+        raise RuntimeError(NO_INFRASTRUCTURE)
+
+
 def free_port() -> int:
     """A local TCP port free right now (to listen on, or as one nothing listens on)."""
     with socket.socket() as sock:
@@ -45,6 +56,7 @@ def dsn_for(database: str, admin_dsn: str = ADMIN_DSN) -> str:
 
 
 async def create_database(name: str, admin_dsn: str = ADMIN_DSN) -> str:
+    _infrastructure_allowed()
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -84,6 +96,7 @@ def vhost_queues_empty(amqp_url: str) -> bool:
 
 async def create_vhost(name: str) -> str:
     """Create a vhost with full rights for the base URL's user; return its AMQP URL."""
+    _infrastructure_allowed()
     user = urlsplit(AMQP_BASE).username or "guest"
     await asyncio.to_thread(_rabbitmqctl, "add_vhost", name)
     await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", name, user, ".*", ".*", ".*")

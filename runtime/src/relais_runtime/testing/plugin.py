@@ -13,7 +13,8 @@ Fixtures every suite shares, instead of a copy in each conftest:
 And the classification of tests: a test that uses a fixture reaching PostgreSQL or RabbitMQ
 is marked ``integration`` (and one that starts the services as processes, ``e2e``) when it
 is collected, so ``pytest -m "not integration"`` keeps the pure unit tests without anyone
-remembering a marker. Tests that reach them otherwise carry the marker themselves.
+remembering a marker. Tests that reach them otherwise carry the marker themselves; one
+that forgets fails in the fast lane as soon as it creates a database or a vhost, saying so.
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ _SET_UP = pytest.StashKey[DatabaseSetUp]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SET_UP] = DatabaseSetUp()
+    if "not integration" in (config.getoption("markexpr", "") or ""):
+        testing.NO_INFRASTRUCTURE = (
+            "this test creates a database or a vhost in the fast lane (-m 'not integration'): "
+            "use the database_dsn/amqp_url fixtures, or mark it @pytest.mark.integration"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    testing.NO_INFRASTRUCTURE = None
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

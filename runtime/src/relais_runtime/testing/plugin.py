@@ -2,7 +2,8 @@
 
 Fixtures every suite shares, instead of a copy in each conftest:
 
-- ``amqp_url`` (session): a RabbitMQ vhost of the session's own, deleted afterwards;
+- ``amqp_url``: a RabbitMQ vhost of the suite's own (one per ``relais_service`` for the
+  session), deleted afterwards;
 - ``database_dsn``: a database of the test's own, dropped afterwards. Empty by default; a
   suite whose conftest names its service (``relais_service``) gets a copy of that service's
   database already migrated: the migrations run once per session into a template, and each
@@ -25,6 +26,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import pytest
@@ -37,7 +39,14 @@ OTHER_TEST_PRE = "pre-14118"
 #: Fixtures that reach the real PostgreSQL or RabbitMQ: a test using one (even through
 #: another fixture) is an integration test.
 INTEGRATION_FIXTURES = frozenset(
-    {"amqp_url", "database_dsn", "database_templates", "pg_proxy", "stack_factory"}
+    {
+        "amqp_url",
+        "database_dsn",
+        "database_templates",
+        "pg_proxy",
+        "session_vhosts",
+        "stack_factory",
+    }
 )
 #: Fixtures that start the services as processes.
 E2E_FIXTURES = frozenset({"stack_factory"})
@@ -184,14 +193,23 @@ async def database_dsn(
 
 
 @pytest.fixture(scope="session")
-async def amqp_url(relais_service: str | None) -> AsyncIterator[str]:
-    """A RabbitMQ vhost of this test session's own, deleted afterwards."""
-    vhost = testing.unique_name(
-        f"relais-test-{relais_service}" if relais_service else "relais-test"
-    )
-    url = await testing.create_vhost(vhost)
-    yield url
-    await testing.delete_vhost(vhost)
+async def session_vhosts() -> AsyncIterator[dict[str, str]]:
+    """The session's vhosts, one per suite (``relais_service``), deleted at the end."""
+    urls: dict[str, str] = {}
+    yield urls
+    for url in urls.values():
+        await testing.delete_vhost(unquote(urlsplit(url).path.lstrip("/")))
+
+
+@pytest.fixture
+async def amqp_url(relais_service: str | None, session_vhosts: dict[str, str]) -> str:
+    """A RabbitMQ vhost of this suite's own for the session (as each suite had before the
+    plugin: a runtime test never sees the queues a parcours test left), deleted afterwards."""
+    suite = relais_service or "relais"
+    if suite not in session_vhosts:
+        name = f"relais-test-{relais_service}" if relais_service else "relais-test"
+        session_vhosts[suite] = await testing.create_vhost(testing.unique_name(name))
+    return session_vhosts[suite]
 
 
 @pytest.fixture(scope="session")

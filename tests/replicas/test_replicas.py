@@ -1,7 +1,8 @@
 """Two processes of every service share the queues, the outboxes and the schedulers; one of
 each is killed (SIGKILL) at a random moment of a burst of referrals: every referral reaches
-every service once, and with both parcours schedulers back, each overdue deadline is
-reported once (long lane: ./scripts/test-long)."""
+every service once; with both parcours schedulers back, each overdue deadline is reported
+once; with both notifications dispatchers back, the school's daily digest is made and sent
+once (long lane: ./scripts/test-long)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from relais_contracts.v1.parcours import DeadlineOverdue
+from relais_notifications.service.digest import DIGEST_TYPE
+from relais_notifications.testing import SmtpSink
 from relais_runtime import testing
 from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
 from relais_runtime.testing import free_port
@@ -26,7 +29,7 @@ from tests.cluster.test_broker_cluster import (
     wait_for,
 )
 from tests.conftest import RunningStack
-from tests.e2e.test_backbone_flow import register_school
+from tests.e2e.test_backbone_flow import SCHOOL, register_school
 
 pytestmark = [
     pytest.mark.long,
@@ -36,6 +39,7 @@ pytestmark = [
 ]
 
 BURST = 2_000
+DIGEST_TO = "direction@ecole.example"
 
 
 async def test_two_replicas_of_each_service_lose_one_each_and_do_nothing_twice(
@@ -47,6 +51,8 @@ async def test_two_replicas_of_each_service_lose_one_each_and_do_nothing_twice(
     amqp_url = await testing.create_vhost(vhost)
     run = testing.unique_name("replicas")
     databases = {s.name: f"relais_{run}_{s.name}" for s in SERVICES}
+    smtp = SmtpSink()
+    smtp.start()
     replicas: list[RunningStack] = []
     for n in (1, 2):
         config = StackConfig(
@@ -59,6 +65,8 @@ async def test_two_replicas_of_each_service_lose_one_each_and_do_nothing_twice(
                 "RELAIS_LOG_LEVEL": "INFO",
                 "REPORTING_SMALL_CELL_THRESHOLD": "1",
                 "PARCOURS_SCHEDULER_INTERVAL_S": "1",
+                "NOTIFICATIONS_SMTP_PORT": str(smtp.port),
+                "NOTIFICATIONS_DISPATCH_INTERVAL_S": "1",
                 **{f"{s.env_prefix}DB_POOL_MAX": "4" for s in SERVICES},
             },
         )
@@ -76,6 +84,14 @@ async def test_two_replicas_of_each_service_lose_one_each_and_do_nothing_twice(
         progress(f"two replicas of each service up; seed {seed}, kills {kills}")
         async with httpx.AsyncClient(timeout=15) as http:
             await register_school(http, replicas[0])
+            # The school takes its notices as one daily e-mail: each referral's two status
+            # notices wait for the digest.
+            subscribed = await http.post(
+                f"{replicas[0].url('notifications')}/v1/subscriptions",
+                json={"channel": "email", "email": DIGEST_TO, "digest": True},
+                headers=replicas[0].auth("institution", SCHOOL),
+            )
+            assert subscribed.status_code == 201, subscribed.text
             numbers = iter(range(BURST))
 
             async def worker() -> None:
@@ -139,6 +155,41 @@ async def test_two_replicas_of_each_service_lose_one_each_and_do_nothing_twice(
                 "FROM deadlines WHERE kind = 'review'",
             )
             assert fired["fired"] == fired["n"] == BURST
+
+            # The digest time passes for the held notices (dated a day earlier): both
+            # dispatchers try to make the digest and to send it.
+            held = await db.fetch(
+                "notifications",
+                "UPDATE deliveries SET created_at = created_at - interval '1 day' "
+                "WHERE status = 'digested' RETURNING id",
+            )
+            assert len(held) == 2 * BURST
+
+            async def digest_sent() -> bool:
+                rows = await db.fetch(
+                    "notifications",
+                    "SELECT 1 FROM deliveries WHERE event_type = $1 AND status = 'delivered'",
+                    DIGEST_TYPE,
+                )
+                return bool(rows) and len(smtp.messages) >= 1
+
+            await wait_for(digest_sent, 300, "the digest was not sent")
+            await asyncio.sleep(5)  # a second digest, or a second sending, would arrive now
+            assert [m["To"] for m in smtp.messages] == [DIGEST_TO]
+            digests = await db.fetch(
+                "notifications",
+                "SELECT id, status FROM deliveries WHERE event_type = $1",
+                DIGEST_TYPE,
+            )
+            assert [d["status"] for d in digests] == ["delivered"]
+            [carried] = await db.fetch(
+                "notifications",
+                "SELECT count(*) FILTER (WHERE digest_id = $1) AS in_digest, count(*) AS n "
+                "FROM deliveries WHERE id = ANY($2::uuid[])",
+                digests[0]["id"],
+                [h["id"] for h in held],
+            )
+            assert carried["in_digest"] == carried["n"] == 2 * BURST
     finally:
         await db.close()
         for replica in replicas:
@@ -146,6 +197,10 @@ async def test_two_replicas_of_each_service_lose_one_each_and_do_nothing_twice(
         for name in databases.values():
             await testing.drop_database(name)
         await testing.delete_vhost(vhost)
+        smtp.stop()
     with capsys.disabled():
         print(f"\nreplicas: seed {seed}; killed {', '.join(killed)}; {burst.retried} POSTs retried")
-        print(f"replicas: {BURST} referrals once each, {BURST} overdue reviews reported once each")
+        print(
+            f"replicas: {BURST} referrals once each, {BURST} overdue reviews reported once "
+            f"each, one digest of {2 * BURST} notices sent once"
+        )

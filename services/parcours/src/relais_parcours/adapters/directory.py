@@ -243,3 +243,9 @@ async def changes(
         limit,
         offset,
     )
+
+
+async def all_entries(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
+    """The PRE's whole directory, by name."""
+    rows, _ = await entries(conn, pre_id, limit=None, offset=0)
+    return rows

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from relais_contracts.types import DataCategory, ReasonCategory
+
+if TYPE_CHECKING:
+    from relais_parcours.domain.handover import Handover
 
 
 def in_force(consent: Any, today: date) -> bool:
@@ -51,6 +57,93 @@ def missing_categories(
     """What a sharing would disclose beyond the consent (empty: the sharing is covered)."""
     allowed = allowed_categories(scope, partner_id, partner_category)
     return sorted(set(wanted) - allowed)
+
+
+class Row(Protocol):
+    """A stored row as the repositories return it (asyncpg's Record, a dict in tests)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+class ConsentStatus(StrEnum):
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"  # a newer consent replaced it
+    WITHDRAWN = "withdrawn"  # a guardian who gave it took it back
+    EXPIRED = "expired"  # past its last valid day
+
+
+class UnknownGuardianError(Exception):
+    """The withdrawal names no guardian who gave the consent."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__("guardian_unknown")
+        self.labels = labels
+
+
+class ConsentEndedError(Exception):
+    """The consent is no longer in force: nothing to withdraw."""
+
+
+def guardian_label(guardians: Sequence[Mapping[str, Any]], named: str) -> str | None:
+    """The consent's own label for the guardian named (case and spacing aside), if any."""
+    wanted = " ".join(named.split()).casefold()
+    for guardian in guardians:
+        if " ".join(str(guardian["label"]).split()).casefold() == wanted:
+            return str(guardian["label"])
+    return None
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The family's consent to share (secret partagé): with whom, what, until when."""
+
+    id: uuid.UUID
+    situation_id: uuid.UUID
+    status: ConsentStatus
+    scope: tuple[Mapping[str, Any], ...]
+    valid_until: date | None = None
+    guardians: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, row: Row) -> Consent:
+        return cls(
+            id=row["id"],
+            situation_id=row["situation_id"],
+            status=ConsentStatus(row["status"]),
+            scope=tuple(row["scope"]),
+            valid_until=row["valid_until"],
+            guardians=tuple(row["guardians"] or ()),
+        )
+
+    def in_force(self, today: date) -> bool:
+        return self.status is ConsentStatus.ACTIVE and (
+            self.valid_until is None or today <= self.valid_until
+        )
+
+    def covers(self, handover: Handover, category_of: Callable[[str], str]) -> bool:
+        """Whether this consent still allows everything the handover shares with its partner
+        (``category_of``: a partner's category in the PRE's directory)."""
+        category = category_of(handover.partner_id)
+        return names_partner(self.scope, handover.partner_id, category) and (
+            handover.data_categories
+            <= allowed_categories(self.scope, handover.partner_id, category)
+        )
+
+    def uncovered(
+        self, handovers: Iterable[Handover], category_of: Callable[[str], str]
+    ) -> list[Handover]:
+        """The open handovers a new consent cancels: those its scope no longer covers."""
+        return [h for h in handovers if h.is_open and not self.covers(h, category_of)]
+
+    def withdrawn_by(self, named: str, handovers: Iterable[Handover]) -> tuple[str, list[Handover]]:
+        """A guardian who gave this consent takes it back: their label as the consent has it,
+        and the handovers the withdrawal cancels (every open one: all sharing stops)."""
+        if self.status is not ConsentStatus.ACTIVE:
+            raise ConsentEndedError(self.status.value)
+        label = guardian_label(self.guardians, named)
+        if label is None:
+            raise UnknownGuardianError([str(g["label"]) for g in self.guardians])
+        return label, [h for h in handovers if h.is_open]
 
 
 #: Which reasons of a referral each data category discloses.

@@ -2,13 +2,79 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
-from relais_parcours.domain.consent import in_force, names_partner
+from relais_contracts.types import HandoverCancelReason
+from relais_contracts.v1.parcours import HandoverCancelled
+from relais_parcours.domain.consent import Row, in_force, names_partner
+
+
+class HandoverStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
 
 #: Statuses in which the partner still holds the handover (and may read its sheet).
-OPEN = frozenset({"requested", "accepted", "waitlisted"})
+OPEN = frozenset({HandoverStatus.REQUESTED, HandoverStatus.ACCEPTED, HandoverStatus.WAITLISTED})
+
+
+class HandoverClosedError(Exception):
+    """A handover that already ended cannot be cancelled."""
+
+
+@dataclass(frozen=True)
+class Handover:
+    """One action of the plan entrusted to a partner, as far as its rules need."""
+
+    id: uuid.UUID
+    pre_id: str
+    situation_id: uuid.UUID
+    subject_id: uuid.UUID
+    partner_id: str
+    referent_id: uuid.UUID
+    status: HandoverStatus
+    data_categories: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, row: Row) -> Handover:
+        """From a stored row (``handovers`` joined with the situation's ``subject_id``)."""
+        return cls(
+            id=row["id"],
+            pre_id=row["pre_id"],
+            situation_id=row["situation_id"],
+            subject_id=row["subject_id"],
+            partner_id=row["partner_id"],
+            referent_id=row["referent_id"],
+            status=HandoverStatus(row["status"]),
+            data_categories=frozenset(row["data_categories"] or ()),
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def cancel(self, reason: HandoverCancelReason, at: datetime) -> HandoverCancelled:
+        """The PRE ends the handover: the event that says so (the partner's access ends)."""
+        if not self.is_open:
+            raise HandoverClosedError(self.status.value)
+        return HandoverCancelled(
+            handover_id=self.id,
+            situation_id=self.situation_id,
+            subject_id=self.subject_id,
+            partner_id=self.partner_id,
+            referent_id=self.referent_id,
+            reason=reason,
+            cancelled_at=at,
+        )
+
 
 #: Statuses of a handover its partner accepted: only then does the sheet open (secret
 #: partagé: before it says yes, a partner needs what it is asked to do, not whom for).

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from relais_contracts.types import ReviewDecision
+from relais_parcours.domain.situation import Stage
 
 #: Stage of the situation after each decision.
 STAGE_AFTER = {
-    ReviewDecision.TAKE_UP: "in_parcours",
-    ReviewDecision.REDIRECT: "redirected",
-    ReviewDecision.DECLINE: "declined",
+    ReviewDecision.TAKE_UP: Stage.IN_PARCOURS,
+    ReviewDecision.REDIRECT: Stage.REDIRECTED,
+    ReviewDecision.DECLINE: Stage.DECLINED,
 }
 
 

@@ -7,6 +7,18 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 
+class Stage(StrEnum):
+    """Where a situation stands. Stored as its value; a StrEnum compares equal to it."""
+
+    AWAITING_REVIEW = "awaiting_review"  # opened, before the team review decides
+    IN_PARCOURS = "in_parcours"  # taken up: référent, consent, plan, handovers
+    REDIRECTED = "redirected"  # the review sent the family elsewhere
+    DECLINED = "declined"  # the review declined
+    CLOSED = "closed"  # the parcours ended (exit reason, follow-up due)
+    WITHDRAWN = "withdrawn"  # every referral was withdrawn before the review
+    ERASED = "erased"  # crypto-erased: nothing about the child is readable
+
+
 class OnReferral(StrEnum):
     """What a new referral does, given the stage of the child's latest situation."""
 
@@ -17,16 +29,19 @@ class OnReferral(StrEnum):
 
 
 #: Stages of a file the PRE has finished with: a new referral starts a new review.
-FINISHED = frozenset({"declined", "redirected", "closed"})
+FINISHED = frozenset({Stage.DECLINED, Stage.REDIRECTED, Stage.CLOSED})
+
+#: Stages in which no letter opens a family space (nothing left to show, or nothing kept).
+NO_FAMILY_SPACE = frozenset({Stage.ERASED, Stage.DECLINED, Stage.WITHDRAWN})
 
 
 def on_new_referral(latest_stage: str | None) -> OnReferral:
     """A new referral never joins a finished file, where nobody would review it (ADR 0006)."""
     if latest_stage is None or latest_stage in FINISHED:
         return OnReferral.OPEN
-    if latest_stage == "erased":
+    if latest_stage == Stage.ERASED:
         return OnReferral.DROP
-    if latest_stage == "withdrawn":
+    if latest_stage == Stage.WITHDRAWN:
         return OnReferral.REOPEN
     return OnReferral.JOIN
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import consents_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Ctx
 from relais_parcours.domain.situation import duration_warning
 from relais_parcours.entrypoints.validation import Offset
 from relais_parcours.service import access, access_log, tenancy
+from relais_parcours.service.dates import pre_day
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -28,7 +28,7 @@ def duration_warnings(
 ) -> list[str]:
     if started_on is None or closed_at is not None:
         return []
-    today = datetime.now(ZoneInfo(ctx.settings.timezone)).date()
+    today = pre_day(ctx)
     warning = duration_warning(started_on, today, max_months)
     return [warning] if warning else []
 
@@ -116,10 +116,10 @@ async def list_situations(
     """Coordinators see every situation of their PRE; a référent sees their own."""
     async with tenancy.scoped(runtime, who.pre) as conn:
         mine = await access.scope_referent(conn, who)
-        rows = await repository.list_situations(
+        rows = await situations_repo.list_situations(
             conn, who.pre, stage=stage, referent_id=mine, limit=limit, offset=offset
         )
-        limits = await repository.pre_limits(conn, who.pre)
+        limits = await referents_repo.pre_limits(conn, who.pre)
     max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
     return SituationPage(
         items=[
@@ -143,10 +143,10 @@ async def get_situation(
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
     async with tenancy.scoped(runtime, who.pre) as conn:
         row = await access.situation_for(conn, who, situation_id)
-        referrals = await repository.referral_identities(conn, who.pre, situation_id)
-        limits = await repository.pre_limits(conn, who.pre)
-        consent = await repository.active_consent(conn, situation_id)
-        handovers = await repository.open_handovers(conn, situation_id)
+        referrals = await situations_repo.referral_identities(conn, who.pre, situation_id)
+        limits = await referents_repo.pre_limits(conn, who.pre)
+        consent = await consents_repo.active_consent(conn, who.pre, situation_id)
+        handovers = await handovers_repo.open_handovers(conn, who.pre, situation_id)
         # Recorded before anything is decrypted: no line, no identity (503).
         readable = any(r["identity_enc"] is not None for r in referrals)
         await access_log.read(

@@ -30,7 +30,7 @@ from relais_parcours.service import (
     family_space,
     tenancy,
 )
-from relais_parcours.service.consent import today_in
+from relais_parcours.service.dates import pre_day
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -215,7 +215,7 @@ async def get_family_requests(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[FamilyRequestOut]:
-    today = today_in(ctx)
+    today = pre_day(ctx)
     async with tenancy.scoped(runtime, who.pre) as conn:
         rows = await family_repository.list_requests(conn, who.pre, status, limit, offset)
     return [

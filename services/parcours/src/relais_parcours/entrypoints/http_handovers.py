@@ -17,12 +17,13 @@ from relais_contracts.types import (
     HandoverOutcome,
     Slug,
 )
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import consents_repo, handovers_repo
+from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.domain.handover import partner_accepted, partner_sees_content
 from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, access_log, handovers, tenancy
-from relais_parcours.service.consent import today_in
+from relais_parcours.service.dates import pre_day
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.db import Conn
@@ -122,12 +123,12 @@ async def _visible_to_partner(
     """The handovers whose content the calling partner may still read, at this instant."""
     if not rows:
         return set()
-    partner = await repository.get_partner(conn, who.pre, who.org)
+    partner = await directory_repo.entry(conn, who.pre, who.org)
     category = str(partner["category"]) if partner is not None else ""
-    consents = await repository.consents_in_force_read(
-        conn, list({r["situation_id"] for r in rows})
+    consents = await consents_repo.consents_in_force_read(
+        conn, who.pre, list({r["situation_id"] for r in rows})
     )
-    today = today_in(ctx)
+    today = pre_day(ctx)
     return {
         r["id"]
         for r in rows
@@ -141,7 +142,7 @@ async def _find(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
 ) -> Handover:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        h = await repository.get_handover(conn, who.pre, handover_id)
+        h = await handovers_repo.get_handover(conn, who.pre, handover_id)
         if h is None:
             raise handovers.NOT_FOUND
         if who.has_role("coordinator", "referent"):
@@ -150,7 +151,7 @@ async def _find(
             raise handovers.NOT_FOUND
         [row] = [
             r
-            for r in await repository.list_handovers(
+            for r in await handovers_repo.list_handovers(
                 conn,
                 who.pre,
                 partner_id=h["partner_id"],
@@ -214,7 +215,7 @@ async def list_handovers(
             partner_id = None
         else:
             partner_id, situation_id = who.org, None
-        rows = await repository.list_handovers(
+        rows = await handovers_repo.list_handovers(
             conn,
             who.pre,
             partner_id=partner_id,
@@ -359,7 +360,7 @@ async def get_disclosures(
 ) -> list[Disclosure]:
     async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
-        rows = await repository.disclosures(conn, who.pre, situation_id, limit, offset)
+        rows = await handovers_repo.disclosures(conn, who.pre, situation_id, limit, offset)
         await access_log.read(
             conn,
             who,

@@ -25,10 +25,12 @@ from relais_contracts.types import (
     PartnerCategory,
     Slug,
 )
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import consents_repo, plans_repo, situations_repo
 from relais_parcours.context import Ctx
+from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.entrypoints.validation import Body, invalid_field
 from relais_parcours.service import access, closure, consent, plan, tenancy
+from relais_parcours.service.dates import pre_day
 from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.runtime import ServiceRuntime
@@ -183,7 +185,7 @@ class Withdrawn(BaseModel):
 
 async def _consents(runtime: ServiceRuntime, pre: str, situation_id: uuid.UUID) -> list[Consent]:
     async with tenancy.scoped(runtime, pre) as conn:
-        rows = await repository.list_consents(conn, pre, situation_id)
+        rows = await consents_repo.list_consents(conn, pre, situation_id)
     return [Consent(**{k: r[k] for k in Consent.model_fields}) for r in rows]
 
 
@@ -201,7 +203,7 @@ async def post_consent(
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Consent:
-    if body.valid_until is not None and body.valid_until < consent.today_in(ctx):
+    if body.valid_until is not None and body.valid_until < pre_day(ctx):
         # It would replace the consent in force with one that is not, cutting every sharing.
         raise invalid_field(
             "valid_until",
@@ -249,7 +251,7 @@ async def post_withdrawal(
         partners = await consent.withdraw(
             runtime, who, situation_id, consent_id, guardian=body.guardian
         )
-    except consent.UnknownGuardianError as unknown:
+    except UnknownGuardianError as unknown:
         raise invalid_field(
             "guardian",
             "guardian_unknown",
@@ -331,7 +333,7 @@ class Created(BaseModel):
 async def read_plan(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> Plan:
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id)
-        objectives, actions = await repository.plan(conn, situation_id)
+        objectives, actions = await plans_repo.plan(conn, who.pre, situation_id)
     return Plan(
         situation_id=situation_id,
         plan_version=situation["plan_version"],
@@ -486,7 +488,7 @@ async def post_closure(
         final_review_held=body.final_review_held,
     )
     async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await repository.get_situation(conn, who.pre, situation_id)
+        row = await situations_repo.get_situation(conn, who.pre, situation_id)
     assert row is not None
     return Closed(
         situation_id=situation_id, followup_due_on=row["followup_due_on"], warnings=warnings
@@ -507,7 +509,7 @@ class FollowupBody(Body):
 async def post_followup(
     situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Created:
-    if body.held_on > consent.today_in(ctx):
+    if body.held_on > pre_day(ctx):
         raise invalid_field(
             "held_on", "date_in_future", "La date du suivi ne peut pas être dans le futur."
         )

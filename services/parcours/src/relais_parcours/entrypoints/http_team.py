@@ -17,7 +17,7 @@ from relais_contracts.types import (
     PartnerCategory,
     ReviewDecision,
 )
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import referents_repo, reviews_repo
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, child_texts, erasure, referents, review, tenancy
@@ -179,10 +179,10 @@ async def _meeting(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
 ) -> Meeting:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await repository.get_meeting(conn, who.pre, meeting_id)
+        row = await reviews_repo.get_meeting(conn, who.pre, meeting_id)
         if row is None:
             raise review.MEETING_NOT_FOUND
-        items = await repository.agenda(conn, meeting_id)
+        items = await reviews_repo.agenda(conn, who.pre, meeting_id)
         me = None if who.has_role("coordinator") else await access.referent_of(conn, who)
     mine = me["id"] if me is not None else None
     return Meeting(
@@ -244,7 +244,7 @@ async def list_reviews(
     offset: Offset = 0,
 ) -> list[Meeting]:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await repository.list_meetings(conn, who.pre, limit, offset)
+        rows = await reviews_repo.list_meetings(conn, who.pre, limit, offset)
     return [
         Meeting(
             id=r["id"], meets_on=r["meets_on"], attendees=r["attendees"], created_at=r["created_at"]
@@ -326,7 +326,7 @@ async def get_referents(
     offset: Offset = 0,
 ) -> list[Referent]:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await repository.list_referents(conn, who.pre, limit, offset)
+        rows = await referents_repo.list_referents(conn, who.pre, limit, offset)
     return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
 
 
@@ -376,7 +376,7 @@ async def put_situation_referent(
         override_reason=body.override_reason,
     )
     async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await repository.assignments(conn, who.pre, situation_id)
+        rows = await referents_repo.assignments(conn, who.pre, situation_id)
     return [_assignment(ctx, r) for r in rows]
 
 
@@ -390,7 +390,7 @@ async def get_situation_referents(
 ) -> list[Assignment]:
     async with tenancy.scoped(runtime, who.pre) as conn:
         await access.situation_for(conn, who, situation_id)
-        rows = await repository.assignments(conn, who.pre, situation_id)
+        rows = await referents_repo.assignments(conn, who.pre, situation_id)
     return [_assignment(ctx, r) for r in rows]
 
 
@@ -402,7 +402,7 @@ class PreSettings(Body):
 @router.put("/settings", response_model=PreSettings, summary="Réglages du PRE")
 async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> PreSettings:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        await repository.set_pre_limits(
+        await referents_repo.set_pre_limits(
             conn, who.pre, body.caseload_limit, body.max_duration_months
         )
     return body
@@ -411,7 +411,7 @@ async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> Pre
 @router.get("/settings", response_model=PreSettings, summary="Réglages du PRE")
 async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        limits = await repository.pre_limits(conn, who.pre)
+        limits = await referents_repo.pre_limits(conn, who.pre)
     return PreSettings(
         caseload_limit=limits["caseload_limit"] or ctx.settings.caseload_limit,
         max_duration_months=limits["max_duration_months"] or ctx.settings.max_duration_months,

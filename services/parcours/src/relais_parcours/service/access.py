@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import referents_repo, situations_repo
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -17,7 +17,7 @@ NOT_FOUND = DomainError("situation_not_found", "Situation introuvable.", 404)
 
 async def referent_of(conn: Conn, who: Principal) -> asyncpg.Record | None:
     """The référent record of the caller (by token subject), if any."""
-    return await repository.referent_by_sub(conn, who.pre, who.sub)
+    return await referents_repo.referent_by_sub(conn, who.pre, who.sub)
 
 
 async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
@@ -42,7 +42,7 @@ async def situation_for(
     """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs)."""
     if who.has_role(GUARDIAN) and str(situation_id) != who.situation:
         raise NOT_FOUND  # another child's situation does not exist for this family
-    row = await repository.get_situation(conn, who.pre, situation_id, lock=lock)
+    row = await situations_repo.get_situation(conn, who.pre, situation_id, lock=lock)
     if row is None:
         raise NOT_FOUND
     if who.has_role(GUARDIAN):

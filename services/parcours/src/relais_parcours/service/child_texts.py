@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.service import tenancy
@@ -20,10 +20,12 @@ from relais_runtime.runtime import ServiceRuntime
 
 async def child_key(conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID) -> bytes:
     """The child's wrapped data key, created on first use."""
-    wrapped = await repository.subject_key(conn, pre_id, subject_id)
+    wrapped = await situations_repo.subject_key(conn, pre_id, subject_id)
     if wrapped is None:
         wrapped = ctx.vault.new_data_key(subject_id)
-        await repository.insert_subject_key(conn, pre_id, subject_id, wrapped, ctx.vault.master_kid)
+        await situations_repo.insert_subject_key(
+            conn, pre_id, subject_id, wrapped, ctx.vault.master_kid
+        )
     return wrapped
 
 

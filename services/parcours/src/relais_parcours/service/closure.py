@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 
 from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, HandoverCancelReason
 from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import deadlines_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.context import Parcours
-from relais_parcours.domain.situation import add_months, closure_warning
+from relais_parcours.domain.situation import Stage, add_months, closure_warning
 from relais_parcours.service import access, family_notices, tenancy
-from relais_parcours.service.consent import cancel_handovers, today_in
-from relais_parcours.service.dates import FieldRefused
+from relais_parcours.service.dates import FieldRefused, pre_day
+from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -30,28 +30,29 @@ async def close(
 ) -> list[str]:
     """Close the parcours; returns warnings (a parcours past the maximum duration)."""
     now = datetime.now(UTC)
-    today = today_in(ctx, now)
+    today = pre_day(ctx, now)
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
-        if situation["stage"] != "in_parcours":
+        if situation["stage"] != Stage.IN_PARCOURS:
             raise DomainError(
                 "situation_not_in_parcours",
                 "Seul un parcours en cours peut être clôturé.",
             )
         started_on: date = situation["started_on"]
-        limits = await repository.pre_limits(conn, who.pre)
+        limits = await referents_repo.pre_limits(conn, who.pre)
         max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
         warning = closure_warning(started_on, today, max_months)
         await cancel_handovers(
             runtime,
             conn,
-            await repository.open_handovers(conn, situation_id),
+            await handovers_repo.open_handovers(conn, who.pre, situation_id),
             HandoverCancelReason.PARCOURS_CLOSED,
             now,
         )
         followup_due_on = add_months(today, ctx.settings.followup_after_months)
-        await repository.close_situation(
+        await situations_repo.close_situation(
             conn,
+            who.pre,
             situation_id,
             closed_at=now,
             exit_reason=exit_reason.value,
@@ -59,7 +60,7 @@ async def close(
             final_review_held=final_review_held,
             followup_due_on=followup_due_on,
         )
-        await repository.add_deadline(
+        await deadlines_repo.add_deadline(
             conn,
             who.pre,
             situation_id,
@@ -75,7 +76,7 @@ async def close(
             {"date": followup_due_on.isoformat()},
             dedupe_key=followup_due_on.isoformat(),
         )
-        version = await repository.bump_version(conn, situation_id)
+        version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
             conn,
             ParcoursClosed(
@@ -109,11 +110,11 @@ async def record_followup(
     followup_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
-        if situation["stage"] != "closed":
+        if situation["stage"] != Stage.CLOSED:
             raise DomainError(
                 "situation_not_closed", "Le suivi à six mois suit la clôture du parcours."
             )
-        closed_on = today_in(ctx, situation["closed_at"])  # the closure's day, PRE time
+        closed_on = pre_day(ctx, situation["closed_at"])  # the closure's day, PRE time
         if held_on < closed_on:
             raise FieldRefused(
                 "held_on",
@@ -121,12 +122,14 @@ async def record_followup(
                 f"La date du suivi ({held_on:%d/%m/%Y}) ne peut pas précéder la clôture du "
                 f"parcours, le {closed_on:%d/%m/%Y}.",
             )
-        if not await repository.insert_followup(
+        if not await situations_repo.insert_followup(
             conn, followup_id, situation_id, who.pre, outcome.value, held_on, who.sub, now
         ):
             raise DomainError("followup_already_recorded", "Le suivi a déjà été enregistré.")
-        await repository.resolve_deadlines(conn, situation_id, DeadlineKind.FOLLOWUP.value)
-        version = await repository.bump_version(conn, situation_id)
+        await deadlines_repo.resolve_deadlines(
+            conn, who.pre, situation_id, DeadlineKind.FOLLOWUP.value
+        )
+        version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
             conn,
             FollowupRecorded(

@@ -8,7 +8,7 @@ answers it as a body validator would: 422, the field named, a French message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,10 +25,15 @@ class FieldRefused(Exception):
         self.message = message
 
 
+def pre_day(ctx: Parcours, moment: datetime | None = None) -> date:
+    """The PRE's day (in its time zone) at ``moment``, now by default: « today » for every
+    rule of parcours (consent in force, meeting held, deadlines due) is computed here."""
+    return (moment or datetime.now(UTC)).astimezone(ZoneInfo(ctx.settings.timezone)).date()
+
+
 def opened_on(ctx: Parcours, situation: Any) -> date:
     """The day the situation (a row with ``opened_at``) was opened, in the PRE's time zone."""
-    opened_at: datetime = situation["opened_at"]
-    return opened_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    return pre_day(ctx, situation["opened_at"])
 
 
 def not_before_opening(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter, Gauge
 
 from relais_contracts.base import Event
 from relais_contracts.types import DeadlineKind
 from relais_contracts.v1.parcours import DeadlineOverdue, FollowupDue
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import deadlines_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.service import tenancy
+from relais_parcours.service.dates import pre_day
 from relais_runtime.runtime import ServiceRuntime
 
 BATCH = 100
@@ -35,9 +35,9 @@ async def fire_due_deadlines(
 ) -> int:
     """Claim due rows (SKIP LOCKED: replicas share the work), emit, mark fired; one tx."""
     now = now or datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    today = pre_day(ctx, now)
     async with tenancy.sweep(runtime, ctx) as conn:
-        rows = await repository.claim_due_deadlines(conn, today, BATCH)
+        rows = await deadlines_repo.claim_due_deadlines(conn, today, BATCH)
         for row in rows:
             event: Event
             if row["kind"] == "followup":
@@ -62,7 +62,7 @@ async def fire_due_deadlines(
                     days_overdue=(today - row["due_on"]).days,
                     detected_at=now,
                 )
-            version = await repository.bump_version(conn, row["situation_id"])
+            version = await situations_repo.bump_version(conn, row["pre_id"], row["situation_id"])
             await runtime.emit(
                 conn,
                 event,
@@ -70,7 +70,7 @@ async def fire_due_deadlines(
                 tenant=row["pre_id"],
                 sequence=version,
             )
-            await repository.mark_deadline_fired(conn, row["id"], now)
+            await deadlines_repo.mark_deadline_fired(conn, row["pre_id"], row["id"], now)
     for row in rows:  # counted once the transaction committed
         FIRED.labels(row["kind"]).inc()
     return len(rows)
@@ -81,9 +81,9 @@ async def sample_deadlines(
 ) -> None:
     """Set the overdue and not-yet-fired gauges from the database."""
     now = now or datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    today = pre_day(ctx, now)
     async with tenancy.sweep(runtime, ctx) as conn:
-        rows = {r["kind"]: r for r in await repository.count_open_deadlines(conn, today)}
+        rows = {r["kind"]: r for r in await deadlines_repo.count_open_deadlines(conn, today)}
     for kind in DeadlineKind:
         row = rows.get(kind.value)
         OVERDUE.labels(kind.value).set(row["overdue"] if row else 0)
@@ -92,4 +92,4 @@ async def sample_deadlines(
 
 def _local_day(moment: datetime | None, ctx: Parcours) -> date:
     assert moment is not None, "a follow-up deadline exists only for a closed situation"
-    return moment.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    return pre_day(ctx, moment)

@@ -9,9 +9,10 @@ import aio_pika
 
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
-from relais_parcours.adapters import family_repository, repository
+from relais_parcours.adapters import family_repository, handovers_repo, situations_repo
+from relais_parcours.domain.situation import Stage
 from relais_parcours.service import access_log, tenancy
-from relais_parcours.service.consent import cancel_handovers
+from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
@@ -27,33 +28,35 @@ async def erase(
     clear what people wrote about the child, and tell the other services."""
     now = datetime.now(UTC)
     async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
+        situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
-        if situation["stage"] == "erased":
+        if situation["stage"] == Stage.ERASED:
             raise DomainError("already_erased", "Cette situation a déjà été effacée.")
         # The key is the child's, so are the erasure and its request: every file of the
         # child goes, the earlier ones a new referral was linked to included (ADR 0006).
         erased: list[uuid.UUID] = []
         referral_ids: list[uuid.UUID] = []
         sequence: int | None = None
-        for row in await repository.situations_of_subject(conn, who.pre, situation["subject_id"]):
-            if row["stage"] == "erased":
+        for row in await situations_repo.situations_of_subject(
+            conn, who.pre, situation["subject_id"]
+        ):
+            if row["stage"] == Stage.ERASED:
                 continue
-            one = await repository.get_situation(conn, who.pre, row["id"])
+            one = await situations_repo.get_situation(conn, who.pre, row["id"])
             assert one is not None
             await cancel_handovers(
                 runtime,
                 conn,
-                await repository.open_handovers(conn, row["id"]),
+                await handovers_repo.open_handovers(conn, who.pre, row["id"]),
                 HandoverCancelReason.OTHER,
                 now,
             )
-            await repository.erase_subject(
+            await situations_repo.erase_subject(
                 conn, who.pre, situation["subject_id"], row["id"], now, reason.value
             )
             await family_repository.erase_family_texts(conn, row["id"], now)
-            version = await repository.bump_version(conn, row["id"])
+            version = await situations_repo.bump_version(conn, who.pre, row["id"])
             erased.append(row["id"])
             await access_log.erase(conn, who, row["id"], reason.value)
             referral_ids.extend(one["referral_ids"])

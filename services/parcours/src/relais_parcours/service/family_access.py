@@ -19,6 +19,7 @@ import asyncpg
 from relais_parcours.adapters import family_repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
+from relais_parcours.domain.situation import NO_FAMILY_SPACE, Stage
 from relais_parcours.service import access, tenancy
 from relais_parcours.service.identity import identity_of
 from relais_runtime.auth import (
@@ -129,7 +130,7 @@ async def issue_letter(
     expires_at = family.letter_expiry(now, ctx.settings.family_letter_days)
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
-        if situation["stage"] in {"erased", "declined", "withdrawn"}:
+        if situation["stage"] in NO_FAMILY_SPACE:
             raise DomainError(
                 "situation_not_open_to_family",
                 "Cette situation n'est plus suivie : pas de lettre d'accès.",
@@ -200,7 +201,7 @@ async def open_session(
     async with tenancy.scoped(runtime, pre or "") as conn:
         letter = await family_repository.letter_by_link(conn, link_hash)
         refused = family.letter_refusal(letter, now)
-        if refused is None and letter is not None and letter["stage"] == "erased":
+        if refused is None and letter is not None and letter["stage"] == Stage.ERASED:
             refused = family.LetterRefusal.REVOKED
         if refused is not None:
             log.info("family letter refused", reason=refused.value)

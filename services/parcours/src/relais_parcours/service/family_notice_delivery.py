@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Final
 
-from relais_parcours.adapters import documents, family_repository, mailer, repository
+from relais_parcours.adapters import documents, family_repository, mailer, situations_repo
 from relais_parcours.adapters.documents import N_, DocumentKind
 from relais_parcours.context import Parcours
 from relais_parcours.service import access_log, family_notices, tenancy
@@ -73,7 +73,7 @@ def email_message(
 
 
 async def _guardian(conn: Conn, ctx: Parcours, notice: Any) -> dict[str, Any] | None:
-    situation = await repository.get_situation(conn, notice["pre_id"], notice["situation_id"])
+    situation = await situations_repo.get_situation(conn, notice["pre_id"], notice["situation_id"])
     identity = await identity_of(conn, ctx, situation) if situation is not None else None
     guardians = (identity or {}).get("guardians") or []
     if not 0 <= notice["guardian_index"] < len(guardians):
@@ -148,7 +148,7 @@ async def letter_pdf(conn: Conn, ctx: Parcours, pre_id: str, notice_id: uuid.UUI
     notice = await family_repository.get_notice(conn, pre_id, notice_id)
     if notice is None:
         raise DomainError("notice_not_found", "Avis introuvable.", 404)
-    situation = await repository.get_situation(conn, pre_id, notice["situation_id"])
+    situation = await situations_repo.get_situation(conn, pre_id, notice["situation_id"])
     identity = await identity_of(conn, ctx, situation) if situation is not None else None
     guardians = (identity or {}).get("guardians") or []
     if not 0 <= notice["guardian_index"] < len(guardians):

@@ -20,7 +20,7 @@ from relais_parcours.adapters.documents import N_
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.service import tenancy
-from relais_parcours.service.consent import today_in
+from relais_parcours.service.dates import pre_day
 from relais_parcours.service.identity import identity_of
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
@@ -96,7 +96,7 @@ async def announce_expiring_consents(
     runtime: ServiceRuntime, ctx: Parcours, now: datetime | None = None
 ) -> int:
     """Tell the families whose consent ends within a month (once per consent)."""
-    today = today_in(ctx, now)
+    today = pre_day(ctx, now)
     async with tenancy.sweep(runtime, ctx) as conn:
         rows = await family_repository.consents_expiring(
             conn, today, today + timedelta(days=EXPIRY_NOTICE_DAYS)

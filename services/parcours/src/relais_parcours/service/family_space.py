@@ -16,11 +16,19 @@ from typing import Any
 import asyncpg
 
 from relais_contracts.types import ConsentForm
-from relais_parcours.adapters import family_repository, repository
+from relais_parcours.adapters import (
+    consents_repo,
+    family_repository,
+    handovers_repo,
+    plans_repo,
+    referents_repo,
+)
+from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.consent import allowed_categories, in_force
 from relais_parcours.service import access, access_log, consent, family_notices, tenancy
+from relais_parcours.service.dates import pre_day
 from relais_parcours.service.family_access import guardian_of, session_letter
 from relais_parcours.service.identity import identity_of
 from relais_runtime import audit
@@ -90,13 +98,13 @@ async def read_view(
         guardian.get("languages") or [], prefs["language"] if prefs else None
     )
     referent = (
-        await repository.get_referent(conn, situation["pre_id"], situation["referent_id"])
+        await referents_repo.get_referent(conn, situation["pre_id"], situation["referent_id"])
         if situation["referent_id"] is not None
         else None
     )
-    directory = {p["id"]: p for p in await repository.list_partners(conn, situation["pre_id"])}
+    directory = {p["id"]: p for p in await directory_repo.all_entries(conn, situation["pre_id"])}
     active = await family_repository.active_consent_read(conn, situation["id"])
-    today = datetime.now(UTC).date()
+    today = pre_day(ctx)
     consent_view = None
     if active is not None and in_force(active, today):
         consent_view = {
@@ -105,7 +113,7 @@ async def read_view(
             "valid_until": active["valid_until"],
             "partners": consent_partners(active, directory),
         }
-    objectives, actions = await repository.plan(conn, situation["id"])
+    objectives, actions = await plans_repo.plan(conn, situation["pre_id"], situation["id"])
     plan = []
     for objective in objectives:
         plan.append(
@@ -131,7 +139,9 @@ async def read_view(
             "partner_name": r["partner_name"] or r["partner_id"],
             "data_categories": list(r["data_categories"]),
         }
-        for r in await repository.disclosures(conn, situation["pre_id"], situation["id"], 500, 0)
+        for r in await handovers_repo.disclosures(
+            conn, situation["pre_id"], situation["id"], 500, 0
+        )
     ]
     requests = [
         {k: r[k] for k in ("id", "kind", "status", "made_at", "due_on", "answered_at", "answer")}
@@ -204,8 +214,8 @@ async def _consent_and_label(
 ) -> tuple[asyncpg.Record, asyncpg.Record, str]:
     letter = await session_letter(conn, who)
     situation = await access.situation_for(conn, who, letter["situation_id"])
-    active = await repository.active_consent(conn, situation["id"])
-    if active is None or not in_force(active, datetime.now(UTC).date()):
+    active = await consents_repo.active_consent(conn, who.pre, situation["id"])
+    if active is None or not in_force(active, pre_day(ctx)):
         raise DomainError(
             "consent_not_active", "Aucun accord n'est en cours : il n'y a rien à retirer."
         )
@@ -228,7 +238,7 @@ async def withdraw(
     it). Returns the partners whose access ended."""
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation, active, label = await _consent_and_label(conn, ctx, who)
-        directory = {p["id"]: p for p in await repository.list_partners(conn, who.pre)}
+        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.pre)}
     if partner_id is None:
         return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
     partner = directory.get(partner_id)
@@ -263,7 +273,7 @@ async def make_request(
     """A correction or erasure request: the coordinators have a month to answer."""
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
-    due_on = family.request_due_on(consent.today_in(ctx, now))
+    due_on = family.request_due_on(pre_day(ctx, now))
     async with tenancy.scoped(runtime, who.pre) as conn:
         letter = await session_letter(conn, who)
         await access.situation_for(conn, who, letter["situation_id"])

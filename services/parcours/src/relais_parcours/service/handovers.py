@@ -7,6 +7,7 @@ expired consent, or a narrower one, shows at once. Every read goes to the disclo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,7 +29,15 @@ from relais_contracts.v1.parcours import (
     HandoverRequested,
     HandoverWaitlisted,
 )
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import (
+    consents_repo,
+    deadlines_repo,
+    handovers_repo,
+    plans_repo,
+    referents_repo,
+    situations_repo,
+)
+from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import (
     REASONS_BY_CATEGORY,
@@ -38,11 +47,16 @@ from relais_parcours.domain.consent import (
     missing_categories,
     names_partner,
 )
-from relais_parcours.domain.handover import OPEN, STATUS_LABELS, partner_accepted, partner_may
-from relais_parcours.domain.situation import review_due_on
+from relais_parcours.domain.handover import (
+    OPEN,
+    STATUS_LABELS,
+    Handover,
+    partner_accepted,
+    partner_may,
+)
+from relais_parcours.domain.situation import Stage, review_due_on
 from relais_parcours.service import access, access_log, family_notices, idempotency, tenancy
-from relais_parcours.service.consent import cancel_handovers, today_in
-from relais_parcours.service.dates import FieldRefused
+from relais_parcours.service.dates import FieldRefused, pre_day
 from relais_parcours.service.identity import identity_of
 from relais_parcours.service.plan import emit_plan_updated
 from relais_runtime.auth import Principal
@@ -51,6 +65,30 @@ from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 NOT_FOUND = DomainError("handover_not_found", "Relais introuvable.", 404)
+
+
+async def cancel_handovers(
+    runtime: ServiceRuntime,
+    conn: Conn,
+    handovers: Sequence[Handover],
+    reason: HandoverCancelReason,
+    now: datetime,
+) -> list[str]:
+    """Cancel open handovers (a consent withdrawn or narrowed, the parcours closed, the child
+    erased); returns the partners whose access ended, in order."""
+    partners: list[str] = []
+    for h in handovers:
+        if not h.is_open:
+            continue
+        event = h.cancel(reason, now)
+        version = await handovers_repo.cancel_handover(conn, h.pre_id, h.id, reason.value, now)
+        await deadlines_repo.resolve_deadlines(
+            conn, h.pre_id, h.situation_id, DeadlineKind.HANDOVER_RESPONSE.value, h.id
+        )
+        await runtime.emit(conn, event, subject=str(h.id), tenant=h.pre_id, sequence=version)
+        if h.partner_id not in partners:
+            partners.append(h.partner_id)
+    return partners
 
 
 def _consent_refusal(detail: str) -> DomainError:
@@ -76,7 +114,7 @@ async def request(
         if earlier is not None:
             return earlier
         situation = await access.situation_for(conn, who, situation_id, lock=True)
-        if situation["stage"] != "in_parcours":
+        if situation["stage"] != Stage.IN_PARCOURS:
             raise DomainError(
                 "situation_not_in_parcours",
                 "Un relais ne se fait que pour une situation prise en charge et non clôturée.",
@@ -85,22 +123,22 @@ async def request(
             raise DomainError(
                 "referent_required", "Désignez d'abord un·e référent·e pour cette situation."
             )
-        action = await repository.get_action(conn, situation_id, action_id)
+        action = await plans_repo.get_action(conn, who.pre, situation_id, action_id)
         if action is None:
             raise DomainError("action_not_found", "Action introuvable dans ce plan.", 404)
         if action["status"] in ("done", "cancelled"):
             raise DomainError("action_closed", "Cette action est terminée ou annulée.")
-        partner = await repository.get_partner(conn, who.pre, partner_id)
+        partner = await directory_repo.entry(conn, who.pre, partner_id)
         if partner is None:
             raise DomainError(
                 "partner_not_found", "Ce partenaire n'est pas dans l'annuaire du PRE.", 404
             )
-        if await repository.open_handover_for(conn, action_id, partner_id):
+        if await handovers_repo.open_handover_for(conn, who.pre, action_id, partner_id):
             raise DomainError(
                 "handover_already_open", "Cette action est déjà confiée à ce partenaire."
             )
-        consent = await repository.active_consent(conn, situation_id)
-        if not in_force(consent, today_in(ctx, now)):
+        consent = await consents_repo.active_consent(conn, who.pre, situation_id)
+        if not in_force(consent, pre_day(ctx, now)):
             raise _consent_refusal(
                 "Aucun consentement de la famille n'est en vigueur : rien ne peut être "
                 "transmis à un partenaire."
@@ -118,12 +156,12 @@ async def request(
                 f"« {partner['name']} » : {labels(missing)}."
             )
         due = review_due_on(now, ctx.settings.handover_response_days, ctx.settings.timezone)
-        await repository.insert_handover(
+        await handovers_repo.insert_handover(
             conn,
+            who.pre,
             {
                 "id": handover_id,
                 "situation_id": situation_id,
-                "pre_id": who.pre,
                 "action_id": action_id,
                 "partner_id": partner_id,
                 "referent_id": situation["referent_id"],
@@ -136,7 +174,7 @@ async def request(
                 "version": 1,
             },
         )
-        await repository.add_deadline(
+        await deadlines_repo.add_deadline(
             conn,
             who.pre,
             situation_id,
@@ -175,7 +213,7 @@ async def request(
 
 async def _partner_handover(conn: Conn, who: Principal, handover_id: uuid.UUID) -> asyncpg.Record:
     """The handover if it was sent to the caller's organisation (404 otherwise)."""
-    handover = await repository.get_handover(conn, who.pre, handover_id, lock=True)
+    handover = await handovers_repo.get_handover(conn, who.pre, handover_id, lock=True)
     if handover is None or handover["partner_id"] != who.org:
         raise NOT_FOUND
     return handover
@@ -202,7 +240,7 @@ async def respond(
                 "handover_transition",
                 f"Ce relais est {STATUS_LABELS[h['status']]} : cette réponse n'est plus possible.",
             )
-        requested_on = today_in(ctx, h["requested_at"])
+        requested_on = pre_day(ctx, h["requested_at"])
         for field, day, what in (
             ("starts_on", starts_on, "La date de début"),
             ("expected_start_on", expected_start_on, "La date de début prévue"),
@@ -239,24 +277,27 @@ async def respond(
             assert outcome is not None
             changes |= {"outcome": outcome.value, "ended_at": now}
             event = HandoverCompleted(**common, outcome=outcome, completed_at=now)
-        version = await repository.update_handover(conn, handover_id, changes)
-        await repository.resolve_deadlines(
-            conn, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
+        version = await handovers_repo.update_handover(conn, who.pre, handover_id, changes)
+        await deadlines_repo.resolve_deadlines(
+            conn, who.pre, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
         )
         await runtime.emit(conn, event, subject=str(handover_id), tenant=who.pre, sequence=version)
         # The plan follows the partner: an accepted action is under way, a completed one done.
         action_status = {"accepted": "in_progress", "completed": "done"}.get(target)
         if action_status is not None:
-            situation = await repository.get_situation(conn, who.pre, h["situation_id"], lock=True)
-            action = await repository.get_action(conn, h["situation_id"], h["action_id"])
+            situation = await situations_repo.get_situation(
+                conn, who.pre, h["situation_id"], lock=True
+            )
+            action = await plans_repo.get_action(conn, who.pre, h["situation_id"], h["action_id"])
             if (
                 situation is not None
-                and situation["stage"] == "in_parcours"
+                and situation["stage"] == Stage.IN_PARCOURS
                 and action is not None
                 and action["status"] not in (action_status, "done", "cancelled")
             ):
-                await repository.update_plan_item(
+                await plans_repo.update_plan_item(
                     conn,
+                    who.pre,
                     "plan_actions",
                     action["id"],
                     h["situation_id"],
@@ -273,7 +314,7 @@ async def cancel(
     reason: HandoverCancelReason,
 ) -> None:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        h = await repository.get_handover(conn, who.pre, handover_id, lock=True)
+        h = await handovers_repo.get_handover(conn, who.pre, handover_id, lock=True)
         if h is None:
             raise NOT_FOUND
         await access.situation_for(conn, who, h["situation_id"])
@@ -281,7 +322,7 @@ async def cancel(
             raise DomainError(
                 "handover_closed", f"Ce relais est {STATUS_LABELS[h['status']]} : rien à annuler."
             )
-        await cancel_handovers(runtime, conn, [h], reason, datetime.now(UTC))
+        await cancel_handovers(runtime, conn, [Handover.of(h)], reason, datetime.now(UTC))
 
 
 async def read_sheet(
@@ -297,9 +338,9 @@ async def read_sheet(
                 f"Ce relais est {STATUS_LABELS[h['status']]} : sa fiche n'est plus accessible.",
                 403,
             )
-        consent = await repository.active_consent(conn, h["situation_id"])
-        partner = await repository.get_partner(conn, who.pre, h["partner_id"])
-        if not in_force(consent, today_in(ctx, now)) or partner is None:
+        consent = await consents_repo.active_consent(conn, who.pre, h["situation_id"])
+        partner = await directory_repo.entry(conn, who.pre, h["partner_id"])
+        if not in_force(consent, pre_day(ctx, now)) or partner is None:
             raise _consent_refusal(
                 "Le consentement de la famille n'est plus en vigueur : la fiche n'est plus "
                 "accessible."
@@ -310,7 +351,7 @@ async def read_sheet(
                 "Le consentement en vigueur ne prévoit plus aucun partage avec votre "
                 "organisation : la fiche n'est plus accessible."
             )
-        action = await repository.get_action(conn, h["situation_id"], h["action_id"])
+        action = await plans_repo.get_action(conn, who.pre, h["situation_id"], h["action_id"])
         assert action is not None
         if not partner_accepted(h["status"]):
             # Nothing consent-scoped is disclosed yet, so nothing goes to the ledger.
@@ -325,9 +366,9 @@ async def read_sheet(
             set(h["data_categories"])
             & allowed_categories(consent["scope"], h["partner_id"], partner["category"])
         )
-        situation = await repository.get_situation(conn, who.pre, h["situation_id"])
+        situation = await situations_repo.get_situation(conn, who.pre, h["situation_id"])
         assert situation is not None
-        referent = await repository.get_referent(conn, who.pre, h["referent_id"])
+        referent = await referents_repo.get_referent(conn, who.pre, h["referent_id"])
         sheet: dict[str, Any] = {
             "handover_id": str(h["id"]),
             "status": h["status"],
@@ -354,7 +395,7 @@ async def read_sheet(
                 "school_level"
             ]
         if DataCategory.PLAN_AND_PROGRESS.value in shown:
-            objectives, actions = await repository.plan(conn, h["situation_id"])
+            objectives, actions = await plans_repo.plan(conn, who.pre, h["situation_id"])
             sheet["plan_and_progress"] = [
                 {
                     "title": o["title"],
@@ -368,7 +409,7 @@ async def read_sheet(
                 for o in objectives
                 if o["axis"] == action["axis"]
             ]
-        await repository.record_disclosure(
+        await handovers_repo.record_disclosure(
             conn,
             situation_id=h["situation_id"],
             pre_id=who.pre,

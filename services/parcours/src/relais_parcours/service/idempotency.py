@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import idempotency_repo
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -14,7 +14,7 @@ async def replayed(conn: Conn, who: Principal, key: str | None, scope: str) -> u
     """The id created earlier under this key, if any (409 if the key served another kind)."""
     if key is None:
         return None
-    row = await repository.idempotency_lookup(conn, who.pre, who.sub, key)
+    row = await idempotency_repo.idempotency_lookup(conn, who.pre, who.sub, key)
     if row is None:
         return None
     if row["scope"] != scope:
@@ -31,4 +31,4 @@ async def remember(
     conn: Conn, who: Principal, key: str | None, scope: str, result_id: uuid.UUID
 ) -> None:
     if key is not None:
-        await repository.idempotency_store(conn, who.pre, who.sub, key, scope, result_id)
+        await idempotency_repo.idempotency_store(conn, who.pre, who.sub, key, scope, result_id)

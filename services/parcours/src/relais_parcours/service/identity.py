@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_runtime.db import Conn
@@ -12,7 +12,9 @@ from relais_runtime.db import Conn
 
 async def identity_of(conn: Conn, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
     """Child and guardians (contacts) from the latest referral: not the referrer, no notes."""
-    rows = await repository.referral_identities(conn, str(situation["pre_id"]), situation["id"])
+    rows = await situations_repo.referral_identities(
+        conn, str(situation["pre_id"]), situation["id"]
+    )
     for row in reversed(rows):
         if row["wrapped_key"] is None or row["identity_enc"] is None:
             continue

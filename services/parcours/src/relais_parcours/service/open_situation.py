@@ -17,11 +17,11 @@ from joserfc.errors import JoseError
 from relais_contracts.types import DeadlineKind, ErasureReason, SituationStage
 from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached, SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import deadlines_repo, situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
-from relais_parcours.domain.situation import OnReferral, on_new_referral, review_due_on
+from relais_parcours.domain.situation import OnReferral, Stage, on_new_referral, review_due_on
 from relais_parcours.service import child_texts, tenancy
 from relais_runtime.consumer import PermanentError, Tx
 from relais_runtime.db import Conn
@@ -55,7 +55,9 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
     settings = ctx.settings
     pre_id = tx.incoming.tenant
     now = datetime.now(UTC)
-    latest = await repository.latest_situation_for_subject(tx.conn, pre_id, referral.subject_id)
+    latest = await situations_repo.latest_situation_for_subject(
+        tx.conn, pre_id, referral.subject_id
+    )
     step = on_new_referral(latest["stage"] if latest is not None else None)
     if step is OnReferral.DROP:
         assert latest is not None
@@ -63,7 +65,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
     due = review_due_on(now, settings.review_within_days, settings.timezone)
     if step is OnReferral.OPEN:
         situation_id = uuid.uuid4()
-        await repository.insert_situation(
+        await situations_repo.insert_situation(
             tx.conn,
             situation_id=situation_id,
             pre_id=pre_id,
@@ -78,15 +80,15 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
     if step is OnReferral.REOPEN:
         # Every earlier referral was withdrawn before the review: this one must not
         # vanish into that closed file. Back to the inbox, with a review deadline.
-        await repository.reopen_for_review(tx.conn, situation_id, due)
+        await situations_repo.reopen_for_review(tx.conn, pre_id, situation_id, due)
     if step is not OnReferral.JOIN:
-        await repository.add_deadline(
+        await deadlines_repo.add_deadline(
             tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
         )
     identity_enc, interpreter = await store_identity(
         tx.conn, ctx, pre_id, referral.subject_id, referral.sealed
     )
-    await repository.attach_referral(
+    await situations_repo.attach_referral(
         tx.conn,
         referral_id=referral.referral_id,
         situation_id=situation_id,
@@ -111,12 +113,12 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         )
         return situation_id
     assert latest is not None
-    version = await repository.bump_version(tx.conn, situation_id)
+    version = await situations_repo.bump_version(tx.conn, pre_id, situation_id)
     # The wire knows two stages; a situation joined or reopened here is either awaiting
     # its review or in parcours (a finished one never gets here).
     stage = (
         SituationStage.IN_PARCOURS
-        if latest["stage"] == "in_parcours"
+        if latest["stage"] == Stage.IN_PARCOURS
         else SituationStage.AWAITING_REVIEW
     )
     await tx.emit(
@@ -145,7 +147,7 @@ async def drop_after_erasure(
     referral service tells the sender the referral was not kept.
     """
     situation_id: uuid.UUID = situation["id"]
-    await repository.attach_referral(
+    await situations_repo.attach_referral(
         tx.conn,
         referral_id=referral.referral_id,
         situation_id=situation_id,
@@ -155,7 +157,7 @@ async def drop_after_erasure(
         identity_enc=None,
         received_at=now,
     )
-    version = await repository.bump_version(tx.conn, situation_id)
+    version = await situations_repo.bump_version(tx.conn, tx.incoming.tenant, situation_id)
     reason = situation["erasure_reason"] or ErasureReason.OTHER.value
     await tx.emit(
         SubjectErased(
@@ -179,7 +181,7 @@ async def backfill_identities(runtime: ServiceRuntime, ctx: Parcours) -> int:
     """
     done = 0
     async with tenancy.sweep(runtime, ctx) as conn:
-        for row in await repository.claim_sealed_referrals(conn, 100):
+        for row in await situations_repo.claim_sealed_referrals(conn, 100):
             try:
                 identity_enc, interpreter = await store_identity(
                     conn, ctx, row["pre_id"], row["subject_id"], row["sealed"]
@@ -187,7 +189,9 @@ async def backfill_identities(runtime: ServiceRuntime, ctx: Parcours) -> int:
             except (KeyNotFoundError, PermanentError) as exc:
                 log.warning("identity_backfill_skipped", error=type(exc).__name__)
                 continue
-            await repository.set_identity(conn, row["referral_id"], identity_enc, interpreter)
+            await situations_repo.set_identity(
+                conn, row["pre_id"], row["referral_id"], identity_enc, interpreter
+            )
             done += 1
     return done
 
@@ -197,15 +201,15 @@ async def backfill_interpreter_flags(runtime: ServiceRuntime, ctx: Parcours) -> 
     (migration 0019); SKIP LOCKED, so every replica may run it at start-up."""
     done = 0
     async with tenancy.sweep(runtime, ctx) as conn:  # across PREs (ADR 0018)
-        for row in await repository.claim_unflagged_referrals(conn, 100):
+        for row in await situations_repo.claim_unflagged_referrals(conn, 100):
             identity = None
             if row["wrapped_key"] is not None:  # else erased: the key is gone
                 with contextlib.suppress(IdentityUnreadableError):
                     identity = ctx.vault.decrypt(
                         row["wrapped_key"], row["subject_id"], row["identity_enc"]
                     )
-            await repository.set_interpreter_needed(
-                conn, row["referral_id"], family.interpreter_needed(identity)
+            await situations_repo.set_interpreter_needed(
+                conn, row["pre_id"], row["referral_id"], family.interpreter_needed(identity)
             )
             done += 1
     return done

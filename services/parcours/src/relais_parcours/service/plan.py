@@ -8,9 +8,10 @@ from typing import Any
 
 from relais_contracts.types import Axis
 from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import plans_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.plan import dates_ordered
+from relais_parcours.domain.situation import Stage
 from relais_parcours.service import access, idempotency, tenancy
 from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
@@ -21,7 +22,7 @@ from relais_runtime.runtime import ServiceRuntime
 
 async def _situation_in_parcours(conn: Conn, who: Principal, situation_id: uuid.UUID) -> Any:
     situation = await access.situation_for(conn, who, situation_id, lock=True)
-    if situation["stage"] != "in_parcours":
+    if situation["stage"] != Stage.IN_PARCOURS:
         raise DomainError(
             "situation_not_in_parcours",
             "Le plan se construit pour une situation prise en charge et non clôturée.",
@@ -39,8 +40,8 @@ async def emit_plan_updated(
     runtime: ServiceRuntime, conn: Conn, pre_id: str, situation: Any, now: datetime
 ) -> None:
     """Bump the plan version and emit its counts per axis (never its wording)."""
-    plan_version = await repository.bump_plan_version(conn, situation["id"])
-    counts = await repository.plan_counts(conn, situation["id"])
+    plan_version = await plans_repo.bump_plan_version(conn, pre_id, situation["id"])
+    counts = await plans_repo.plan_counts(conn, pre_id, situation["id"])
     objectives: dict[str, dict[str, int]] = {}
     actions: dict[str, dict[str, int]] = {}
     for row in counts:
@@ -59,7 +60,7 @@ async def emit_plan_updated(
         for axis in Axis
         if axis.value in objectives or axis.value in actions
     ]
-    version = await repository.bump_version(conn, situation["id"])
+    version = await situations_repo.bump_version(conn, pre_id, situation["id"])
     await runtime.emit(
         conn,
         PlanUpdated(
@@ -92,7 +93,7 @@ async def add_objective(
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, values)
-        await repository.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
+        await plans_repo.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
         await idempotency.remember(conn, who, idempotency_key, "objective", objective_id)
     return objective_id
@@ -110,8 +111,8 @@ async def change_objective(
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, changes)
-        if not await repository.update_plan_item(
-            conn, "plan_objectives", objective_id, situation_id, changes, now
+        if not await plans_repo.update_plan_item(
+            conn, who.pre, "plan_objectives", objective_id, situation_id, changes, now
         ):
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
@@ -135,10 +136,10 @@ async def add_action(
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, values)
-        objective = await repository.get_objective(conn, situation_id, objective_id)
+        objective = await plans_repo.get_objective(conn, who.pre, situation_id, objective_id)
         if objective is None:
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
-        await repository.insert_action(conn, action_id, objective, values, now)
+        await plans_repo.insert_action(conn, who.pre, action_id, objective, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
         await idempotency.remember(conn, who, idempotency_key, "action", action_id)
     return action_id
@@ -155,7 +156,7 @@ async def change_action(
     now = datetime.now(UTC)
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await _situation_in_parcours(conn, who, situation_id)
-        action = await repository.get_action(conn, situation_id, action_id)
+        action = await plans_repo.get_action(conn, who.pre, situation_id, action_id)
         if action is None:
             raise DomainError("action_not_found", "Action introuvable.", 404)
         # A patch may move one date only: check it against the other one as stored.
@@ -164,7 +165,7 @@ async def change_action(
         ):
             raise DomainError("ends_before_start", "La date de fin précède la date de début.", 422)
         _plan_dates(ctx, situation, changes)
-        await repository.update_plan_item(
-            conn, "plan_actions", action_id, situation_id, changes, now
+        await plans_repo.update_plan_item(
+            conn, who.pre, "plan_actions", action_id, situation_id, changes, now
         )
         await emit_plan_updated(runtime, conn, who.pre, situation, now)

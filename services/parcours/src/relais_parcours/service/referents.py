@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relais_contracts.v1.parcours import ReferentAssigned, ReferentRegistered
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import referents_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import caseload_allows
+from relais_parcours.domain.situation import Stage
 from relais_parcours.service import child_texts, tenancy
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
@@ -28,16 +29,16 @@ async def assign(
     """Assign (or change) the référent; returns whether the caseload limit was overridden."""
     now = datetime.now(UTC)
     async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
+        situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
-        if situation["stage"] != "in_parcours":
+        if situation["stage"] != Stage.IN_PARCOURS:
             raise DomainError(
                 "situation_not_in_parcours",
                 "Un·e référent·e ne se désigne que pour une situation prise en charge "
                 "par l'équipe.",
             )
-        referent = await repository.get_referent(conn, who.pre, referent_id)
+        referent = await referents_repo.get_referent(conn, who.pre, referent_id)
         if referent is None or not referent["active"]:
             raise DomainError("referent_not_found", "Référent·e introuvable dans ce PRE.", 404)
         previous = situation["referent_id"]
@@ -45,9 +46,11 @@ async def assign(
             raise DomainError(
                 "referent_already_assigned", "Cette personne est déjà référente de la situation."
             )
-        await repository.lock_referent(conn, referent_id)  # caseload counted under a lock
-        current = await repository.caseload(conn, who.pre, referent_id)
-        limits = await repository.pre_limits(conn, who.pre)
+        await referents_repo.lock_referent(
+            conn, who.pre, referent_id
+        )  # caseload counted under a lock
+        current = await referents_repo.caseload(conn, who.pre, referent_id)
+        limits = await referents_repo.pre_limits(conn, who.pre)
         limit = (
             referent["caseload_limit"] or limits["caseload_limit"] or ctx.settings.caseload_limit
         )
@@ -59,8 +62,8 @@ async def assign(
                 f"de {limit}. Choisissez une autre personne, ou la coordination peut passer "
                 "outre en indiquant un motif (override_reason).",
             )
-        await repository.end_assignment(conn, situation_id, now)
-        await repository.insert_assignment(
+        await referents_repo.end_assignment(conn, who.pre, situation_id, now)
+        await referents_repo.insert_assignment(
             conn,
             situation_id=situation_id,
             pre_id=who.pre,
@@ -72,8 +75,8 @@ async def assign(
                 conn, ctx, who.pre, situation["subject_id"], override_reason if over else None
             ),
         )
-        await repository.set_referent(conn, situation_id, referent_id)
-        version = await repository.bump_version(conn, situation_id)
+        await situations_repo.set_referent(conn, who.pre, situation_id, referent_id)
+        version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
             conn,
             ReferentAssigned(
@@ -96,9 +99,7 @@ async def register(
     """Write the référent's directory entry and tell which login it signs in with
     (notifications address the référent there, ADR 0006)."""
     async with tenancy.scoped(runtime, who.pre) as conn:
-        version = await repository.upsert_referent(
-            conn, {"id": referent_id, "pre_id": who.pre, **values}
-        )
+        version = await referents_repo.upsert_referent(conn, who.pre, {"id": referent_id, **values})
         if version is None:
             raise DomainError(
                 "referent_conflict",

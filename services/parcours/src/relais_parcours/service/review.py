@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from relais_contracts.types import (
     Axis,
@@ -15,12 +14,12 @@ from relais_contracts.types import (
     ReviewDecision,
 )
 from relais_contracts.v1.parcours import ReviewDecided
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import deadlines_repo, reviews_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER, meeting_held
+from relais_parcours.domain.situation import Stage
 from relais_parcours.service import child_texts, idempotency, tenancy
-from relais_parcours.service.consent import today_in
-from relais_parcours.service.dates import FieldRefused, opened_on
+from relais_parcours.service.dates import FieldRefused, opened_on, pre_day
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -40,12 +39,12 @@ async def _check_agenda(
     """Each situation exists, awaits its review, and existed on the meeting's day (a
     review dated before the situation opened is refused on ``field``)."""
     for situation_id in situation_ids:
-        row = await repository.get_situation(conn, pre_id, situation_id)
+        row = await situations_repo.get_situation(conn, pre_id, situation_id)
         if row is None:
             raise DomainError(
                 "situation_not_found", f"Situation {situation_id} introuvable dans ce PRE.", 404
             )
-        if row["stage"] != "awaiting_review":
+        if row["stage"] != Stage.AWAITING_REVIEW:
             raise DomainError(
                 "situation_already_reviewed",
                 f"La situation {situation_id} a déjà été étudiée en équipe.",
@@ -76,11 +75,11 @@ async def plan_meeting(
         if earlier is not None:
             return earlier
         await _check_agenda(conn, ctx, who.pre, situation_ids, meets_on, "meets_on")
-        await repository.insert_meeting(
+        await reviews_repo.insert_meeting(
             conn, meeting_id, who.pre, meets_on, attendees, who.sub, datetime.now(UTC)
         )
         for position, situation_id in enumerate(situation_ids, start=1):
-            await repository.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
         await idempotency.remember(conn, who, idempotency_key, "review", meeting_id)
     return meeting_id
 
@@ -95,18 +94,18 @@ async def update_meeting(
     add_situation_ids: list[uuid.UUID],
 ) -> None:
     async with tenancy.scoped(runtime, who.pre) as conn:
-        meeting = await repository.get_meeting(conn, who.pre, meeting_id, lock=True)
+        meeting = await reviews_repo.get_meeting(conn, who.pre, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
         if attendees is not None:
-            await repository.set_meeting_attendees(conn, meeting_id, attendees)
+            await reviews_repo.set_meeting_attendees(conn, who.pre, meeting_id, attendees)
         await _check_agenda(
             conn, ctx, who.pre, add_situation_ids, meeting["meets_on"], "add_situation_ids"
         )
-        position = await repository.agenda_length(conn, meeting_id)
+        position = await reviews_repo.agenda_length(conn, who.pre, meeting_id)
         for situation_id in add_situation_ids:
             position += 1
-            await repository.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
 
 
 async def decide(
@@ -126,10 +125,10 @@ async def decide(
     now = datetime.now(UTC)
     decision_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        meeting = await repository.get_meeting(conn, who.pre, meeting_id, lock=True)
+        meeting = await reviews_repo.get_meeting(conn, who.pre, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
-        if not await repository.on_agenda(conn, meeting_id, situation_id):
+        if not await reviews_repo.on_agenda(conn, who.pre, meeting_id, situation_id):
             raise DomainError(
                 "not_on_agenda",
                 "Cette situation n'est pas à l'ordre du jour de cette réunion : "
@@ -142,26 +141,26 @@ async def decide(
                 "Indiquez les participants à la réunion avant d'enregistrer une décision.",
                 422,
             )
-        if not meeting_held(meeting["meets_on"], today_in(ctx, now)):
+        if not meeting_held(meeting["meets_on"], pre_day(ctx, now)):
             raise DomainError(
                 "review_not_held",
                 f"Cette réunion d'équipe est prévue le {meeting['meets_on']:%d/%m/%Y} : "
                 "ses décisions s'enregistrent à partir de ce jour.",
             )
-        situation = await repository.get_situation(conn, who.pre, situation_id, lock=True)
+        situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
         assert situation is not None  # on the agenda of a meeting of this PRE
-        if situation["stage"] != "awaiting_review":
+        if situation["stage"] != Stage.AWAITING_REVIEW:
             raise DomainError(
                 "situation_already_reviewed", "Une décision a déjà été prise pour cette situation."
             )
         chosen_axes = sorted(set(axes)) if decision is ReviewDecision.TAKE_UP else []
-        await repository.insert_decision(
+        await reviews_repo.insert_decision(
             conn,
+            who.pre,
             {
                 "id": decision_id,
                 "meeting_id": meeting_id,
                 "situation_id": situation_id,
-                "pre_id": who.pre,
                 "decision": decision.value,
                 "decline_reason": decline_reason.value if decline_reason else None,
                 "redirected_to": redirected_to,
@@ -175,16 +174,19 @@ async def decide(
                 "decided_at": now,
             },
         )
-        started_on = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-        await repository.set_stage_after_review(
+        started_on = pre_day(ctx, now)
+        await situations_repo.set_stage_after_review(
             conn,
+            who.pre,
             situation_id,
             stage=STAGE_AFTER[decision],
             started_on=started_on if decision is ReviewDecision.TAKE_UP else None,
             axes=[a.value for a in chosen_axes],
         )
-        await repository.resolve_deadlines(conn, situation_id, DeadlineKind.REVIEW.value)
-        version = await repository.bump_version(conn, situation_id)
+        await deadlines_repo.resolve_deadlines(
+            conn, who.pre, situation_id, DeadlineKind.REVIEW.value
+        )
+        version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
             conn,
             ReviewDecided(

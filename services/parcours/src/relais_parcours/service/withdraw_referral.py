@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from relais_contracts.types import DeadlineKind
 from relais_contracts.v1.referral import ReferralWithdrawn
-from relais_parcours.adapters import repository
+from relais_parcours.adapters import deadlines_repo, situations_repo
+from relais_parcours.domain.situation import Stage
 from relais_runtime.consumer import Tx
 
 
 async def referral_withdrawn(tx: Tx, withdrawn: ReferralWithdrawn) -> None:
     """Drop that referral's identity; a situation left with no live referral is withdrawn."""
     pre_id = tx.incoming.tenant
-    situation_id = await repository.withdraw_referral(
+    situation_id = await situations_repo.withdraw_referral(
         tx.conn, pre_id, withdrawn.referral_id, withdrawn.withdrawn_at
     )
     if situation_id is None:
         return  # unknown here, or already withdrawn
-    situation = await repository.get_situation(tx.conn, pre_id, situation_id, lock=True)
-    if situation is None or situation["stage"] != "awaiting_review":
+    situation = await situations_repo.get_situation(tx.conn, pre_id, situation_id, lock=True)
+    if situation is None or situation["stage"] != Stage.AWAITING_REVIEW:
         return  # past the review, the situation lives on (referral ignores late withdrawals)
-    if await repository.live_referrals(tx.conn, situation_id) == 0:
-        await repository.set_stage(tx.conn, situation_id, "withdrawn")
-        await repository.resolve_deadlines(tx.conn, situation_id, DeadlineKind.REVIEW.value)
+    if await situations_repo.live_referrals(tx.conn, pre_id, situation_id) == 0:
+        await situations_repo.set_stage(tx.conn, pre_id, situation_id, Stage.WITHDRAWN)
+        await deadlines_repo.resolve_deadlines(
+            tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value
+        )

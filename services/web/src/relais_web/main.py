@@ -24,6 +24,7 @@ from relais_web.pages import (
     coordinator,
     directory,
     entry,
+    family_requests,
     family_staff,
     home,
     institution,
@@ -100,6 +101,7 @@ def create_app(
         analyst.router,
         closure.router,
         family_staff.router,
+        family_requests.router,
     ):
         app.include_router(router)
     family_pages.install(

@@ -51,6 +51,12 @@ MENUS: dict[str, tuple[NavItem, ...]] = {
             "Préparer l'EPS et noter chaque décision avec sa raison.",
         ),
         NavItem(
+            "family_requests",
+            "Demandes des familles",
+            "/coordination/demandes-des-familles",
+            "Rectifier ou effacer : répondre dans le mois, les plus en retard d'abord.",
+        ),
+        NavItem(
             "situations",
             "Situations",
             "/situations",

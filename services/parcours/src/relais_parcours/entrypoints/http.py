@@ -16,9 +16,8 @@ from relais_parcours.domain.situation import duration_warning
 from relais_parcours.entrypoints.validation import Offset
 from relais_parcours.service import access, access_log, tenancy
 from relais_parcours.service.dates import pre_day
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
@@ -33,7 +32,6 @@ def duration_warnings(
     return [warning] if warning else []
 
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 

@@ -16,14 +16,12 @@ from relais_parcours.entrypoints.http_partners import refused
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
 from relais_parcours.service import directory_changes, tenancy
 from relais_parcours.service.directory import EntryRefusedError
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Partner = Annotated[Principal, Depends(require_roles("partner"))]
 Manager = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
 Viewer = Annotated[Principal, Depends(require_roles("coordinator", "admin", "partner"))]

@@ -31,13 +31,11 @@ from relais_parcours.service import (
     tenancy,
 )
 from relais_parcours.service.dates import pre_day
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
 Manager = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]

@@ -24,14 +24,12 @@ from relais_parcours.service import (
     family_notices,
     tenancy,
 )
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from relais_contracts.types import (
@@ -24,25 +24,13 @@ from relais_parcours.domain.handover import partner_accepted, partner_sees_conte
 from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, access_log, handovers, tenancy
 from relais_parcours.service.dates import pre_day
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.db import Conn
+from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
-    ),
-]
-
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 Partner = Annotated[Principal, Depends(require_roles("partner"))]
 Anyone = Annotated[Principal, Depends(require_roles("coordinator", "referent", "partner"))]

@@ -23,14 +23,12 @@ from relais_parcours.domain.hsds import HSDS_VERSION
 from relais_parcours.service import hsds_read, tenancy
 from relais_parcours.service.directory import ensure_may_read_hsds
 from relais_parcours.service.hsds_read import Paging, ServiceFilter
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, current_principal
 from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/hsds/{pre_id}", tags=["HSDS"])
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Pre = Annotated[PreId, Path(description="The PRE whose directory this is.")]
 _bearer = HTTPBearer(auto_error=False, description="Optional when the directory is public.")
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -25,30 +25,17 @@ from relais_contracts.types import (
     PartnerCategory,
     Slug,
 )
-from relais_parcours.adapters import consents_repo, plans_repo, situations_repo
 from relais_parcours.context import Ctx
 from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.entrypoints.validation import Body, invalid_field
-from relais_parcours.service import access, closure, consent, plan, tenancy
+from relais_parcours.service import closure, consent, plan
 from relais_parcours.service.dates import pre_day
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
+from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
-    ),
-]
-
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 
@@ -178,15 +165,13 @@ class WithdrawBody(Body):
     )
 
 
+def _consent(row: Any) -> Consent:
+    return Consent(**{k: row[k] for k in Consent.model_fields})
+
+
 class Withdrawn(BaseModel):
     consent_id: uuid.UUID
     partners_cut_off: list[str]
-
-
-async def _consents(runtime: ServiceRuntime, pre: str, situation_id: uuid.UUID) -> list[Consent]:
-    async with tenancy.scoped(runtime, pre) as conn:
-        rows = await consents_repo.list_consents(conn, pre, situation_id)
-    return [Consent(**{k: r[k] for k in Consent.model_fields}) for r in rows]
 
 
 @router.post(
@@ -225,7 +210,8 @@ async def post_consent(
         scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
         idempotency_key=idempotency_key,
     )
-    return next(c for c in await _consents(runtime, who.pre, situation_id) if c.id == consent_id)
+    rows = await consent.ledger(runtime, who, situation_id)
+    return next(_consent(r) for r in rows if r["id"] == consent_id)
 
 
 @router.get(
@@ -234,9 +220,7 @@ async def post_consent(
     summary="Registre des consentements",
 )
 async def get_consents(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[Consent]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await access.situation_for(conn, who, situation_id)
-    return await _consents(runtime, who.pre, situation_id)
+    return [_consent(r) for r in await consent.ledger(runtime, who, situation_id)]
 
 
 @router.post(
@@ -331,9 +315,7 @@ class Created(BaseModel):
 
 
 async def read_plan(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> Plan:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await access.situation_for(conn, who, situation_id)
-        objectives, actions = await plans_repo.plan(conn, who.pre, situation_id)
+    situation, objectives, actions = await plan.read(runtime, who, situation_id)
     return Plan(
         situation_id=situation_id,
         plan_version=situation["plan_version"],
@@ -487,12 +469,8 @@ async def post_closure(
         exit_reason_text=body.exit_reason_text,
         final_review_held=body.final_review_held,
     )
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await situations_repo.get_situation(conn, who.pre, situation_id)
-    assert row is not None
-    return Closed(
-        situation_id=situation_id, followup_due_on=row["followup_due_on"], warnings=warnings
-    )
+    due = await closure.followup_due_on(runtime, who, situation_id)
+    return Closed(situation_id=situation_id, followup_due_on=due, warnings=warnings)
 
 
 class FollowupBody(Body):

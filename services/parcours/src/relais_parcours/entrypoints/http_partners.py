@@ -14,14 +14,12 @@ from relais_parcours.domain import hsds_import
 from relais_parcours.domain.partner import PartnerBody, Problem
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
 from relais_parcours.service import directory, directory_import, tenancy
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError, error_body
-from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 Admin = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
 Reader = Annotated[Principal, Depends(require_roles(*directory.MEMBERS))]

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -21,24 +21,12 @@ from relais_parcours.adapters import referents_repo, reviews_repo
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import access, child_texts, erasure, referents, review, tenancy
-from relais_runtime.app import get_runtime
 from relais_runtime.auth import Principal, require_roles
+from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Rejouer la même demande avec la même clé ne crée rien de plus.",
-    ),
-]
-
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
 Manager = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]

@@ -145,3 +145,11 @@ async def record_followup(
             sequence=version,
         )
     return followup_id
+
+
+async def followup_due_on(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> date:
+    """The day the follow-up of a closed parcours is due."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        situation = await access.situation_for(conn, who, situation_id)
+    due: date = situation["followup_due_on"]
+    return due

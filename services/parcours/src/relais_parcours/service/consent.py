@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
+
 from relais_contracts.types import ConsentForm, HandoverCancelReason
 from relais_contracts.v1.parcours import (
     ConsentExpired,
@@ -144,6 +146,15 @@ async def give(
         )
         await idempotency.remember(conn, who, idempotency_key, "consent", consent_id)
     return consent_id
+
+
+async def ledger(
+    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    """The situation's consents, oldest first, if the caller may see the situation."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        await access.situation_for(conn, who, situation_id)
+        return await consents_repo.list_consents(conn, who.pre, situation_id)
 
 
 async def withdraw(

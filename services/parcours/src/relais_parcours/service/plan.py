@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from relais_contracts.types import Axis
 from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
 from relais_parcours.adapters import plans_repo, situations_repo
@@ -169,3 +171,13 @@ async def change_action(
             conn, who.pre, "plan_actions", action_id, situation_id, changes, now
         )
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
+
+
+async def read(
+    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
+) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
+    """The situation (its plan version), its objectives and its actions, for the caller."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        situation = await access.situation_for(conn, who, situation_id)
+        objectives, actions = await plans_repo.plan(conn, who.pre, situation_id)
+    return situation, objectives, actions

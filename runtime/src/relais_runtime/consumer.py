@@ -32,7 +32,7 @@ import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -43,11 +43,12 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from pydantic import ValidationError
 
 from relais_contracts.base import Message
-from relais_contracts.envelope import CloudEvent, new_event
+from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import PARKING_EXCHANGE, RETRY_EXCHANGE, delay_name
-from relais_runtime import inbox, outbox, tracing
+from relais_runtime import inbox, tracing
 from relais_runtime.db import Conn
 from relais_runtime.logging import mask_text
+from relais_runtime.uow import UnitOfWork
 
 log = structlog.get_logger("relais.consumer")
 
@@ -86,39 +87,21 @@ class ParkingNotice:
     envelope: CloudEvent[dict[str, Any]] | None
 
 
-@dataclass
-class Tx:
-    """What a handler gets besides the event: the open transaction and an outbox writer."""
+class Tx(UnitOfWork):
+    """What a handler gets besides the event: the unit of work its message runs in.
 
-    conn: Conn
-    incoming: CloudEvent[Any]
-    source: str
-    #: The routing key the message arrived with: for commands on ``relais.intake`` it
-    #: names the sender, which the broker's topic permissions vouch for.
-    routing_key: str = ""
-    emitted: list[CloudEvent[Any]] = field(default_factory=list)
+    The transaction also holds the inbox claim; events emitted are caused by the incoming
+    message (correlation carried over) unless ``caused_by`` names another (uow.py).
+    """
 
-    async def emit(
-        self,
-        data: Message,
-        *,
-        subject: str,
-        sequence: int,
-        tenant: str | None = None,
-    ) -> CloudEvent[Any]:
-        """Write an event caused by the incoming one (correlation carried over)."""
-        event = new_event(
-            data,
-            source=self.source,
-            subject=subject,
-            tenant=tenant or self.incoming.tenant,
-            sequence=sequence,
-            correlationid=self.incoming.correlationid,
-            causationid=str(self.incoming.id),
-        )
-        await outbox.add(self.conn, event)
-        self.emitted.append(event)
-        return event
+    def __init__(
+        self, conn: Conn, incoming: CloudEvent[Any], source: str, routing_key: str = ""
+    ) -> None:
+        super().__init__(conn, source=source, cause=incoming)
+        self.incoming = incoming
+        #: The routing key the message arrived with: for commands on ``relais.intake`` it
+        #: names the sender, which the broker's topic permissions vouch for.
+        self.routing_key = routing_key
 
 
 Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]

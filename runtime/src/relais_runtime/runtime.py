@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from relais_runtime.errors import DomainError
 from relais_runtime.parking import ParkingLot, about_child
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.topology import WorkQueue, declare_topology
+from relais_runtime.uow import UnitOfWork, open_unit_of_work
 
 RUNTIME_SCHEMA_DIR = Path(__file__).parent / "schema"
 
@@ -320,6 +321,13 @@ class ServiceRuntime:
             service=self.service, queue=queue, outcome=outcome.status
         ).inc()
         metrics.MESSAGE_HANDLING_SECONDS.labels(service=self.service, queue=queue).observe(seconds)
+
+    def unit_of_work(
+        self, cause: CloudEvent[Any] | None = None
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction on the pool and its outbox writer (``relais_runtime.uow``): commits
+        when the block ends, rolls back on an exception."""
+        return open_unit_of_work(self.pool, source=self.source, cause=cause)
 
     async def emit(
         self,

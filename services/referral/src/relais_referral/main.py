@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from relais_referral.adapters.unit_of_work import unit_of_work
 from relais_referral.config import ReferralSettings
 from relais_referral.entrypoints import consumers
 from relais_referral.entrypoints.http import router, well_known
@@ -32,6 +33,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         routers=[router, well_known],
     )
     app.state.referral_keys = keys
+    app.state.referral_uows = unit_of_work(runtime, keys)
     maintenance = Maintenance(runtime, settings, keys)
     app.state.referral_maintenance = maintenance
     pruner = idempotency_pruner(runtime, settings)

@@ -15,9 +15,9 @@ from relais_contracts.v1.parcours import (
 )
 from relais_contracts.v1.referral import SubmitReferral
 from relais_referral.adapters.keys import ReferralKeys
+from relais_referral.adapters.unit_of_work import within
 from relais_referral.config import ReferralSettings
 from relais_referral.domain.timeline import StatusChange
-from relais_referral.service.emitter import TxEmitter
 from relais_referral.service.follow_parcours import erase_subject, record_status
 from relais_referral.service.intake import IntakeRejected, submit_from_intake
 from relais_referral.service.reject_command import sender_of, tell_sender_refused
@@ -38,7 +38,7 @@ _DECISION_STATUS = {
 
 def register(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
     register_intake(runtime, keys)
-    register_parcours_events(runtime)
+    register_parcours_events(runtime, keys)
 
 
 def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
@@ -52,7 +52,9 @@ def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
         # A command that can never succeed is parked with its reason (codes and field
         # names only, never values); the operator or the sender fixes it and replays.
         try:
-            await submit_from_intake(TxEmitter(tx), keys, event, sender=sender_of(tx.routing_key))
+            await submit_from_intake(
+                within(tx, keys), keys, event, sender=sender_of(tx.routing_key)
+            )
         except IntakeRejected as exc:
             raise PermanentError(exc.code, ", ".join(exc.fields), fields=exc.fields) from None
         except DomainError as exc:
@@ -64,14 +66,17 @@ def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
         await tell_sender_refused(runtime, conn, parked)
 
 
-def register_parcours_events(runtime: ServiceRuntime) -> None:
+def register_parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
     consumer = runtime.consumer(PARCOURS_EVENTS_QUEUE)
 
     @consumer.handles(SituationOpened)
     async def on_situation_opened(event: CloudEvent[Any], tx: Tx) -> None:
         data: SituationOpened = event.data
         await record_status(
-            tx, data.referral_ids, StatusChange(ReferralStatus.UNDER_REVIEW, data.opened_at)
+            within(tx, keys),
+            event.tenant,
+            data.referral_ids,
+            StatusChange(ReferralStatus.UNDER_REVIEW, data.opened_at),
         )
 
     @consumer.handles(ReviewDecided)
@@ -83,13 +88,13 @@ def register_parcours_events(runtime: ServiceRuntime) -> None:
             reason=data.decline_reason.value if data.decline_reason else None,
             redirected_to=data.redirected_to,
         )
-        await record_status(tx, data.referral_ids, change)
+        await record_status(within(tx, keys), event.tenant, data.referral_ids, change)
 
     @consumer.handles(ParcoursClosed)
     async def on_parcours_closed(event: CloudEvent[Any], tx: Tx) -> None:
         data: ParcoursClosed = event.data
         change = StatusChange(ReferralStatus.CLOSED, data.closed_at, reason=data.exit_reason.value)
-        await record_status(tx, data.referral_ids, change)
+        await record_status(within(tx, keys), event.tenant, data.referral_ids, change)
 
     @consumer.handles(SituationReferralAttached)
     async def on_situation_referral_attached(event: CloudEvent[Any], tx: Tx) -> None:
@@ -100,12 +105,19 @@ def register_parcours_events(runtime: ServiceRuntime) -> None:
             if data.stage == SituationStage.IN_PARCOURS
             else ReferralStatus.UNDER_REVIEW
         )
-        await record_status(tx, [data.referral_id], StatusChange(status, data.attached_at))
+        await record_status(
+            within(tx, keys),
+            event.tenant,
+            [data.referral_id],
+            StatusChange(status, data.attached_at),
+        )
 
     @consumer.handles(SubjectErased)
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
         data: SubjectErased = event.data
-        await erase_subject(tx, data.subject_id, data.referral_ids, data.erased_at)
+        await erase_subject(
+            within(tx, keys), event.tenant, data.subject_id, data.referral_ids, data.erased_at
+        )
         # Parked copies here may hold the child's status history (and a parked
         # referral.submit its identity, though that one names no subject yet).
         await runtime.purge_parked_after_erasure(data)

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from relais_contracts.types import ReferralStatus, Slug
-from relais_referral.adapters import repository
 from relais_referral.adapters.keys import ReferralKeys
 from relais_referral.entrypoints.schemas import (
     Contact,
@@ -17,9 +16,12 @@ from relais_referral.entrypoints.schemas import (
     InstitutionView,
     ReferralPage,
     ReferralRequest,
+    ReferralSummary,
     ReferralView,
+    TimelineEntry,
 )
-from relais_referral.service.emitter import RuntimeEmitter
+from relais_referral.service import institutions
+from relais_referral.service.ports import StoredReferral, Uows
 from relais_referral.service.read_referrals import list_referrals, view_referral
 from relais_referral.service.submit_referral import submit_referral
 from relais_referral.service.withdraw_referral import withdraw_referral
@@ -33,7 +35,6 @@ from relais_runtime.http import (
     Runtime,
     require_roles,
 )
-from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 well_known = APIRouter()
@@ -44,15 +45,49 @@ async def get_keys(request: Request) -> ReferralKeys:
     return keys
 
 
+async def get_uows(request: Request) -> Uows:
+    """The units of work the use cases open (``adapters/unit_of_work.py``)."""
+    uows: Uows = request.app.state.referral_uows
+    return uows
+
+
 Keys = Annotated[ReferralKeys, Depends(get_keys)]
+Work = Annotated[Uows, Depends(get_uows)]
 Institution = Annotated[Principal, Depends(require_roles("institution"))]
 Admin = Annotated[Principal, Depends(require_roles("admin", "coordinator"))]
 # Institution ids are slugs: anything else (a NUL byte, 10 000 characters) is refused as such.
 InstitutionId = Annotated[Slug, Path(description="Identifiant de l'établissement.")]
+ReferralId = Annotated[uuid.UUID, Path(description="Identifiant de l'orientation.")]
 
-INSTITUTION_NOT_FOUND = DomainError(
-    "institution_not_found", "Établissement introuvable dans ce PRE.", status=404
-)
+
+def _view(stored: StoredReferral) -> ReferralView:
+    return ReferralView(
+        id=stored.id,
+        pre_id=stored.pre_id,
+        institution_id=stored.institution_id,
+        status=stored.status,
+        submitted_at=stored.submitted_at,
+        updated_at=stored.updated_at,
+        channel=stored.channel,
+        external_ref=stored.external_ref,
+        timeline=[
+            TimelineEntry(status=c.status, at=c.at, reason=c.reason, redirected_to=c.redirected_to)
+            for c in stored.timeline
+        ],
+        referral=stored.content,
+    )
+
+
+def _summary(stored: StoredReferral) -> ReferralSummary:
+    child = (stored.content or {}).get("child", {})
+    return ReferralSummary(
+        id=stored.id,
+        status=stored.status,
+        submitted_at=stored.submitted_at,
+        updated_at=stored.updated_at,
+        child_first_name=child.get("first_name"),
+        child_last_name=child.get("last_name"),
+    )
 
 
 # -- referrals ------------------------------------------------------------------------------
@@ -90,40 +125,32 @@ async def post_referral(
     body: ReferralRequest,
     who: Institution,
     runtime: Runtime,
+    uows: Work,
     keys: Keys,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ReferralView:
     ensure_same_pre(who, body.pre_id)
     runtime.check_intake()  # 503 while the outbox is behind: accepted means on its way
-    # The answer is read in the transaction that saves the referral: once it commits, the
-    # answer stands, even if the database goes away before it is written out.
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        submission = await submit_referral(
-            RuntimeEmitter(runtime, conn),
-            keys,
-            institution_id=who.org,
-            request=body,
-            idempotency_key=idempotency_key,
-        )
-        view = await view_referral(
-            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=submission.referral_id
-        )
+    submission, stored = await submit_referral(
+        uows, keys, institution_id=who.org, request=body, idempotency_key=idempotency_key
+    )
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return view
+    return _view(stored)
 
 
 @router.get(
     "/referrals",
     response_model=ReferralPage,
     summary="Les orientations envoyées par mon établissement",
+    description="Les plus récentes d'abord ; la page consultée est inscrite au journal des "
+    "accès (noms des enfants affichés).",
 )
 async def get_referrals(
     who: Institution,
-    runtime: Runtime,
-    keys: Keys,
+    uows: Work,
     status_: Annotated[
         list[ReferralStatus] | None,
         Query(alias="status", description="Filtrer par statut (répétable)."),
@@ -131,32 +158,28 @@ async def get_referrals(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ReferralPage:
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        return await list_referrals(
-            conn,
-            keys,
-            pre_id=who.pre,
-            institution_id=who.org,
-            statuses=[s.value for s in status_] if status_ else None,
-            limit=limit,
-            offset=offset,
-            reader=who,
-        )
+    items, total = await list_referrals(
+        uows,
+        institution_id=who.org,
+        statuses=[s.value for s in status_] if status_ else None,
+        limit=limit,
+        offset=offset,
+        reader=who,
+    )
+    return ReferralPage(items=[_summary(i) for i in items], total=total, limit=limit, offset=offset)
 
 
-@router.get("/referrals/{referral_id}", response_model=ReferralView)
-async def get_referral(
-    referral_id: uuid.UUID, who: Institution, runtime: Runtime, keys: Keys
-) -> ReferralView:
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        return await view_referral(
-            conn,
-            keys,
-            pre_id=who.pre,
-            institution_id=who.org,
-            referral_id=referral_id,
-            reader=who,
-        )
+@router.get(
+    "/referrals/{referral_id}",
+    response_model=ReferralView,
+    summary="Une orientation envoyée par mon établissement, avec son historique",
+    description="La consultation est inscrite au journal des accès. L'orientation d'un autre "
+    "établissement est introuvable (404 `referral_not_found`).",
+)
+async def get_referral(referral_id: ReferralId, who: Institution, uows: Work) -> ReferralView:
+    return _view(
+        await view_referral(uows, institution_id=who.org, referral_id=referral_id, reader=who)
+    )
 
 
 @router.post(
@@ -164,20 +187,12 @@ async def get_referral(
     response_model=ReferralView,
     summary="Retirer une orientation pas encore prise en charge",
 )
-async def post_withdraw(
-    referral_id: uuid.UUID, who: Institution, runtime: Runtime, keys: Keys
-) -> ReferralView:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+async def post_withdraw(referral_id: ReferralId, who: Institution, uows: Work) -> ReferralView:
+    return _view(
         await withdraw_referral(
-            RuntimeEmitter(runtime, conn),
-            pre_id=who.pre,
-            institution_id=who.org,
-            referral_id=referral_id,
+            uows, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
         )
-        # Read in the same transaction: the answer is what was committed.
-        return await view_referral(
-            conn, keys, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
-        )
+    )
 
 
 # -- institutions directory -------------------------------------------------------------------
@@ -193,46 +208,37 @@ def _institution(row: Any) -> InstitutionView:
     summary="Enregistrer ou mettre à jour un établissement orienteur",
 )
 async def put_institution(
-    institution_id: InstitutionId, body: InstitutionRequest, who: Admin, runtime: Runtime
+    institution_id: InstitutionId, body: InstitutionRequest, who: Admin, uows: Work
 ) -> InstitutionView:
     ensure_same_pre(who, body.pre_id)
     if body.id != institution_id:
         raise DomainError("id_mismatch", "L'identifiant du corps diffère de celui de l'URL.", 422)
-    async with runtime.pool.acquire() as conn:
-        row = await repository.upsert_institution(conn, body.model_dump(mode="json"))
-    if row is None:
-        raise DomainError(
-            "institution_id_taken", "Cet identifiant est déjà utilisé par un autre PRE."
-        )
-    return _institution(row)
+    return _institution(await institutions.register_institution(uows, body.model_dump(mode="json")))
 
 
 @router.get("/institutions", response_model=InstitutionPage, summary="Annuaire des établissements")
 async def get_institutions(
     who: Admin,
-    runtime: Runtime,
+    uows: Work,
     active: Annotated[bool | None, Query(description="Seulement actifs / inactifs.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> InstitutionPage:
-    async with runtime.pool.acquire() as conn:
-        rows, total = await repository.list_institutions(
-            conn, who.pre, active=active, limit=limit, offset=offset
-        )
+    rows, total = await institutions.list_institutions(
+        uows, who.pre, active=active, limit=limit, offset=offset
+    )
     return InstitutionPage(
         items=[_institution(r) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
-@router.get("/institutions/{institution_id}", response_model=InstitutionView)
-async def get_institution(
-    institution_id: InstitutionId, who: Admin, runtime: Runtime
-) -> InstitutionView:
-    async with runtime.pool.acquire() as conn:
-        row = await repository.get_institution(conn, who.pre, institution_id)
-    if row is None:
-        raise INSTITUTION_NOT_FOUND
-    return _institution(row)
+@router.get(
+    "/institutions/{institution_id}",
+    response_model=InstitutionView,
+    summary="Un établissement de l'annuaire",
+)
+async def get_institution(institution_id: InstitutionId, who: Admin, uows: Work) -> InstitutionView:
+    return _institution(await institutions.get_institution(uows, who.pre, institution_id))
 
 
 @router.put(
@@ -241,26 +247,10 @@ async def get_institution(
     summary="Remplacer les contacts d'un établissement",
 )
 async def put_contacts(
-    institution_id: InstitutionId, body: list[Contact], who: Admin, runtime: Runtime
+    institution_id: InstitutionId, body: list[Contact], who: Admin, uows: Work
 ) -> InstitutionView:
-    if len(body) > 20:
-        raise DomainError("too_many_contacts", "Au plus 20 contacts par établissement.", 422)
     contacts = [c.model_dump(mode="json", exclude_none=True) for c in body]
-    async with runtime.pool.acquire() as conn:
-        row = await repository.set_institution_contacts(conn, who.pre, institution_id, contacts)
-    if row is None:
-        raise INSTITUTION_NOT_FOUND
-    return _institution(row)
-
-
-async def _set_active(
-    institution_id: str, who: Principal, runtime: ServiceRuntime, active: bool
-) -> InstitutionView:
-    async with runtime.pool.acquire() as conn:
-        row = await repository.set_institution_active(conn, who.pre, institution_id, active)
-    if row is None:
-        raise INSTITUTION_NOT_FOUND
-    return _institution(row)
+    return _institution(await institutions.set_contacts(uows, who.pre, institution_id, contacts))
 
 
 @router.post(
@@ -268,10 +258,8 @@ async def _set_active(
     response_model=InstitutionView,
     summary="Désactiver un établissement (il ne peut plus orienter ; son historique reste)",
 )
-async def post_deactivate(
-    institution_id: InstitutionId, who: Admin, runtime: Runtime
-) -> InstitutionView:
-    return await _set_active(institution_id, who, runtime, False)
+async def post_deactivate(institution_id: InstitutionId, who: Admin, uows: Work) -> InstitutionView:
+    return _institution(await institutions.set_active(uows, who.pre, institution_id, False))
 
 
 @router.post(
@@ -279,10 +267,8 @@ async def post_deactivate(
     response_model=InstitutionView,
     summary="Réactiver un établissement",
 )
-async def post_activate(
-    institution_id: InstitutionId, who: Admin, runtime: Runtime
-) -> InstitutionView:
-    return await _set_active(institution_id, who, runtime, True)
+async def post_activate(institution_id: InstitutionId, who: Admin, uows: Work) -> InstitutionView:
+    return _institution(await institutions.set_active(uows, who.pre, institution_id, True))
 
 
 # -- public keys ------------------------------------------------------------------------------

@@ -10,22 +10,29 @@ import structlog
 
 from relais_contracts.types import ReferralStatus
 from relais_contracts.v1.referral import ReferralStatusChanged
-from relais_referral.adapters import repository
 from relais_referral.domain.timeline import StatusChange, can_move
-from relais_runtime.consumer import Tx
+from relais_referral.service.ports import ReferralWork, Uows
 
 log = structlog.get_logger("relais.referral")
 
 
-async def record_status(tx: Tx, referral_ids: Iterable[uuid.UUID], change: StatusChange) -> int:
+async def record_status(
+    uows: Uows, pre_id: str, referral_ids: Iterable[uuid.UUID], change: StatusChange
+) -> int:
     """Apply ``change`` to each referral that may take it; return how many moved.
 
     A referral already past that status (a re-ordered or repeated event) is left alone.
     """
+    async with uows() as uow:
+        return await _record_status(uow, pre_id, referral_ids, change)
+
+
+async def _record_status(
+    uow: ReferralWork, pre_id: str, referral_ids: Iterable[uuid.UUID], change: StatusChange
+) -> int:
     moved = 0
-    pre_id = tx.incoming.tenant
     for referral_id in referral_ids:
-        row = await repository.lock_referral(tx.conn, pre_id, referral_id)
+        row = await uow.referrals.lock(pre_id, referral_id)
         if row is None:
             log.warning("status_for_unknown_referral", referral_id=str(referral_id))
             continue
@@ -33,8 +40,9 @@ async def record_status(tx: Tx, referral_ids: Iterable[uuid.UUID], change: Statu
         if not can_move(current, change.status):
             continue
         version = row["version"] + 1
-        await repository.append_status(tx.conn, referral_id, version, change)
-        await tx.emit(
+        await uow.referrals.append_status(referral_id, version, change)
+        # Caused by the message being handled (the unit of work's cause).
+        await uow.emit(
             ReferralStatusChanged(
                 referral_id=referral_id,
                 institution_id=row["institution_id"],
@@ -45,6 +53,7 @@ async def record_status(tx: Tx, referral_ids: Iterable[uuid.UUID], change: Statu
                 changed_at=change.at,
             ),
             subject=str(referral_id),
+            tenant=pre_id,
             sequence=version,
         )
         moved += 1
@@ -56,18 +65,24 @@ SUBJECT_ERASED_REASON = "subject_erased"
 
 
 async def erase_subject(
-    tx: Tx, subject_id: uuid.UUID, referral_ids: Iterable[uuid.UUID], at: datetime
+    uows: Uows,
+    pre_id: str,
+    subject_id: uuid.UUID,
+    referral_ids: Iterable[uuid.UUID],
+    at: datetime,
 ) -> None:
-    """Drop the sealed identity of every referral of the child; the timeline stays.
+    """Forget the child (its key, fiches and blind index); the timeline stays.
 
     A listed referral the review never decided (``received``, ``under_review``) will never
     be: its sender is told it was not kept (``declined``, reason ``subject_erased``). That
     is also how the sender of a referral still on its way at the erasure hears of it:
     parcours drops it and erases it by a ``subject.erased`` naming it (ADR 0006).
     """
-    await repository.erase_identity(tx.conn, tx.incoming.tenant, subject_id)
-    await record_status(
-        tx,
-        referral_ids,
-        StatusChange(ReferralStatus.DECLINED, at, reason=SUBJECT_ERASED_REASON),
-    )
+    async with uows() as uow:
+        await uow.referrals.erase_child(pre_id, subject_id)
+        await _record_status(
+            uow,
+            pre_id,
+            referral_ids,
+            StatusChange(ReferralStatus.DECLINED, at, reason=SUBJECT_ERASED_REASON),
+        )

@@ -1,8 +1,9 @@
 """Use case: a referral arriving as a ``referral.submit`` command on ``relais.intake``.
 
 The command carries the non-identifying facts in clear and the identity sealed to this
-service's intake key. Once opened, it becomes the same ``ReferralRequest`` as over HTTP
-and goes through the same use case.
+service's intake key. Once opened, facts and identity make the domain's ``ReferralRequest``
+(the fiche and its rules, ``domain/content.py``), which goes through the same use case as
+one sent over HTTP, in the consumer's unit of work.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pydantic import ValidationError
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.v1.referral import SubmitReferral
 from relais_referral.adapters.keys import ReferralKeys, UnreadableError
-from relais_referral.entrypoints.schemas import ReferralRequest
-from relais_referral.service.emitter import Emitter
-from relais_referral.service.submit_referral import Submission, submit_referral
+from relais_referral.domain.content import ReferralRequest
+from relais_referral.service.ports import Uows
+from relais_referral.service.submit_referral import Submission, submit
 from relais_runtime.errors import translate_validation_errors
 from relais_runtime.sealing import KeyNotFoundError
 
@@ -31,7 +32,8 @@ class IntakeRejected(Exception):
 
 
 def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> ReferralRequest:
-    """Merge the facts in clear with the opened identity into one HTTP-shaped request."""
+    """Merge the facts in clear with the opened identity into the fiche, checked by its
+    rules (``invalid_referral`` with the failing fields' codes, never their values)."""
     facts = command.facts
     child = opened.get("child")
     child = child if isinstance(child, dict) else {}
@@ -63,7 +65,7 @@ def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> Ref
 
 
 async def submit_from_intake(
-    emit: Emitter, keys: ReferralKeys, event: CloudEvent[Any], *, sender: str | None
+    uows: Uows, keys: ReferralKeys, event: CloudEvent[Any], *, sender: str | None
 ) -> Submission:
     """``sender``: the institution named by the routing key (vouched for by the broker)."""
     command: SubmitReferral = event.data
@@ -80,14 +82,17 @@ async def submit_from_intake(
     except UnreadableError:
         raise IntakeRejected("sealed_unreadable") from None
     request = request_from_command(command, opened)
-    return await submit_referral(
-        emit,
-        keys,
-        institution_id=command.institution_id,
-        request=request,
-        channel="amqp",
-        # The sender's own reference names one referral: a command it publishes again
-        # (its own retry, a new message id) returns the first one instead of a duplicate.
-        idempotency_key=f"external-ref:{command.external_ref}" if command.external_ref else None,
-        external_ref=command.external_ref,
-    )
+    async with uows() as uow:
+        return await submit(
+            uow,
+            keys,
+            institution_id=command.institution_id,
+            request=request,
+            channel="amqp",
+            # The sender's own reference names one referral: a command it publishes again
+            # (its own retry, a new message id) returns the first one instead of a duplicate.
+            idempotency_key=(
+                f"external-ref:{command.external_ref}" if command.external_ref else None
+            ),
+            external_ref=command.external_ref,
+        )

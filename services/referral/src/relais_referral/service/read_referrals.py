@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import asyncpg
-import structlog
-
-from relais_referral.adapters import fiches, repository
-from relais_referral.adapters.keys import ReferralKeys, UnreadableError
-from relais_referral.entrypoints.schemas import (
-    ReferralPage,
-    ReferralSummary,
-    ReferralView,
-    TimelineEntry,
-)
+from relais_referral.service.ports import ReferralWork, StoredReferral, Uows
 from relais_runtime import audit
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.sealing import KeyNotFoundError
-
-log = structlog.get_logger("relais.referral")
 
 NOT_FOUND = DomainError("referral_not_found", "Orientation introuvable.", status=404)
 
@@ -31,35 +16,22 @@ SENDER_FOLLOW_UP = "suivi de l'orientation par l'établissement qui l'a envoyée
 FICHE_GROUPS = ("identity.child", "identity.guardians", "referrer", "reasons.description")
 
 
-def _content(keys: ReferralKeys, pre_id: str, row: asyncpg.Record) -> dict[str, Any] | None:
-    """The decrypted fiche, or None when erased (or unreadable: logged, never guessed)."""
-    try:
-        return fiches.open_fiche(keys, pre_id, row)
-    except (UnreadableError, KeyNotFoundError) as exc:
-        log.error("identity_unreadable", referral_id=str(row["id"]), error=str(exc))
-        return None
-
-
-async def view_referral(
-    conn: Conn,
-    keys: ReferralKeys,
+async def read_own(
+    uow: ReferralWork,
     *,
     pre_id: str,
     institution_id: str,
     referral_id: uuid.UUID,
     reader: Principal | None = None,
-) -> ReferralView:
-    """The sender's view; with ``reader``, the read is recorded (inside the transaction)."""
-    row = await repository.get_referral(conn, pre_id, referral_id)
+) -> StoredReferral:
+    """The sender's view in ``uow``; with ``reader``, the read is recorded (same transaction)."""
+    stored = await uow.referrals.read(pre_id, referral_id)
     # Another institution's referral is "not found", not "forbidden": its existence is private.
-    if row is None or row["institution_id"] != institution_id:
+    if stored is None or stored.institution_id != institution_id:
         raise NOT_FOUND
-    timeline = await repository.get_timeline(conn, referral_id)
     if reader is not None:
-        held = row["fiche"] is not None or row["identity"] is not None
-        groups = ("timeline", *(FICHE_GROUPS if held else ()))
-        await audit.record(
-            conn,
+        groups = ("timeline", *(FICHE_GROUPS if stored.holds_fiche else ()))
+        await uow.referrals.record_access(
             audit.Access.by(
                 reader,
                 "read",
@@ -68,61 +40,50 @@ async def view_referral(
                 situation_id=None,
                 field_groups=groups,
                 purpose=SENDER_FOLLOW_UP,
-            ),
+            )
         )
-    return ReferralView(
-        id=row["id"],
-        pre_id=row["pre_id"],
-        institution_id=row["institution_id"],
-        status=row["status"],
-        submitted_at=row["submitted_at"],
-        updated_at=row["updated_at"],
-        channel=row["channel"],
-        external_ref=row["external_ref"],
-        timeline=[TimelineEntry(**dict(t)) for t in timeline],
-        referral=_content(keys, pre_id, row),
-    )
+    return stored
+
+
+async def view_referral(
+    uows: Uows, *, institution_id: str, referral_id: uuid.UUID, reader: Principal
+) -> StoredReferral:
+    """A referral of the reader's institution, the read recorded in the access log."""
+    async with uows() as uow:
+        return await read_own(
+            uow,
+            pre_id=reader.pre,
+            institution_id=institution_id,
+            referral_id=referral_id,
+            reader=reader,
+        )
 
 
 async def list_referrals(
-    conn: Conn,
-    keys: ReferralKeys,
+    uows: Uows,
     *,
-    pre_id: str,
     institution_id: str,
     statuses: list[str] | None,
     limit: int,
     offset: int,
-    reader: Principal | None = None,
-) -> ReferralPage:
-    rows, total = await repository.list_referrals(
-        conn, pre_id, institution_id, statuses=statuses, limit=limit, offset=offset
-    )
-    if reader is not None and rows:
-        # One line for the page: the children's names of these referrals were shown.
-        await audit.record(
-            conn,
-            audit.Access.by(
-                reader,
-                "read",
-                "referral_page",
-                ",".join(str(r["id"]) for r in rows),
-                situation_id=None,
-                field_groups=("identity.child.name",),
-                purpose=SENDER_FOLLOW_UP,
-            ),
+    reader: Principal,
+) -> tuple[list[StoredReferral], int]:
+    """A page of the institution's referrals, newest first, and how many there are."""
+    async with uows() as uow:
+        items, total = await uow.referrals.page(
+            reader.pre, institution_id, statuses=statuses, limit=limit, offset=offset
         )
-    items = []
-    for row in rows:
-        child = (_content(keys, pre_id, row) or {}).get("child", {})
-        items.append(
-            ReferralSummary(
-                id=row["id"],
-                status=row["status"],
-                submitted_at=row["submitted_at"],
-                updated_at=row["updated_at"],
-                child_first_name=child.get("first_name"),
-                child_last_name=child.get("last_name"),
+        if items:
+            # One line for the page: the children's names of these referrals were shown.
+            await uow.referrals.record_access(
+                audit.Access.by(
+                    reader,
+                    "read",
+                    "referral_page",
+                    ",".join(str(r.id) for r in items),
+                    situation_id=None,
+                    field_groups=("identity.child.name",),
+                    purpose=SENDER_FOLLOW_UP,
+                )
             )
-        )
-    return ReferralPage(items=items, total=total, limit=limit, offset=offset)
+    return items, total

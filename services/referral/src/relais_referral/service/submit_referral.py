@@ -7,25 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from relais_contracts.types import ReferralStatus, SourceCategory
-from relais_contracts.v1.referral import ReferralFacts, ReferralStatusChanged, ReferralSubmitted
-from relais_referral.adapters import fiches, repository
+from relais_contracts.types import ReferralStatus
+from relais_contracts.v1.referral import ReferralStatusChanged, ReferralSubmitted
 from relais_referral.adapters.keys import ReferralKeys
+from relais_referral.domain import referral as rules
+from relais_referral.domain.content import ReferralRequest
 from relais_referral.domain.identity import blind_index
-from relais_referral.domain.referral import age_on
-from relais_referral.entrypoints.schemas import ReferralRequest
-from relais_referral.service.emitter import Emitter
+from relais_referral.service.ports import NewReferral, ReferralWork, StoredReferral, Uows
+from relais_referral.service.read_referrals import read_own
 from relais_runtime import idempotency
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import IdempotencyScope
 from relais_runtime.sealing import KeyNotFoundError, seal
 
-PARENTS_DISAGREE = DomainError(
-    "parents_agreement_required",
-    "Sans l'accord des parents, l'orientation ne peut pas être envoyée au PRE. "
-    "Présentez le PRE à la famille et renvoyez la fiche une fois son accord obtenu.",
-    status=422,
-)
 PRE_UNKNOWN = DomainError(
     "pre_unknown", "Ce PRE n'est pas ouvert aux orientations sur Relais.", status=404
 )
@@ -35,24 +29,12 @@ PRE_NOT_READY = DomainError(
     "ou contactez la coordination du PRE.",
     status=503,
 )
-NOT_REGISTERED = DomainError(
-    "institution_not_registered",
-    "Votre établissement n'est pas enregistré auprès de ce PRE : contactez la coordination du PRE.",
-    status=403,
-)
-INACTIVE = DomainError(
-    "institution_inactive",
-    "Votre établissement n'est plus habilité à orienter vers ce PRE : "
-    "contactez la coordination du PRE.",
-    status=403,
-)
 KEY_REUSED = DomainError(
     "idempotency_key_reused",
     "Cette clé d'idempotence (Idempotency-Key) a déjà servi pour une autre fiche : "
     "utilisez une nouvelle clé pour une nouvelle orientation.",
     status=409,
 )
-
 
 #: The idempotency route of a submission: HTTP keys and the intake's external refs share it.
 SUBMIT_ROUTE = "referrals.submit"
@@ -66,7 +48,34 @@ class Submission:
 
 
 async def submit_referral(
-    emit: Emitter,
+    uows: Uows,
+    keys: ReferralKeys,
+    *,
+    institution_id: str,
+    request: ReferralRequest,
+    idempotency_key: str | None = None,
+) -> tuple[Submission, StoredReferral]:
+    """HTTP: submit, then read the referral back in the same unit of work, so that once it
+    commits the answer stands even if the database goes away before it is written out."""
+    async with uows() as uow:
+        submission = await submit(
+            uow,
+            keys,
+            institution_id=institution_id,
+            request=request,
+            idempotency_key=idempotency_key,
+        )
+        stored = await read_own(
+            uow,
+            pre_id=request.pre_id,
+            institution_id=institution_id,
+            referral_id=submission.referral_id,
+        )
+    return submission, stored
+
+
+async def submit(
+    uow: ReferralWork,
     keys: ReferralKeys,
     *,
     institution_id: str,
@@ -76,15 +85,11 @@ async def submit_referral(
     external_ref: str | None = None,
     now: datetime | None = None,
 ) -> Submission:
-    """Store the referral (identity encrypted), find the child's subject, emit the events.
-
-    Runs inside the caller's transaction (``emit.conn``).
-    """
+    """Store the referral (fiche encrypted), find the child's subject, emit the events,
+    in ``uow``."""
     now = now or datetime.now(UTC)
-    conn = emit.conn
     pre_id = request.pre_id
-    if not request.parents_agree:
-        raise PARENTS_DISAGREE
+    rules.check_parents_agree(request.parents_agree)
     try:
         public_key = keys.pre_public_key(pre_id)
     except KeyNotFoundError:
@@ -94,23 +99,21 @@ async def submit_referral(
     except KeyNotFoundError:
         raise PRE_NOT_READY from None
 
-    institution = await repository.get_institution(conn, pre_id, institution_id)
-    if institution is None:
-        raise NOT_REGISTERED
-    if not institution["active"]:
-        raise INACTIVE
+    store = uow.referrals
+    institution = await store.institution(pre_id, institution_id)
+    rules.check_sender(None if institution is None else institution["active"])
+    assert institution is not None  # check_sender refused it otherwise
 
     referral_id = uuid.uuid4()
     if idempotency_key is not None:
         body = request.model_dump_json().encode()
-        earlier = await idempotency.claim(
-            conn,
+        earlier = await store.claim_key(
             IdempotencyScope(pre_id, institution_id, SUBMIT_ROUTE),
             idempotency_key,
             # Keyed by the PRE's index key: the fiche holds the child's identity.
             idempotency.fingerprint(body, index_key),
             referral_id,
-            reused=KEY_REUSED,
+            KEY_REUSED,
             # A retry from before an index-key rotation was fingerprinted with the old key.
             also_accepted=[
                 idempotency.fingerprint(body, k) for k in keys.previous_index_keys(pre_id)
@@ -121,8 +124,7 @@ async def submit_referral(
 
     child = request.child
     names = (child.first_name, child.last_name, child.birth_date)
-    subject_id, known = await repository.find_or_create_subject(
-        conn,
+    subject_id, known = await store.subject_for(
         pre_id,
         blind_index(index_key, *names),
         uuid.uuid4(),
@@ -130,45 +132,22 @@ async def submit_referral(
         previous=[blind_index(k, *names) for k in keys.previous_index_keys(pre_id)],
     )
     content = request.model_dump(mode="json", exclude={"pre_id"})
-    sealed = seal(
-        {
-            "child": content["child"],
-            "guardians": content["guardians"],
-            "referrer": content["referrer"],
-            "description": request.reasons.description,
-        },
-        public_key,
-    )
-    facts = ReferralFacts(
-        age_years=age_on(child.birth_date, now.date()),
-        sex=child.sex,
-        school_level=child.school_level,
-        lives_in_qpv=child.lives_in_qpv,
-        source_category=SourceCategory(institution["category"]),
-        reason_categories=sorted(set(request.reasons.categories)),
-        axes=sorted(set(request.axes)),
-    )
-    await repository.insert_referral(
-        conn,
-        referral_id=referral_id,
-        pre_id=pre_id,
-        institution_id=institution_id,
-        subject_id=subject_id,
-        known_subject=known,
-        facts=facts.model_dump(mode="json"),
-        fiche=await fiches.seal_fiche(
-            conn,
-            keys,
-            pre_id=pre_id,
-            subject_id=subject_id,
+    facts = rules.facts_of(request, institution["category"], now.date())
+    await store.add(
+        NewReferral(
             referral_id=referral_id,
+            pre_id=pre_id,
+            institution_id=institution_id,
+            subject_id=subject_id,
+            known_subject=known,
+            facts=facts.model_dump(mode="json"),
             content=content,
-        ),
-        channel=channel,
-        external_ref=external_ref,
-        submitted_at=now,
+            channel=channel,
+            external_ref=external_ref,
+            submitted_at=now,
+        )
     )
-    submitted = await emit(
+    submitted = await uow.emit(
         ReferralSubmitted(
             referral_id=referral_id,
             subject_id=subject_id,
@@ -178,13 +157,13 @@ async def submit_referral(
             parents_informed=request.parents_informed,
             parents_agree=True,
             facts=facts,
-            sealed=sealed,
+            sealed=seal(rules.sealed_part(content), public_key),
         ),
         subject=str(referral_id),
         tenant=pre_id,
         sequence=1,
     )
-    await emit(
+    await uow.emit(
         ReferralStatusChanged(
             referral_id=referral_id,
             institution_id=institution_id,

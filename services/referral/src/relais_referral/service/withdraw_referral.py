@@ -7,60 +7,55 @@ from datetime import UTC, datetime
 
 from relais_contracts.types import ReferralStatus
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdrawn
-from relais_referral.adapters import repository
-from relais_referral.domain.timeline import StatusChange, can_move
-from relais_referral.service.emitter import Emitter
-from relais_referral.service.read_referrals import NOT_FOUND
-from relais_runtime.errors import DomainError
-
-_TOO_LATE = {
-    ReferralStatus.TAKEN_UP: "Le PRE a déjà pris en charge cet enfant : l'orientation ne peut "
-    "plus être retirée. Contactez la coordination du PRE.",
-    ReferralStatus.WITHDRAWN: "Cette orientation a déjà été retirée.",
-}
-_ENDED = "Cette orientation est close : elle ne peut plus être retirée."
+from relais_referral.domain.timeline import StatusChange, check_withdrawable
+from relais_referral.service.ports import StoredReferral, Uows
+from relais_referral.service.read_referrals import NOT_FOUND, read_own
 
 
 async def withdraw_referral(
-    emit: Emitter,
+    uows: Uows,
     *,
     pre_id: str,
     institution_id: str,
     referral_id: uuid.UUID,
     now: datetime | None = None,
-) -> None:
+) -> StoredReferral:
+    """Withdraw it; the referral as committed (read in the same unit of work)."""
     now = now or datetime.now(UTC)
-    row = await repository.lock_referral(emit.conn, pre_id, referral_id)
-    if row is None or row["institution_id"] != institution_id:
-        raise NOT_FOUND
-    current = ReferralStatus(row["status"])
-    if not can_move(current, ReferralStatus.WITHDRAWN):
-        raise DomainError("referral_not_withdrawable", _TOO_LATE.get(current, _ENDED), status=409)
-    version = row["version"] + 1
-    await repository.append_status(
-        emit.conn, referral_id, version, StatusChange(ReferralStatus.WITHDRAWN, now)
-    )
-    withdrawn = await emit(
-        ReferralWithdrawn(
-            referral_id=referral_id,
-            subject_id=row["subject_id"],
-            institution_id=institution_id,
-            withdrawn_at=now,
-        ),
-        subject=str(referral_id),
-        tenant=pre_id,
-        sequence=version,
-    )
-    await emit(
-        ReferralStatusChanged(
-            referral_id=referral_id,
-            institution_id=institution_id,
-            status=ReferralStatus.WITHDRAWN,
-            previous_status=current,
-            changed_at=now,
-        ),
-        subject=str(referral_id),
-        tenant=pre_id,
-        sequence=version,
-        caused_by=withdrawn,
-    )
+    async with uows() as uow:
+        row = await uow.referrals.lock(pre_id, referral_id)
+        if row is None or row["institution_id"] != institution_id:
+            raise NOT_FOUND
+        current = ReferralStatus(row["status"])
+        check_withdrawable(current)
+        version = row["version"] + 1
+        await uow.referrals.append_status(
+            referral_id, version, StatusChange(ReferralStatus.WITHDRAWN, now)
+        )
+        withdrawn = await uow.emit(
+            ReferralWithdrawn(
+                referral_id=referral_id,
+                subject_id=row["subject_id"],
+                institution_id=institution_id,
+                withdrawn_at=now,
+            ),
+            subject=str(referral_id),
+            tenant=pre_id,
+            sequence=version,
+        )
+        await uow.emit(
+            ReferralStatusChanged(
+                referral_id=referral_id,
+                institution_id=institution_id,
+                status=ReferralStatus.WITHDRAWN,
+                previous_status=current,
+                changed_at=now,
+            ),
+            subject=str(referral_id),
+            tenant=pre_id,
+            sequence=version,
+            caused_by=withdrawn,
+        )
+        return await read_own(
+            uow, pre_id=pre_id, institution_id=institution_id, referral_id=referral_id
+        )

@@ -1,0 +1,234 @@
+"""The referral unit of work on PostgreSQL: the runtime's transaction and outbox writer,
+with the store the use cases read and write through (``service/ports.py``).
+
+Over HTTP, :func:`unit_of_work` opens one per use case; a consumer's handler passes its
+:class:`~relais_runtime.consumer.Tx` (:func:`within`), whose transaction also holds the
+inbox claim.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import structlog
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import CloudEvent
+from relais_contracts.types import ReferralStatus
+from relais_referral.adapters import fiches, repository
+from relais_referral.adapters.keys import ReferralKeys, UnreadableError
+from relais_referral.domain.timeline import StatusChange
+from relais_referral.service.ports import NewReferral, ReferralWork, Row, StoredReferral
+from relais_runtime import audit, idempotency
+from relais_runtime.audit import Access
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.idempotency import IdempotencyScope
+from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.sealing import KeyNotFoundError
+from relais_runtime.uow import UnitOfWork, already_open
+
+log = structlog.get_logger("relais.referral")
+
+
+class PgReferrals:
+    """``service.ports.Referrals`` over one connection in a transaction."""
+
+    def __init__(self, conn: Conn, keys: ReferralKeys) -> None:
+        self.conn = conn
+        self.keys = keys
+
+    # -- institutions
+    async def institution(self, pre_id: str, institution_id: str) -> Row | None:
+        return await repository.get_institution(self.conn, pre_id, institution_id)
+
+    async def institution_pre(self, institution_id: str) -> str | None:
+        return await repository.institution_pre(self.conn, institution_id)
+
+    async def save_institution(self, values: Mapping[str, Any]) -> Row | None:
+        return await repository.upsert_institution(self.conn, dict(values))
+
+    async def institutions(
+        self, pre_id: str, *, active: bool | None, limit: int, offset: int
+    ) -> tuple[Sequence[Row], int]:
+        return await repository.list_institutions(
+            self.conn, pre_id, active=active, limit=limit, offset=offset
+        )
+
+    async def set_contacts(
+        self, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+    ) -> Row | None:
+        return await repository.set_institution_contacts(
+            self.conn, pre_id, institution_id, contacts
+        )
+
+    async def set_active(self, pre_id: str, institution_id: str, active: bool) -> Row | None:
+        return await repository.set_institution_active(self.conn, pre_id, institution_id, active)
+
+    # -- submissions
+    async def claim_key(
+        self,
+        scope: IdempotencyScope,
+        key: str,
+        digest: str,
+        result_id: uuid.UUID,
+        reused: DomainError,
+        *,
+        also_accepted: Collection[str] = (),
+    ) -> uuid.UUID | None:
+        return await idempotency.claim(
+            self.conn, scope, key, digest, result_id, reused=reused, also_accepted=also_accepted
+        )
+
+    async def subject_for(
+        self,
+        pre_id: str,
+        blind_index: str,
+        new_subject_id: uuid.UUID,
+        *,
+        index_kid: str = "",
+        previous: Sequence[str] = (),
+    ) -> tuple[uuid.UUID, bool]:
+        return await repository.find_or_create_subject(
+            self.conn, pre_id, blind_index, new_subject_id, index_kid=index_kid, previous=previous
+        )
+
+    async def add(self, referral: NewReferral) -> None:
+        fiche = await fiches.seal_fiche(
+            self.conn,
+            self.keys,
+            pre_id=referral.pre_id,
+            subject_id=referral.subject_id,
+            referral_id=referral.referral_id,
+            content=referral.content,
+        )
+        await repository.insert_referral(
+            self.conn,
+            referral_id=referral.referral_id,
+            pre_id=referral.pre_id,
+            institution_id=referral.institution_id,
+            subject_id=referral.subject_id,
+            known_subject=referral.known_subject,
+            facts=referral.facts,
+            fiche=fiche,
+            channel=referral.channel,
+            external_ref=referral.external_ref,
+            submitted_at=referral.submitted_at,
+        )
+
+    # -- timelines
+    async def lock(self, pre_id: str, referral_id: uuid.UUID) -> Row | None:
+        return await repository.lock_referral(self.conn, pre_id, referral_id)
+
+    async def append_status(
+        self, referral_id: uuid.UUID, version: int, change: StatusChange
+    ) -> None:
+        await repository.append_status(self.conn, referral_id, version, change)
+
+    async def erase_child(self, pre_id: str, subject_id: uuid.UUID) -> None:
+        await repository.erase_identity(self.conn, pre_id, subject_id)
+
+    # -- reads
+    def _content(self, pre_id: str, row: fiches.Row) -> dict[str, Any] | None:
+        """The opened fiche, or None when erased (or unreadable: logged, never guessed)."""
+        try:
+            return fiches.open_fiche(self.keys, pre_id, row)
+        except (UnreadableError, KeyNotFoundError) as exc:
+            log.error("identity_unreadable", referral_id=str(row["id"]), error=str(exc))
+            return None
+
+    def _stored(self, pre_id: str, row: fiches.Row, **extra: Any) -> StoredReferral:
+        return StoredReferral(
+            id=row["id"],
+            pre_id=pre_id,
+            institution_id=extra.pop("institution_id", ""),
+            status=ReferralStatus(row["status"]),
+            submitted_at=row["submitted_at"],
+            updated_at=row["updated_at"],
+            holds_fiche=row["fiche"] is not None or row["identity"] is not None,
+            content=self._content(pre_id, row),
+            **extra,
+        )
+
+    async def read(self, pre_id: str, referral_id: uuid.UUID) -> StoredReferral | None:
+        row = await repository.get_referral(self.conn, pre_id, referral_id)
+        if row is None:
+            return None
+        timeline = await repository.get_timeline(self.conn, referral_id)
+        return self._stored(
+            pre_id,
+            row,
+            institution_id=row["institution_id"],
+            channel=row["channel"],
+            external_ref=row["external_ref"],
+            timeline=[
+                StatusChange(ReferralStatus(t["status"]), t["at"], t["reason"], t["redirected_to"])
+                for t in timeline
+            ],
+        )
+
+    async def page(
+        self,
+        pre_id: str,
+        institution_id: str,
+        *,
+        statuses: list[str] | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[StoredReferral], int]:
+        rows, total = await repository.list_referrals(
+            self.conn, pre_id, institution_id, statuses=statuses, limit=limit, offset=offset
+        )
+        items = [
+            self._stored(pre_id, row, institution_id=institution_id, channel="", external_ref=None)
+            for row in rows
+        ]
+        return items, total
+
+    async def record_access(self, access: Access) -> None:
+        await audit.record(self.conn, access)
+
+
+class ReferralUnitOfWork:
+    """``service.ports.ReferralWork``: a runtime unit of work and the referral store on it."""
+
+    def __init__(self, base: UnitOfWork, keys: ReferralKeys) -> None:
+        self.base = base
+        self.referrals = PgReferrals(base.conn, keys)
+
+    async def emit(
+        self,
+        data: Message,
+        *,
+        subject: str,
+        sequence: int,
+        tenant: str | None = None,
+        caused_by: CloudEvent[Any] | None = None,
+    ) -> CloudEvent[Any]:
+        return await self.base.emit(
+            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
+        )
+
+
+def unit_of_work(
+    runtime: ServiceRuntime, keys: ReferralKeys
+) -> Callable[[], AbstractAsyncContextManager[ReferralWork]]:
+    """Units of work of their own (HTTP): each commits when its block ends."""
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[ReferralWork]:
+        async with runtime.unit_of_work() as base:
+            yield ReferralUnitOfWork(base, keys)
+
+    return opened
+
+
+def within(
+    base: UnitOfWork, keys: ReferralKeys
+) -> Callable[[], AbstractAsyncContextManager[ReferralWork]]:
+    """The unit of work a consumer already opened (its ``Tx``)."""
+    work: ReferralWork = ReferralUnitOfWork(base, keys)
+    return already_open(work)

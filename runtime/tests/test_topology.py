@@ -6,7 +6,6 @@ import asyncio
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -24,12 +23,9 @@ WORK = WorkQueue("topotest.work", "relais.events", ("referral.withdrawn.v1.*",))
 
 
 @pytest.fixture
-async def vhost_url() -> AsyncIterator[str]:
+def vhost_url(own_vhost: str) -> str:
     """A vhost of this test's own: a classic delay queue made here must not leak."""
-    vhost = testing.unique_name("relais-topology")
-    url = await testing.create_vhost(vhost)
-    yield url
-    await testing.delete_vhost(vhost)
+    return own_vhost
 
 
 def rabbitmqctl_rows(amqp_url: str, command: str, *columns: str) -> list[list[str]]:

@@ -212,6 +212,16 @@ async def amqp_url(relais_service: str | None, session_vhosts: dict[str, str]) -
     return session_vhosts[suite]
 
 
+@pytest.fixture
+async def own_vhost() -> AsyncIterator[str]:
+    """A RabbitMQ vhost of this test's own, deleted afterwards: for a test that counts what a
+    queue holds, which the suite's shared vhost can't promise (other tests leave messages)."""
+    vhost = testing.unique_name("relais-own")
+    url = await testing.create_vhost(vhost)
+    yield url
+    await testing.delete_vhost(vhost)
+
+
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The JWT signing key (``jwt-signing.json``, ``jwks.json``), both test PREs' sealing keys."""

@@ -39,6 +39,8 @@ class PgListener(BackgroundLoop):
         self._on_notify = on_notify
         self._on_listening = on_listening
         self._retry_s = retry_s
+        #: Set while the LISTEN is in place (a NOTIFY before it is not heard by anyone).
+        self.listening = asyncio.Event()
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         self._on_notify(str(payload))
@@ -51,12 +53,14 @@ class PgListener(BackgroundLoop):
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(self._channel, self._notified)
+                self.listening.set()
                 if self._on_listening is not None:
                     self._on_listening()
                 await lost.wait()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             finally:
+                self.listening.clear()
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close()

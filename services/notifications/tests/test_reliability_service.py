@@ -270,6 +270,9 @@ async def test_the_live_feed_wakes_for_an_item_notified_between_its_read_and_its
 
     service = await start_service()
     hub = service.app.state.feed_hub
+    # A NOTIFY sent before the hub's LISTEN is in place is heard by nobody (the stream then
+    # wakes by its 5 s poll): under load the listener may still be connecting here.
+    await asyncio.wait_for(hub.listening.wait(), 30)
     notified = asyncio.Event()
 
     class Spy(dict[str, asyncio.Event]):

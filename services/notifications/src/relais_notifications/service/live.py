@@ -27,6 +27,11 @@ class FeedHub:
     async def stop(self) -> None:
         await self._listener.stop()
 
+    @property
+    def listening(self) -> asyncio.Event:
+        """Set while notifications are heard (until then, streams wake by polling)."""
+        return self._listener.listening
+
     def arm(self, pre_id: str) -> asyncio.Event:
         """The wake-up for the next change in ``pre_id``: take it *before* reading, then
         ``wait`` on it. A notification arriving between the read and the wait sets it, so

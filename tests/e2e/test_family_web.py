@@ -5,8 +5,9 @@ opens her space with its link and code on a 360 px phone, reads who read what in
 and withdraws her consent for the CMPP: the CMPP's sheet is refused at once and the
 référent's page says the family withdrew it. A guardian of another child cannot open that
 child's space with her code; a revoked letter, an expired one and a revoked session are
-refused with a French sentence. axe-core checks every page; screenshots go to
-``var/screenshots``.
+refused with a French sentence. The mother asks for a correction from her space and the
+coordination answers it from its « Demandes des familles » page. axe-core checks every
+page; screenshots go to ``var/screenshots``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ COORDINATION = "pre-76540-coordination"
 CMPP = "cmpp-rouen-rive-gauche"
 CLAS = "clas-saint-sever"
 REFERENT = next(u for u in DEMO_USERS if u.sub == REFERENT_ID)
+COORDINATOR = next(u for u in DEMO_USERS if u.role == "coordinator" and u.org == COORDINATION)
 IDENTITY = ("Inès", "Ouali", "Samira", "Karim", "Lucas", "Sofia", "Martin")
 #: Another child of the same PRE, whose space the Ouali parents must not open.
 OTHER_CHILD = {
@@ -241,6 +243,40 @@ async def test_a_parent_opens_her_space_from_the_printed_letter_reads_it_in_arab
                 )
             ).to_be_visible()
             await check(referent, "famille-referent-retrait-vu", forbidden_in_title=IDENTITY)
+
+            # -- she asks for a correction; the coordination answers it within the month
+            await mother.goto(f"{web}/famille/demandes")
+            await mother.locator("label[for=kind-correction]").click()  # DSFR hides the radio
+            await mother.fill("#details", "Le nom de l'école est faux.")
+            await mother.locator("form[action='/famille/demandes'] button").click()
+            await expect(mother.get_by_role("status")).to_be_visible()
+            coordination = await (
+                await browser.new_context(viewport={"width": 1280, "height": 900})
+            ).new_page()
+            await sign_in(coordination, web, COORDINATOR.sub)
+            await coordination.goto(f"{web}/")
+            await coordination.get_by_role("link", name="Demandes des familles").first.click()
+            await expect(
+                coordination.get_by_role("cell", name=re.compile("Rectification"))
+            ).to_be_visible()
+            await expect(
+                coordination.get_by_text(re.compile(r"\d+ jours restants"))
+            ).to_be_visible()
+            await check(coordination, "famille-demandes-coordination", forbidden_in_title=IDENTITY)
+            await coordination.get_by_role("link", name="Répondre").click()
+            await expect(coordination.get_by_text("Le nom de l'école est faux.")).to_be_visible()
+            await coordination.locator("label[for=outcome-accept]").click()
+            await coordination.fill("#answer", "Le nom de l'école est rectifié.")
+            await check(coordination, "famille-demande-reponse", forbidden_in_title=IDENTITY)
+            await coordination.get_by_role("button", name="Envoyer la réponse").click()
+            await expect(
+                coordination.get_by_role("cell", name=re.compile("répondue le"))
+            ).to_be_visible()
+            await mother.goto(f"{web}/famille/demandes")
+            await expect(
+                mother.get_by_text("Demande acceptée. Le nom de l'école est rectifié.")
+            ).to_be_visible()
+            await mother.goto(f"{web}/famille")
 
             # -- another child's letter does not open with the mother's code
             stranger = await guardian_page(browser)

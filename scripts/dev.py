@@ -19,6 +19,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from relais_parcours.adapters.vault import MASTER_KEY_FILENAME, load_master_key
@@ -83,23 +84,43 @@ def tokens(keys_dir: Path) -> dict[str, str]:
     return tokens
 
 
-def ensure_keys(keys_dir: Path) -> None:
+def ensure_keys(keys_dir: Path) -> bool:
+    """Make the keys that are missing; True when a key that data rests under was made."""
+    made_data_key = False
     if not (keys_dir / "jwks.json").exists():
         generate_signing_key(keys_dir)
         print(f"  clé de signature des jetons créée dans {keys_dir}")
     if not (keys_dir / f"{DEMO_PRE}.public.jwk.json").exists():
         generate_pre_key(keys_dir, DEMO_PRE)
+        made_data_key = True
         print(f"  clé de chiffrement du PRE {DEMO_PRE} créée dans {keys_dir}")
     if not (keys_dir / MASTER_KEY_FILENAME).exists():
         # Wraps each child's own key in parcours (deleting that key erases the identity).
         load_master_key(keys_dir, None, create=True)
+        made_data_key = True
         print(f"  clé maîtresse des identités (parcours) créée dans {keys_dir}")
     # The referral service's own keys (same as `relais-referral keys init-pre|init-intake`):
     # identities at rest, the blind index of one child = one subject, the AMQP intake.
     if generate_pre_secrets(keys_dir / "referral", DEMO_PRE):
+        made_data_key = True
         print(f"  clés d'orientation (stockage, index) du PRE {DEMO_PRE} créées")
     if generate_intake_key(keys_dir / "referral"):
         print("  clé de réception AMQP des orientations créée")
+    return made_data_key
+
+
+async def drop_stale_databases(pg_base: str, names: list[str]) -> list[str]:
+    """Drop those of ``names`` that exist; returns the ones dropped."""
+    conn = await asyncpg.connect(f"{pg_base}/postgres")
+    try:
+        dropped = []
+        for name in names:
+            if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                dropped.append(name)
+        return dropped
+    finally:
+        await conn.close()
 
 
 def write_tokens(path: Path, tok: dict[str, str]) -> None:
@@ -176,13 +197,21 @@ def main(argv: list[str] | None = None) -> int:
 
     keys_dir: Path = args.var / "keys"
     print("Relais — démarrage local")
-    ensure_keys(keys_dir)
+    new_keys = ensure_keys(keys_dir)
+    databases = {s: f"relais_{s}" for s in ("referral", "parcours", "notifications", "reporting")}
+    if new_keys:
+        # Databases left by an earlier dev-up hold data sealed under keys this var/ no longer
+        # has: unreadable, and the demo's replayed requests would clash with them.
+        dropped = asyncio.run(drop_stale_databases(args.pg, list(databases.values())))
+        if dropped:
+            print(
+                "  bases d'un démarrage précédent recréées (leurs clés ne sont plus dans "
+                f"{keys_dir}) : {', '.join(dropped)}"
+            )
     config = StackConfig(
         amqp_url=args.amqp_url,
         pg_base=args.pg,
-        databases={
-            s: f"relais_{s}" for s in ("referral", "parcours", "notifications", "reporting")
-        },
+        databases=databases,
         keys_dir=keys_dir,
         log_dir=args.var / "log",
         # On a developer machine, webhooks may point at a receiver on 127.0.0.1 over http

@@ -432,3 +432,14 @@ def test_the_coordinators_inbox_says_interprete_a_prevoir_without_any_identity(
     apis.handler = answer
     page = client.get("/coordination/a-examiner").text
     assert page.count("interprète à prévoir") == 1
+
+
+def test_lists_on_the_family_pages_are_written_as_each_language_writes_them(
+    client: TestClient, apis: FakeApis
+) -> None:
+    apis.handler = parcours()
+    open_space(client)  # in Arabic, the guardian's language
+    ledger = client.get("/famille/registre").text
+    assert "هوية الطفل، موافقتكم" in ledger  # Arabic's comma, not a French one
+    space = client.get("/famille?langue=fr").text
+    assert "santé, identité et coordonnées" in space

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -164,6 +164,13 @@ def date_time(value: str | datetime | None, language: str) -> str:
     return str(format_datetime(value, format="medium", locale=language, tzinfo=PARIS))
 
 
+def labelled(codes: Iterable[str], table: Mapping[str, str], language: str) -> str:
+    """The codes' labels, translated, separated by the language's comma (Arabic's « ، »).
+    Not « a, b et c »: labels such as « identité et coordonnées » hold an « et » already."""
+    separator = "، " if language in RTL else ", "
+    return separator.join(gettext(language, table.get(code, code)) for code in codes)
+
+
 @functools.cache
 def templates(language: str) -> Jinja2Templates:
     """One environment per language: the translations are installed in it, never swapped."""
@@ -190,4 +197,5 @@ def templates(language: str) -> Jinja2Templates:
     env.globals.update(globals_)
     env.filters["long_date"] = lambda value: long_date(value, language)
     env.filters["date_time"] = lambda value: date_time(value, language)
+    env.filters["labelled"] = lambda codes, table: labelled(codes, table, language)
     return Jinja2Templates(env=env)

@@ -43,6 +43,7 @@ from relais_parcours.main import create_app
 from relais_parcours.service import access_log
 from relais_runtime import audit, testing
 from relais_runtime.auth import generate_signing_key, mint_token
+from relais_runtime.db import tenant_transaction
 from relais_runtime.logging import configure_logging
 from relais_runtime.sealing import PreKeys, generate_pre_key, seal
 
@@ -98,9 +99,16 @@ async def open_situations(amqp_url: str, keys: Path, count: int) -> None:
     await conn.close()
 
 
+async def situation_ids(pool: Any) -> list[str]:
+    """The PRE's situations (row-level security: the pool sees a PRE's rows only when its
+    transaction is scoped to it, ADR 0018)."""
+    async with tenant_transaction(pool, PRE, readonly=True) as conn:
+        return [str(r["id"]) for r in await conn.fetch("SELECT id FROM situations")]
+
+
 async def wait_for_situations(pool: Any, count: int) -> None:
     for _ in range(600):
-        if await pool.fetchval("SELECT count(*) FROM situations") >= count:
+        if len(await situation_ids(pool)) >= count:
             return
         await asyncio.sleep(0.2)
     raise RuntimeError("the situations were not opened within two minutes")
@@ -158,7 +166,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await open_situations(amqp_url, keys, args.situations)
             await wait_for_situations(pool, args.situations)
             logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request else
-            ids = [str(r["id"]) for r in await pool.fetch("SELECT id FROM situations")]
+            ids = await situation_ids(pool)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://p") as http:
 

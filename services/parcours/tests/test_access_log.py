@@ -11,7 +11,7 @@ import pytest
 from relais_runtime import audit
 
 from .checks import CMPP, Harness
-from .test_family_space import family_in_parcours, letter, session
+from .test_family_space import CLAS, family_in_parcours, letter, session
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +23,25 @@ async def log_of(h: Harness, situation_id: str) -> list[dict[str, Any]]:
             uuid.UUID(situation_id),
         )
     return [dict(r) for r in rows]
+
+
+async def chain_intact(h: Harness) -> bool:
+    async with h.db() as conn:
+        [report] = await audit.verify(conn, "pre-76540")
+    return report.broken is None
+
+
+async def refuse_log_writes(h: Harness) -> None:
+    """The access log cannot be written any more (a full volume, as PostgreSQL says it)."""
+    async with h.db() as conn:
+        await conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'log volume full'; END; $$"
+        )
+        await conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON relais_access_log "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
 
 
 async def test_reading_a_situation_records_who_what_and_why_without_any_value(
@@ -52,15 +71,7 @@ async def test_a_situation_is_not_served_when_its_read_cannot_be_recorded(
 ) -> None:
     h = parcours
     _, situation_id = await h.open_situation()
-    async with h.db() as conn:
-        await conn.execute(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'log volume full'; END; $$"
-        )
-        await conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON relais_access_log "
-            "FOR EACH ROW EXECUTE FUNCTION refuse()"
-        )
+    await refuse_log_writes(h)
 
     r = await h.http.get(f"/v1/situations/{situation_id}", headers=h.auth("coordinator"))
 
@@ -85,7 +96,7 @@ async def test_partner_sheet_reads_staff_reads_and_erasure_all_land_in_one_intac
     )
 
     assert erased.status_code == 204, erased.text
-    lines = await log_of(h, situation_id)
+    lines = [x for x in await log_of(h, situation_id) if x["action"] != "change"]
     assert [(x["action"], x["record_type"]) for x in lines] == [
         ("read", "handover_sheet"),
         ("read", "situation"),
@@ -95,9 +106,7 @@ async def test_partner_sheet_reads_staff_reads_and_erasure_all_land_in_one_intac
     assert lines[0]["actor_org"] == CMPP
     assert lines[0]["field_groups"] == ["category.health", "category.identity_and_contact"]
     assert lines[-1]["purpose"].endswith("data_subject_request")
-    async with h.db() as conn:
-        [report] = await audit.verify(conn, "pre-76540")
-    assert report.broken is None
+    assert await chain_intact(h)
 
 
 async def test_the_family_sees_the_staff_reads_of_its_file_but_not_its_own(
@@ -121,3 +130,86 @@ async def test_the_family_sees_the_staff_reads_of_its_file_but_not_its_own(
         x for x in await log_of(h, s["situation_id"]) if x["actor_role"] == "guardian"
     ]
     assert [x["record_type"] for x in guardian_lines] == ["family_space", "family_space"]
+
+
+def changes(lines: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    return [
+        (x["actor_role"], x["record_type"], x["field_groups"])
+        for x in lines
+        if x["action"] == "change"
+    ]
+
+
+async def test_consent_and_handover_changes_are_recorded_with_their_field_groups_only(
+    parcours: Harness,
+) -> None:
+    h = parcours
+
+    s = await family_in_parcours(h)  # consent given, handover requested with a message, accepted
+
+    lines = await log_of(h, s["situation_id"])
+    assert changes(lines) == [
+        (
+            "referent",
+            "consent",
+            ["consent.form", "consent.guardians", "consent.scope", "consent.validity"],
+        ),
+        ("referent", "consent_scope", ["category.schooling"]),
+        ("referent", "consent_scope", ["category.health", "category.identity_and_contact"]),
+        (
+            "referent",
+            "handover",
+            [
+                "handover.partner",
+                "handover.action",
+                "handover.data_categories",
+                "handover.message",
+            ],
+        ),
+        ("partner", "handover", ["handover.status", "handover.dates"]),
+    ]
+    scope_lines = [x for x in lines if x["record_type"] == "consent_scope"]
+    assert sorted(x["record_id"].split("/")[1] for x in scope_lines) == sorted([CMPP, CLAS])
+    assert {x["purpose"] for x in lines if x["record_type"] == "consent"} == {
+        "recueil du consentement de la famille au partage (CASF L.121-6-2)"
+    }
+    assert "NOTE-INTERNE" not in repr(lines)
+    assert "Haddad" not in repr(lines)
+
+
+async def test_a_withdrawal_records_the_consent_each_partner_cut_off_and_each_cancelled_handover(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)
+    guardian = await session(h, await letter(h, s["situation_id"]))
+    before = len(await log_of(h, s["situation_id"]))
+
+    r = await h.http.post("/v1/family/consent/withdrawal", json={}, headers=guardian)
+
+    assert r.status_code == 200, r.text
+    lines = (await log_of(h, s["situation_id"]))[before:]
+    assert changes(lines) == [
+        ("guardian", "consent", ["consent.status", "consent.withdrawn_by"]),
+        ("guardian", "consent_scope", ["category.schooling"]),
+        ("guardian", "consent_scope", ["category.health", "category.identity_and_contact"]),
+        ("guardian", "handover", ["handover.status", "handover.cancel_reason"]),
+    ]
+    assert lines[-1]["record_id"] == s["sheet"].split("/")[3]
+    assert await chain_intact(h)
+
+
+async def test_a_handover_is_not_requested_when_its_change_cannot_be_recorded(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await h.ready_to_hand_over()
+    await refuse_log_writes(h)
+
+    r = await h.hand_over(s)
+
+    assert r.status_code == 503
+    assert r.json()["code"] == "access_log_unavailable"
+    async with h.db() as conn:
+        held = await conn.fetchval("SELECT count(*) FROM handovers")
+    assert held == 0

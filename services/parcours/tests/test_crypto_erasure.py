@@ -1,5 +1,6 @@
-"""Crypto-erasure of the team's words about a child (issue 15): the review note and the
-caseload override reason rest under the child's key, never in clear, and are gone with it."""
+"""Crypto-erasure of the team's words about a child (issue 15): the review note, the
+caseload override reason and the message to a partner rest under the child's key, never
+in clear, and are gone with it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from relais_contracts.topology import PARKING_EXCHANGE
 from relais_parcours.service import child_texts
 from relais_runtime.parking import ParkingLot
 
-from .checks import Harness
+from .checks import CMPP, Harness
+from .test_family_space import family_in_parcours
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +159,40 @@ async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_th
     lot = ParkingLot(h.app.state.runtime.settings.amqp_url)
     left = await lot.browse("parcours.referrals")
     assert [p.message_id for p in left] == ["other"]
+
+
+async def test_the_message_to_a_partner_rests_under_the_childs_key_and_dies_with_it(
+    parcours: Harness, database_dsn: str
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)  # the référent's message: "NOTE-INTERNE mère épuisée…"
+    partner = h.auth("partner", CMPP)
+    sheet = (await h.http.get(s["sheet"], headers=partner)).json()
+    assert sheet["message"].startswith("NOTE-INTERNE")  # the partner reads it…
+    assert "NOTE-INTERNE" not in await dump(database_dsn)  # …it never rests in clear
+    # A row as an earlier version wrote it (clear) is moved under the key.
+    async with h.db() as conn:
+        await conn.execute(
+            "UPDATE handovers SET message = 'NOTE-ANCIENNE à déplacer', message_enc = NULL "
+            "WHERE situation_id = $1",
+            uuid.UUID(s["situation_id"]),
+        )
+    while await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours):
+        pass
+    assert "NOTE-ANCIENNE" not in await dump(database_dsn)
+    sheet = (await h.http.get(s["sheet"], headers=partner)).json()
+    assert sheet["message"] == "NOTE-ANCIENNE à déplacer"
+
+    erased = await h.http.post(
+        f"/v1/situations/{s['situation_id']}/erasure",
+        json={"reason": "data_subject_request"},
+        headers=h.auth("coordinator"),
+    )
+
+    assert erased.status_code == 204, erased.text
+    async with h.db() as conn:
+        row = await conn.fetchrow(
+            "SELECT message, message_enc FROM handovers WHERE situation_id = $1",
+            uuid.UUID(s["situation_id"]),
+        )
+    assert (row["message"], row["message_enc"]) == (None, None)

@@ -89,7 +89,7 @@ async def end_consent(
 async def claim_expired_consents(conn: Conn, today: date, limit: int) -> list[asyncpg.Record]:
     """Active consents past their last day, across PREs (a sweep: the sweep role only)."""
     return await conn.fetch(
-        "SELECT c.id, c.situation_id, c.pre_id, c.valid_until, s.subject_id "
+        "SELECT c.id, c.situation_id, c.pre_id, c.valid_until, c.scope, s.subject_id "
         "FROM consents c JOIN situations s ON s.id = c.situation_id "
         "WHERE c.status = 'active' AND c.valid_until < $1 "
         "ORDER BY c.valid_until LIMIT $2 FOR UPDATE OF c SKIP LOCKED",

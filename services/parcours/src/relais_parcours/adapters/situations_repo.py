@@ -329,7 +329,10 @@ async def erase_subject(
         "interpreter_needed = NULL WHERE situation_id = $1",
         situation_id,
     )
-    await conn.execute("UPDATE handovers SET message = NULL WHERE situation_id = $1", situation_id)
+    await conn.execute(
+        "UPDATE handovers SET message = NULL, message_enc = NULL WHERE situation_id = $1",
+        situation_id,
+    )
     # Unreadable already without the key; the clear columns of rows from before issue 15 too.
     await conn.execute(
         "UPDATE review_decisions SET note = NULL, note_enc = NULL WHERE situation_id = $1",

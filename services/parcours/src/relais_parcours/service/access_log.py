@@ -15,11 +15,42 @@ TEAM_FOLLOW_UP = "suivi de la situation par l'équipe du PRE"
 PARTNER_HANDOVER = "secret partagé avec un partenaire (CASF L.121-6-2), dans le consentement"
 FAMILY_INFORMATION = "information de la famille sur son dossier"
 ERASURE = "effacement (droit à l'effacement ou fin de la durée de conservation)"
+CONSENT = "recueil du consentement de la famille au partage (CASF L.121-6-2)"
+CONSENT_ENDED = "fin de validité du consentement de la famille"
 
 # Field groups of a situation's referral identity, as the vault holds them.
 IDENTITY_GROUPS = ("identity.child", "identity.guardians", "referrer", "reasons.description")
 # What a family document or the family space shows (parcours.service.family_space).
 FAMILY_VIEW_GROUPS = ("identity.child", "identity.guardians", "consent", "plan", "disclosures")
+
+# What a change of a handover touches (handovers table), by kind of change.
+HANDOVER_CANCEL = ("handover.status", "handover.cancel_reason")
+HANDOVER_ANSWER: dict[str, tuple[str, ...]] = {
+    "accepted": ("handover.status", "handover.dates"),
+    "waitlisted": ("handover.status", "handover.dates"),
+    "declined": ("handover.status", "handover.decline_reason"),
+    "completed": ("handover.status", "handover.outcome"),
+}
+
+# A consent ended (superseded, withdrawn, expired): its status and end.
+CONSENT_END = ("consent.status",)
+
+
+def consent_groups(*, sole_guardian_reason: bool, witness: bool) -> tuple[str, ...]:
+    """What a consent given records: who agreed, for what sharing, until when, how."""
+    groups: tuple[str, ...] = (
+        "consent.form",
+        "consent.guardians",
+        "consent.scope",
+        "consent.validity",
+    )
+    groups += ("consent.sole_guardian_reason",) if sole_guardian_reason else ()
+    return (*groups, "consent.witness") if witness else groups
+
+
+def handover_request_groups(*, with_message: bool) -> tuple[str, ...]:
+    groups = ("handover.partner", "handover.action", "handover.data_categories")
+    return (*groups, "handover.message") if with_message else groups
 
 
 async def read(
@@ -36,6 +67,31 @@ async def read(
         audit.Access.by(
             who,
             "read",
+            record_type,
+            record_id,
+            situation_id=situation_id,
+            field_groups=field_groups,
+            purpose=purpose,
+        ),
+    )
+
+
+async def change(
+    conn: Conn,
+    who: Principal,
+    record_type: str,
+    record_id: object,
+    situation_id: uuid.UUID | str,
+    field_groups: Sequence[str],
+    purpose: str,
+) -> None:
+    """A change of personal data, recorded in the transaction that makes it: if the line
+    cannot be written the change fails with it."""
+    await audit.record(
+        conn,
+        audit.Access.by(
+            who,
+            "change",
             record_type,
             record_id,
             situation_id=situation_id,

@@ -1,9 +1,9 @@
 """What people write about a child, kept under the child's own key (crypto-erasure).
 
-A review note or a caseload override reason names the child's situation in words; stored
-in clear it survived the erasure (issue 15). Encrypted with the child's data key
-(``adapters/vault.py``), it is gone, old row versions and backups included, when the
-erasure deletes the key. Reads give ``None`` once the key is gone.
+A review note, a caseload override reason or a référent's message to a partner names the
+child's situation in words; stored in clear it survived the erasure (issue 15). Encrypted
+with the child's data key (``adapters/vault.py``), it is gone, old row versions and
+backups included, when the erasure deletes the key. Reads give ``None`` once the key is gone.
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ def unseal(
     return text
 
 
-# Rows written before migration 0017 hold the text in clear: (table, clear, encrypted).
+# Rows written before migrations 0017 and 0021 hold the text in clear: (table, clear,
+# encrypted).
 _CLEAR_COLUMNS = (
     ("review_decisions", "note", "note_enc"),
     ("referent_assignments", "override_reason", "override_reason_enc"),
+    ("handovers", "message", "message_enc"),  # before 0021
 )
 
 

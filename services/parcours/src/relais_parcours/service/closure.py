@@ -10,7 +10,7 @@ from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
 from relais_parcours.adapters import deadlines_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import Stage, add_months, closure_warning
-from relais_parcours.service import access, family_notices, tenancy
+from relais_parcours.service import access, access_log, family_notices, tenancy
 from relais_parcours.service.dates import FieldRefused, pre_day
 from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
@@ -48,6 +48,8 @@ async def close(
             await handovers_repo.open_handovers(conn, who.pre, situation_id),
             HandoverCancelReason.PARCOURS_CLOSED,
             now,
+            who=who,
+            purpose=access_log.TEAM_FOLLOW_UP,
         )
         followup_due_on = add_months(today, ctx.settings.followup_after_months)
         await situations_repo.close_situation(

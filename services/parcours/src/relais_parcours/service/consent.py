@@ -35,10 +35,12 @@ from relais_parcours.domain.consent import (
     allowed_categories,
 )
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access, idempotency, tenancy
+from relais_parcours.service import access, access_log, idempotency, tenancy
 from relais_parcours.service.dates import not_before_opening, pre_day
 from relais_parcours.service.handovers import cancel_handovers
+from relais_runtime import audit
 from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
@@ -49,6 +51,66 @@ Emit = Callable[..., Any]
 def _category(directory: dict[str, Any], partner_id: str) -> str:
     partner = directory.get(partner_id)
     return str(partner["category"]) if partner is not None else ""
+
+
+def _sharing(scope: Any, directory: dict[str, Any]) -> dict[str, set[str]]:
+    """What each partner of the directory may receive under ``scope`` (none: absent)."""
+    sharing = {}
+    for partner in directory.values():
+        categories = allowed_categories(scope, partner["id"], partner["category"])
+        if categories:
+            sharing[partner["id"]] = categories
+    return sharing
+
+
+async def _log_sharing_changes(
+    conn: Conn,
+    who: Principal,
+    consent_id: uuid.UUID,
+    situation_id: uuid.UUID,
+    before: dict[str, set[str]],
+    after: dict[str, set[str]],
+    purpose: str,
+) -> None:
+    """One access-log line per partner whose sharing the change opens, widens, narrows or
+    ends, naming the categories of data that changed for it (never their content)."""
+    for partner_id in sorted(before.keys() | after.keys()):
+        changed = before.get(partner_id, set()) ^ after.get(partner_id, set())
+        if changed:
+            await access_log.change(
+                conn,
+                who,
+                "consent_scope",
+                f"{consent_id}/{partner_id}",
+                situation_id,
+                [f"category.{c}" for c in sorted(changed)],
+                purpose,
+            )
+
+
+async def _log_ended(
+    conn: Conn, who: Principal, consent: Any, groups: tuple[str, ...], purpose: str
+) -> None:
+    """A consent withdrawn or expired: its line, and one per partner it cut off."""
+    await access_log.change(
+        conn,
+        who,
+        "consent",
+        consent["id"],
+        consent["situation_id"],
+        (*access_log.CONSENT_END, *groups),
+        purpose,
+    )
+    directory = {p["id"]: p for p in await directory_repo.all_entries(conn, consent["pre_id"])}
+    await _log_sharing_changes(
+        conn,
+        who,
+        consent["id"],
+        consent["situation_id"],
+        _sharing(consent["scope"], directory),
+        {},
+        purpose,
+    )
 
 
 async def give(
@@ -89,7 +151,36 @@ async def give(
                     422,
                 )
         previous = await consents_repo.active_consent(conn, who.pre, situation_id)
+        await access_log.change(
+            conn,
+            who,
+            "consent",
+            consent_id,
+            situation_id,
+            access_log.consent_groups(
+                sole_guardian_reason=sole_guardian_reason is not None, witness=witness is not None
+            ),
+            access_log.CONSENT,
+        )
+        await _log_sharing_changes(
+            conn,
+            who,
+            consent_id,
+            situation_id,
+            _sharing(previous["scope"], directory) if previous is not None else {},
+            _sharing(scope, directory),
+            access_log.CONSENT,
+        )
         if previous is not None:
+            await access_log.change(
+                conn,
+                who,
+                "consent",
+                previous["id"],
+                situation_id,
+                access_log.CONSENT_END,
+                access_log.CONSENT,
+            )
             await consents_repo.end_consent(
                 conn, who.pre, previous["id"], ConsentStatus.SUPERSEDED, now, None
             )
@@ -118,15 +209,18 @@ async def give(
             lambda partner_id: _category(directory, partner_id),
         )
         await cancel_handovers(
-            runtime, conn, uncovered, HandoverCancelReason.CONSENT_WITHDRAWN, now
+            runtime,
+            conn,
+            uncovered,
+            HandoverCancelReason.CONSENT_WITHDRAWN,
+            now,
+            who=who,
+            purpose=access_log.CONSENT,
         )
-        wire_scope = []
-        for partner in directory.values():
-            categories = allowed_categories(scope, partner["id"], partner["category"])
-            if categories:
-                wire_scope.append(
-                    ConsentScope(partner_id=partner["id"], data_categories=sorted(categories))
-                )
+        wire_scope = [
+            ConsentScope(partner_id=partner_id, data_categories=sorted(categories))
+            for partner_id, categories in _sharing(scope, directory).items()
+        ]
         version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
             conn,
@@ -182,11 +276,18 @@ async def withdraw(
             raise DomainError(
                 "consent_not_active", "Ce consentement n'est plus en vigueur : rien à retirer."
             ) from None
+        await _log_ended(conn, who, row, ("consent.withdrawn_by",), access_log.CONSENT)
         await consents_repo.end_consent(
             conn, who.pre, consent_id, ConsentStatus.WITHDRAWN, now, label
         )
         partners = await cancel_handovers(
-            runtime, conn, cancelled, HandoverCancelReason.CONSENT_WITHDRAWN, now
+            runtime,
+            conn,
+            cancelled,
+            HandoverCancelReason.CONSENT_WITHDRAWN,
+            now,
+            who=who,
+            purpose=access_log.CONSENT,
         )
         version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
@@ -211,6 +312,8 @@ async def expire_consents(runtime: ServiceRuntime, ctx: Parcours, now: datetime)
     async with tenancy.sweep(runtime, ctx) as conn:
         rows = await consents_repo.claim_expired_consents(conn, today, 100)
         for consent in rows:
+            relais = audit.system_actor("parcours", consent["pre_id"])
+            await _log_ended(conn, relais, consent, (), access_log.CONSENT_ENDED)
             await consents_repo.end_consent(
                 conn, consent["pre_id"], consent["id"], ConsentStatus.EXPIRED, now, None
             )
@@ -218,7 +321,13 @@ async def expire_consents(runtime: ServiceRuntime, ctx: Parcours, now: datetime)
                 conn, consent["pre_id"], consent["situation_id"]
             )
             partners = await cancel_handovers(
-                runtime, conn, ended, HandoverCancelReason.CONSENT_EXPIRED, now
+                runtime,
+                conn,
+                ended,
+                HandoverCancelReason.CONSENT_EXPIRED,
+                now,
+                who=relais,
+                purpose=access_log.CONSENT_ENDED,
             )
             version = await situations_repo.bump_version(
                 conn, consent["pre_id"], consent["situation_id"]

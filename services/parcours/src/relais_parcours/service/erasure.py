@@ -51,6 +51,8 @@ async def erase(
                 await handovers_repo.open_handovers(conn, who.pre, row["id"]),
                 HandoverCancelReason.OTHER,
                 now,
+                who=who,
+                purpose=access_log.ERASURE,
             )
             await situations_repo.erase_subject(
                 conn, who.pre, situation["subject_id"], row["id"], now, reason.value

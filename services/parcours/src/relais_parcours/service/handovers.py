@@ -55,7 +55,14 @@ from relais_parcours.domain.handover import (
     partner_may,
 )
 from relais_parcours.domain.situation import Stage, review_due_on
-from relais_parcours.service import access, access_log, family_notices, idempotency, tenancy
+from relais_parcours.service import (
+    access,
+    access_log,
+    child_texts,
+    family_notices,
+    idempotency,
+    tenancy,
+)
 from relais_parcours.service.dates import FieldRefused, pre_day
 from relais_parcours.service.identity import identity_of
 from relais_parcours.service.plan import emit_plan_updated
@@ -73,14 +80,21 @@ async def cancel_handovers(
     handovers: Sequence[Handover],
     reason: HandoverCancelReason,
     now: datetime,
+    *,
+    who: Principal,
+    purpose: str,
 ) -> list[str]:
     """Cancel open handovers (a consent withdrawn or narrowed, the parcours closed, the child
-    erased); returns the partners whose access ended, in order."""
+    erased), each change in the access log for ``purpose``; returns the partners whose
+    access ended, in order."""
     partners: list[str] = []
     for h in handovers:
         if not h.is_open:
             continue
         event = h.cancel(reason, now)
+        await access_log.change(
+            conn, who, "handover", h.id, h.situation_id, access_log.HANDOVER_CANCEL, purpose
+        )
         version = await handovers_repo.cancel_handover(conn, h.pre_id, h.id, reason.value, now)
         await deadlines_repo.resolve_deadlines(
             conn, h.pre_id, h.situation_id, DeadlineKind.HANDOVER_RESPONSE.value, h.id
@@ -156,6 +170,15 @@ async def request(
                 f"« {partner['name']} » : {labels(missing)}."
             )
         due = review_due_on(now, ctx.settings.handover_response_days, ctx.settings.timezone)
+        await access_log.change(
+            conn,
+            who,
+            "handover",
+            handover_id,
+            situation_id,
+            access_log.handover_request_groups(with_message=message is not None),
+            access_log.PARTNER_HANDOVER,
+        )
         await handovers_repo.insert_handover(
             conn,
             who.pre,
@@ -167,7 +190,9 @@ async def request(
                 "referent_id": situation["referent_id"],
                 "consent_id": consent["id"],
                 "data_categories": wanted,
-                "message": message,
+                "message_enc": await child_texts.seal(
+                    conn, ctx, who.pre, situation["subject_id"], message
+                ),
                 "status": "requested",
                 "requested_at": now,
                 "response_due_on": due,
@@ -277,6 +302,15 @@ async def respond(
             assert outcome is not None
             changes |= {"outcome": outcome.value, "ended_at": now}
             event = HandoverCompleted(**common, outcome=outcome, completed_at=now)
+        await access_log.change(
+            conn,
+            who,
+            "handover",
+            handover_id,
+            h["situation_id"],
+            access_log.HANDOVER_ANSWER[target],
+            access_log.PARTNER_HANDOVER,
+        )
         version = await handovers_repo.update_handover(conn, who.pre, handover_id, changes)
         await deadlines_repo.resolve_deadlines(
             conn, who.pre, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
@@ -322,7 +356,23 @@ async def cancel(
             raise DomainError(
                 "handover_closed", f"Ce relais est {STATUS_LABELS[h['status']]} : rien à annuler."
             )
-        await cancel_handovers(runtime, conn, [Handover.of(h)], reason, datetime.now(UTC))
+        await cancel_handovers(
+            runtime,
+            conn,
+            [Handover.of(h)],
+            reason,
+            datetime.now(UTC),
+            who=who,
+            purpose=access_log.TEAM_FOLLOW_UP,
+        )
+
+
+async def _message(conn: Conn, ctx: Parcours, h: asyncpg.Record) -> str | None:
+    """The référent's message, under the child's key (in clear in rows not yet moved)."""
+    if h["message_enc"] is None:
+        return h["message"]  # type: ignore[no-any-return]
+    wrapped = await situations_repo.subject_key(conn, h["pre_id"], h["subject_id"])
+    return child_texts.unseal(ctx, wrapped, h["subject_id"], h["message_enc"])
 
 
 async def read_sheet(
@@ -378,7 +428,7 @@ async def read_sheet(
                 "title": action["title"],
                 "starts_on": action["starts_on"],
             },
-            "message": h["message"],
+            "message": await _message(conn, ctx, h),
             "referent": referent["display_name"] if referent else None,
             "data_categories": shown,
         }

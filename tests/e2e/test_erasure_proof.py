@@ -1,8 +1,9 @@
 """The erasure proof (issue 15): after a child is erased, nothing about it is left readable.
 
-Two children are referred to the PRE, reviewed and taken up (the team writes a note and a
-plan objective for each), and a copy of each child's ``referral.submitted`` (its identity
-sealed to the PRE) lies parked in every service's parking queue. The PRE erases one
+Two children are referred to the PRE, reviewed and taken up (the team writes a note, a
+plan objective and a message to a partner for each), and a copy of each child's
+``referral.submitted`` (its identity sealed to the PRE) lies parked in every service's
+parking queue. The PRE erases one
 child. Then every database of the stack is dumped (``pg_dump``) and every queue of its
 vhost drained, and the dumps and bodies are searched for the child's identity (names,
 birth date, phone, free text), and every ciphertext in them is tried with every key that
@@ -36,7 +37,7 @@ from relais_contracts.topology import PARKING_EXCHANGE, QUEUES
 from relais_runtime.sealing import PreKeys, seal
 from relais_runtime.vault import IdentityUnreadableError, SubjectVault
 from tests.e2e.test_backbone_flow import eventually, referral_body
-from tests.e2e.test_parcours_flow import COORDINATION, PRE, SCHOOL, Flow, paris_today
+from tests.e2e.test_parcours_flow import CMPP, COORDINATION, PRE, SCHOOL, Flow, paris_today
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import demo_family  # a script beside the tests, not a package
@@ -55,6 +56,7 @@ class Child:
     description: str
     note: str
     objective: str
+    message: str  # the référent's words to a partner (handover)
 
     def body(self) -> dict[str, Any]:
         body = referral_body()
@@ -68,7 +70,7 @@ class Child:
         """What must not be found once erased; each text also as JSON escapes it."""
         digits = self.phone.replace(" ", "")
         texts = [self.first, self.last, self.birth, self.phone, digits, self.description]
-        texts += [self.note, self.objective]
+        texts += [self.note, self.objective, self.message]
         return sorted({t for text in texts for t in (text, json.dumps(text)[1:-1])})
 
 
@@ -80,6 +82,7 @@ ERASED = Child(
     "Absences répétées le lundi, la maîtresse s'inquiète.",
     "Fratrie suivie par l'ASE, prudence au premier contact.",
     "Retrouver le goût d'aller à l'école",
+    "La mère préfère être appelée après 18 h, ne pas laisser de message.",
 )
 KEPT = Child(
     "Yanis",
@@ -89,11 +92,13 @@ KEPT = Child(
     "Bagarres à la récréation depuis novembre.",
     "Père joignable le soir seulement.",
     "Apaiser les temps de récréation",
+    "Rendez-vous plutôt le mercredi, garde alternée.",
 )
 
 
 async def refer_and_take_up(flow: Flow, child: Child) -> tuple[str, str]:
-    """Referred, reviewed (with a note), taken up, with a référent and a plan objective."""
+    """Referred, reviewed (with a note), taken up, with a référent, a plan objective, a
+    consent and a health action handed over to the CMPP with a message."""
     created = await flow.http.post(
         f"{flow.stack.url('referral')}/v1/referrals", json=child.body(), headers=flow.institution
     )
@@ -138,6 +143,18 @@ async def refer_and_take_up(flow: Flow, child: Child) -> tuple[str, str]:
         f"/v1/situations/{situation['id']}/plan/objectives",
         flow.referent,
         json={"axis": "schooling", "title": child.objective},
+    )
+    _, action_id = await flow.consent_and_action(situation["id"])
+    await flow.call(
+        "POST",
+        f"/v1/situations/{situation['id']}/handovers",
+        flow.referent,
+        json={
+            "action_id": action_id,
+            "partner_id": CMPP,
+            "data_categories": ["health"],
+            "message": child.message,
+        },
     )
     return referral_id, situation["id"]
 
@@ -333,6 +350,8 @@ async def test_an_erased_child_is_in_no_database_dump_and_no_queue_nor_opens_wit
         assert any(KEPT.last in t for t in opened), f"the control is not found in {place}"
         assert KEPT.last not in places[place]
     assert any(KEPT.note in t for t in keys.opened(places["parcours"]))
+    assert any(KEPT.message in t for t in keys.opened(places["parcours"]))
+    assert KEPT.message not in places["parcours"]
 
 
 async def _dlq_count(amqp_url: str, queue: str) -> int:
@@ -423,3 +442,5 @@ async def test_an_erased_family_with_a_consent_and_access_letters_leaves_nothing
     # The control: the other child's fiche and note still open with the keys left.
     assert any(KEPT.last in t for t in keys.opened(places["referral"]))
     assert any(KEPT.note in t for t in keys.opened(places["parcours"]))
+    assert any(KEPT.message in t for t in keys.opened(places["parcours"]))
+    assert KEPT.message not in places["parcours"]

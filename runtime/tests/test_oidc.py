@@ -4,6 +4,7 @@ mapping, algorithm confusion, and the guardian role kept off staff routes."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -109,7 +110,8 @@ def provider() -> Iterator[Provider]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the serving loop's next poll: 0.5 s by default, at every teardown.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield state
@@ -119,10 +121,14 @@ def provider() -> Iterator[Provider]:
         thread.join()
 
 
+# One key per kid for the whole module: generating an RSA key costs up to a tenth of a second,
+# and no test needs two different keys under one kid.
+@functools.cache
 def rsa(kid: str) -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig"})
 
 
+@functools.cache
 def ec(kid: str) -> ECKey:
     return ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig"})
 

@@ -23,14 +23,45 @@ from .helpers import FakeApis
 WEB = "http://web.test"
 IDP = "http://127.0.0.1:8010"
 FEED = {"items": [], "unread": 0, "limit": 100, "offset": 0}
+ACCESS_TOKEN_S = 5 * 60
+IDLE_S = 10 * 60
+
+
+class Clock:
+    """The wall clock the web pages, the provider and Authlib read (``time.time``), moved by
+    the test instead of slept through."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return REAL_TIME() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+REAL_TIME = time.time
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(time, "time", clock)
+    return clock
 
 
 @pytest.fixture
 def idp(tmp_path: Path) -> TestClient:
     generate_signing_key(tmp_path)
-    # 1.2 s access tokens: a page seen after that has only the refresh token to go on.
+    # 5 min access tokens, shorter than the 10 min idle timeout: a page seen after them has
+    # only the refresh token to go on.
     settings = DevIdpSettings(
-        env="test", issuer=IDP, web_url=WEB, keys_dir=tmp_path, access_token_minutes=0.02
+        env="test",
+        issuer=IDP,
+        web_url=WEB,
+        keys_dir=tmp_path,
+        access_token_minutes=ACCESS_TOKEN_S / 60,
     )
     return TestClient(create_idp(settings), base_url=IDP, follow_redirects=False)
 
@@ -40,7 +71,7 @@ def web(idp: TestClient, apis: FakeApis) -> Iterator[TestClient]:
     settings = WebSettings(
         env="test",
         session_secret="test-session-secret",
-        session_idle_minutes=1,
+        session_idle_minutes=IDLE_S // 60,
         oidc_discovery_url=f"{IDP}/.well-known/openid-configuration",
         notifications_url="http://notifications.invalid",
     )
@@ -67,12 +98,15 @@ def bearer_of_last_call(apis: FakeApis) -> str:
 
 
 def test_a_page_seen_after_the_access_token_expired_renews_it_with_the_refresh_token(
-    web: TestClient, idp: TestClient, apis: FakeApis
+    web: TestClient, idp: TestClient, apis: FakeApis, clock: Clock
 ) -> None:
     sign_in(web, idp, "directrice-demo")
     assert web.get("/notifications").status_code == 200
     first = bearer_of_last_call(apis)
-    time.sleep(1.5)  # the access token is now past its end
+    clock.advance(60)  # still fresh: no renewal
+    assert web.get("/notifications").status_code == 200
+    assert bearer_of_last_call(apis) == first
+    clock.advance(ACCESS_TOKEN_S)  # the access token is now past its end
     page = web.get("/notifications")
     assert page.status_code == 200
     assert "Mme Durand" in page.text
@@ -82,12 +116,12 @@ def test_a_page_seen_after_the_access_token_expired_renews_it_with_the_refresh_t
 
 
 def test_without_a_refresh_token_the_session_ends_with_the_access_token(
-    web: TestClient, idp: TestClient, apis: FakeApis
+    web: TestClient, idp: TestClient, apis: FakeApis, clock: Clock
 ) -> None:
     sign_in(web, idp, "directrice-demo")
     # The provider forgets every refresh token (as after a restart): renewal is refused.
     idp.app.state.server.refresh_tokens.clear()
-    time.sleep(1.5)
+    clock.advance(ACCESS_TOKEN_S + 1)
     response = web.get("/notifications")
     assert response.status_code == 303
     assert response.headers["location"] == "/connexion?suite=%2Fnotifications"
@@ -95,11 +129,10 @@ def test_without_a_refresh_token_the_session_ends_with_the_access_token(
 
 
 def test_a_session_idle_longer_than_the_timeout_ends_even_with_a_refresh_token(
-    web: TestClient, idp: TestClient, apis: FakeApis, monkeypatch: pytest.MonkeyPatch
+    web: TestClient, idp: TestClient, apis: FakeApis, clock: Clock
 ) -> None:
     sign_in(web, idp, "directrice-demo")
-    later = time.time() + 61  # the idle timeout is one minute here
-    monkeypatch.setattr(time, "time", lambda: later)
+    clock.advance(IDLE_S + 1)
     response = web.get("/notifications")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/connexion?suite=")
@@ -107,10 +140,10 @@ def test_a_session_idle_longer_than_the_timeout_ends_even_with_a_refresh_token(
 
 
 def test_the_home_page_after_the_access_token_expired_still_knows_the_person(
-    web: TestClient, idp: TestClient, apis: FakeApis
+    web: TestClient, idp: TestClient, apis: FakeApis, clock: Clock
 ) -> None:
     sign_in(web, idp, "cmpp-demo")
-    time.sleep(1.5)
+    clock.advance(ACCESS_TOKEN_S + 1)
     home = web.get("/")
     assert "Dr Roussel" in home.text
     assert "Se déconnecter" in home.text

@@ -4,7 +4,8 @@ strict: unknown fields refused), the Prometheus Operator's kinds against its CRD
 from __future__ import annotations
 
 import copy
-from functools import cache
+from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,24 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-@cache
-def operator_schema(kind: str) -> dict[str, Any]:
-    """The CRD model's JSON schema, made strict: an object refuses fields it does not know."""
-    from cloudcoil.models.prometheus_operator import v1
+def model_schema(kind: str, cache: pytest.Cache | None) -> dict[str, Any]:
+    """The CRD model's JSON schema. Importing the models builds some 4,000 pydantic classes
+    (2.5 s of CPU), so the schema is kept in pytest's cache under the versions it comes from."""
+    key = "relais/operator-schema/{}/{}/{}".format(
+        version("cloudcoil-models-prometheus-operator"), version("pydantic"), kind
+    )
+    schema: dict[str, Any] | None = cache.get(key, None) if cache else None
+    if schema is None:
+        from cloudcoil.models.prometheus_operator import v1
 
-    schema: dict[str, Any] = getattr(v1, kind).model_json_schema(by_alias=True)
+        schema = getattr(v1, kind).model_json_schema(by_alias=True)
+        if cache:
+            cache.set(key, schema)
+    return schema
+
+
+def strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema made strict: an object refuses fields it does not know."""
 
     def forbid_unknown(node: Any) -> None:
         if isinstance(node, dict):
@@ -45,22 +58,36 @@ def operator_schema(kind: str) -> dict[str, Any]:
             for value in node:
                 forbid_unknown(value)
 
+    schema = copy.deepcopy(schema)
     forbid_unknown(schema)
     return schema
 
 
-def validate(doc: dict[str, Any]) -> None:
-    if doc["apiVersion"] == OPERATOR_API:
-        # Not jsonschema.validate: it checks the schema first, and one Go pattern of the
-        # CRD ('^(?i)(abort|warn)?$') is not a Python regex.
-        jsonschema.Draft202012Validator(operator_schema(doc["kind"])).validate(doc)
-    else:
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+Validate = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(scope="module")
+def validate(pytestconfig: pytest.Config) -> Validate:
+    cache = getattr(pytestconfig, "cache", None)  # None under -p no:cacheprovider
+    operator: dict[str, jsonschema.Draft202012Validator] = {}
+
+    def validate(doc: dict[str, Any]) -> None:
+        if doc["apiVersion"] == OPERATOR_API:
+            kind = doc["kind"]
+            if kind not in operator:
+                # Not jsonschema.validate: it checks the schema first, and one Go pattern of
+                # the CRD ('^(?i)(abort|warn)?$') is not a Python regex.
+                operator[kind] = jsonschema.Draft202012Validator(strict(model_schema(kind, cache)))
+            operator[kind].validate(doc)
+        else:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+    return validate
 
 
 @pytest.mark.parametrize("path", manifests(), ids=lambda p: str(p.relative_to(K8S)))
 def test_every_manifest_validates_against_the_kubernetes_and_operator_schemas(
-    path: Path,
+    path: Path, validate: Validate
 ) -> None:
     docs = documents(path)
     assert docs
@@ -77,7 +104,9 @@ def test_every_manifest_validates_against_the_kubernetes_and_operator_schemas(
         ("PrometheusRule", ["spec", "groups", 0, "rules", 0, "expresion"], "up == 0"),
     ],
 )
-def test_a_misspelt_field_is_refused(kind: str, path: list[Any], value: Any) -> None:
+def test_a_misspelt_field_is_refused(
+    kind: str, path: list[Any], value: Any, validate: Validate
+) -> None:
     [doc] = [d for p in manifests() for d in documents(p) if d["kind"] == kind][:1]
     broken = copy.deepcopy(doc)
     node: Any = broken

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from sse_starlette.sse import EventSourceResponse
 from typer.testing import CliRunner
 
+from relais_runtime import cli_openapi
 from relais_runtime.app import build_app
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.bodies import Body
@@ -108,7 +109,9 @@ def test_csv_and_event_streams_are_documented_as_what_they_are(tmp_path: Path) -
     assert list(stream) == ["text/event-stream"]
 
 
-def test_the_check_fails_on_a_stale_document_and_says_how_to_regenerate(tmp_path: Path) -> None:
+def test_the_check_fails_on_a_stale_document_and_says_how_to_regenerate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "openapi"
     runner = CliRunner()
     exported = runner.invoke(relais_cli, ["openapi", "export", "--out", str(out)])
@@ -117,6 +120,10 @@ def test_the_check_fails_on_a_stale_document_and_says_how_to_regenerate(tmp_path
         "notifications.json", "parcours.json", "referral.json", "reporting.json"
     ]  # fmt: skip
     assert runner.invoke(relais_cli, ["openapi", "check", "--out", str(out)]).exit_code == 0
+    # The check has just rendered the four documents again and found the files equal: the
+    # last check compares with those files instead of a third render (0.7 s of CPU).
+    rendered = {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()}
+    monkeypatch.setattr(cli_openapi, "render", lambda: dict(rendered))
 
     referral = out / "referral.json"
     stale = json.loads(referral.read_text())

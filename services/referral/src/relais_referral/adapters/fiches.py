@@ -28,19 +28,21 @@ Row = Mapping[str, Any] | asyncpg.Record
 
 
 async def child_key(
-    conn: Conn, keys: ReferralKeys, pre_id: str, subject_id: uuid.UUID
+    conn: Conn, keys: ReferralKeys, pre_id: str, subject_id: uuid.UUID, *, new: bool = False
 ) -> tuple[bytes, str]:
     """The child's wrapped data key and the store key that wrapped it; made on first use.
 
     Two submissions for a new child at once: both insert, one wins (the primary key),
-    the other reads the winner's key.
+    the other reads the winner's key. ``new``: the subject was created in this
+    transaction, so it has no key yet: no look first (one round trip less).
     """
     select = (
         "SELECT wrapped_key, master_kid FROM subject_keys WHERE pre_id = $1 AND subject_id = $2"
     )
-    row = await conn.fetchrow(select, pre_id, subject_id)
-    if row is not None:
-        return row["wrapped_key"], row["master_kid"]
+    if not new:
+        row = await conn.fetchrow(select, pre_id, subject_id)
+        if row is not None:
+            return row["wrapped_key"], row["master_kid"]
     vault = keys.vault(pre_id)
     wrapped = vault.new_data_key(subject_id)
     inserted = await conn.fetchval(
@@ -66,9 +68,11 @@ async def seal_fiche(
     subject_id: uuid.UUID,
     referral_id: uuid.UUID,
     content: dict[str, Any],
+    new_child: bool = False,
 ) -> bytes:
-    """The fiche encrypted under the child's key (the key is made if the child is new)."""
-    wrapped, master_kid = await child_key(conn, keys, pre_id, subject_id)
+    """The fiche encrypted under the child's key (the key is made if the child is new;
+    ``new_child``: its subject was created in this transaction)."""
+    wrapped, master_kid = await child_key(conn, keys, pre_id, subject_id, new=new_child)
     payload = {"referral_id": str(referral_id), "content": content}
     return keys.vault(pre_id).encrypt(wrapped, subject_id, payload, master_kid=master_kid)
 

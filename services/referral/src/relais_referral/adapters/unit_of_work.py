@@ -104,6 +104,7 @@ class PgReferrals:
             subject_id=referral.subject_id,
             referral_id=referral.referral_id,
             content=referral.content,
+            new_child=not referral.known_subject,
         )
         await repository.insert_referral(
             self.conn,

@@ -272,3 +272,39 @@ async def test_the_relay_publishes_each_row_persistent_and_confirmed_with_its_id
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     assert message.timestamp is not None
     assert CloudEvent[ReferralWithdrawn].model_validate_json(message.body).id == event.id
+
+
+async def test_a_backlog_reaches_the_broker_in_the_order_it_was_written(
+    database_dsn: str, amqp_url: str, tmp_path: Path
+) -> None:
+    # A batch's publishes are pipelined (none waits for the previous one's confirm):
+    # they still leave, and arrive, in the outbox's order, across batches too.
+    queue = await withdrawals_queue(amqp_url)
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    pool = await create_pool(database_dsn, max_size=2)
+    publisher = AmqpPublisher(amqp_url)
+    await publisher.start()
+    relay = OutboxRelay(pool, publisher.publish, dsn=database_dsn, batch_size=50)
+    try:
+        await add_rows(pool, 180)
+        written = [
+            str(r["id"]) for r in await pool.fetch("SELECT id FROM relais_outbox ORDER BY position")
+        ]
+        await relay.start()
+        await until(lambda: outbox_empty(pool))
+        await relay.stop()
+        received: list[str | None] = []
+        connection = await aio_pika.connect(amqp_url)
+        try:
+            channel = await connection.channel()
+            q = await channel.get_queue(queue, ensure=False)
+            while (message := await q.get(fail=False, timeout=5)) is not None:
+                received.append(message.message_id)
+                await message.ack()
+        finally:
+            await connection.close()
+    finally:
+        await relay.stop()
+        await publisher.stop()
+        await pool.close()
+    assert received == written

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -79,6 +81,40 @@ async def withdrawals_queue(amqp_url: str) -> str:
         delivery_limit=5,
     )
     return queue
+
+
+@contextlib.asynccontextmanager
+async def relay_to_broker(
+    database_dsn: str, amqp_url: str, tmp_path: Path, **relay_options: Any
+) -> AsyncIterator[tuple[str, asyncpg.Pool, OutboxRelay]]:
+    """A relay (not started) publishing through ``AmqpPublisher`` to a queue of its own."""
+    queue = await withdrawals_queue(amqp_url)
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    pool = await create_pool(database_dsn, max_size=2)
+    publisher = AmqpPublisher(amqp_url)
+    await publisher.start()
+    relay = OutboxRelay(pool, publisher.publish, dsn=database_dsn, **relay_options)
+    try:
+        yield queue, pool, relay
+    finally:
+        await relay.stop()
+        await publisher.stop()
+        await pool.close()
+
+
+async def take_all(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message waiting in ``queue``, in order (acknowledged)."""
+    taken = []
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=False)
+        while (message := await q.get(fail=False, timeout=5)) is not None:
+            taken.append(message)
+            await message.ack()
+    finally:
+        await connection.close()
+    return taken
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
@@ -224,14 +260,12 @@ async def test_a_database_outage_is_logged_when_it_starts_while_it_lasts_and_whe
 async def test_the_relay_publishes_each_row_persistent_and_confirmed_with_its_ids(
     database_dsn: str, amqp_url: str, tmp_path: Path
 ) -> None:
-    queue = await withdrawals_queue(amqp_url)
-    await prepare_database(database_dsn, "testsvc", tmp_path)
-    pool = await create_pool(database_dsn, max_size=2)
-    publisher = AmqpPublisher(amqp_url)
-    await publisher.start()
-    relay = OutboxRelay(pool, publisher.publish, dsn=database_dsn, poll_interval_s=0.2)
     event = withdrawn_event()
-    try:
+    async with relay_to_broker(database_dsn, amqp_url, tmp_path, poll_interval_s=0.2) as (
+        queue,
+        pool,
+        relay,
+    ):
         async with pool.acquire() as conn:
             await outbox.add(conn, event)
             # Nothing is bound to this routing key: the broker returns it, the row stays.
@@ -253,19 +287,7 @@ async def test_the_relay_publishes_each_row_persistent_and_confirmed_with_its_id
         assert left["attempts"] >= 1
         assert "NO_ROUTE" in left["last_error"]
 
-        connection = await aio_pika.connect(amqp_url)
-        try:
-            channel = await connection.channel()
-            q = await channel.get_queue(queue, ensure=False)
-            message = await q.get(timeout=5)
-            assert message is not None
-            await message.ack()
-        finally:
-            await connection.close()
-    finally:
-        await relay.stop()
-        await publisher.stop()
-        await pool.close()
+        [message] = await take_all(amqp_url, queue)
     assert message.message_id == str(event.id)
     assert message.correlation_id == event.correlationid
     assert message.content_type == CLOUDEVENTS_CONTENT_TYPE
@@ -279,13 +301,11 @@ async def test_a_backlog_reaches_the_broker_in_the_order_it_was_written(
 ) -> None:
     # A batch's publishes are pipelined (none waits for the previous one's confirm):
     # they still leave, and arrive, in the outbox's order, across batches too.
-    queue = await withdrawals_queue(amqp_url)
-    await prepare_database(database_dsn, "testsvc", tmp_path)
-    pool = await create_pool(database_dsn, max_size=2)
-    publisher = AmqpPublisher(amqp_url)
-    await publisher.start()
-    relay = OutboxRelay(pool, publisher.publish, dsn=database_dsn, batch_size=50)
-    try:
+    async with relay_to_broker(database_dsn, amqp_url, tmp_path, batch_size=50) as (
+        queue,
+        pool,
+        relay,
+    ):
         await add_rows(pool, 180)
         written = [
             str(r["id"]) for r in await pool.fetch("SELECT id FROM relais_outbox ORDER BY position")
@@ -293,18 +313,5 @@ async def test_a_backlog_reaches_the_broker_in_the_order_it_was_written(
         await relay.start()
         await until(lambda: outbox_empty(pool))
         await relay.stop()
-        received: list[str | None] = []
-        connection = await aio_pika.connect(amqp_url)
-        try:
-            channel = await connection.channel()
-            q = await channel.get_queue(queue, ensure=False)
-            while (message := await q.get(fail=False, timeout=5)) is not None:
-                received.append(message.message_id)
-                await message.ack()
-        finally:
-            await connection.close()
-    finally:
-        await relay.stop()
-        await publisher.stop()
-        await pool.close()
+        received = [m.message_id for m in await take_all(amqp_url, queue)]
     assert received == written

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_contracts.types import ReferralStatus
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdrawn
 from relais_runtime import outbox
-from relais_runtime.consumer import ParkingNotice, PermanentError, Tx
+from relais_runtime.consumer import EventConsumer, ParkingNotice, PermanentError, Tx
 from relais_runtime.db import Conn
 from relais_runtime.parking import ParkingLot
 from relais_runtime.runtime import ServiceRuntime
@@ -681,3 +681,128 @@ async def test_database_outage_outlasting_the_retries_parks_nothing(
     await eventually(handled, timeout=20)
     assert len(attempts) == 11
     assert await ParkingLot(amqp_url).browse(queue_name) == []
+
+
+async def publish_many(amqp_url: str, events: list[CloudEvent[Any]]) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        e.model_dump_json().encode(),
+                        message_id=str(e.id),
+                        content_type=CLOUDEVENTS_CONTENT_TYPE,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=e.routing_key(),
+                    mandatory=True,
+                )
+                for e in events
+            )
+        )
+
+
+def record_batches(
+    runtime: ServiceRuntime,
+    queue: str,
+    batches: list[list[str]],
+    *,
+    hold_first: asyncio.Event | None = None,
+    poison: str = "",
+) -> None:
+    consumer = runtime.consumer(queue, prefetch=64)
+
+    @consumer.handles_batches
+    async def on_events(txs: Sequence[Tx]) -> None:
+        ids = [str(tx.incoming.id) for tx in txs]
+        batches.append(ids)
+        if hold_first is not None and len(batches) == 1:
+            await hold_first.wait()
+        for tx in txs:
+            if str(tx.incoming.id) == poison:
+                raise PermanentError("unknown_institution")
+            await tx.conn.execute(
+                "INSERT INTO effects (message_id, queue) VALUES ($1, $2)",
+                str(tx.incoming.id),
+                queue,
+            )
+
+
+def held(batches: list[list[str]]) -> Callable[[], Awaitable[bool]]:
+    async def first_batch_in_hand() -> bool:
+        return len(batches) == 1
+
+    return first_batch_in_hand
+
+
+def waiting(consumer: EventConsumer, count: int) -> Callable[[], Awaitable[bool]]:
+    async def gathered() -> bool:
+        return consumer.batcher is not None and consumer.batcher.waiting == count
+
+    return gathered
+
+
+async def test_messages_gathered_while_a_batch_is_handled_commit_together_and_once_each(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+    record_batches(runtime, queue_name, batches, hold_first=release)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    consumer = runtime.consumer(queue_name)
+    assert consumer.batcher is not None
+    assert consumer.batcher.max_size == 32  # half the prefetch: the next batch gathers meanwhile
+    first = envelope()
+    await publish_many(amqp_url, [first])
+    await eventually(held(batches))
+    rest = [envelope() for _ in range(20)]
+    await publish_many(amqp_url, [*rest, rest[3], rest[7]])  # two delivered twice
+    await eventually(waiting(consumer, 22))
+    release.set()
+
+    async def all_seen() -> bool:
+        return len(await effects(runtime)) == 21
+
+    await eventually(all_seen)
+    await asyncio.sleep(0.3)
+    assert sorted(await effects(runtime)) == sorted(str(e.id) for e in [first, *rest])
+    assert batches == [[str(first.id)], [str(e.id) for e in rest]]
+
+
+async def test_a_poison_message_in_a_batch_is_parked_alone_and_its_batch_mates_take_effect(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+    events = [envelope() for _ in range(10)]
+    poison = str(events[4].id)
+    record_batches(runtime, queue_name, batches, hold_first=release, poison=poison)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    consumer = runtime.consumer(queue_name)
+    await publish_many(amqp_url, [envelope()])
+    await eventually(held(batches))
+    await publish_many(amqp_url, events)
+    await eventually(waiting(consumer, 10))
+    release.set()
+    lot = ParkingLot(amqp_url)
+
+    async def parked() -> bool:
+        return len(await lot.browse(queue_name)) == 1
+
+    await eventually(parked)
+    [message] = await lot.browse(queue_name)
+    assert (message.message_id, message.reason) == (poison, "unknown_institution")
+
+    async def mates_done() -> bool:
+        return len(await effects(runtime)) == 10
+
+    await eventually(mates_done)
+    assert poison not in await effects(runtime)
+    # The failed batch of ten, then each of its messages alone.
+    assert batches[1] == [str(e.id) for e in events]
+    assert sorted(b[0] for b in batches[2:]) == sorted(str(e.id) for e in events)

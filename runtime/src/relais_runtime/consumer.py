@@ -18,6 +18,10 @@ What happens to a message:
 The message is acked only after its transaction committed (or after its copy was
 confirmed by the broker in the delay or parking queue).
 
+A consumer registered with ``handles_batches`` handles the messages gathered within its
+prefetch window in one transaction (``batching.py``, docs/decisions/0021); a batch that
+fails is handled again one message at a time, with the rules above.
+
 A queue whose senders must hear that their message was refused (commands from outside)
 registers ``on_parked``: it runs in its own transaction, once per message id, before the
 message is parked, and may write events to the outbox (``ParkingNotice`` holds codes and
@@ -31,7 +35,7 @@ import hashlib
 import re
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -46,6 +50,7 @@ from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import PARKING_EXCHANGE, RETRY_EXCHANGE, delay_name
 from relais_runtime import inbox, tracing
+from relais_runtime.batching import Batcher, BatchFailed, Pending
 from relais_runtime.db import Conn
 from relais_runtime.logging import mask_text
 from relais_runtime.uow import UnitOfWork
@@ -105,6 +110,9 @@ class Tx(UnitOfWork):
 
 
 Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]
+#: Handles new messages together: one ``Tx`` each, all on the same connection and
+#: transaction (``tx.incoming`` is the message, ``data`` left as a dict).
+BatchHandler = Callable[[Sequence[Tx]], Awaitable[None]]
 ParkedHook = Callable[[ParkingNotice, Conn], Awaitable[None]]
 
 
@@ -136,6 +144,7 @@ class EventConsumer:
         on_outcome: Callable[[str, Outcome, float], None] | None = None,
     ) -> None:
         self.queue = queue
+        self.prefetch = prefetch
         self._broker = broker
         self._pool_getter = pool_getter
         self._source = source
@@ -144,6 +153,9 @@ class EventConsumer:
         self._routes: dict[str, _Route[Any]] = {}
         self._fallback: Handler | None = None
         self._on_parked: ParkedHook | None = None
+        #: Set by ``handles_batches``.
+        self.batcher: Batcher | None = None
+        self._batch_handler: BatchHandler | None = None
         self._on_outcome = on_outcome
         #: Awaited before each message is taken in hand (before its transaction): intake
         #: queues wait there while the service is behind (ServiceRuntime.wait_for_intake).
@@ -181,6 +193,8 @@ class EventConsumer:
 
     def handles(self, model: type[M]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
+            if self.batcher is not None:
+                raise ValueError(f"{self.queue}: handled in batches, no per-type handler")
             self._routes[model.ce_type()] = _Route(model, handler)
             return handler
 
@@ -189,6 +203,27 @@ class EventConsumer:
     def handles_any(self, handler: Handler) -> Handler:
         """Handle every type not registered explicitly (``data`` left as a dict)."""
         self._fallback = handler
+        return handler
+
+    def handles_batches(
+        self, handler: BatchHandler, *, max_size: int | None = None, linger_s: float = 0.005
+    ) -> BatchHandler:
+        """Handle every type in batches of up to ``max_size`` messages per transaction.
+
+        ``max_size`` defaults to half the prefetch, so the next batch gathers while one is
+        handled. The handler must give each message the effect it would have alone (a
+        batch that fails is handled again one message at a time, through ``[tx]``).
+        """
+        if self._routes:
+            raise ValueError(f"{self.queue}: batches take every type, no per-type handler")
+        size = max_size or max(1, self.prefetch // 2)
+
+        async def one(event: CloudEvent[Any], tx: Tx) -> None:
+            await handler([tx])
+
+        self._fallback = one
+        self._batch_handler = handler
+        self.batcher = Batcher(self._handle_batch, max_size=size, linger_s=linger_s)
         return handler
 
     def on_parked(self, hook: ParkedHook) -> ParkedHook:
@@ -230,7 +265,11 @@ class EventConsumer:
             traceparent=event.traceparent,
             tracestate=event.tracestate,
         ) as span:
-            outcome = await self._attempt(message, event, route)
+            outcome = None
+            if self.batcher is not None:
+                outcome = await self._in_batch(message, event)
+            if outcome is None:
+                outcome = await self._attempt(message, event, route)
             span.set_attribute("relais.outcome", outcome.status)
             return outcome
 
@@ -255,6 +294,33 @@ class EventConsumer:
             await message.ack()
             return Outcome("ok" if handled else "duplicate")
         return await self._retry_later(message, last_error, outage=outage)
+
+    async def _in_batch(self, message: RabbitMessage, event: CloudEvent[Any]) -> Outcome | None:
+        """Handle ``event`` in the next batch; None if that batch failed (then alone)."""
+        assert self.batcher is not None
+        try:
+            handled = await self.batcher.submit(event, _origin(message)[1])
+        except BatchFailed:
+            return None
+        await message.ack()
+        return Outcome("ok" if handled else "duplicate")
+
+    async def _handle_batch(self, batch: Sequence[Pending]) -> list[bool]:
+        async with self._pool_getter().acquire() as conn, conn.transaction():
+            fresh = await inbox.claim_many(conn, self.queue, [str(p.event.id) for p in batch])
+            results: list[bool] = []
+            txs: list[Tx] = []
+            for pending in batch:
+                message_id = str(pending.event.id)
+                new = message_id in fresh
+                fresh.discard(message_id)  # the same id twice in one batch: once
+                results.append(new)
+                if new:
+                    txs.append(Tx(conn, pending.event, self._source, pending.routing_key))
+            if txs:
+                assert self._batch_handler is not None
+                await self._batch_handler(txs)
+            return results
 
     def _parse(self, body: bytes) -> tuple[CloudEvent[Any], _Route[Any]]:
         try:

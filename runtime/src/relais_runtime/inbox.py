@@ -21,6 +21,20 @@ async def claim(conn: Conn, consumer: str, message_id: str) -> bool:
     return bool(inserted)
 
 
+async def claim_many(conn: Conn, consumer: str, message_ids: list[str]) -> set[str]:
+    """``claim`` for several messages in one statement: the ids that were not yet handled.
+
+    Claimed in sorted order, so two transactions claiming the same ids never deadlock.
+    """
+    rows = await conn.fetch(
+        "INSERT INTO relais_inbox (consumer, message_id) SELECT $1, unnest($2::text[]) "
+        "ON CONFLICT DO NOTHING RETURNING message_id",
+        consumer,
+        sorted(message_ids),
+    )
+    return {r[0] for r in rows}
+
+
 async def prune(conn: Conn, older_than_days: int) -> int:
     """Forget handled ids older than the broker could still redeliver (keeps the table small)."""
     result: str = await conn.execute(

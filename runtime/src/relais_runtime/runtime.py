@@ -91,7 +91,9 @@ class ServiceRuntime:
             raise RuntimeError("the service runtime is not started")
         return self._pool
 
-    def consumer(self, queue: str) -> EventConsumer:
+    def consumer(self, queue: str, *, prefetch: int | None = None) -> EventConsumer:
+        """The consumer of ``queue`` (created on first call, with ``prefetch`` or the
+        settings' ``prefetch``: a consumer in batches wants a larger window)."""
         if queue not in self.queue_names:
             raise ValueError(f"queue {queue!r} is not declared for service {self.service!r}")
         if queue not in self.consumers:
@@ -100,7 +102,7 @@ class ServiceRuntime:
                 pool_getter=lambda: self.pool,
                 queue=queue,
                 source=self.source,
-                prefetch=self.settings.prefetch,
+                prefetch=prefetch or self.settings.prefetch,
                 immediate_attempts=self.settings.immediate_attempts,
                 retry_delays_ms=self.settings.retry_delays_ms,
                 on_outcome=self._record_outcome,

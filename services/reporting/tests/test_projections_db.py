@@ -19,7 +19,7 @@ from relais_contracts.v1.parcours import SubjectErased
 from relais_reporting import demo
 from relais_reporting.adapters import store
 from relais_reporting.domain import facts
-from relais_reporting.service.project import logged, record_event
+from relais_reporting.service.project import logged, record_event, record_events
 from relais_reporting.service.rebuild import rebuild
 from relais_reporting.service.report import build_report
 from relais_runtime.consumer import Tx
@@ -60,6 +60,40 @@ async def test_live_projections_survive_duplicates_and_reordering_and_equal_a_re
         read, written = await rebuild(conn)
         assert (read, written) == (len(events), len(live))
         assert await store.load_facts(conn, [PRE, OTHER]) == live
+
+
+async def consume_in_batches(pool: asyncpg.Pool, events: list[Any], seed: int) -> None:
+    """As the consumer does: random runs of messages, each run in one transaction."""
+    sizes = random.Random(seed)
+    start = 0
+    while start < len(events):
+        end = start + sizes.randint(1, 60)
+        async with pool.acquire() as conn, conn.transaction():
+            await record_events([Tx(conn, e, "/relais/reporting") for e in events[start:end]])
+        start = end
+
+
+async def test_events_folded_in_concurrent_batches_give_the_documents_of_one_by_one_and_a_rebuild(
+    pool: asyncpg.Pool,
+) -> None:
+    events = demo.school_year(PRE, 2025, 150, seed=21) + demo.school_year(OTHER, 2025, 40, seed=22)
+    delivered = events + random.Random(7).sample(events, 200)  # redeliveries, some in one batch
+    random.Random(8).shuffle(delivered)
+    # Two consumers at once (two replicas): batches sharing documents wait for each other.
+    await asyncio.gather(
+        consume_in_batches(pool, delivered[0::2], seed=1),
+        consume_in_batches(pool, delivered[1::2], seed=2),
+    )
+    async with pool.acquire() as conn:
+        live = await store.load_facts(conn, [PRE, OTHER])
+        assert live == facts.fold_all(logged(e) for e in events)
+        assert await store.count_log(conn) == len(events)
+        figures = await build_report(conn, [PRE], "2025-2026", threshold=1)
+        assert await rebuild(conn) == (len(events), len(live))
+        assert await store.load_facts(conn, [PRE, OTHER]) == live
+        assert (await build_report(conn, [PRE], "2025-2026", threshold=1)).figures == (
+            figures.figures
+        )
 
 
 async def test_the_log_keeps_neither_sealed_identity_nor_free_text(pool: asyncpg.Pool) -> None:

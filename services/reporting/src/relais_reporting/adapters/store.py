@@ -11,52 +11,68 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from relais_reporting.domain.facts import Doc, LoggedEvent, Projections, Target
+from relais_reporting.domain.facts import LoggedEvent, Projections, Target
 from relais_runtime.db import Conn
 
 # data as text, decoded here: cheaper than asyncpg's per-value codec call (measured).
 _LOG_COLUMNS = "type, pre_id, subject, sequence, occurred_at, data::text AS data"
 
 
-async def log_event(conn: Conn, event_id: Any, event: LoggedEvent) -> bool:
-    """Append to the log; False when this event id is already there (a duplicate)."""
-    inserted = await conn.fetchval(
-        "INSERT INTO event_log (id, type, pre_id, subject, sequence, occurred_at, data) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING true",
-        event_id,
-        event.type,
-        event.pre_id,
-        event.subject,
-        event.sequence,
-        event.occurred_at,
-        event.data,
-    )
-    return bool(inserted)
+async def log_events(conn: Conn, events: Sequence[tuple[Any, LoggedEvent]]) -> set[Any]:
+    """Append to the log in one statement; returns the ids newly logged (an id already
+    there is a duplicate, skipped).
 
-
-async def lock_fact(conn: Conn, target: Target) -> Doc:
-    """The fact document of ``target`` (empty if new), locked until the transaction ends.
-
-    Concurrent handlers (prefetch > 1) may fold two events of one aggregate at once: the
-    advisory lock serialises them. One event updates one document, so locks never cross.
+    Rows go in id order: two transactions logging the same ids (a redelivery to another
+    replica) then wait for each other in one order, never in a cycle.
     """
-    kind, key = target
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{kind}:{key}")
-    doc: Doc | None = await conn.fetchval(
-        "SELECT doc FROM fact WHERE kind = $1 AND key = $2", kind, key
+    events = sorted(events, key=lambda item: item[0])
+    rows = await conn.fetch(
+        "INSERT INTO event_log (id, type, pre_id, subject, sequence, occurred_at, data) "
+        "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], "
+        "$6::timestamptz[], $7::text[]::jsonb[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+        [i for i, _ in events],
+        [e.type for _, e in events],
+        [e.pre_id for _, e in events],
+        [e.subject for _, e in events],
+        [e.sequence for _, e in events],
+        [e.occurred_at for _, e in events],
+        [json.dumps(e.data, separators=(",", ":")) for _, e in events],
     )
-    return doc or {}
+    return {r[0] for r in rows}
 
 
-async def save_fact(conn: Conn, target: Target, doc: Doc) -> None:
-    kind, key = target
+async def lock_facts(conn: Conn, targets: Sequence[Target]) -> Projections:
+    """The fact documents of ``targets`` that exist, locked until the transaction ends.
+
+    Concurrent consumers (several replicas) may fold events of one aggregate at once: the
+    advisory locks serialise them, taken in key order so that two batches sharing
+    documents wait for each other instead of deadlocking. Two statements for any number.
+    """
+    names = sorted({f"{kind}:{key}" for kind, key in targets})
     await conn.execute(
-        "INSERT INTO fact (kind, key, pre_id, doc) VALUES ($1, $2, $3, $4) "
+        "SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest($1::text[]) AS n",
+        names,
+    )
+    rows = await conn.fetch(
+        "SELECT f.kind, f.key, f.doc FROM fact f "
+        "JOIN unnest($1::text[], $2::text[]) AS t(kind, key) USING (kind, key)",
+        [kind for kind, _ in targets],
+        [key for _, key in targets],
+    )
+    docs: Projections = {(r[0], r[1]): r[2] for r in rows}
+    return docs
+
+
+async def save_facts(conn: Conn, docs: Projections) -> None:
+    """Write (insert or replace) the fact documents in one statement."""
+    await conn.execute(
+        "INSERT INTO fact (kind, key, pre_id, doc) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[]) "
         "ON CONFLICT (kind, key) DO UPDATE SET doc = EXCLUDED.doc",
-        kind,
-        key,
-        doc["pre_id"],
-        doc,
+        [kind for kind, _ in docs],
+        [key for _, key in docs],
+        [doc["pre_id"] for doc in docs.values()],
+        [json.dumps(doc, separators=(",", ":")) for doc in docs.values()],
     )
 
 

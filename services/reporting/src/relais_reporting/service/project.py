@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +14,7 @@ from relais_reporting.adapters import store
 from relais_reporting.domain import facts
 from relais_reporting.domain.privacy import anonymous_data
 from relais_runtime.consumer import PermanentError, Tx
+from relais_runtime.db import Conn
 
 #: What a compatible (minor) change of a v1 contract makes a strict model refuse
 #: (docs/decisions/0002): a new optional field (``extra_forbidden``) and a new code
@@ -85,17 +87,48 @@ def logged(event: Any) -> facts.LoggedEvent:
 
 
 async def record_event(tx: Tx) -> None:
-    entry = logged(tx.incoming)
-    if not await store.log_event(tx.conn, tx.incoming.id, entry):
-        return  # already logged (and folded) under another message id's delivery
-    if entry.type == facts.SUBJECT_ERASED:
-        await unlink_subject(tx, entry)
+    """Log one event and fold it into its fact document (``record_events`` of one)."""
+    await record_events([tx])
+
+
+async def record_events(txs: Sequence[Tx]) -> None:
+    """Log events and fold them into their fact documents, in their order, in one
+    transaction (the consumer's batch, docs/decisions/0021).
+
+    Each run of events between erasures is logged in one statement and every document it
+    touches is read, folded and written once; an erasure is applied where it stands, as
+    if the events came one by one. A payload a contract refuses raises before any write.
+    """
+    entries = [(tx.incoming.id, logged(tx.incoming), tx) for tx in txs]
+    runs: list[list[tuple[Any, facts.LoggedEvent, Tx]]] = []
+    for item in entries:
+        erasure = item[1].type == facts.SUBJECT_ERASED
+        if erasure or not runs or runs[-1][-1][1].type == facts.SUBJECT_ERASED:
+            runs.append([])
+        runs[-1].append(item)
+    for run in runs:
+        conn = run[0][2].conn
+        new_ids = await store.log_events(conn, [(i, e) for i, e, _ in run])
+        fresh: list[tuple[facts.LoggedEvent, Tx]] = []
+        for event_id, entry, tx in run:
+            if event_id in new_ids:  # else already logged (and folded) by another delivery
+                new_ids.discard(event_id)  # the same event twice in the run: once
+                fresh.append((entry, tx))
+        if run[0][1].type == facts.SUBJECT_ERASED:
+            for entry, tx in fresh:
+                await unlink_subject(tx, entry)
+        else:
+            await _fold(conn, [entry for entry, _ in fresh])
+
+
+async def _fold(conn: Conn, entries: Sequence[facts.LoggedEvent]) -> None:
+    targeted = [(t, e) for e in entries if (t := facts.target_of(e)) is not None]
+    if not targeted:
         return
-    target = facts.target_of(entry)
-    if target is None:
-        return
-    doc = await store.lock_fact(tx.conn, target)
-    await store.save_fact(tx.conn, target, facts.apply(doc, entry))
+    docs = await store.lock_facts(conn, [t for t, _ in targeted])
+    for target, entry in targeted:
+        facts.apply(docs.setdefault(target, {}), entry)
+    await store.save_facts(conn, docs)
 
 
 async def unlink_subject(tx: Tx, entry: facts.LoggedEvent) -> None:
@@ -115,5 +148,4 @@ async def unlink_subject(tx: Tx, entry: facts.LoggedEvent) -> None:
         *await store.handovers_of(tx.conn, entry.pre_id, situations),
     ]
     rewritten = await store.replace_ids(tx.conn, entry.pre_id, {o: str(uuid.uuid4()) for o in old})
-    for target, doc in facts.fold_all(rewritten).items():
-        await store.save_fact(tx.conn, target, doc)
+    await store.save_facts(tx.conn, facts.fold_all(rewritten))

@@ -75,7 +75,8 @@ Fold = Callable[[Doc, LoggedEvent], None]
 
 def _rule(event: LoggedEvent) -> tuple[str, str, Fold] | None:
     # The folds read v1 payloads: a v2 published beside its v1 is ignored until mapped here.
-    return _RULES.get(event.name) if event.type.endswith(".v1") else None
+    # By full type (fr.relais.<name>.v1): one look-up per event, the rebuild's hottest line.
+    return _RULES_BY_TYPE.get(event.type)
 
 
 def target_of(event: LoggedEvent) -> Target | None:
@@ -280,12 +281,14 @@ _RULES: dict[str, tuple[str, str, Fold]] = {
 }
 
 
+_RULES_BY_TYPE = {f"fr.relais.{name}.v1": rule for name, rule in _RULES.items()}
+
 SUBJECT_ERASED = "fr.relais.subject.erased.v1"
 
 #: The types whose payload reporting reads: folded into a document, or the erasure. Any
 #: other type (notifications, a command refused, a type added later) is logged with its
 #: envelope only, so no field that nobody vetted for reporting ever rests in the log.
-READ_TYPES = frozenset({*(f"fr.relais.{name}.v1" for name in _RULES), SUBJECT_ERASED})
+READ_TYPES = frozenset({*_RULES_BY_TYPE, SUBJECT_ERASED})
 
 Projections = dict[Target, Doc]
 

@@ -24,11 +24,14 @@ async def add_item(
     created_at: datetime,
     situation_id: uuid.UUID | None = None,
 ) -> bool:
-    inserted = await conn.fetchval(
+    # One round trip: the NOTIFY that wakes the live streams (delivered at commit) is sent
+    # only when the row was new.
+    inserted = await conn.fetch(
+        "WITH added AS ("
         "INSERT INTO feed_items (id, pre_id, recipient, event_id, kind, title, link, created_at, "
         "situation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "ON CONFLICT (event_id, recipient) DO NOTHING "
-        "RETURNING true",
+        "RETURNING pre_id) SELECT pg_notify('relais_feed', pre_id) FROM added",
         item_id,
         pre_id,
         recipient,
@@ -39,9 +42,6 @@ async def add_item(
         created_at,
         situation_id,
     )
-    if inserted:
-        # Wakes the live streams (delivered at commit).
-        await conn.execute("SELECT pg_notify('relais_feed', $1)", pre_id)
     return bool(inserted)
 
 

@@ -38,6 +38,8 @@ def _environment(language: str) -> jinja2.Environment:
         # Plain text (mail bodies, feed titles): nothing is HTML. Undefined names fail loudly.
         autoescape=False,  # noqa: S701
         undefined=jinja2.StrictUndefined,
+        # Templates ship with the package: no stat of the file at every render.
+        auto_reload=False,
     )
     env.filters.update(
         status_label=labels.status_label,

@@ -345,8 +345,11 @@ class EventConsumer:
         return envelope.model_copy(update={"data": data}), route
 
     async def _handle(self, event: CloudEvent[Any], route: _Route[Any], routing_key: str) -> bool:
-        async with self._pool_getter().acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, self.queue, str(event.id)):
+        async with (
+            self._pool_getter().acquire() as conn,
+            inbox.claimed(conn, self.queue, str(event.id)) as new,
+        ):
+            if not new:
                 return False
             tx = Tx(conn=conn, incoming=event, source=self._source, routing_key=routing_key)
             await route.handler(event, tx)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from relais_runtime.db import Conn
+
+#: Consumer names and message ids that are safe as SQL literals as they are (no quote, no
+#: backslash): queue names, UUIDs, the broker's ids.
+_PLAIN = re.compile(r"[A-Za-z0-9._:#-]{1,200}")
 
 
 async def claim(conn: Conn, consumer: str, message_id: str) -> bool:
@@ -19,6 +27,33 @@ async def claim(conn: Conn, consumer: str, message_id: str) -> bool:
         message_id,
     )
     return bool(inserted)
+
+
+@asynccontextmanager
+async def claimed(conn: Conn, consumer: str, message_id: str) -> AsyncIterator[bool]:
+    """A transaction holding ``claim``'s record: yields whether the message is new, commits
+    when the block ends, rolls back if it raises.
+
+    ``BEGIN`` and the claim go to the server in one round trip (one simple query; the two
+    values are checked to be plain words, so they are written as literals), where
+    ``conn.transaction()`` would send ``BEGIN`` alone first: one round trip less for every
+    message consumed. Inside, ``conn.transaction()`` cannot be used (asyncpg refuses it in
+    a transaction it did not start); handlers never open one (``Tx`` is their unit of work).
+    """
+    if not (_PLAIN.fullmatch(consumer) and _PLAIN.fullmatch(message_id)):
+        async with conn.transaction():
+            yield await claim(conn, consumer, message_id)
+        return
+    try:
+        sql = f"VALUES ('{consumer}', '{message_id}') ON CONFLICT DO NOTHING"  # plain words
+        status = await conn.execute("BEGIN; INSERT INTO relais_inbox (consumer, message_id) " + sql)
+        new = status == "INSERT 0 1"
+        yield new
+    except BaseException:
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
 
 
 async def claim_many(conn: Conn, consumer: str, message_ids: list[str]) -> set[str]:

@@ -103,20 +103,32 @@ async def publish_raw(
     message_id: str | None = None,
     headers: dict[str, Any] | None = None,
 ) -> None:
+    await publish_bodies(amqp_url, [(body, routing_key, message_id, headers)])
+
+
+async def publish_bodies(
+    amqp_url: str, messages: list[tuple[bytes, str, str | None, dict[str, Any] | None]]
+) -> None:
+    """Publish (body, routing key, message id, headers) on one channel, all at once."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await exchange.publish(
-            aio_pika.Message(
-                body,
-                message_id=message_id or uuid.uuid4().hex,
-                content_type=CLOUDEVENTS_CONTENT_TYPE,
-                headers=headers,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=routing_key,
-            mandatory=True,
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        body,
+                        message_id=message_id or uuid.uuid4().hex,
+                        content_type=CLOUDEVENTS_CONTENT_TYPE,
+                        headers=headers,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=routing_key,
+                    mandatory=True,
+                )
+                for body, routing_key, message_id, headers in messages
+            )
         )
 
 
@@ -684,25 +696,10 @@ async def test_database_outage_outlasting_the_retries_parks_nothing(
 
 
 async def publish_many(amqp_url: str, events: list[CloudEvent[Any]]) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await asyncio.gather(
-            *(
-                exchange.publish(
-                    aio_pika.Message(
-                        e.model_dump_json().encode(),
-                        message_id=str(e.id),
-                        content_type=CLOUDEVENTS_CONTENT_TYPE,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=e.routing_key(),
-                    mandatory=True,
-                )
-                for e in events
-            )
-        )
+    await publish_bodies(
+        amqp_url,
+        [(e.model_dump_json().encode(), e.routing_key(), str(e.id), None) for e in events],
+    )
 
 
 def record_batches(

@@ -183,12 +183,26 @@ def test_cross_field_rules_name_the_field_that_breaks_them() -> None:
 
 # --- any partner an administrator may record exports valid HSDS -----------------------------
 
-slugs = st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True)
+# The languages of [a-z0-9][a-z0-9-]{0,20}, [a-z0-9._-]{1,12}@[a-z0-9-]{1,12}\.(fr|org|example)
+# and https://[a-z0-9-]{1,12}\.(fr|org)(/[a-z0-9-]{0,10})?, built from text strategies: drawing
+# them through st.from_regex cost a third of these tests' time.
+ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+slugs = st.builds(str.__add__, st.sampled_from(ALNUM), st.text(ALNUM + "-", max_size=20))
 words = st.text(
     alphabet=st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=30
 ).filter(lambda t: t.strip() != "")
-emails = st.from_regex(r"[a-z0-9._-]{1,12}@[a-z0-9-]{1,12}\.(fr|org|example)", fullmatch=True)
-urls = st.from_regex(r"https://[a-z0-9-]{1,12}\.(fr|org)(/[a-z0-9-]{0,10})?", fullmatch=True)
+emails = st.builds(
+    "{}@{}.{}".format,
+    st.text(ALNUM + "._-", min_size=1, max_size=12),
+    st.text(ALNUM + "-", min_size=1, max_size=12),
+    st.sampled_from(["fr", "org", "example"]),
+)
+urls = st.builds(
+    "https://{}.{}{}".format,
+    st.text(ALNUM + "-", min_size=1, max_size=12),
+    st.sampled_from(["fr", "org"]),
+    st.just("") | st.text(ALNUM + "-", max_size=10).map("/".__add__),
+)
 maybe = st.none().__or__
 
 

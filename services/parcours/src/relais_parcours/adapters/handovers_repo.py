@@ -106,6 +106,25 @@ async def update_handover(
     return version
 
 
+#: A handover as it is shown: with its action's axis and title.
+_VIEW = (
+    "SELECT h.id, h.situation_id, h.action_id, h.partner_id, h.referent_id, h.consent_id, "
+    "h.data_categories, h.status, h.requested_at, h.response_due_on, h.responded_at, "
+    "h.decline_reason, h.expected_start_on, h.starts_on, h.outcome, h.ended_at, "
+    "h.cancel_reason, a.axis, a.title AS action_title "
+    "FROM handovers h JOIN plan_actions a ON a.id = h.action_id "
+)
+
+
+async def handover_view(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> asyncpg.Record | None:
+    """One handover as :func:`list_handovers` shows it, by id."""
+    return await conn.fetchrow(
+        _VIEW + "WHERE h.pre_id = $1 AND h.id = $2",
+        pre_id,
+        handover_id,
+    )
+
+
 async def list_handovers(
     conn: Conn,
     pre_id: str,
@@ -118,12 +137,8 @@ async def list_handovers(
     referent_id: uuid.UUID | None = None,
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT h.id, h.situation_id, h.action_id, h.partner_id, h.referent_id, h.consent_id, "
-        "h.data_categories, h.status, h.requested_at, h.response_due_on, h.responded_at, "
-        "h.decline_reason, h.expected_start_on, h.starts_on, h.outcome, h.ended_at, "
-        "h.cancel_reason, a.axis, a.title AS action_title "
-        "FROM handovers h JOIN plan_actions a ON a.id = h.action_id "
-        "WHERE h.pre_id = $1 AND ($2::text IS NULL OR h.partner_id = $2) "
+        _VIEW  # noqa: S608 - constant
+        + "WHERE h.pre_id = $1 AND ($2::text IS NULL OR h.partner_id = $2) "
         "AND ($3::uuid IS NULL OR h.situation_id = $3) AND ($4::text IS NULL OR h.status = $4) "
         "AND ($7::uuid IS NULL OR h.situation_id IN "
         "(SELECT id FROM situations WHERE referent_id = $7)) "

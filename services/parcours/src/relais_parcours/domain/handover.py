@@ -121,3 +121,23 @@ def partner_accepted(status: str) -> bool:
     """Whether the partner said yes: its sheet (identity, reasons, the référent's message,
     the data shared) opens then; before, it reads the action and its axis only."""
     return status in ACCEPTED
+
+
+#: What a partner no longer reads once its handover ended by consent (see ADR 0006).
+CONTENT_FIELDS = frozenset({"action_id", "axis", "action_title", "referent_id", "data_categories"})
+#: What a partner reads only once it accepted: before, the action and its axis.
+AFTER_ACCEPTANCE_FIELDS = frozenset({"referent_id", "data_categories"})
+
+
+def withheld_from_partner(status: str, content_visible: bool) -> frozenset[str]:
+    """The fields of a handover its partner may not read (the PRE's team reads them all).
+
+    Never the situation (a partner knows the handover, not the PRE's file); nothing of
+    what it is about once :func:`partner_sees_content` says no; the référent and the data
+    shared only once it accepted (:func:`partner_accepted`).
+    """
+    if not content_visible:
+        return frozenset({"situation_id"}) | CONTENT_FIELDS
+    if not partner_accepted(status):
+        return frozenset({"situation_id"}) | AFTER_ACCEPTANCE_FIELDS
+    return frozenset({"situation_id"})

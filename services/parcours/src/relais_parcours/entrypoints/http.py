@@ -9,27 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from relais_parcours.adapters import consents_repo, handovers_repo, referents_repo, situations_repo
-from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Ctx
-from relais_parcours.domain.situation import duration_warning
 from relais_parcours.entrypoints.validation import Offset
-from relais_parcours.service import access, access_log, tenancy
-from relais_parcours.service.dates import pre_day
+from relais_parcours.service import situation_reads
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
-
-
-def duration_warnings(
-    started_on: date | None, closed_at: datetime | None, max_months: int, ctx: Any
-) -> list[str]:
-    if started_on is None or closed_at is not None:
-        return []
-    today = pre_day(ctx)
-    warning = duration_warning(started_on, today, max_months)
-    return [warning] if warning else []
 
 
 Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
@@ -112,21 +98,9 @@ async def list_situations(
     offset: Offset = 0,
 ) -> SituationPage:
     """Coordinators see every situation of their PRE; a référent sees their own."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        mine = await access.scope_referent(conn, who)
-        rows = await situations_repo.list_situations(
-            conn, who.pre, stage=stage, referent_id=mine, limit=limit, offset=offset
-        )
-        limits = await referents_repo.pre_limits(conn, who.pre)
-    max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
+    found = await situation_reads.inbox(runtime, ctx, who, stage=stage, limit=limit, offset=offset)
     return SituationPage(
-        items=[
-            SituationSummary(
-                **_summary_fields(r),
-                warnings=duration_warnings(r["started_on"], r["closed_at"], max_months, ctx),
-            )
-            for r in rows
-        ],
+        items=[SituationSummary(**_summary_fields(s.row), warnings=s.warnings) for s in found],
         limit=limit,
         offset=offset,
     )
@@ -139,48 +113,16 @@ async def get_situation(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> SituationDetail:
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await access.situation_for(conn, who, situation_id)
-        referrals = await situations_repo.referral_identities(conn, who.pre, situation_id)
-        limits = await referents_repo.pre_limits(conn, who.pre)
-        consent = await consents_repo.active_consent(conn, who.pre, situation_id)
-        handovers = await handovers_repo.open_handovers(conn, who.pre, situation_id)
-        # Recorded before anything is decrypted: no line, no identity (503).
-        readable = any(r["identity_enc"] is not None for r in referrals)
-        await access_log.read(
-            conn,
-            who,
-            "situation",
-            situation_id,
-            situation_id,
-            ("situation", "consent", *(access_log.IDENTITY_GROUPS if readable else ())),
-            access_log.TEAM_FOLLOW_UP,
-        )
-    identities = []
-    for r in referrals:
-        identity = None
-        if r["wrapped_key"] is not None and r["identity_enc"] is not None:
-            try:
-                identity = ctx.vault.decrypt(r["wrapped_key"], row["subject_id"], r["identity_enc"])
-            except IdentityUnreadableError:
-                identity = None
-        identities.append(
-            ReferralIdentity(
-                referral_id=r["referral_id"],
-                institution_id=r["institution_id"],
-                received_at=r["received_at"],
-                identity=identity,
-            )
-        )
-    max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
+    found = await situation_reads.situation_file(runtime, ctx, who, situation_id)
+    row = found.row
     return SituationDetail(
         **_summary_fields(row),
         plan_version=row["plan_version"],
         exit_reason_text=row["exit_reason_text"],
         final_review_held=row["final_review_held"],
         followup_due_on=row["followup_due_on"],
-        referrals=identities,
-        consent_id=consent["id"] if consent else None,
-        open_handovers=len(handovers),
-        warnings=duration_warnings(row["started_on"], row["closed_at"], max_months, ctx),
+        referrals=[ReferralIdentity(**r) for r in found.referrals],
+        consent_id=found.consent_id,
+        open_handovers=found.open_handovers,
+        warnings=found.warnings,
     )

@@ -10,14 +10,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from relais_contracts.types import Slug
-from relais_parcours.adapters import directory as store
 from relais_parcours.domain.partner import EntryProposal, PartnerBody, WaitTime
 from relais_parcours.entrypoints.http_partners import refused
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
-from relais_parcours.service import directory_changes, tenancy
+from relais_parcours.service import directory_changes
 from relais_parcours.service.directory import EntryRefusedError
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.errors import DomainError
 from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
@@ -96,16 +94,9 @@ async def get_partner_changes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Change]:
-    if (
-        who.has_role("partner")
-        and not who.has_role("coordinator", "admin")
-        and who.org != partner_id
-    ):
-        raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await store.changes(
-            conn, who.pre, status=None, partner_id=partner_id, limit=limit, offset=offset
-        )
+    rows = await directory_changes.changes(
+        runtime, who, status=None, partner_id=partner_id, limit=limit, offset=offset
+    )
     return [_change(r) for r in rows]
 
 
@@ -121,10 +112,9 @@ async def get_changes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Change]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await store.changes(
-            conn, who.pre, status=status, partner_id=None, limit=limit, offset=offset
-        )
+    rows = await directory_changes.changes(
+        runtime, who, status=status, partner_id=None, limit=limit, offset=offset
+    )
     return [_change(r) for r in rows]
 
 
@@ -134,11 +124,7 @@ async def get_changes(
     summary="Une proposition, à côté de la fiche publiée",
 )
 async def get_change(change_id: uuid.UUID, who: Manager, runtime: Runtime) -> ChangeDetail:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await store.change(conn, who.pre, change_id)
-        entry = await store.entry(conn, who.pre, row["partner_id"]) if row else None
-    if row is None or entry is None:
-        raise DomainError("change_not_found", "Proposition introuvable.", 404)
+    row, entry = await directory_changes.change_beside_entry(runtime, who, change_id)
     published = PartnerBody(**{k: entry[k] for k in PartnerBody.model_fields})
     return ChangeDetail(**_change(row).model_dump(), published=published)
 

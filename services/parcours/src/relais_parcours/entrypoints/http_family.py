@@ -18,19 +18,15 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from relais_contracts.types import Slug
-from relais_parcours.adapters import family_repository
-from relais_parcours.adapters.documents import DocumentKind
 from relais_parcours.context import Ctx
 from relais_parcours.domain.family import LANGUAGES, Channel, RequestKind
 from relais_parcours.entrypoints.validation import Body, Offset, invalid_field
 from relais_parcours.service import (
-    access,
     family_access,
+    family_desk,
     family_documents,
     family_space,
-    tenancy,
 )
-from relais_parcours.service.dates import pre_day
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import Runtime
 
@@ -128,9 +124,7 @@ async def post_letter(
 )
 async def get_letters(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[LetterOut]:
     now = datetime.now().astimezone()
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await access.situation_for(conn, who, situation_id)
-        rows = await family_repository.list_letters(conn, who.pre, situation_id)
+    rows = await family_desk.letters(runtime, who, situation_id)
     out = []
     for r in rows:
         status: Literal["usable", "used", "expired", "revoked"] = (
@@ -171,15 +165,14 @@ async def revoke_letter(
 )
 async def get_staff_document(
     situation_id: uuid.UUID,
-    kind: Literal["consent_form", "ledger", "plan"],
+    kind: family_desk.Printable,
     who: Team,
     runtime: Runtime,
     ctx: Ctx,
     guardian: Annotated[int, Query(ge=0, le=3)] = 0,
 ) -> Response:
     view = await family_documents.staff_view(runtime, ctx, who, situation_id, guardian)
-    content = family_documents.document_pdf(view, DocumentKind(kind))
-    return pdf_response(content, kind)
+    return pdf_response(family_desk.document(view, kind), kind)
 
 
 # --- coordinators: requests and contact ---------------------------------------------------------
@@ -213,14 +206,10 @@ async def get_family_requests(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[FamilyRequestOut]:
-    today = pre_day(ctx)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await family_repository.list_requests(conn, who.pre, status, limit, offset)
+    rows = await family_desk.requests(runtime, ctx, who, status, limit, offset)
     return [
         FamilyRequestOut(
-            guardian=r["guardian_index"],
-            overdue=r["status"] == "open" and r["due_on"] < today,
-            **{k: v for k, v in r.items() if k != "guardian_index"},
+            guardian=r["guardian_index"], **{k: v for k, v in r.items() if k != "guardian_index"}
         )
         for r in rows
     ]
@@ -258,8 +247,7 @@ class FamilyContact(Body):
     summary="Contact du PRE pour les familles (imprimé sur les lettres)",
 )
 async def put_family_contact(body: FamilyContact, who: Manager, runtime: Runtime) -> Response:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await family_repository.set_family_contact(conn, who.pre, body.model_dump())
+    await family_desk.set_contact(runtime, who, body.model_dump())
     return Response(status_code=204)
 
 
@@ -450,7 +438,7 @@ async def put_preferences(body: Preferences, who: Guardian, runtime: Runtime, ct
     responses={200: {"content": {PDF: {}}}},
 )
 async def get_family_document(
-    kind: Literal["consent_form", "ledger", "plan"], who: Guardian, runtime: Runtime, ctx: Ctx
+    kind: family_desk.Printable, who: Guardian, runtime: Runtime, ctx: Ctx
 ) -> Response:
     view = await family_space.view(runtime, ctx, who)
-    return pdf_response(family_documents.document_pdf(view, DocumentKind(kind)), kind)
+    return pdf_response(family_desk.document(view, kind), kind)

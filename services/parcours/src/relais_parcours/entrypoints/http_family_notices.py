@@ -12,20 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from relais_parcours.adapters import family_repository
 from relais_parcours.context import Ctx
 from relais_parcours.domain.family import Channel
 from relais_parcours.entrypoints.http_family import pdf_response
 from relais_parcours.entrypoints.validation import Offset
-from relais_parcours.service import (
-    access,
-    access_log,
-    family_notice_delivery,
-    family_notices,
-    tenancy,
-)
+from relais_parcours.service import family_desk
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.errors import DomainError
 from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
@@ -69,24 +61,12 @@ async def get_family_notices(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[NoticeToSend]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        referent = await access.scope_referent(conn, who)
-        rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
+    rows = await family_desk.notices_to_send(runtime, ctx, who, limit, offset)
     return [
         NoticeToSend(
-            id=r["id"],
-            situation_id=r["situation_id"],
             guardian=r["guardian_index"],
-            kind=r["kind"],
             channel=Channel(r["channel"]),
-            language=r["language"],
-            text=family_notices.text(r["kind"], r["language"], r["facts"]),
-            text_fr=family_notices.text(r["kind"], "fr", r["facts"]),
-            created_at=r["created_at"],
-            automatic=r["channel"] == Channel.EMAIL
-            and r["attempts"] < ctx.settings.family_mail_attempts,
-            attempts=r["attempts"],
-            last_failure=r["last_failure"],
+            **{k: r[k] for k in NoticeToSend.model_fields if k not in ("guardian", "channel")},
         )
         for r in rows
     ]
@@ -101,21 +81,7 @@ async def get_family_notices(
 async def get_notice_letter(
     notice_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Response:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        notice = await family_repository.get_notice(conn, who.pre, notice_id)
-        if notice is None:
-            raise DomainError("notice_not_found", "Avis introuvable.", 404)
-        await access.situation_for(conn, who, notice["situation_id"])
-        content = await family_notice_delivery.letter_pdf(conn, ctx, who.pre, notice_id)
-        await access_log.read(
-            conn,
-            who,
-            "family_notice",
-            notice_id,
-            notice["situation_id"],
-            ("identity.guardians",),
-            access_log.FAMILY_INFORMATION,
-        )
+    content = await family_desk.notice_letter(runtime, ctx, who, notice_id)
     return pdf_response(content, "avis-famille")
 
 
@@ -125,11 +91,5 @@ async def get_notice_letter(
     summary="Noter qu'un avis a été transmis à la famille",
 )
 async def post_notice_sent(notice_id: uuid.UUID, who: Team, runtime: Runtime) -> Response:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        sent = await family_repository.mark_notice_sent(
-            conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
-        )
-        if sent is None:
-            raise DomainError("notice_not_found", "Avis introuvable ou déjà transmis.", 404)
-        await access.situation_for(conn, who, sent["situation_id"])
+    await family_desk.mark_sent(runtime, who, notice_id)
     return Response(status_code=204)

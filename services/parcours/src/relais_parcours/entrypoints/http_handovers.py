@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,15 +16,10 @@ from relais_contracts.types import (
     HandoverOutcome,
     Slug,
 )
-from relais_parcours.adapters import consents_repo, handovers_repo
-from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Ctx, Parcours
-from relais_parcours.domain.handover import partner_accepted, partner_sees_content
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import access, access_log, handovers, tenancy
-from relais_parcours.service.dates import pre_day
+from relais_parcours.service import handover_reads, handovers
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.db import Conn
 from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
 
@@ -88,72 +82,14 @@ class HandoverPage(BaseModel):
     offset: int
 
 
-#: What a partner no longer reads once its handover ended by consent (see ADR 0006).
-_CONTENT = ("action_id", "axis", "action_title", "referent_id", "data_categories")
-#: What a partner reads only once it accepted: before, the action and its axis.
-_AFTER_ACCEPTANCE = ("referent_id", "data_categories")
-
-
-def _handover(row: Any, who: Principal, content_visible: bool = True) -> Handover:
-    values = {k: row[k] for k in Handover.model_fields}
-    if not who.has_role("coordinator", "referent"):
-        values["situation_id"] = None  # a partner knows the handover, not the PRE's file
-        if not content_visible:
-            values |= dict.fromkeys(_CONTENT)
-        elif not partner_accepted(row["status"]):
-            values |= dict.fromkeys(_AFTER_ACCEPTANCE)
-    return Handover(**values)
-
-
-async def _visible_to_partner(
-    conn: Conn, ctx: Parcours, who: Principal, rows: Sequence[Any]
-) -> set[uuid.UUID]:
-    """The handovers whose content the calling partner may still read, at this instant."""
-    if not rows:
-        return set()
-    partner = await directory_repo.entry(conn, who.pre, who.org)
-    category = str(partner["category"]) if partner is not None else ""
-    consents = await consents_repo.consents_in_force_read(
-        conn, who.pre, list({r["situation_id"] for r in rows})
-    )
-    today = pre_day(ctx)
-    return {
-        r["id"]
-        for r in rows
-        if partner_sees_content(
-            r["status"], consents.get(r["situation_id"]), r["partner_id"], category, today
-        )
-    }
+def _handover(seen: handover_reads.HandoverSeen) -> Handover:
+    return Handover(**{k: seen[k] for k in Handover.model_fields})
 
 
 async def _find(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
 ) -> Handover:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        h = await handovers_repo.get_handover(conn, who.pre, handover_id)
-        if h is None:
-            raise handovers.NOT_FOUND
-        if who.has_role("coordinator", "referent"):
-            await access.situation_for(conn, who, h["situation_id"])
-        elif h["partner_id"] != who.org:
-            raise handovers.NOT_FOUND
-        [row] = [
-            r
-            for r in await handovers_repo.list_handovers(
-                conn,
-                who.pre,
-                partner_id=h["partner_id"],
-                situation_id=h["situation_id"],
-                status=None,
-                limit=500,
-                offset=0,
-            )
-            if r["id"] == handover_id
-        ]
-        visible = who.has_role("coordinator", "referent") or bool(
-            await _visible_to_partner(conn, ctx, who, [row])
-        )
-    return _handover(row, who, visible)
+    return _handover(await handover_reads.find(runtime, ctx, who, handover_id))
 
 
 @router.post(
@@ -194,33 +130,10 @@ async def list_handovers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> HandoverPage:
-    referent_id = None
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        if who.has_role("coordinator", "referent"):
-            if situation_id is not None:
-                await access.situation_for(conn, who, situation_id)
-            referent_id = await access.scope_referent(conn, who)  # a référent: their own
-            partner_id = None
-        else:
-            partner_id, situation_id = who.org, None
-        rows = await handovers_repo.list_handovers(
-            conn,
-            who.pre,
-            partner_id=partner_id,
-            situation_id=situation_id,
-            status=status,
-            limit=limit,
-            offset=offset,
-            referent_id=referent_id,
-        )
-        visible = (
-            {r["id"] for r in rows}
-            if partner_id is None
-            else await _visible_to_partner(conn, ctx, who, rows)
-        )
-    return HandoverPage(
-        items=[_handover(r, who, r["id"] in visible) for r in rows], limit=limit, offset=offset
+    items = await handover_reads.page(
+        runtime, ctx, who, situation_id=situation_id, status=status, limit=limit, offset=offset
     )
+    return HandoverPage(items=[_handover(h) for h in items], limit=limit, offset=offset)
 
 
 @router.get("/handovers/{handover_id}", response_model=Handover, summary="Un relais")
@@ -346,16 +259,5 @@ async def get_disclosures(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     offset: Offset = 0,
 ) -> list[Disclosure]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await access.situation_for(conn, who, situation_id)
-        rows = await handovers_repo.disclosures(conn, who.pre, situation_id, limit, offset)
-        await access_log.read(
-            conn,
-            who,
-            "disclosure_ledger",
-            situation_id,
-            situation_id,
-            ("disclosures",),
-            access_log.TEAM_FOLLOW_UP,
-        )
+    rows = await handover_reads.disclosures(runtime, who, situation_id, limit, offset)
     return [Disclosure(**dict(r)) for r in rows]

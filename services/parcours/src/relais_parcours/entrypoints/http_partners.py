@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from relais_parcours.adapters import directory as store
 from relais_parcours.domain import hsds_import
 from relais_parcours.domain.partner import PartnerBody, Problem
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
-from relais_parcours.service import directory, directory_import, tenancy
+from relais_parcours.service import directory, directory_import
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError, error_body
 from relais_runtime.http import Runtime
@@ -54,8 +53,7 @@ async def get_partners(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[PartnerBody]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows, _ = await store.entries(conn, who.pre, limit=limit, offset=offset)
+    rows = await directory.entries(runtime, who, limit, offset)
     return [directory.entry_of(r) for r in rows]
 
 
@@ -84,8 +82,7 @@ class DirectorySettings(Body):
 async def put_directory_settings(
     body: DirectorySettings, who: Admin, runtime: Runtime
 ) -> DirectorySettings:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await store.set_hsds_read(conn, who.pre, body.hsds_read)
+    await directory.set_hsds_readers(runtime, who, body.hsds_read)
     return body
 
 
@@ -93,8 +90,7 @@ async def put_directory_settings(
     "/directory/settings", response_model=DirectorySettings, summary="Réglages de l'annuaire"
 )
 async def get_directory_settings(who: Reader, runtime: Runtime) -> DirectorySettings:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        return DirectorySettings(hsds_read=await store.hsds_read(conn, who.pre))
+    return DirectorySettings(hsds_read=await directory.hsds_readers(runtime, who))
 
 
 #: An HSDS directory of a PRE is a few megabytes at most.

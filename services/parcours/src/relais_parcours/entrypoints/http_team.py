@@ -17,10 +17,9 @@ from relais_contracts.types import (
     PartnerCategory,
     ReviewDecision,
 )
-from relais_parcours.adapters import referents_repo, reviews_repo
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import access, child_texts, erasure, referents, review, tenancy
+from relais_parcours.service import erasure, pre_settings, referents, review, team_reads
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
@@ -149,36 +148,16 @@ class DecisionCreated(BaseModel):
     decision: ReviewDecision
 
 
-def _agenda_item(ctx: Parcours, row: Any, who: Principal, mine: uuid.UUID | None) -> AgendaItem:
-    values = {k: row[k] for k in AgendaItem.model_fields}
-    # Under the child's key since issue 15; rows written before keep the clear column.
-    values["note"] = (
-        child_texts.unseal(ctx, row["wrapped_key"], row["subject_id"], row["note_enc"])
-        or row["note"]
-    )
-    # The team's words about a child are for the coordination and that child's référent:
-    # another référent at the same meeting sees the decision, not the note.
-    if not who.has_role("coordinator") and (mine is None or row["referent_id"] != mine):
-        values["note"] = None
-    return AgendaItem(**values)
-
-
 async def _meeting(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
 ) -> Meeting:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await reviews_repo.get_meeting(conn, who.pre, meeting_id)
-        if row is None:
-            raise review.MEETING_NOT_FOUND
-        items = await reviews_repo.agenda(conn, who.pre, meeting_id)
-        me = None if who.has_role("coordinator") else await access.referent_of(conn, who)
-    mine = me["id"] if me is not None else None
+    found = await team_reads.meeting(runtime, ctx, who, meeting_id)
     return Meeting(
-        id=row["id"],
-        meets_on=row["meets_on"],
-        attendees=row["attendees"],
-        created_at=row["created_at"],
-        agenda=[_agenda_item(ctx, i, who, mine) for i in items],
+        id=found.row["id"],
+        meets_on=found.row["meets_on"],
+        attendees=found.row["attendees"],
+        created_at=found.row["created_at"],
+        agenda=[AgendaItem(**{k: i[k] for k in AgendaItem.model_fields}) for i in found.agenda],
     )
 
 
@@ -231,8 +210,7 @@ async def list_reviews(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Meeting]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await reviews_repo.list_meetings(conn, who.pre, limit, offset)
+    rows = await team_reads.meetings(runtime, who, limit, offset)
     return [
         Meeting(
             id=r["id"], meets_on=r["meets_on"], attendees=r["attendees"], created_at=r["created_at"]
@@ -313,8 +291,7 @@ async def get_referents(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[Referent]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await referents_repo.list_referents(conn, who.pre, limit, offset)
+    rows = await team_reads.referents(runtime, who, limit, offset)
     return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
 
 
@@ -328,15 +305,6 @@ class AssignBody(Body):
     )
 
 
-def _assignment(ctx: Parcours, row: Any) -> Assignment:
-    values = {k: row[k] for k in Assignment.model_fields}
-    values["override_reason"] = (
-        child_texts.unseal(ctx, row["wrapped_key"], row["subject_id"], row["override_reason_enc"])
-        or row["override_reason"]
-    )
-    return Assignment(**values)
-
-
 class Assignment(BaseModel):
     referent_id: uuid.UUID
     display_name: str
@@ -345,6 +313,13 @@ class Assignment(BaseModel):
     ended_at: datetime | None
     over_limit: bool
     override_reason: str | None
+
+
+async def _assignments(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+) -> list[Assignment]:
+    rows = await team_reads.assignments(runtime, ctx, who, situation_id)
+    return [Assignment(**{k: r[k] for k in Assignment.model_fields}) for r in rows]
 
 
 @router.put(
@@ -363,9 +338,7 @@ async def put_situation_referent(
         referent_id=body.referent_id,
         override_reason=body.override_reason,
     )
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await referents_repo.assignments(conn, who.pre, situation_id)
-    return [_assignment(ctx, r) for r in rows]
+    return await _assignments(runtime, ctx, who, situation_id)
 
 
 @router.get(
@@ -376,10 +349,7 @@ async def put_situation_referent(
 async def get_situation_referents(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> list[Assignment]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await access.situation_for(conn, who, situation_id)
-        rows = await referents_repo.assignments(conn, who.pre, situation_id)
-    return [_assignment(ctx, r) for r in rows]
+    return await _assignments(runtime, ctx, who, situation_id)
 
 
 class PreSettings(Body):
@@ -389,21 +359,18 @@ class PreSettings(Body):
 
 @router.put("/settings", response_model=PreSettings, summary="Réglages du PRE")
 async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> PreSettings:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await referents_repo.set_pre_limits(
-            conn, who.pre, body.caseload_limit, body.max_duration_months
-        )
+    await pre_settings.set_limits(
+        runtime,
+        who,
+        caseload_limit=body.caseload_limit,
+        max_duration_months=body.max_duration_months,
+    )
     return body
 
 
 @router.get("/settings", response_model=PreSettings, summary="Réglages du PRE")
 async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        limits = await referents_repo.pre_limits(conn, who.pre)
-    return PreSettings(
-        caseload_limit=limits["caseload_limit"] or ctx.settings.caseload_limit,
-        max_duration_months=limits["max_duration_months"] or ctx.settings.max_duration_months,
-    )
+    return PreSettings(**await pre_settings.limits(runtime, ctx, who))
 
 
 class ErasureBody(Body):

@@ -122,6 +122,28 @@ async def entry_row(runtime: ServiceRuntime, who: Principal, partner_id: str) ->
     return row
 
 
+async def entries(
+    runtime: ServiceRuntime, who: Principal, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """A page of the PRE's directory."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        rows, _ = await directory.entries(conn, who.pre, limit=limit, offset=offset)
+    return rows
+
+
+async def hsds_readers(runtime: ServiceRuntime, who: Principal) -> str:
+    """Who reads the PRE's HSDS API: ``members`` or ``public``."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        return await directory.hsds_read(conn, who.pre)
+
+
+async def set_hsds_readers(
+    runtime: ServiceRuntime, who: Principal, readers: Literal["members", "public"]
+) -> None:
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        await directory.set_hsds_read(conn, who.pre, readers)
+
+
 async def ensure_may_read_hsds(conn: Conn, who: Principal | None, pre_id: str) -> None:
     """The HSDS API of a PRE: public if the PRE says so, else its staff and partners."""
     if await directory.hsds_read(conn, pre_id) == "public":

@@ -127,6 +127,40 @@ async def _propose(
     return {**change, "status": "pending", "decided_at": None, "reason": None}
 
 
+async def changes(
+    runtime: ServiceRuntime,
+    who: Principal,
+    *,
+    status: str | None,
+    partner_id: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """The proposals of the PRE's partners (or of one); a partner reads its own only."""
+    if (
+        partner_id is not None
+        and who.has_role("partner")
+        and not who.has_role("coordinator", "admin")
+    ):
+        _own(who, partner_id)
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        return await directory.changes(
+            conn, who.pre, status=status, partner_id=partner_id, limit=limit, offset=offset
+        )
+
+
+async def change_beside_entry(
+    runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """A proposal and the entry as published now."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        change = await directory.change(conn, who.pre, change_id)
+        entry = await directory.entry(conn, who.pre, change["partner_id"]) if change else None
+    if change is None or entry is None:
+        raise _CHANGE_NOT_FOUND
+    return change, entry
+
+
 async def _pending(conn: Conn, who: Principal, change_id: uuid.UUID) -> asyncpg.Record:
     change = await directory.change_for_update(conn, who.pre, change_id)
     if change is None:

@@ -1,0 +1,121 @@
+"""The staff's side of the family's door: letters given, families' requests, the PRE's
+contact, notices still to send and their printed letters, documents to print."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from relais_parcours.adapters import family_repository
+from relais_parcours.adapters.documents import DocumentKind
+from relais_parcours.context import Parcours
+from relais_parcours.domain.family import Channel
+from relais_parcours.service import (
+    access,
+    access_log,
+    family_documents,
+    family_notice_delivery,
+    family_notices,
+    tenancy,
+)
+from relais_parcours.service.dates import pre_day
+from relais_parcours.service.family_space import FamilyView
+from relais_runtime.auth import Principal
+from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+NOTICE_NOT_FOUND = DomainError("notice_not_found", "Avis introuvable.", 404)
+NOTICE_NOT_PENDING = DomainError("notice_not_found", "Avis introuvable ou déjà transmis.", 404)
+
+#: The documents a guardian or the team may print.
+Printable = Literal["consent_form", "ledger", "plan"]
+
+
+def document(view: FamilyView, kind: Printable) -> bytes:
+    """One of the family's documents, as a PDF in the view's language."""
+    return family_documents.document_pdf(view, DocumentKind(kind))
+
+
+async def letters(
+    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    """The access letters given for the situation (never their link or code)."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        await access.situation_for(conn, who, situation_id)
+        return await family_repository.list_letters(conn, who.pre, situation_id)
+
+
+async def requests(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    """The families' requests, each ``overdue`` once open past the day it is due."""
+    today = pre_day(ctx)
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        rows = await family_repository.list_requests(conn, who.pre, status, limit, offset)
+    return [dict(r) | {"overdue": r["status"] == "open" and r["due_on"] < today} for r in rows]
+
+
+async def set_contact(runtime: ServiceRuntime, who: Principal, contact: dict[str, Any]) -> None:
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        await family_repository.set_family_contact(conn, who.pre, contact)
+
+
+async def notices_to_send(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """Notices not sent yet (a référent: of their situations), with their texts; an e-mail
+    is ``automatic`` while parcours still tries to send it."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        referent = await access.scope_referent(conn, who)
+        rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
+    return [
+        dict(r)
+        | {
+            "text": family_notices.text(r["kind"], r["language"], r["facts"]),
+            "text_fr": family_notices.text(r["kind"], "fr", r["facts"]),
+            "automatic": r["channel"] == Channel.EMAIL
+            and r["attempts"] < ctx.settings.family_mail_attempts,
+        }
+        for r in rows
+    ]
+
+
+async def notice_letter(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, notice_id: uuid.UUID
+) -> bytes:
+    """A notice's letter to print, in the guardian's language; the reading is logged."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        notice = await family_repository.get_notice(conn, who.pre, notice_id)
+        if notice is None:
+            raise NOTICE_NOT_FOUND
+        await access.situation_for(conn, who, notice["situation_id"])
+        content = await family_notice_delivery.letter_pdf(conn, ctx, who.pre, notice_id)
+        await access_log.read(
+            conn,
+            who,
+            "family_notice",
+            notice_id,
+            notice["situation_id"],
+            ("identity.guardians",),
+            access_log.FAMILY_INFORMATION,
+        )
+    return content
+
+
+async def mark_sent(runtime: ServiceRuntime, who: Principal, notice_id: uuid.UUID) -> None:
+    """A person sent the notice (or gave up on the e-mail and sent it another way)."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        sent = await family_repository.mark_notice_sent(
+            conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
+        )
+        if sent is None:
+            raise NOTICE_NOT_PENDING
+        await access.situation_for(conn, who, sent["situation_id"])

@@ -1,0 +1,116 @@
+"""Reading situations: the PRE's inbox, and one situation's file with the identity in clear."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from relais_parcours.adapters import consents_repo, handovers_repo, referents_repo, situations_repo
+from relais_parcours.adapters.vault import IdentityUnreadableError
+from relais_parcours.context import Parcours
+from relais_parcours.domain.situation import duration_warning
+from relais_parcours.service import access, access_log, tenancy
+from relais_parcours.service.dates import pre_day
+from relais_runtime.auth import Principal
+from relais_runtime.db import Conn
+from relais_runtime.runtime import ServiceRuntime
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A situation as the inbox lists it, with its warnings (in French)."""
+
+    row: asyncpg.Record
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class SituationFile(Summary):
+    """One situation with each referral's identity (None once erased or unreadable)."""
+
+    referrals: list[dict[str, Any]]
+    consent_id: uuid.UUID | None
+    open_handovers: int
+
+
+def _warnings(
+    ctx: Parcours, started_on: date | None, closed_at: datetime | None, max_months: int
+) -> list[str]:
+    if started_on is None or closed_at is not None:
+        return []
+    warning = duration_warning(started_on, pre_day(ctx), max_months)
+    return [warning] if warning else []
+
+
+async def _max_months(conn: Conn, ctx: Parcours, pre: str) -> int:
+    limits = await referents_repo.pre_limits(conn, pre)
+    return int(limits["max_duration_months"] or ctx.settings.max_duration_months)
+
+
+async def inbox(
+    runtime: ServiceRuntime,
+    ctx: Parcours,
+    who: Principal,
+    *,
+    stage: str | None,
+    limit: int,
+    offset: int,
+) -> list[Summary]:
+    """Coordinators see every situation of their PRE; a référent sees their own."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        mine = await access.scope_referent(conn, who)
+        rows = await situations_repo.list_situations(
+            conn, who.pre, stage=stage, referent_id=mine, limit=limit, offset=offset
+        )
+        max_months = await _max_months(conn, ctx, who.pre)
+    return [Summary(r, _warnings(ctx, r["started_on"], r["closed_at"], max_months)) for r in rows]
+
+
+async def situation_file(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+) -> SituationFile:
+    """The situation with the identity in clear: its PRE's coordinators and its référent only."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        row = await access.situation_for(conn, who, situation_id)
+        referrals = await situations_repo.referral_identities(conn, who.pre, situation_id)
+        max_months = await _max_months(conn, ctx, who.pre)
+        consent = await consents_repo.active_consent(conn, who.pre, situation_id)
+        handovers = await handovers_repo.open_handovers(conn, who.pre, situation_id)
+        # Recorded before anything is decrypted: no line, no identity (503).
+        readable = any(r["identity_enc"] is not None for r in referrals)
+        await access_log.read(
+            conn,
+            who,
+            "situation",
+            situation_id,
+            situation_id,
+            ("situation", "consent", *(access_log.IDENTITY_GROUPS if readable else ())),
+            access_log.TEAM_FOLLOW_UP,
+        )
+    identities = []
+    for r in referrals:
+        identity = None
+        if r["wrapped_key"] is not None and r["identity_enc"] is not None:
+            try:
+                identity = ctx.vault.decrypt(r["wrapped_key"], row["subject_id"], r["identity_enc"])
+            except IdentityUnreadableError:
+                identity = None
+        identities.append(
+            {
+                "referral_id": r["referral_id"],
+                "institution_id": r["institution_id"],
+                "received_at": r["received_at"],
+                "identity": identity,
+            }
+        )
+    return SituationFile(
+        row=row,
+        warnings=_warnings(ctx, row["started_on"], row["closed_at"], max_months),
+        referrals=identities,
+        consent_id=consent["id"] if consent else None,
+        open_handovers=len(handovers),
+    )

@@ -116,8 +116,58 @@ async def test_a_retried_creation_with_the_same_idempotency_key_creates_nothing_
     assert first.json()["id"] == again.json()["id"]
     plan = (await h.http.get(f"/v1/situations/{situation_id}/plan", headers=headers)).json()
     assert len(plan["objectives"]) == 1
-    other_kind = await h.http.post(
+    other_body = await h.http.post(url, json={**body, "title": "Calcul"}, headers=headers)
+    assert other_body.status_code == 409
+    assert other_body.json()["code"] == "idempotency_key_reused"
+    # The key is scoped by route (ADR 0020): on another route it is a new request.
+    other_route = await h.http.post(
         f"{url}/{first.json()['id']}/actions", json={"title": "Atelier"}, headers=headers
     )
-    assert other_kind.status_code == 409
-    assert other_kind.json()["code"] == "idempotency_key_reused"
+    assert other_route.status_code == 201
+    assert other_route.json()["id"] != first.json()["id"]
+
+
+async def test_the_same_key_for_another_situation_is_refused_not_replayed(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, first_situation, _ = await h.in_parcours()
+    _, second_situation, _ = await h.in_parcours()
+    headers = {**h.auth("coordinator"), "Idempotency-Key": "objectif-2"}
+    body = {"axis": "schooling", "title": "Lecture"}
+    first = await h.http.post(
+        f"/v1/situations/{first_situation}/plan/objectives", json=body, headers=headers
+    )
+    assert first.status_code == 201
+    again = await h.http.post(
+        f"/v1/situations/{second_situation}/plan/objectives", json=body, headers=headers
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "idempotency_key_reused"
+
+
+async def test_keys_past_their_retention_are_pruned_and_the_key_creates_again(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id, _ = await h.in_parcours()
+    headers = {**h.auth("coordinator"), "Idempotency-Key": "objectif-3"}
+    url = f"/v1/situations/{situation_id}/plan/objectives"
+    body = {"axis": "schooling", "title": "Lecture"}
+    first = await h.http.post(url, json=body, headers=headers)
+    async with h.db() as conn:
+        stored = await conn.fetchrow(
+            "SELECT route, fingerprint FROM relais_idempotency WHERE key = 'objectif-3'"
+        )
+        assert stored["route"] == "parcours.plan.objectives.create"
+        assert "Lecture" not in stored["fingerprint"]
+        await conn.execute(
+            "UPDATE relais_idempotency SET created_at = now() - interval '31 days' "
+            "WHERE key = 'objectif-3'"
+        )
+    assert await h.app.state.idempotency_pruner.run_once() == 1
+    async with h.db() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM relais_idempotency") == 0
+    after = await h.http.post(url, json=body, headers=headers)
+    assert after.status_code == 201
+    assert after.json()["id"] != first.json()["id"]

@@ -41,6 +41,12 @@ class ParcoursSettings(RelaisSettings):
     caseload_limit: int = Field(default=10, ge=1, le=500)
     #: Default maximum duration of a parcours in months (warnings past it).
     max_duration_months: int = Field(default=18, ge=1, le=120)
+    #: Idempotency-Keys of the team's creations are kept this long (days), then pruned by
+    #: every replica (every ``idempotency_prune_interval_s``, batches of
+    #: ``idempotency_prune_batch``). A retry with a pruned key creates again.
+    idempotency_retention_days: int = Field(default=30, ge=1)
+    idempotency_prune_batch: int = Field(default=1000, ge=1, le=100_000)
+    idempotency_prune_interval_s: float = Field(default=3600.0, gt=0)
     #: How often the deadline scheduler looks for due rows.
     scheduler_interval_s: float = Field(default=30.0, gt=0)
     timezone: str = "Europe/Paris"

@@ -17,6 +17,8 @@ class Parcours:
     settings: ParcoursSettings
     pre_keys: PreKeys
     vault: IdentityVault
+    #: Keys the fingerprints of requests sent under an Idempotency-Key (``service.retries``).
+    idempotency_secret: bytes
 
 
 async def get_parcours(request: Request) -> Parcours:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from relais_parcours.adapters.vault import load_vault
+from relais_parcours.adapters.vault import load_master_key, load_vault
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.context import Parcours
 from relais_parcours.entrypoints import (
@@ -25,6 +27,7 @@ from relais_parcours.entrypoints import (
     validation,
 )
 from relais_runtime.app import build_app, migrations_dir
+from relais_runtime.idempotency import IdempotencyPruner
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.sealing import PreKeys
 
@@ -41,7 +44,14 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
     vault = load_vault(
         settings.keys_dir, settings.master_key or None, create=settings.master_key_create
     )
-    ctx = Parcours(settings=settings, pre_keys=PreKeys(settings.keys_dir), vault=vault)
+    master = load_master_key(settings.keys_dir, settings.master_key or None, create=False)
+    ctx = Parcours(
+        settings=settings,
+        pre_keys=PreKeys(settings.keys_dir),
+        vault=vault,
+        # A key of its own, derived: the master key itself only ever wraps data keys.
+        idempotency_secret=hmac.new(master, b"parcours idempotency", hashlib.sha256).digest(),
+    )
     consumers.register(runtime, ctx)
     app = build_app(
         runtime,
@@ -61,6 +71,13 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         family_tokens=True,
     )
     app.state.parcours = ctx
+    pruner = IdempotencyPruner(
+        lambda: runtime.pool,
+        retention_days=settings.idempotency_retention_days,
+        batch=settings.idempotency_prune_batch,
+        interval_s=settings.idempotency_prune_interval_s,
+    )
+    app.state.idempotency_pruner = pruner
     validation.install_field_refusals(app)
 
     @asynccontextmanager
@@ -68,9 +85,11 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         async with runtime.lifespan(_app):
             deadlines = scheduler.DeadlineScheduler(runtime, ctx)
             deadlines.start()
+            pruner.start()
             try:
                 yield
             finally:
+                await pruner.stop()
                 await deadlines.stop()
 
     app.router.lifespan_context = lifespan

@@ -26,7 +26,7 @@ MAX_FAILED_ATTEMPTS: Final = 5
 
 
 class Channel(StrEnum):
-    """How a guardian wants to hear from the PRE."""
+    """Comment un responsable souhaite recevoir les nouvelles du PRE."""
 
     POST = "post"
     EMAIL = "email"
@@ -35,7 +35,7 @@ class Channel(StrEnum):
 
 
 class RequestKind(StrEnum):
-    """What a family may ask about its data (RGPD art. 16 and 17)."""
+    """Ce qu'une famille peut demander sur ses données (RGPD, art. 16 et 17)."""
 
     CORRECTION = "correction"
     ERASURE = "erasure"

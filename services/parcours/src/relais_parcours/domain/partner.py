@@ -33,7 +33,7 @@ class HsdsPhone(Body):
 
 
 class HsdsContact(Body):
-    """HSDS 3 ``contact`` (a professional's contact at the partner, never a family's)."""
+    """HSDS 3 ``contact`` (un·e professionnel·le du partenaire, jamais une famille)."""
 
     id: Slug
     name: str | None = Field(default=None, max_length=200)
@@ -52,15 +52,15 @@ class HsdsAddress(Body):
         default=None,
         min_length=1,
         max_length=100,
-        description="Département; found from the postal code when absent.",
+        description="Département ; déduit du code postal s'il manque.",
     )
     address_type: Literal["physical", "postal"] | None = Field(
-        default=None, description="Found from the location's type when absent."
+        default=None, description="Déduit du type du lieu s'il manque."
     )
 
 
 class HsdsSchedule(Body):
-    """Opening hours, one weekly rule (HSDS ``schedule``, RFC 5545 terms)."""
+    """Horaires d'ouverture, une règle hebdomadaire (HSDS ``schedule``, termes de la RFC 5545)."""
 
     byday: list[Weekday] = Field(min_length=1, max_length=7)
     opens_at: TimeOfDay
@@ -69,7 +69,7 @@ class HsdsSchedule(Body):
 
 
 class HsdsLocation(Body):
-    """HSDS 3 ``location`` with its physical address and opening hours."""
+    """HSDS 3 ``location`` avec son adresse physique et ses horaires d'ouverture."""
 
     id: Slug
     location_type: Literal["physical", "virtual", "postal"] = "physical"
@@ -82,7 +82,7 @@ class HsdsLocation(Body):
 
 
 class HsdsService(Body):
-    """HSDS 3 ``service``, with the waiting time as the partner states it and in days."""
+    """HSDS 3 ``service``, avec le délai d'attente tel que le partenaire l'énonce et en jours."""
 
     id: Slug
     name: str = Field(min_length=1, max_length=200)
@@ -93,10 +93,10 @@ class HsdsService(Body):
     minimum_age: int | None = Field(default=None, ge=0, le=25)
     maximum_age: int | None = Field(default=None, ge=0, le=25)
     wait_time: str | None = Field(
-        default=None, max_length=200, description="Waiting time as the partner states it."
+        default=None, max_length=200, description="Délai d'attente tel que le partenaire l'énonce."
     )
     wait_time_days: int | None = Field(
-        default=None, ge=0, le=3650, description="Typical wait in days (Relais extension)."
+        default=None, ge=0, le=3650, description="Attente habituelle en jours (extension Relais)."
     )
     location_ids: list[Slug] = Field(default_factory=list, max_length=20)
     contact_ids: list[Slug] = Field(default_factory=list, max_length=20)
@@ -104,7 +104,7 @@ class HsdsService(Body):
 
 
 class PartnerBody(Body):
-    """A partner organisation, shaped after Open Referral HSDS 3 ``organization``."""
+    """Une organisation partenaire, sur le modèle de l'``organization`` d'Open Referral HSDS 3."""
 
     id: Slug
     pre_id: PreId
@@ -219,10 +219,10 @@ def _schedule_problems(where: str, schedules: list[HsdsSchedule]) -> list[Proble
 
 
 class EntryProposal(Body):
-    """What a partner may change of its own entry; a field left out keeps its value.
+    """Ce qu'un partenaire peut modifier de sa propre fiche ; un champ absent garde sa valeur.
 
-    Name and category are the PRE's to set; waiting times and opening hours live in the
-    services and places.
+    Le nom et la catégorie sont fixés par le PRE ; les délais d'attente et les horaires
+    d'ouverture se trouvent dans les services et les lieux.
     """
 
     description: str | None = Field(default=None, max_length=2000)
@@ -241,7 +241,7 @@ class EntryProposal(Body):
 
 
 class WaitTime(Body):
-    """A service's current waiting time, as the partner states it and in days."""
+    """Le délai d'attente actuel d'un service, tel que le partenaire l'énonce et en jours."""
 
     wait_time: str | None = Field(default=None, max_length=200)
     wait_time_days: int | None = Field(default=None, ge=0, le=3650)

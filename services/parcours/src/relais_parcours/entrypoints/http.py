@@ -27,7 +27,7 @@ StageFilter = Literal[
 
 
 class SituationSummary(BaseModel):
-    """A line of the inbox: what is needed to prepare the team meeting (no identity)."""
+    """Une ligne de la boîte de réception : de quoi préparer la réunion d'équipe (sans identité)."""
 
     id: uuid.UUID
     subject_id: uuid.UUID
@@ -36,7 +36,7 @@ class SituationSummary(BaseModel):
     review_due_on: date
     referral_ids: list[uuid.UUID]
     institution_ids: list[str]
-    facts: list[dict[str, Any]] = Field(description="Non-identifying facts of each referral.")
+    facts: list[dict[str, Any]] = Field(description="Faits non identifiants de chaque orientation.")
     referent_id: uuid.UUID | None = None
     started_on: date | None = None
     axes: list[str] = []
@@ -44,16 +44,16 @@ class SituationSummary(BaseModel):
     exit_reason: str | None = None
     previous_situation_id: uuid.UUID | None = Field(
         default=None,
-        description="The child's previous situation, finished (declined, redirected or "
-        "closed) when this one was opened by a new referral.",
+        description="La situation précédente de l'enfant, terminée (refusée, réorientée ou "
+        "clôturée), quand celle-ci a été ouverte par une nouvelle orientation.",
     )
     interpreter_needed: bool = Field(
         default=False,
-        description="A guardian needs an interpreter (« interprète à prévoir »): a need, "
-        "read from the identity when it arrived, not an identity.",
+        description="Un responsable a besoin d'un interprète (« interprète à prévoir ») : un "
+        "besoin, lu dans l'identité à son arrivée, pas une identité.",
     )
     warnings: list[str] = Field(
-        default=[], description="In French, e.g. a parcours past the PRE's maximum duration."
+        default=[], description="En français, par exemple un parcours au-delà de la durée maximale."
     )
 
 
@@ -68,7 +68,8 @@ class ReferralIdentity(BaseModel):
     institution_id: str
     received_at: datetime
     identity: dict[str, Any] | None = Field(
-        description="Child, guardians, referrer and description as sent; null once erased."
+        description="Enfant, responsables, émetteur et description tels qu'envoyés ; null une "
+        "fois effacés."
     )
 
 
@@ -79,7 +80,7 @@ class SituationDetail(SituationSummary):
     followup_due_on: date | None = None
     referrals: list[ReferralIdentity]
     consent_id: uuid.UUID | None = Field(
-        default=None, description="The family's consent currently active, if any."
+        default=None, description="Le consentement de la famille en vigueur, s'il y en a un."
     )
     open_handovers: int = 0
 
@@ -97,7 +98,7 @@ async def list_situations(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> SituationPage:
-    """Coordinators see every situation of their PRE; a référent sees their own."""
+    """La coordination voit toutes les situations de son PRE ; un·e référent·e, les siennes."""
     found = await situation_reads.inbox(runtime, ctx, who, stage=stage, limit=limit, offset=offset)
     return SituationPage(
         items=[SituationSummary(**_summary_fields(s.row), warnings=s.warnings) for s in found],
@@ -112,7 +113,7 @@ async def list_situations(
 async def get_situation(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> SituationDetail:
-    """The situation with the identity in clear: its PRE's coordinators and its référent only."""
+    """La situation avec l'identité en clair : pour la coordination du PRE et son·sa référent·e."""
     found = await situation_reads.situation_file(runtime, ctx, who, situation_id)
     row = found.row
     return SituationDetail(

@@ -27,20 +27,20 @@ Status = Literal["pending", "approved", "rejected", "superseded"]
 
 
 class Change(BaseModel):
-    """A partner's proposed change to its entry, and what became of it."""
+    """Une modification de sa fiche proposée par un partenaire, et ce qu'elle est devenue."""
 
     id: uuid.UUID
     partner_id: str
-    parts: list[str] = Field(description="The entry's fields it changes.")
+    parts: list[str] = Field(description="Les champs de la fiche qu'elle modifie.")
     status: Status
     proposed_at: datetime
     decided_at: datetime | None = None
-    reason: str | None = Field(default=None, description="Why the coordinator rejected it.")
-    proposed: PartnerBody = Field(description="The entry as it would be published.")
+    reason: str | None = Field(default=None, description="Pourquoi la coordination l'a refusée.")
+    proposed: PartnerBody = Field(description="La fiche telle qu'elle serait publiée.")
 
 
 class ChangeDetail(Change):
-    published: PartnerBody = Field(description="The entry as published now, to compare.")
+    published: PartnerBody = Field(description="La fiche publiée aujourd'hui, pour comparer.")
 
 
 class Rejection(Body):

@@ -60,7 +60,7 @@ class LetterRequest(Body):
 
 
 class IssuedLetter(BaseModel):
-    """Shown once: the link and code are stored hashed only."""
+    """Montrés une seule fois : le lien et le code ne sont conservés que hachés."""
 
     id: uuid.UUID
     guardian: int
@@ -232,7 +232,7 @@ async def post_answer(
 
 
 class FamilyContact(Body):
-    """How families reach the PRE: printed on every letter and document."""
+    """Comment les familles joignent le PRE : imprimé sur chaque lettre et chaque document."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     phone: Annotated[str, StringConstraints(max_length=30)] | None = None
@@ -320,8 +320,12 @@ class LedgerLine(BaseModel):
 class StaffRead(BaseModel):
     read_at: datetime
     organisation: str
-    role: str = Field(description="coordinator, referent… (the reader's roles, comma-separated)")
-    field_groups: list[str] = Field(description="What was read (groups of fields, no values).")
+    role: str = Field(
+        description="coordinator, referent… (les rôles du lecteur, séparés par une virgule)"
+    )
+    field_groups: list[str] = Field(
+        description="Ce qui a été lu (groupes de champs, sans valeurs)."
+    )
 
 
 class MyRequest(BaseModel):
@@ -341,7 +345,7 @@ class Notice(BaseModel):
 
 
 class FamilySpace(BaseModel):
-    """What the family sees: no staff note, no other child."""
+    """Ce que voit la famille : aucune note de l'équipe, aucun autre enfant."""
 
     language: str
     languages: list[str] = Field(default_factory=lambda: list(LANGUAGES))
@@ -357,10 +361,10 @@ class FamilySpace(BaseModel):
     requests: list[MyRequest]
     staff_reads: list[StaffRead] = Field(
         default=[],
-        description="Who in the PRE's team read the child's file (access log), newest first; "
-        "partners' reads are in `ledger`.",
+        description="Qui, dans l'équipe du PRE, a lu le dossier de l'enfant (registre des "
+        "accès), du plus récent au plus ancien ; les lectures des partenaires sont dans `ledger`.",
     )
-    notices: list[Notice] = Field(description="What changed, in the family's language.")
+    notices: list[Notice] = Field(description="Ce qui a changé, dans la langue de la famille.")
 
 
 @router.get("/family/space", response_model=FamilySpace, summary="L'espace de la famille")

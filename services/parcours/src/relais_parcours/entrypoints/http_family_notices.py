@@ -26,7 +26,8 @@ Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 
 class NoticeToSend(BaseModel):
-    """A notice not sent yet: by a person (post, phone, SMS), or by e-mail automatically."""
+    """Un avis pas encore transmis : par une personne (courrier, téléphone, SMS), ou par
+    e-mail automatiquement."""
 
     id: uuid.UUID
     situation_id: uuid.UUID
@@ -34,16 +35,17 @@ class NoticeToSend(BaseModel):
     kind: str
     channel: Channel
     language: str
-    text: str = Field(description="In the guardian's language.")
+    text: str = Field(description="Dans la langue du responsable.")
     text_fr: str
     created_at: datetime
     automatic: bool = Field(
-        description="Parcours is still trying to e-mail it; false: a person sends it."
+        description="Parcours essaie encore de l'envoyer par e-mail ; false : une personne "
+        "le transmet."
     )
     attempts: int = 0
     last_failure: str | None = Field(
         default=None,
-        description="Why the last e-mail failed: rejected, no_address, timeout, "
+        description="Pourquoi le dernier e-mail a échoué : rejected, no_address, timeout, "
         "connection_error, refused_for_now, no_identity.",
     )
 

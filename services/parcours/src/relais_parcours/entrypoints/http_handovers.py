@@ -18,7 +18,7 @@ from relais_contracts.types import (
 )
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import handover_reads, handovers
+from relais_parcours.service import handover_reads, handovers, retries
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
@@ -36,22 +36,23 @@ class HandoverBody(Body):
     data_categories: list[DataCategory] = Field(
         default_factory=list,
         max_length=len(DataCategory),
-        description="What the partner will see on its sheet; must be within the consent.",
+        description="Ce que le partenaire verra sur sa fiche ; dans les limites du consentement.",
     )
     message: str | None = Field(
-        default=None, max_length=2000, description="The référent's words to the partner."
+        default=None, max_length=2000, description="Les mots du·de la référent·e au partenaire."
     )
 
 
 _WITHHELD = (
-    "Null for a partner once the handover is cancelled or the consent in force no longer names it."
+    "Null pour un partenaire une fois le relais annulé, ou si le consentement en vigueur ne le "
+    "nomme plus."
 )
-_UNTIL_ACCEPTED = " Also null for a partner until it accepts the handover."
+_UNTIL_ACCEPTED = " Null aussi pour un partenaire tant qu'il n'a pas accepté le relais."
 
 
 class Handover(BaseModel):
     id: uuid.UUID
-    situation_id: uuid.UUID | None = Field(description="Hidden from partners.")
+    situation_id: uuid.UUID | None = Field(description="Cachée aux partenaires.")
     action_id: uuid.UUID | None = Field(description=_WITHHELD)
     axis: str | None = Field(description=_WITHHELD)
     action_title: str | None = Field(description=_WITHHELD)
@@ -115,7 +116,7 @@ async def post_handover(
         partner_id=body.partner_id,
         data_categories=body.data_categories,
         message=body.message,
-        idempotency_key=idempotency_key,
+        retry=retries.keyed(ctx, idempotency_key, retries.HANDOVER, situation_id, body=body),
     )
     return await _find(runtime, ctx, who, handover_id)
 
@@ -151,7 +152,7 @@ class DeclineBody(Body):
 
 class WaitlistBody(Body):
     expected_start_on: date | None = Field(
-        default=None, description="When the partner expects to start; empty if unknown."
+        default=None, description="Quand le partenaire pense commencer ; vide si inconnu."
     )
 
 

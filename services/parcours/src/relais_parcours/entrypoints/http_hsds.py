@@ -29,8 +29,8 @@ from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/hsds/{pre_id}", tags=["HSDS"])
 
-Pre = Annotated[PreId, Path(description="The PRE whose directory this is.")]
-_bearer = HTTPBearer(auto_error=False, description="Optional when the directory is public.")
+Pre = Annotated[PreId, Path(description="Le PRE dont c'est l'annuaire.")]
+_bearer = HTTPBearer(auto_error=False, description="Facultatif quand l'annuaire est public.")
 
 
 async def maybe_principal(
@@ -63,12 +63,14 @@ async def reading(pre_id: Pre, who: Caller, runtime: Runtime) -> AsyncIterator[R
 Read = Annotated[Reading, Depends(reading)]
 Search = Annotated[
     str | None,
-    Query(max_length=200, pattern=r"^[^\x00]*$", description="Full text search (every word)."),
+    Query(
+        max_length=200, pattern=r"^[^\x00]*$", description="Recherche plein texte (tous les mots)."
+    ),
 ]
-Page = Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")]
-PerPage = Annotated[int, Query(ge=1, le=200, description="Results per page.")]
+Page = Annotated[int, Query(ge=1, le=100_000, description="Numéro de page, à partir de 1.")]
+PerPage = Annotated[int, Query(ge=1, le=200, description="Résultats par page.")]
 Uuid = Annotated[uuid.UUID | None, Query()]
-Full = Annotated[bool, Query(description="Nest each location.")]
+Full = Annotated[bool, Query(description="Imbriquer chaque lieu.")]
 
 
 def _filter(

@@ -28,7 +28,7 @@ from relais_contracts.types import (
 from relais_parcours.context import Ctx
 from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.entrypoints.validation import Body, invalid_field
-from relais_parcours.service import closure, consent, plan
+from relais_parcours.service import closure, consent, plan, retries
 from relais_parcours.service.dates import pre_day
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
@@ -43,14 +43,14 @@ Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 
 class Guardian(Body):
-    """A holder of parental authority who agreed (a label, not a full identity)."""
+    """Un·e titulaire de l'autorité parentale qui a consenti (un libellé, pas une identité)."""
 
     label: str = Field(min_length=1, max_length=100, examples=["Mère"])
     relationship: Literal["mother", "father", "legal_guardian", "other"]
 
 
 class ScopeEntry(Body):
-    """Who may receive what: one partner, or every partner of a category."""
+    """Qui peut recevoir quoi : un partenaire, ou tous les partenaires d'une catégorie."""
 
     partner_id: Slug | None = None
     partner_category: PartnerCategory | None = Field(default=None, validate_default=True)
@@ -160,8 +160,8 @@ class WithdrawBody(Body):
     guardian: str = Field(
         min_length=1,
         max_length=100,
-        description="The guardian who withdraws: one of the consent's guardians' labels "
-        "(e.g. « Père »), case aside.",
+        description="Le·la titulaire qui retire son consentement : l'un des libellés des "
+        "titulaires du consentement (par exemple « Père »), majuscules ou non.",
     )
 
 
@@ -208,7 +208,7 @@ async def post_consent(
         sole_guardian_reason=body.sole_guardian_reason,
         witness=body.witness,
         scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
-        idempotency_key=idempotency_key,
+        retry=retries.keyed(ctx, idempotency_key, retries.CONSENT, situation_id, body=body),
     )
     rows = await consent.ledger(runtime, who, situation_id)
     return next(_consent(r) for r in rows if r["id"] == consent_id)
@@ -352,10 +352,10 @@ async def post_objective(
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
+    retry = retries.keyed(ctx, idempotency_key, retries.OBJECTIVE, situation_id, body=body)
+    values = body.model_dump()
     return Created(
-        id=await plan.add_objective(
-            runtime, ctx, who, situation_id, body.model_dump(), idempotency_key=idempotency_key
-        )
+        id=await plan.add_objective(runtime, ctx, who, situation_id, values, retry=retry)
     )
 
 
@@ -400,7 +400,9 @@ async def post_action(
         situation_id,
         objective_id,
         body.model_dump(),
-        idempotency_key=idempotency_key,
+        retry=retries.keyed(
+            ctx, idempotency_key, retries.ACTION, situation_id, objective_id, body=body
+        ),
     )
     return Created(id=action_id)
 
@@ -432,7 +434,7 @@ class ClosureBody(Body):
     exit_reason_text: str | None = Field(
         default=None, min_length=3, max_length=500, validate_default=True
     )
-    final_review_held: bool = Field(description="A final review with the partners was held.")
+    final_review_held: bool = Field(description="Un bilan final a eu lieu avec les partenaires.")
 
     @field_validator("exit_reason_text")
     @classmethod

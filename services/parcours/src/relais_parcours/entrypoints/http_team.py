@@ -19,7 +19,7 @@ from relais_contracts.types import (
 )
 from relais_parcours.context import Ctx, Parcours
 from relais_parcours.entrypoints.validation import Body, Offset
-from relais_parcours.service import erasure, pre_settings, referents, review, team_reads
+from relais_parcours.service import erasure, pre_settings, referents, retries, review, team_reads
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
@@ -35,7 +35,7 @@ Team = Annotated[Principal, Depends(require_roles("coordinator", "referent"))]
 
 
 class Attendee(Body):
-    """A professional at the meeting (never a family member's details)."""
+    """Un·e professionnel·le présent·e à la réunion (jamais les coordonnées de la famille)."""
 
     name: str = Field(min_length=1, max_length=200)
     organisation: str = Field(min_length=1, max_length=200)
@@ -89,7 +89,8 @@ class DecisionBody(Body):
     note: str | None = Field(
         default=None,
         max_length=2000,
-        description="The team's reasoning, in its words (kept in parcours, never sent).",
+        description="Le raisonnement de l'équipe, avec ses mots (gardé dans parcours, jamais "
+        "transmis).",
     )
 
     # Field validators reading the decision (info.data), so that each error names the field
@@ -181,7 +182,7 @@ async def post_review(
         meets_on=body.meets_on,
         attendees=[a.model_dump() for a in body.attendees],
         situation_ids=list(dict.fromkeys(body.situation_ids)),
-        idempotency_key=idempotency_key,
+        retry=retries.keyed(ctx, idempotency_key, retries.REVIEW, body=body),
     )
     return await _meeting(runtime, ctx, who, meeting_id)
 
@@ -258,12 +259,13 @@ class ReferentBody(Body):
         min_length=1,
         max_length=200,
         pattern=r"^[\x21-\x7e]+$",
-        description="The staff member's login (token ``sub``, printable ASCII); by default "
-        "the référent id itself. Notifications go to this login.",
+        description="L'identifiant de connexion du membre de l'équipe (``sub`` du jeton, "
+        "ASCII imprimable) ; par défaut, l'identifiant du·de la référent·e. Les notifications "
+        "vont à cet identifiant.",
     )
     display_name: str = Field(min_length=1, max_length=200)
     caseload_limit: int | None = Field(
-        default=None, ge=1, le=500, description="Personal limit; empty: the PRE's limit."
+        default=None, ge=1, le=500, description="Limite personnelle ; vide : celle du PRE."
     )
     active: bool = True
 
@@ -301,7 +303,7 @@ class AssignBody(Body):
         default=None,
         min_length=3,
         max_length=500,
-        description="Why the coordination goes over the référent's caseload limit.",
+        description="Pourquoi la coordination dépasse la limite de suivi du·de la référent·e.",
     )
 
 

@@ -35,7 +35,7 @@ from relais_parcours.domain.consent import (
     allowed_categories,
 )
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access, access_log, idempotency, tenancy
+from relais_parcours.service import access, access_log, retries, tenancy
 from relais_parcours.service.dates import not_before_opening, pre_day
 from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime import audit
@@ -126,12 +126,12 @@ async def give(
     sole_guardian_reason: str | None,
     witness: str | None,
     scope: list[dict[str, Any]],
-    idempotency_key: str | None = None,
+    retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     consent_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        earlier = await idempotency.replayed(conn, who, idempotency_key, "consent")
+        earlier = await retries.claim(conn, who, retry, consent_id)
         if earlier is not None:
             return earlier
         situation = await access.situation_for(conn, who, situation_id, lock=True)
@@ -238,7 +238,6 @@ async def give(
             tenant=who.pre,
             sequence=version,
         )
-        await idempotency.remember(conn, who, idempotency_key, "consent", consent_id)
     return consent_id
 
 

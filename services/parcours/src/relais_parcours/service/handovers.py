@@ -60,7 +60,7 @@ from relais_parcours.service import (
     access_log,
     child_texts,
     family_notices,
-    idempotency,
+    retries,
     tenancy,
 )
 from relais_parcours.service.dates import FieldRefused, pre_day
@@ -119,12 +119,12 @@ async def request(
     partner_id: str,
     data_categories: list[DataCategory],
     message: str | None,
-    idempotency_key: str | None = None,
+    retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     handover_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        earlier = await idempotency.replayed(conn, who, idempotency_key, "handover")
+        earlier = await retries.claim(conn, who, retry, handover_id)
         if earlier is not None:
             return earlier
         situation = await access.situation_for(conn, who, situation_id, lock=True)
@@ -232,7 +232,6 @@ async def request(
         )
         # with_partner changed
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
-        await idempotency.remember(conn, who, idempotency_key, "handover", handover_id)
     return handover_id
 
 

@@ -14,7 +14,7 @@ from relais_parcours.adapters import plans_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.plan import dates_ordered
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access, idempotency, tenancy
+from relais_parcours.service import access, retries, tenancy
 from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -85,19 +85,18 @@ async def add_objective(
     situation_id: uuid.UUID,
     values: dict[str, Any],
     *,
-    idempotency_key: str | None = None,
+    retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     objective_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        earlier = await idempotency.replayed(conn, who, idempotency_key, "objective")
+        earlier = await retries.claim(conn, who, retry, objective_id)
         if earlier is not None:
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, values)
         await plans_repo.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
-        await idempotency.remember(conn, who, idempotency_key, "objective", objective_id)
     return objective_id
 
 
@@ -128,12 +127,12 @@ async def add_action(
     objective_id: uuid.UUID,
     values: dict[str, Any],
     *,
-    idempotency_key: str | None = None,
+    retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     action_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        earlier = await idempotency.replayed(conn, who, idempotency_key, "action")
+        earlier = await retries.claim(conn, who, retry, action_id)
         if earlier is not None:
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
@@ -143,7 +142,6 @@ async def add_action(
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
         await plans_repo.insert_action(conn, who.pre, action_id, objective, values, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
-        await idempotency.remember(conn, who, idempotency_key, "action", action_id)
     return action_id
 
 

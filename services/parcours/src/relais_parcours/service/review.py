@@ -18,7 +18,7 @@ from relais_parcours.adapters import deadlines_repo, reviews_repo, situations_re
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER, meeting_held
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import child_texts, idempotency, tenancy
+from relais_parcours.service import child_texts, retries, tenancy
 from relais_parcours.service.dates import FieldRefused, opened_on, pre_day
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -67,11 +67,11 @@ async def plan_meeting(
     meets_on: date,
     attendees: list[dict[str, Any]],
     situation_ids: list[uuid.UUID],
-    idempotency_key: str | None = None,
+    retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     meeting_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        earlier = await idempotency.replayed(conn, who, idempotency_key, "review")
+        earlier = await retries.claim(conn, who, retry, meeting_id)
         if earlier is not None:
             return earlier
         await _check_agenda(conn, ctx, who.pre, situation_ids, meets_on, "meets_on")
@@ -80,7 +80,6 @@ async def plan_meeting(
         )
         for position, situation_id in enumerate(situation_ids, start=1):
             await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
-        await idempotency.remember(conn, who, idempotency_key, "review", meeting_id)
     return meeting_id
 
 

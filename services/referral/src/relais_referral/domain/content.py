@@ -140,7 +140,7 @@ class Guardian(Body):
 
 
 class Referrer(Body):
-    """The person who wrote the referral, and how the PRE can reach them."""
+    """La personne qui a rédigé l'orientation, et comment le PRE peut la joindre."""
 
     name: Name
     role: ShortText
@@ -194,6 +194,6 @@ class ReferralContent(Body):
 
 
 class ReferralRequest(ReferralContent):
-    """A *fiche de liaison*: what an institution sends to refer a child to its PRE."""
+    """Une *fiche de liaison* : ce qu'un établissement envoie pour orienter un enfant au PRE."""
 
     pre_id: PreId

@@ -55,8 +55,8 @@ class TimelineEntry(BaseModel):
 
 
 class ReferralView(BaseModel):
-    """What the sender sees of its referral: never the content of the parcours, nor
-    whether the PRE already knew the child (another sender's referral is not its to know)."""
+    """Ce que l'émetteur voit de son orientation : jamais le contenu du parcours, ni si le
+    PRE connaissait déjà l'enfant (l'orientation d'un autre émetteur ne le regarde pas)."""
 
     id: uuid.UUID
     pre_id: str

@@ -132,7 +132,7 @@ async def test_the_same_key_for_another_situation_is_refused_not_replayed(
 ) -> None:
     h = parcours
     _, first_situation, _ = await h.in_parcours()
-    _, second_situation, _ = await h.in_parcours()
+    _, second_situation, _ = await h.in_parcours(referent_sub="referente-2")
     headers = {**h.auth("coordinator"), "Idempotency-Key": "objectif-2"}
     body = {"axis": "schooling", "title": "Lecture"}
     first = await h.http.post(

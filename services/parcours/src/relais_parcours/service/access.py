@@ -4,13 +4,16 @@ a guardian of that child (a session scoped to this one situation)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from relais_parcours.adapters import referents_repo, situations_repo
+from relais_parcours.service import tenancy
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
 
 NOT_FOUND = DomainError("situation_not_found", "Situation introuvable.", 404)
 
@@ -34,6 +37,19 @@ async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
         )
     referent_id: uuid.UUID = me["id"]
     return referent_id
+
+
+#: A read of one situation's rows: (conn, PRE, situation id) -> rows.
+SituationRows = Callable[[Conn, str, uuid.UUID], Awaitable[list[asyncpg.Record]]]
+
+
+async def rows_of_situation(
+    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, read: SituationRows
+) -> list[asyncpg.Record]:
+    """``read`` in a transaction of the caller's PRE, once the caller may see the situation."""
+    async with tenancy.scoped(runtime, who.pre) as conn:
+        await situation_for(conn, who, situation_id)
+        return await read(conn, who.pre, situation_id)
 
 
 async def situation_for(

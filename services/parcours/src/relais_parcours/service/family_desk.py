@@ -43,9 +43,9 @@ async def letters(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
 ) -> list[asyncpg.Record]:
     """The access letters given for the situation (never their link or code)."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await access.situation_for(conn, who, situation_id)
-        return await family_repository.list_letters(conn, who.pre, situation_id)
+    return await access.rows_of_situation(
+        runtime, who, situation_id, family_repository.list_letters
+    )
 
 
 async def requests(

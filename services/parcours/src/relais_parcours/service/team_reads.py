@@ -72,9 +72,7 @@ async def assignments(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """The situation's référents, past and present, each override reason in clear."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await access.situation_for(conn, who, situation_id)
-        rows = await referents_repo.assignments(conn, who.pre, situation_id)
+    rows = await access.rows_of_situation(runtime, who, situation_id, referents_repo.assignments)
     return [
         dict(r)
         | {

@@ -35,6 +35,23 @@ def test_no_entrypoint_imports_the_adapters() -> None:
     assert offenders == {}, "entrypoints reach adapters; go through a service/ use case"
 
 
+def test_no_route_module_opens_a_transaction_of_its_own() -> None:
+    routes = sorted(ENTRYPOINTS.glob("http*.py"))
+    opening = {
+        p.name: found
+        for p in routes
+        if (
+            found := sorted(
+                n
+                for n in _imported(p)
+                if n in ("relais_parcours.service.tenancy", "relais_runtime.db")
+                or n.startswith("relais_runtime.db.")
+            )
+        )
+    }
+    assert opening == {}, "routes open transactions; a use case in service/ does"
+
+
 def test_the_check_sees_every_way_of_importing_an_adapter(tmp_path: Path) -> None:
     for line in (
         "from relais_parcours.adapters import handovers_repo",

@@ -20,11 +20,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from relais_contracts.types import PreId
 from relais_parcours.context import Ctx
 from relais_parcours.domain.hsds import HSDS_VERSION
-from relais_parcours.service import hsds_read, tenancy
-from relais_parcours.service.directory import ensure_may_read_hsds
-from relais_parcours.service.hsds_read import Paging, ServiceFilter
+from relais_parcours.service import hsds_read
+from relais_parcours.service.hsds_read import Paging, Reading, ServiceFilter
 from relais_runtime.auth import Principal, current_principal
-from relais_runtime.db import Conn
 from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/hsds/{pre_id}", tags=["HSDS"])
@@ -46,18 +44,9 @@ async def maybe_principal(
 Caller = Annotated[Principal | None, Depends(maybe_principal)]
 
 
-class Reading:
-    """A connection to read one PRE's directory, once the caller may read it."""
-
-    def __init__(self, conn: Conn, pre_id: str, public: bool) -> None:
-        self.conn, self.pre_id, self.public = conn, pre_id, public
-
-
 async def reading(pre_id: Pre, who: Caller, runtime: Runtime) -> AsyncIterator[Reading]:
-    async with tenancy.scoped(runtime, pre_id) as conn:
-        await ensure_may_read_hsds(conn, who, pre_id)
-        # Contacts may name a person: only the PRE's members see them.
-        yield Reading(conn, pre_id, public=who is None or who.pre != pre_id)
+    async with hsds_read.reading(runtime, who, pre_id) as read:
+        yield read
 
 
 Read = Annotated[Reading, Depends(reading)]

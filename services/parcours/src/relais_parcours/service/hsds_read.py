@@ -9,7 +9,8 @@ to a few hundred partners, each with at most 50 services.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,9 +19,30 @@ from relais_parcours.adapters import directory
 from relais_parcours.domain import hsds
 from relais_parcours.domain.hsds import Directory
 from relais_parcours.domain.partner import HsdsService
-from relais_parcours.service.directory import entry_of
+from relais_parcours.service import tenancy
+from relais_parcours.service.directory import ensure_may_read_hsds, entry_of
+from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
+from relais_runtime.runtime import ServiceRuntime
+
+
+class Reading:
+    """A connection to read one PRE's directory, once the caller may read it."""
+
+    def __init__(self, conn: Conn, pre_id: str, public: bool) -> None:
+        self.conn, self.pre_id, self.public = conn, pre_id, public
+
+
+@asynccontextmanager
+async def reading(
+    runtime: ServiceRuntime, who: Principal | None, pre_id: str
+) -> AsyncIterator[Reading]:
+    """A read of ``pre_id``'s directory: public if the PRE says so, else its members'."""
+    async with tenancy.scoped(runtime, pre_id) as conn:
+        await ensure_may_read_hsds(conn, who, pre_id)
+        # Contacts may name a person: only the PRE's members see them.
+        yield Reading(conn, pre_id, public=who is None or who.pre != pre_id)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ that forgets fails in the fast lane as soon as it creates a database or a vhost,
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import time
@@ -84,8 +85,19 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What collection imported (every service's app, its models, the schemas: some 250,000
+    # objects) lives to the end: out of the collector's sight, the full collections during
+    # the run no longer walk it each time (fast lane CPU in gc: 2.8 s -> 1.7 s for 664 tests).
+    gc.freeze()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     testing.NO_INFRASTRUCTURE = None
+    # The same at exit: the interpreter's last collection walked every object the run
+    # left (3.4 s of wall after pytest's summary at load 16, 0.1 s frozen).
+    gc.freeze()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -123,21 +123,11 @@ async def post_letter(
     summary="Lettres d'accès données à la famille (sans lien ni code)",
 )
 async def get_letters(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[LetterOut]:
-    now = datetime.now().astimezone()
     rows = await family_desk.letters(runtime, who, situation_id)
-    out = []
-    for r in rows:
-        status: Literal["usable", "used", "expired", "revoked"] = (
-            "revoked"
-            if r["revoked_at"]
-            else "used"
-            if r["used_at"]
-            else "expired"
-            if r["expires_at"] <= now
-            else "usable"
-        )
-        out.append(LetterOut(guardian=r["guardian_index"], status=status, **_letter_fields(r)))
-    return out
+    return [
+        LetterOut(guardian=r["guardian_index"], status=r["status"], **_letter_fields(r))
+        for r in rows
+    ]
 
 
 def _letter_fields(r: Any) -> dict[str, Any]:

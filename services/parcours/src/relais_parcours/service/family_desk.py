@@ -39,13 +39,28 @@ def document(view: FamilyView, kind: Printable) -> bytes:
     return family_documents.document_pdf(view, DocumentKind(kind))
 
 
+LetterStatus = Literal["usable", "used", "expired", "revoked"]
+
+
+def letter_status(letter: asyncpg.Record | dict[str, Any], now: datetime) -> LetterStatus:
+    """Revoked, else used (once), else expired, else still usable."""
+    if letter["revoked_at"]:
+        return "revoked"
+    if letter["used_at"]:
+        return "used"
+    return "expired" if letter["expires_at"] <= now else "usable"
+
+
 async def letters(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    """The access letters given for the situation (never their link or code)."""
-    return await access.rows_of_situation(
+) -> list[dict[str, Any]]:
+    """The access letters given for the situation, each with its status (never their link
+    or code)."""
+    rows = await access.rows_of_situation(
         runtime, who, situation_id, family_repository.list_letters
     )
+    now = datetime.now().astimezone()
+    return [dict(r) | {"status": letter_status(r, now)} for r in rows]
 
 
 async def requests(

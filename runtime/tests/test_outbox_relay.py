@@ -315,3 +315,20 @@ async def test_a_backlog_reaches_the_broker_in_the_order_it_was_written(
         await relay.stop()
         received = [m.message_id for m in await take_all(amqp_url, queue)]
     assert received == written
+
+
+async def test_events_written_in_one_statement_keep_the_order_given(
+    database_dsn: str, tmp_path: Path
+) -> None:
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    pool = await create_pool(database_dsn, max_size=1)
+    events = [withdrawn_event() for _ in range(5)]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, *events)
+            await outbox.add(conn)  # nothing to write: no statement, no error
+        rows = await pool.fetch("SELECT id, body FROM relais_outbox ORDER BY position")
+    finally:
+        await pool.close()
+    assert [r["id"] for r in rows] == [e.id for e in events]
+    assert [CloudEvent[ReferralWithdrawn].model_validate_json(r["body"]) for r in rows] == events

@@ -54,31 +54,41 @@ LAG_QUERY = (
 )
 
 
-async def add(conn: Conn, event: CloudEvent[Any], *, exchange: str = EVENTS_EXCHANGE) -> None:
-    """Write ``event`` to the outbox inside the caller's transaction.
+async def add(conn: Conn, *events: CloudEvent[Any], exchange: str = EVENTS_EXCHANGE) -> None:
+    """Write ``events`` to the outbox inside the caller's transaction, in this order.
 
-    The insert and the NOTIFY (delivered at commit) go in one statement: one round trip
-    to the database instead of two, in every transaction that emits. An event without a
-    trace context gets the current one (the request's or the message's span), in its
-    envelope and in the row (``tracing``).
+    The rows and the NOTIFY (delivered at commit) go in one statement, whatever the
+    number of events: one round trip to the database, in every transaction that emits.
+    An event without a trace context gets the current one (the request's or the
+    message's span), in its envelope and in the row (``tracing``).
     """
-    if event.traceparent is None:
-        traceparent, tracestate = tracing.current_context()
-        if traceparent is not None:
-            event = event.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
+    if not events:
+        return
+    traceparent, tracestate = tracing.current_context()
+    if traceparent is not None:
+        events = tuple(
+            e
+            if e.traceparent is not None
+            else e.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
+            for e in events
+        )
     await conn.execute(
         "WITH added AS ("
         "INSERT INTO relais_outbox "
         "(id, exchange, routing_key, body, correlation_id, traceparent, tracestate) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
-        ") SELECT pg_notify($8, '') FROM added",
-        event.id,
+        "SELECT id, $2, routing_key, body, correlation_id, traceparent, tracestate "
+        "FROM unnest($1::uuid[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[]) "
+        "WITH ORDINALITY AS e(id, routing_key, body, correlation_id, traceparent, tracestate, n) "
+        # The order given is the order published (``position``).
+        "ORDER BY n RETURNING id"
+        ") SELECT pg_notify($8, '') FROM added LIMIT 1",
+        [e.id for e in events],
         exchange,
-        event.routing_key(),
-        event.model_dump_json().encode(),
-        event.correlationid,
-        event.traceparent,
-        event.tracestate,
+        [e.routing_key() for e in events],
+        [e.model_dump_json().encode() for e in events],
+        [e.correlationid for e in events],
+        [e.traceparent for e in events],
+        [e.tracestate for e in events],
         NOTIFY_CHANNEL,
     )
 

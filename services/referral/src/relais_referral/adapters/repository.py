@@ -188,23 +188,23 @@ async def lock_referral(conn: Conn, pre_id: str, referral_id: uuid.UUID) -> asyn
 async def append_status(
     conn: Conn, referral_id: uuid.UUID, version: int, change: StatusChange
 ) -> None:
-    """Record a new status; ``version`` is the referral's new version (timeline position)."""
+    """Record a new status; ``version`` is the referral's new version (timeline position).
+
+    The referral and its timeline in one statement (one round trip).
+    """
     await conn.execute(
-        "UPDATE referrals SET status = $2, version = $3, updated_at = $4 WHERE id = $1",
+        "WITH moved AS ("
+        "UPDATE referrals SET status = $2, version = $3, updated_at = $4 WHERE id = $1 "
+        "RETURNING id) "
+        "INSERT INTO referral_timeline (referral_id, position, status, reason, redirected_to, at) "
+        "SELECT id, (SELECT coalesce(max(position), 0) + 1 FROM referral_timeline "
+        "WHERE referral_id = $1), $2, $5, $6, $4 FROM moved",
         referral_id,
         change.status.value,
         version,
         change.at,
-    )
-    await conn.execute(
-        "INSERT INTO referral_timeline (referral_id, position, status, reason, redirected_to, at) "
-        "VALUES ($1, (SELECT coalesce(max(position), 0) + 1 FROM referral_timeline "
-        "WHERE referral_id = $1), $2, $3, $4, $5)",
-        referral_id,
-        change.status.value,
         change.reason,
         change.redirected_to,
-        change.at,
     )
 
 

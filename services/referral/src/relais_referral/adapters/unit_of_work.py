@@ -22,14 +22,14 @@ from relais_referral.adapters import fiches, repository
 from relais_referral.adapters.keys import ReferralKeys, UnreadableError
 from relais_referral.domain.timeline import StatusChange
 from relais_referral.service.ports import NewReferral, ReferralWork, Row, StoredReferral
-from relais_runtime import audit, idempotency
+from relais_runtime import audit, idempotency, outbox
 from relais_runtime.audit import Access
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import IdempotencyScope
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.sealing import KeyNotFoundError
-from relais_runtime.uow import UnitOfWork, already_open
+from relais_runtime.uow import UnitOfWork
 
 log = structlog.get_logger("relais.referral")
 
@@ -194,11 +194,17 @@ class PgReferrals:
 
 
 class ReferralUnitOfWork:
-    """``service.ports.ReferralWork``: a runtime unit of work and the referral store on it."""
+    """``service.ports.ReferralWork``: a runtime unit of work and the referral store on it.
+
+    Events emitted are held and written together when the use case's block ends (still
+    inside the transaction, before it commits): one statement for all of them
+    (``outbox.add``) instead of one per event.
+    """
 
     def __init__(self, base: UnitOfWork, keys: ReferralKeys) -> None:
         self.base = base
         self.referrals = PgReferrals(base.conn, keys)
+        self._held: list[CloudEvent[Any]] = []
 
     async def emit(
         self,
@@ -209,9 +215,17 @@ class ReferralUnitOfWork:
         tenant: str | None = None,
         caused_by: CloudEvent[Any] | None = None,
     ) -> CloudEvent[Any]:
-        return await self.base.emit(
+        event = self.base.event(
             data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
         )
+        self._held.append(event)
+        return event
+
+    async def write_events(self) -> None:
+        """Write the events held so far to the outbox, in the order they were emitted."""
+        held, self._held = self._held, []
+        await outbox.add(self.base.conn, *held)
+        self.base.emitted.extend(held)
 
 
 def unit_of_work(
@@ -222,7 +236,9 @@ def unit_of_work(
     @asynccontextmanager
     async def opened() -> AsyncIterator[ReferralWork]:
         async with runtime.unit_of_work() as base:
-            yield ReferralUnitOfWork(base, keys)
+            work = ReferralUnitOfWork(base, keys)
+            yield work
+            await work.write_events()
 
     return opened
 
@@ -230,6 +246,13 @@ def unit_of_work(
 def within(
     base: UnitOfWork, keys: ReferralKeys
 ) -> Callable[[], AbstractAsyncContextManager[ReferralWork]]:
-    """The unit of work a consumer already opened (its ``Tx``)."""
-    work: ReferralWork = ReferralUnitOfWork(base, keys)
-    return already_open(work)
+    """The unit of work a consumer already opened (its ``Tx``): it commits or rolls back,
+    not the use case; the events are written when the use case's block ends."""
+    work = ReferralUnitOfWork(base, keys)
+
+    @asynccontextmanager
+    async def the_same() -> AsyncIterator[ReferralWork]:
+        yield work
+        await work.write_events()
+
+    return the_same

@@ -529,19 +529,25 @@ class Bench:
 
     # -- one phase -------------------------------------------------------------------------
 
-    async def post(self, http: httpx.AsyncClient, slot: Posted, n: int) -> None:
+    async def post(
+        self, http: httpx.AsyncClient, gate: asyncio.Semaphore, slot: Posted, n: int
+    ) -> None:
         assert self.config is not None
         token = self.tokens[n % len(self.tokens)]
         try:
-            r = await http.post(
-                f"{self.config.url('referral')}/v1/referrals",
-                content=referral_body(n),
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "content-type": "application/json",
-                    "Idempotency-Key": f"bench-{n}",
-                },
-            )
+            # Waiting for a connection here, not in httpx's pool: with thousands of
+            # requests queued there, each connection freed scanned the whole queue and
+            # the generator itself became the bottleneck of a burst (O(n²)).
+            async with gate:
+                r = await http.post(
+                    f"{self.config.url('referral')}/v1/referrals",
+                    content=referral_body(n),
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "content-type": "application/json",
+                        "Idempotency-Key": f"bench-{n}",
+                    },
+                )
             slot.status = r.status_code
             if r.status_code == 201:
                 slot.referral_id = uuid.UUID(r.json()["id"])
@@ -569,6 +575,7 @@ class Bench:
         lag.start()
         slots: list[Posted] = []
         tasks: list[asyncio.Task[None]] = []
+        gate = asyncio.Semaphore(self.args.connections)
         async with httpx.AsyncClient(timeout=httpx.Timeout(120, pool=600), limits=limits) as http:
             start = time.monotonic() + 0.05
             for i in range(count):
@@ -578,7 +585,7 @@ class Bench:
                     await asyncio.sleep(delay)
                 slot = Posted(due=due)
                 slots.append(slot)
-                tasks.append(asyncio.create_task(self.post(http, slot, self.counter)))
+                tasks.append(asyncio.create_task(self.post(http, gate, slot, self.counter)))
                 self.counter += 1
             await asyncio.gather(*tasks)
         last_response = max(s.done for s in slots)

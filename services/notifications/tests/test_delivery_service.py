@@ -526,6 +526,14 @@ async def test_an_endpoint_failing_several_deliveries_at_once_is_disabled_and_to
     service = await start_service(
         webhook_disable_after=1, delivery_backoff_s=[600.0], dispatch_interval_s=60.0
     )
+    dispatcher = service.app.state.dispatcher
+
+    # The loop's first round runs at start-up; under load it can still be running when the
+    # deliveries arrive and claim some of them. Wait for it: the next is 60 s away.
+    async def first_round_done() -> bool:
+        return dispatcher.rounds >= 1
+
+    await eventually(first_round_done)
     receiver.status = 503
     partner = service.token("partner", PARTNER)
     hook = (
@@ -538,7 +546,7 @@ async def test_an_endpoint_failing_several_deliveries_at_once_is_disabled_and_to
         return len(await service.fetch("SELECT 1 FROM deliveries WHERE status = 'pending'")) == 3
 
     await eventually(pending)
-    assert await service.app.state.dispatcher.run_once() == 3
+    assert await dispatcher.run_once() == 3
     assert len(receiver.received) == 3
     assert not (await service.http.get(f"/v1/webhooks/{hook['id']}", headers=partner)).json()[
         "enabled"

@@ -63,6 +63,9 @@ class Dispatcher(BackgroundLoop):
         self.wake = asyncio.Event()
         #: Extra periodic jobs (escalations, digests), run before each dispatch round.
         self.jobs: list[Any] = []
+        #: Rounds the loop has finished (whatever they sent): lets a caller know the round
+        #: started with the loop is over before it runs one by hand.
+        self.rounds = 0
 
     def start(self) -> None:
         self._client = httpx.AsyncClient()
@@ -85,6 +88,7 @@ class Dispatcher(BackgroundLoop):
                 log.warning("dispatch_db_error", error=type(exc).__name__)
             except Exception:
                 log.exception("dispatch_failed")
+            self.rounds += 1
             if sent >= self.settings.dispatch_batch:
                 continue
             self.wake.clear()

@@ -4,10 +4,12 @@ family, and no identity served when the line cannot be written."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from relais_parcours.service.consent import expire_consents
 from relais_runtime import audit
 
 from .checks import CMPP, Harness
@@ -132,11 +134,12 @@ async def test_the_family_sees_the_staff_reads_of_its_file_but_not_its_own(
     assert [x["record_type"] for x in guardian_lines] == ["family_space", "family_space"]
 
 
-def changes(lines: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+def changes(lines: list[dict[str, Any]], *record_types: str) -> list[tuple[str, str, list[str]]]:
+    """The change lines (of these record types, if given): who, what record, which groups."""
     return [
         (x["actor_role"], x["record_type"], x["field_groups"])
         for x in lines
-        if x["action"] == "change"
+        if x["action"] == "change" and (not record_types or x["record_type"] in record_types)
     ]
 
 
@@ -148,7 +151,7 @@ async def test_consent_and_handover_changes_are_recorded_with_their_field_groups
     s = await family_in_parcours(h)  # consent given, handover requested with a message, accepted
 
     lines = await log_of(h, s["situation_id"])
-    assert changes(lines) == [
+    assert changes(lines, "consent", "consent_scope", "handover") == [
         (
             "referent",
             "consent",
@@ -213,3 +216,71 @@ async def test_a_handover_is_not_requested_when_its_change_cannot_be_recorded(
     async with h.db() as conn:
         held = await conn.fetchval("SELECT count(*) FROM handovers")
     assert held == 0
+
+
+async def test_plan_changes_are_recorded_with_their_field_groups_only(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)  # an objective and an action added, the CMPP accepted
+    base = f"/v1/situations/{s['situation_id']}/plan"
+    coordinator = h.auth("coordinator")
+    plan = (await h.http.get(base, headers=coordinator)).json()
+    [objective] = plan["objectives"]
+    [action] = objective["actions"]
+
+    renamed = await h.http.patch(
+        f"{base}/objectives/{objective['id']}",
+        json={"title": "Bilan orthophonique complet"},
+        headers=coordinator,
+    )
+    moved = await h.http.patch(
+        f"{base}/actions/{action['id']}",
+        json={"title": "Séances au CMPP", "ends_on": "2027-06-30"},
+        headers=coordinator,
+    )
+
+    assert renamed.status_code == 200, renamed.text
+    assert moved.status_code == 200, moved.text
+    assert renamed.json()["objectives"][0]["title"] == "Bilan orthophonique complet"
+    lines = await log_of(h, s["situation_id"])
+    assert changes(lines, "plan_objective", "plan_action") == [
+        ("referent", "plan_objective", ["plan.axis", "plan.title"]),
+        ("referent", "plan_action", ["plan.title"]),
+        ("partner", "plan_action", ["plan.status"]),  # the acceptance put it under way
+        ("coordinator", "plan_objective", ["plan.title"]),
+        ("coordinator", "plan_action", ["plan.dates", "plan.title"]),
+    ]
+    assert {x["purpose"] for x in lines if x["actor_role"] == "coordinator"} >= {
+        "suivi de la situation par l'équipe du PRE"
+    }
+    assert "orthophon" not in repr(lines)
+    assert await chain_intact(h)
+
+
+async def test_an_expired_consent_is_recorded_as_relais_own_change_with_each_partner_cut_off(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await h.ready_to_hand_over()  # consent for the CMPP: identity and health
+    given = await h.give_consent(
+        s["situation_id"],
+        [{"partner_id": CMPP, "data_categories": ["health"]}],
+        valid_until=str(date.today() + timedelta(days=10)),
+    )
+    assert given.status_code == 201, given.text
+    handover = (await h.hand_over(s, categories=["health"])).json()
+    before = len(await log_of(h, s["situation_id"]))
+
+    later = datetime.now(UTC) + timedelta(days=12)
+    assert await expire_consents(h.app.state.runtime, h.app.state.parcours, later) == 1
+
+    lines = (await log_of(h, s["situation_id"]))[before:]
+    assert changes(lines) == [
+        ("system", "consent", ["consent.status"]),
+        ("system", "consent_scope", ["category.health"]),
+        ("system", "handover", ["handover.status", "handover.cancel_reason"]),
+    ]
+    assert {x["actor_sub"] for x in lines} == {"system:parcours"}
+    assert {x["purpose"] for x in lines} == {"fin de validité du consentement de la famille"}
+    assert [lines[0]["record_id"], lines[-1]["record_id"]] == [given.json()["id"], handover["id"]]

@@ -161,6 +161,21 @@ async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_th
     assert [p.message_id for p in left] == ["other"]
 
 
+async def written_in_clear_then_moved(
+    h: Harness, table: str, column: str, text: str, situation_id: str
+) -> None:
+    """The situation's rows hold ``text`` in clear, as before the column had a sealed twin;
+    then the scheduler's pass moves every clear text under its child's key."""
+    async with h.db() as conn:
+        await conn.execute(
+            f"UPDATE {table} SET {column} = $2, {column}_enc = NULL WHERE situation_id = $1",
+            uuid.UUID(situation_id),
+            text,
+        )
+    while await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours):
+        pass
+
+
 async def test_the_message_to_a_partner_rests_under_the_childs_key_and_dies_with_it(
     parcours: Harness, database_dsn: str
 ) -> None:
@@ -171,14 +186,9 @@ async def test_the_message_to_a_partner_rests_under_the_childs_key_and_dies_with
     assert sheet["message"].startswith("NOTE-INTERNE")  # the partner reads it…
     assert "NOTE-INTERNE" not in await dump(database_dsn)  # …it never rests in clear
     # A row as an earlier version wrote it (clear) is moved under the key.
-    async with h.db() as conn:
-        await conn.execute(
-            "UPDATE handovers SET message = 'NOTE-ANCIENNE à déplacer', message_enc = NULL "
-            "WHERE situation_id = $1",
-            uuid.UUID(s["situation_id"]),
-        )
-    while await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours):
-        pass
+    await written_in_clear_then_moved(
+        h, "handovers", "message", "NOTE-ANCIENNE à déplacer", s["situation_id"]
+    )
     assert "NOTE-ANCIENNE" not in await dump(database_dsn)
     sheet = (await h.http.get(s["sheet"], headers=partner)).json()
     assert sheet["message"] == "NOTE-ANCIENNE à déplacer"
@@ -196,3 +206,43 @@ async def test_the_message_to_a_partner_rests_under_the_childs_key_and_dies_with
             uuid.UUID(s["situation_id"]),
         )
     assert (row["message"], row["message_enc"]) == (None, None)
+
+
+async def test_the_plans_titles_rest_under_the_childs_key_and_die_with_it(
+    parcours: Harness, database_dsn: str
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)  # « Bilan orthophonique », « Séances chez l'orthophoniste »
+    coordinator = h.auth("coordinator")
+    plan_url = f"/v1/situations/{s['situation_id']}/plan"
+    [objective] = (await h.http.get(plan_url, headers=coordinator)).json()["objectives"]
+    assert objective["title"] == "Bilan orthophonique"  # the team reads them…
+    sheet = (await h.http.get(s["sheet"], headers=h.auth("partner", CMPP))).json()
+    assert sheet["action"]["title"] == "Séances chez l'orthophoniste"  # …so does the partner
+    [listed] = (await h.http.get("/v1/handovers", headers=h.auth("partner", CMPP))).json()["items"]
+    assert listed["action_title"] == "Séances chez l'orthophoniste"
+    assert "orthophon" not in await dump(database_dsn)  # …they never rest in clear
+    # Rows as an earlier version wrote them (clear) are moved under the key.
+    await written_in_clear_then_moved(
+        h, "plan_objectives", "title", "TITRE-ANCIEN", s["situation_id"]
+    )
+    assert "TITRE-ANCIEN" not in await dump(database_dsn)
+    [objective] = (await h.http.get(plan_url, headers=coordinator)).json()["objectives"]
+    assert objective["title"] == "TITRE-ANCIEN"
+
+    erased = await h.http.post(
+        f"/v1/situations/{s['situation_id']}/erasure",
+        json={"reason": "data_subject_request"},
+        headers=coordinator,
+    )
+
+    assert erased.status_code == 204, erased.text
+    [objective] = (await h.http.get(plan_url, headers=coordinator)).json()["objectives"]
+    assert objective["title"] == "[effacé]"
+    async with h.db() as conn:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM plan_objectives WHERE situation_id = $1 "
+            "AND (title IS NOT NULL OR title_enc IS NOT NULL)",
+            uuid.UUID(s["situation_id"]),
+        )
+    assert left == 0

@@ -111,8 +111,10 @@ _VIEW = (
     "SELECT h.id, h.situation_id, h.action_id, h.partner_id, h.referent_id, h.consent_id, "
     "h.data_categories, h.status, h.requested_at, h.response_due_on, h.responded_at, "
     "h.decline_reason, h.expected_start_on, h.starts_on, h.outcome, h.ended_at, "
-    "h.cancel_reason, a.axis, a.title AS action_title "
+    "h.cancel_reason, a.axis, a.title AS action_title, a.title_enc AS action_title_enc, "
+    "s.subject_id "
     "FROM handovers h JOIN plan_actions a ON a.id = h.action_id "
+    "JOIN situations s ON s.id = h.situation_id "
 )
 
 

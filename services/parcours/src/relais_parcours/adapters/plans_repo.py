@@ -14,9 +14,11 @@ import asyncpg
 
 from relais_runtime.db import Conn
 
+# The title is stored under the child's key (``title_enc``, service/child_texts.py); the
+# clear ``title`` of a row from before migration 0023 is cleared when a new one is written.
 _PLAN_COLUMNS = {
-    "plan_objectives": ("title", "status", "target_on"),
-    "plan_actions": ("title", "status", "starts_on", "ends_on"),
+    "plan_objectives": ("title", "title_enc", "status", "target_on"),
+    "plan_actions": ("title", "title_enc", "status", "starts_on", "ends_on"),
 }
 
 
@@ -39,13 +41,13 @@ async def insert_objective(
     now: datetime,
 ) -> None:
     await conn.execute(
-        "INSERT INTO plan_objectives (id, situation_id, pre_id, axis, title, status, target_on, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7)",
+        "INSERT INTO plan_objectives (id, situation_id, pre_id, axis, title_enc, status, "
+        "target_on, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7)",
         objective_id,
         situation_id,
         pre_id,
         values["axis"],
-        values["title"],
+        values["title_enc"],
         values.get("target_on"),
         now,
     )
@@ -71,15 +73,15 @@ async def insert_action(
     now: datetime,
 ) -> None:
     await conn.execute(
-        "INSERT INTO plan_actions (id, objective_id, situation_id, pre_id, axis, title, status, "
-        "starts_on, ends_on, created_at, updated_at) "
+        "INSERT INTO plan_actions (id, objective_id, situation_id, pre_id, axis, title_enc, "
+        "status, starts_on, ends_on, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7, $8, $9, $9)",
         action_id,
         objective["id"],
         objective["situation_id"],
         pre_id,
         objective["axis"],
-        values["title"],
+        values["title_enc"],
         values.get("starts_on"),
         values.get("ends_on"),
         now,

@@ -345,7 +345,7 @@ async def erase_subject(
     )
     for table in ("plan_objectives", "plan_actions"):
         await conn.execute(
-            f"UPDATE {table} SET title = '[effacé]' WHERE situation_id = $1",  # noqa: S608 - constant names
+            f"UPDATE {table} SET title = NULL, title_enc = NULL WHERE situation_id = $1",  # noqa: S608 - constant names
             situation_id,
         )
     await conn.execute(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from relais_contracts.types import Axis, ExitReason, FollowupOutcome
-from relais_parcours.context import Ctx
+from relais_parcours.context import Ctx, Parcours
 from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.entrypoints.consent_body import ConsentBody
 from relais_parcours.entrypoints.validation import Body, invalid_field
@@ -203,8 +203,10 @@ class Created(BaseModel):
     id: uuid.UUID
 
 
-async def read_plan(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> Plan:
-    situation, objectives, actions = await plan.read(runtime, who, situation_id)
+async def read_plan(
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+) -> Plan:
+    situation, objectives, actions = await plan.read(runtime, ctx, who, situation_id)
     return Plan(
         situation_id=situation_id,
         plan_version=situation["plan_version"],
@@ -223,8 +225,8 @@ async def read_plan(runtime: ServiceRuntime, who: Principal, situation_id: uuid.
 
 
 @router.get("/situations/{situation_id}/plan", response_model=Plan, summary="Le plan individuel")
-async def get_plan(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> Plan:
-    return await read_plan(runtime, who, situation_id)
+async def get_plan(situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx) -> Plan:
+    return await read_plan(runtime, ctx, who, situation_id)
 
 
 @router.post(
@@ -264,7 +266,7 @@ async def patch_objective(
     await plan.change_objective(
         runtime, ctx, who, situation_id, objective_id, body.model_dump(exclude_unset=True)
     )
-    return await read_plan(runtime, who, situation_id)
+    return await read_plan(runtime, ctx, who, situation_id)
 
 
 @router.post(
@@ -312,7 +314,7 @@ async def patch_action(
     await plan.change_action(
         runtime, ctx, who, situation_id, action_id, body.model_dump(exclude_unset=True)
     )
-    return await read_plan(runtime, who, situation_id)
+    return await read_plan(runtime, ctx, who, situation_id)
 
 
 # --- closure and follow-up --------------------------------------------------------------------

@@ -4,7 +4,7 @@ groups and the purposes its routes serve. Groups name kinds of data, never value
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from relais_runtime import audit
 from relais_runtime.auth import Principal
@@ -46,6 +46,22 @@ def consent_groups(*, sole_guardian_reason: bool, witness: bool) -> tuple[str, .
     )
     groups += ("consent.sole_guardian_reason",) if sole_guardian_reason else ()
     return (*groups, "consent.witness") if witness else groups
+
+
+# A plan item's columns by the field group a change of them records.
+_PLAN_GROUPS = {
+    "axis": "plan.axis",
+    "title": "plan.title",
+    "status": "plan.status",
+    "target_on": "plan.dates",
+    "starts_on": "plan.dates",
+    "ends_on": "plan.dates",
+}
+
+
+def plan_groups(columns: Iterable[str]) -> tuple[str, ...]:
+    """The field groups of a plan objective's or action's columns written (added: all)."""
+    return tuple(sorted({_PLAN_GROUPS[c] for c in columns if c in _PLAN_GROUPS}))
 
 
 def handover_request_groups(*, with_message: bool) -> tuple[str, ...]:

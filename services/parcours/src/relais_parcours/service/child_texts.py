@@ -9,6 +9,9 @@ backups included, when the erasure deletes the key. Reads give ``None`` once the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from relais_parcours.adapters import situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
@@ -50,12 +53,61 @@ def unseal(
     return text
 
 
-# Rows written before migrations 0017 and 0021 hold the text in clear: (table, clear,
+#: What an erased child's plan shows in place of its titles.
+ERASED = "[effacé]"
+
+
+@dataclass(frozen=True)
+class Texts:
+    """Opens the texts written about one child: ``texts.text(row, "title")`` is the clear
+    text of ``row["title_enc"]``, or ``row["title"]`` for a row not moved under the key
+    yet (and for an erased child's placeholder)."""
+
+    ctx: Parcours
+    subject_id: uuid.UUID
+    wrapped_key: bytes | None
+
+    def text(self, row: Any, column: str) -> str | None:
+        sealed = row[f"{column}_enc"]
+        if sealed is None:
+            clear: str | None = row[column]
+            return clear
+        return unseal(self.ctx, self.wrapped_key, self.subject_id, sealed)
+
+    def titled(self, rows: Iterable[Any]) -> list[dict[str, Any]]:
+        """Plan rows (objectives, actions) as dicts, their ``title`` opened (a placeholder
+        once the child is erased)."""
+        return [{**dict(row), "title": self.text(row, "title") or ERASED} for row in rows]
+
+
+async def texts_of(conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID) -> Texts:
+    """What opens the texts about this child (nothing, once its key is deleted)."""
+    return Texts(ctx, subject_id, await situations_repo.subject_key(conn, pre_id, subject_id))
+
+
+async def with_action_titles(
+    conn: Conn, ctx: Parcours, pre_id: str, rows: Iterable[Any]
+) -> list[dict[str, Any]]:
+    """Handover rows (``subject_id``, ``action_title[_enc]``), the action's title opened
+    with its own child's key."""
+    by_child: dict[uuid.UUID, Texts] = {}
+    opened = []
+    for row in rows:
+        subject_id = row["subject_id"]
+        if subject_id not in by_child:
+            by_child[subject_id] = await texts_of(conn, ctx, pre_id, subject_id)
+        opened.append({**dict(row), "action_title": by_child[subject_id].text(row, "action_title")})
+    return opened
+
+
+# Rows written before migrations 0017, 0021 and 0023 hold the text in clear: (table, clear,
 # encrypted).
 _CLEAR_COLUMNS = (
     ("review_decisions", "note", "note_enc"),
     ("referent_assignments", "override_reason", "override_reason_enc"),
     ("handovers", "message", "message_enc"),  # before 0021
+    ("plan_objectives", "title", "title_enc"),  # before 0023
+    ("plan_actions", "title", "title_enc"),
 )
 
 

@@ -27,7 +27,14 @@ from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.consent import allowed_categories, in_force
-from relais_parcours.service import access, access_log, consent, family_notices, tenancy
+from relais_parcours.service import (
+    access,
+    access_log,
+    child_texts,
+    consent,
+    family_notices,
+    tenancy,
+)
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.family_access import guardian_of, session_letter
 from relais_parcours.service.identity import identity_of
@@ -113,7 +120,10 @@ async def read_view(
             "valid_until": active["valid_until"],
             "partners": consent_partners(active, directory),
         }
-    objectives, actions = await plans_repo.plan(conn, situation["pre_id"], situation["id"])
+    texts = await child_texts.texts_of(conn, ctx, situation["pre_id"], situation["subject_id"])
+    objectives, actions = map(
+        texts.titled, await plans_repo.plan(conn, situation["pre_id"], situation["id"])
+    )
     plan = []
     for objective in objectives:
         plan.append(

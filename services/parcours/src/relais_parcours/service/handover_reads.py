@@ -17,7 +17,7 @@ from relais_parcours.adapters import consents_repo, handovers_repo
 from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.handover import partner_sees_content, withheld_from_partner
-from relais_parcours.service import access, access_log, tenancy
+from relais_parcours.service import access, access_log, child_texts, tenancy
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.handovers import NOT_FOUND
 from relais_runtime.auth import Principal
@@ -53,7 +53,7 @@ async def _visible_to_partner(
     }
 
 
-def _seen(row: asyncpg.Record, who: Principal, visible: set[uuid.UUID]) -> HandoverSeen:
+def _seen(row: HandoverSeen, who: Principal, visible: set[uuid.UUID]) -> HandoverSeen:
     values = dict(row)
     if not _team(who):
         values |= dict.fromkeys(withheld_from_partner(row["status"], row["id"] in visible))
@@ -75,7 +75,8 @@ async def find(
             raise NOT_FOUND
         else:
             visible = await _visible_to_partner(conn, ctx, who, [row])
-    return _seen(row, who, visible)
+        [opened] = await child_texts.with_action_titles(conn, ctx, who.pre, [row])
+    return _seen(opened, who, visible)
 
 
 async def page(
@@ -112,7 +113,8 @@ async def page(
             if partner_id is None
             else await _visible_to_partner(conn, ctx, who, rows)
         )
-    return [_seen(r, who, visible) for r in rows]
+        opened = await child_texts.with_action_titles(conn, ctx, who.pre, rows)
+    return [_seen(r, who, visible) for r in opened]
 
 
 async def disclosures(

@@ -328,6 +328,15 @@ async def respond(
                 and action is not None
                 and action["status"] not in (action_status, "done", "cancelled")
             ):
+                await access_log.change(
+                    conn,
+                    who,
+                    "plan_action",
+                    action["id"],
+                    h["situation_id"],
+                    access_log.plan_groups(["status"]),
+                    access_log.PARTNER_HANDOVER,
+                )
                 await plans_repo.update_plan_item(
                     conn,
                     who.pre,
@@ -366,14 +375,6 @@ async def cancel(
         )
 
 
-async def _message(conn: Conn, ctx: Parcours, h: asyncpg.Record) -> str | None:
-    """The référent's message, under the child's key (in clear in rows not yet moved)."""
-    if h["message_enc"] is None:
-        return h["message"]  # type: ignore[no-any-return]
-    wrapped = await situations_repo.subject_key(conn, h["pre_id"], h["subject_id"])
-    return child_texts.unseal(ctx, wrapped, h["subject_id"], h["message_enc"])
-
-
 async def read_sheet(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -402,6 +403,7 @@ async def read_sheet(
             )
         action = await plans_repo.get_action(conn, who.pre, h["situation_id"], h["action_id"])
         assert action is not None
+        texts = await child_texts.texts_of(conn, ctx, who.pre, h["subject_id"])
         if not partner_accepted(h["status"]):
             # Nothing consent-scoped is disclosed yet, so nothing goes to the ledger.
             return {
@@ -409,7 +411,7 @@ async def read_sheet(
                 "status": h["status"],
                 "complete": False,
                 "notice": "La fiche complète s'ouvre quand votre organisation accepte le relais.",
-                "action": {"axis": action["axis"], "title": action["title"]},
+                "action": {"axis": action["axis"], "title": texts.text(action, "title")},
             }
         shown = sorted(
             set(h["data_categories"])
@@ -424,10 +426,10 @@ async def read_sheet(
             "complete": True,
             "action": {
                 "axis": action["axis"],
-                "title": action["title"],
+                "title": texts.text(action, "title"),
                 "starts_on": action["starts_on"],
             },
-            "message": await _message(conn, ctx, h),
+            "message": texts.text(h, "message"),
             "referent": referent["display_name"] if referent else None,
             "data_categories": shown,
         }
@@ -444,7 +446,9 @@ async def read_sheet(
                 "school_level"
             ]
         if DataCategory.PLAN_AND_PROGRESS.value in shown:
-            objectives, actions = await plans_repo.plan(conn, who.pre, h["situation_id"])
+            objectives, actions = map(
+                texts.titled, await plans_repo.plan(conn, who.pre, h["situation_id"])
+            )
             sheet["plan_and_progress"] = [
                 {
                     "title": o["title"],

@@ -14,7 +14,7 @@ from relais_parcours.adapters import plans_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.plan import dates_ordered
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access, retries, tenancy
+from relais_parcours.service import access, access_log, child_texts, retries, tenancy
 from relais_parcours.service.dates import not_before_opening
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -36,6 +36,34 @@ def _plan_dates(ctx: Parcours, situation: Any, values: dict[str, Any]) -> None:
     """The plan's dates (target, start, end) are the situation's: never before it opened."""
     names = {"target_on": "La date visée", "starts_on": "Le début", "ends_on": "La fin"}
     not_before_opening(ctx, situation, {f: (values.get(f), w) for f, w in names.items()})
+
+
+async def _recorded(
+    conn: Conn,
+    ctx: Parcours,
+    who: Principal,
+    situation: Any,
+    record_type: str,
+    item_id: uuid.UUID,
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the change's access-log line (the columns it writes, never their values) and
+    seal its title under the child's key: the values as the repository stores them."""
+    await access_log.change(
+        conn,
+        who,
+        record_type,
+        item_id,
+        situation["id"],
+        access_log.plan_groups(values),
+        access_log.TEAM_FOLLOW_UP,
+    )
+    if "title" not in values:
+        return values
+    sealed = await child_texts.seal(
+        conn, ctx, situation["pre_id"], situation["subject_id"], values["title"]
+    )
+    return {**values, "title": None, "title_enc": sealed}  # no clear copy left behind
 
 
 async def emit_plan_updated(
@@ -95,7 +123,9 @@ async def add_objective(
             return earlier
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, values)
-        await plans_repo.insert_objective(conn, objective_id, situation_id, who.pre, values, now)
+        given = {k: v for k, v in values.items() if v is not None}
+        stored = await _recorded(conn, ctx, who, situation, "plan_objective", objective_id, given)
+        await plans_repo.insert_objective(conn, objective_id, situation_id, who.pre, stored, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
     return objective_id
 
@@ -112,8 +142,9 @@ async def change_objective(
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await _situation_in_parcours(conn, who, situation_id)
         _plan_dates(ctx, situation, changes)
+        stored = await _recorded(conn, ctx, who, situation, "plan_objective", objective_id, changes)
         if not await plans_repo.update_plan_item(
-            conn, who.pre, "plan_objectives", objective_id, situation_id, changes, now
+            conn, who.pre, "plan_objectives", objective_id, situation_id, stored, now
         ):
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
@@ -140,7 +171,9 @@ async def add_action(
         objective = await plans_repo.get_objective(conn, who.pre, situation_id, objective_id)
         if objective is None:
             raise DomainError("objective_not_found", "Objectif introuvable.", 404)
-        await plans_repo.insert_action(conn, who.pre, action_id, objective, values, now)
+        given = {k: v for k, v in values.items() if v is not None}
+        stored = await _recorded(conn, ctx, who, situation, "plan_action", action_id, given)
+        await plans_repo.insert_action(conn, who.pre, action_id, objective, stored, now)
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
     return action_id
 
@@ -165,17 +198,20 @@ async def change_action(
         ):
             raise DomainError("ends_before_start", "La date de fin précède la date de début.", 422)
         _plan_dates(ctx, situation, changes)
+        stored = await _recorded(conn, ctx, who, situation, "plan_action", action_id, changes)
         await plans_repo.update_plan_item(
-            conn, who.pre, "plan_actions", action_id, situation_id, changes, now
+            conn, who.pre, "plan_actions", action_id, situation_id, stored, now
         )
         await emit_plan_updated(runtime, conn, who.pre, situation, now)
 
 
 async def read(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
-) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
-    """The situation (its plan version), its objectives and its actions, for the caller."""
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+) -> tuple[asyncpg.Record, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The situation (its plan version), its objectives and its actions (titles opened with
+    the child's key), for the caller."""
     async with tenancy.scoped(runtime, who.pre) as conn:
         situation = await access.situation_for(conn, who, situation_id)
-        objectives, actions = await plans_repo.plan(conn, who.pre, situation_id)
+        texts = await child_texts.texts_of(conn, ctx, who.pre, situation["subject_id"])
+        objectives, actions = map(texts.titled, await plans_repo.plan(conn, who.pre, situation_id))
     return situation, objectives, actions

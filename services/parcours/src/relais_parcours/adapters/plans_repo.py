@@ -7,12 +7,55 @@ refuses what a query would forget.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
+from relais_parcours.domain.consent import Row
+from relais_parcours.domain.plan import Action, Objective, Plan
+from relais_parcours.domain.situation import Stage
 from relais_runtime.db import Conn
+
+
+async def load(conn: Conn, pre_id: str, situation: Row, opened_on: date) -> Plan:
+    """The plan of a situation (a row of ``situations_repo.get_situation``) for its rules:
+    objectives and actions without their wording, each action with whether a partner holds
+    it (a handover neither declined nor cancelled)."""
+    objectives = await conn.fetch(
+        "SELECT id, axis, status, target_on FROM plan_objectives "
+        "WHERE pre_id = $1 AND situation_id = $2",
+        pre_id,
+        situation["id"],
+    )
+    actions = await conn.fetch(
+        "SELECT a.id, a.objective_id, a.axis, a.status, a.starts_on, a.ends_on, "
+        "EXISTS (SELECT 1 FROM handovers h WHERE h.pre_id = a.pre_id AND h.action_id = a.id "
+        "AND h.status NOT IN ('declined', 'cancelled')) AS with_partner "
+        "FROM plan_actions a WHERE a.pre_id = $1 AND a.situation_id = $2",
+        pre_id,
+        situation["id"],
+    )
+    return Plan(
+        situation_id=situation["id"],
+        subject_id=situation["subject_id"],
+        stage=Stage(situation["stage"]),
+        opened_on=opened_on,
+        version=situation["plan_version"],
+        objectives={r["id"]: Objective.of(r) for r in objectives},
+        actions={r["id"]: Action.of(r) for r in actions},
+    )
+
+
+async def set_plan_version(conn: Conn, pre_id: str, situation_id: uuid.UUID, version: int) -> None:
+    """Store the version the plan's last change reached (the situation is locked)."""
+    await conn.execute(
+        "UPDATE situations SET plan_version = $3 WHERE pre_id = $1 AND id = $2",
+        pre_id,
+        situation_id,
+        version,
+    )
+
 
 # The title is stored under the child's key (``title_enc``, service/child_texts.py); the
 # clear ``title`` of a row from before migration 0023 is cleared when a new one is written.
@@ -22,68 +65,47 @@ _PLAN_COLUMNS = {
 }
 
 
-async def bump_plan_version(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> int:
-    version: int = await conn.fetchval(
-        "UPDATE situations SET plan_version = plan_version + 1 WHERE id = $1 AND pre_id = $2 "
-        "RETURNING plan_version",
-        situation_id,
-        pre_id,
-    )
-    return version
-
-
 async def insert_objective(
     conn: Conn,
-    objective_id: uuid.UUID,
-    situation_id: uuid.UUID,
     pre_id: str,
-    values: dict[str, Any],
+    situation_id: uuid.UUID,
+    objective: Objective,
+    title_enc: bytes,
     now: datetime,
 ) -> None:
     await conn.execute(
         "INSERT INTO plan_objectives (id, situation_id, pre_id, axis, title_enc, status, "
         "target_on, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7)",
-        objective_id,
+        objective.id,
         situation_id,
         pre_id,
-        values["axis"],
-        values["title_enc"],
-        values.get("target_on"),
+        objective.axis.value,
+        title_enc,
+        objective.target_on,
         now,
-    )
-
-
-async def get_objective(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, objective_id: uuid.UUID
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM plan_objectives WHERE pre_id = $3 AND situation_id = $1 AND id = $2",
-        situation_id,
-        objective_id,
-        pre_id,
     )
 
 
 async def insert_action(
     conn: Conn,
     pre_id: str,
-    action_id: uuid.UUID,
-    objective: Any,
-    values: dict[str, Any],
+    situation_id: uuid.UUID,
+    action: Action,
+    title_enc: bytes,
     now: datetime,
 ) -> None:
     await conn.execute(
         "INSERT INTO plan_actions (id, objective_id, situation_id, pre_id, axis, title_enc, "
         "status, starts_on, ends_on, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7, $8, $9, $9)",
-        action_id,
-        objective["id"],
-        objective["situation_id"],
+        action.id,
+        action.objective_id,
+        situation_id,
         pre_id,
-        objective["axis"],
-        values["title_enc"],
-        values.get("starts_on"),
-        values.get("ends_on"),
+        action.axis.value,
+        title_enc,
+        action.starts_on,
+        action.ends_on,
         now,
     )
 
@@ -122,20 +144,6 @@ async def get_action(
     )
 
 
-async def plan_counts(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT 'objective' AS kind, axis, status, count(*)::int AS n, 0 AS with_partner "
-        "FROM plan_objectives WHERE pre_id = $2 AND situation_id = $1 GROUP BY axis, status "
-        "UNION ALL "
-        "SELECT 'action', a.axis, a.status, count(*)::int, "
-        "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM handovers h WHERE h.action_id = a.id "
-        "AND h.status NOT IN ('declined', 'cancelled')))::int "
-        "FROM plan_actions a WHERE a.pre_id = $2 AND a.situation_id = $1 GROUP BY a.axis, a.status",
-        situation_id,
-        pre_id,
-    )
-
-
 async def plan(
     conn: Conn, pre_id: str, situation_id: uuid.UUID
 ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
@@ -145,7 +153,8 @@ async def plan(
         pre_id,
     )
     actions = await conn.fetch(
-        "SELECT a.*, (SELECT h.id FROM handovers h WHERE h.action_id = a.id "
+        "SELECT a.*, (SELECT h.id FROM handovers h "
+        "WHERE h.pre_id = a.pre_id AND h.action_id = a.id "
         "ORDER BY h.requested_at DESC LIMIT 1) AS handover_id "
         "FROM plan_actions a WHERE a.pre_id = $2 AND a.situation_id = $1 ORDER BY a.created_at",
         situation_id,

@@ -1,9 +1,5 @@
-"""Dates the PRE records about a situation: never before the situation existed.
-
-A body model cannot know when the situation was opened (nor the PRE's time zone), so the
-use case checks once it has read it, and raises :class:`FieldRefused`; the HTTP layer
-answers it as a body validator would: 422, the field named, a French message.
-"""
+"""The PRE's day, computed in one place, and the dates it records about a situation
+(the rule, never before the situation opened, is ``domain/dates.py``'s)."""
 
 from __future__ import annotations
 
@@ -13,16 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from relais_parcours.context import Parcours
-
-
-class FieldRefused(Exception):
-    """A field's value the rules refuse once compared with what is stored."""
-
-    def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(f"{field}: {code}")
-        self.field = field
-        self.code = code
-        self.message = message
+from relais_parcours.domain.dates import FieldRefused as FieldRefused  # re-exported
+from relais_parcours.domain.dates import not_before
 
 
 def pre_day(ctx: Parcours, moment: datetime | None = None) -> date:
@@ -41,12 +29,4 @@ def not_before_opening(
 ) -> None:
     """Refuse any of ``dates`` (field → its day and, in French, what it is: « La date du
     consentement ») that precedes the day the situation was opened."""
-    first = opened_on(ctx, situation)
-    for field, (day, what) in dates.items():
-        if day is not None and day < first:
-            raise FieldRefused(
-                field,
-                "date_before_situation",
-                f"{what} ({day:%d/%m/%Y}) ne peut pas précéder l'ouverture de la situation, "
-                f"le {first:%d/%m/%Y}.",
-            )
+    not_before(opened_on(ctx, situation), dates)

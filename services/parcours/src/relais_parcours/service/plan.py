@@ -1,4 +1,9 @@
-"""Use cases of the individual plan: objectives and actions on the four axes."""
+"""Use cases of the individual plan: objectives and actions on the four axes.
+
+The rules are the :class:`~relais_parcours.domain.plan.Plan`'s: each use case loads it,
+lets it decide, stores what changed (its title under the child's key, a line in the access
+log) and emits the ``plan.updated`` it returned.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,23 @@ from typing import Any
 
 import asyncpg
 
-from relais_contracts.types import Axis
-from relais_contracts.v1.parcours import ActionCounts, AxisPlan, ObjectiveCounts, PlanUpdated
+from relais_contracts.v1.parcours import PlanUpdated
 from relais_parcours.adapters import plans_repo, situations_repo
 from relais_parcours.context import Parcours
-from relais_parcours.domain.plan import dates_ordered
-from relais_parcours.domain.situation import Stage
+from relais_parcours.domain.plan import Plan
 from relais_parcours.service import access, access_log, child_texts, retries, tenancy
-from relais_parcours.service.dates import not_before_opening
+from relais_parcours.service.dates import opened_on
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
-from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
 
 
-async def _situation_in_parcours(conn: Conn, who: Principal, situation_id: uuid.UUID) -> Any:
+async def _plan(
+    conn: Conn, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+) -> tuple[asyncpg.Record, Plan]:
+    """The situation the caller may change, locked, and its plan."""
     situation = await access.situation_for(conn, who, situation_id, lock=True)
-    if situation["stage"] != Stage.IN_PARCOURS:
-        raise DomainError(
-            "situation_not_in_parcours",
-            "Le plan se construit pour une situation prise en charge et non clôturée.",
-        )
-    return situation
-
-
-def _plan_dates(ctx: Parcours, situation: Any, values: dict[str, Any]) -> None:
-    """The plan's dates (target, start, end) are the situation's: never before it opened."""
-    names = {"target_on": "La date visée", "starts_on": "Le début", "ends_on": "La fin"}
-    not_before_opening(ctx, situation, {f: (values.get(f), w) for f, w in names.items()})
+    return situation, await plans_repo.load(conn, who.pre, situation, opened_on(ctx, situation))
 
 
 async def _recorded(
@@ -66,44 +60,23 @@ async def _recorded(
     return {**values, "title": None, "title_enc": sealed}  # no clear copy left behind
 
 
+async def _publish(runtime: ServiceRuntime, conn: Conn, pre_id: str, event: PlanUpdated) -> None:
+    """Store the plan's new version and emit its event, next in the situation's sequence."""
+    await plans_repo.set_plan_version(conn, pre_id, event.situation_id, event.plan_version)
+    version = await situations_repo.bump_version(conn, pre_id, event.situation_id)
+    await runtime.emit(
+        conn, event, subject=str(event.situation_id), tenant=pre_id, sequence=version
+    )
+
+
 async def emit_plan_updated(
     runtime: ServiceRuntime, conn: Conn, pre_id: str, situation: Any, now: datetime
 ) -> None:
-    """Bump the plan version and emit its counts per axis (never its wording)."""
-    plan_version = await plans_repo.bump_plan_version(conn, pre_id, situation["id"])
-    counts = await plans_repo.plan_counts(conn, pre_id, situation["id"])
-    objectives: dict[str, dict[str, int]] = {}
-    actions: dict[str, dict[str, int]] = {}
-    for row in counts:
-        if row["kind"] == "objective":
-            objectives.setdefault(row["axis"], {})[row["status"]] = row["n"]
-        else:
-            bucket = actions.setdefault(row["axis"], {"with_partner": 0})
-            bucket[row["status"]] = row["n"]
-            bucket["with_partner"] += row["with_partner"]
-    axes = [
-        AxisPlan(
-            axis=axis,
-            objectives=ObjectiveCounts(**objectives.get(axis.value, {})),
-            actions=ActionCounts(**actions.get(axis.value, {})),
-        )
-        for axis in Axis
-        if axis.value in objectives or axis.value in actions
-    ]
-    version = await situations_repo.bump_version(conn, pre_id, situation["id"])
-    await runtime.emit(
-        conn,
-        PlanUpdated(
-            situation_id=situation["id"],
-            subject_id=situation["subject_id"],
-            plan_version=plan_version,
-            axes=axes,
-            updated_at=now,
-        ),
-        subject=str(situation["id"]),
-        tenant=pre_id,
-        sequence=version,
-    )
+    """The plan changed outside its own use cases (a handover given or answered): emit its
+    next version and counts. ``situation``: its row, locked by the caller."""
+    # Counting needs no day: the opening's, which only the changes check, is left rough.
+    plan = await plans_repo.load(conn, pre_id, situation, situation["opened_at"].date())
+    await _publish(runtime, conn, pre_id, plan.updated(now))
 
 
 async def add_objective(
@@ -121,12 +94,14 @@ async def add_objective(
         earlier = await retries.claim(conn, who, retry, objective_id)
         if earlier is not None:
             return earlier
-        situation = await _situation_in_parcours(conn, who, situation_id)
-        _plan_dates(ctx, situation, values)
+        situation, plan = await _plan(conn, ctx, who, situation_id)
+        event = plan.add_objective(objective_id, values["axis"], values.get("target_on"), now)
         given = {k: v for k, v in values.items() if v is not None}
         stored = await _recorded(conn, ctx, who, situation, "plan_objective", objective_id, given)
-        await plans_repo.insert_objective(conn, objective_id, situation_id, who.pre, stored, now)
-        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await plans_repo.insert_objective(
+            conn, who.pre, situation_id, plan.objectives[objective_id], stored["title_enc"], now
+        )
+        await _publish(runtime, conn, who.pre, event)
     return objective_id
 
 
@@ -140,14 +115,13 @@ async def change_objective(
 ) -> None:
     now = datetime.now(UTC)
     async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await _situation_in_parcours(conn, who, situation_id)
-        _plan_dates(ctx, situation, changes)
+        situation, plan = await _plan(conn, ctx, who, situation_id)
+        event = plan.change_objective(objective_id, changes, now)
         stored = await _recorded(conn, ctx, who, situation, "plan_objective", objective_id, changes)
-        if not await plans_repo.update_plan_item(
+        await plans_repo.update_plan_item(
             conn, who.pre, "plan_objectives", objective_id, situation_id, stored, now
-        ):
-            raise DomainError("objective_not_found", "Objectif introuvable.", 404)
-        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        )
+        await _publish(runtime, conn, who.pre, event)
 
 
 async def add_action(
@@ -166,15 +140,16 @@ async def add_action(
         earlier = await retries.claim(conn, who, retry, action_id)
         if earlier is not None:
             return earlier
-        situation = await _situation_in_parcours(conn, who, situation_id)
-        _plan_dates(ctx, situation, values)
-        objective = await plans_repo.get_objective(conn, who.pre, situation_id, objective_id)
-        if objective is None:
-            raise DomainError("objective_not_found", "Objectif introuvable.", 404)
+        situation, plan = await _plan(conn, ctx, who, situation_id)
+        event = plan.add_action(
+            action_id, objective_id, values.get("starts_on"), values.get("ends_on"), now
+        )
         given = {k: v for k, v in values.items() if v is not None}
         stored = await _recorded(conn, ctx, who, situation, "plan_action", action_id, given)
-        await plans_repo.insert_action(conn, who.pre, action_id, objective, stored, now)
-        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await plans_repo.insert_action(
+            conn, who.pre, situation_id, plan.actions[action_id], stored["title_enc"], now
+        )
+        await _publish(runtime, conn, who.pre, event)
     return action_id
 
 
@@ -188,21 +163,13 @@ async def change_action(
 ) -> None:
     now = datetime.now(UTC)
     async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await _situation_in_parcours(conn, who, situation_id)
-        action = await plans_repo.get_action(conn, who.pre, situation_id, action_id)
-        if action is None:
-            raise DomainError("action_not_found", "Action introuvable.", 404)
-        # A patch may move one date only: check it against the other one as stored.
-        if not dates_ordered(
-            changes.get("starts_on", action["starts_on"]), changes.get("ends_on", action["ends_on"])
-        ):
-            raise DomainError("ends_before_start", "La date de fin précède la date de début.", 422)
-        _plan_dates(ctx, situation, changes)
+        situation, plan = await _plan(conn, ctx, who, situation_id)
+        event = plan.change_action(action_id, changes, now)
         stored = await _recorded(conn, ctx, who, situation, "plan_action", action_id, changes)
         await plans_repo.update_plan_item(
             conn, who.pre, "plan_actions", action_id, situation_id, stored, now
         )
-        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await _publish(runtime, conn, who.pre, event)
 
 
 async def read(

@@ -1,0 +1,34 @@
+"""Dates the PRE records about a situation: never before the situation existed.
+
+A body model cannot know when the situation was opened, so the rules check once it is read
+and raise :class:`FieldRefused`; the HTTP layer answers it as a body validator would: 422,
+the field named, a French message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+
+class FieldRefused(Exception):
+    """A field's value the rules refuse once compared with what is stored."""
+
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(f"{field}: {code}")
+        self.field = field
+        self.code = code
+        self.message = message
+
+
+def not_before(first: date, dates: Mapping[str, tuple[date | None, str]]) -> None:
+    """Refuse any of ``dates`` (field → its day and, in French, what it is: « La date du
+    consentement ») that precedes ``first``, the day the situation was opened."""
+    for field, (day, what) in dates.items():
+        if day is not None and day < first:
+            raise FieldRefused(
+                field,
+                "date_before_situation",
+                f"{what} ({day:%d/%m/%Y}) ne peut pas précéder l'ouverture de la situation, "
+                f"le {first:%d/%m/%Y}.",
+            )

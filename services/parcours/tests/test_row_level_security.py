@@ -3,11 +3,14 @@ sees and changes none of another PRE's rows, and one scoped to none sees nothing
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 
+from relais_parcours.adapters import family_repository, plans_repo, situations_repo
 from relais_runtime import db
 
 from .checks import Harness
@@ -192,3 +195,63 @@ async def test_another_pres_staff_and_partner_read_none_of_a_situation(parcours:
     partner_elsewhere = h.auth("partner", "cmpp-rouen", pre=h.other_pre)
     sheet = await h.http.get(f"/v1/handovers/{handover_id}/sheet", headers=partner_elsewhere)
     assert sheet.status_code == 404
+
+
+async def test_each_scoped_query_names_its_pre_even_where_no_policy_would_stop_it(
+    parcours: Harness,
+) -> None:
+    """As the tables' owner, past every policy: given another PRE's id beside this PRE's
+    row ids, each of these queries finds nothing and changes nothing (its own WHERE)."""
+    h = parcours
+    s = await one_pre_at_work(h)
+    situation_id = uuid.UUID(s["situation_id"])
+    other = h.other_pre
+    now = datetime.now(UTC)
+
+    def preferences(pre_id: str) -> dict[str, Any]:
+        return {
+            "situation_id": situation_id,
+            "guardian_index": 0,
+            "pre_id": pre_id,
+            "language": "fr" if pre_id == PRE else "ar",
+            "channel": None,
+            "updated_at": now,
+        }
+
+    async with h.db() as conn:
+        await family_repository.upsert_preferences(conn, preferences(PRE))  # a row to meet
+        letter = await conn.fetchrow("SELECT id, link_hash FROM family_letters")
+        request_id = await conn.fetchval("SELECT id FROM family_requests")
+        notice_id = await conn.fetchval("SELECT id FROM family_notices LIMIT 1")
+        situation = await conn.fetchrow("SELECT * FROM situations")
+    before = await snapshot(h)
+    assert before["family_preferences"]  # the test could fail: the upsert meets a row
+
+    async with h.db() as conn:
+        for pre_id, found in ((PRE, True), (other, False)):  # the right PRE finds each
+            reads = (
+                await family_repository.letter_by_link(conn, pre_id, letter["link_hash"]),
+                await family_repository.preferences(conn, pre_id, situation_id, 0),
+                await family_repository.requests_of(conn, pre_id, situation_id, 0),
+                await family_repository.notices_of(conn, pre_id, situation_id, 0),
+                await family_repository.active_consent_read(conn, pre_id, situation_id),
+            )
+            assert [bool(read) for read in reads] == [found] * len(reads), pre_id
+        assert await family_repository.count_failed_attempt(conn, other, letter["id"]) is None
+        await family_repository.revoke_letter(conn, other, letter["id"], now, "other")
+        await family_repository.revoke_guardian_letters(conn, other, situation_id, 0, now, "o")
+        await family_repository.mark_letter_used(conn, other, letter["id"], now)
+        await family_repository.upsert_preferences(conn, preferences(other))
+        await family_repository.answer_request(conn, other, request_id, "Non.", "other", now)
+        await family_repository.notice_mailed(conn, other, notice_id, now)
+        await family_repository.notice_mail_failed(conn, other, notice_id, "bounced", 9, None)
+        await family_repository.erase_family_texts(conn, other, situation_id, now)
+        await situations_repo.erase_subject(
+            conn, other, situation["subject_id"], situation_id, now, "other"
+        )
+        plan = await plans_repo.load(conn, other, situation, date.today())
+        assert (plan.objectives, plan.actions) == ({}, {})
+        mine = await plans_repo.load(conn, PRE, situation, date.today())
+        assert (bool(mine.objectives), bool(mine.actions)) == (True, True)
+
+    assert await snapshot(h) == before

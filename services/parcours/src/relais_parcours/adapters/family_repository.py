@@ -1,4 +1,9 @@
-"""SQL of the family's door: letters, preferences, requests, the PRE's contact."""
+"""SQL of the family's door: letters, preferences, requests, the PRE's contact.
+
+Every function takes the PRE and every query names it; row-level security (ADR 0018)
+refuses what a query would forget. The sweeps (``letter_pre``, ``claim_notices_to_mail``,
+``consents_expiring``) run across PREs as the sweep role, and say so.
+"""
 
 from __future__ import annotations
 
@@ -35,11 +40,13 @@ async def letter_pre(conn: Conn, link_hash: bytes) -> str | None:
     return pre
 
 
-async def letter_by_link(conn: Conn, link_hash: bytes) -> asyncpg.Record | None:
+async def letter_by_link(conn: Conn, pre_id: str, link_hash: bytes) -> asyncpg.Record | None:
     """The letter for a link, locked: concurrent tries of one letter are serialised."""
     return await conn.fetchrow(
-        "SELECT l.*, s.stage FROM family_letters l JOIN situations s ON s.id = l.situation_id "
-        "WHERE l.link_hash = $1 FOR UPDATE OF l",
+        "SELECT l.*, s.stage FROM family_letters l "
+        "JOIN situations s ON s.pre_id = l.pre_id AND s.id = l.situation_id "
+        "WHERE l.pre_id = $1 AND l.link_hash = $2 FOR UPDATE OF l",
+        pre_id,
         link_hash,
     )
 
@@ -60,51 +67,63 @@ async def list_letters(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list
     )
 
 
-async def count_failed_attempt(conn: Conn, letter_id: uuid.UUID) -> int:
+async def count_failed_attempt(conn: Conn, pre_id: str, letter_id: uuid.UUID) -> int:
     attempts: int = await conn.fetchval(
-        "UPDATE family_letters SET failed_attempts = failed_attempts + 1 WHERE id = $1 "
-        "RETURNING failed_attempts",
+        "UPDATE family_letters SET failed_attempts = failed_attempts + 1 "
+        "WHERE pre_id = $1 AND id = $2 RETURNING failed_attempts",
+        pre_id,
         letter_id,
     )
     return attempts
 
 
-async def revoke_letter(conn: Conn, letter_id: uuid.UUID, now: datetime, by: str) -> None:
+async def revoke_letter(
+    conn: Conn, pre_id: str, letter_id: uuid.UUID, now: datetime, by: str
+) -> None:
     await conn.execute(
         "UPDATE family_letters SET revoked_at = $2, revoked_by = $3 "
-        "WHERE id = $1 AND revoked_at IS NULL",
+        "WHERE pre_id = $4 AND id = $1 AND revoked_at IS NULL",
         letter_id,
         now,
         by,
+        pre_id,
     )
 
 
 async def revoke_guardian_letters(
-    conn: Conn, situation_id: uuid.UUID, guardian_index: int, now: datetime, by: str
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int, now: datetime, by: str
 ) -> None:
     """A new letter replaces the guardian's previous ones (and the sessions they opened)."""
     await conn.execute(
         "UPDATE family_letters SET revoked_at = $3, revoked_by = $4 "
-        "WHERE situation_id = $1 AND guardian_index = $2 AND revoked_at IS NULL",
+        "WHERE pre_id = $5 AND situation_id = $1 AND guardian_index = $2 "
+        "AND revoked_at IS NULL",
         situation_id,
         guardian_index,
         now,
         by,
+        pre_id,
     )
 
 
-async def mark_letter_used(conn: Conn, letter_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute("UPDATE family_letters SET used_at = $2 WHERE id = $1", letter_id, now)
+async def mark_letter_used(conn: Conn, pre_id: str, letter_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE family_letters SET used_at = $3 WHERE pre_id = $1 AND id = $2",
+        pre_id,
+        letter_id,
+        now,
+    )
 
 
 async def preferences(
-    conn: Conn, situation_id: uuid.UUID, guardian_index: int
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT language, channel, updated_at FROM family_preferences "
-        "WHERE situation_id = $1 AND guardian_index = $2",
+        "WHERE pre_id = $3 AND situation_id = $1 AND guardian_index = $2",
         situation_id,
         guardian_index,
+        pre_id,
     )
 
 
@@ -114,7 +133,7 @@ async def upsert_preferences(conn: Conn, values: dict[str, Any]) -> None:
         "channel, updated_at) VALUES ($1,$2,$3,$4,$5,$6) "
         "ON CONFLICT (situation_id, guardian_index) DO UPDATE SET "
         "language = EXCLUDED.language, channel = EXCLUDED.channel, "
-        "updated_at = EXCLUDED.updated_at",
+        "updated_at = EXCLUDED.updated_at WHERE family_preferences.pre_id = EXCLUDED.pre_id",
         values["situation_id"],
         values["guardian_index"],
         values["pre_id"],
@@ -149,14 +168,15 @@ async def insert_request(conn: Conn, values: dict[str, Any]) -> None:
 
 
 async def requests_of(
-    conn: Conn, situation_id: uuid.UUID, guardian_index: int
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, kind, details, status, made_at, due_on, answered_at, answer "
-        "FROM family_requests WHERE situation_id = $1 AND guardian_index = $2 "
+        "FROM family_requests WHERE pre_id = $3 AND situation_id = $1 AND guardian_index = $2 "
         "ORDER BY made_at",
         situation_id,
         guardian_index,
+        pre_id,
     )
 
 
@@ -184,21 +204,23 @@ async def get_request(conn: Conn, pre_id: str, request_id: uuid.UUID) -> asyncpg
 
 
 async def answer_request(
-    conn: Conn, request_id: uuid.UUID, answer: str, by: str, now: datetime
+    conn: Conn, pre_id: str, request_id: uuid.UUID, answer: str, by: str, now: datetime
 ) -> None:
     await conn.execute(
         "UPDATE family_requests SET status = 'answered', answer = $2, answered_by = $3, "
-        "answered_at = $4 WHERE id = $1",
+        "answered_at = $4 WHERE pre_id = $5 AND id = $1",
         request_id,
         answer,
         by,
         now,
+        pre_id,
     )
     await conn.execute(
-        "UPDATE deadlines SET resolved_at = $2 WHERE family_request_id = $1 "
+        "UPDATE deadlines SET resolved_at = $2 WHERE pre_id = $3 AND family_request_id = $1 "
         "AND resolved_at IS NULL",
         request_id,
         now,
+        pre_id,
     )
 
 
@@ -218,24 +240,33 @@ async def set_family_contact(conn: Conn, pre_id: str, contact: dict[str, Any]) -
     )
 
 
-async def erase_family_texts(conn: Conn, situation_id: uuid.UUID, now: datetime) -> None:
+async def erase_family_texts(
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, now: datetime
+) -> None:
     """On erasure: the family's words go, and no letter opens anything any more."""
     await conn.execute(
-        "UPDATE family_requests SET details = NULL, answer = NULL WHERE situation_id = $1",
+        "UPDATE family_requests SET details = NULL, answer = NULL "
+        "WHERE pre_id = $1 AND situation_id = $2",
+        pre_id,
         situation_id,
     )
     await conn.execute(
-        "UPDATE family_letters SET revoked_at = $2, revoked_by = 'erasure' "
-        "WHERE situation_id = $1 AND revoked_at IS NULL",
+        "UPDATE family_letters SET revoked_at = $3, revoked_by = 'erasure' "
+        "WHERE pre_id = $1 AND situation_id = $2 AND revoked_at IS NULL",
+        pre_id,
         situation_id,
         now,
     )
 
 
-async def active_consent_read(conn: Conn, situation_id: uuid.UUID) -> asyncpg.Record | None:
+async def active_consent_read(
+    conn: Conn, pre_id: str, situation_id: uuid.UUID
+) -> asyncpg.Record | None:
     """The consent in force, for a read (no lock)."""
     return await conn.fetchrow(
-        "SELECT * FROM consents WHERE situation_id = $1 AND status = 'active'", situation_id
+        "SELECT * FROM consents WHERE pre_id = $1 AND situation_id = $2 AND status = 'active'",
+        pre_id,
+        situation_id,
     )
 
 
@@ -260,13 +291,15 @@ async def insert_notice(conn: Conn, values: dict[str, Any]) -> bool:
 
 
 async def notices_of(
-    conn: Conn, situation_id: uuid.UUID, guardian_index: int
+    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, kind, facts, language, channel, created_at, sent_at FROM family_notices "
-        "WHERE situation_id = $1 AND guardian_index = $2 ORDER BY created_at DESC LIMIT 50",
+        "WHERE pre_id = $3 AND situation_id = $1 AND guardian_index = $2 "
+        "ORDER BY created_at DESC LIMIT 50",
         situation_id,
         guardian_index,
+        pre_id,
     )
 
 
@@ -277,7 +310,7 @@ async def pending_notices(
     return await conn.fetch(
         "SELECT n.id, n.situation_id, n.guardian_index, n.kind, n.facts, n.channel, "
         "n.language, n.created_at, n.attempts, n.last_failure FROM family_notices n "
-        "JOIN situations s ON s.id = n.situation_id "
+        "JOIN situations s ON s.pre_id = n.pre_id AND s.id = n.situation_id "
         "WHERE n.pre_id = $1 AND n.sent_at IS NULL "
         "AND ($2::uuid IS NULL OR s.referent_id = $2) "
         "ORDER BY n.created_at LIMIT $3 OFFSET $4",
@@ -329,17 +362,20 @@ async def claim_notices_to_mail(
     )
 
 
-async def notice_mailed(conn: Conn, notice_id: uuid.UUID, now: datetime) -> None:
+async def notice_mailed(conn: Conn, pre_id: str, notice_id: uuid.UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE family_notices SET sent_at = $2, sent_by = 'auto:email', "
-        "attempts = attempts + 1, last_failure = NULL WHERE id = $1 AND sent_at IS NULL",
+        "attempts = attempts + 1, last_failure = NULL "
+        "WHERE pre_id = $3 AND id = $1 AND sent_at IS NULL",
         notice_id,
         now,
+        pre_id,
     )
 
 
 async def notice_mail_failed(
     conn: Conn,
+    pre_id: str,
     notice_id: uuid.UUID,
     failure: str,
     attempts: int,
@@ -348,20 +384,22 @@ async def notice_mail_failed(
     """A failed try; once ``attempts`` reaches the limit the notice is the référent's."""
     await conn.execute(
         "UPDATE family_notices SET attempts = $3, last_failure = $2, next_attempt_at = $4 "
-        "WHERE id = $1 AND sent_at IS NULL",
+        "WHERE pre_id = $5 AND id = $1 AND sent_at IS NULL",
         notice_id,
         failure,
         attempts,
         next_attempt_at,
+        pre_id,
     )
 
 
 async def consents_expiring(conn: Conn, today: date, until: date) -> list[asyncpg.Record]:
-    """Consents in force whose last day falls in [today, until]."""
+    """Consents in force whose last day falls in [today, until], every PRE's (a sweep: the
+    sweep role only)."""
     return await conn.fetch(
         "SELECT c.id AS consent_id, c.valid_until, s.id, s.pre_id, s.subject_id "
         "FROM consents c JOIN situations s "
-        "ON s.id = c.situation_id WHERE c.status = 'active' "
+        "ON s.pre_id = c.pre_id AND s.id = c.situation_id WHERE c.status = 'active' "
         "AND c.valid_until BETWEEN $1 AND $2",
         today,
         until,

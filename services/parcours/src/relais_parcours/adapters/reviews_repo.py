@@ -110,10 +110,10 @@ async def agenda(conn: Conn, pre_id: str, meeting_id: uuid.UUID) -> list[asyncpg
         "d.id AS decision_id, "
         "d.decision, d.decline_reason, d.redirected_to, d.redirect_category, d.axes, d.note, "
         "d.note_enc, d.decided_at, s.subject_id, k.wrapped_key "
-        "FROM review_agenda a JOIN situations s ON s.id = a.situation_id "
+        "FROM review_agenda a JOIN situations s ON s.pre_id = a.pre_id AND s.id = a.situation_id "
         "LEFT JOIN subject_keys k ON k.pre_id = s.pre_id AND k.subject_id = s.subject_id "
-        "LEFT JOIN review_decisions d "
-        "ON d.situation_id = a.situation_id AND d.meeting_id = a.meeting_id "
+        "LEFT JOIN review_decisions d ON d.pre_id = a.pre_id "
+        "AND d.situation_id = a.situation_id AND d.meeting_id = a.meeting_id "
         "WHERE a.pre_id = $2 AND a.meeting_id = $1 ORDER BY a.position",
         meeting_id,
         pre_id,

@@ -121,7 +121,8 @@ async def list_situations(
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {_SITUATION_COLUMNS} "  # noqa: S608 - a constant column list
-        "FROM situations s JOIN situation_referrals r ON r.situation_id = s.id "
+        "FROM situations s "
+        "JOIN situation_referrals r ON r.pre_id = s.pre_id AND r.situation_id = s.id "
         "WHERE s.pre_id = $1 AND ($2::text IS NULL OR s.stage = $2) "
         "AND ($3::uuid IS NULL OR s.referent_id = $3) "
         "GROUP BY s.id ORDER BY s.opened_at DESC LIMIT $4 OFFSET $5",
@@ -144,7 +145,8 @@ async def get_situation(
         )
     return await conn.fetchrow(
         f"SELECT {_SITUATION_COLUMNS} "  # noqa: S608 - a constant column list
-        "FROM situations s JOIN situation_referrals r ON r.situation_id = s.id "
+        "FROM situations s "
+        "JOIN situation_referrals r ON r.pre_id = s.pre_id AND r.situation_id = s.id "
         "WHERE s.pre_id = $1 AND s.id = $2 GROUP BY s.id",
         pre_id,
         situation_id,
@@ -156,7 +158,8 @@ async def referral_identities(
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT r.referral_id, r.institution_id, r.received_at, r.identity_enc, k.wrapped_key "
-        "FROM situation_referrals r JOIN situations s ON s.id = r.situation_id "
+        "FROM situation_referrals r "
+        "JOIN situations s ON s.pre_id = r.pre_id AND s.id = r.situation_id "
         "LEFT JOIN subject_keys k ON k.subject_id = s.subject_id AND k.pre_id = s.pre_id "
         "WHERE r.pre_id = $1 AND r.situation_id = $2 ORDER BY r.received_at",
         pre_id,
@@ -324,54 +327,50 @@ async def erase_subject(
     await conn.execute(
         "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
     )
+    for statement in _ERASURE:
+        await conn.execute(statement, pre_id, situation_id)
     await conn.execute(
-        "UPDATE situation_referrals SET identity_enc = NULL, sealed = NULL, "
-        "interpreter_needed = NULL WHERE situation_id = $1",
-        situation_id,
-    )
-    await conn.execute(
-        "UPDATE handovers SET message = NULL, message_enc = NULL WHERE situation_id = $1",
-        situation_id,
-    )
-    # Unreadable already without the key; the clear columns of rows from before issue 15 too.
-    await conn.execute(
-        "UPDATE review_decisions SET note = NULL, note_enc = NULL WHERE situation_id = $1",
-        situation_id,
-    )
-    await conn.execute(
-        "UPDATE referent_assignments SET override_reason = NULL, override_reason_enc = NULL "
-        "WHERE situation_id = $1",
-        situation_id,
-    )
-    for table in ("plan_objectives", "plan_actions"):
-        await conn.execute(
-            f"UPDATE {table} SET title = NULL, title_enc = NULL WHERE situation_id = $1",  # noqa: S608 - constant names
-            situation_id,
-        )
-    await conn.execute(
-        "UPDATE consents SET guardians = '[]', sole_guardian_reason = NULL, witness = NULL, "
-        "withdrawn_by = NULL WHERE situation_id = $1",
-        situation_id,
-    )
-    await conn.execute(
-        "UPDATE situations SET stage = 'erased', erased_at = $2, erasure_reason = $3, "
-        "exit_reason_text = NULL WHERE id = $1",
+        "UPDATE situations SET stage = 'erased', erased_at = $3, erasure_reason = $4, "
+        "exit_reason_text = NULL WHERE pre_id = $1 AND id = $2",
+        pre_id,
         situation_id,
         now,
         reason,
     )
     await conn.execute(
-        "UPDATE deadlines SET resolved_at = $2 WHERE situation_id = $1 AND resolved_at IS NULL",
+        "UPDATE deadlines SET resolved_at = $3 WHERE pre_id = $1 AND situation_id = $2 "
+        "AND resolved_at IS NULL",
+        pre_id,
         situation_id,
         now,
     )
+
+
+#: What erasure clears of one situation beside its key; parameters: the PRE, the situation.
+_ERASURE = (
+    "UPDATE situation_referrals SET identity_enc = NULL, sealed = NULL, "
+    "interpreter_needed = NULL WHERE pre_id = $1 AND situation_id = $2",
+    "UPDATE handovers SET message = NULL, message_enc = NULL "
+    "WHERE pre_id = $1 AND situation_id = $2",
+    # Unreadable already without the key; the clear columns of rows from before issue 15 too.
+    "UPDATE review_decisions SET note = NULL, note_enc = NULL "
+    "WHERE pre_id = $1 AND situation_id = $2",
+    "UPDATE referent_assignments SET override_reason = NULL, override_reason_enc = NULL "
+    "WHERE pre_id = $1 AND situation_id = $2",
+    "UPDATE plan_objectives SET title = NULL, title_enc = NULL "
+    "WHERE pre_id = $1 AND situation_id = $2",
+    "UPDATE plan_actions SET title = NULL, title_enc = NULL "
+    "WHERE pre_id = $1 AND situation_id = $2",
+    "UPDATE consents SET guardians = '[]', sole_guardian_reason = NULL, witness = NULL, "
+    "withdrawn_by = NULL WHERE pre_id = $1 AND situation_id = $2",
+)
 
 
 async def claim_sealed_referrals(conn: Conn, limit: int) -> list[asyncpg.Record]:
     """Identities still stored as JWE, across PREs (a sweep: the sweep role only)."""
     return await conn.fetch(
         "SELECT r.referral_id, r.pre_id, r.sealed, s.subject_id FROM situation_referrals r "
-        "JOIN situations s ON s.id = r.situation_id "
+        "JOIN situations s ON s.pre_id = r.pre_id AND s.id = r.situation_id "
         "WHERE r.sealed IS NOT NULL AND r.identity_enc IS NULL AND r.withdrawn_at IS NULL "
         "LIMIT $1 FOR UPDATE OF r SKIP LOCKED",
         limit,
@@ -396,7 +395,8 @@ async def claim_unflagged_referrals(conn: Conn, limit: int) -> list[asyncpg.Reco
     (a sweep: the sweep role only)."""
     return await conn.fetch(
         "SELECT r.referral_id, r.pre_id, r.identity_enc, s.subject_id, k.wrapped_key "
-        "FROM situation_referrals r JOIN situations s ON s.id = r.situation_id "
+        "FROM situation_referrals r "
+        "JOIN situations s ON s.pre_id = r.pre_id AND s.id = r.situation_id "
         "LEFT JOIN subject_keys k ON k.subject_id = s.subject_id AND k.pre_id = s.pre_id "
         "WHERE r.interpreter_needed IS NULL AND r.identity_enc IS NOT NULL "
         "LIMIT $1 FOR UPDATE OF r SKIP LOCKED",

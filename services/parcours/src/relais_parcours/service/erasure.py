@@ -57,7 +57,7 @@ async def erase(
             await situations_repo.erase_subject(
                 conn, who.pre, situation["subject_id"], row["id"], now, reason.value
             )
-            await family_repository.erase_family_texts(conn, row["id"], now)
+            await family_repository.erase_family_texts(conn, who.pre, row["id"], now)
             version = await situations_repo.bump_version(conn, who.pre, row["id"])
             erased.append(row["id"])
             await access_log.erase(conn, who, row["id"], reason.value)

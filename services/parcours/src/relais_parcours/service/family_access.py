@@ -137,7 +137,7 @@ async def issue_letter(
             )
         guardian = await guardian_of(conn, ctx, situation, guardian_index)
         await family_repository.revoke_guardian_letters(
-            conn, situation_id, guardian_index, now, who.sub
+            conn, who.pre, situation_id, guardian_index, now, who.sub
         )
         await family_repository.insert_letter(
             conn,
@@ -153,7 +153,7 @@ async def issue_letter(
                 "expires_at": expires_at,
             },
         )
-        prefs = await family_repository.preferences(conn, situation_id, guardian_index)
+        prefs = await family_repository.preferences(conn, who.pre, situation_id, guardian_index)
     language = family.pick_language(
         guardian.get("languages") or [], prefs["language"] if prefs else None
     )
@@ -179,7 +179,7 @@ async def revoke_letter(
         letter = await family_repository.get_letter(conn, who.pre, letter_id)
         if letter is None or letter["situation_id"] != situation_id:
             raise DomainError("letter_not_found", "Lettre d'accès introuvable.", 404)
-        await family_repository.revoke_letter(conn, letter_id, now, who.sub)
+        await family_repository.revoke_letter(conn, who.pre, letter_id, now, who.sub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,7 @@ async def open_session(
     async with tenancy.sweep(runtime, ctx) as conn:
         pre = await family_repository.letter_pre(conn, link_hash)
     async with tenancy.scoped(runtime, pre or "") as conn:
-        letter = await family_repository.letter_by_link(conn, link_hash)
+        letter = await family_repository.letter_by_link(conn, pre or "", link_hash)
         refused = family.letter_refusal(letter, now)
         if refused is None and letter is not None and letter["stage"] == Stage.ERASED:
             refused = family.LetterRefusal.REVOKED
@@ -208,9 +208,13 @@ async def open_session(
             raise refusal(refused)
         assert letter is not None
         if not family.code_matches(link_token, code, letter["code_hash"]):
-            attempts = await family_repository.count_failed_attempt(conn, letter["id"])
+            attempts = await family_repository.count_failed_attempt(
+                conn, letter["pre_id"], letter["id"]
+            )
             if attempts >= family.MAX_FAILED_ATTEMPTS:
-                await family_repository.revoke_letter(conn, letter["id"], now, "too_many_codes")
+                await family_repository.revoke_letter(
+                    conn, letter["pre_id"], letter["id"], now, "too_many_codes"
+                )
             log.info("family letter wrong code", letter_id=str(letter["id"]), attempts=attempts)
             # The failed attempt must be counted even though the request is refused.
             wrong = refusal(
@@ -220,7 +224,7 @@ async def open_session(
             )
         else:
             wrong = None
-            await family_repository.mark_letter_used(conn, letter["id"], now)
+            await family_repository.mark_letter_used(conn, letter["pre_id"], letter["id"], now)
     if wrong is not None:
         raise wrong
     ttl = timedelta(minutes=ctx.settings.family_session_minutes)

@@ -120,7 +120,9 @@ async def mail_due_notices(
             )
         async with tenancy.scoped(runtime, notice["pre_id"]) as conn:
             if failure is None:
-                await family_repository.notice_mailed(conn, notice["id"], datetime.now(UTC))
+                await family_repository.notice_mailed(
+                    conn, notice["pre_id"], notice["id"], datetime.now(UTC)
+                )
                 sent += 1
             else:
                 await _failed(conn, ctx, notice, failure)
@@ -140,7 +142,9 @@ async def _failed(conn: Conn, ctx: Parcours, notice: Any, failure: str) -> None:
     if attempts < limit:
         delay = BACKOFF_S[min(attempts - 1, len(BACKOFF_S) - 1)]
         next_try = datetime.now(UTC) + timedelta(seconds=delay)
-    await family_repository.notice_mail_failed(conn, notice["id"], failure, attempts, next_try)
+    await family_repository.notice_mail_failed(
+        conn, notice["pre_id"], notice["id"], failure, attempts, next_try
+    )
 
 
 async def letter_pdf(conn: Conn, ctx: Parcours, pre_id: str, notice_id: uuid.UUID) -> bytes:

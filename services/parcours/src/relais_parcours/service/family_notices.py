@@ -71,7 +71,9 @@ async def notify(
     now = datetime.now(UTC)
     written = 0
     for index, guardian in enumerate(identity.get("guardians") or []):
-        prefs = await family_repository.preferences(conn, situation["id"], index)
+        prefs = await family_repository.preferences(
+            conn, situation["pre_id"], situation["id"], index
+        )
         chosen_language = prefs["language"] if prefs else None
         channel = (prefs["channel"] if prefs else None) or default_channel(guardian)
         written += await family_repository.insert_notice(

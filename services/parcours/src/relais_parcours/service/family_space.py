@@ -100,7 +100,9 @@ async def read_view(
     if not 0 <= guardian_index < len(guardians):
         raise DomainError("guardian_not_found", "Responsable introuvable.", 404)
     guardian = guardians[guardian_index]
-    prefs = await family_repository.preferences(conn, situation["id"], guardian_index)
+    prefs = await family_repository.preferences(
+        conn, situation["pre_id"], situation["id"], guardian_index
+    )
     language = family.pick_language(
         guardian.get("languages") or [], prefs["language"] if prefs else None
     )
@@ -110,7 +112,7 @@ async def read_view(
         else None
     )
     directory = {p["id"]: p for p in await directory_repo.all_entries(conn, situation["pre_id"])}
-    active = await family_repository.active_consent_read(conn, situation["id"])
+    active = await family_repository.active_consent_read(conn, situation["pre_id"], situation["id"])
     today = pre_day(ctx)
     consent_view = None
     if active is not None and in_force(active, today):
@@ -155,7 +157,9 @@ async def read_view(
     ]
     requests = [
         {k: r[k] for k in ("id", "kind", "status", "made_at", "due_on", "answered_at", "answer")}
-        for r in await family_repository.requests_of(conn, situation["id"], guardian_index)
+        for r in await family_repository.requests_of(
+            conn, situation["pre_id"], situation["id"], guardian_index
+        )
     ]
     staff_reads = [
         {
@@ -178,7 +182,9 @@ async def read_view(
             "text": family_notices.text(n["kind"], language, n["facts"]),
             "created_at": n["created_at"],
         }
-        for n in await family_repository.notices_of(conn, situation["id"], guardian_index)
+        for n in await family_repository.notices_of(
+            conn, situation["pre_id"], situation["id"], guardian_index
+        )
     ]
     child = identity.get("child") or {}
     return FamilyView(
@@ -365,4 +371,4 @@ async def answer_request(
             raise DomainError("request_not_found", "Demande introuvable.", 404)
         if request["status"] == "answered":
             raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
-        await family_repository.answer_request(conn, request_id, answer, who.sub, now)
+        await family_repository.answer_request(conn, who.pre, request_id, answer, who.sub, now)

@@ -6,12 +6,11 @@ import uuid
 from datetime import UTC, date, datetime
 
 from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, HandoverCancelReason
-from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
 from relais_parcours.adapters import deadlines_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.context import Parcours
-from relais_parcours.domain.situation import Stage, add_months, closure_warning
+from relais_parcours.domain.situation import Situation
 from relais_parcours.service import access, access_log, family_notices, tenancy
-from relais_parcours.service.dates import FieldRefused, pre_day
+from relais_parcours.service.dates import pre_day
 from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
@@ -32,16 +31,16 @@ async def close(
     now = datetime.now(UTC)
     today = pre_day(ctx, now)
     async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await access.situation_for(conn, who, situation_id, lock=True)
-        if situation["stage"] != Stage.IN_PARCOURS:
-            raise DomainError(
-                "situation_not_in_parcours",
-                "Seul un parcours en cours peut être clôturé.",
-            )
-        started_on: date = situation["started_on"]
+        row = await access.situation_for(conn, who, situation_id, lock=True)
         limits = await referents_repo.pre_limits(conn, who.pre)
-        max_months = limits["max_duration_months"] or ctx.settings.max_duration_months
-        warning = closure_warning(started_on, today, max_months)
+        closure = Situation.of(row).close(
+            exit_reason=exit_reason,
+            final_review_held=final_review_held,
+            now=now,
+            today=today,
+            followup_after_months=ctx.settings.followup_after_months,
+            max_months=limits["max_duration_months"] or ctx.settings.max_duration_months,
+        )
         await cancel_handovers(
             runtime,
             conn,
@@ -51,7 +50,7 @@ async def close(
             who=who,
             purpose=access_log.TEAM_FOLLOW_UP,
         )
-        followup_due_on = add_months(today, ctx.settings.followup_after_months)
+        due = closure.followup_due_on
         await situations_repo.close_situation(
             conn,
             who.pre,
@@ -60,43 +59,24 @@ async def close(
             exit_reason=exit_reason.value,
             exit_reason_text=exit_reason_text,
             final_review_held=final_review_held,
-            followup_due_on=followup_due_on,
+            followup_due_on=due,
         )
         await deadlines_repo.add_deadline(
-            conn,
-            who.pre,
-            situation_id,
-            DeadlineKind.FOLLOWUP.value,
-            followup_due_on,
-            handover_id=None,
+            conn, who.pre, situation_id, DeadlineKind.FOLLOWUP.value, due, handover_id=None
         )
         await family_notices.notify(
             conn,
             ctx,
-            situation,
+            row,
             "followup_planned",
-            {"date": followup_due_on.isoformat()},
-            dedupe_key=followup_due_on.isoformat(),
+            {"date": due.isoformat()},
+            dedupe_key=due.isoformat(),
         )
         version = await situations_repo.bump_version(conn, who.pre, situation_id)
         await runtime.emit(
-            conn,
-            ParcoursClosed(
-                situation_id=situation_id,
-                subject_id=situation["subject_id"],
-                referral_ids=situation["referral_ids"],
-                exit_reason=exit_reason,
-                axes=situation["axes"],
-                started_on=started_on,
-                closed_at=now,
-                final_review_held=final_review_held,
-                followup_due_on=followup_due_on,
-            ),
-            subject=str(situation_id),
-            tenant=who.pre,
-            sequence=version,
+            conn, closure.event, subject=str(situation_id), tenant=who.pre, sequence=version
         )
-    return [warning] if warning else []
+    return [closure.warning] if closure.warning else []
 
 
 async def record_followup(
@@ -111,19 +91,10 @@ async def record_followup(
     now = datetime.now(UTC)
     followup_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await access.situation_for(conn, who, situation_id, lock=True)
-        if situation["stage"] != Stage.CLOSED:
-            raise DomainError(
-                "situation_not_closed", "Le suivi à six mois suit la clôture du parcours."
-            )
-        closed_on = pre_day(ctx, situation["closed_at"])  # the closure's day, PRE time
-        if held_on < closed_on:
-            raise FieldRefused(
-                "held_on",
-                "followup_before_closure",
-                f"La date du suivi ({held_on:%d/%m/%Y}) ne peut pas précéder la clôture du "
-                f"parcours, le {closed_on:%d/%m/%Y}.",
-            )
+        row = await access.situation_for(conn, who, situation_id, lock=True)
+        event = Situation.of(row).record_followup(
+            followup_id, outcome=outcome, held_on=held_on, timezone=ctx.settings.timezone, now=now
+        )
         if not await situations_repo.insert_followup(
             conn, followup_id, situation_id, who.pre, outcome.value, held_on, who.sub, now
         ):
@@ -132,20 +103,7 @@ async def record_followup(
             conn, who.pre, situation_id, DeadlineKind.FOLLOWUP.value
         )
         version = await situations_repo.bump_version(conn, who.pre, situation_id)
-        await runtime.emit(
-            conn,
-            FollowupRecorded(
-                followup_id=followup_id,
-                situation_id=situation_id,
-                subject_id=situation["subject_id"],
-                outcome=outcome,
-                held_on=held_on,
-                recorded_at=now,
-            ),
-            subject=str(situation_id),
-            tenant=who.pre,
-            sequence=version,
-        )
+        await runtime.emit(conn, event, subject=str(situation_id), tenant=who.pre, sequence=version)
     return followup_id
 
 

@@ -14,14 +14,19 @@ from datetime import UTC, datetime
 import asyncpg
 from joserfc.errors import JoseError
 
-from relais_contracts.types import DeadlineKind, ErasureReason, SituationStage
+from relais_contracts.types import DeadlineKind, ErasureReason
 from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached, SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters import deadlines_repo, situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
-from relais_parcours.domain.situation import OnReferral, Stage, on_new_referral, review_due_on
+from relais_parcours.domain.situation import (
+    OnReferral,
+    on_new_referral,
+    review_due_on,
+    wire_stage,
+)
 from relais_parcours.service import child_texts, tenancy
 from relais_runtime.consumer import PermanentError, Tx
 from relais_runtime.db import Conn
@@ -114,19 +119,12 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         return situation_id
     assert latest is not None
     version = await situations_repo.bump_version(tx.conn, pre_id, situation_id)
-    # The wire knows two stages; a situation joined or reopened here is either awaiting
-    # its review or in parcours (a finished one never gets here).
-    stage = (
-        SituationStage.IN_PARCOURS
-        if latest["stage"] == Stage.IN_PARCOURS
-        else SituationStage.AWAITING_REVIEW
-    )
     await tx.emit(
         SituationReferralAttached(
             situation_id=situation_id,
             subject_id=referral.subject_id,
             referral_id=referral.referral_id,
-            stage=stage,
+            stage=wire_stage(latest["stage"]),
             attached_at=now,
         ),
         subject=str(situation_id),

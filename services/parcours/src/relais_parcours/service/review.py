@@ -13,13 +13,12 @@ from relais_contracts.types import (
     PartnerCategory,
     ReviewDecision,
 )
-from relais_contracts.v1.parcours import ReviewDecided
 from relais_parcours.adapters import deadlines_repo, reviews_repo, situations_repo
 from relais_parcours.context import Parcours
-from relais_parcours.domain.review import STAGE_AFTER, meeting_held
-from relais_parcours.domain.situation import Stage
+from relais_parcours.domain.review import STAGE_AFTER, Meeting, check_reviewable
+from relais_parcours.domain.situation import Situation
 from relais_parcours.service import child_texts, retries, tenancy
-from relais_parcours.service.dates import FieldRefused, opened_on, pre_day
+from relais_parcours.service.dates import opened_on, pre_day
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -44,19 +43,7 @@ async def _check_agenda(
             raise DomainError(
                 "situation_not_found", f"Situation {situation_id} introuvable dans ce PRE.", 404
             )
-        if row["stage"] != Stage.AWAITING_REVIEW:
-            raise DomainError(
-                "situation_already_reviewed",
-                f"La situation {situation_id} a déjà été étudiée en équipe.",
-            )
-        opened = opened_on(ctx, row)
-        if meets_on < opened:
-            raise FieldRefused(
-                field,
-                "date_before_situation",
-                f"La réunion d'équipe du {meets_on:%d/%m/%Y} précède l'ouverture de la "
-                f"situation {situation_id}, le {opened:%d/%m/%Y} : elle ne peut pas l'examiner.",
-            )
+        check_reviewable(Situation.of(row), opened_on(ctx, row), meets_on, field)
 
 
 async def plan_meeting(
@@ -134,25 +121,19 @@ async def decide(
                 "ajoutez-la d'abord.",
                 422,
             )
-        if not meeting["attendees"]:
-            raise DomainError(
-                "attendees_required",
-                "Indiquez les participants à la réunion avant d'enregistrer une décision.",
-                422,
-            )
-        if not meeting_held(meeting["meets_on"], pre_day(ctx, now)):
-            raise DomainError(
-                "review_not_held",
-                f"Cette réunion d'équipe est prévue le {meeting['meets_on']:%d/%m/%Y} : "
-                "ses décisions s'enregistrent à partir de ce jour.",
-            )
         situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
         assert situation is not None  # on the agenda of a meeting of this PRE
-        if situation["stage"] != Stage.AWAITING_REVIEW:
-            raise DomainError(
-                "situation_already_reviewed", "Une décision a déjà été prise pour cette situation."
-            )
-        chosen_axes = sorted(set(axes)) if decision is ReviewDecision.TAKE_UP else []
+        event = Meeting.of(meeting).decide(
+            Situation.of(situation),
+            decision_id,
+            decision=decision,
+            decline_reason=decline_reason,
+            redirected_to=redirected_to,
+            redirect_category=redirect_category,
+            axes=axes,
+            now=now,
+            today=pre_day(ctx, now),
+        )
         await reviews_repo.insert_decision(
             conn,
             who.pre,
@@ -164,7 +145,7 @@ async def decide(
                 "decline_reason": decline_reason.value if decline_reason else None,
                 "redirected_to": redirected_to,
                 "redirect_category": redirect_category.value if redirect_category else None,
-                "axes": [a.value for a in chosen_axes],
+                "axes": [a.value for a in event.axes],
                 "attendees": meeting["attendees"],
                 "note_enc": await child_texts.seal(
                     conn, ctx, who.pre, situation["subject_id"], note
@@ -173,35 +154,17 @@ async def decide(
                 "decided_at": now,
             },
         )
-        started_on = pre_day(ctx, now)
         await situations_repo.set_stage_after_review(
             conn,
             who.pre,
             situation_id,
             stage=STAGE_AFTER[decision],
-            started_on=started_on if decision is ReviewDecision.TAKE_UP else None,
-            axes=[a.value for a in chosen_axes],
+            started_on=pre_day(ctx, now) if decision is ReviewDecision.TAKE_UP else None,
+            axes=[a.value for a in event.axes],
         )
         await deadlines_repo.resolve_deadlines(
             conn, who.pre, situation_id, DeadlineKind.REVIEW.value
         )
         version = await situations_repo.bump_version(conn, who.pre, situation_id)
-        await runtime.emit(
-            conn,
-            ReviewDecided(
-                review_id=decision_id,
-                situation_id=situation_id,
-                subject_id=situation["subject_id"],
-                referral_ids=situation["referral_ids"],
-                decision=decision,
-                decline_reason=decline_reason,
-                redirected_to=redirected_to,
-                redirect_category=redirect_category,
-                axes=chosen_axes,
-                decided_at=now,
-            ),
-            subject=str(situation_id),
-            tenant=who.pre,
-            sequence=version,
-        )
+        await runtime.emit(conn, event, subject=str(situation_id), tenant=who.pre, sequence=version)
     return decision_id

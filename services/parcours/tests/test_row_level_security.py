@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from relais_parcours.adapters import family_repository, plans_repo, situations_repo
+from relais_parcours.adapters import directory, family_repository, plans_repo, situations_repo
 from relais_runtime import db
 
 from .checks import Harness
@@ -220,12 +220,27 @@ async def test_each_scoped_query_names_its_pre_even_where_no_policy_would_stop_i
 
     async with h.db() as conn:
         await family_repository.upsert_preferences(conn, preferences(PRE))  # a row to meet
+        change_id = uuid.uuid4()
+        await directory.add_change(
+            conn,
+            {
+                "id": change_id,
+                "pre_id": PRE,
+                "partner_id": "cmpp-rouen",
+                "proposed": {},
+                "parts": ["name"],
+                "base_version": 1,
+                "proposed_by": "cmpp-rouen-user",
+                "proposed_at": now,
+            },
+        )
         letter = await conn.fetchrow("SELECT id, link_hash FROM family_letters")
         request_id = await conn.fetchval("SELECT id FROM family_requests")
         notice_id = await conn.fetchval("SELECT id FROM family_notices LIMIT 1")
         situation = await conn.fetchrow("SELECT * FROM situations")
     before = await snapshot(h)
     assert before["family_preferences"]  # the test could fail: the upsert meets a row
+    assert before["directory_changes"]
 
     async with h.db() as conn:
         for pre_id, found in ((PRE, True), (other, False)):  # the right PRE finds each
@@ -249,6 +264,7 @@ async def test_each_scoped_query_names_its_pre_even_where_no_policy_would_stop_i
         await situations_repo.erase_subject(
             conn, other, situation["subject_id"], situation_id, now, "other"
         )
+        await directory.decide_change(conn, other, change_id, "rejected", "other", now, "Non.")
         plan = await plans_repo.load(conn, other, situation, date.today())
         assert (plan.objectives, plan.actions) == ({}, {})
         mine = await plans_repo.load(conn, PRE, situation, date.today())

@@ -206,6 +206,7 @@ async def change_for_update(conn: Conn, pre_id: str, change_id: uuid.UUID) -> as
 
 async def decide_change(
     conn: Conn,
+    pre_id: str,
     change_id: uuid.UUID,
     status: str,
     decided_by: str,
@@ -214,12 +215,13 @@ async def decide_change(
 ) -> None:
     await conn.execute(
         "UPDATE directory_changes SET status = $2, decided_by = $3, decided_at = $4, "
-        "reason = $5 WHERE id = $1",
+        "reason = $5 WHERE pre_id = $6 AND id = $1",
         change_id,
         status,
         decided_by,
         decided_at,
         reason,
+        pre_id,
     )
 
 

@@ -99,7 +99,7 @@ async def _propose(
         )
     now = datetime.now(UTC)
     if pending is not None:
-        await directory.decide_change(conn, pending["id"], "superseded", who.sub, now)
+        await directory.decide_change(conn, who.pre, pending["id"], "superseded", who.sub, now)
     change = {
         "id": uuid.uuid4(),
         "pre_id": who.pre,
@@ -192,7 +192,9 @@ async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID)
             origin="change_approved",
             change_id=change_id,
         )
-        await directory.decide_change(conn, change_id, "approved", who.sub, datetime.now(UTC))
+        await directory.decide_change(
+            conn, who.pre, change_id, "approved", who.sub, datetime.now(UTC)
+        )
 
 
 async def reject(
@@ -201,7 +203,7 @@ async def reject(
     async with tenancy.scoped(runtime, who.pre) as conn:
         change = await _pending(conn, who, change_id)
         now = datetime.now(UTC)
-        await directory.decide_change(conn, change_id, "rejected", who.sub, now, reason)
+        await directory.decide_change(conn, who.pre, change_id, "rejected", who.sub, now, reason)
         await runtime.emit(
             conn,
             PartnerChangeRejected(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from relais_runtime.settings import RelaisSettings
+from relais_runtime.smtp import SmtpSettings
 
 
-class NotificationsSettings(RelaisSettings):
+class NotificationsSettings(SmtpSettings, RelaisSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_")
 
     service_name: str = "notifications"
@@ -24,17 +25,7 @@ class NotificationsSettings(RelaisSettings):
         validation_alias=AliasChoices("NOTIFICATIONS_PARCOURS_URL", "RELAIS_PARCOURS_URL"),
     )
 
-    # --- e-mail (SMTP) --------------------------------------------------------------------
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    #: Upgrade the connection with STARTTLS (port 587); ``smtp_tls``: implicit TLS (465).
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_timeout_s: float = 15.0
-    #: CA bundle to trust for the SMTP server's certificate (else the system's).
-    smtp_ca_file: str | None = None
+    # --- e-mail (SMTP): the smtp_* fields come from SmtpSettings -------------------------
     mail_from: str = "Relais <ne-pas-repondre@relais.invalid>"
 
     # --- webhooks ---------------------------------------------------------------------------

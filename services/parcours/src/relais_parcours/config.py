@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from relais_runtime.settings import RelaisSettings
+from relais_runtime.smtp import SmtpSettings
 
 
-class ParcoursSettings(RelaisSettings):
+class ParcoursSettings(SmtpSettings, RelaisSettings):
     model_config = SettingsConfigDict(env_prefix="PARCOURS_")
 
     service_name: str = "parcours"
@@ -60,17 +61,8 @@ class ParcoursSettings(RelaisSettings):
     family_key_create: bool = True
 
     # -- notices to families by e-mail: parcours sends them itself (SMTP), so the family's
-    # address never leaves the service that holds it (never on the broker)
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    #: Upgrade the connection with STARTTLS (port 587); ``smtp_tls``: implicit TLS (465).
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_timeout_s: float = Field(default=15.0, gt=0)
-    #: CA bundle to trust for the SMTP server's certificate (else the system's).
-    smtp_ca_file: str | None = None
+    # address never leaves the service that holds it (never on the broker); the server's
+    # smtp_* settings come from SmtpSettings
     family_mail_from: str = "Relais PRE <ne-pas-repondre@relais.invalid>"
     #: Tries of an e-mail notice (1 min, 5 min, 30 min, 2 h, 6 h apart) before it is left
     #: to the référent, who sees it in the notices to send with why it failed.

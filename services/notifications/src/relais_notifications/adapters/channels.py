@@ -2,7 +2,7 @@
 
 - webhook: an HTTP POST signed per Standard Webhooks (``webhook-id`` is the delivery id,
   stable across attempts, so a receiver can drop a repeat);
-- e-mail: SMTP through aiosmtplib, STARTTLS/TLS and auth as configured; ``Message-ID``
+- e-mail: SMTP through the runtime's sender (``relais_runtime.smtp``); ``Message-ID``
   derives from the delivery id;
 - AMQP: a persistent, confirmed, mandatory publish to ``deliver.<org_id>`` through the
   direct exchange ``relais.deliver``.
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-import aiosmtplib
 import httpx
 from standardwebhooks.webhooks import Webhook
 
 from relais_contracts.topology import delivery_queue
 from relais_notifications.config import NotificationsSettings
+from relais_runtime import smtp
 
 #: Direct exchange feeding the organisations' queues (bound by queue name). Never the
 #: default exchange: writing there would reach every queue of the vhost (deploy/rabbitmq).
@@ -104,31 +103,11 @@ def email_message(
 
 async def send_email(settings: NotificationsSettings, message: EmailMessage) -> Sent:
     started = time.perf_counter()
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            start_tls=settings.smtp_starttls,
-            use_tls=settings.smtp_tls,
-            username=settings.smtp_username,
-            password=password,
-            timeout=settings.smtp_timeout_s,
-            tls_context=ssl.create_default_context(cafile=settings.smtp_ca_file),
-        )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        # Final only if refused for good (5xx); a 4xx (greylisting, mailbox full) passes.
-        final = all(500 <= r.code < 600 for r in exc.recipients)
-        return Sent("rejected" if final else "other")
-    except aiosmtplib.SMTPResponseException as exc:
-        # 5xx is final (address refused, policy); 4xx is a temporary refusal.
-        return Sent("rejected" if 500 <= exc.code < 600 else "other")
-    except aiosmtplib.SMTPTimeoutError:
-        return Sent("timeout")
-    except (aiosmtplib.SMTPException, OSError):
-        return Sent("connection_error")
-    return Sent(duration_ms=int((time.perf_counter() - started) * 1000))
+    failure = await smtp.send_email(settings, message)
+    if failure is None:
+        return Sent(duration_ms=int((time.perf_counter() - started) * 1000))
+    # A temporary refusal (4xx: greylisting, mailbox full) is retried like any "other".
+    return Sent("other" if failure is smtp.SmtpFailure.REFUSED_FOR_NOW else failure.value)
 
 
 async def send_amqp(broker: Any, *, org_id: str, msg_id: str, payload: Any) -> Sent:

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 
+from relais_contracts import family_labels
 from relais_parcours.adapters import documents
 from relais_parcours.domain import family
 
@@ -112,12 +113,11 @@ def _extracted() -> set[str]:
         ("src/relais_parcours/templates/family/**.html", "jinja2"),
     ]
     options = {"src/relais_parcours/templates/family/**.html": {"extensions": "jinja2.ext.i18n"}}
-    return {
-        str(message)
-        for _, _, message, *_ in extract_from_dir(
-            PARCOURS, method_map, options_map=options, keywords={"_": None, "N_": None}
-        )
-    }
+    keywords = {"_": None, "N_": None}
+    own = extract_from_dir(PARCOURS, method_map, options_map=options, keywords=keywords)
+    # The words shared with web's family pages (axes, data categories, statuses).
+    shared = extract_from_file("python", family_labels.__file__, keywords=keywords)
+    return {str(m) for _, _, m, *_ in own} | {str(m) for _, m, *_ in shared}
 
 
 @pytest.mark.parametrize("language", family.LANGUAGES)

@@ -9,7 +9,6 @@ step). Right-to-left languages get ``dir="rtl"``.
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
@@ -17,46 +16,22 @@ from pathlib import Path
 from typing import Any, Final
 
 from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+# The family's words for the codes and the extraction mark, shared with web's family
+# pages (re-exported for the use cases that fill the letters and notices).
+from relais_contracts.family_labels import AXES as AXES
+from relais_contracts.family_labels import CATEGORIES as CATEGORIES
+from relais_contracts.family_labels import N_ as N_
+from relais_contracts.family_labels import STATUSES as STATUSES
 from relais_parcours.domain.family import LANGUAGES, RTL_LANGUAGES
+from relais_runtime.i18n import load_catalogue
 
 HERE: Final = Path(__file__).resolve().parents[1]
 TEMPLATES: Final = HERE / "templates" / "family"
 LOCALES: Final = HERE / "locales"
 DOMAIN: Final = "family"
-
-
-def N_(message: str) -> str:
-    """Marks a message for extraction; translated where it is shown."""
-    return message
-
-
-AXES: Final[Mapping[str, str]] = {
-    "schooling": N_("Scolarité"),
-    "health": N_("Santé"),
-    "parenting": N_("Parentalité"),
-    "wellbeing": N_("Épanouissement"),
-}
-CATEGORIES: Final[Mapping[str, str]] = {
-    "identity_and_contact": N_("identité et coordonnées"),
-    "schooling": N_("scolarité"),
-    "health": N_("santé"),
-    "family_situation": N_("situation familiale"),
-    "plan_and_progress": N_("plan et avancement"),
-}
-STATUSES: Final[Mapping[str, str]] = {
-    "open": N_("en cours"),
-    "met": N_("atteint"),
-    "abandoned": N_("abandonné"),
-    "planned": N_("prévu"),
-    "in_progress": N_("en cours"),
-    "done": N_("terminé"),
-    "cancelled": N_("annulé"),
-}
 
 
 class DocumentKind(StrEnum):
@@ -71,12 +46,7 @@ class DocumentKind(StrEnum):
 def translations(language: str) -> Translations:
     if language not in LANGUAGES:
         raise ValueError(f"no family texts in {language!r}")
-    with (LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    return load_catalogue(LOCALES, language, DOMAIN)
 
 
 @functools.cache

@@ -6,19 +6,19 @@ the ``.po`` at start as parcours does for the letters (ADR 0012). Staff pages st
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from babel.dates import format_date, format_datetime, get_timezone
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from relais_contracts.family_labels import AXES, CATEGORIES, N_, RTL_LANGUAGES, STATUSES
+from relais_contracts.family_labels import LANGUAGES as LANGUAGES
+from relais_runtime.i18n import load_catalogue
 from relais_web.security import CSRF_FIELD
 
 HERE: Final = Path(__file__).resolve().parents[1]
@@ -27,9 +27,7 @@ DOMAIN: Final = "family"
 #: Times are shown as the PRE lives them.
 PARIS: Final = get_timezone("Europe/Paris")
 
-#: The languages family texts exist in (parcours's catalogues have the same five).
-LANGUAGES: Final[tuple[str, ...]] = ("fr", "ar", "en", "tr", "pt")
-RTL: Final = frozenset({"ar"})
+RTL: Final = RTL_LANGUAGES  # the family words' languages (LANGUAGES) written right to left
 #: Each language's name written in itself: a person finds their own without reading French.
 LANGUAGE_NAMES: Final[Mapping[str, str]] = {
     "fr": "Français",
@@ -40,34 +38,6 @@ LANGUAGE_NAMES: Final[Mapping[str, str]] = {
 }
 
 
-def N_(message: str) -> str:
-    """Marks a message for extraction; translated where it is shown."""
-    return message
-
-
-AXES: Final[Mapping[str, str]] = {
-    "schooling": N_("Scolarité"),
-    "health": N_("Santé"),
-    "parenting": N_("Parentalité"),
-    "wellbeing": N_("Épanouissement"),
-}
-CATEGORIES: Final[Mapping[str, str]] = {
-    "identity_and_contact": N_("identité et coordonnées"),
-    "schooling": N_("scolarité"),
-    "health": N_("santé"),
-    "family_situation": N_("situation familiale"),
-    "plan_and_progress": N_("plan et avancement"),
-}
-STATUSES: Final[Mapping[str, str]] = {
-    "open": N_("en cours"),
-    "met": N_("atteint"),
-    "abandoned": N_("abandonné"),
-    "planned": N_("prévu"),
-    "in_progress": N_("en cours"),
-    "done": N_("terminé"),
-    "cancelled": N_("annulé"),
-    "answered": N_("répondu"),
-}
 CHANNELS: Final[Mapping[str, str]] = {
     "post": N_("par courrier"),
     "email": N_("par e-mail"),
@@ -135,12 +105,7 @@ def pick(candidates: list[str | None]) -> str:
 def translations(language: str) -> Translations:
     if language not in LANGUAGES:
         raise ValueError(f"no family texts in {language!r}")
-    with (LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    return load_catalogue(LOCALES, language, DOMAIN)
 
 
 def gettext(language: str, message: str) -> str:

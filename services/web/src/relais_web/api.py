@@ -41,6 +41,20 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return f"{self.status} {self.code}"
 
+    @classmethod
+    def from_body(cls, status: int, body: dict[str, Any]) -> ApiError:
+        """The refusal an API's error body (``{"code", "message", "errors"}``) describes."""
+        return cls(
+            status=status,
+            code=str(body.get("code", "error")),
+            message=str(body.get("message", "La demande n'a pas pu aboutir.")),
+            errors=[
+                FieldError(str(e.get("field", "")), str(e.get("code", "")), str(e.get("message")))
+                for e in body.get("errors") or []
+                if isinstance(e, dict)
+            ],
+        )
+
     def by_field(self) -> dict[str, str]:
         """Field path (``child.birth_date``) → its first French message."""
         out: dict[str, str] = {}
@@ -103,7 +117,7 @@ class Apis:
             if accept != "application/json":
                 return resp.content
             return resp.json() if resp.content else None
-        body = _json_or_empty(resp)
+        body = error_body(resp)
         log.info("api refused", service=service, status=resp.status_code, code=body.get("code"))
         if resp.status_code == 401:
             raise SignInRequiredError
@@ -113,19 +127,11 @@ class Apis:
             raise NotFoundError
         if resp.status_code >= 500:
             raise ApiUnavailableError(service)
-        raise ApiError(
-            status=resp.status_code,
-            code=str(body.get("code", "error")),
-            message=str(body.get("message", "La demande n'a pas pu aboutir.")),
-            errors=[
-                FieldError(str(e.get("field", "")), str(e.get("code", "")), str(e.get("message")))
-                for e in body.get("errors") or []
-                if isinstance(e, dict)
-            ],
-        )
+        raise ApiError.from_body(resp.status_code, body)
 
 
-def _json_or_empty(resp: httpx.Response) -> dict[str, Any]:
+def error_body(resp: httpx.Response) -> dict[str, Any]:
+    """A refusal's error body (FastAPI's ``detail`` unwrapped); {} when it is not one."""
     try:
         body = resp.json()
     except ValueError:

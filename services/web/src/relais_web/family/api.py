@@ -13,7 +13,7 @@ import httpx
 from fastapi import Request
 
 from relais_runtime.logging import get_logger
-from relais_web.api import ApiError, ApiUnavailableError, FieldError
+from relais_web.api import ApiError, ApiUnavailableError, error_body
 from relais_web.family.session import FamilySessionEndedError, Guardian
 from relais_web.session import NotFoundError
 
@@ -65,7 +65,7 @@ async def _send(request: Request, method: str, path: str, who: Guardian | None, 
 def _raise_for(response: httpx.Response, who: Guardian | None) -> None:
     if response.status_code < 400:
         return
-    body = _detail(response)
+    body = error_body(response)
     code = str(body.get("code", "error"))
     log.info("family api refused", status=response.status_code, code=code)
     if response.status_code >= 500:
@@ -76,24 +76,4 @@ def _raise_for(response: httpx.Response, who: Guardian | None) -> None:
         raise FamilySessionEndedError(code, body.get("message"))
     if who is not None and response.status_code == 404 and response.request.method == "GET":
         raise NotFoundError
-    raise ApiError(
-        status=response.status_code,
-        code=code,
-        message=str(body.get("message", "La demande n'a pas pu aboutir.")),
-        errors=[
-            FieldError(str(e.get("field", "")), str(e.get("code", "")), str(e.get("message")))
-            for e in body.get("errors") or []
-            if isinstance(e, dict)
-        ],
-    )
-
-
-def _detail(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    if isinstance(body, dict):
-        detail = body.get("detail")
-        return detail if isinstance(detail, dict) else body
-    return {}
+    raise ApiError.from_body(response.status_code, body)

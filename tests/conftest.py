@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
 from relais_runtime import testing
-from relais_runtime.auth import mint_token
 from relais_runtime.devstack import ALL_SERVICES, SERVICES, Stack, StackConfig
 from relais_runtime.testing import free_port
+from relais_runtime.testing.helpers import staff_token
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
@@ -41,14 +40,7 @@ class RunningStack:
         return self.config.url(service)
 
     def token(self, role: str, org: str, pre: str = PRE, sub: str | None = None) -> str:
-        return mint_token(
-            self.keys_dir / "jwt-signing.json",
-            sub=sub or f"{role}-{org}",
-            org=org,
-            pre=pre,
-            roles=[role],
-            ttl=timedelta(hours=1),
-        )
+        return staff_token(self.keys_dir, role, org, sub=sub, pre=pre)
 
     def auth(self, role: str, org: str, pre: str = PRE) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, org, pre)}"}

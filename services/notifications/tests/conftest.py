@@ -11,7 +11,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,13 @@ import pytest
 
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
-from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_contracts.topology import EVENTS_EXCHANGE
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.main import create_app
 from relais_notifications.testing import SmtpSink
-from relais_runtime.auth import mint_token
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.testing import eventually as eventually  # the tests import it here
+from relais_runtime.testing.helpers import bearer, publish_event
 
 PRE = "pre-76540"
 
@@ -51,15 +50,7 @@ class Service:
     def token(
         self, role: str, org: str, *, sub: str | None = None, pre: str = PRE
     ) -> dict[str, str]:
-        token = mint_token(
-            self.keys_dir / "jwt-signing.json",
-            sub=sub or f"{role}-{org}",
-            org=org,
-            pre=pre,
-            roles=[role],
-            ttl=timedelta(hours=1),
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.keys_dir, role, org, sub=sub, pre=pre)
 
     async def publish(
         self,
@@ -78,23 +69,6 @@ class Service:
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self.runtime.pool.acquire() as conn:
             return list(await conn.fetch(sql, *args))
-
-
-async def publish_event(amqp_url: str, event: CloudEvent[Any]) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await exchange.publish(
-            aio_pika.Message(
-                event.model_dump_json().encode(),
-                message_id=str(event.id),
-                content_type=CLOUDEVENTS_CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=event.routing_key(),
-            mandatory=True,
-        )
 
 
 @dataclass

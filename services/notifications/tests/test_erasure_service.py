@@ -23,8 +23,9 @@ from relais_notifications.entrypoints.consumers import EVENTS_QUEUE
 from relais_notifications.service.digest import send_digests
 from relais_runtime import testing
 from relais_runtime.parking import ParkingLot
+from relais_runtime.testing.helpers import publish_event
 
-from .conftest import ServiceFactory, SmtpFactory, eventually, publish_event
+from .conftest import ServiceFactory, SmtpFactory, eventually
 from .samples import example
 
 pytestmark = pytest.mark.integration

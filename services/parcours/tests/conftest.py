@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from relais_contracts.envelope import new_event
-from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_contracts.topology import EVENTS_EXCHANGE
 from relais_contracts.v1.referral import ReferralFacts, ReferralSubmitted
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.main import create_app
-from relais_runtime.auth import mint_token
 from relais_runtime.sealing import PreKeys, seal
 from relais_runtime.testing import eventually
+from relais_runtime.testing.helpers import bearer, publish_event
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
@@ -82,15 +82,7 @@ class Harness:
         sub: str | None = None,
         pre: str = PRE,
     ) -> dict[str, str]:
-        token = mint_token(
-            self.keys_dir / "jwt-signing.json",
-            sub=sub or f"{role}-{org}",
-            org=org,
-            pre=pre,
-            roles=[role],
-            ttl=timedelta(hours=1),
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.keys_dir, role, org, sub=sub, pre=pre)
 
     async def submit_referral(
         self,
@@ -119,17 +111,7 @@ class Harness:
             sealed=seal(identity or IDENTITY, PreKeys(self.keys_dir).public_key(pre)),
         )
         event = new_event(referral, source="/relais/referral", tenant=pre, sequence=1)
-        channel = await self.amqp.channel()
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await exchange.publish(
-            aio_pika.Message(
-                event.model_dump_json().encode(),
-                message_id=str(event.id),
-                content_type=CLOUDEVENTS_CONTENT_TYPE,
-            ),
-            routing_key=event.routing_key(),
-        )
-        await channel.close()
+        await publish_event(self.amqp, event)
         return referral
 
     async def event(self, ce_type: str, timeout: float = 15, **match: Any) -> dict[str, Any]:
@@ -147,17 +129,7 @@ class Harness:
 
     async def publish(self, data: Any, pre: str = PRE) -> None:
         event = new_event(data, source="/relais/referral", tenant=pre, sequence=2)
-        channel = await self.amqp.channel()
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await exchange.publish(
-            aio_pika.Message(
-                event.model_dump_json().encode(),
-                message_id=str(event.id),
-                content_type=CLOUDEVENTS_CONTENT_TYPE,
-            ),
-            routing_key=event.routing_key(),
-        )
-        await channel.close()
+        await publish_event(self.amqp, event)
 
     @staticmethod
     async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +16,8 @@ from relais_referral.adapters.keys import ReferralKeys, generate_intake_key, gen
 from relais_referral.config import ReferralSettings
 from relais_referral.main import create_app
 from relais_runtime import testing
-from relais_runtime.auth import mint_token
 from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.testing.helpers import bearer
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
@@ -50,15 +49,7 @@ class App:
     amqp_url: str
 
     def auth(self, role: str, org: str, pre: str = PRE) -> dict[str, str]:
-        token = mint_token(
-            self.keys_dir / "jwt-signing.json",
-            sub=f"{role}-{org}",
-            org=org,
-            pre=pre,
-            roles=[role],
-            ttl=timedelta(hours=1),
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.keys_dir, role, org, pre=pre)
 
     async def register(self, institution_id: str, category: str = "school", **extra: Any) -> None:
         r = await self.http.put(

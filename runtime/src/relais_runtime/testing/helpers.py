@@ -1,0 +1,66 @@
+"""What the services' tests do the same way: a staff caller's token, an event on the bus.
+
+Tokens are signed with the test keys (the plugin's ``keys_dir`` fixture, or a stack's);
+events go to ``relais.events`` as a service's outbox relay would send them (persistent,
+confirmed, mandatory), so a consumer under test sees what it sees in production.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+
+from relais_contracts.envelope import CloudEvent
+from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_runtime.auth import mint_token
+
+__all__ = ["bearer", "publish_event", "staff_token"]
+
+#: The PRE the tests work in (the plugin's ``keys_dir`` holds its keys and another's).
+TEST_PRE = "pre-76540"
+
+
+def staff_token(
+    keys_dir: Path, role: str, org: str, *, sub: str | None = None, pre: str = TEST_PRE
+) -> str:
+    """A staff member's access token (an hour long) with one role in ``org`` of ``pre``."""
+    return mint_token(
+        keys_dir / "jwt-signing.json",
+        sub=sub or f"{role}-{org}",
+        org=org,
+        pre=pre,
+        roles=[role],
+        ttl=timedelta(hours=1),
+    )
+
+
+def bearer(
+    keys_dir: Path, role: str, org: str, *, sub: str | None = None, pre: str = TEST_PRE
+) -> dict[str, str]:
+    """The ``Authorization`` header of :func:`staff_token`."""
+    return {"Authorization": f"Bearer {staff_token(keys_dir, role, org, sub=sub, pre=pre)}"}
+
+
+async def publish_event(
+    amqp: str | aio_pika.abc.AbstractConnection, event: CloudEvent[Any]
+) -> None:
+    """Publish ``event`` on ``relais.events`` through a URL (own connection) or an open one."""
+    if isinstance(amqp, str):
+        async with await aio_pika.connect(amqp) as connection:
+            await publish_event(connection, event)
+        return
+    async with amqp.channel(publisher_confirms=True) as channel:
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                message_id=str(event.id),
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event.routing_key(),
+            mandatory=True,
+        )

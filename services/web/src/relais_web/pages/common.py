@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -28,6 +29,30 @@ def render(
 ) -> Response:
     return templates.TemplateResponse(
         request, template, {"person": person, **context}, status_code=status_code
+    )
+
+
+def render_form(
+    request: Request,
+    template: str,
+    person: SignedIn,
+    error: ApiError | None,
+    *,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """A page with a form, sent back with the API's refusal when there is one: its status
+    (:func:`form_status`), the values as typed and each field's French message."""
+    return render(
+        request,
+        template,
+        person,
+        status_code=form_status(error) if error else 200,
+        values=values or {},
+        errors=field_errors(error) if errors is None else errors,
+        error=error,
+        **context,
     )
 
 

@@ -12,7 +12,14 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError, Apis
 from relais_web.forms.values import FormValues, many, put, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.common import (
+    apis,
+    field_errors,
+    render,
+    render_form,
+    see_other,
+    uuid_or_404,
+)
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(prefix="/coordination", include_in_schema=False)
@@ -96,17 +103,16 @@ async def _meetings_page(
 ) -> Response:
     api = apis(request)
     meetings = await api.get(person, "parcours", "/v1/reviews", {"limit": 50})
-    return render(
+    return render_form(
         request,
         "coordinator/meetings.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="meetings",
         meetings=meetings,
         lines=await awaiting(api, person),
         values=values or {"meets_on": today().isoformat(), "idempotency_key": str(uuid.uuid4())},
         errors=collapse(field_errors(error), "attendees", "situation_ids"),
-        error=error,
     )
 
 
@@ -148,18 +154,16 @@ async def _meeting_page(
     api = apis(request)
     meeting = await api.get(person, "parcours", f"/v1/reviews/{meeting_id}")
     facts = {line["id"]: line for line in await awaiting(api, person)}
-    return render(
+    return render_form(
         request,
         "coordinator/meeting.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="meetings",
         meeting=meeting,
         facts=facts,
         failed_situation=situation_id,
-        values=values or {},
-        errors=field_errors(error),
-        error=error,
+        values=values,
     )
 
 
@@ -225,18 +229,16 @@ async def _assign_page(
         limit = referent.get("caseload_limit") or pre_limit
         referent["limit"] = limit
         referent["full"] = limit is not None and referent["caseload"] >= limit
-    return render(
+    return render_form(
         request,
         "coordinator/assign.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="referents",
         situation_id=situation_id,
         referents=[r for r in referents if r.get("active", True)],
         history=history,
-        values=values or {},
-        errors=field_errors(error),
-        error=error,
+        values=values,
     )
 
 

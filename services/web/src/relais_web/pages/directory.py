@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, put, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other
+from relais_web.pages.common import apis, render, render_form, see_other
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(include_in_schema=False)
@@ -44,15 +44,13 @@ async def _settings_page(
     saved: bool = False,
 ) -> Response:
     current = await apis(request).get(person, "parcours", "/v1/settings")
-    return render(
+    return render_form(
         request,
         "directory/settings.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="settings",
         values=values if values is not None else {k: str(v or "") for k, v in current.items()},
-        errors=field_errors(error),
-        error=error,
         saved=saved,
     )
 

@@ -15,7 +15,13 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.common import (
+    apis,
+    render,
+    render_form,
+    see_other,
+    uuid_or_404,
+)
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(include_in_schema=False)
@@ -114,11 +120,11 @@ async def _own_entry_page(
     pending = next((c for c in changes if c["status"] == "pending"), None)
     # A proposal starts from the one waiting: the forms show what it would publish.
     base = pending["proposed"] if pending else entry
-    return render(
+    return render_form(
         request,
         "directory/own_entry.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="entry",
         entry=entry,
         base=base,
@@ -126,9 +132,7 @@ async def _own_entry_page(
         pending_rows=differences(pending["parts"], entry, pending["proposed"]) if pending else [],
         history=[c for c in changes if c["status"] != "pending"],
         failed=failed,
-        values=values or {},
-        errors=field_errors(error),
-        error=error,
+        values=values,
         sent=sent,
         wait_label=wait_label,
         PARTS=PARTS,
@@ -225,17 +229,15 @@ async def _proposal_page(
     error: ApiError | None = None,
 ) -> Response:
     change = await apis(request).get(person, "parcours", f"/v1/directory/changes/{change_id}")
-    return render(
+    return render_form(
         request,
         "directory/proposal.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="directories",
         change=change,
         rows=differences(change["parts"], change["published"], change["proposed"]),
-        values=values or {},
-        errors=field_errors(error),
-        error=error,
+        values=values,
         CHANGE_STATUS=CHANGE_STATUS,
     )
 

@@ -9,7 +9,13 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, put, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.common import (
+    apis,
+    render,
+    render_form,
+    see_other,
+    uuid_or_404,
+)
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(prefix="/relais", include_in_schema=False)
@@ -50,17 +56,15 @@ async def _handover_page(
     error: ApiError | None = None,
 ) -> Response:
     handover = await apis(request).get(person, "parcours", f"/v1/handovers/{handover_id}")
-    return render(
+    return render_form(
         request,
         "partner/handover.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="relais",
         h=handover,
         failed=failed,
-        values=values or {},
-        errors=field_errors(error),
-        error=error,
+        values=values,
     )
 
 

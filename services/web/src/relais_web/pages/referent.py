@@ -12,7 +12,14 @@ from fastapi.responses import Response
 from relais_web.api import ApiError
 from relais_web.forms import situation as forms
 from relais_web.forms.values import FormValues, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.common import (
+    apis,
+    field_errors,
+    render,
+    render_form,
+    see_other,
+    uuid_or_404,
+)
 from relais_web.pages.family_staff import changes_by_family
 from relais_web.session import Form, SignedIn, require_role
 
@@ -62,11 +69,11 @@ async def situation_page(
         (r["identity"] for r in reversed(situation["referrals"]) if r.get("identity")), None
     )
     active = next((c for c in consents if c["status"] == "active"), None)
-    return render(
+    return render_form(
         request,
         "referent/situation.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="situations",
         s=situation,
         identity=identity,
@@ -83,9 +90,8 @@ async def situation_page(
         today=forms.today().isoformat(),
         referent_names={r["id"]: r["display_name"] for r in referents},
         failed=failed,
-        values=values or {},
+        values=values,
         errors=errors if errors is not None else field_errors(error),
-        error=error,
     )
 
 

@@ -10,7 +10,12 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, many, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.common import (
+    apis,
+    render_form,
+    see_other,
+    uuid_or_404,
+)
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(prefix="/notifications/abonnements", include_in_schema=False)
@@ -65,16 +70,14 @@ async def _page(
     done: str = "",
 ) -> Response:
     page = await apis(request).get(person, "notifications", "/v1/subscriptions", {"limit": 200})
-    return render(
+    return render_form(
         request,
         "notices/subscriptions.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="notifications",
         subscriptions=page["items"],
         values=values or {"for_whom": "me", "rhythm": "each"},
-        errors=field_errors(error),
-        error=error,
         done=done,
         EVENT_TYPES=EVENT_TYPES,
         CHANNEL=CHANNEL,

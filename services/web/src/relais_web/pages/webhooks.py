@@ -13,7 +13,14 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, many, text
-from relais_web.pages.common import apis, field_errors, form_status, render, see_other, uuid_or_404
+from relais_web.pages.common import (
+    apis,
+    field_errors,
+    render,
+    render_form,
+    see_other,
+    uuid_or_404,
+)
 from relais_web.pages.subscriptions import CHANNEL, EVENT_TYPES, event_label
 from relais_web.session import Form, SignedIn, require_role
 
@@ -68,16 +75,15 @@ async def _list_page(
     done: str = "",
 ) -> Response:
     page = await apis(request).get(person, "notifications", "/v1/webhooks", {"limit": 200})
-    return render(
+    return render_form(
         request,
         "notices/webhooks.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="notifications",
         webhooks=page["items"],
-        values=values or {},
+        values=values,
         errors=_url_errors(error),
-        error=error,
         done=done,
         **_labels(),
     )
@@ -119,15 +125,14 @@ async def _detail_page(
     attempts = await api.get(
         person, "notifications", f"/v1/webhooks/{hook_id}/attempts", {"limit": 100}
     )
-    return render(
+    return render_form(
         request,
         "notices/webhook.html",
         person,
-        status_code=form_status(error) if error else 200,
+        error,
         active="notifications",
         hook=hook,
         attempts=attempts["items"],
-        error=error,
         **_labels(),
     )
 

@@ -261,10 +261,16 @@ class SubscriptionOut(BaseModel):
         )
 
 
-class SubscriptionPage(BaseModel):
-    items: list[SubscriptionOut] = Field(description="Les abonnements.")
+class Page(BaseModel):
+    """A page of a list; each subclass says what its ``items`` are (same field order)."""
+
+    items: list[Any]
     limit: int = Field(description="Taille de page demandée.")
     offset: int = Field(description="Décalage demandé.")
+
+
+class SubscriptionPage(Page):
+    items: list[SubscriptionOut] = Field(description="Les abonnements.")
 
 
 @router.post(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from relais_contracts.delivery import NotificationDelivery
 from relais_notifications.adapters import deliveries, subscriptions
 from relais_notifications.domain.delivery import DeliveryStatus
-from relais_notifications.entrypoints.http import EventTypes, Language, check_types
+from relais_notifications.entrypoints.http import EventTypes, Language, Page, check_types
 from relais_notifications.service import manage
 from relais_runtime.bodies import Body
 from relais_runtime.http import CurrentPrincipal, DomainError, Limit, Offset, Principal, Runtime
@@ -60,10 +60,8 @@ class WebhookSecret(BaseModel):
     )
 
 
-class WebhookPage(BaseModel):
+class WebhookPage(Page):
     items: list[WebhookOut] = Field(description="Les webhooks de l'organisation.")
-    limit: int = Field(description="Taille de page demandée.")
-    offset: int = Field(description="Décalage demandé.")
 
 
 class AttemptOut(BaseModel):
@@ -76,10 +74,8 @@ class AttemptOut(BaseModel):
     duration_ms: int = Field(description="Durée de la tentative, en millisecondes.")
 
 
-class AttemptPage(BaseModel):
+class AttemptPage(Page):
     items: list[AttemptOut] = Field(description="Les tentatives, les plus récentes d'abord.")
-    limit: int = Field(description="Taille de page demandée.")
-    offset: int = Field(description="Décalage demandé.")
 
 
 @router.post(
@@ -221,10 +217,8 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None = Field(description="Moment de la remise ; vide : pas encore.")
 
 
-class DeliveryPage(BaseModel):
+class DeliveryPage(Page):
     items: list[DeliveryOut] = Field(description="Les envois, les plus récents d'abord.")
-    limit: int = Field(description="Taille de page demandée.")
-    offset: int = Field(description="Décalage demandé.")
 
 
 @router.get(

@@ -28,10 +28,8 @@ REQUESTED = "fr.relais.handover.requested.v1"
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver()
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with WebhookReceiver() as peer:
+        yield peer
 
 
 async def test_a_partner_hears_of_a_handover_by_webhook_and_on_its_own_queue(

@@ -37,10 +37,8 @@ def smtp() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver()
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with WebhookReceiver() as peer:
+        yield peer
 
 
 async def test_a_status_change_reaches_the_sender_by_email_webhook_and_feed(

@@ -23,7 +23,7 @@ from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import EVENTS_EXCHANGE
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.main import create_app
-from relais_notifications.testing import SmtpSink
+from relais_notifications.testing import SmtpSink, WebhookReceiver
 from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.testing import eventually as eventually  # the tests import it here
 from relais_runtime.testing.helpers import bearer, publish_event
@@ -98,6 +98,12 @@ async def tap_notifications(amqp_url: str) -> AsyncIterator[Tap]:
 
         await queue.consume(keep)
         yield tap
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async with WebhookReceiver() as peer:
+        yield peer
 
 
 ServiceFactory = Callable[..., Awaitable[Service]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.integration
 
 PARTNER = "cmpp-rouen-rive-gauche"
 COORDINATOR = ("coordinator", "pre-76540-coordination")
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver()
-    await peer.start()
-    yield peer
-    await peer.stop()
 
 
 async def _true(value: bool) -> bool:

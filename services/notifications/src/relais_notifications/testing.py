@@ -69,6 +69,13 @@ class WebhookReceiver:
         self._server = None
         self._task = None
 
+    async def __aenter__(self) -> WebhookReceiver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     def verified(self, secret: str) -> list[Any]:
         """Payloads whose Standard Webhooks signature checks out with ``secret``."""
         from standardwebhooks.webhooks import Webhook

@@ -11,9 +11,6 @@ a fake transport (no stack: the pages' own tests and the browser tests cover the
 
 from __future__ import annotations
 
-import json
-import time
-from base64 import b64encode
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,13 +18,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from itsdangerous import TimestampSigner
 
 from relais_contracts.base import Message
 from relais_notifications.domain.audience import RULES, Links, Recipient, notice_for
 from relais_web.config import WebSettings
-from relais_web.devidp.users import DEMO_USERS, DemoUser
+from relais_web.devidp.users import DEMO_USERS
 from relais_web.main import create_app
+from relais_web.testing import offline_settings, session_cookie
 
 WEB = "http://web.test"
 SITUATION = "b185e2df-16a6-4b6f-b83e-c86f16d1e1f9"
@@ -62,15 +59,7 @@ CASES = [
 
 @pytest.fixture
 def settings() -> WebSettings:
-    return WebSettings(
-        env="test",
-        session_secret="test-session-secret",
-        oidc_discovery_url="http://idp.invalid/.well-known/openid-configuration",
-        referral_url="http://referral.invalid",
-        parcours_url="http://parcours.invalid",
-        notifications_url="http://notifications.invalid",
-        reporting_url="http://reporting.invalid",
-    )
+    return offline_settings()
 
 
 def answer(request: httpx.Request, *, following_link: bool) -> httpx.Response:
@@ -79,23 +68,6 @@ def answer(request: httpx.Request, *, following_link: bool) -> httpx.Response:
     if following_link and request.url.path.startswith("/v1/handovers/"):
         return httpx.Response(200, json={"situation_id": SITUATION})
     return httpx.Response(404, json={"code": "not_found", "message": "Introuvable."})
-
-
-def signed_in_cookie(settings: WebSettings, user: DemoUser) -> str:
-    session = {
-        "user": {
-            "sub": user.sub,
-            "name": user.name,
-            "org": user.org,
-            "org_label": user.org_label,
-            "pre": user.pre,
-            "roles": [user.role],
-        },
-        "token": "t",
-        "token_exp": int(time.time()) + 3600,
-        "csrf": "c",
-    }
-    return TimestampSigner(settings.session_secret).sign(b64encode(json.dumps(session).encode()))
 
 
 def test_every_link_kind_the_notifications_service_emits_is_covered() -> None:
@@ -133,7 +105,7 @@ def test_a_notice_link_opens_the_recipients_page_after_sign_in(
         assert anonymous.headers["location"] == f"/connexion?suite={quote(link.path, safe='')}"
 
         user = next(u for u in DEMO_USERS if u.role == role)
-        client.cookies.set(settings.session_cookie, signed_in_cookie(settings, user).decode())
+        client.cookies.set(settings.session_cookie, session_cookie(settings, user))
         opened = client.get(link.path)
         assert opened.status_code == 303, opened.text[:300]
         target = opened.headers["location"]

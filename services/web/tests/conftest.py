@@ -12,21 +12,14 @@ from fastapi.testclient import TestClient
 from relais_web.config import WebSettings
 from relais_web.devidp.users import DemoUser
 from relais_web.main import create_app
+from relais_web.testing import offline_settings
 
 from .helpers import FakeApis, demo, session_cookie
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> WebSettings:
-    return WebSettings(
-        env="test",
-        session_secret="test-session-secret",
-        oidc_discovery_url="http://idp.invalid/.well-known/openid-configuration",
-        referral_url="http://referral.invalid",
-        parcours_url="http://parcours.invalid",
-        notifications_url="http://notifications.invalid",
-        reporting_url="http://reporting.invalid",
-    )
+    return offline_settings()
 
 
 @pytest.fixture

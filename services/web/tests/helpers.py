@@ -1,47 +1,22 @@
-"""Helpers of the web page tests: a signed-in session cookie, a fake of the four APIs."""
+"""Helpers of the web page tests: a signed-in session cookie (relais_web.testing), a fake of
+the four APIs."""
 
 from __future__ import annotations
 
 import json
-import time
-from base64 import b64encode
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from itsdangerous import TimestampSigner
 
-from relais_web.config import WebSettings
 from relais_web.devidp.users import DEMO_USERS, DemoUser
+from relais_web.testing import session_cookie as session_cookie
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def demo(role: str) -> DemoUser:
     return next(u for u in DEMO_USERS if u.role == role)
-
-
-def session_cookie(
-    settings: WebSettings, user: DemoUser, *, csrf: str = "csrf-ok", signed_at: float | None = None
-) -> str:
-    """The cookie Starlette's SessionMiddleware would have written after a sign-in."""
-    session = {
-        "user": {
-            "sub": user.sub,
-            "name": user.name,
-            "org": user.org,
-            "org_label": user.org_label,
-            "pre": user.pre,
-            "roles": [user.role],
-        },
-        "token": f"token-of-{user.sub}",
-        "token_exp": int(time.time()) + 3600,
-        "csrf": csrf,
-    }
-    signer = TimestampSigner(settings.session_secret)
-    if signed_at is not None:
-        signer.get_timestamp = lambda: int(signed_at)  # type: ignore[method-assign]
-    return signer.sign(b64encode(json.dumps(session).encode())).decode()
 
 
 class FakeApis:

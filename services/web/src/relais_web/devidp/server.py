@@ -238,14 +238,7 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]  # Authlib is untyped
         }
 
     def generate_user_info(self, user: DemoUser, scope: str) -> dict[str, Any]:
-        return {
-            "sub": user.sub,
-            "name": user.name,
-            "org": user.org,
-            "org_label": user.org_label,
-            "pre": user.pre,
-            "roles": [user.role],
-        }
+        return user.claims()
 
 
 class DevAuthorizationServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is untyped

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 DEMO_PRE: Final = "pre-76540"
 
@@ -16,6 +16,17 @@ class DemoUser:
     org: str
     org_label: str
     pre: str = DEMO_PRE
+
+    def claims(self) -> dict[str, Any]:
+        """Who the person is to the web (userinfo's claims, a session's ``user``)."""
+        return {
+            "sub": self.sub,
+            "name": self.name,
+            "org": self.org,
+            "org_label": self.org_label,
+            "pre": self.pre,
+            "roles": [self.role],
+        }
 
 
 #: Subjects and organisations are those of the demo data and of `var/demo-tokens.env`.

@@ -173,22 +173,38 @@ async def withdraw(request: Request, who: GuardianSession, form: FamilyForm) -> 
     return RedirectResponse("/famille?fait=retrait", status_code=303)
 
 
+async def _form_page(
+    request: Request,
+    who: family_session.Guardian,
+    page: str,
+    *,
+    langue: str | None = None,
+    done: str | None = None,
+    error: ApiError | None = None,
+    **context: Any,
+) -> Response:
+    """A page of the space with a form (``<page>.html``, its tab active), sent back with a 422
+    and the refusal when parcours refused what it sent."""
+    space, language = await _space(request, who, langue)
+    return render(
+        request,
+        f"{page}.html",
+        language,
+        status_code=422 if error else 200,
+        s=space,
+        who=who,
+        active=page,
+        done=done,
+        error=error,
+        **context,
+    )
+
+
 @router.get("/demandes")
 async def requests_page(
     request: Request, who: GuardianSession, langue: str | None = Langue, fait: str | None = None
 ) -> Response:
-    space, language = await _space(request, who, langue)
-    return render(
-        request,
-        "requests.html",
-        language,
-        s=space,
-        who=who,
-        active="requests",
-        done=fait,
-        values={},
-        error=None,
-    )
+    return await _form_page(request, who, "requests", langue=langue, done=fait, values={})
 
 
 @router.post("/demandes")
@@ -197,19 +213,7 @@ async def make_request(request: Request, who: GuardianSession, form: FamilyForm)
     try:
         await api.call(request, who, "POST", "/v1/family/requests", body)
     except ApiError as refused:
-        space, language = await _space(request, who, None)
-        return render(
-            request,
-            "requests.html",
-            language,
-            status_code=422,
-            s=space,
-            who=who,
-            active="requests",
-            done=None,
-            values=body,
-            error=refused,
-        )
+        return await _form_page(request, who, "requests", error=refused, values=body)
     return RedirectResponse("/famille/demandes?fait=demande", status_code=303)
 
 
@@ -217,17 +221,7 @@ async def make_request(request: Request, who: GuardianSession, form: FamilyForm)
 async def preferences_page(
     request: Request, who: GuardianSession, langue: str | None = Langue, fait: str | None = None
 ) -> Response:
-    space, language = await _space(request, who, langue)
-    return render(
-        request,
-        "preferences.html",
-        language,
-        s=space,
-        who=who,
-        active="preferences",
-        done=fait,
-        error=None,
-    )
+    return await _form_page(request, who, "preferences", langue=langue, done=fait)
 
 
 @router.post("/preferences")
@@ -237,18 +231,7 @@ async def save_preferences(request: Request, who: GuardianSession, form: FamilyF
     try:
         await api.call(request, who, "PUT", "/v1/family/preferences", body)
     except ApiError as refused:
-        space, shown = await _space(request, who, None)
-        return render(
-            request,
-            "preferences.html",
-            shown,
-            status_code=422,
-            s=space,
-            who=who,
-            active="preferences",
-            done=None,
-            error=refused,
-        )
+        return await _form_page(request, who, "preferences", error=refused)
     if language:
         set_language(request, language)
     return RedirectResponse("/famille/preferences?fait=preferences", status_code=303)

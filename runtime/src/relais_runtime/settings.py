@@ -8,9 +8,24 @@ RabbitMQ (guest/guest on 5672) and PostgreSQL (trust auth on 5432).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where each service listens on a developer machine.
+DEV_PORTS = {"referral": 8001, "parcours": 8002, "notifications": 8003, "reporting": 8004}
+
+
+def service_url(prefix: str, service: str) -> Any:
+    """A field holding another service's base URL: ``<PREFIX><SERVICE>_URL`` (a caller's own
+    address for it, such as a cluster's internal one), else the shared ``RELAIS_<SERVICE>_URL``,
+    else the developer machine's."""
+    name = f"{service.upper()}_URL"
+    return Field(
+        default=f"http://127.0.0.1:{DEV_PORTS[service]}",
+        validation_alias=AliasChoices(f"{prefix}{name}", f"RELAIS_{name}"),
+    )
 
 
 class RelaisSettings(BaseSettings):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from relais_runtime.settings import RelaisSettings
+from relais_runtime.settings import RelaisSettings, service_url
 from relais_runtime.smtp import SmtpSettings
 
 
@@ -16,14 +16,8 @@ class NotificationsSettings(SmtpSettings, RelaisSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/relais_notifications"
     http_port: int = 8003
     #: Public URLs of the services that links in messages point to.
-    referral_url: str = Field(
-        default="http://127.0.0.1:8001",
-        validation_alias=AliasChoices("NOTIFICATIONS_REFERRAL_URL", "RELAIS_REFERRAL_URL"),
-    )
-    parcours_url: str = Field(
-        default="http://127.0.0.1:8002",
-        validation_alias=AliasChoices("NOTIFICATIONS_PARCOURS_URL", "RELAIS_PARCOURS_URL"),
-    )
+    referral_url: str = service_url("NOTIFICATIONS_", "referral")
+    parcours_url: str = service_url("NOTIFICATIONS_", "parcours")
 
     # --- e-mail (SMTP): the smtp_* fields come from SmtpSettings -------------------------
     mail_from: str = "Relais <ne-pas-repondre@relais.invalid>"

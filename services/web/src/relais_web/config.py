@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from relais_runtime.settings import RelaisSettings
+from relais_runtime.settings import RelaisSettings, service_url
 
 Environment = Literal["dev", "test", "production"]
 
@@ -30,22 +30,10 @@ class WebSettings(RelaisSettings):
 
     # -- the four APIs the pages call with the signed-in person's token: WEB_<API>_URL (in a
     # cluster, the internal address) or else the shared RELAIS_<API>_URL
-    referral_url: str = Field(
-        default="http://127.0.0.1:8001",
-        validation_alias=AliasChoices("WEB_REFERRAL_URL", "RELAIS_REFERRAL_URL"),
-    )
-    parcours_url: str = Field(
-        default="http://127.0.0.1:8002",
-        validation_alias=AliasChoices("WEB_PARCOURS_URL", "RELAIS_PARCOURS_URL"),
-    )
-    notifications_url: str = Field(
-        default="http://127.0.0.1:8003",
-        validation_alias=AliasChoices("WEB_NOTIFICATIONS_URL", "RELAIS_NOTIFICATIONS_URL"),
-    )
-    reporting_url: str = Field(
-        default="http://127.0.0.1:8004",
-        validation_alias=AliasChoices("WEB_REPORTING_URL", "RELAIS_REPORTING_URL"),
-    )
+    referral_url: str = service_url("WEB_", "referral")
+    parcours_url: str = service_url("WEB_", "parcours")
+    notifications_url: str = service_url("WEB_", "notifications")
+    reporting_url: str = service_url("WEB_", "reporting")
     api_timeout_s: float = Field(default=10.0, gt=0)
 
     # -- OpenID Connect (authorization code + PKCE)

@@ -12,14 +12,7 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError, Apis
 from relais_web.forms.values import FormValues, many, put, text
-from relais_web.pages.common import (
-    apis,
-    field_errors,
-    render,
-    render_form,
-    see_other,
-    uuid_or_404,
-)
+from relais_web.pages.common import apis, field_errors, render, render_form, see_other, uuid_or_404
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(prefix="/coordination", include_in_schema=False)

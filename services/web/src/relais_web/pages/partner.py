@@ -9,13 +9,7 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, put, text
-from relais_web.pages.common import (
-    apis,
-    render,
-    render_form,
-    see_other,
-    uuid_or_404,
-)
+from relais_web.pages.common import apis, render, render_form, see_other, uuid_or_404
 from relais_web.session import Form, SignedIn, require_role
 
 router = APIRouter(prefix="/relais", include_in_schema=False)

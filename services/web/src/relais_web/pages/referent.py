@@ -12,14 +12,7 @@ from fastapi.responses import Response
 from relais_web.api import ApiError
 from relais_web.forms import situation as forms
 from relais_web.forms.values import FormValues, text
-from relais_web.pages.common import (
-    apis,
-    field_errors,
-    render,
-    render_form,
-    see_other,
-    uuid_or_404,
-)
+from relais_web.pages.common import apis, field_errors, render, render_form, see_other, uuid_or_404
 from relais_web.pages.family_staff import changes_by_family
 from relais_web.session import Form, SignedIn, require_role
 

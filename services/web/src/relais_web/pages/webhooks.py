@@ -13,14 +13,7 @@ from fastapi.responses import Response
 
 from relais_web.api import ApiError
 from relais_web.forms.values import FormValues, many, text
-from relais_web.pages.common import (
-    apis,
-    field_errors,
-    render,
-    render_form,
-    see_other,
-    uuid_or_404,
-)
+from relais_web.pages.common import apis, field_errors, render, render_form, see_other, uuid_or_404
 from relais_web.pages.subscriptions import CHANNEL, EVENT_TYPES, event_label
 from relais_web.session import Form, SignedIn, require_role
 

@@ -26,9 +26,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ import httpx
 
 from relais_contracts.envelope import new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
-from relais_contracts.v1.referral import ReferralFacts, ReferralSubmitted
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.main import create_app
 from relais_parcours.service import access_log
@@ -46,6 +44,7 @@ from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.db import tenant_transaction
 from relais_runtime.logging import configure_logging
 from relais_runtime.sealing import PreKeys, generate_pre_key, seal
+from relais_runtime.testing.helpers import referral_submitted
 
 PRE = "pre-76540"
 
@@ -69,24 +68,7 @@ async def open_situations(amqp_url: str, keys: Path, count: int) -> None:
     channel = await conn.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(EVENTS_EXCHANGE)
     for i in range(count):
-        referral = ReferralSubmitted(
-            referral_id=uuid.uuid4(),
-            subject_id=uuid.uuid4(),
-            known_subject=False,
-            institution_id="ecole-jules-ferry",
-            submitted_at=datetime.now(UTC),
-            parents_informed=True,
-            parents_agree=True,
-            facts=ReferralFacts(
-                age_years=9,
-                school_level="ce2",
-                lives_in_qpv="yes",
-                source_category="school",
-                reason_categories=["learning_difficulties"],
-                axes=["schooling"],
-            ),
-            sealed=seal(identity(i), public),
-        )
+        referral = referral_submitted(seal(identity(i), public), axes=["schooling"])
         event = new_event(referral, source="/relais/referral", tenant=PRE, sequence=1)
         await exchange.publish(
             aio_pika.Message(

@@ -18,12 +18,12 @@ import pytest
 
 from relais_contracts.envelope import new_event
 from relais_contracts.topology import EVENTS_EXCHANGE
-from relais_contracts.v1.referral import ReferralFacts, ReferralSubmitted
+from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.main import create_app
 from relais_runtime.sealing import PreKeys, seal
 from relais_runtime.testing import eventually
-from relais_runtime.testing.helpers import bearer, publish_event
+from relais_runtime.testing.helpers import bearer, publish_event, referral_submitted
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-14118"
@@ -92,24 +92,8 @@ class Harness:
         pre: str = PRE,
         identity: dict[str, Any] | None = None,
     ) -> ReferralSubmitted:
-        referral = ReferralSubmitted(
-            referral_id=uuid.uuid4(),
-            subject_id=subject_id or uuid.uuid4(),
-            known_subject=subject_id is not None,
-            institution_id=institution,
-            submitted_at=datetime.now(UTC),
-            parents_informed=True,
-            parents_agree=True,
-            facts=ReferralFacts(
-                age_years=9,
-                school_level="ce2",
-                lives_in_qpv="yes",
-                source_category="school",
-                reason_categories=["learning_difficulties"],
-                axes=["schooling", "health"],
-            ),
-            sealed=seal(identity or IDENTITY, PreKeys(self.keys_dir).public_key(pre)),
-        )
+        sealed = seal(identity or IDENTITY, PreKeys(self.keys_dir).public_key(pre))
+        referral = referral_submitted(sealed, subject_id=subject_id, institution=institution)
         event = new_event(referral, source="/relais/referral", tenant=pre, sequence=1)
         await publish_event(self.amqp, event)
         return referral

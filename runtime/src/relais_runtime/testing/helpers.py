@@ -1,4 +1,5 @@
-"""What the services' tests do the same way: a staff caller's token, an event on the bus.
+"""What the services' tests do the same way: a staff caller's token, an event on the bus,
+a submitted referral.
 
 Tokens are signed with the test keys (the plugin's ``keys_dir`` fixture, or a stack's);
 events go to ``relais.events`` as a service's outbox relay would send them (persistent,
@@ -7,7 +8,9 @@ confirmed, mandatory), so a consumer under test sees what it sees in production.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +18,10 @@ import aio_pika
 
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
+from relais_contracts.v1.referral import ReferralFacts, ReferralSubmitted
 from relais_runtime.auth import mint_token
 
-__all__ = ["bearer", "publish_event", "staff_token"]
+__all__ = ["bearer", "publish_event", "referral_submitted", "staff_token"]
 
 #: The PRE the tests work in (the plugin's ``keys_dir`` holds its keys and another's).
 TEST_PRE = "pre-76540"
@@ -64,3 +68,32 @@ async def publish_event(
             routing_key=event.routing_key(),
             mandatory=True,
         )
+
+
+def referral_submitted(
+    sealed: str,
+    *,
+    subject_id: uuid.UUID | None = None,
+    institution: str = "ecole-jules-ferry",
+    axes: Sequence[str] = ("schooling", "health"),
+) -> ReferralSubmitted:
+    """A school's referral of a 9-year-old in CE2 (a new child unless ``subject_id``), its
+    identity ``sealed`` for the PRE (``relais_runtime.sealing.seal``)."""
+    return ReferralSubmitted(
+        referral_id=uuid.uuid4(),
+        subject_id=subject_id or uuid.uuid4(),
+        known_subject=subject_id is not None,
+        institution_id=institution,
+        submitted_at=datetime.now(UTC),
+        parents_informed=True,
+        parents_agree=True,
+        facts=ReferralFacts(
+            age_years=9,
+            school_level="ce2",
+            lives_in_qpv="yes",
+            source_category="school",
+            reason_categories=["learning_difficulties"],
+            axes=list(axes),
+        ),
+        sealed=sealed,
+    )

@@ -274,6 +274,9 @@ async def test_the_live_feed_wakes_for_an_item_notified_between_its_read_and_its
             return super().pop(key, default)
 
     hub._events = Spy()
+    # No fallback poll shorter than the stream's 15 s wait: a missed wake-up then shows as an
+    # item 15 s late, and the 10 s allowed below leaves room for a loaded machine (2 s did not).
+    hub._poll = 60.0
     real_read = feed.items_since
     raced = asyncio.Event()
 
@@ -328,8 +331,8 @@ async def test_the_live_feed_wakes_for_an_item_notified_between_its_read_and_its
         listener = asyncio.create_task(listen())
         await eventually(lambda: _true(raced.is_set()))
         await asyncio.wait_for(notified.wait(), 10)
-        # Well within the fallback poll (5 s): the wake-up armed before the read was set.
-        await eventually(lambda: _true(titles == ["Entre lecture et attente"]), timeout=2.0)
+        # Before the stream's 15 s wait ends: the wake-up armed before the read was set.
+        await eventually(lambda: _true(titles == ["Entre lecture et attente"]), timeout=10.0)
         listener.cancel()
     finally:
         server.should_exit = True

@@ -133,7 +133,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         keys / "jwt-signing.json",
         sub="bench-coordinator",
         org="pre-76540-coordination",
-        pre=PRE,
+        tenant=PRE,
         roles=["coordinator"],
         ttl=timedelta(hours=2),
     )

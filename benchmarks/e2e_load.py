@@ -409,7 +409,7 @@ class Bench:
             keys / "jwt-signing.json",
             sub="admin-bench",
             org="pre-76540-coordination",
-            pre=PRE,
+            tenant=PRE,
             roles=["admin"],
             ttl=dt.timedelta(hours=12),
         )
@@ -426,7 +426,7 @@ class Bench:
                 keys / "jwt-signing.json",
                 sub=f"direction-{inst}",
                 org=inst,
-                pre=PRE,
+                tenant=PRE,
                 roles=["institution"],
                 ttl=dt.timedelta(hours=12),
             )

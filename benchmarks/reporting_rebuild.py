@@ -43,18 +43,18 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def generate(children: int, pres: int) -> list[Row]:
-    """Log rows of a demo school year of ``pres`` PRE, as the live consumer stores them."""
+def generate(children: int, tenant_count: int) -> list[Row]:
+    """Log rows of a demo school year of ``tenant_count`` PRE, as the live consumer stores them."""
     rows: list[Row] = []
-    per_pre = children // pres
-    for i in range(pres):
-        for e in demo.school_year(f"pre-{76000 + i}", 2025, per_pre, seed=i):
+    per_tenant = children // tenant_count
+    for i in range(tenant_count):
+        for e in demo.school_year(f"pre-{76000 + i}", 2025, per_tenant, seed=i):
             entry = logged(e)
             rows.append(
                 (
                     e.id,
                     entry.type,
-                    entry.pre_id,
+                    entry.tenant,
                     entry.subject,
                     entry.sequence,
                     entry.occurred_at,
@@ -121,16 +121,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     configure_logging("bench", "WARNING", stream="stderr")
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
-    rows = generate(args.children, args.pre)
+    rows = generate(args.children, args.tenant_count)
     elapsed = time.perf_counter() - t0
-    progress(f"generated {len(rows):,} events for {args.pre} PRE in {elapsed:.1f} s")
+    progress(f"generated {len(rows):,} events for {args.tenant_count} PRE in {elapsed:.1f} s")
     results = await measure(rows, args.rounds)
     copy = statistics.median(r["copy_events_per_s"] for r in results)
     rebuilt = statistics.median(r["rebuild_events_per_s"] for r in results)
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
         "events": len(rows),
-        "pre": args.pre,
+        "pre": args.tenant_count,
         "children": args.children,
         "rounds": results,
         "median_copy_events_per_s": round(copy),
@@ -168,13 +168,15 @@ def print_table(report: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=15_000, help="children in all (15000)")
-    parser.add_argument("--pre", type=int, default=10, help="PRE sharing them (10)")
+    parser.add_argument(
+        "--pre", type=int, default=10, help="PRE sharing them (10)", dest="tenant_count"
+    )
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of COPY then rebuild (3; median reported)"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    if args.pre < 1 or args.children < args.pre or args.rounds < 1:
+    if args.tenant_count < 1 or args.children < args.tenant_count or args.rounds < 1:
         parser.error("--pre and --rounds must be >= 1, --children >= --pre")
     return args
 

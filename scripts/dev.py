@@ -79,7 +79,7 @@ def tokens(keys_dir: Path) -> dict[str, str]:
     for user in DEMO_USERS:
         if user.role not in tokens:
             tokens[user.role] = mint_token(
-                key, sub=user.sub, org=user.org, pre=user.pre, roles=[user.role], ttl=ttl
+                key, sub=user.sub, org=user.org, tenant=user.tenant, roles=[user.role], ttl=ttl
             )
     return tokens
 

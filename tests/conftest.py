@@ -39,11 +39,11 @@ class RunningStack:
     def url(self, service: str) -> str:
         return self.config.url(service)
 
-    def token(self, role: str, org: str, pre: str = PRE, sub: str | None = None) -> str:
-        return staff_token(self.keys_dir, role, org, sub=sub, pre=pre)
+    def token(self, role: str, org: str, tenant: str = PRE, sub: str | None = None) -> str:
+        return staff_token(self.keys_dir, role, org, sub=sub, tenant=tenant)
 
-    def auth(self, role: str, org: str, pre: str = PRE) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(role, org, pre)}"}
+    def auth(self, role: str, org: str, tenant: str = PRE) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, org, tenant)}"}
 
     def dsn(self, service: str) -> str:
         return f"{self.config.pg_base}/{self.config.databases[service]}"
@@ -62,8 +62,8 @@ class RunningStack:
 def keys_dir(keys_dir: Path) -> Path:
     """The plugin's keys (signing, both PREs' sealing keys) and the referral service's own
     secrets (at-rest and blind-index keys, AMQP intake key)."""
-    for pre in (PRE, OTHER_PRE):
-        generate_pre_secrets(keys_dir / "referral", pre)
+    for tenant in (PRE, OTHER_PRE):
+        generate_pre_secrets(keys_dir / "referral", tenant)
     generate_intake_key(keys_dir / "referral")
     return keys_dir
 

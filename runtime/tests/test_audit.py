@@ -66,7 +66,7 @@ async def tamper(dsn: str, sql: str) -> None:
 async def reports(dsn: str) -> dict[str, audit.ChainReport]:
     conn = await asyncpg.connect(dsn)
     try:
-        return {r.pre_id: r for r in await audit.verify(conn)}
+        return {r.tenant: r for r in await audit.verify(conn)}
     finally:
         await conn.close()
 

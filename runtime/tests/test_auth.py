@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi import Path as FastapiPath
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OctKey, OKPKey
@@ -27,7 +28,7 @@ from relais_runtime.auth import (
     InvalidTokenError,
     JWTVerifier,
     Principal,
-    ensure_same_pre,
+    ensure_same_tenant,
     generate_signing_key,
     install_auth,
     load_signing_key,
@@ -61,7 +62,7 @@ def make_app(verifier: JWTVerifier) -> FastAPI:
         return {
             "sub": principal.sub,
             "org": principal.org,
-            "pre": principal.pre,
+            "pre": principal.tenant,
             "roles": sorted(principal.roles),
         }
 
@@ -72,8 +73,10 @@ def make_app(verifier: JWTVerifier) -> FastAPI:
         return {"sub": principal.sub}
 
     @app.get("/pre/{pre_id}/situations")
-    async def situations(pre_id: str, principal: CurrentPrincipal) -> list[str]:
-        ensure_same_pre(principal, pre_id)
+    async def situations(
+        tenant: Annotated[str, FastapiPath(alias="pre_id")], principal: CurrentPrincipal
+    ) -> list[str]:
+        ensure_same_tenant(principal, tenant)
         return []
 
     return app
@@ -90,7 +93,7 @@ def token(keys_dir: Path, **overrides: Any) -> str:
     args: dict[str, Any] = {
         "sub": "user-1",
         "org": "org-college-zola",
-        "pre": "pre-76540",
+        "tenant": "pre-76540",
         "roles": ["coordinator"],
         "issuer": ISSUER,
         "audience": AUDIENCE,
@@ -237,11 +240,11 @@ async def test_unknown_or_malformed_roles_are_rejected(
     await assert_rejected(client, sign_claims(keys_dir, {**full_claims(), "roles": roles}))
 
 
-@pytest.mark.parametrize("pre", ["", "PRE 76540", "pre.76540", 76540])
+@pytest.mark.parametrize("tenant", ["", "PRE 76540", "pre.76540", 76540])
 async def test_pre_claim_must_be_a_slug(
-    client: httpx.AsyncClient, keys_dir: Path, pre: Any
+    client: httpx.AsyncClient, keys_dir: Path, tenant: Any
 ) -> None:
-    await assert_rejected(client, sign_claims(keys_dir, {**full_claims(), "pre": pre}))
+    await assert_rejected(client, sign_claims(keys_dir, {**full_claims(), "pre": tenant}))
 
 
 async def test_unsigned_and_hmac_tokens_are_rejected(
@@ -333,7 +336,7 @@ async def test_a_corrupt_jwks_keeps_the_previous_keys(keys_dir: Path) -> None:
 
     (keys_dir / "jwks.json").write_text('{"keys": [')
 
-    assert (await verifier.verify(token(keys_dir))).pre == "pre-76540"
+    assert (await verifier.verify(token(keys_dir))).tenant == "pre-76540"
 
 
 async def test_missing_jwks_answers_503(keys_dir: Path, tmp_path: Path) -> None:
@@ -405,7 +408,7 @@ def test_token_command_creates_keys_and_prints_only_a_valid_token(
     verifier = JWTVerifier.from_jwks_file(keys / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
     principal = asyncio.run(verifier.verify(result.stdout.strip()))
     assert principal.roles == frozenset({"coordinator", "analyst"})
-    assert principal.pre == "pre-76540"
+    assert principal.tenant == "pre-76540"
 
 
 def test_token_command_refuses_an_unknown_role(tmp_path: Path, restore_logging: None) -> None:

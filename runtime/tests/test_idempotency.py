@@ -72,8 +72,8 @@ async def test_a_key_belongs_to_its_pre_its_caller_and_its_route(pool: asyncpg.P
     assert first is None
     for other in (
         IdempotencyScope("pre-b", SCHOOL.caller, SCHOOL.route),
-        IdempotencyScope(SCHOOL.pre_id, "lycee-sand", SCHOOL.route),
-        IdempotencyScope(SCHOOL.pre_id, SCHOOL.caller, "situations.open"),
+        IdempotencyScope(SCHOOL.tenant, "lycee-sand", SCHOOL.route),
+        IdempotencyScope(SCHOOL.tenant, SCHOOL.caller, "situations.open"),
     ):
         assert await claim(pool, other, "k1", b"another body") is None
 

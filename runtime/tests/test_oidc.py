@@ -153,7 +153,7 @@ def make_app(verifier: JWTVerifier) -> FastAPI:
 
     @app.get("/me")
     async def me(who: CurrentPrincipal) -> dict[str, Any]:
-        return {"org": who.org, "pre": who.pre, "roles": sorted(who.roles)}
+        return {"org": who.org, "pre": who.tenant, "roles": sorted(who.roles)}
 
     @app.get("/family")
     async def family(
@@ -214,7 +214,7 @@ async def test_a_token_signed_by_the_discovered_provider_is_accepted(
     principal = await verifier.verify(provider.sign(key, alg, provider.claims()))
 
     assert principal.roles == frozenset({"coordinator"})
-    assert principal.pre == "pre-76540"
+    assert principal.tenant == "pre-76540"
     assert provider.hits == {"discovery": 1, "jwks": 1}
 
 
@@ -242,7 +242,7 @@ async def test_a_rotation_to_a_new_kid_is_picked_up_at_the_first_token_naming_it
 
     assert principal.sub == "f3a1c0de-agent"
     assert provider.hits == {"discovery": 2, "jwks": 2}
-    assert (await verifier.verify(provider.sign(old, "RS256", provider.claims()))).pre
+    assert (await verifier.verify(provider.sign(old, "RS256", provider.claims()))).tenant
 
 
 async def test_unknown_kids_refresh_the_keys_at_most_once_per_interval(
@@ -334,7 +334,7 @@ async def test_a_provider_down_after_the_first_fetch_keeps_the_known_keys(
     provider.down = True
     time.sleep(0.01)
 
-    assert (await verifier.verify(provider.sign(key, "RS256", provider.claims()))).pre
+    assert (await verifier.verify(provider.sign(key, "RS256", provider.claims()))).tenant
 
 
 async def test_a_provider_down_from_the_start_answers_503_not_401(provider: Provider) -> None:
@@ -354,7 +354,7 @@ async def test_keycloak_nested_roles_are_mapped_and_other_roles_ignored(
     provider.keys = [key]
     mapping = ClaimMapping(
         org="relais.org",
-        pre="https://relais.example/pre",
+        tenant="https://relais.example/pre",
         roles="realm_access.roles",
         role_names={"pre-referent": "referent", "pre-coordination": "coordinator"},
     )
@@ -371,7 +371,7 @@ async def test_keycloak_nested_roles_are_mapped_and_other_roles_ignored(
 
     assert principal.roles == frozenset({"referent"})
     assert principal.org == "ccas-le-havre"
-    assert principal.pre == "pre-76540"
+    assert principal.tenant == "pre-76540"
     assert await refused(verifier, provider.sign(key, "RS256", no_relais_role)) == (
         "claims: no relais role"
     )
@@ -425,7 +425,7 @@ def guardian_token(key: Path, issuer: str = "relais-family", **extra: Any) -> st
         key,
         sub="guardian:1",
         org="family",
-        pre="pre-76540",
+        tenant="pre-76540",
         roles=["guardian"],
         issuer=issuer,
         audience=AUDIENCE,
@@ -457,7 +457,7 @@ async def test_staff_tokens_do_not_open_family_routes(
     verifier, staff_key, _ = two_issuers
     client = http_for(verifier)
     referent = mint_token(
-        staff_key, sub="r", org="o", pre="pre-76540", roles=["referent"], audience=AUDIENCE
+        staff_key, sub="r", org="o", tenant="pre-76540", roles=["referent"], audience=AUDIENCE
     )
 
     assert (await client.get("/family", headers=bearer(referent))).status_code == 403
@@ -473,7 +473,7 @@ async def test_only_the_family_issuer_grants_guardian_and_nothing_else(
         family_key,
         sub="x",
         org="o",
-        pre="pre-76540",
+        tenant="pre-76540",
         roles=["coordinator"],
         issuer="relais-family",
         audience=AUDIENCE,

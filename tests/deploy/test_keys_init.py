@@ -174,12 +174,12 @@ def test_keys_init_as_the_image_user_creates_every_key_on_fresh_compose_volumes(
 ) -> None:
     first = image_like.run_keys_init()
     assert first.returncode == 0, first.stdout + first.stderr
-    pre = keys_init_env()["RELAIS_PRE_IDS"].split(",")[0]
+    tenant = keys_init_env()["RELAIS_PRE_IDS"].split(",")[0]
     written = {
         "/keys/jwt/jwt-signing.json": 0o600,
         "/keys/jwks/jwks.json": 0o644,
-        f"/keys/pre-private/{pre}.private.jwk.json": 0o600,
-        f"/keys/pre-public/{pre}.public.jwk.json": 0o644,
+        f"/keys/pre-private/{tenant}.private.jwk.json": 0o600,
+        f"/keys/pre-public/{tenant}.public.jwk.json": 0o644,
         "/keys/pre-private/parcours-master.key": 0o600,
         "/keys/pre-private/family/jwt-signing.json": 0o600,
         "/keys/pre-private/family/jwks.json": 0o644,
@@ -188,7 +188,7 @@ def test_keys_init_as_the_image_user_creates_every_key_on_fresh_compose_volumes(
         info = image_like.path(inside).stat()
         assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (image_like.uid, mode), inside
     referral = sorted(p.name for p in image_like.path("/keys/referral").iterdir())
-    assert f"{pre}.referral.json" in referral
+    assert f"{tenant}.referral.json" in referral
     assert any("intake" in name for name in referral), referral
 
     before = {inside: image_like.path(inside).read_bytes() for inside in written}

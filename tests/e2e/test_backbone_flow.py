@@ -34,9 +34,9 @@ IDENTIFYING = (
 )
 
 
-def referral_body(pre_id: str = PRE) -> dict[str, Any]:
+def referral_body(tenant: str = PRE) -> dict[str, Any]:
     return {
-        "pre_id": pre_id,
+        "pre_id": tenant,
         "child": {
             "first_name": CHILD_FIRST,
             "last_name": CHILD_LAST,

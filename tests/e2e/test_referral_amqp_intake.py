@@ -47,7 +47,7 @@ async def publish_command(
     stack: Any, key: ECKey, sealed_identity: dict[str, Any], external_ref: str
 ) -> str:
     command = SubmitReferral(
-        pre_id=PRE,
+        tenant=PRE,
         institution_id=SCHOOL,
         external_ref=external_ref,
         parents_informed=True,

@@ -338,7 +338,7 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
         assert cookie_only.status_code == 401
 
         # Access: a coordinator reads its own PRE only; the network's analyst reads the region.
-        other = stack.auth("coordinator", "pre-14118-coordination", pre=OTHER_PRE)
+        other = stack.auth("coordinator", "pre-14118-coordination", tenant=OTHER_PRE)
         r = await http.get(
             f"{reporting}/v1/indicators", params={"school_year": YEAR, "pre_id": PRE}, headers=other
         )
@@ -349,7 +349,7 @@ async def test_a_demo_year_gives_the_expected_indicators_with_small_cells_suppre
             headers=other,
         )
         assert r.status_code == 403
-        network = stack.auth("analyst", NETWORK, pre=OTHER_PRE)
+        network = stack.auth("analyst", NETWORK, tenant=OTHER_PRE)
         r = await http.get(
             f"{reporting}/v1/regions/normandie/indicators",
             params={"school_year": YEAR},

@@ -194,7 +194,7 @@ class ImageStack:
             self.keys / "jwt" / "jwt-signing.json",
             sub=f"{role}-{org}",
             org=org,
-            pre=PRE,
+            tenant=PRE,
             roles=[role],
             ttl=timedelta(hours=1),
         )

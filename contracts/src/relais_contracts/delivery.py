@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from relais_contracts.base import SCHEMA_BASE_URL, Strict
 
@@ -22,9 +22,10 @@ DELIVERY_SCHEMA_ID: Final = f"{SCHEMA_BASE_URL}/{DELIVERY_SCHEMA_FILE}"
 
 
 class DeliveredNotice(Strict):
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
     notification_id: uuid.UUID = Field(description="Identifiant de la notification.")
     event_id: uuid.UUID = Field(description="L'événement (CloudEvent `id`) qui l'a causée.")
-    pre_id: str = Field(description="Le PRE concerné.")
+    tenant: str = Field(description="Le PRE concerné.", alias="pre_id")
     reference: str | None = Field(
         description="Référence du dossier chez l'émetteur (`facts.ref`), si elle existe."
     )

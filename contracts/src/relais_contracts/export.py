@@ -154,7 +154,7 @@ def example_event(message: type[Message]) -> dict[str, Any]:
         data,
         source=source_of(message, institution),
         subject=data.ce_subject() or str(event_id),
-        tenant=getattr(data, "pre_id", EXAMPLE_PRE),
+        tenant=getattr(data, "tenant", EXAMPLE_PRE),
         sequence=1,
         event_id=event_id,
         time=datetime(2026, 10, 5, 8, 30, tzinfo=UTC),

@@ -87,7 +87,7 @@ class AccessLogUnavailableError(DomainError):
 class Access:
     """One access to personal data (what is recorded; never the data itself)."""
 
-    pre_id: str
+    tenant: str
     actor_sub: str
     actor_org: str
     actor_role: str
@@ -112,7 +112,7 @@ class Access:
     ) -> Access:
         """An access by the caller of a route, within the caller's PRE."""
         return cls(
-            pre_id=who.pre,
+            tenant=who.tenant,
             actor_sub=who.sub,
             actor_org=who.org,
             actor_role=",".join(sorted(who.roles)),
@@ -125,16 +125,16 @@ class Access:
         )
 
 
-def system_actor(service: str, pre_id: str) -> Principal:
+def system_actor(service: str, tenant: str) -> Principal:
     """Relais itself acting in a PRE (a scheduled erasure): ``system:<service>``."""
-    return Principal(f"system:{service}", "relais", pre_id, frozenset({"system"}))
+    return Principal(f"system:{service}", "relais", tenant, frozenset({"system"}))
 
 
 def canonical(access: Access, seq: int, at: datetime) -> bytes:
     """The bytes a line's hash covers: a JSON array in a fixed order, compact, UTF-8."""
     return json.dumps(
         [
-            access.pre_id,
+            access.tenant,
             seq,
             at.astimezone(UTC).isoformat(),
             access.actor_sub,
@@ -180,14 +180,14 @@ async def record(conn: Conn, *accesses: Access, now: Callable[[], datetime] | No
     clock = now or (lambda: datetime.now(UTC))
     try:
         for access in accesses:
-            head = await conn.fetchrow(_TAKE_HEAD, access.pre_id, GENESIS)
+            head = await conn.fetchrow(_TAKE_HEAD, access.tenant, GENESIS)
             assert head is not None
             seq = int(head["seq"]) + 1
             at = clock()
             prev = bytes(head["hash"])
             await conn.execute(
                 _APPEND,
-                access.pre_id,
+                access.tenant,
                 seq,
                 at,
                 access.actor_sub,
@@ -208,7 +208,7 @@ async def record(conn: Conn, *accesses: Access, now: Callable[[], datetime] | No
 
 @dataclass(frozen=True, slots=True)
 class ChainBreak:
-    pre_id: str
+    tenant: str
     seq: int
     problem: Literal["missing", "altered", "head_mismatch"]
 
@@ -218,12 +218,12 @@ class ChainBreak:
             "altered": "ligne modifiée",
             "head_mismatch": "fin de chaîne coupée ou tête modifiée",
         }[self.problem]
-        return f"{self.pre_id} ligne {self.seq} : {what}"
+        return f"{self.tenant} ligne {self.seq} : {what}"
 
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
-    pre_id: str
+    tenant: str
     lines: int
     head_hash: str  # hex; write it down to prove later that nothing before it changed
     broken: ChainBreak | None
@@ -231,7 +231,7 @@ class ChainReport:
 
 def _access_of(row: asyncpg.Record) -> Access:
     return Access(
-        pre_id=row["pre_id"],
+        tenant=row["pre_id"],
         actor_sub=row["actor_sub"],
         actor_org=row["actor_org"],
         actor_role=row["actor_role"],
@@ -244,16 +244,16 @@ def _access_of(row: asyncpg.Record) -> Access:
     )
 
 
-async def _verify_one(conn: Conn, pre_id: str) -> ChainReport:
+async def _verify_one(conn: Conn, tenant: str) -> ChainReport:
     expected_seq, prev, count = 1, GENESIS, 0
     broken: ChainBreak | None = None
     # One snapshot for the head and the lines: a writer meanwhile is not a break.
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         head = await conn.fetchrow(
-            "SELECT seq, hash FROM relais_access_log_heads WHERE pre_id = $1", pre_id
+            "SELECT seq, hash FROM relais_access_log_heads WHERE pre_id = $1", tenant
         )
         cursor = conn.cursor(
-            "SELECT * FROM relais_access_log WHERE pre_id = $1 ORDER BY seq", pre_id, prefetch=1000
+            "SELECT * FROM relais_access_log WHERE pre_id = $1 ORDER BY seq", tenant, prefetch=1000
         )
         async for row in cursor:
             count += 1
@@ -261,39 +261,39 @@ async def _verify_one(conn: Conn, pre_id: str) -> ChainReport:
                 continue
             seq = int(row["seq"])
             if seq != expected_seq or bytes(row["prev_hash"]) != prev:
-                broken = ChainBreak(pre_id, expected_seq, "missing")
+                broken = ChainBreak(tenant, expected_seq, "missing")
                 continue
             computed = chain_hash(prev, _access_of(row), seq, row["at"])
             if computed != bytes(row["hash"]):
-                broken = ChainBreak(pre_id, seq, "altered")
+                broken = ChainBreak(tenant, seq, "altered")
                 continue
             prev, expected_seq = computed, seq + 1
     if broken is None and (
         head is None or int(head["seq"]) != expected_seq - 1 or bytes(head["hash"]) != prev
     ):
-        broken = ChainBreak(pre_id, expected_seq - 1, "head_mismatch")
+        broken = ChainBreak(tenant, expected_seq - 1, "head_mismatch")
     head_hex = bytes(head["hash"]).hex() if head is not None else GENESIS.hex()
-    return ChainReport(pre_id, count, head_hex, broken)
+    return ChainReport(tenant, count, head_hex, broken)
 
 
-async def verify(conn: Conn, pre_id: str | None = None) -> list[ChainReport]:
+async def verify(conn: Conn, tenant: str | None = None) -> list[ChainReport]:
     """Recompute the chain of one PRE, or of every PRE with a line or a head."""
-    if pre_id is not None:
-        pres = [pre_id]
+    if tenant is not None:
+        tenants = [tenant]
     else:
-        pres = [
+        tenants = [
             r["pre_id"]
             for r in await conn.fetch(
                 "SELECT pre_id FROM relais_access_log_heads UNION "
                 "SELECT DISTINCT pre_id FROM relais_access_log ORDER BY 1"
             )
         ]
-    return [await _verify_one(conn, p) for p in pres]
+    return [await _verify_one(conn, p) for p in tenants]
 
 
 async def lines(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -305,7 +305,7 @@ async def lines(
             "SELECT * FROM relais_access_log WHERE pre_id = $1 "
             "AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3) "
             "AND ($4::uuid IS NULL OR situation_id = $4) ORDER BY seq",
-            pre_id,
+            tenant,
             since,
             until,
             situation_id,
@@ -345,7 +345,7 @@ def csv_line(row: asyncpg.Record) -> str:
 
 async def reads_of(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     *,
     exclude_roles: Sequence[str] = (),
@@ -358,7 +358,7 @@ async def reads_of(
         "WHERE pre_id = $1 AND situation_id = $2 AND action = 'read' "
         "AND NOT actor_role = ANY($3::text[]) AND NOT record_type = ANY($4::text[]) "
         "ORDER BY at DESC LIMIT $5",
-        pre_id,
+        tenant,
         situation_id,
         list(exclude_roles),
         list(exclude_records),

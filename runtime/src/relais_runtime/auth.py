@@ -76,7 +76,7 @@ __all__ = [
     "SigningKeyPaths",
     "TrustedIssuer",
     "current_principal",
-    "ensure_same_pre",
+    "ensure_same_tenant",
     "generate_signing_key",
     "install_auth",
     "load_signing_key",
@@ -134,7 +134,7 @@ class Principal:
 
     sub: str
     org: str
-    pre: str
+    tenant: str
     roles: frozenset[str]
     situation: str | None = None
 
@@ -170,7 +170,7 @@ class ClaimMapping:
     """
 
     org: str = "org"
-    pre: str = "pre"
+    tenant: str = "pre"
     roles: str = "roles"
     role_names: Mapping[str, str] = field(default_factory=dict)
 
@@ -181,12 +181,12 @@ class ClaimMapping:
 
     def principal(self, claims: Mapping[str, Any], *, grantable: frozenset[str]) -> Principal:
         sub = claims.get("sub")
-        org, pre = _claim_at(claims, self.org), _claim_at(claims, self.pre)
+        org, tenant = _claim_at(claims, self.org), _claim_at(claims, self.tenant)
         if not isinstance(sub, str) or not sub:
             raise InvalidTokenError("claims: sub")
         if not isinstance(org, str) or not org:
             raise InvalidTokenError("claims: org")
-        if not isinstance(pre, str) or not _PRE_ID.match(pre):
+        if not isinstance(tenant, str) or not _PRE_ID.match(tenant):
             raise InvalidTokenError("claims: pre")
         roles = self._roles(_claim_at(claims, self.roles))
         if not roles <= grantable:
@@ -198,7 +198,7 @@ class ClaimMapping:
                 raise InvalidTokenError("claims: guardian with other roles")
             if not isinstance(situation, str) or not _SITUATION_ID.match(situation):
                 raise InvalidTokenError("claims: guardian without situation")
-        return Principal(sub=sub, org=org, pre=pre, roles=roles, situation=situation)
+        return Principal(sub=sub, org=org, tenant=tenant, roles=roles, situation=situation)
 
     def _roles(self, value: Any) -> frozenset[str]:
         names = [value] if isinstance(value, str) and self.role_names else value
@@ -280,7 +280,7 @@ class JWTVerifier:
         the JWKS file) and, with ``family``, parcours's own family issuer."""
         claims = ClaimMapping(
             org=settings.claim_org,
-            pre=settings.claim_pre,
+            tenant=settings.claim_pre,
             roles=settings.claim_roles,
             role_names=settings.role_map,
         )
@@ -510,9 +510,9 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return dependency
 
 
-def ensure_same_pre(principal: Principal, pre_id: str) -> None:
-    """Raise 403 unless ``principal`` belongs to ``pre_id`` (no exception for admin)."""
-    if principal.pre != pre_id:
+def ensure_same_tenant(principal: Principal, tenant: str) -> None:
+    """Raise 403 unless ``principal`` belongs to ``tenant`` (no exception for admin)."""
+    if principal.tenant != tenant:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN,
             detail={"code": "forbidden_pre", "message": MSG_PRE},
@@ -596,7 +596,7 @@ def mint_token(
     *,
     sub: str,
     org: str,
-    pre: str,
+    tenant: str,
     roles: Iterable[str],
     issuer: str = "relais-dev",
     audience: str = "relais",
@@ -608,8 +608,8 @@ def mint_token(
     role_list = list(roles)
     if not role_list or not set(role_list) <= ROLES:
         raise ValueError(f"roles must be among {sorted(ROLES)}, got {role_list}")
-    if not _PRE_ID.match(pre):
-        raise ValueError(f"pre must be a slug like 'pre-76540', got {pre!r}")
+    if not _PRE_ID.match(tenant):
+        raise ValueError(f"pre must be a slug like 'pre-76540', got {tenant!r}")
     key = load_signing_key(signing_key) if isinstance(signing_key, Path) else signing_key
     issued = int((now or datetime.now(UTC)).timestamp())
     claims: dict[str, Any] = {
@@ -617,7 +617,7 @@ def mint_token(
         "aud": audience,
         "sub": sub,
         "org": org,
-        "pre": pre,
+        "pre": tenant,
         "roles": role_list,
         "iat": issued,
         "nbf": issued,

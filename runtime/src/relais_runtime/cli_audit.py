@@ -42,7 +42,7 @@ def _day(value: str | None, option: str) -> datetime | None:
 
 
 @app.command("verify")
-def verify_command(dsn: DsnOpt, pre: PreOpt = None) -> None:
+def verify_command(dsn: DsnOpt, tenant: PreOpt = None) -> None:
     """Recompute every chain; exit 1 and name the first broken line of each broken chain."""
 
     async def run() -> bool:
@@ -50,7 +50,7 @@ def verify_command(dsn: DsnOpt, pre: PreOpt = None) -> None:
         for one in dsn:
             conn = await asyncpg.connect(one)
             try:
-                reports = await audit.verify(conn, pre)
+                reports = await audit.verify(conn, tenant)
             finally:
                 await conn.close()
             name = one.rsplit("/", 1)[-1]
@@ -58,7 +58,7 @@ def verify_command(dsn: DsnOpt, pre: PreOpt = None) -> None:
                 typer.echo(f"{name}: aucun accès enregistré")
             for r in reports:
                 if r.broken is None:
-                    typer.echo(f"{name}: {r.pre_id} intacte, {r.lines} lignes, tête {r.head_hash}")
+                    typer.echo(f"{name}: {r.tenant} intacte, {r.lines} lignes, tête {r.head_hash}")
                 else:
                     intact = False
                     typer.echo(f"{name}: ROMPUE {r.broken.describe()}", err=True)
@@ -71,7 +71,7 @@ def verify_command(dsn: DsnOpt, pre: PreOpt = None) -> None:
 @app.command("export")
 def export_command(
     dsn: DsnOpt,
-    pre: Annotated[str, typer.Option("--pre", help="Le PRE / the PRE.")],
+    tenant: Annotated[str, typer.Option("--pre", help="Le PRE / the PRE.")],
     since: Annotated[
         str | None, typer.Option("--since", help="Depuis ce jour inclus (AAAA-MM-JJ).")
     ] = None,
@@ -97,7 +97,7 @@ def export_command(
                 conn = await asyncpg.connect(one)
                 try:
                     async for row in audit.lines(
-                        conn, pre, since=start, until=end, situation_id=situation
+                        conn, tenant, since=start, until=end, situation_id=situation
                     ):
                         out.write(audit.csv_line(row))
                 finally:

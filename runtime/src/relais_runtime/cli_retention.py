@@ -32,7 +32,7 @@ def report_command(
         ),
     ],
     days: Annotated[int, typer.Option(min=0, help="Horizon en jours / days ahead.")] = 30,
-    pre: Annotated[str | None, typer.Option("--pre", help="Un seul PRE / one PRE only.")] = None,
+    tenant: Annotated[str | None, typer.Option("--pre", help="Un seul PRE / one PRE only.")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Compter depuis ce jour (AAAA-MM-JJ) / from.")
     ] = None,
@@ -55,7 +55,7 @@ def report_command(
             conn = await asyncpg.connect(one)
             try:
                 rows = await retention.due(
-                    conn, policy, start, within=timedelta(days=days), pre_id=pre, limit=1_000_000
+                    conn, policy, start, within=timedelta(days=days), tenant=tenant, limit=1_000_000
                 )
             finally:
                 await conn.close()
@@ -69,7 +69,7 @@ def report_command(
                 json.dumps(
                     {
                         "database": database,
-                        "pre_id": d.pre_id,
+                        "pre_id": d.tenant,
                         "record_type": d.record_type,
                         "record_id": d.record_id,
                         "last_contact_at": d.last_contact_at.isoformat(),
@@ -80,7 +80,7 @@ def report_command(
             )
         else:
             typer.echo(
-                f"{d.due_at.date()}  {database:<24} {d.pre_id:<12} {d.record_type:<10} "
+                f"{d.due_at.date()}  {database:<24} {d.tenant:<12} {d.record_type:<10} "
                 f"{d.record_id}  (dernier contact {d.last_contact_at.date()})"
             )
     if not as_json:

@@ -78,7 +78,9 @@ async def still_needed(amqp_url: str, kids: set[str], delays_ms: list[int]) -> l
 
 
 def retire_pre(
-    pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
+    tenant: Annotated[
+        str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.", metavar="PRE_ID")
+    ],
     keys_dir: Annotated[
         Path | None,
         typer.Option("--dir", help="Dossier des clés (défaut: $RELAIS_KEYS_DIR ou var/keys)."),
@@ -90,9 +92,9 @@ def retire_pre(
 ) -> None:
     """Détruit les anciennes clés privées d'un PRE (destroy a PRE's previous private keys)."""
     directory = keys_dir or Path(os.environ.get("RELAIS_KEYS_DIR", "var/keys"))
-    old = sorted(directory.glob(f"{pre_id}.private.*.jwk.json"))
+    old = sorted(directory.glob(f"{tenant}.private.*.jwk.json"))
     if not old:
-        typer.echo(f"aucune ancienne clé / no previous key for {pre_id} in {directory}")
+        typer.echo(f"aucune ancienne clé / no previous key for {tenant} in {directory}")
         return
     kids = {str(json.loads(p.read_text()).get("kid", "")) for p in old}
     settings = RelaisSettings()

@@ -58,7 +58,9 @@ def token(
             help=f"Rôle (répétable) / role (repeatable): {', '.join(sorted(STAFF_ROLES))}.",
         ),
     ],
-    pre: Annotated[str, typer.Option(help="PRE du porteur / the holder's PRE, ex. pre-76540.")],
+    tenant: Annotated[
+        str, typer.Option("--pre", help="PRE du porteur / the holder's PRE, ex. pre-76540.")
+    ],
     org: Annotated[
         str | None, typer.Option(help="Organisation (défaut: org-dev-<pre>) / organisation.")
     ] = None,
@@ -94,8 +96,8 @@ def token(
         value = mint_token(
             signing_path,
             sub=sub or f"dev-{role[0]}",
-            org=org or f"org-dev-{pre}",
-            pre=pre,
+            org=org or f"org-dev-{tenant}",
+            tenant=tenant,
             roles=role,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
@@ -139,7 +141,9 @@ def init_jwt(
 
 @keys_app.command("init-pre")
 def init_pre(
-    pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
+    tenant: Annotated[
+        str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.", metavar="PRE_ID")
+    ],
     directory: Annotated[
         Path | None,
         typer.Option("--dir", help="Dossier des clés (défaut: $RELAIS_KEYS_DIR ou var/keys)."),
@@ -153,12 +157,12 @@ def init_pre(
     The public key is read by `referral` to seal identities; the private key only by
     `parcours`. Keep the private file (mode 0600) out of every other service.
     """
-    if not PRE_ID_PATTERN.match(pre_id):
+    if not PRE_ID_PATTERN.match(tenant):
         raise typer.BadParameter("attendu un identifiant de PRE comme pre-76540")
     target = directory or Path(os.environ.get("RELAIS_KEYS_DIR", "var/keys"))
-    if (target / f"{pre_id}.private.jwk.json").exists() and not rotate:
-        typer.echo(f"Clé déjà présente / key already present for {pre_id} in {target}", err=True)
+    if (target / f"{tenant}.private.jwk.json").exists() and not rotate:
+        typer.echo(f"Clé déjà présente / key already present for {tenant} in {target}", err=True)
         return
-    key = generate_pre_key(target, pre_id)
+    key = generate_pre_key(target, tenant)
     typer.echo(f"kid:    {key.kid}")
-    typer.echo(f"public: {target / f'{pre_id}.public.jwk.json'}")
+    typer.echo(f"public: {target / f'{tenant}.public.jwk.json'}")

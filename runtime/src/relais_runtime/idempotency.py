@@ -72,7 +72,7 @@ KEY_REUSED: Final = DomainError(
 class IdempotencyScope:
     """Whose key it is: the PRE, the caller (an institution, a user) and the route."""
 
-    pre_id: str
+    tenant: str
     caller: str
     #: A stable name of what the key creates (``"referrals.submit"``), not a URL.
     route: str
@@ -114,7 +114,7 @@ async def claim(
         inserted = await conn.fetchval(
             "INSERT INTO relais_idempotency (pre_id, caller, route, key, fingerprint, "
             "result_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
-            scope.pre_id,
+            scope.tenant,
             scope.caller,
             scope.route,
             key,
@@ -126,7 +126,7 @@ async def claim(
         earlier = await conn.fetchrow(
             "SELECT fingerprint, result_id FROM relais_idempotency "
             "WHERE pre_id = $1 AND caller = $2 AND route = $3 AND key = $4",
-            scope.pre_id,
+            scope.tenant,
             scope.caller,
             scope.route,
             key,

@@ -30,19 +30,19 @@ DEFAULT_MONTHS = 24
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
     default_months: int = DEFAULT_MONTHS
-    by_pre: Mapping[str, int] = field(default_factory=dict)
+    by_tenant: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, settings: RelaisSettings) -> RetentionPolicy:
         return cls(settings.retention_months, dict(settings.retention_months_by_pre))
 
-    def months(self, pre_id: str) -> int:
-        return self.by_pre.get(pre_id, self.default_months)
+    def months(self, tenant: str) -> int:
+        return self.by_tenant.get(tenant, self.default_months)
 
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    pre_id: str
+    tenant: str
     record_type: str
     record_id: str
     last_contact_at: datetime
@@ -69,19 +69,19 @@ async def due(
     now: datetime,
     *,
     within: timedelta = timedelta(0),
-    pre_id: str | None = None,
+    tenant: str | None = None,
     record_id: str | None = None,
     limit: int = 10_000,
 ) -> list[Due]:
     """What is due at ``now`` (``within=0``), or will be within that time (the report)."""
-    pres = sorted(policy.by_pre)
+    tenants = sorted(policy.by_tenant)
     rows: list[asyncpg.Record] = await conn.fetch(
         _DUE,
         policy.default_months,
-        pres,
-        [policy.by_pre[p] for p in pres],
+        tenants,
+        [policy.by_tenant[p] for p in tenants],
         now + within,
-        pre_id,
+        tenant,
         limit,
         record_id,
     )

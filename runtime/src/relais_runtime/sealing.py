@@ -30,25 +30,25 @@ class KeyNotFoundError(LookupError):
     pass
 
 
-def _env_name(pre_id: str) -> str:
-    return "RELAIS_PRE_KEY_" + pre_id.upper().replace("-", "_")
+def _env_name(tenant: str) -> str:
+    return "RELAIS_PRE_KEY_" + tenant.upper().replace("-", "_")
 
 
-def generate_pre_key(keys_dir: Path, pre_id: str) -> ECKey:
+def generate_pre_key(keys_dir: Path, tenant: str) -> ECKey:
     """Create a new P-256 key pair for a PRE; the key id carries the PRE and a date."""
     keys_dir.mkdir(parents=True, exist_ok=True)
-    kid = f"{pre_id}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    kid = f"{tenant}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "enc", "alg": ALG})
-    private_path = keys_dir / f"{pre_id}.private.jwk.json"
+    private_path = keys_dir / f"{tenant}.private.jwk.json"
     if private_path.exists():  # rotation: keep the previous key for what it sealed
         previous = json.loads(private_path.read_text())
-        private_path.rename(keys_dir / f"{pre_id}.private.{previous.get('kid', 'old')}.jwk.json")
+        private_path.rename(keys_dir / f"{tenant}.private.{previous.get('kid', 'old')}.jwk.json")
     private_path.touch(mode=0o600, exist_ok=True)
     private_path.chmod(0o600)
     private_path.write_text(json.dumps(key.as_dict(private=True)))
     # Replaced, not rewritten in place: a new inode tells readers (PreKeys) it changed,
     # even within the file system's mtime granularity.
-    public_path = keys_dir / f"{pre_id}.public.jwk.json"
+    public_path = keys_dir / f"{tenant}.public.jwk.json"
     tmp = public_path.with_name(f".{public_path.name}.tmp")
     tmp.write_text(json.dumps(key.as_dict(private=False)))
     os.replace(tmp, public_path)
@@ -62,32 +62,32 @@ class PreKeys:
         self._dir = keys_dir
         self._public: dict[str, tuple[tuple[int, int, int], ECKey]] = {}
 
-    def public_key(self, pre_id: str) -> ECKey:
+    def public_key(self, tenant: str) -> ECKey:
         """The PRE's public key, parsed once per version of its file (re-read on rotation)."""
-        path = self._dir / f"{pre_id}.public.jwk.json"
+        path = self._dir / f"{tenant}.public.jwk.json"
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            raise KeyNotFoundError(f"no public key for {pre_id} in {self._dir}") from None
+            raise KeyNotFoundError(f"no public key for {tenant} in {self._dir}") from None
         signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = self._public.get(pre_id)
+        cached = self._public.get(tenant)
         if cached is not None and cached[0] == signature:
             return cached[1]
         key = ECKey.import_key(json.loads(path.read_text()))
-        self._public[pre_id] = (signature, key)
+        self._public[tenant] = (signature, key)
         return key
 
-    def private_keys(self, pre_id: str) -> KeySet:
+    def private_keys(self, tenant: str) -> KeySet:
         """The PRE's current and previous private keys (unseal picks one by ``kid``)."""
-        raw = os.environ.get(_env_name(pre_id))
+        raw = os.environ.get(_env_name(tenant))
         if raw is not None:
             parsed = json.loads(raw)
             jwks = parsed.get("keys", [parsed])
         else:
-            paths = sorted(self._dir.glob(f"{pre_id}.private*.jwk.json"))
+            paths = sorted(self._dir.glob(f"{tenant}.private*.jwk.json"))
             jwks = [json.loads(p.read_text()) for p in paths]
         if not jwks:
-            raise KeyNotFoundError(f"no private key for {pre_id}")
+            raise KeyNotFoundError(f"no private key for {tenant}")
         return KeySet([ECKey.import_key(k) for k in jwks])
 
     def public_jwks(self) -> dict[str, Any]:

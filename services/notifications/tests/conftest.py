@@ -48,20 +48,20 @@ class Service:
     stop: Callable[[], Awaitable[None]] | None = None
 
     def token(
-        self, role: str, org: str, *, sub: str | None = None, pre: str = PRE
+        self, role: str, org: str, *, sub: str | None = None, tenant: str = PRE
     ) -> dict[str, str]:
-        return bearer(self.keys_dir, role, org, sub=sub, pre=pre)
+        return bearer(self.keys_dir, role, org, sub=sub, tenant=tenant)
 
     async def publish(
         self,
         data: Message,
         *,
-        pre: str = PRE,
+        tenant: str = PRE,
         event_id: uuid.UUID | None = None,
         sequence: int = 1,
     ) -> CloudEvent[Any]:
         event = new_event(
-            data, source="/relais/parcours", tenant=pre, sequence=sequence, event_id=event_id
+            data, source="/relais/parcours", tenant=tenant, sequence=sequence, event_id=event_id
         )
         await publish_event(self.amqp_url, event)
         return event

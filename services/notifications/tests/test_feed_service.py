@@ -111,8 +111,8 @@ async def test_every_bound_event_type_lands_in_the_feeds_of_its_audience(
         "situation.opened",
         "situation.referral_attached",
     ]
-    other_pre = await feed(service.token("coordinator", "x", pre="pre-14118"))
-    assert other_pre == []
+    other_tenant = await feed(service.token("coordinator", "x", tenant="pre-14118"))
+    assert other_tenant == []
 
 
 async def test_a_redelivered_event_makes_no_second_feed_item(

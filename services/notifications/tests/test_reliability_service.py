@@ -190,7 +190,7 @@ async def test_the_live_feed_streams_items_committed_out_of_order_and_resumes_af
         await feed.add_item(
             conn,
             item_id=uuid.uuid4(),
-            pre_id="pre-76540",
+            tenant="pre-76540",
             recipient=f"org:{PARTNER}",
             title=title,
             link="https://parcours.example/v1/handovers/x",
@@ -289,7 +289,7 @@ async def test_the_live_feed_wakes_for_an_item_notified_between_its_read_and_its
                 await feed.add_item(
                     other,
                     item_id=uuid.uuid4(),
-                    pre_id="pre-76540",
+                    tenant="pre-76540",
                     recipient=f"org:{PARTNER}",
                     title="Entre lecture et attente",
                     link="https://parcours.example/v1/handovers/x",

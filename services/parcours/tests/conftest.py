@@ -57,7 +57,7 @@ class Harness:
     amqp: aio_pika.abc.AbstractConnection
     seen: list[dict[str, Any]] = field(default_factory=list)
     identity: dict[str, Any] = field(default_factory=lambda: IDENTITY)
-    other_pre: str = OTHER_PRE
+    other_tenant: str = OTHER_PRE
     #: The database as its owner sees it (row-level security aside): for a test to look at
     #: or arrange rows behind the service's back.
     dsn: str = ""
@@ -80,21 +80,21 @@ class Harness:
         org: str = "pre-76540-coordination",
         *,
         sub: str | None = None,
-        pre: str = PRE,
+        tenant: str = PRE,
     ) -> dict[str, str]:
-        return bearer(self.keys_dir, role, org, sub=sub, pre=pre)
+        return bearer(self.keys_dir, role, org, sub=sub, tenant=tenant)
 
     async def submit_referral(
         self,
         *,
         subject_id: uuid.UUID | None = None,
         institution: str = "ecole-jules-ferry",
-        pre: str = PRE,
+        tenant: str = PRE,
         identity: dict[str, Any] | None = None,
     ) -> ReferralSubmitted:
-        sealed = seal(identity or IDENTITY, PreKeys(self.keys_dir).public_key(pre))
+        sealed = seal(identity or IDENTITY, PreKeys(self.keys_dir).public_key(tenant))
         referral = referral_submitted(sealed, subject_id=subject_id, institution=institution)
-        event = new_event(referral, source="/relais/referral", tenant=pre, sequence=1)
+        event = new_event(referral, source="/relais/referral", tenant=tenant, sequence=1)
         await publish_event(self.amqp, event)
         return referral
 
@@ -111,8 +111,8 @@ class Harness:
 
         return await eventually(found, timeout)
 
-    async def publish(self, data: Any, pre: str = PRE) -> None:
-        event = new_event(data, source="/relais/referral", tenant=pre, sequence=2)
+    async def publish(self, data: Any, tenant: str = PRE) -> None:
+        event = new_event(data, source="/relais/referral", tenant=tenant, sequence=2)
         await publish_event(self.amqp, event)
 
     @staticmethod

@@ -252,7 +252,7 @@ async def test_the_hsds_api_is_for_the_pre_members_unless_the_pre_makes_it_publi
     assert (
         await h.http.get("/hsds/pre-76540/services", headers=h.auth("institution"))
     ).status_code == 403
-    elsewhere = h.auth("coordinator", pre=h.other_pre)
+    elsewhere = h.auth("coordinator", tenant=h.other_tenant)
     assert (await h.http.get("/hsds/pre-76540/services", headers=elsewhere)).status_code == 403
     partner = await read(h, "/organizations", headers=h.auth("partner", "clas-saint-sever"))
     assert partner["total_items"] == 3
@@ -271,17 +271,17 @@ async def test_the_hsds_api_is_for_the_pre_members_unless_the_pre_makes_it_publi
     assert public.json()["contacts"] == []
     assert public.json()["services"][0]["contacts"] == []
     # Another PRE's directory stays closed, and neither shows the other's partners.
-    other = await h.http.get(f"/hsds/{h.other_pre}/organizations/{ids['cmpp-rouen']}")
+    other = await h.http.get(f"/hsds/{h.other_tenant}/organizations/{ids['cmpp-rouen']}")
     assert other.status_code == 401
-    theirs = {"id": "cmp-caen", "pre_id": h.other_pre, "name": "CMP Caen", "category": "cmp"}
-    elsewhere_admin = h.auth("admin", pre=h.other_pre)
+    theirs = {"id": "cmp-caen", "pre_id": h.other_tenant, "name": "CMP Caen", "category": "cmp"}
+    elsewhere_admin = h.auth("admin", tenant=h.other_tenant)
     put = await h.http.put("/v1/partners/cmp-caen", json=theirs, headers=elsewhere_admin)
     assert put.status_code == 200, put.text
     listed = (await h.http.get("/hsds/pre-76540/organizations")).json()
     assert "CMP Caen" not in {o["name"] for o in listed["contents"]}
     assert listed["total_items"] == 3
     assert (await h.http.get("/hsds/pre-76540/services?search=Caen")).json()["empty"] is True
-    mine = await h.http.get(f"/hsds/{h.other_pre}/organizations", headers=elsewhere_admin)
+    mine = await h.http.get(f"/hsds/{h.other_tenant}/organizations", headers=elsewhere_admin)
     assert [o["name"] for o in mine.json()["contents"]] == ["CMP Caen"]
 
 

@@ -333,7 +333,7 @@ def test_every_partner_an_administrator_may_record_exports_valid_hsds(
 def test_an_exported_partner_imported_back_is_the_same_entry(body: dict[str, Any]) -> None:
     entry = PartnerBody(**body)
     d = Directory(entry, updated_at=NOW)
-    candidate = read_organization(0, entry.pre_id, d.organization())
+    candidate = read_organization(0, entry.tenant, d.organization())
     imported = check(candidate)
     assert imported is not None, candidate.errors
     # What an import cannot tell apart: children are known by their HSDS ids, and what

@@ -252,9 +252,11 @@ async def test_the_hsds_tabular_csv_files_import_like_the_json(parcours: Harness
 
 async def test_a_new_organization_gets_a_slug_no_other_pre_uses(parcours: Harness) -> None:
     h = parcours
-    elsewhere = {"id": "cmpp-rouen", "pre_id": h.other_pre, "name": "CMPP", "category": "cmpp"}
+    elsewhere = {"id": "cmpp-rouen", "pre_id": h.other_tenant, "name": "CMPP", "category": "cmpp"}
     r = await h.http.put(
-        "/v1/partners/cmpp-rouen", json=elsewhere, headers=h.auth("coordinator", pre=h.other_pre)
+        "/v1/partners/cmpp-rouen",
+        json=elsewhere,
+        headers=h.auth("coordinator", tenant=h.other_tenant),
     )
     assert r.status_code == 200, r.text
     twins = [

@@ -133,6 +133,6 @@ async def test_a_parent_who_chose_post_gets_a_letter_in_its_language_ready_to_pr
     assert "Yasmine" not in text
     other = await h.http.get(
         f"/v1/family-notices/{by_post['id']}/letter",
-        headers=h.auth("coordinator", pre=h.other_pre),
+        headers=h.auth("coordinator", tenant=h.other_tenant),
     )
     assert other.status_code == 404

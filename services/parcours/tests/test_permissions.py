@@ -31,7 +31,7 @@ async def test_another_pre_sees_nothing_and_changes_nothing(parcours: Harness) -
     h = parcours
     s = await h.ready_to_hand_over()
     handover = (await h.hand_over(s)).json()
-    other = h.auth("coordinator", "pre-14118-coordination", pre=h.other_pre)
+    other = h.auth("coordinator", "pre-14118-coordination", tenant=h.other_tenant)
     sid = s["situation_id"]
     assert (await h.http.get(f"/v1/situations/{sid}/plan", headers=other)).status_code == 404
     assert (await h.http.get(f"/v1/handovers/{handover['id']}", headers=other)).status_code == 404
@@ -45,7 +45,7 @@ async def test_another_pre_sees_nothing_and_changes_nothing(parcours: Harness) -
     )
     assert closing.status_code == 404
     assert closing.json()["message"] == "Situation introuvable."
-    same_partner_elsewhere = h.auth("partner", "cmpp-rouen", pre=h.other_pre)
+    same_partner_elsewhere = h.auth("partner", "cmpp-rouen", tenant=h.other_tenant)
     sheet = await h.http.get(
         f"/v1/handovers/{handover['id']}/sheet", headers=same_partner_elsewhere
     )

@@ -127,7 +127,7 @@ async def test_another_pre_sees_none_of_the_rows_and_changes_none(parcours: Harn
             mine = await conn.fetchval(f"SELECT count(*) FROM {table}")
             assert mine == len(rows), table  # the test could fail: PRE sees its own rows
 
-    async with db.tenant_transaction(pool, h.other_pre) as conn:
+    async with db.tenant_transaction(pool, h.other_tenant) as conn:
         for table in before:
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
             # Every row of every table, asked for by no WHERE at all: none is touched.
@@ -135,7 +135,7 @@ async def test_another_pre_sees_none_of_the_rows_and_changes_none(parcours: Harn
             assert await conn.execute(f"DELETE FROM {table}") == "DELETE 0"
 
     for table in ("pre_settings", "directory_settings"):
-        async with db.tenant_transaction(pool, h.other_pre) as conn:
+        async with db.tenant_transaction(pool, h.other_tenant) as conn:
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(
                     f"INSERT INTO {table} (pre_id) VALUES ($1)",
@@ -143,7 +143,7 @@ async def test_another_pre_sees_none_of_the_rows_and_changes_none(parcours: Harn
                 )
     async with db.tenant_transaction(pool, PRE) as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):  # giving a row to another PRE
-            await conn.execute("UPDATE situations SET pre_id = $1", h.other_pre)
+            await conn.execute("UPDATE situations SET pre_id = $1", h.other_tenant)
 
     async with pool.acquire() as conn, conn.transaction():  # a transaction scoped to no PRE
         for table in before:
@@ -173,7 +173,7 @@ async def test_another_pres_staff_and_partner_read_none_of_a_situation(parcours:
         handover_id = await conn.fetchval("SELECT id FROM handovers")
         meeting_id = await conn.fetchval("SELECT id FROM review_meetings")
         referent_id = await conn.fetchval("SELECT id FROM referents")
-    other = h.auth("coordinator", "pre-14118-coordination", pre=h.other_pre)
+    other = h.auth("coordinator", "pre-14118-coordination", tenant=h.other_tenant)
     for path in (
         f"/v1/situations/{sid}",
         f"/v1/situations/{sid}/plan",
@@ -192,7 +192,7 @@ async def test_another_pres_staff_and_partner_read_none_of_a_situation(parcours:
         assert r.status_code == 200, (path, r.text)
         body = r.json()
         assert (body["items"] if isinstance(body, dict) else body) == [], path
-    partner_elsewhere = h.auth("partner", "cmpp-rouen", pre=h.other_pre)
+    partner_elsewhere = h.auth("partner", "cmpp-rouen", tenant=h.other_tenant)
     sheet = await h.http.get(f"/v1/handovers/{handover_id}/sheet", headers=partner_elsewhere)
     assert sheet.status_code == 404
 
@@ -205,15 +205,15 @@ async def test_each_scoped_query_names_its_pre_even_where_no_policy_would_stop_i
     h = parcours
     s = await one_pre_at_work(h)
     situation_id = uuid.UUID(s["situation_id"])
-    other = h.other_pre
+    other = h.other_tenant
     now = datetime.now(UTC)
 
-    def preferences(pre_id: str) -> dict[str, Any]:
+    def preferences(tenant: str) -> dict[str, Any]:
         return {
             "situation_id": situation_id,
             "guardian_index": 0,
-            "pre_id": pre_id,
-            "language": "fr" if pre_id == PRE else "ar",
+            "pre_id": tenant,
+            "language": "fr" if tenant == PRE else "ar",
             "channel": None,
             "updated_at": now,
         }
@@ -243,15 +243,15 @@ async def test_each_scoped_query_names_its_pre_even_where_no_policy_would_stop_i
     assert before["directory_changes"]
 
     async with h.db() as conn:
-        for pre_id, found in ((PRE, True), (other, False)):  # the right PRE finds each
+        for tenant, found in ((PRE, True), (other, False)):  # the right PRE finds each
             reads = (
-                await family_repository.letter_by_link(conn, pre_id, letter["link_hash"]),
-                await family_repository.preferences(conn, pre_id, situation_id, 0),
-                await family_repository.requests_of(conn, pre_id, situation_id, 0),
-                await family_repository.notices_of(conn, pre_id, situation_id, 0),
-                await family_repository.active_consent_read(conn, pre_id, situation_id),
+                await family_repository.letter_by_link(conn, tenant, letter["link_hash"]),
+                await family_repository.preferences(conn, tenant, situation_id, 0),
+                await family_repository.requests_of(conn, tenant, situation_id, 0),
+                await family_repository.notices_of(conn, tenant, situation_id, 0),
+                await family_repository.active_consent_read(conn, tenant, situation_id),
             )
-            assert [bool(read) for read in reads] == [found] * len(reads), pre_id
+            assert [bool(read) for read in reads] == [found] * len(reads), tenant
         assert await family_repository.count_failed_attempt(conn, other, letter["id"]) is None
         await family_repository.revoke_letter(conn, other, letter["id"], now, "other")
         await family_repository.revoke_guardian_letters(conn, other, situation_id, 0, now, "o")

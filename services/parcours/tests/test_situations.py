@@ -70,11 +70,11 @@ async def test_another_pre_and_an_unknown_referent_cannot_read_the_situation(
     referral = await h.submit_referral()
     situation_id = (await opened(h, str(referral.referral_id)))["data"]["situation_id"]
     other = await h.http.get(
-        f"/v1/situations/{situation_id}", headers=h.auth("coordinator", pre=h.other_pre)
+        f"/v1/situations/{situation_id}", headers=h.auth("coordinator", tenant=h.other_tenant)
     )
     assert other.status_code == 404
     assert (
-        await h.http.get("/v1/situations", headers=h.auth("coordinator", pre=h.other_pre))
+        await h.http.get("/v1/situations", headers=h.auth("coordinator", tenant=h.other_tenant))
     ).json()["items"] == []
     stranger = await h.http.get(f"/v1/situations/{situation_id}", headers=h.auth("referent"))
     assert stranger.status_code == 403

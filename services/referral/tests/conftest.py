@@ -34,8 +34,8 @@ def relais_service() -> str:
 @pytest.fixture(scope="session")
 def keys_dir(keys_dir: Path) -> Path:
     """The plugin's keys (signing, both PREs' sealing keys) and referral's own secrets."""
-    for pre in (PRE, OTHER_PRE):
-        generate_pre_secrets(keys_dir / "referral", pre)
+    for tenant in (PRE, OTHER_PRE):
+        generate_pre_secrets(keys_dir / "referral", tenant)
     generate_intake_key(keys_dir / "referral")
     return keys_dir
 
@@ -48,8 +48,8 @@ class App:
     keys_dir: Path
     amqp_url: str
 
-    def auth(self, role: str, org: str, pre: str = PRE) -> dict[str, str]:
-        return bearer(self.keys_dir, role, org, pre=pre)
+    def auth(self, role: str, org: str, tenant: str = PRE) -> dict[str, str]:
+        return bearer(self.keys_dir, role, org, tenant=tenant)
 
     async def register(self, institution_id: str, category: str = "school", **extra: Any) -> None:
         r = await self.http.put(
@@ -132,10 +132,10 @@ async def app_behind_proxy(
                 await pg_proxy.restore()
 
 
-def fiche(pre_id: str = PRE, **changes: Any) -> dict[str, Any]:
+def fiche(tenant: str = PRE, **changes: Any) -> dict[str, Any]:
     """A valid referral body; ``changes`` replace top-level parts."""
     body: dict[str, Any] = {
-        "pre_id": pre_id,
+        "pre_id": tenant,
         "child": {
             "first_name": "Éloïse",
             "last_name": "Le Gall-Martin",

@@ -44,11 +44,11 @@ class FakeReferrals:
     def __init__(self, tables: Tables) -> None:
         self.t = tables
 
-    async def institution(self, pre_id: str, institution_id: str) -> Mapping[str, Any] | None:
+    async def institution(self, tenant: str, institution_id: str) -> Mapping[str, Any] | None:
         row = self.t.institutions.get(institution_id)
-        return row if row is not None and row["pre_id"] == pre_id else None
+        return row if row is not None and row["pre_id"] == tenant else None
 
-    async def institution_pre(self, institution_id: str) -> str | None:
+    async def institution_tenant(self, institution_id: str) -> str | None:
         row = self.t.institutions.get(institution_id)
         return None if row is None else str(row["pre_id"])
 
@@ -61,31 +61,31 @@ class FakeReferrals:
         return row
 
     async def institutions(
-        self, pre_id: str, *, active: bool | None, limit: int, offset: int
+        self, tenant: str, *, active: bool | None, limit: int, offset: int
     ) -> tuple[Sequence[Mapping[str, Any]], int]:
         rows = sorted(
             (
                 r
                 for r in self.t.institutions.values()
-                if r["pre_id"] == pre_id and (active is None or r["active"] == active)
+                if r["pre_id"] == tenant and (active is None or r["active"] == active)
             ),
             key=lambda r: str(r["id"]),
         )
         return rows[offset : offset + limit], len(rows)
 
     async def set_contacts(
-        self, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+        self, tenant: str, institution_id: str, contacts: list[dict[str, Any]]
     ) -> Mapping[str, Any] | None:
-        row = await self.institution(pre_id, institution_id)
+        row = await self.institution(tenant, institution_id)
         if row is None:
             return None
         self.t.institutions[institution_id] = {**row, "contacts": contacts}
         return self.t.institutions[institution_id]
 
     async def set_active(
-        self, pre_id: str, institution_id: str, active: bool
+        self, tenant: str, institution_id: str, active: bool
     ) -> Mapping[str, Any] | None:
-        row = await self.institution(pre_id, institution_id)
+        row = await self.institution(tenant, institution_id)
         if row is None:
             return None
         self.t.institutions[institution_id] = {**row, "active": active}
@@ -101,7 +101,7 @@ class FakeReferrals:
         *,
         also_accepted: Collection[str] = (),
     ) -> uuid.UUID | None:
-        at = (scope.pre_id, scope.caller, scope.route, key)
+        at = (scope.tenant, scope.caller, scope.route, key)
         if at not in self.t.keys:
             self.t.keys[at] = (digest, result_id)
             return None
@@ -112,7 +112,7 @@ class FakeReferrals:
 
     async def subject_for(
         self,
-        pre_id: str,
+        tenant: str,
         blind_index: str,
         new_subject_id: uuid.UUID,
         *,
@@ -120,16 +120,16 @@ class FakeReferrals:
         previous: Sequence[str] = (),
     ) -> tuple[uuid.UUID, bool]:
         for old in previous:  # under a key being rotated: moved to the new index
-            if (pre_id, old) in self.t.subjects:
-                self.t.subjects[(pre_id, blind_index)] = self.t.subjects.pop((pre_id, old))
-                return self.t.subjects[(pre_id, blind_index)], True
-        known = (pre_id, blind_index) in self.t.subjects
-        return self.t.subjects.setdefault((pre_id, blind_index), new_subject_id), known
+            if (tenant, old) in self.t.subjects:
+                self.t.subjects[(tenant, blind_index)] = self.t.subjects.pop((tenant, old))
+                return self.t.subjects[(tenant, blind_index)], True
+        known = (tenant, blind_index) in self.t.subjects
+        return self.t.subjects.setdefault((tenant, blind_index), new_subject_id), known
 
     async def add(self, referral: NewReferral) -> None:
         self.t.referrals[referral.referral_id] = {
             "id": referral.referral_id,
-            "pre_id": referral.pre_id,
+            "pre_id": referral.tenant,
             "institution_id": referral.institution_id,
             "subject_id": referral.subject_id,
             "known_subject": referral.known_subject,
@@ -146,9 +146,9 @@ class FakeReferrals:
             StatusChange(ReferralStatus.RECEIVED, referral.submitted_at)
         ]
 
-    async def lock(self, pre_id: str, referral_id: uuid.UUID) -> Mapping[str, Any] | None:
+    async def lock(self, tenant: str, referral_id: uuid.UUID) -> Mapping[str, Any] | None:
         row = self.t.referrals.get(referral_id)
-        return row if row is not None and row["pre_id"] == pre_id else None
+        return row if row is not None and row["pre_id"] == tenant else None
 
     async def append_status(
         self, referral_id: uuid.UUID, version: int, change: StatusChange
@@ -157,18 +157,18 @@ class FakeReferrals:
         row.update(status=change.status.value, version=version, updated_at=change.at)
         self.t.timelines[referral_id].append(change)
 
-    async def erase_child(self, pre_id: str, subject_id: uuid.UUID) -> None:
+    async def erase_child(self, tenant: str, subject_id: uuid.UUID) -> None:
         for row in self.t.referrals.values():
-            if row["pre_id"] == pre_id and row["subject_id"] == subject_id:
+            if row["pre_id"] == tenant and row["subject_id"] == subject_id:
                 row["content"] = None
         for at, subject in list(self.t.subjects.items()):
-            if at[0] == pre_id and subject == subject_id:
+            if at[0] == tenant and subject == subject_id:
                 del self.t.subjects[at]
 
     def _stored(self, row: Mapping[str, Any]) -> StoredReferral:
         return StoredReferral(
             id=row["id"],
-            pre_id=row["pre_id"],
+            tenant=row["pre_id"],
             institution_id=row["institution_id"],
             status=ReferralStatus(row["status"]),
             submitted_at=row["submitted_at"],
@@ -180,13 +180,13 @@ class FakeReferrals:
             timeline=list(self.t.timelines[row["id"]]),
         )
 
-    async def read(self, pre_id: str, referral_id: uuid.UUID) -> StoredReferral | None:
-        row = await self.lock(pre_id, referral_id)
+    async def read(self, tenant: str, referral_id: uuid.UUID) -> StoredReferral | None:
+        row = await self.lock(tenant, referral_id)
         return None if row is None else self._stored(row)
 
     async def page(
         self,
-        pre_id: str,
+        tenant: str,
         institution_id: str,
         *,
         statuses: list[str] | None,
@@ -196,7 +196,7 @@ class FakeReferrals:
         rows = [
             r
             for r in self.t.referrals.values()
-            if r["pre_id"] == pre_id
+            if r["pre_id"] == tenant
             and r["institution_id"] == institution_id
             and (statuses is None or r["status"] in statuses)
         ]

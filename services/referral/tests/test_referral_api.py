@@ -82,7 +82,7 @@ async def test_identity_is_encrypted_at_rest_and_sealed_on_the_wire(app: Any, fi
     # On the wire: sealed to the PRE (parcours opens it); no copy of that JWE is kept here.
     assert "sealed" not in {c["column_name"] for c in columns}
     [submitted] = await app.outbox("referral.submitted.v1")
-    private = app.keys.pre.private_keys("pre-76540")
+    private = app.keys.pre_keys.private_keys("pre-76540")
     assert unseal(submitted["data"]["sealed"], private)["child"]["first_name"] == "Éloïse"
     assert submitted["data"]["facts"]["school_level"] == "ce2"
 
@@ -266,7 +266,7 @@ async def test_only_registered_active_institutions_of_the_pre_may_refer(
 
     foreign = await app.http.post(
         "/v1/referrals",
-        json=fiche(pre_id="pre-14118"),
+        json=fiche(tenant="pre-14118"),
         headers=app.auth("institution", SCHOOL),
     )
     assert foreign.status_code == 403
@@ -282,10 +282,10 @@ async def test_an_institution_sees_only_its_own_referrals(app: Any, fiche: Any) 
     )
     assert hidden.status_code == 404
     assert hidden.json()["code"] == "referral_not_found"
-    other_pre = await app.http.get(
-        f"/v1/referrals/{mine['id']}", headers=app.auth("institution", SCHOOL, pre="pre-14118")
+    other_tenant = await app.http.get(
+        f"/v1/referrals/{mine['id']}", headers=app.auth("institution", SCHOOL, tenant="pre-14118")
     )
-    assert other_pre.status_code == 404
+    assert other_tenant.status_code == 404
     page = (await app.http.get("/v1/referrals", headers=app.auth("institution", COLLEGE))).json()
     assert page["total"] == 1
     assert page["items"][0]["id"] != mine["id"]
@@ -400,7 +400,7 @@ async def test_the_institutions_directory(app: Any) -> None:
     missing = await app.http.get("/v1/institutions/nope", headers=admin)
     assert (missing.status_code, missing.json()["code"]) == (404, "institution_not_found")
     elsewhere = await app.http.get(
-        f"/v1/institutions/{SCHOOL}", headers=app.auth("admin", "x", pre="pre-14118")
+        f"/v1/institutions/{SCHOOL}", headers=app.auth("admin", "x", tenant="pre-14118")
     )
     assert elsewhere.status_code == 404
     refused = await app.http.get("/v1/institutions", headers=app.auth("institution", SCHOOL))

@@ -52,7 +52,7 @@ async def db() -> FakeDatabase:
 
 
 def sender(org: str = SCHOOL) -> Principal:
-    return Principal(sub=f"user-{org}", org=org, pre=PRE, roles=frozenset({"institution"}))
+    return Principal(sub=f"user-{org}", org=org, tenant=PRE, roles=frozenset({"institution"}))
 
 
 async def submit(
@@ -149,7 +149,7 @@ async def test_the_sender_may_withdraw_until_the_child_is_taken_up(
     late = await submit(db, keys, fiche())
     stored = await withdraw_referral(
         db,
-        pre_id=PRE,
+        tenant=PRE,
         institution_id=SCHOOL,
         referral_id=early.referral_id,
     )
@@ -160,7 +160,7 @@ async def test_the_sender_may_withdraw_until_the_child_is_taken_up(
     with pytest.raises(DomainError) as too_late:
         await withdraw_referral(
             db,
-            pre_id=PRE,
+            tenant=PRE,
             institution_id=SCHOOL,
             referral_id=late.referral_id,
         )
@@ -181,7 +181,7 @@ async def test_another_institutions_referral_is_not_found_rather_than_forbidden(
         ),
         withdraw_referral(
             db,
-            pre_id=PRE,
+            tenant=PRE,
             institution_id=COLLEGE,
             referral_id=submission.referral_id,
         ),

@@ -14,7 +14,7 @@ from relais_contracts.catalogue import ALL_MESSAGES
 from relais_contracts.envelope import CloudEvent
 from relais_reporting import demo
 from relais_reporting.domain import facts, indicators, labels
-from relais_reporting.domain.access import readable_pres, readable_regions
+from relais_reporting.domain.access import readable_regions, readable_tenants
 from relais_reporting.domain.periods import school_year_bounds, school_year_of
 from relais_reporting.domain.privacy import NOT_KEPT, anonymous_data
 from relais_reporting.domain.suppression import suppress, suppress_table
@@ -95,7 +95,7 @@ def test_a_type_reporting_does_not_read_is_logged_without_its_payload() -> None:
         {"command_id": "cmd-1", "external_ref": "ENT-2026-0042", "fields": ["child.name:x"]},
     )
     entry = logged(rejected)
-    assert (entry.type, entry.pre_id, entry.subject, entry.data) == (
+    assert (entry.type, entry.tenant, entry.subject, entry.data) == (
         "fr.relais.referral.submit_rejected.v1",
         PRE,
         "cmd-1",
@@ -155,7 +155,7 @@ def test_folding_in_any_order_and_with_duplicates_gives_the_same_documents() -> 
 
 
 def test_a_later_review_decision_wins_whatever_the_arrival_order() -> None:
-    base = dict(type="fr.relais.review.decided.v1", pre_id=PRE, subject="s")
+    base = dict(type="fr.relais.review.decided.v1", tenant=PRE, subject="s")
     at = datetime(2026, 10, 1, tzinfo=UTC)
     common = {
         "situation_id": "s",
@@ -218,16 +218,16 @@ def test_an_analyst_reads_its_pre_and_the_regions_of_its_organisation() -> None:
     regions = {"normandie": ["pre-76540", "pre-14118"]}
     mapping = {"reseau-normandie": ["normandie", "unknown-region"]}
     analyst = frozenset({"analyst"})
-    assert readable_pres(analyst, "pre-27000", "reseau-normandie", regions, mapping) == {
+    assert readable_tenants(analyst, "pre-27000", "reseau-normandie", regions, mapping) == {
         "pre-27000", "pre-76540", "pre-14118",
     }  # fmt: skip
     assert readable_regions(analyst, "reseau-normandie", regions, mapping) == ["normandie"]
     coordinator = frozenset({"coordinator"})
-    assert readable_pres(coordinator, "pre-76540", "reseau-normandie", regions, mapping) == {
+    assert readable_tenants(coordinator, "pre-76540", "reseau-normandie", regions, mapping) == {
         "pre-76540"
     }
     assert readable_regions(coordinator, "reseau-normandie", regions, mapping) == []
-    assert readable_pres(frozenset({"referent"}), "pre-76540", "x", regions, mapping) == set()
+    assert readable_tenants(frozenset({"referent"}), "pre-76540", "x", regions, mapping) == set()
 
 
 def test_a_region_hides_what_would_give_back_one_pre_s_hidden_cell() -> None:

@@ -18,7 +18,7 @@ from relais_runtime.app import get_runtime
 from relais_runtime.auth import JWTVerifier, Principal, generate_signing_key, install_auth
 from relais_runtime.errors import install_error_handlers
 
-ANALYST = Principal(sub="a", org="reseau", pre="pre-76540", roles=frozenset({"analyst"}))
+ANALYST = Principal(sub="a", org="reseau", tenant="pre-76540", roles=frozenset({"analyst"}))
 
 
 @pytest.fixture
@@ -109,7 +109,9 @@ async def test_a_network_analyst_is_told_every_pre_and_region_it_may_read(
 
 
 async def test_a_coordinator_may_read_its_own_pre_only() -> None:
-    coordinator = Principal(sub="c", org="pre", pre="pre-14118", roles=frozenset({"coordinator"}))
+    coordinator = Principal(
+        sub="c", org="pre", tenant="pre-14118", roles=frozenset({"coordinator"})
+    )
     async with signed_in(coordinator) as client:
         r = await client.get("/v1/indicator-scopes")
     assert r.json() == {"pre_ids": ["pre-14118"], "regions": []}

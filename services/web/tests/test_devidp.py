@@ -124,7 +124,7 @@ async def test_code_and_pkce_give_an_access_token_the_services_accept(
         keys / "jwks.json", issuer="relais-dev", audience="relais"
     )
     principal = await verifier.verify(str(token["access_token"]))
-    assert (principal.sub, principal.org, principal.pre) == (
+    assert (principal.sub, principal.org, principal.tenant) == (
         "directrice-demo",
         "ecole-jules-ferry-rouen",
         "pre-76540",

@@ -233,7 +233,7 @@ class SubmitReferral(Command):
 
     message_type: ClassVar[str] = "referral.submit"
 
-    pre_id: PreId = Field(description="The PRE the child is referred to.")
+    tenant: PreId = Field(description="The PRE the child is referred to.", alias="pre_id")
     institution_id: Slug = Field(description="The sending institution (its broker user).")
     external_ref: str | None = Field(
         default=None,
@@ -270,5 +270,7 @@ class SubmitReferral(Command):
                     "sealed": "eyJhbGciOiJFQ0RILUVTK0EyNTZLVyJ9.AAAA.BBBB.CCCC.DDDD",
                 }
             ]
-        }
+        },
+        validate_by_name=True,
+        serialize_by_alias=True,
     )

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import aio_pika
+from fastapi import Query
 
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
@@ -28,24 +29,29 @@ TEST_PRE = "pre-76540"
 
 
 def staff_token(
-    keys_dir: Path, role: str, org: str, *, sub: str | None = None, pre: str = TEST_PRE
+    keys_dir: Path, role: str, org: str, *, sub: str | None = None, tenant: str = TEST_PRE
 ) -> str:
-    """A staff member's access token (an hour long) with one role in ``org`` of ``pre``."""
+    """A staff member's access token (an hour long) with one role in ``org`` of ``tenant``."""
     return mint_token(
         keys_dir / "jwt-signing.json",
         sub=sub or f"{role}-{org}",
         org=org,
-        pre=pre,
+        tenant=tenant,
         roles=[role],
         ttl=timedelta(hours=1),
     )
 
 
 def bearer(
-    keys_dir: Path, role: str, org: str, *, sub: str | None = None, pre: str = TEST_PRE
+    keys_dir: Path,
+    role: str,
+    org: str,
+    *,
+    sub: str | None = None,
+    tenant: Annotated[str, Query(alias="pre")] = TEST_PRE,
 ) -> dict[str, str]:
     """The ``Authorization`` header of :func:`staff_token`."""
-    return {"Authorization": f"Bearer {staff_token(keys_dir, role, org, sub=sub, pre=pre)}"}
+    return {"Authorization": f"Bearer {staff_token(keys_dir, role, org, sub=sub, tenant=tenant)}"}
 
 
 async def publish_event(

@@ -245,6 +245,6 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     directory = tmp_path_factory.mktemp("keys")
     generate_signing_key(directory)
-    for pre in (TEST_PRE, OTHER_TEST_PRE):
-        generate_pre_key(directory, pre)
+    for tenant in (TEST_PRE, OTHER_TEST_PRE):
+        generate_pre_key(directory, tenant)
     return directory

@@ -43,7 +43,9 @@ def _target(directory: Path | None) -> Path:
 
 @keys_app.command("init-pre")
 def init_pre(
-    pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
+    tenant: Annotated[
+        str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.", metavar="PRE_ID")
+    ],
     directory: DirOption = None,
     rotate_store: Annotated[
         bool,
@@ -55,13 +57,13 @@ def init_pre(
     ] = False,
 ) -> None:
     """Crée les clés de stockage et d'index d'un PRE / create a PRE's store and index keys."""
-    if not PRE_ID_PATTERN.match(pre_id):
+    if not PRE_ID_PATTERN.match(tenant):
         raise typer.BadParameter("attendu un identifiant de PRE comme pre-76540")
     target = _target(directory)
-    if generate_pre_secrets(target, pre_id, rotate_store=rotate_store):
-        typer.echo(f"secrets: {target / f'{pre_id}.referral.json'}")
+    if generate_pre_secrets(target, tenant, rotate_store=rotate_store):
+        typer.echo(f"secrets: {target / f'{tenant}.referral.json'}")
     else:
-        typer.echo(f"Clés déjà présentes / keys already present for {pre_id} in {target}", err=True)
+        typer.echo(f"Clés déjà présentes / keys already present for {tenant} in {target}", err=True)
 
 
 @keys_app.command("init-intake")
@@ -89,7 +91,9 @@ def init_intake(
     "is kept, see the log, then --resume. Runbook: « Referral service keys ».",
 )
 def rotate(
-    pre_id: Annotated[str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.")],
+    tenant: Annotated[
+        str, typer.Argument(help="Identifiant du PRE, ex. pre-76540.", metavar="PRE_ID")
+    ],
     store: Annotated[
         bool,
         typer.Option(
@@ -125,7 +129,7 @@ def rotate(
         raise typer.BadParameter("choisissez --store et/ou --index")
     settings = ReferralSettings()
     target = _target(directory)
-    report = asyncio.run(_rotate(settings, target, pre_id, store, index, resume, grace, batch))
+    report = asyncio.run(_rotate(settings, target, tenant, store, index, resume, grace, batch))
     if report.destroyed:
         typer.echo(f"anciennes clés détruites / old keys destroyed: {', '.join(report.destroyed)}")
     typer.echo(f"{report.moved} re-chiffrés en {report.seconds:.1f} s / re-encrypted")
@@ -137,7 +141,7 @@ def rotate(
 async def _rotate(
     settings: ReferralSettings,
     target: Path,
-    pre_id: str,
+    tenant: str,
     store: bool,
     index: bool,
     resume: bool,
@@ -151,7 +155,7 @@ async def _rotate(
             pool,
             keys,
             target,
-            pre_id,
+            tenant,
             store=store,
             index=index,
             new_key=not resume,

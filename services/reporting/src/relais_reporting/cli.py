@@ -68,7 +68,7 @@ def rebuild_command(
     )
 
 
-async def load_demo(dsn: str, pre_id: str, children: int) -> int:
+async def load_demo(dsn: str, tenant: str, children: int) -> int:
     """Two school years of demo events into the log, up to now, then rebuild.
 
     Nothing after now is loaded (a parcours closing next spring, a six-month follow-up not
@@ -76,8 +76,8 @@ async def load_demo(dsn: str, pre_id: str, children: int) -> int:
     """
     now = datetime.now(UTC)
     start = int(school_year_of(now)[:4])
-    events = demo.school_year(pre_id, start - 1, children, seed=1, until=now) + demo.school_year(
-        pre_id, start, children // 3, seed=2, until=now
+    events = demo.school_year(tenant, start - 1, children, seed=1, until=now) + demo.school_year(
+        tenant, start, children // 3, seed=2, until=now
     )
     await prepare_database(dsn, "reporting", migrations_dir(__file__))
     pool = await create_pool(dsn, max_size=2)
@@ -92,7 +92,7 @@ async def load_demo(dsn: str, pre_id: str, children: int) -> int:
 
 @app.command("demo")
 def demo_command(
-    pre_id: str = typer.Option("pre-76540", "--pre", help="PRE de démonstration."),
+    tenant: str = typer.Option("pre-76540", "--pre", help="PRE de démonstration."),
     children: int = typer.Option(350, help="Enfants orientés sur l'année scolaire passée."),
     dsn: str = typer.Option(None, help="Base du service (défaut : REPORTING_DATABASE_URL)."),
 ) -> None:
@@ -101,8 +101,8 @@ def demo_command(
     Seul le service d'indicateurs les reçoit : rien n'est publié sur le broker. Relancer la
     commande n'ajoute rien (identifiants d'événements stables).
     """
-    count = asyncio.run(load_demo(dsn or ReportingSettings().database_url, pre_id, children))
-    typer.echo(f"{count} événements de démonstration chargés pour {pre_id}.")
+    count = asyncio.run(load_demo(dsn or ReportingSettings().database_url, tenant, children))
+    typer.echo(f"{count} événements de démonstration chargés pour {tenant}.")
 
 
 def main() -> None:

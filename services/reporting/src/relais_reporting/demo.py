@@ -28,8 +28,8 @@ PARTNERS = ["cmpp", "speech_therapist", "clas", "sports_association", "family_gu
 
 
 class _Stream:
-    def __init__(self, pre_id: str, rng: random.Random) -> None:
-        self.pre_id = pre_id
+    def __init__(self, tenant: str, rng: random.Random) -> None:
+        self.tenant = tenant
         self.rng = rng
         self.events: list[CloudEvent[Any]] = []
         self.sequences: dict[str, int] = {}
@@ -49,7 +49,7 @@ class _Stream:
             new_event(
                 data,
                 source=source,
-                tenant=self.pre_id,
+                tenant=self.tenant,
                 sequence=self.sequences[subject],
                 time=at,
                 # Same seed, same ids: loading twice adds nothing.
@@ -59,7 +59,7 @@ class _Stream:
 
 
 def school_year(
-    pre_id: str, start_year: int, children: int, *, seed: int = 7, until: datetime | None = None
+    tenant: str, start_year: int, children: int, *, seed: int = 7, until: datetime | None = None
 ) -> list[CloudEvent[Any]]:
     """Events of ``children`` referred children over the school year starting ``start_year``.
 
@@ -67,7 +67,7 @@ def school_year(
     so a six-month follow-up is in only once it has been recorded.
     """
     rng = random.Random(seed)
-    s = _Stream(pre_id, random.Random(seed + 1))
+    s = _Stream(tenant, random.Random(seed + 1))
     year_start = datetime(start_year, 9, 2, 8, tzinfo=UTC)
     for _ in range(children):
         _one_child(

@@ -59,7 +59,7 @@ class SignedIn:
     name: str
     org: str
     org_label: str
-    pre: str
+    tenant: str
     roles: tuple[str, ...]
     token: str
     csrf: str
@@ -159,7 +159,7 @@ def _person(request: Request, now: float) -> SignedIn:
         name=str(user.get("name", "")),
         org=str(user.get("org", "")),
         org_label=str(user.get("org_label", "")),
-        pre=str(user.get("pre", "")),
+        tenant=str(user.get("pre", "")),
         roles=tuple(user.get("roles", ())),
         token=token,
         csrf=str(session.get("csrf", "")),

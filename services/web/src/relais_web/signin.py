@@ -81,7 +81,7 @@ async def callback(request: Request) -> Response:
     info = token.get("userinfo") or {}
     mapping = ClaimMapping(
         org=settings.claim_org,
-        pre=settings.claim_pre,
+        tenant=settings.claim_pre,
         roles=settings.claim_roles,
         role_names=settings.role_map,
     )
@@ -97,7 +97,7 @@ async def callback(request: Request) -> Response:
         "name": str(info.get("name") or info.get("given_name") or ""),
         "org": who.org,
         "org_label": str(info.get("org_label") or who.org),
-        "pre": who.pre,
+        "pre": who.tenant,
         "roles": sorted(who.roles),
     }
     start_session(

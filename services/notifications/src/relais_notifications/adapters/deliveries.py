@@ -98,14 +98,14 @@ async def give_up_endpoint(conn: Conn, webhook_id: uuid.UUID, reason: str) -> li
 
 
 async def list_for_org(
-    conn: Conn, pre_id: str, org_id: str, status: str | None, limit: int, offset: int
+    conn: Conn, tenant: str, org_id: str, status: str | None, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, event_id, event_type, recipient, channel, status, attempts, last_failure, "
         "http_status, created_at, delivered_at, title, link FROM deliveries "
         "WHERE pre_id = $1 AND recipient_org = $2 AND ($3::text IS NULL OR status = $3) "
         "ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
-        pre_id,
+        tenant,
         org_id,
         status,
         limit,

@@ -11,7 +11,7 @@ from relais_runtime.db import Conn
 async def erase(
     conn: Conn,
     *,
-    pre_id: str,
+    tenant: str,
     subject_id: uuid.UUID,
     situation_ids: Sequence[uuid.UUID],
     referral_ids: Sequence[uuid.UUID],
@@ -23,26 +23,26 @@ async def erase(
     about = "pre_id = $1 AND (situation_id = ANY($2::uuid[]) OR link LIKE ANY($3::text[]))"
     await conn.execute(
         f"DELETE FROM feed_items WHERE {about}",  # noqa: S608
-        pre_id,
+        tenant,
         situations,
         referral_links,
     )
     gathered = await conn.fetch(
         f"DELETE FROM deliveries WHERE {about} RETURNING digest_id",  # noqa: S608
-        pre_id,
+        tenant,
         situations,
         referral_links,
     )
     for table in ("followups_recorded", "handover_answers"):
         await conn.execute(
             f"DELETE FROM {table} WHERE pre_id = $1 AND situation_id = ANY($2::uuid[])",  # noqa: S608
-            pre_id,
+            tenant,
             situations,
         )
     await conn.execute(
         "DELETE FROM escalations WHERE pre_id = $1 AND (event -> 'data' ->> 'subject_id' = $2 "
         "OR situation_id = ANY($3::uuid[]))",
-        pre_id,
+        tenant,
         str(subject_id),
         situations,
     )

@@ -15,14 +15,14 @@ from relais_runtime.db import Conn
 FOLLOWUP = DeadlineKind.FOLLOWUP.value
 
 
-async def _lock(conn: Conn, pre_id: str, about: uuid.UUID | None) -> None:
+async def _lock(conn: Conn, tenant: str, about: uuid.UUID | None) -> None:
     """Serialise a reminder and the answer that resolves it (a partner's answer about a
     handover, a follow-up recorded for a situation) handled at the same time, so each sees
     what the other committed (else both could miss each other)."""
     if about is not None:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
-            pre_id,
+            tenant,
             str(about),
         )
 
@@ -62,39 +62,39 @@ async def schedule(
 
 
 async def resolve_handover(
-    conn: Conn, pre_id: str, handover_id: uuid.UUID, situation_id: uuid.UUID | None
+    conn: Conn, tenant: str, handover_id: uuid.UUID, situation_id: uuid.UUID | None
 ) -> None:
     """The partner answered (or the handover ended): nothing left to escalate. The answer
     remembers its situation, to be erased with it."""
-    await _lock(conn, pre_id, handover_id)
+    await _lock(conn, tenant, handover_id)
     await conn.execute(
         "INSERT INTO handover_answers (pre_id, handover_id, situation_id) VALUES ($1, $2, $3) "
         "ON CONFLICT DO NOTHING",
-        pre_id,
+        tenant,
         handover_id,
         situation_id,
     )
     await conn.execute(
         "UPDATE escalations SET resolved_at = now() WHERE pre_id = $1 AND handover_id = $2 "
         "AND escalated_at IS NULL AND resolved_at IS NULL",
-        pre_id,
+        tenant,
         handover_id,
     )
 
 
-async def resolve_followup(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> None:
+async def resolve_followup(conn: Conn, tenant: str, situation_id: uuid.UUID) -> None:
     """The follow-up was recorded: its reminder need not reach the coordinators."""
-    await _lock(conn, pre_id, situation_id)
+    await _lock(conn, tenant, situation_id)
     await conn.execute(
         "INSERT INTO followups_recorded (pre_id, situation_id) VALUES ($1, $2) "
         "ON CONFLICT DO NOTHING",
-        pre_id,
+        tenant,
         situation_id,
     )
     await conn.execute(
         "UPDATE escalations SET resolved_at = now() WHERE pre_id = $1 AND situation_id = $2 "
         "AND kind = $3 AND escalated_at IS NULL AND resolved_at IS NULL",
-        pre_id,
+        tenant,
         situation_id,
         FOLLOWUP,
     )

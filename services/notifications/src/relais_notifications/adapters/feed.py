@@ -15,7 +15,7 @@ async def add_item(
     conn: Conn,
     *,
     item_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     recipient: str,
     title: str,
     link: str,
@@ -33,7 +33,7 @@ async def add_item(
         "ON CONFLICT (event_id, recipient) DO NOTHING "
         "RETURNING pre_id) SELECT pg_notify('relais_feed', pre_id) FROM added",
         item_id,
-        pre_id,
+        tenant,
         recipient,
         event_id,
         kind,
@@ -46,14 +46,14 @@ async def add_item(
 
 
 async def list_items(
-    conn: Conn, pre_id: str, recipients: Sequence[str], reader: str, limit: int, offset: int
+    conn: Conn, tenant: str, recipients: Sequence[str], reader: str, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT i.id, i.kind, i.title, i.link, i.created_at, r.read_at FROM feed_items i "
         "LEFT JOIN feed_reads r ON r.item_id = i.id AND r.reader = $3 "
         "WHERE i.pre_id = $1 AND i.recipient = ANY($2::text[]) "
         "ORDER BY i.created_at DESC, i.id LIMIT $4 OFFSET $5",
-        pre_id,
+        tenant,
         list(recipients),
         reader,
         limit,
@@ -61,11 +61,11 @@ async def list_items(
     )
 
 
-async def unread_count(conn: Conn, pre_id: str, recipients: Sequence[str], reader: str) -> int:
+async def unread_count(conn: Conn, tenant: str, recipients: Sequence[str], reader: str) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM feed_items i WHERE i.pre_id = $1 AND i.recipient = ANY($2::text[]) "
         "AND NOT EXISTS (SELECT 1 FROM feed_reads r WHERE r.item_id = i.id AND r.reader = $3)",
-        pre_id,
+        tenant,
         list(recipients),
         reader,
     )
@@ -74,7 +74,7 @@ async def unread_count(conn: Conn, pre_id: str, recipients: Sequence[str], reade
 
 async def mark_read(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     recipients: Sequence[str],
     reader: str,
     item_ids: Sequence[uuid.UUID] | None,
@@ -84,7 +84,7 @@ async def mark_read(
         "INSERT INTO feed_reads (item_id, reader) SELECT i.id, $3 FROM feed_items i "
         "WHERE i.pre_id = $1 AND i.recipient = ANY($2::text[]) "
         "AND ($4::uuid[] IS NULL OR i.id = ANY($4::uuid[])) ON CONFLICT DO NOTHING",
-        pre_id,
+        tenant,
         list(recipients),
         reader,
         None if item_ids is None else list(item_ids),
@@ -104,7 +104,7 @@ _HORIZON = "pg_snapshot_xmin(pg_current_snapshot())"
 
 
 async def items_since(
-    conn: Conn, pre_id: str, recipients: Sequence[str], after: Cursor, limit: int = 100
+    conn: Conn, tenant: str, recipients: Sequence[str], after: Cursor, limit: int = 100
 ) -> tuple[list[asyncpg.Record], bool]:
     """Items committed after ``after`` (for the live stream), oldest first, and whether
     some committed ones wait for an older transaction to end. New items are unread by
@@ -115,7 +115,7 @@ async def items_since(
         "WHERE pre_id = $1 AND recipient = ANY($2::text[]) "
         "AND (txid, position) > ($3::text::xid8, $4::bigint) "
         "ORDER BY txid, position LIMIT $5",
-        pre_id,
+        tenant,
         list(recipients),
         str(after[0]),
         after[1],
@@ -133,25 +133,25 @@ async def stream_start(conn: Conn) -> Cursor:
     return (horizon, 0)
 
 
-async def cursor_of_position(conn: Conn, pre_id: str, position: int) -> Cursor | None:
+async def cursor_of_position(conn: Conn, tenant: str, position: int) -> Cursor | None:
     """The cursor of an item known by its position alone (a Last-Event-ID sent before
     cursors carried the transaction id)."""
     txid: int | None = await conn.fetchval(
         "SELECT txid::text::bigint FROM feed_items WHERE pre_id = $1 AND position = $2",
-        pre_id,
+        tenant,
         position,
     )
     return None if txid is None else (txid, position)
 
 
-async def readdress(conn: Conn, pre_id: str, old: Sequence[str], new: str) -> int:
+async def readdress(conn: Conn, tenant: str, old: Sequence[str], new: str) -> int:
     """Move items addressed to ``old`` recipients to ``new`` (a person's login changed);
     an item the new address already holds for that event stays where it is."""
     moved: str = await conn.execute(
         "UPDATE feed_items f SET recipient = $3 WHERE f.pre_id = $1 AND f.recipient = ANY($2) "
         "AND NOT EXISTS (SELECT 1 FROM feed_items g WHERE g.event_id = f.event_id "
         "AND g.recipient = $3)",
-        pre_id,
+        tenant,
         list(old),
         new,
     )

@@ -9,7 +9,7 @@ from relais_runtime.db import Conn
 
 
 async def remember(
-    conn: Conn, pre_id: str, referent_id: uuid.UUID, user_sub: str, version: int
+    conn: Conn, tenant: str, referent_id: uuid.UUID, user_sub: str, version: int
 ) -> tuple[bool, str | None]:
     """Record the référent's login unless a later change is already known.
 
@@ -18,7 +18,7 @@ async def remember(
     previous = await conn.fetchrow(
         "SELECT user_sub, version FROM referent_logins WHERE pre_id = $1 AND referent_id = $2 "
         "FOR UPDATE",
-        pre_id,
+        tenant,
         referent_id,
     )
     if previous is not None and previous["version"] >= version:
@@ -27,7 +27,7 @@ async def remember(
         "INSERT INTO referent_logins (pre_id, referent_id, user_sub, version) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (pre_id, referent_id) "
         "DO UPDATE SET user_sub = $3, version = $4",
-        pre_id,
+        tenant,
         referent_id,
         user_sub,
         version,
@@ -35,14 +35,14 @@ async def remember(
     return True, None if previous is None else str(previous["user_sub"])
 
 
-async def logins(conn: Conn, pre_id: str, referent_ids: Sequence[str]) -> dict[str, str]:
+async def logins(conn: Conn, tenant: str, referent_ids: Sequence[str]) -> dict[str, str]:
     """Référent id (as text) → the login it signs in with, for those known."""
     if not referent_ids:
         return {}
     rows = await conn.fetch(
         "SELECT referent_id::text AS referent_id, user_sub FROM referent_logins "
         "WHERE pre_id = $1 AND referent_id::text = ANY($2::text[])",
-        pre_id,
+        tenant,
         list(referent_ids),
     )
     return {r["referent_id"]: r["user_sub"] for r in rows}

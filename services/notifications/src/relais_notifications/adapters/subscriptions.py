@@ -29,13 +29,13 @@ async def add_subscription(conn: Conn, **values: Any) -> asyncpg.Record:
 
 
 async def list_subscriptions(
-    conn: Conn, pre_id: str, org_id: str, user_id: str | None, limit: int, offset: int
+    conn: Conn, tenant: str, org_id: str, user_id: str | None, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """The organisation's subscriptions and, for a user, their personal ones."""
     return await conn.fetch(
         f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE pre_id = $1 AND org_id = $2 "  # noqa: S608
         "AND (user_id IS NULL OR user_id = $3) ORDER BY created_at, id LIMIT $4 OFFSET $5",
-        pre_id,
+        tenant,
         org_id,
         user_id,
         limit,
@@ -43,22 +43,22 @@ async def list_subscriptions(
     )
 
 
-async def get_subscription(conn: Conn, pre_id: str, sub_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_subscription(conn: Conn, tenant: str, sub_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE pre_id = $1 AND id = $2",  # noqa: S608
-        pre_id,
+        tenant,
         sub_id,
     )
 
 
-async def delete_subscription(conn: Conn, pre_id: str, sub_id: uuid.UUID) -> None:
-    await conn.execute("DELETE FROM subscriptions WHERE pre_id = $1 AND id = $2", pre_id, sub_id)
+async def delete_subscription(conn: Conn, tenant: str, sub_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM subscriptions WHERE pre_id = $1 AND id = $2", tenant, sub_id)
 
 
 async def matching(
     conn: Conn,
     *,
-    pre_id: str,
+    tenant: str,
     event_type: str,
     audience: Sequence[str],
     situation_id: uuid.UUID | None,
@@ -80,7 +80,7 @@ async def matching(
         "  OR (s.situation_id IS NOT NULL AND s.situation_id = $4)"
         "  OR (s.referent_id IS NOT NULL AND s.referent_id = $5)"
         ")",
-        pre_id,
+        tenant,
         event_type,
         list(audience),
         situation_id,
@@ -94,13 +94,13 @@ _HOOK_COLUMNS = "id, pre_id, org_id, url, enabled, consecutive_failures, disable
 
 
 async def add_endpoint(
-    conn: Conn, *, id: uuid.UUID, pre_id: str, org_id: str, url: str, secret: str
+    conn: Conn, *, id: uuid.UUID, tenant: str, org_id: str, url: str, secret: str
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         "INSERT INTO webhook_endpoints (id, pre_id, org_id, url, secret) "  # noqa: S608
         f"VALUES ($1, $2, $3, $4, $5) RETURNING {_HOOK_COLUMNS}",
         id,
-        pre_id,
+        tenant,
         org_id,
         url,
         secret,
@@ -110,12 +110,12 @@ async def add_endpoint(
 
 
 async def list_endpoints(
-    conn: Conn, pre_id: str, org_id: str, limit: int, offset: int
+    conn: Conn, tenant: str, org_id: str, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {_HOOK_COLUMNS} FROM webhook_endpoints WHERE pre_id = $1 AND org_id = $2 "  # noqa: S608
         "ORDER BY created_at, id LIMIT $3 OFFSET $4",
-        pre_id,
+        tenant,
         org_id,
         limit,
         offset,
@@ -123,12 +123,12 @@ async def list_endpoints(
 
 
 async def get_endpoint(
-    conn: Conn, pre_id: str, org_id: str, hook_id: uuid.UUID
+    conn: Conn, tenant: str, org_id: str, hook_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_HOOK_COLUMNS} FROM webhook_endpoints "  # noqa: S608
         "WHERE pre_id = $1 AND org_id = $2 AND id = $3",
-        pre_id,
+        tenant,
         org_id,
         hook_id,
     )
@@ -146,7 +146,7 @@ async def endpoint_secret(conn: Conn, hook_id: uuid.UUID) -> tuple[str, list[str
 
 
 async def rotate_secret(
-    conn: Conn, pre_id: str, org_id: str, hook_id: uuid.UUID, secret: str, grace_s: float
+    conn: Conn, tenant: str, org_id: str, hook_id: uuid.UUID, secret: str, grace_s: float
 ) -> asyncpg.Record | None:
     """Make ``secret`` current; the one it replaces still signs for ``grace_s`` seconds (a
     rotation within the grace period of another ends that one's)."""
@@ -154,7 +154,7 @@ async def rotate_secret(
         "UPDATE webhook_endpoints SET previous_secret = secret, secret = $4, "
         "previous_secret_until = now() + make_interval(secs => $5) "
         "WHERE pre_id = $1 AND org_id = $2 AND id = $3 RETURNING id, previous_secret_until",
-        pre_id,
+        tenant,
         org_id,
         hook_id,
         secret,
@@ -162,13 +162,13 @@ async def rotate_secret(
     )
 
 
-async def lock_own_endpoint(conn: Conn, pre_id: str, org_id: str, hook_id: uuid.UUID) -> bool:
+async def lock_own_endpoint(conn: Conn, tenant: str, org_id: str, hook_id: uuid.UUID) -> bool:
     """Lock the organisation's endpoint for this transaction (before its deliveries, as the
     dispatcher does); False if it has none by that id."""
     found = await conn.fetchval(
         "SELECT true FROM webhook_endpoints WHERE pre_id = $1 AND org_id = $2 AND id = $3 "
         "FOR UPDATE",
-        pre_id,
+        tenant,
         org_id,
         hook_id,
     )

@@ -49,7 +49,7 @@ def payload(
     notification_id: uuid.UUID,
     event_id: uuid.UUID,
     event_type: str,
-    pre_id: str,
+    tenant: str,
     occurred_at: datetime,
     notice: Notice,
     text: Text,
@@ -64,7 +64,7 @@ def payload(
         "data": {
             "notification_id": str(notification_id),
             "event_id": str(event_id),
-            "pre_id": pre_id,
+            "pre_id": tenant,
             "reference": notice.facts.get("ref"),
             "title": text.title,
             "link": notice.link or None,  # none when nothing exists to link to

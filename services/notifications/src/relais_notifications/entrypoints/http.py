@@ -93,8 +93,8 @@ async def get_feed(
 ) -> FeedPage:
     targets = recipients(who)
     async with runtime.pool.acquire() as conn:
-        rows = await feed.list_items(conn, who.pre, targets, who.sub, limit, offset)
-        unread = await feed.unread_count(conn, who.pre, targets, who.sub)
+        rows = await feed.list_items(conn, who.tenant, targets, who.sub, limit, offset)
+        unread = await feed.unread_count(conn, who.tenant, targets, who.sub)
     return FeedPage(
         items=[FeedItem(**dict(r)) for r in rows], unread=unread, limit=limit, offset=offset
     )
@@ -109,8 +109,8 @@ async def get_feed(
 async def mark_feed_read(who: CurrentPrincipal, runtime: Runtime, body: MarkRead) -> ReadResult:
     targets = recipients(who)
     async with runtime.pool.acquire() as conn:
-        marked = await feed.mark_read(conn, who.pre, targets, who.sub, body.ids)
-        unread = await feed.unread_count(conn, who.pre, targets, who.sub)
+        marked = await feed.mark_read(conn, who.tenant, targets, who.sub, body.ids)
+        unread = await feed.unread_count(conn, who.tenant, targets, who.sub)
     return ReadResult(marked=marked, unread=unread)
 
 
@@ -137,17 +137,17 @@ async def stream_feed(
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         async with runtime.pool.acquire() as conn:
-            cursor = await _resume_cursor(conn, who.pre, resume)
-            unread = await feed.unread_count(conn, who.pre, targets, who.sub)
+            cursor = await _resume_cursor(conn, who.tenant, resume)
+            unread = await feed.unread_count(conn, who.tenant, targets, who.sub)
         yield {"event": "unread", "data": json.dumps({"unread": unread})}
         while True:
             # Armed before reading: an item committed after this read's snapshot notifies
             # this wake-up, even if the notification comes before the wait below.
-            wake = hub.arm(who.pre)
+            wake = hub.arm(who.tenant)
             async with runtime.pool.acquire() as conn:
-                rows, waiting = await feed.items_since(conn, who.pre, targets, cursor)
+                rows, waiting = await feed.items_since(conn, who.tenant, targets, cursor)
                 if rows:
-                    unread = await feed.unread_count(conn, who.pre, targets, who.sub)
+                    unread = await feed.unread_count(conn, who.tenant, targets, who.sub)
             for row in rows:
                 cursor = (row["txid"], row["position"])
                 item = FeedItem(**{k: row[k] for k in FeedItem.model_fields})
@@ -171,14 +171,14 @@ def _counter(text: str) -> bool:
     return re.fullmatch(r"[0-9]{1,18}", text) is not None
 
 
-async def _resume_cursor(conn: Conn, pre_id: str, last_event_id: str) -> feed.Cursor:
+async def _resume_cursor(conn: Conn, tenant: str, last_event_id: str) -> feed.Cursor:
     """``<txid>-<position>`` as sent in ``id:``; a bare position is an id sent before the
     stream followed transactions; anything else starts from now."""
     txid, dash, position = last_event_id.partition("-")
     if dash and _counter(txid) and _counter(position):
         return (int(txid), int(position))
     if _counter(last_event_id):
-        known = await feed.cursor_of_position(conn, pre_id, int(last_event_id))
+        known = await feed.cursor_of_position(conn, tenant, int(last_event_id))
         if known is not None:
             return known
     return await feed.stream_start(conn)
@@ -315,7 +315,7 @@ async def list_subscriptions(
 ) -> SubscriptionPage:
     async with runtime.pool.acquire() as conn:
         rows = await subscriptions.list_subscriptions(
-            conn, who.pre, who.org, who.sub, limit, offset
+            conn, who.tenant, who.org, who.sub, limit, offset
         )
     return SubscriptionPage(items=[SubscriptionOut.of(r) for r in rows], limit=limit, offset=offset)
 
@@ -330,7 +330,7 @@ async def delete_subscription(
     who: CurrentPrincipal, runtime: Runtime, subscription_id: uuid.UUID
 ) -> None:
     async with runtime.pool.acquire() as conn:
-        row = await subscriptions.get_subscription(conn, who.pre, subscription_id)
+        row = await subscriptions.get_subscription(conn, who.tenant, subscription_id)
         if row is None or row["org_id"] != who.org or row["user_id"] not in (None, who.sub):
             raise DomainError("subscription_not_found", "Abonnement introuvable.", 404)
-        await subscriptions.delete_subscription(conn, who.pre, subscription_id)
+        await subscriptions.delete_subscription(conn, who.tenant, subscription_id)

@@ -110,7 +110,7 @@ async def list_webhooks(
     who: CurrentPrincipal, runtime: Runtime, limit: Limit = 50, offset: Offset = 0
 ) -> WebhookPage:
     async with runtime.pool.acquire() as conn:
-        rows = await subscriptions.list_endpoints(conn, who.pre, who.org, limit, offset)
+        rows = await subscriptions.list_endpoints(conn, who.tenant, who.org, limit, offset)
     return WebhookPage(
         items=[WebhookOut(**_hook_fields(r)) for r in rows], limit=limit, offset=offset
     )
@@ -118,7 +118,7 @@ async def list_webhooks(
 
 async def _own_endpoint(runtime: ServiceRuntime, who: Principal, hook_id: uuid.UUID) -> Any:
     async with runtime.pool.acquire() as conn:
-        row = await subscriptions.get_endpoint(conn, who.pre, who.org, hook_id)
+        row = await subscriptions.get_endpoint(conn, who.tenant, who.org, hook_id)
     if row is None:
         raise DomainError("webhook_not_found", "Webhook introuvable.", 404)
     return row
@@ -237,7 +237,7 @@ async def list_deliveries(
 ) -> DeliveryPage:
     async with runtime.pool.acquire() as conn:
         rows = await deliveries.list_for_org(
-            conn, who.pre, who.org, status and status.value, limit, offset
+            conn, who.tenant, who.org, status and status.value, limit, offset
         )
     return DeliveryPage(
         items=[DeliveryOut(**{k: r[k] for k in DeliveryOut.model_fields}) for r in rows],

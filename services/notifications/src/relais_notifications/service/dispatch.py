@@ -214,7 +214,7 @@ class Dispatcher(BackgroundLoop):
         await feed.add_item(
             conn,
             item_id=uuid.uuid4(),
-            pre_id=d["pre_id"],
+            tenant=d["pre_id"],
             recipient=f"org:{d['recipient_org']}",
             title=webhook_disabled_title(self.settings.webhook_disable_after),
             link=f"{self.settings.public_url}/v1/webhooks/{hook_id}",

@@ -32,19 +32,19 @@ class FeedHub:
         """Set while notifications are heard (until then, streams wake by polling)."""
         return self._listener.listening
 
-    def arm(self, pre_id: str) -> asyncio.Event:
-        """The wake-up for the next change in ``pre_id``: take it *before* reading, then
+    def arm(self, tenant: str) -> asyncio.Event:
+        """The wake-up for the next change in ``tenant``: take it *before* reading, then
         ``wait`` on it. A notification arriving between the read and the wait sets it, so
         the wait returns at once instead of sleeping through it (one taken after the read
         would miss it: each notification sets the current wake-up and a new one is made)."""
-        return self._events.setdefault(pre_id, asyncio.Event())
+        return self._events.setdefault(tenant, asyncio.Event())
 
     async def wait(self, armed: asyncio.Event, within_s: float) -> None:
         """Return when ``armed`` (from ``arm``) was set, or after ``within_s``."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(armed.wait(), min(within_s, self._poll))
 
-    def _on_notify(self, pre_id: str) -> None:
-        event = self._events.pop(pre_id, None)
+    def _on_notify(self, tenant: str) -> None:
+        event = self._events.pop(tenant, None)
         if event is not None:
             event.set()

@@ -84,7 +84,7 @@ async def subscribe(
         return await subscriptions.add_subscription(
             conn,
             id=uuid.uuid4(),
-            pre_id=who.pre,
+            pre_id=who.tenant,
             org_id=who.org,
             user_id=who.sub if personal else None,
             roles=sorted(who.roles) if personal else [],
@@ -113,12 +113,12 @@ async def add_webhook(
     secret = new_secret()
     async with runtime.pool.acquire() as conn, conn.transaction():
         endpoint = await subscriptions.add_endpoint(
-            conn, id=uuid.uuid4(), pre_id=who.pre, org_id=who.org, url=url, secret=secret
+            conn, id=uuid.uuid4(), tenant=who.tenant, org_id=who.org, url=url, secret=secret
         )
         await subscriptions.add_subscription(
             conn,
             id=uuid.uuid4(),
-            pre_id=who.pre,
+            pre_id=who.tenant,
             org_id=who.org,
             user_id=None,
             roles=[],
@@ -142,7 +142,7 @@ async def delete_webhook(runtime: ServiceRuntime, who: Principal, hook_id: uuid.
     gone: nothing is settled twice and no attempt is logged for a deleted endpoint.
     """
     async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await subscriptions.lock_own_endpoint(conn, who.pre, who.org, hook_id):
+        if not await subscriptions.lock_own_endpoint(conn, who.tenant, who.org, hook_id):
             raise _not_found()
         deleted = DeliveryFailure.ENDPOINT_DELETED
         for waiting in await deliveries.give_up_endpoint(conn, hook_id, deleted):
@@ -157,7 +157,7 @@ async def rotate_webhook_secret(
     ``grace_s`` seconds (None returned as its end when there is no grace period)."""
     secret = new_secret()
     async with runtime.pool.acquire() as conn, conn.transaction():
-        row = await subscriptions.rotate_secret(conn, who.pre, who.org, hook_id, secret, grace_s)
+        row = await subscriptions.rotate_secret(conn, who.tenant, who.org, hook_id, secret, grace_s)
     if row is None:
         raise _not_found()
     return secret, row["previous_secret_until"] if grace_s > 0 else None

@@ -49,9 +49,9 @@ ANSWERS = frozenset(
 )
 
 
-def org_of(recipient: Recipient, pre_id: str) -> str:
+def org_of(recipient: Recipient, tenant: str) -> str:
     """The organisation a notification is for: the PRE itself for roles and its staff."""
-    return recipient.id if recipient.kind == "org" else pre_id
+    return recipient.id if recipient.kind == "org" else tenant
 
 
 async def notify(
@@ -89,7 +89,7 @@ async def erase_subject(tx: Tx, data: SubjectErased) -> None:
     child's files, and take them out of the digests that gathered them."""
     digests = await erasure.erase(
         tx.conn,
-        pre_id=tx.incoming.tenant,
+        tenant=tx.incoming.tenant,
         subject_id=data.subject_id,
         situation_ids=data.situation_ids,
         referral_ids=data.referral_ids,
@@ -99,9 +99,9 @@ async def erase_subject(tx: Tx, data: SubjectErased) -> None:
 
 async def register_login(tx: Tx, data: ReferentRegistered) -> None:
     """Learn the login a référent signs in with; what its feed already holds follows it."""
-    pre_id = tx.incoming.tenant
+    tenant = tx.incoming.tenant
     recorded, previous = await logins.remember(
-        tx.conn, pre_id, data.referent_id, data.user_sub, tx.incoming.sequence
+        tx.conn, tenant, data.referent_id, data.user_sub, tx.incoming.sequence
     )
     if not recorded:
         return
@@ -111,7 +111,7 @@ async def register_login(tx: Tx, data: ReferentRegistered) -> None:
         old.add(Recipient("user", previous).key)
     old.discard(new)
     if old:
-        await feed.readdress(tx.conn, pre_id, sorted(old), new)
+        await feed.readdress(tx.conn, tenant, sorted(old), new)
 
 
 async def addressed(tx: Tx, audience: tuple[Recipient, ...]) -> dict[Recipient, Recipient]:
@@ -136,7 +136,7 @@ async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) 
         added = await feed.add_item(
             tx.conn,
             item_id=item_id,
-            pre_id=event.tenant,
+            tenant=event.tenant,
             recipient=addresses[recipient].key,
             title=text.title,
             link=notice.link,
@@ -162,7 +162,7 @@ async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) 
             )
     wanted = await subscriptions.matching(
         tx.conn,
-        pre_id=event.tenant,
+        tenant=event.tenant,
         event_type=event.type,
         audience=[addresses[r].key for r in notice.audience],
         situation_id=notice.situation_id,
@@ -202,7 +202,7 @@ async def deliver(tx: Tx, notice: Notice, *, event_id: uuid.UUID | None = None) 
                 notification_id=delivery_id,
                 event_id=event_id,
                 event_type=event.type,
-                pre_id=event.tenant,
+                tenant=event.tenant,
                 occurred_at=event.time,
                 notice=notice,
                 text=localized,

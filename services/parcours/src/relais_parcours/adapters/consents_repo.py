@@ -15,8 +15,8 @@ import asyncpg
 from relais_runtime.db import Conn
 
 
-async def insert_consent(conn: Conn, pre_id: str, values: dict[str, Any]) -> None:
-    values = {**values, "pre_id": pre_id}
+async def insert_consent(conn: Conn, tenant: str, values: dict[str, Any]) -> None:
+    values = {**values, "pre_id": tenant}
     columns = list(values)
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     await conn.execute(
@@ -25,51 +25,51 @@ async def insert_consent(conn: Conn, pre_id: str, values: dict[str, Any]) -> Non
     )
 
 
-async def active_consent(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> asyncpg.Record | None:
+async def active_consent(conn: Conn, tenant: str, situation_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM consents WHERE pre_id = $2 AND situation_id = $1 AND status = "
         "'active' FOR UPDATE",
         situation_id,
-        pre_id,
+        tenant,
     )
 
 
 async def consents_in_force_read(
-    conn: Conn, pre_id: str, situation_ids: list[uuid.UUID]
+    conn: Conn, tenant: str, situation_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, asyncpg.Record]:
     """The active consent of each situation, for a read (no lock): situation id -> consent."""
     rows = await conn.fetch(
         "SELECT situation_id, status, valid_until, scope FROM consents "
         "WHERE pre_id = $2 AND situation_id = ANY($1::uuid[]) AND status = 'active'",
         situation_ids,
-        pre_id,
+        tenant,
     )
     return {r["situation_id"]: r for r in rows}
 
 
 async def get_consent(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, consent_id: uuid.UUID
+    conn: Conn, tenant: str, situation_id: uuid.UUID, consent_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM consents WHERE pre_id = $1 AND situation_id = $2 AND id = $3 FOR UPDATE",
-        pre_id,
+        tenant,
         situation_id,
         consent_id,
     )
 
 
-async def list_consents(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+async def list_consents(conn: Conn, tenant: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM consents WHERE pre_id = $1 AND situation_id = $2 "
         "ORDER BY given_at, ended_at IS NULL, ended_at",
-        pre_id,
+        tenant,
         situation_id,
     )
 
 
 async def end_consent(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     consent_id: uuid.UUID,
     status: str,
     now: datetime,
@@ -82,7 +82,7 @@ async def end_consent(
         status,
         now,
         withdrawn_by,
-        pre_id,
+        tenant,
     )
 
 

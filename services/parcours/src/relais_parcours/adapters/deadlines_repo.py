@@ -16,7 +16,7 @@ from relais_runtime.db import Conn
 
 async def add_deadline(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     kind: str,
     due_on: date,
@@ -27,7 +27,7 @@ async def add_deadline(
         "INSERT INTO deadlines (id, pre_id, situation_id, kind, handover_id, due_on) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
         uuid.uuid4(),
-        pre_id,
+        tenant,
         situation_id,
         kind,
         handover_id,
@@ -37,7 +37,7 @@ async def add_deadline(
 
 async def resolve_deadlines(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     kind: str,
     handover_id: uuid.UUID | None = None,
@@ -49,7 +49,7 @@ async def resolve_deadlines(
         situation_id,
         kind,
         handover_id,
-        pre_id,
+        tenant,
     )
 
 
@@ -81,8 +81,8 @@ async def count_open_deadlines(conn: Conn, today: date) -> list[asyncpg.Record]:
 
 
 async def mark_deadline_fired(
-    conn: Conn, pre_id: str, deadline_id: uuid.UUID, now: datetime
+    conn: Conn, tenant: str, deadline_id: uuid.UUID, now: datetime
 ) -> None:
     await conn.execute(
-        "UPDATE deadlines SET fired_at = $2 WHERE id = $1 AND pre_id = $3", deadline_id, now, pre_id
+        "UPDATE deadlines SET fired_at = $2 WHERE id = $1 AND pre_id = $3", deadline_id, now, tenant
     )

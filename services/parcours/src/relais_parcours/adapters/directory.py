@@ -46,18 +46,18 @@ async def save_entry(
     )
 
 
-async def entry(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
+async def entry(conn: Conn, tenant: str, partner_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {ENTRY_COLUMNS} FROM partners WHERE pre_id = $1 AND id = $2",  # noqa: S608 - constant
-        pre_id,
+        tenant,
         partner_id,
     )
 
 
-async def entry_by_hsds_id(conn: Conn, pre_id: str, hsds_id: uuid.UUID) -> asyncpg.Record | None:
+async def entry_by_hsds_id(conn: Conn, tenant: str, hsds_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {ENTRY_COLUMNS} FROM partners WHERE pre_id = $1 AND hsds_id = $2",  # noqa: S608 - constant
-        pre_id,
+        tenant,
         hsds_id,
     )
 
@@ -80,7 +80,7 @@ _TEXT = (
 
 async def entries(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     *,
     search: str | None = None,
     categories: list[str] | None = None,
@@ -100,7 +100,7 @@ async def entries(
         f"AND ($4::text[] IS NULL OR (SELECT bool_and({_TEXT} ILIKE '%' || w || '%') "
         "FROM unnest($4) AS w)) "
         "ORDER BY name, id LIMIT $5 OFFSET $6",
-        pre_id,
+        tenant,
         categories,
         modified_after,
         _words(search),
@@ -110,7 +110,7 @@ async def entries(
     if not rows and offset > 0:
         _, total = await entries(
             conn,
-            pre_id,
+            tenant,
             search=search,
             categories=categories,
             modified_after=modified_after,
@@ -130,19 +130,19 @@ def _words(search: str | None) -> list[str] | None:
     return words or None
 
 
-async def hsds_read(conn: Conn, pre_id: str) -> str:
+async def hsds_read(conn: Conn, tenant: str) -> str:
     """Who may read the PRE's directory through the HSDS API: ``members`` or ``public``."""
     value: str | None = await conn.fetchval(
-        "SELECT hsds_read FROM directory_settings WHERE pre_id = $1", pre_id
+        "SELECT hsds_read FROM directory_settings WHERE pre_id = $1", tenant
     )
     return value or "members"
 
 
-async def set_hsds_read(conn: Conn, pre_id: str, value: str) -> None:
+async def set_hsds_read(conn: Conn, tenant: str, value: str) -> None:
     await conn.execute(
         "INSERT INTO directory_settings (pre_id, hsds_read) VALUES ($1, $2) "
         "ON CONFLICT (pre_id) DO UPDATE SET hsds_read = $2, updated_at = now()",
-        pre_id,
+        tenant,
         value,
     )
 
@@ -155,19 +155,19 @@ CHANGE_COLUMNS = (
 )
 
 
-async def entry_for_update(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
+async def entry_for_update(conn: Conn, tenant: str, partner_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {ENTRY_COLUMNS} FROM partners WHERE pre_id = $1 AND id = $2 FOR UPDATE",  # noqa: S608 - constant
-        pre_id,
+        tenant,
         partner_id,
     )
 
 
-async def pending_change(conn: Conn, pre_id: str, partner_id: str) -> asyncpg.Record | None:
+async def pending_change(conn: Conn, tenant: str, partner_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {CHANGE_COLUMNS} FROM directory_changes "  # noqa: S608 - constant
         "WHERE pre_id = $1 AND partner_id = $2 AND status = 'pending'",
-        pre_id,
+        tenant,
         partner_id,
     )
 
@@ -187,26 +187,26 @@ async def add_change(conn: Conn, values: dict[str, Any]) -> None:
     )
 
 
-async def change(conn: Conn, pre_id: str, change_id: uuid.UUID) -> asyncpg.Record | None:
+async def change(conn: Conn, tenant: str, change_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {CHANGE_COLUMNS} FROM directory_changes WHERE pre_id = $1 AND id = $2",  # noqa: S608 - constant
-        pre_id,
+        tenant,
         change_id,
     )
 
 
-async def change_for_update(conn: Conn, pre_id: str, change_id: uuid.UUID) -> asyncpg.Record | None:
+async def change_for_update(conn: Conn, tenant: str, change_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {CHANGE_COLUMNS} FROM directory_changes "  # noqa: S608 - constant
         "WHERE pre_id = $1 AND id = $2 FOR UPDATE",
-        pre_id,
+        tenant,
         change_id,
     )
 
 
 async def decide_change(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     change_id: uuid.UUID,
     status: str,
     decided_by: str,
@@ -221,13 +221,13 @@ async def decide_change(
         decided_by,
         decided_at,
         reason,
-        pre_id,
+        tenant,
     )
 
 
 async def changes(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     *,
     status: str | None,
     partner_id: str | None,
@@ -239,7 +239,7 @@ async def changes(
         f"SELECT {CHANGE_COLUMNS} FROM directory_changes WHERE pre_id = $1 "  # noqa: S608 - constant
         "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR partner_id = $3) "
         "ORDER BY proposed_at, id LIMIT $4 OFFSET $5",
-        pre_id,
+        tenant,
         status,
         partner_id,
         limit,
@@ -247,7 +247,7 @@ async def changes(
     )
 
 
-async def all_entries(conn: Conn, pre_id: str) -> list[asyncpg.Record]:
+async def all_entries(conn: Conn, tenant: str) -> list[asyncpg.Record]:
     """The PRE's whole directory, by name."""
-    rows, _ = await entries(conn, pre_id, limit=None, offset=0)
+    rows, _ = await entries(conn, tenant, limit=None, offset=0)
     return rows

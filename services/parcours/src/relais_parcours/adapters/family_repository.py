@@ -32,53 +32,53 @@ async def insert_letter(conn: Conn, values: dict[str, Any]) -> None:
     )
 
 
-async def letter_pre(conn: Conn, link_hash: bytes) -> str | None:
+async def letter_tenant(conn: Conn, link_hash: bytes) -> str | None:
     """The PRE of the letter with this link (run across PREs: the sweep role)."""
-    pre: str | None = await conn.fetchval(
+    tenant: str | None = await conn.fetchval(
         "SELECT pre_id FROM family_letters WHERE link_hash = $1", link_hash
     )
-    return pre
+    return tenant
 
 
-async def letter_by_link(conn: Conn, pre_id: str, link_hash: bytes) -> asyncpg.Record | None:
+async def letter_by_link(conn: Conn, tenant: str, link_hash: bytes) -> asyncpg.Record | None:
     """The letter for a link, locked: concurrent tries of one letter are serialised."""
     return await conn.fetchrow(
         "SELECT l.*, s.stage FROM family_letters l "
         "JOIN situations s ON s.pre_id = l.pre_id AND s.id = l.situation_id "
         "WHERE l.pre_id = $1 AND l.link_hash = $2 FOR UPDATE OF l",
-        pre_id,
+        tenant,
         link_hash,
     )
 
 
-async def get_letter(conn: Conn, pre_id: str, letter_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_letter(conn: Conn, tenant: str, letter_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM family_letters WHERE pre_id = $1 AND id = $2", pre_id, letter_id
+        "SELECT * FROM family_letters WHERE pre_id = $1 AND id = $2", tenant, letter_id
     )
 
 
-async def list_letters(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
+async def list_letters(conn: Conn, tenant: str, situation_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, guardian_index, created_by, created_at, expires_at, failed_attempts, "
         "used_at, revoked_at, revoked_by FROM family_letters "
         "WHERE pre_id = $1 AND situation_id = $2 ORDER BY created_at",
-        pre_id,
+        tenant,
         situation_id,
     )
 
 
-async def count_failed_attempt(conn: Conn, pre_id: str, letter_id: uuid.UUID) -> int:
+async def count_failed_attempt(conn: Conn, tenant: str, letter_id: uuid.UUID) -> int:
     attempts: int = await conn.fetchval(
         "UPDATE family_letters SET failed_attempts = failed_attempts + 1 "
         "WHERE pre_id = $1 AND id = $2 RETURNING failed_attempts",
-        pre_id,
+        tenant,
         letter_id,
     )
     return attempts
 
 
 async def revoke_letter(
-    conn: Conn, pre_id: str, letter_id: uuid.UUID, now: datetime, by: str
+    conn: Conn, tenant: str, letter_id: uuid.UUID, now: datetime, by: str
 ) -> None:
     await conn.execute(
         "UPDATE family_letters SET revoked_at = $2, revoked_by = $3 "
@@ -86,12 +86,12 @@ async def revoke_letter(
         letter_id,
         now,
         by,
-        pre_id,
+        tenant,
     )
 
 
 async def revoke_guardian_letters(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int, now: datetime, by: str
+    conn: Conn, tenant: str, situation_id: uuid.UUID, guardian_index: int, now: datetime, by: str
 ) -> None:
     """A new letter replaces the guardian's previous ones (and the sessions they opened)."""
     await conn.execute(
@@ -102,28 +102,28 @@ async def revoke_guardian_letters(
         guardian_index,
         now,
         by,
-        pre_id,
+        tenant,
     )
 
 
-async def mark_letter_used(conn: Conn, pre_id: str, letter_id: uuid.UUID, now: datetime) -> None:
+async def mark_letter_used(conn: Conn, tenant: str, letter_id: uuid.UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE family_letters SET used_at = $3 WHERE pre_id = $1 AND id = $2",
-        pre_id,
+        tenant,
         letter_id,
         now,
     )
 
 
 async def preferences(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int
+    conn: Conn, tenant: str, situation_id: uuid.UUID, guardian_index: int
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT language, channel, updated_at FROM family_preferences "
         "WHERE pre_id = $3 AND situation_id = $1 AND guardian_index = $2",
         situation_id,
         guardian_index,
-        pre_id,
+        tenant,
     )
 
 
@@ -168,7 +168,7 @@ async def insert_request(conn: Conn, values: dict[str, Any]) -> None:
 
 
 async def requests_of(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int
+    conn: Conn, tenant: str, situation_id: uuid.UUID, guardian_index: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, kind, details, status, made_at, due_on, answered_at, answer "
@@ -176,35 +176,35 @@ async def requests_of(
         "ORDER BY made_at",
         situation_id,
         guardian_index,
-        pre_id,
+        tenant,
     )
 
 
 async def list_requests(
-    conn: Conn, pre_id: str, status: str | None, limit: int, offset: int
+    conn: Conn, tenant: str, status: str | None, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, situation_id, guardian_index, kind, details, status, made_at, due_on, "
         "answered_at, answered_by, answer FROM family_requests "
         "WHERE pre_id = $1 AND ($2::text IS NULL OR status = $2) "
         "ORDER BY status = 'answered', due_on, made_at LIMIT $3 OFFSET $4",
-        pre_id,
+        tenant,
         status,
         limit,
         offset,
     )
 
 
-async def get_request(conn: Conn, pre_id: str, request_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_request(conn: Conn, tenant: str, request_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM family_requests WHERE pre_id = $1 AND id = $2 FOR UPDATE",
-        pre_id,
+        tenant,
         request_id,
     )
 
 
 async def answer_request(
-    conn: Conn, pre_id: str, request_id: uuid.UUID, answer: str, by: str, now: datetime
+    conn: Conn, tenant: str, request_id: uuid.UUID, answer: str, by: str, now: datetime
 ) -> None:
     await conn.execute(
         "UPDATE family_requests SET status = 'answered', answer = $2, answered_by = $3, "
@@ -213,59 +213,59 @@ async def answer_request(
         answer,
         by,
         now,
-        pre_id,
+        tenant,
     )
     await conn.execute(
         "UPDATE deadlines SET resolved_at = $2 WHERE pre_id = $3 AND family_request_id = $1 "
         "AND resolved_at IS NULL",
         request_id,
         now,
-        pre_id,
+        tenant,
     )
 
 
-async def family_contact(conn: Conn, pre_id: str) -> dict[str, Any] | None:
+async def family_contact(conn: Conn, tenant: str) -> dict[str, Any] | None:
     contact: dict[str, Any] | None = await conn.fetchval(
-        "SELECT family_contact FROM pre_settings WHERE pre_id = $1", pre_id
+        "SELECT family_contact FROM pre_settings WHERE pre_id = $1", tenant
     )
     return contact
 
 
-async def set_family_contact(conn: Conn, pre_id: str, contact: dict[str, Any]) -> None:
+async def set_family_contact(conn: Conn, tenant: str, contact: dict[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO pre_settings (pre_id, family_contact) VALUES ($1, $2) "
         "ON CONFLICT (pre_id) DO UPDATE SET family_contact = EXCLUDED.family_contact",
-        pre_id,
+        tenant,
         contact,
     )
 
 
 async def erase_family_texts(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, now: datetime
+    conn: Conn, tenant: str, situation_id: uuid.UUID, now: datetime
 ) -> None:
     """On erasure: the family's words go, and no letter opens anything any more."""
     await conn.execute(
         "UPDATE family_requests SET details = NULL, answer = NULL "
         "WHERE pre_id = $1 AND situation_id = $2",
-        pre_id,
+        tenant,
         situation_id,
     )
     await conn.execute(
         "UPDATE family_letters SET revoked_at = $3, revoked_by = 'erasure' "
         "WHERE pre_id = $1 AND situation_id = $2 AND revoked_at IS NULL",
-        pre_id,
+        tenant,
         situation_id,
         now,
     )
 
 
 async def active_consent_read(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID
+    conn: Conn, tenant: str, situation_id: uuid.UUID
 ) -> asyncpg.Record | None:
     """The consent in force, for a read (no lock)."""
     return await conn.fetchrow(
         "SELECT * FROM consents WHERE pre_id = $1 AND situation_id = $2 AND status = 'active'",
-        pre_id,
+        tenant,
         situation_id,
     )
 
@@ -291,7 +291,7 @@ async def insert_notice(conn: Conn, values: dict[str, Any]) -> bool:
 
 
 async def notices_of(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, guardian_index: int
+    conn: Conn, tenant: str, situation_id: uuid.UUID, guardian_index: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, kind, facts, language, channel, created_at, sent_at FROM family_notices "
@@ -299,12 +299,12 @@ async def notices_of(
         "ORDER BY created_at DESC LIMIT 50",
         situation_id,
         guardian_index,
-        pre_id,
+        tenant,
     )
 
 
 async def pending_notices(
-    conn: Conn, pre_id: str, referent_id: uuid.UUID | None, limit: int, offset: int
+    conn: Conn, tenant: str, referent_id: uuid.UUID | None, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """Notices still to send, the référent's own situations only when one is given."""
     return await conn.fetch(
@@ -314,7 +314,7 @@ async def pending_notices(
         "WHERE n.pre_id = $1 AND n.sent_at IS NULL "
         "AND ($2::uuid IS NULL OR s.referent_id = $2) "
         "ORDER BY n.created_at LIMIT $3 OFFSET $4",
-        pre_id,
+        tenant,
         referent_id,
         limit,
         offset,
@@ -322,23 +322,23 @@ async def pending_notices(
 
 
 async def mark_notice_sent(
-    conn: Conn, pre_id: str, notice_id: uuid.UUID, by: str, now: datetime
+    conn: Conn, tenant: str, notice_id: uuid.UUID, by: str, now: datetime
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE family_notices SET sent_at = $4, sent_by = $3 "
         "WHERE pre_id = $1 AND id = $2 AND sent_at IS NULL RETURNING situation_id",
-        pre_id,
+        tenant,
         notice_id,
         by,
         now,
     )
 
 
-async def get_notice(conn: Conn, pre_id: str, notice_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_notice(conn: Conn, tenant: str, notice_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, situation_id, guardian_index, kind, facts, channel, language, created_at, "
         "sent_at FROM family_notices WHERE pre_id = $1 AND id = $2",
-        pre_id,
+        tenant,
         notice_id,
     )
 
@@ -362,20 +362,20 @@ async def claim_notices_to_mail(
     )
 
 
-async def notice_mailed(conn: Conn, pre_id: str, notice_id: uuid.UUID, now: datetime) -> None:
+async def notice_mailed(conn: Conn, tenant: str, notice_id: uuid.UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE family_notices SET sent_at = $2, sent_by = 'auto:email', "
         "attempts = attempts + 1, last_failure = NULL "
         "WHERE pre_id = $3 AND id = $1 AND sent_at IS NULL",
         notice_id,
         now,
-        pre_id,
+        tenant,
     )
 
 
 async def notice_mail_failed(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     notice_id: uuid.UUID,
     failure: str,
     attempts: int,
@@ -389,7 +389,7 @@ async def notice_mail_failed(
         failure,
         attempts,
         next_attempt_at,
-        pre_id,
+        tenant,
     )
 
 

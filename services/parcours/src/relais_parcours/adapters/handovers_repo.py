@@ -31,7 +31,7 @@ _HANDOVER_UPDATABLE = frozenset(
 )
 
 
-async def open_handovers(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> list[Handover]:
+async def open_handovers(conn: Conn, tenant: str, situation_id: uuid.UUID) -> list[Handover]:
     """The situation's handovers a partner still holds, locked."""
     rows = await conn.fetch(
         f"SELECT {_HANDOVER_COLUMNS} FROM handovers h JOIN situations s ON s.id = h.situation_id "  # noqa: S608 - constant
@@ -39,13 +39,13 @@ async def open_handovers(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> li
         "'accepted', 'waitlisted') "
         "FOR UPDATE OF h",
         situation_id,
-        pre_id,
+        tenant,
     )
     return [Handover.of(r) for r in rows]
 
 
 async def cancel_handover(
-    conn: Conn, pre_id: str, handover_id: uuid.UUID, reason: str, now: datetime
+    conn: Conn, tenant: str, handover_id: uuid.UUID, reason: str, now: datetime
 ) -> int:
     version: int = await conn.fetchval(
         "UPDATE handovers SET status = 'cancelled', cancel_reason = $2, ended_at = $3, "
@@ -53,25 +53,25 @@ async def cancel_handover(
         handover_id,
         reason,
         now,
-        pre_id,
+        tenant,
     )
     return version
 
 
-async def open_handover_for(conn: Conn, pre_id: str, action_id: uuid.UUID, partner_id: str) -> bool:
+async def open_handover_for(conn: Conn, tenant: str, action_id: uuid.UUID, partner_id: str) -> bool:
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM handovers WHERE pre_id = $3 AND action_id = $1 "
         "AND partner_id = $2 "
         "AND status IN ('requested', 'accepted', 'waitlisted'))",
         action_id,
         partner_id,
-        pre_id,
+        tenant,
     )
     return found
 
 
-async def insert_handover(conn: Conn, pre_id: str, values: dict[str, Any]) -> None:
-    values = {**values, "pre_id": pre_id}
+async def insert_handover(conn: Conn, tenant: str, values: dict[str, Any]) -> None:
+    values = {**values, "pre_id": tenant}
     columns = list(values)
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     await conn.execute(
@@ -81,18 +81,18 @@ async def insert_handover(conn: Conn, pre_id: str, values: dict[str, Any]) -> No
 
 
 async def get_handover(
-    conn: Conn, pre_id: str, handover_id: uuid.UUID, *, lock: bool = False
+    conn: Conn, tenant: str, handover_id: uuid.UUID, *, lock: bool = False
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_HANDOVER_COLUMNS} FROM handovers h JOIN situations s ON s.id = h.situation_id "  # noqa: S608 - constant
         "WHERE h.pre_id = $1 AND h.id = $2" + (" FOR UPDATE OF h" if lock else ""),
-        pre_id,
+        tenant,
         handover_id,
     )
 
 
 async def update_handover(
-    conn: Conn, pre_id: str, handover_id: uuid.UUID, changes: dict[str, Any]
+    conn: Conn, tenant: str, handover_id: uuid.UUID, changes: dict[str, Any]
 ) -> int:
     columns = [c for c in changes if c in _HANDOVER_UPDATABLE]
     sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=3))
@@ -100,7 +100,7 @@ async def update_handover(
         f"UPDATE handovers SET {sets}, version = version + 1 "  # noqa: S608 - allow-listed names
         "WHERE id = $1 AND pre_id = $2 RETURNING version",
         handover_id,
-        pre_id,
+        tenant,
         *(changes[c] for c in columns),
     )
     return version
@@ -118,18 +118,18 @@ _VIEW = (
 )
 
 
-async def handover_view(conn: Conn, pre_id: str, handover_id: uuid.UUID) -> asyncpg.Record | None:
+async def handover_view(conn: Conn, tenant: str, handover_id: uuid.UUID) -> asyncpg.Record | None:
     """One handover as :func:`list_handovers` shows it, by id."""
     return await conn.fetchrow(
         _VIEW + "WHERE h.pre_id = $1 AND h.id = $2",
-        pre_id,
+        tenant,
         handover_id,
     )
 
 
 async def list_handovers(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     *,
     partner_id: str | None,
     situation_id: uuid.UUID | None,
@@ -145,7 +145,7 @@ async def list_handovers(
         "AND ($7::uuid IS NULL OR h.situation_id IN "
         "(SELECT id FROM situations WHERE referent_id = $7)) "
         "ORDER BY h.requested_at DESC LIMIT $5 OFFSET $6",
-        pre_id,
+        tenant,
         partner_id,
         situation_id,
         status,
@@ -159,7 +159,7 @@ async def record_disclosure(
     conn: Conn,
     *,
     situation_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     handover_id: uuid.UUID,
     partner_id: str,
     reader_sub: str,
@@ -171,7 +171,7 @@ async def record_disclosure(
         "data_categories, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         uuid.uuid4(),
         situation_id,
-        pre_id,
+        tenant,
         handover_id,
         partner_id,
         reader_sub,
@@ -181,14 +181,14 @@ async def record_disclosure(
 
 
 async def disclosures(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, limit: int, offset: int
+    conn: Conn, tenant: str, situation_id: uuid.UUID, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT d.read_at, d.partner_id, p.name AS partner_name, d.reader_sub, "
         "d.data_categories, d.handover_id FROM disclosures d "
         "LEFT JOIN partners p ON p.id = d.partner_id "
         "WHERE d.pre_id = $1 AND d.situation_id = $2 ORDER BY d.read_at LIMIT $3 OFFSET $4",
-        pre_id,
+        tenant,
         situation_id,
         limit,
         offset,

@@ -18,14 +18,14 @@ from relais_parcours.domain.situation import Stage
 from relais_runtime.db import Conn
 
 
-async def load(conn: Conn, pre_id: str, situation: Row, opened_on: date) -> Plan:
+async def load(conn: Conn, tenant: str, situation: Row, opened_on: date) -> Plan:
     """The plan of a situation (a row of ``situations_repo.get_situation``) for its rules:
     objectives and actions without their wording, each action with whether a partner holds
     it (a handover neither declined nor cancelled)."""
     objectives = await conn.fetch(
         "SELECT id, axis, status, target_on FROM plan_objectives "
         "WHERE pre_id = $1 AND situation_id = $2",
-        pre_id,
+        tenant,
         situation["id"],
     )
     actions = await conn.fetch(
@@ -33,7 +33,7 @@ async def load(conn: Conn, pre_id: str, situation: Row, opened_on: date) -> Plan
         "EXISTS (SELECT 1 FROM handovers h WHERE h.pre_id = a.pre_id AND h.action_id = a.id "
         "AND h.status NOT IN ('declined', 'cancelled')) AS with_partner "
         "FROM plan_actions a WHERE a.pre_id = $1 AND a.situation_id = $2",
-        pre_id,
+        tenant,
         situation["id"],
     )
     return Plan(
@@ -47,11 +47,11 @@ async def load(conn: Conn, pre_id: str, situation: Row, opened_on: date) -> Plan
     )
 
 
-async def set_plan_version(conn: Conn, pre_id: str, situation_id: uuid.UUID, version: int) -> None:
+async def set_plan_version(conn: Conn, tenant: str, situation_id: uuid.UUID, version: int) -> None:
     """Store the version the plan's last change reached (the situation is locked)."""
     await conn.execute(
         "UPDATE situations SET plan_version = $3 WHERE pre_id = $1 AND id = $2",
-        pre_id,
+        tenant,
         situation_id,
         version,
     )
@@ -67,7 +67,7 @@ _PLAN_COLUMNS = {
 
 async def insert_objective(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     objective: Objective,
     title_enc: bytes,
@@ -78,7 +78,7 @@ async def insert_objective(
         "target_on, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7)",
         objective.id,
         situation_id,
-        pre_id,
+        tenant,
         objective.axis.value,
         title_enc,
         objective.target_on,
@@ -88,7 +88,7 @@ async def insert_objective(
 
 async def insert_action(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     action: Action,
     title_enc: bytes,
@@ -101,7 +101,7 @@ async def insert_action(
         action.id,
         action.objective_id,
         situation_id,
-        pre_id,
+        tenant,
         action.axis.value,
         title_enc,
         action.starts_on,
@@ -112,7 +112,7 @@ async def insert_action(
 
 async def update_plan_item(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     table: str,
     item_id: uuid.UUID,
     situation_id: uuid.UUID,
@@ -127,30 +127,30 @@ async def update_plan_item(
         item_id,
         situation_id,
         now,
-        pre_id,
+        tenant,
         *(changes[c] for c in columns),
     )
     return row is not None
 
 
 async def get_action(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, action_id: uuid.UUID
+    conn: Conn, tenant: str, situation_id: uuid.UUID, action_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM plan_actions WHERE pre_id = $3 AND situation_id = $1 AND id = $2",
         situation_id,
         action_id,
-        pre_id,
+        tenant,
     )
 
 
 async def plan(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID
+    conn: Conn, tenant: str, situation_id: uuid.UUID
 ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
     objectives = await conn.fetch(
         "SELECT * FROM plan_objectives WHERE pre_id = $2 AND situation_id = $1 ORDER BY created_at",
         situation_id,
-        pre_id,
+        tenant,
     )
     actions = await conn.fetch(
         "SELECT a.*, (SELECT h.id FROM handovers h "
@@ -158,6 +158,6 @@ async def plan(
         "ORDER BY h.requested_at DESC LIMIT 1) AS handover_id "
         "FROM plan_actions a WHERE a.pre_id = $2 AND a.situation_id = $1 ORDER BY a.created_at",
         situation_id,
-        pre_id,
+        tenant,
     )
     return objectives, actions

@@ -18,7 +18,7 @@ from relais_runtime.db import Conn
 async def insert_meeting(
     conn: Conn,
     meeting_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     meets_on: date,
     attendees: list[dict[str, Any]],
     created_by: str,
@@ -28,7 +28,7 @@ async def insert_meeting(
         "INSERT INTO review_meetings (id, pre_id, meets_on, attendees, created_by, created_at) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
         meeting_id,
-        pre_id,
+        tenant,
         meets_on,
         attendees,
         created_by,
@@ -37,74 +37,74 @@ async def insert_meeting(
 
 
 async def get_meeting(
-    conn: Conn, pre_id: str, meeting_id: uuid.UUID, *, lock: bool = False
+    conn: Conn, tenant: str, meeting_id: uuid.UUID, *, lock: bool = False
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM review_meetings WHERE pre_id = $1 AND id = $2"  # noqa: S608 - constant
         + (" FOR UPDATE" if lock else ""),
-        pre_id,
+        tenant,
         meeting_id,
     )
 
 
-async def list_meetings(conn: Conn, pre_id: str, limit: int, offset: int) -> list[asyncpg.Record]:
+async def list_meetings(conn: Conn, tenant: str, limit: int, offset: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM review_meetings WHERE pre_id = $1 ORDER BY meets_on DESC, created_at DESC "
         "LIMIT $2 OFFSET $3",
-        pre_id,
+        tenant,
         limit,
         offset,
     )
 
 
 async def set_meeting_attendees(
-    conn: Conn, pre_id: str, meeting_id: uuid.UUID, attendees: list[dict[str, Any]]
+    conn: Conn, tenant: str, meeting_id: uuid.UUID, attendees: list[dict[str, Any]]
 ) -> None:
     await conn.execute(
         "UPDATE review_meetings SET attendees = $2 WHERE id = $1 AND pre_id = $3",
         meeting_id,
         attendees,
-        pre_id,
+        tenant,
     )
 
 
-async def agenda_length(conn: Conn, pre_id: str, meeting_id: uuid.UUID) -> int:
+async def agenda_length(conn: Conn, tenant: str, meeting_id: uuid.UUID) -> int:
     n: int = await conn.fetchval(
         "SELECT coalesce(max(position), 0) FROM review_agenda WHERE pre_id = $2 AND "
         "meeting_id = $1",
         meeting_id,
-        pre_id,
+        tenant,
     )
     return n
 
 
 async def add_to_agenda(
-    conn: Conn, meeting_id: uuid.UUID, situation_id: uuid.UUID, pre_id: str, position: int
+    conn: Conn, meeting_id: uuid.UUID, situation_id: uuid.UUID, tenant: str, position: int
 ) -> None:
     await conn.execute(
         "INSERT INTO review_agenda (meeting_id, situation_id, pre_id, position) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         meeting_id,
         situation_id,
-        pre_id,
+        tenant,
         position,
     )
 
 
 async def on_agenda(
-    conn: Conn, pre_id: str, meeting_id: uuid.UUID, situation_id: uuid.UUID
+    conn: Conn, tenant: str, meeting_id: uuid.UUID, situation_id: uuid.UUID
 ) -> bool:
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM review_agenda WHERE pre_id = $3 AND meeting_id "
         "= $1 AND situation_id = $2)",
         meeting_id,
         situation_id,
-        pre_id,
+        tenant,
     )
     return found
 
 
-async def agenda(conn: Conn, pre_id: str, meeting_id: uuid.UUID) -> list[asyncpg.Record]:
+async def agenda(conn: Conn, tenant: str, meeting_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT a.situation_id, a.position, s.stage, s.review_due_on, s.referent_id, "
         "d.id AS decision_id, "
@@ -116,12 +116,12 @@ async def agenda(conn: Conn, pre_id: str, meeting_id: uuid.UUID) -> list[asyncpg
         "AND d.situation_id = a.situation_id AND d.meeting_id = a.meeting_id "
         "WHERE a.pre_id = $2 AND a.meeting_id = $1 ORDER BY a.position",
         meeting_id,
-        pre_id,
+        tenant,
     )
 
 
-async def insert_decision(conn: Conn, pre_id: str, values: dict[str, Any]) -> None:
-    values = {**values, "pre_id": pre_id}
+async def insert_decision(conn: Conn, tenant: str, values: dict[str, Any]) -> None:
+    values = {**values, "pre_id": tenant}
     columns = list(values)
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     await conn.execute(

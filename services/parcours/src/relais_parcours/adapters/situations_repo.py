@@ -27,25 +27,25 @@ _SITUATION_COLUMNS = (
 
 
 async def latest_situation_for_subject(
-    conn: Conn, pre_id: str, subject_id: uuid.UUID
+    conn: Conn, tenant: str, subject_id: uuid.UUID
 ) -> asyncpg.Record | None:
     """The child's most recent situation, locked (earlier ones are finished or erased)."""
     return await conn.fetchrow(
         "SELECT * FROM situations WHERE pre_id = $1 AND subject_id = $2 "
         "ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-        pre_id,
+        tenant,
         subject_id,
     )
 
 
 async def situations_of_subject(
-    conn: Conn, pre_id: str, subject_id: uuid.UUID
+    conn: Conn, tenant: str, subject_id: uuid.UUID
 ) -> list[asyncpg.Record]:
     """Every situation of the child, oldest first, locked."""
     return await conn.fetch(
         "SELECT id, stage FROM situations WHERE pre_id = $1 AND subject_id = $2 "
         "ORDER BY opened_at FOR UPDATE",
-        pre_id,
+        tenant,
         subject_id,
     )
 
@@ -54,7 +54,7 @@ async def insert_situation(
     conn: Conn,
     *,
     situation_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     subject_id: uuid.UUID,
     opened_at: datetime,
     review_due_on: date,
@@ -65,7 +65,7 @@ async def insert_situation(
         "review_due_on, previous_situation_id) "
         "VALUES ($1, $2, $3, 'awaiting_review', 1, $4, $5, $6)",
         situation_id,
-        pre_id,
+        tenant,
         subject_id,
         opened_at,
         review_due_on,
@@ -73,12 +73,12 @@ async def insert_situation(
     )
 
 
-async def bump_version(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> int:
+async def bump_version(conn: Conn, tenant: str, situation_id: uuid.UUID) -> int:
     version: int = await conn.fetchval(
         "UPDATE situations SET version = version + 1 WHERE id = $1 AND pre_id = $2 "
         "RETURNING version",
         situation_id,
-        pre_id,
+        tenant,
     )
     return version
 
@@ -88,7 +88,7 @@ async def attach_referral(
     *,
     referral_id: uuid.UUID,
     situation_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     institution_id: str,
     facts: dict[str, Any],
     identity_enc: bytes | None,
@@ -101,7 +101,7 @@ async def attach_referral(
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         referral_id,
         situation_id,
-        pre_id,
+        tenant,
         institution_id,
         facts,
         identity_enc,
@@ -112,7 +112,7 @@ async def attach_referral(
 
 async def list_situations(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     *,
     stage: str | None,
     referent_id: uuid.UUID | None,
@@ -126,7 +126,7 @@ async def list_situations(
         "WHERE s.pre_id = $1 AND ($2::text IS NULL OR s.stage = $2) "
         "AND ($3::uuid IS NULL OR s.referent_id = $3) "
         "GROUP BY s.id ORDER BY s.opened_at DESC LIMIT $4 OFFSET $5",
-        pre_id,
+        tenant,
         stage,
         referent_id,
         limit,
@@ -135,12 +135,12 @@ async def list_situations(
 
 
 async def get_situation(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, *, lock: bool = False
+    conn: Conn, tenant: str, situation_id: uuid.UUID, *, lock: bool = False
 ) -> asyncpg.Record | None:
     if lock:  # serialise changes to one situation (version = event sequence)
         await conn.execute(
             "SELECT 1 FROM situations WHERE pre_id = $1 AND id = $2 FOR UPDATE",
-            pre_id,
+            tenant,
             situation_id,
         )
     return await conn.fetchrow(
@@ -148,13 +148,13 @@ async def get_situation(
         "FROM situations s "
         "JOIN situation_referrals r ON r.pre_id = s.pre_id AND r.situation_id = s.id "
         "WHERE s.pre_id = $1 AND s.id = $2 GROUP BY s.id",
-        pre_id,
+        tenant,
         situation_id,
     )
 
 
 async def referral_identities(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID
+    conn: Conn, tenant: str, situation_id: uuid.UUID
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT r.referral_id, r.institution_id, r.received_at, r.identity_enc, k.wrapped_key "
@@ -162,28 +162,28 @@ async def referral_identities(
         "JOIN situations s ON s.pre_id = r.pre_id AND s.id = r.situation_id "
         "LEFT JOIN subject_keys k ON k.subject_id = s.subject_id AND k.pre_id = s.pre_id "
         "WHERE r.pre_id = $1 AND r.situation_id = $2 ORDER BY r.received_at",
-        pre_id,
+        tenant,
         situation_id,
     )
 
 
-async def subject_key(conn: Conn, pre_id: str, subject_id: uuid.UUID) -> bytes | None:
+async def subject_key(conn: Conn, tenant: str, subject_id: uuid.UUID) -> bytes | None:
     key: bytes | None = await conn.fetchval(
         "SELECT wrapped_key FROM subject_keys WHERE pre_id = $1 AND subject_id = $2",
-        pre_id,
+        tenant,
         subject_id,
     )
     return key
 
 
 async def insert_subject_key(
-    conn: Conn, pre_id: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
+    conn: Conn, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
 ) -> None:
     await conn.execute(
         "INSERT INTO subject_keys (subject_id, pre_id, wrapped_key, master_kid) "
         "VALUES ($1, $2, $3, $4)",
         subject_id,
-        pre_id,
+        tenant,
         wrapped,
         master_kid,
     )
@@ -191,7 +191,7 @@ async def insert_subject_key(
 
 async def set_stage_after_review(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     *,
     stage: str,
@@ -205,24 +205,24 @@ async def set_stage_after_review(
         stage,
         started_on,
         axes,
-        pre_id,
+        tenant,
     )
 
 
 async def set_referent(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, referent_id: uuid.UUID
+    conn: Conn, tenant: str, situation_id: uuid.UUID, referent_id: uuid.UUID
 ) -> None:
     await conn.execute(
         "UPDATE situations SET referent_id = $2 WHERE id = $1 AND pre_id = $3",
         situation_id,
         referent_id,
-        pre_id,
+        tenant,
     )
 
 
 async def close_situation(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     situation_id: uuid.UUID,
     *,
     closed_at: datetime,
@@ -241,7 +241,7 @@ async def close_situation(
         exit_reason_text,
         final_review_held,
         followup_due_on,
-        pre_id,
+        tenant,
     )
 
 
@@ -249,7 +249,7 @@ async def insert_followup(
     conn: Conn,
     followup_id: uuid.UUID,
     situation_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     outcome: str,
     held_on: date,
     recorded_by: str,
@@ -261,7 +261,7 @@ async def insert_followup(
         "ON CONFLICT (situation_id) DO NOTHING RETURNING id",
         followup_id,
         situation_id,
-        pre_id,
+        tenant,
         outcome,
         held_on,
         recorded_by,
@@ -271,53 +271,53 @@ async def insert_followup(
 
 
 async def withdraw_referral(
-    conn: Conn, pre_id: str, referral_id: uuid.UUID, withdrawn_at: datetime
+    conn: Conn, tenant: str, referral_id: uuid.UUID, withdrawn_at: datetime
 ) -> uuid.UUID | None:
     situation_id: uuid.UUID | None = await conn.fetchval(
         "UPDATE situation_referrals SET withdrawn_at = $3, identity_enc = NULL, "
         "interpreter_needed = NULL "
         "WHERE pre_id = $1 AND referral_id = $2 AND withdrawn_at IS NULL RETURNING situation_id",
-        pre_id,
+        tenant,
         referral_id,
         withdrawn_at,
     )
     return situation_id
 
 
-async def live_referrals(conn: Conn, pre_id: str, situation_id: uuid.UUID) -> int:
+async def live_referrals(conn: Conn, tenant: str, situation_id: uuid.UUID) -> int:
     n: int = await conn.fetchval(
         "SELECT count(*) FROM situation_referrals WHERE pre_id = $2 AND situation_id "
         "= $1 AND withdrawn_at IS NULL",
         situation_id,
-        pre_id,
+        tenant,
     )
     return n
 
 
 async def reopen_for_review(
-    conn: Conn, pre_id: str, situation_id: uuid.UUID, review_due_on: date
+    conn: Conn, tenant: str, situation_id: uuid.UUID, review_due_on: date
 ) -> None:
     await conn.execute(
         "UPDATE situations SET stage = 'awaiting_review', review_due_on = $2 WHERE id "
         "= $1 AND pre_id = $3",
         situation_id,
         review_due_on,
-        pre_id,
+        tenant,
     )
 
 
-async def set_stage(conn: Conn, pre_id: str, situation_id: uuid.UUID, stage: str) -> None:
+async def set_stage(conn: Conn, tenant: str, situation_id: uuid.UUID, stage: str) -> None:
     await conn.execute(
         "UPDATE situations SET stage = $2 WHERE id = $1 AND pre_id = $3",
         situation_id,
         stage,
-        pre_id,
+        tenant,
     )
 
 
 async def erase_subject(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     subject_id: uuid.UUID,
     situation_id: uuid.UUID,
     now: datetime,
@@ -325,14 +325,14 @@ async def erase_subject(
 ) -> None:
     """Crypto-erase the identity and clear every text written about the child."""
     await conn.execute(
-        "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
+        "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", tenant, subject_id
     )
     for statement in _ERASURE:
-        await conn.execute(statement, pre_id, situation_id)
+        await conn.execute(statement, tenant, situation_id)
     await conn.execute(
         "UPDATE situations SET stage = 'erased', erased_at = $3, erasure_reason = $4, "
         "exit_reason_text = NULL WHERE pre_id = $1 AND id = $2",
-        pre_id,
+        tenant,
         situation_id,
         now,
         reason,
@@ -340,7 +340,7 @@ async def erase_subject(
     await conn.execute(
         "UPDATE deadlines SET resolved_at = $3 WHERE pre_id = $1 AND situation_id = $2 "
         "AND resolved_at IS NULL",
-        pre_id,
+        tenant,
         situation_id,
         now,
     )
@@ -378,14 +378,14 @@ async def claim_sealed_referrals(conn: Conn, limit: int) -> list[asyncpg.Record]
 
 
 async def set_identity(
-    conn: Conn, pre_id: str, referral_id: uuid.UUID, identity_enc: bytes, interpreter_needed: bool
+    conn: Conn, tenant: str, referral_id: uuid.UUID, identity_enc: bytes, interpreter_needed: bool
 ) -> None:
     await conn.execute(
         "UPDATE situation_referrals SET identity_enc = $2, sealed = NULL, "
         "interpreter_needed = $4 WHERE referral_id = $1 AND pre_id = $3",
         referral_id,
         identity_enc,
-        pre_id,
+        tenant,
         interpreter_needed,
     )
 
@@ -405,12 +405,12 @@ async def claim_unflagged_referrals(conn: Conn, limit: int) -> list[asyncpg.Reco
 
 
 async def set_interpreter_needed(
-    conn: Conn, pre_id: str, referral_id: uuid.UUID, needed: bool
+    conn: Conn, tenant: str, referral_id: uuid.UUID, needed: bool
 ) -> None:
     await conn.execute(
         "UPDATE situation_referrals SET interpreter_needed = $2 "
         "WHERE referral_id = $1 AND pre_id = $3",
         referral_id,
         needed,
-        pre_id,
+        tenant,
     )

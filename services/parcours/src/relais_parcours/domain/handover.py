@@ -35,7 +35,7 @@ class Handover:
     """One action of the plan entrusted to a partner, as far as its rules need."""
 
     id: uuid.UUID
-    pre_id: str
+    tenant: str
     situation_id: uuid.UUID
     subject_id: uuid.UUID
     partner_id: str
@@ -48,7 +48,7 @@ class Handover:
         """From a stored row (``handovers`` joined with the situation's ``subject_id``)."""
         return cls(
             id=row["id"],
-            pre_id=row["pre_id"],
+            tenant=row["pre_id"],
             situation_id=row["situation_id"],
             subject_id=row["subject_id"],
             partner_id=row["partner_id"],

@@ -92,7 +92,7 @@ def slugify(name: str) -> str:
     return slug or "partenaire"
 
 
-def read_organization(position: int, pre_id: str, org: Any) -> Candidate:
+def read_organization(position: int, tenant: str, org: Any) -> Candidate:
     """One HSDS organization → the Relais entry it becomes (or its errors)."""
     if not isinstance(org, dict):
         c = Candidate(position, None, None, None)
@@ -118,7 +118,7 @@ def read_organization(position: int, pre_id: str, org: Any) -> Candidate:
         "id": c.slug_hint
         if _SLUG.fullmatch(c.slug_hint or "")
         else slugify(c.slug_hint or name or ""),
-        "pre_id": pre_id,
+        "pre_id": tenant,
         "name": name,
         "category": _category(org),
         "description": org.get("description") or None,

@@ -106,8 +106,10 @@ class HsdsService(Body):
 class PartnerBody(Body):
     """Une organisation partenaire, sur le modèle de l'``organization`` d'Open Referral HSDS 3."""
 
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
     id: Slug
-    pre_id: PreId
+    tenant: PreId = Field(alias="pre_id")
     name: str = Field(min_length=1, max_length=200)
     category: PartnerCategory
     description: str | None = Field(default=None, max_length=2000)

@@ -112,7 +112,7 @@ class Situation:
     ``situations_repo.get_situation``: the situation with its referrals' ids)."""
 
     id: uuid.UUID
-    pre_id: str
+    tenant: str
     subject_id: uuid.UUID
     stage: Stage
     opened_at: datetime
@@ -125,7 +125,7 @@ class Situation:
     def of(cls, row: Row) -> Situation:
         return cls(
             id=row["id"],
-            pre_id=row["pre_id"],
+            tenant=row["pre_id"],
             subject_id=row["subject_id"],
             stage=Stage(row["stage"]),
             opened_at=row["opened_at"],

@@ -125,7 +125,9 @@ async def get_changes(
 )
 async def get_change(change_id: uuid.UUID, who: Manager, runtime: Runtime) -> ChangeDetail:
     row, entry = await directory_changes.change_beside_entry(runtime, who, change_id)
-    published = PartnerBody(**{k: entry[k] for k in PartnerBody.model_fields})
+    published = PartnerBody(
+        **{k: entry[k] for k in PartnerBody.model_fields if k != "tenant"}, tenant=entry["pre_id"]
+    )
     return ChangeDetail(**_change(row).model_dump(), published=published)
 
 

@@ -27,7 +27,7 @@ from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/hsds/{pre_id}", tags=["HSDS"])
 
-Pre = Annotated[PreId, Path(description="Le PRE dont c'est l'annuaire.")]
+Pre = Annotated[PreId, Path(description="Le PRE dont c'est l'annuaire.", alias="pre_id")]
 _bearer = HTTPBearer(auto_error=False, description="Facultatif quand l'annuaire est public.")
 
 
@@ -44,8 +44,8 @@ async def maybe_principal(
 Caller = Annotated[Principal | None, Depends(maybe_principal)]
 
 
-async def reading(pre_id: Pre, who: Caller, runtime: Runtime) -> AsyncIterator[Reading]:
-    async with hsds_read.reading(runtime, who, pre_id) as read:
+async def reading(tenant: Pre, who: Caller, runtime: Runtime) -> AsyncIterator[Reading]:
+    async with hsds_read.reading(runtime, who, tenant) as read:
         yield read
 
 
@@ -89,13 +89,13 @@ async def get_organizations(
     read: Read, search: Search = None, page: Page = 1, per_page: PerPage = 50
 ) -> dict[str, Any]:
     return await hsds_read.organizations(
-        read.conn, read.pre_id, search, Paging(page, per_page), public=read.public
+        read.conn, read.tenant, search, Paging(page, per_page), public=read.public
     )
 
 
 @router.get("/organizations/{id}", summary="HSDS: une organisation, tout imbriqué")
 async def get_organization(read: Read, id: uuid.UUID) -> dict[str, Any]:
-    return await hsds_read.organization(read.conn, read.pre_id, id, public=read.public)
+    return await hsds_read.organization(read.conn, read.tenant, id, public=read.public)
 
 
 @router.get("/services", summary="HSDS: services (paginés, filtres)")
@@ -103,13 +103,13 @@ async def get_services(
     read: Read, where: Filter, page: Page = 1, per_page: PerPage = 50
 ) -> dict[str, Any]:
     return await hsds_read.services(
-        read.conn, read.pre_id, where, Paging(page, per_page), public=read.public
+        read.conn, read.tenant, where, Paging(page, per_page), public=read.public
     )
 
 
 @router.get("/services/{id}", summary="HSDS: un service, tout imbriqué")
 async def get_service(read: Read, id: uuid.UUID) -> dict[str, Any]:
-    return await hsds_read.service(read.conn, read.pre_id, id, public=read.public)
+    return await hsds_read.service(read.conn, read.tenant, id, public=read.public)
 
 
 @router.get("/service_at_locations", summary="HSDS: services en un lieu (paginés, filtres)")
@@ -117,13 +117,13 @@ async def get_service_at_locations(
     read: Read, where: Filter, page: Page = 1, per_page: PerPage = 50, full: Full = False
 ) -> dict[str, Any]:
     return await hsds_read.service_at_locations(
-        read.conn, read.pre_id, where, Paging(page, per_page), full=full, public=read.public
+        read.conn, read.tenant, where, Paging(page, per_page), full=full, public=read.public
     )
 
 
 @router.get("/service_at_locations/{id}", summary="HSDS: un service en un lieu")
 async def get_service_at_location(read: Read, id: uuid.UUID) -> dict[str, Any]:
-    return await hsds_read.service_at_location(read.conn, read.pre_id, id, public=read.public)
+    return await hsds_read.service_at_location(read.conn, read.tenant, id, public=read.public)
 
 
 @router.get("/taxonomies", summary="HSDS: taxonomies de l'annuaire")

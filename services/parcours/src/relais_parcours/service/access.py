@@ -20,7 +20,7 @@ NOT_FOUND = DomainError("situation_not_found", "Situation introuvable.", 404)
 
 async def referent_of(conn: Conn, who: Principal) -> asyncpg.Record | None:
     """The référent record of the caller (by token subject), if any."""
-    return await referents_repo.referent_by_sub(conn, who.pre, who.sub)
+    return await referents_repo.referent_by_sub(conn, who.tenant, who.sub)
 
 
 async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
@@ -47,9 +47,9 @@ async def rows_of_situation(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, read: SituationRows
 ) -> list[asyncpg.Record]:
     """``read`` in a transaction of the caller's PRE, once the caller may see the situation."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         await situation_for(conn, who, situation_id)
-        return await read(conn, who.pre, situation_id)
+        return await read(conn, who.tenant, situation_id)
 
 
 async def situation_for(
@@ -58,7 +58,7 @@ async def situation_for(
     """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs)."""
     if who.has_role(GUARDIAN) and str(situation_id) != who.situation:
         raise NOT_FOUND  # another child's situation does not exist for this family
-    row = await situations_repo.get_situation(conn, who.pre, situation_id, lock=lock)
+    row = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=lock)
     if row is None:
         raise NOT_FOUND
     if who.has_role(GUARDIAN):

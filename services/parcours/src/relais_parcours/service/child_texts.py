@@ -21,23 +21,23 @@ from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
 
-async def child_key(conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID) -> bytes:
+async def child_key(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
     """The child's wrapped data key, created on first use."""
-    wrapped = await situations_repo.subject_key(conn, pre_id, subject_id)
+    wrapped = await situations_repo.subject_key(conn, tenant, subject_id)
     if wrapped is None:
         wrapped = ctx.vault.new_data_key(subject_id)
         await situations_repo.insert_subject_key(
-            conn, pre_id, subject_id, wrapped, ctx.vault.master_kid
+            conn, tenant, subject_id, wrapped, ctx.vault.master_kid
         )
     return wrapped
 
 
 async def seal(
-    conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID, text: str | None
+    conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID, text: str | None
 ) -> bytes | None:
     if text is None:
         return None
-    wrapped = await child_key(conn, ctx, pre_id, subject_id)
+    wrapped = await child_key(conn, ctx, tenant, subject_id)
     return ctx.vault.encrypt(wrapped, subject_id, {"text": text})
 
 
@@ -80,13 +80,13 @@ class Texts:
         return [{**dict(row), "title": self.text(row, "title") or ERASED} for row in rows]
 
 
-async def texts_of(conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID) -> Texts:
+async def texts_of(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> Texts:
     """What opens the texts about this child (nothing, once its key is deleted)."""
-    return Texts(ctx, subject_id, await situations_repo.subject_key(conn, pre_id, subject_id))
+    return Texts(ctx, subject_id, await situations_repo.subject_key(conn, tenant, subject_id))
 
 
 async def with_action_titles(
-    conn: Conn, ctx: Parcours, pre_id: str, rows: Iterable[Any]
+    conn: Conn, ctx: Parcours, tenant: str, rows: Iterable[Any]
 ) -> list[dict[str, Any]]:
     """Handover rows (``subject_id``, ``action_title[_enc]``), the action's title opened
     with its own child's key."""
@@ -95,7 +95,7 @@ async def with_action_titles(
     for row in rows:
         subject_id = row["subject_id"]
         if subject_id not in by_child:
-            by_child[subject_id] = await texts_of(conn, ctx, pre_id, subject_id)
+            by_child[subject_id] = await texts_of(conn, ctx, tenant, subject_id)
         opened.append({**dict(row), "action_title": by_child[subject_id].text(row, "action_title")})
     return opened
 

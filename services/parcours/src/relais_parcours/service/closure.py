@@ -30,9 +30,9 @@ async def close(
     """Close the parcours; returns warnings (a parcours past the maximum duration)."""
     now = datetime.now(UTC)
     today = pre_day(ctx, now)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         row = await access.situation_for(conn, who, situation_id, lock=True)
-        limits = await referents_repo.pre_limits(conn, who.pre)
+        limits = await referents_repo.pre_limits(conn, who.tenant)
         closure = Situation.of(row).close(
             exit_reason=exit_reason,
             final_review_held=final_review_held,
@@ -44,7 +44,7 @@ async def close(
         await cancel_handovers(
             runtime,
             conn,
-            await handovers_repo.open_handovers(conn, who.pre, situation_id),
+            await handovers_repo.open_handovers(conn, who.tenant, situation_id),
             HandoverCancelReason.PARCOURS_CLOSED,
             now,
             who=who,
@@ -53,7 +53,7 @@ async def close(
         due = closure.followup_due_on
         await situations_repo.close_situation(
             conn,
-            who.pre,
+            who.tenant,
             situation_id,
             closed_at=now,
             exit_reason=exit_reason.value,
@@ -62,7 +62,7 @@ async def close(
             followup_due_on=due,
         )
         await deadlines_repo.add_deadline(
-            conn, who.pre, situation_id, DeadlineKind.FOLLOWUP.value, due, handover_id=None
+            conn, who.tenant, situation_id, DeadlineKind.FOLLOWUP.value, due, handover_id=None
         )
         await family_notices.notify(
             conn,
@@ -72,9 +72,9 @@ async def close(
             {"date": due.isoformat()},
             dedupe_key=due.isoformat(),
         )
-        version = await situations_repo.bump_version(conn, who.pre, situation_id)
+        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
         await runtime.emit(
-            conn, closure.event, subject=str(situation_id), tenant=who.pre, sequence=version
+            conn, closure.event, subject=str(situation_id), tenant=who.tenant, sequence=version
         )
     return [closure.warning] if closure.warning else []
 
@@ -90,26 +90,28 @@ async def record_followup(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     followup_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         row = await access.situation_for(conn, who, situation_id, lock=True)
         event = Situation.of(row).record_followup(
             followup_id, outcome=outcome, held_on=held_on, timezone=ctx.settings.timezone, now=now
         )
         if not await situations_repo.insert_followup(
-            conn, followup_id, situation_id, who.pre, outcome.value, held_on, who.sub, now
+            conn, followup_id, situation_id, who.tenant, outcome.value, held_on, who.sub, now
         ):
             raise DomainError("followup_already_recorded", "Le suivi a déjà été enregistré.")
         await deadlines_repo.resolve_deadlines(
-            conn, who.pre, situation_id, DeadlineKind.FOLLOWUP.value
+            conn, who.tenant, situation_id, DeadlineKind.FOLLOWUP.value
         )
-        version = await situations_repo.bump_version(conn, who.pre, situation_id)
-        await runtime.emit(conn, event, subject=str(situation_id), tenant=who.pre, sequence=version)
+        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
+        await runtime.emit(
+            conn, event, subject=str(situation_id), tenant=who.tenant, sequence=version
+        )
     return followup_id
 
 
 async def followup_due_on(runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID) -> date:
     """The day the follow-up of a closed parcours is due."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation = await access.situation_for(conn, who, situation_id)
     due: date = situation["followup_due_on"]
     return due

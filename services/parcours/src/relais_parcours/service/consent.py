@@ -130,7 +130,7 @@ async def give(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     consent_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         earlier = await retries.claim(conn, who, retry, consent_id)
         if earlier is not None:
             return earlier
@@ -142,7 +142,7 @@ async def give(
             )
         given_on = pre_day(ctx, given_at)
         not_before_opening(ctx, situation, {"given_at": (given_on, "La date du consentement")})
-        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.pre)}
+        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.tenant)}
         for entry in scope:
             if entry.get("partner_id") and entry["partner_id"] not in directory:
                 raise DomainError(
@@ -150,7 +150,7 @@ async def give(
                     f"Le partenaire « {entry['partner_id']} » n'est pas dans l'annuaire du PRE.",
                     422,
                 )
-        previous = await consents_repo.active_consent(conn, who.pre, situation_id)
+        previous = await consents_repo.active_consent(conn, who.tenant, situation_id)
         await access_log.change(
             conn,
             who,
@@ -182,11 +182,11 @@ async def give(
                 access_log.CONSENT,
             )
             await consents_repo.end_consent(
-                conn, who.pre, previous["id"], ConsentStatus.SUPERSEDED, now, None
+                conn, who.tenant, previous["id"], ConsentStatus.SUPERSEDED, now, None
             )
         await consents_repo.insert_consent(
             conn,
-            who.pre,
+            who.tenant,
             {
                 "id": consent_id,
                 "situation_id": situation_id,
@@ -205,7 +205,7 @@ async def give(
         # What the new scope no longer covers stops now.
         given = Consent(consent_id, situation_id, ConsentStatus.ACTIVE, tuple(scope), valid_until)
         uncovered = given.uncovered(
-            await handovers_repo.open_handovers(conn, who.pre, situation_id),
+            await handovers_repo.open_handovers(conn, who.tenant, situation_id),
             lambda partner_id: _category(directory, partner_id),
         )
         await cancel_handovers(
@@ -221,7 +221,7 @@ async def give(
             ConsentScope(partner_id=partner_id, data_categories=sorted(categories))
             for partner_id, categories in _sharing(scope, directory).items()
         ]
-        version = await situations_repo.bump_version(conn, who.pre, situation_id)
+        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
         await runtime.emit(
             conn,
             ConsentGiven(
@@ -235,7 +235,7 @@ async def give(
                 supersedes_consent_id=previous["id"] if previous else None,
             ),
             subject=str(situation_id),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=version,
         )
     return consent_id
@@ -245,9 +245,9 @@ async def ledger(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
 ) -> list[asyncpg.Record]:
     """The situation's consents, oldest first, if the caller may see the situation."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         await access.situation_for(conn, who, situation_id)
-        return await consents_repo.list_consents(conn, who.pre, situation_id)
+        return await consents_repo.list_consents(conn, who.tenant, situation_id)
 
 
 async def withdraw(
@@ -260,16 +260,16 @@ async def withdraw(
 ) -> list[str]:
     """The family withdraws: open handovers are cancelled in the same transaction."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
-        row = await consents_repo.get_consent(conn, who.pre, situation_id, consent_id)
+        row = await consents_repo.get_consent(conn, who.tenant, situation_id, consent_id)
         if row is None:
             raise DomainError("consent_not_found", "Consentement introuvable.", 404)
         try:
             # Only a holder of parental authority who gave this consent can withdraw it;
             # every sharing stops with it.
             label, cancelled = Consent.of(row).withdrawn_by(
-                guardian, await handovers_repo.open_handovers(conn, who.pre, situation_id)
+                guardian, await handovers_repo.open_handovers(conn, who.tenant, situation_id)
             )
         except ConsentEndedError:
             raise DomainError(
@@ -277,7 +277,7 @@ async def withdraw(
             ) from None
         await _log_ended(conn, who, row, ("consent.withdrawn_by",), access_log.CONSENT)
         await consents_repo.end_consent(
-            conn, who.pre, consent_id, ConsentStatus.WITHDRAWN, now, label
+            conn, who.tenant, consent_id, ConsentStatus.WITHDRAWN, now, label
         )
         partners = await cancel_handovers(
             runtime,
@@ -288,7 +288,7 @@ async def withdraw(
             who=who,
             purpose=access_log.CONSENT,
         )
-        version = await situations_repo.bump_version(conn, who.pre, situation_id)
+        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
         await runtime.emit(
             conn,
             ConsentWithdrawn(
@@ -299,7 +299,7 @@ async def withdraw(
                 withdrawn_at=now,
             ),
             subject=str(situation_id),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=version,
         )
     return partners

@@ -13,7 +13,7 @@ from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds import Directory, organization_id
 from relais_parcours.domain.partner import PartnerBody, Problem, problems
 from relais_parcours.service import tenancy
-from relais_runtime.auth import Principal, ensure_same_pre
+from relais_runtime.auth import Principal, ensure_same_tenant
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -31,7 +31,9 @@ class EntryRefusedError(Exception):
 
 
 def entry_of(row: asyncpg.Record | dict[str, Any]) -> PartnerBody:
-    return PartnerBody(**{k: row[k] for k in PartnerBody.model_fields})
+    return PartnerBody(
+        **{k: row[k] for k in PartnerBody.model_fields if k != "tenant"}, tenant=row["pre_id"]
+    )
 
 
 def hsds_of(row: asyncpg.Record | dict[str, Any]) -> Directory:
@@ -66,7 +68,7 @@ async def publish(
     found = problems(entry)
     if found:
         raise EntryRefusedError(found)
-    before = await directory.entry(conn, entry.pre_id, entry.id)
+    before = await directory.entry(conn, entry.tenant, entry.id)
     parts = changed_parts(entry_of(before) if before else None, entry)
     if before is not None and not parts:
         return
@@ -98,15 +100,15 @@ async def publish(
             published_at=now,
         ),
         subject=entry.id,
-        tenant=entry.pre_id,
+        tenant=entry.tenant,
         sequence=saved["version"],
     )
 
 
 async def record(runtime: ServiceRuntime, who: Principal, entry: PartnerBody) -> None:
     """An administrator or coordinator records a partner's entry (published at once)."""
-    ensure_same_pre(who, entry.pre_id)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    ensure_same_tenant(who, entry.tenant)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         await publish(runtime, conn, entry, origin="recorded")
 
 
@@ -115,8 +117,8 @@ async def entry_row(runtime: ServiceRuntime, who: Principal, partner_id: str) ->
     only_partner = not who.has_role("coordinator", "referent", "admin")
     if only_partner and who.org != partner_id:
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await directory.entry(conn, who.pre, partner_id)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        row = await directory.entry(conn, who.tenant, partner_id)
     if row is None:
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
     return row
@@ -126,27 +128,27 @@ async def entries(
     runtime: ServiceRuntime, who: Principal, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """A page of the PRE's directory."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows, _ = await directory.entries(conn, who.pre, limit=limit, offset=offset)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        rows, _ = await directory.entries(conn, who.tenant, limit=limit, offset=offset)
     return rows
 
 
 async def hsds_readers(runtime: ServiceRuntime, who: Principal) -> str:
     """Who reads the PRE's HSDS API: ``members`` or ``public``."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        return await directory.hsds_read(conn, who.pre)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        return await directory.hsds_read(conn, who.tenant)
 
 
 async def set_hsds_readers(
     runtime: ServiceRuntime, who: Principal, readers: Literal["members", "public"]
 ) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await directory.set_hsds_read(conn, who.pre, readers)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        await directory.set_hsds_read(conn, who.tenant, readers)
 
 
-async def ensure_may_read_hsds(conn: Conn, who: Principal | None, pre_id: str) -> None:
+async def ensure_may_read_hsds(conn: Conn, who: Principal | None, tenant: str) -> None:
     """The HSDS API of a PRE: public if the PRE says so, else its staff and partners."""
-    if await directory.hsds_read(conn, pre_id) == "public":
+    if await directory.hsds_read(conn, tenant) == "public":
         return
     if who is None:
         raise DomainError(
@@ -160,4 +162,4 @@ async def ensure_may_read_hsds(conn: Conn, who: Principal | None, pre_id: str) -
         raise DomainError(
             "forbidden_role", "Votre rôle ne vous permet pas de lire cet annuaire.", 403
         )
-    ensure_same_pre(who, pre_id)
+    ensure_same_tenant(who, tenant)

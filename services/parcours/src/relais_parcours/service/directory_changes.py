@@ -45,10 +45,10 @@ def _own(who: Principal, partner_id: str) -> None:
 async def _starting_point(
     conn: Conn, who: Principal, partner_id: str
 ) -> tuple[asyncpg.Record, PartnerBody, asyncpg.Record | None]:
-    entry = await directory.entry_for_update(conn, who.pre, partner_id)
+    entry = await directory.entry_for_update(conn, who.tenant, partner_id)
     if entry is None:
         raise _NOT_FOUND
-    pending = await directory.pending_change(conn, who.pre, partner_id)
+    pending = await directory.pending_change(conn, who.tenant, partner_id)
     base = PartnerBody(**pending["proposed"]) if pending else entry_of(entry)
     return entry, base, pending
 
@@ -57,7 +57,7 @@ async def propose(
     runtime: ServiceRuntime, who: Principal, partner_id: str, proposal: EntryProposal
 ) -> dict[str, Any]:
     _own(who, partner_id)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         entry, base, pending = await _starting_point(conn, who, partner_id)
         return await _propose(runtime, conn, who, entry, proposal.applied_to(base), pending)
 
@@ -67,7 +67,7 @@ async def set_wait_time(
 ) -> dict[str, Any]:
     """The current waiting time of one service, proposed like any change."""
     _own(who, partner_id)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         entry, base, pending = await _starting_point(conn, who, partner_id)
         if service_id not in {s.id for s in base.services}:
             raise DomainError("service_not_found", "Service introuvable dans la fiche.", 404)
@@ -99,10 +99,10 @@ async def _propose(
         )
     now = datetime.now(UTC)
     if pending is not None:
-        await directory.decide_change(conn, who.pre, pending["id"], "superseded", who.sub, now)
+        await directory.decide_change(conn, who.tenant, pending["id"], "superseded", who.sub, now)
     change = {
         "id": uuid.uuid4(),
-        "pre_id": who.pre,
+        "pre_id": who.tenant,
         "partner_id": entry["id"],
         "proposed": proposed.model_dump(mode="json"),
         "parts": parts,
@@ -121,7 +121,7 @@ async def _propose(
             replaces_change_id=pending["id"] if pending else None,
         ),
         subject=str(change["id"]),
-        tenant=who.pre,
+        tenant=who.tenant,
         sequence=1,
     )
     return {**change, "status": "pending", "decided_at": None, "reason": None}
@@ -143,9 +143,9 @@ async def changes(
         and not who.has_role("coordinator", "admin")
     ):
         _own(who, partner_id)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         return await directory.changes(
-            conn, who.pre, status=status, partner_id=partner_id, limit=limit, offset=offset
+            conn, who.tenant, status=status, partner_id=partner_id, limit=limit, offset=offset
         )
 
 
@@ -153,16 +153,16 @@ async def change_beside_entry(
     runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID
 ) -> tuple[asyncpg.Record, asyncpg.Record]:
     """A proposal and the entry as published now."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        change = await directory.change(conn, who.pre, change_id)
-        entry = await directory.entry(conn, who.pre, change["partner_id"]) if change else None
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        change = await directory.change(conn, who.tenant, change_id)
+        entry = await directory.entry(conn, who.tenant, change["partner_id"]) if change else None
     if change is None or entry is None:
         raise _CHANGE_NOT_FOUND
     return change, entry
 
 
 async def _pending(conn: Conn, who: Principal, change_id: uuid.UUID) -> asyncpg.Record:
-    change = await directory.change_for_update(conn, who.pre, change_id)
+    change = await directory.change_for_update(conn, who.tenant, change_id)
     if change is None:
         raise _CHANGE_NOT_FOUND
     if change["status"] != "pending":
@@ -173,9 +173,9 @@ async def _pending(conn: Conn, who: Principal, change_id: uuid.UUID) -> asyncpg.
 
 
 async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         change = await _pending(conn, who, change_id)
-        entry = await directory.entry_for_update(conn, who.pre, change["partner_id"])
+        entry = await directory.entry_for_update(conn, who.tenant, change["partner_id"])
         if entry is None:
             raise _NOT_FOUND
         if entry["version"] != change["base_version"]:
@@ -193,23 +193,23 @@ async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID)
             change_id=change_id,
         )
         await directory.decide_change(
-            conn, who.pre, change_id, "approved", who.sub, datetime.now(UTC)
+            conn, who.tenant, change_id, "approved", who.sub, datetime.now(UTC)
         )
 
 
 async def reject(
     runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID, reason: str
 ) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         change = await _pending(conn, who, change_id)
         now = datetime.now(UTC)
-        await directory.decide_change(conn, who.pre, change_id, "rejected", who.sub, now, reason)
+        await directory.decide_change(conn, who.tenant, change_id, "rejected", who.sub, now, reason)
         await runtime.emit(
             conn,
             PartnerChangeRejected(
                 change_id=change_id, partner_id=change["partner_id"], rejected_at=now
             ),
             subject=str(change_id),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=2,
         )

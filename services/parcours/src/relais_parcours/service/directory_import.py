@@ -55,19 +55,19 @@ class ImportReport:
 async def import_directory(
     runtime: ServiceRuntime, who: Principal, organizations: list[Any], *, dry_run: bool
 ) -> ImportReport:
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         planned: list[tuple[Outcome, PartnerBody | None]] = []
         slugs: set[str] = set()
         seen: set[uuid.UUID] = set()
         for position, org in enumerate(organizations):
-            c = read_organization(position, who.pre, org)
+            c = read_organization(position, who.tenant, org)
             if c.hsds_id in seen:
                 c.refuse(
                     "id", "duplicate_id", "Cette organisation figure deux fois dans le fichier."
                 )
             if c.hsds_id:
                 seen.add(c.hsds_id)
-            planned.append(await _plan(conn, who.pre, c, slugs))
+            planned.append(await _plan(conn, who.tenant, c, slugs))
         report = ImportReport(dry_run, False, [o for o, _ in planned])
         if dry_run or report.invalid:
             return report
@@ -79,11 +79,11 @@ async def import_directory(
 
 
 async def _plan(
-    conn: Conn, pre_id: str, c: Candidate, slugs: set[str]
+    conn: Conn, tenant: str, c: Candidate, slugs: set[str]
 ) -> tuple[Outcome, PartnerBody | None]:
-    existing = await directory.entry_by_hsds_id(conn, pre_id, c.hsds_id) if c.hsds_id else None
+    existing = await directory.entry_by_hsds_id(conn, tenant, c.hsds_id) if c.hsds_id else None
     if existing is None and c.slug_hint:
-        existing = await directory.entry(conn, pre_id, c.slug_hint)
+        existing = await directory.entry(conn, tenant, c.slug_hint)
     if existing is not None:
         c.entry["id"] = existing["id"]
     elif not c.errors:

@@ -27,8 +27,8 @@ async def erase(
     """Delete the child's key (every stored identity becomes unreadable, backups included),
     clear what people wrote about the child, and tell the other services."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        situation = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
         if situation["stage"] == Stage.ERASED:
@@ -39,26 +39,26 @@ async def erase(
         referral_ids: list[uuid.UUID] = []
         sequence: int | None = None
         for row in await situations_repo.situations_of_subject(
-            conn, who.pre, situation["subject_id"]
+            conn, who.tenant, situation["subject_id"]
         ):
             if row["stage"] == Stage.ERASED:
                 continue
-            one = await situations_repo.get_situation(conn, who.pre, row["id"])
+            one = await situations_repo.get_situation(conn, who.tenant, row["id"])
             assert one is not None
             await cancel_handovers(
                 runtime,
                 conn,
-                await handovers_repo.open_handovers(conn, who.pre, row["id"]),
+                await handovers_repo.open_handovers(conn, who.tenant, row["id"]),
                 HandoverCancelReason.OTHER,
                 now,
                 who=who,
                 purpose=access_log.ERASURE,
             )
             await situations_repo.erase_subject(
-                conn, who.pre, situation["subject_id"], row["id"], now, reason.value
+                conn, who.tenant, situation["subject_id"], row["id"], now, reason.value
             )
-            await family_repository.erase_family_texts(conn, who.pre, row["id"], now)
-            version = await situations_repo.bump_version(conn, who.pre, row["id"])
+            await family_repository.erase_family_texts(conn, who.tenant, row["id"], now)
+            version = await situations_repo.bump_version(conn, who.tenant, row["id"])
             erased.append(row["id"])
             await access_log.erase(conn, who, row["id"], reason.value)
             referral_ids.extend(one["referral_ids"])
@@ -75,7 +75,7 @@ async def erase(
                 erased_at=now,
             ),
             subject=str(situation["subject_id"]),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=sequence,
         )
     # After the commit: a parked referral.submitted still carries the sealed identity.

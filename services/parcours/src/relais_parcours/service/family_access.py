@@ -128,7 +128,7 @@ async def issue_letter(
     link_token, code = family.new_link_token(), family.new_code()
     letter_id = uuid.uuid4()
     expires_at = family.letter_expiry(now, ctx.settings.family_letter_days)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation = await access.situation_for(conn, who, situation_id, lock=True)
         if situation["stage"] in NO_FAMILY_SPACE:
             raise DomainError(
@@ -137,13 +137,13 @@ async def issue_letter(
             )
         guardian = await guardian_of(conn, ctx, situation, guardian_index)
         await family_repository.revoke_guardian_letters(
-            conn, who.pre, situation_id, guardian_index, now, who.sub
+            conn, who.tenant, situation_id, guardian_index, now, who.sub
         )
         await family_repository.insert_letter(
             conn,
             {
                 "id": letter_id,
-                "pre_id": who.pre,
+                "pre_id": who.tenant,
                 "situation_id": situation_id,
                 "guardian_index": guardian_index,
                 "link_hash": family.link_hash(link_token),
@@ -153,7 +153,7 @@ async def issue_letter(
                 "expires_at": expires_at,
             },
         )
-        prefs = await family_repository.preferences(conn, who.pre, situation_id, guardian_index)
+        prefs = await family_repository.preferences(conn, who.tenant, situation_id, guardian_index)
     language = family.pick_language(
         guardian.get("languages") or [], prefs["language"] if prefs else None
     )
@@ -174,12 +174,12 @@ async def revoke_letter(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, letter_id: uuid.UUID
 ) -> None:
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         await access.situation_for(conn, who, situation_id)
-        letter = await family_repository.get_letter(conn, who.pre, letter_id)
+        letter = await family_repository.get_letter(conn, who.tenant, letter_id)
         if letter is None or letter["situation_id"] != situation_id:
             raise DomainError("letter_not_found", "Lettre d'accès introuvable.", 404)
-        await family_repository.revoke_letter(conn, who.pre, letter_id, now, who.sub)
+        await family_repository.revoke_letter(conn, who.tenant, letter_id, now, who.sub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +197,9 @@ async def open_session(
     # The link is the only thing the guardian brings: its PRE is learnt across PREs (a sweep
     # reading one column), then everything else happens scoped to that PRE.
     async with tenancy.sweep(runtime, ctx) as conn:
-        pre = await family_repository.letter_pre(conn, link_hash)
-    async with tenancy.scoped(runtime, pre or "") as conn:
-        letter = await family_repository.letter_by_link(conn, pre or "", link_hash)
+        tenant = await family_repository.letter_tenant(conn, link_hash)
+    async with tenancy.scoped(runtime, tenant or "") as conn:
+        letter = await family_repository.letter_by_link(conn, tenant or "", link_hash)
         refused = family.letter_refusal(letter, now)
         if refused is None and letter is not None and letter["stage"] == Stage.ERASED:
             refused = family.LetterRefusal.REVOKED
@@ -232,7 +232,7 @@ async def open_session(
         family_signing_key(ctx),
         sub=f"letter:{letter['id']}",
         org=GUARDIAN_ORG,
-        pre=letter["pre_id"],
+        tenant=letter["pre_id"],
         roles=[GUARDIAN],
         issuer=ctx.settings.family_issuer,
         audience=ctx.settings.jwt_audience,
@@ -250,7 +250,7 @@ async def session_letter(conn: Conn, who: Principal) -> asyncpg.Record:
         parsed = uuid.UUID(letter_id)
     except ValueError:
         raise refusal(family.LetterRefusal.UNKNOWN) from None
-    letter = await family_repository.get_letter(conn, who.pre, parsed)
+    letter = await family_repository.get_letter(conn, who.tenant, parsed)
     if letter is None or str(letter["situation_id"]) != who.situation:
         raise refusal(family.LetterRefusal.UNKNOWN)
     if letter["revoked_at"] is not None:

@@ -73,14 +73,14 @@ async def requests(
 ) -> list[dict[str, Any]]:
     """The families' requests, each ``overdue`` once open past the day it is due."""
     today = pre_day(ctx)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        rows = await family_repository.list_requests(conn, who.pre, status, limit, offset)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        rows = await family_repository.list_requests(conn, who.tenant, status, limit, offset)
     return [dict(r) | {"overdue": r["status"] == "open" and r["due_on"] < today} for r in rows]
 
 
 async def set_contact(runtime: ServiceRuntime, who: Principal, contact: dict[str, Any]) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await family_repository.set_family_contact(conn, who.pre, contact)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        await family_repository.set_family_contact(conn, who.tenant, contact)
 
 
 async def notices_to_send(
@@ -88,9 +88,9 @@ async def notices_to_send(
 ) -> list[dict[str, Any]]:
     """Notices not sent yet (a référent: of their situations), with their texts; an e-mail
     is ``automatic`` while parcours still tries to send it."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         referent = await access.scope_referent(conn, who)
-        rows = await family_repository.pending_notices(conn, who.pre, referent, limit, offset)
+        rows = await family_repository.pending_notices(conn, who.tenant, referent, limit, offset)
     return [
         dict(r)
         | {
@@ -107,12 +107,12 @@ async def notice_letter(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, notice_id: uuid.UUID
 ) -> bytes:
     """A notice's letter to print, in the guardian's language; the reading is logged."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        notice = await family_repository.get_notice(conn, who.pre, notice_id)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        notice = await family_repository.get_notice(conn, who.tenant, notice_id)
         if notice is None:
             raise NOTICE_NOT_FOUND
         await access.situation_for(conn, who, notice["situation_id"])
-        content = await family_notice_delivery.letter_pdf(conn, ctx, who.pre, notice_id)
+        content = await family_notice_delivery.letter_pdf(conn, ctx, who.tenant, notice_id)
         await access_log.read(
             conn,
             who,
@@ -127,9 +127,9 @@ async def notice_letter(
 
 async def mark_sent(runtime: ServiceRuntime, who: Principal, notice_id: uuid.UUID) -> None:
     """A person sent the notice (or gave up on the e-mail and sent it another way)."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         sent = await family_repository.mark_notice_sent(
-            conn, who.pre, notice_id, who.sub, datetime.now().astimezone()
+            conn, who.tenant, notice_id, who.sub, datetime.now().astimezone()
         )
         if sent is None:
             raise NOTICE_NOT_PENDING

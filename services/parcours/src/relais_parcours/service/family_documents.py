@@ -98,7 +98,7 @@ async def staff_view(
     situation_id: uuid.UUID,
     guardian_index: int,
 ) -> FamilyView:
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation = await access.situation_for(conn, who, situation_id)
         view = await read_view(conn, ctx, situation, guardian_index)
         await access_log.read(

@@ -147,12 +147,12 @@ async def _failed(conn: Conn, ctx: Parcours, notice: Any, failure: str) -> None:
     )
 
 
-async def letter_pdf(conn: Conn, ctx: Parcours, pre_id: str, notice_id: uuid.UUID) -> bytes:
+async def letter_pdf(conn: Conn, ctx: Parcours, tenant: str, notice_id: uuid.UUID) -> bytes:
     """A post notice's letter, in the guardian's language, for a window envelope."""
-    notice = await family_repository.get_notice(conn, pre_id, notice_id)
+    notice = await family_repository.get_notice(conn, tenant, notice_id)
     if notice is None:
         raise DomainError("notice_not_found", "Avis introuvable.", 404)
-    situation = await situations_repo.get_situation(conn, pre_id, notice["situation_id"])
+    situation = await situations_repo.get_situation(conn, tenant, notice["situation_id"])
     identity = await identity_of(conn, ctx, situation) if situation is not None else None
     guardians = (identity or {}).get("guardians") or []
     if not 0 <= notice["guardian_index"] < len(guardians):
@@ -166,6 +166,6 @@ async def letter_pdf(conn: Conn, ctx: Parcours, pre_id: str, notice_id: uuid.UUI
             "guardian_name": f"{guardian.get('first_name', '')} {guardian.get('last_name', '')}",
             "address": guardian.get("address"),
             "text": family_notices.text(notice["kind"], language, notice["facts"]),
-            "contact": await family_repository.family_contact(conn, pre_id),
+            "contact": await family_repository.family_contact(conn, tenant),
         },
     )

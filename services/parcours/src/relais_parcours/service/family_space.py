@@ -209,7 +209,7 @@ async def read_view(
 
 
 async def view(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> FamilyView:
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         letter = await session_letter(conn, who)
         situation = await access.situation_for(conn, who, letter["situation_id"])
         view = await read_view(conn, ctx, situation, letter["guardian_index"])
@@ -230,7 +230,7 @@ async def _consent_and_label(
 ) -> tuple[asyncpg.Record, asyncpg.Record, str]:
     letter = await session_letter(conn, who)
     situation = await access.situation_for(conn, who, letter["situation_id"])
-    active = await consents_repo.active_consent(conn, who.pre, situation["id"])
+    active = await consents_repo.active_consent(conn, who.tenant, situation["id"])
     if active is None or not in_force(active, pre_day(ctx)):
         raise DomainError(
             "consent_not_active", "Aucun accord n'est en cours : il n'y a rien à retirer."
@@ -252,9 +252,9 @@ async def withdraw(
 ) -> list[str]:
     """Withdraw the whole consent, or only for one partner (a narrower consent replaces
     it). Returns the partners whose access ended."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation, active, label = await _consent_and_label(conn, ctx, who)
-        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.pre)}
+        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.tenant)}
     if partner_id is None:
         return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
     partner = directory.get(partner_id)
@@ -290,14 +290,14 @@ async def make_request(
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     due_on = family.request_due_on(pre_day(ctx, now))
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         letter = await session_letter(conn, who)
         await access.situation_for(conn, who, letter["situation_id"])
         await family_repository.insert_request(
             conn,
             {
                 "id": request_id,
-                "pre_id": who.pre,
+                "pre_id": who.tenant,
                 "situation_id": letter["situation_id"],
                 "guardian_index": letter["guardian_index"],
                 "kind": kind.value,
@@ -322,7 +322,7 @@ async def set_preferences(
     language: str | None,
     channel: family.Channel | None,
 ) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         letter = await session_letter(conn, who)
         situation = await access.situation_for(conn, who, letter["situation_id"])
         guardian = await guardian_of(conn, ctx, situation, letter["guardian_index"])
@@ -333,7 +333,7 @@ async def set_preferences(
             {
                 "situation_id": situation["id"],
                 "guardian_index": letter["guardian_index"],
-                "pre_id": who.pre,
+                "pre_id": who.tenant,
                 "language": language,
                 "channel": channel.value if channel else None,
                 "updated_at": datetime.now(UTC),
@@ -365,10 +365,10 @@ async def answer_request(
     runtime: ServiceRuntime, who: Principal, request_id: uuid.UUID, answer: str
 ) -> None:
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        request = await family_repository.get_request(conn, who.pre, request_id)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        request = await family_repository.get_request(conn, who.tenant, request_id)
         if request is None:
             raise DomainError("request_not_found", "Demande introuvable.", 404)
         if request["status"] == "answered":
             raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
-        await family_repository.answer_request(conn, who.pre, request_id, answer, who.sub, now)
+        await family_repository.answer_request(conn, who.tenant, request_id, answer, who.sub, now)

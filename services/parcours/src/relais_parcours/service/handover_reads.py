@@ -38,10 +38,10 @@ async def _visible_to_partner(
     """The handovers whose content the calling partner may still read, at this instant."""
     if not rows:
         return set()
-    partner = await directory_repo.entry(conn, who.pre, who.org)
+    partner = await directory_repo.entry(conn, who.tenant, who.org)
     category = str(partner["category"]) if partner is not None else ""
     consents = await consents_repo.consents_in_force_read(
-        conn, who.pre, list({r["situation_id"] for r in rows})
+        conn, who.tenant, list({r["situation_id"] for r in rows})
     )
     today = pre_day(ctx)
     return {
@@ -64,8 +64,8 @@ async def find(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
 ) -> HandoverSeen:
     """One handover: 404 outside the PRE or to another partner, 403 to another référent."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await handovers_repo.handover_view(conn, who.pre, handover_id)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        row = await handovers_repo.handover_view(conn, who.tenant, handover_id)
         if row is None:
             raise NOT_FOUND
         if _team(who):
@@ -75,7 +75,7 @@ async def find(
             raise NOT_FOUND
         else:
             visible = await _visible_to_partner(conn, ctx, who, [row])
-        [opened] = await child_texts.with_action_titles(conn, ctx, who.pre, [row])
+        [opened] = await child_texts.with_action_titles(conn, ctx, who.tenant, [row])
     return _seen(opened, who, visible)
 
 
@@ -91,7 +91,7 @@ async def page(
 ) -> list[HandoverSeen]:
     """The team's handovers (a référent: of their situations), or a partner's own."""
     referent_id = partner_id = None
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         if _team(who):
             if situation_id is not None:
                 await access.situation_for(conn, who, situation_id)
@@ -100,7 +100,7 @@ async def page(
             partner_id, situation_id = who.org, None
         rows = await handovers_repo.list_handovers(
             conn,
-            who.pre,
+            who.tenant,
             partner_id=partner_id,
             situation_id=situation_id,
             status=status,
@@ -113,7 +113,7 @@ async def page(
             if partner_id is None
             else await _visible_to_partner(conn, ctx, who, rows)
         )
-        opened = await child_texts.with_action_titles(conn, ctx, who.pre, rows)
+        opened = await child_texts.with_action_titles(conn, ctx, who.tenant, rows)
     return [_seen(r, who, visible) for r in opened]
 
 
@@ -121,9 +121,9 @@ async def disclosures(
     runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """Who read what of the child's data, when; the reading itself is logged."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         await access.situation_for(conn, who, situation_id)
-        rows = await handovers_repo.disclosures(conn, who.pre, situation_id, limit, offset)
+        rows = await handovers_repo.disclosures(conn, who.tenant, situation_id, limit, offset)
         await access_log.read(
             conn,
             who,

@@ -95,11 +95,11 @@ async def cancel_handovers(
         await access_log.change(
             conn, who, "handover", h.id, h.situation_id, access_log.HANDOVER_CANCEL, purpose
         )
-        version = await handovers_repo.cancel_handover(conn, h.pre_id, h.id, reason.value, now)
+        version = await handovers_repo.cancel_handover(conn, h.tenant, h.id, reason.value, now)
         await deadlines_repo.resolve_deadlines(
-            conn, h.pre_id, h.situation_id, DeadlineKind.HANDOVER_RESPONSE.value, h.id
+            conn, h.tenant, h.situation_id, DeadlineKind.HANDOVER_RESPONSE.value, h.id
         )
-        await runtime.emit(conn, event, subject=str(h.id), tenant=h.pre_id, sequence=version)
+        await runtime.emit(conn, event, subject=str(h.id), tenant=h.tenant, sequence=version)
         if h.partner_id not in partners:
             partners.append(h.partner_id)
     return partners
@@ -123,7 +123,7 @@ async def request(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     handover_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         earlier = await retries.claim(conn, who, retry, handover_id)
         if earlier is not None:
             return earlier
@@ -137,21 +137,21 @@ async def request(
             raise DomainError(
                 "referent_required", "Désignez d'abord un·e référent·e pour cette situation."
             )
-        action = await plans_repo.get_action(conn, who.pre, situation_id, action_id)
+        action = await plans_repo.get_action(conn, who.tenant, situation_id, action_id)
         if action is None:
             raise DomainError("action_not_found", "Action introuvable dans ce plan.", 404)
         if action["status"] in ("done", "cancelled"):
             raise DomainError("action_closed", "Cette action est terminée ou annulée.")
-        partner = await directory_repo.entry(conn, who.pre, partner_id)
+        partner = await directory_repo.entry(conn, who.tenant, partner_id)
         if partner is None:
             raise DomainError(
                 "partner_not_found", "Ce partenaire n'est pas dans l'annuaire du PRE.", 404
             )
-        if await handovers_repo.open_handover_for(conn, who.pre, action_id, partner_id):
+        if await handovers_repo.open_handover_for(conn, who.tenant, action_id, partner_id):
             raise DomainError(
                 "handover_already_open", "Cette action est déjà confiée à ce partenaire."
             )
-        consent = await consents_repo.active_consent(conn, who.pre, situation_id)
+        consent = await consents_repo.active_consent(conn, who.tenant, situation_id)
         if not in_force(consent, pre_day(ctx, now)):
             raise _consent_refusal(
                 "Aucun consentement de la famille n'est en vigueur : rien ne peut être "
@@ -181,7 +181,7 @@ async def request(
         )
         await handovers_repo.insert_handover(
             conn,
-            who.pre,
+            who.tenant,
             {
                 "id": handover_id,
                 "situation_id": situation_id,
@@ -191,7 +191,7 @@ async def request(
                 "consent_id": consent["id"],
                 "data_categories": wanted,
                 "message_enc": await child_texts.seal(
-                    conn, ctx, who.pre, situation["subject_id"], message
+                    conn, ctx, who.tenant, situation["subject_id"], message
                 ),
                 "status": "requested",
                 "requested_at": now,
@@ -201,7 +201,7 @@ async def request(
         )
         await deadlines_repo.add_deadline(
             conn,
-            who.pre,
+            who.tenant,
             situation_id,
             DeadlineKind.HANDOVER_RESPONSE.value,
             due,
@@ -223,7 +223,7 @@ async def request(
                 response_due_on=due,
             ),
             subject=str(handover_id),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=1,
         )
         # The family hears of a partner it has not heard of yet (issue 14).
@@ -231,13 +231,13 @@ async def request(
             conn, ctx, situation, "new_partner", {"partner": partner["name"]}, partner_id
         )
         # with_partner changed
-        await emit_plan_updated(runtime, conn, who.pre, situation, now)
+        await emit_plan_updated(runtime, conn, who.tenant, situation, now)
     return handover_id
 
 
 async def _partner_handover(conn: Conn, who: Principal, handover_id: uuid.UUID) -> asyncpg.Record:
     """The handover if it was sent to the caller's organisation (404 otherwise)."""
-    handover = await handovers_repo.get_handover(conn, who.pre, handover_id, lock=True)
+    handover = await handovers_repo.get_handover(conn, who.tenant, handover_id, lock=True)
     if handover is None or handover["partner_id"] != who.org:
         raise NOT_FOUND
     return handover
@@ -257,7 +257,7 @@ async def respond(
 ) -> None:
     """The partner accepts, declines, waitlists or completes."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         h = await _partner_handover(conn, who, handover_id)
         if not partner_may(h["status"], target):
             raise DomainError(
@@ -310,18 +310,22 @@ async def respond(
             access_log.HANDOVER_ANSWER[target],
             access_log.PARTNER_HANDOVER,
         )
-        version = await handovers_repo.update_handover(conn, who.pre, handover_id, changes)
+        version = await handovers_repo.update_handover(conn, who.tenant, handover_id, changes)
         await deadlines_repo.resolve_deadlines(
-            conn, who.pre, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
+            conn, who.tenant, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
         )
-        await runtime.emit(conn, event, subject=str(handover_id), tenant=who.pre, sequence=version)
+        await runtime.emit(
+            conn, event, subject=str(handover_id), tenant=who.tenant, sequence=version
+        )
         # The plan follows the partner: an accepted action is under way, a completed one done.
         action_status = {"accepted": "in_progress", "completed": "done"}.get(target)
         if action_status is not None:
             situation = await situations_repo.get_situation(
-                conn, who.pre, h["situation_id"], lock=True
+                conn, who.tenant, h["situation_id"], lock=True
             )
-            action = await plans_repo.get_action(conn, who.pre, h["situation_id"], h["action_id"])
+            action = await plans_repo.get_action(
+                conn, who.tenant, h["situation_id"], h["action_id"]
+            )
             if (
                 situation is not None
                 and situation["stage"] == Stage.IN_PARCOURS
@@ -339,14 +343,14 @@ async def respond(
                 )
                 await plans_repo.update_plan_item(
                     conn,
-                    who.pre,
+                    who.tenant,
                     "plan_actions",
                     action["id"],
                     h["situation_id"],
                     {"status": action_status},
                     now,
                 )
-                await emit_plan_updated(runtime, conn, who.pre, situation, now)
+                await emit_plan_updated(runtime, conn, who.tenant, situation, now)
 
 
 async def cancel(
@@ -355,8 +359,8 @@ async def cancel(
     handover_id: uuid.UUID,
     reason: HandoverCancelReason,
 ) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        h = await handovers_repo.get_handover(conn, who.pre, handover_id, lock=True)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        h = await handovers_repo.get_handover(conn, who.tenant, handover_id, lock=True)
         if h is None:
             raise NOT_FOUND
         await access.situation_for(conn, who, h["situation_id"])
@@ -380,7 +384,7 @@ async def read_sheet(
 ) -> dict[str, Any]:
     """The partner's sheet, limited to the consent in force now; the read is recorded."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         h = await _partner_handover(conn, who, handover_id)
         if h["status"] not in OPEN:
             raise DomainError(
@@ -388,8 +392,8 @@ async def read_sheet(
                 f"Ce relais est {STATUS_LABELS[h['status']]} : sa fiche n'est plus accessible.",
                 403,
             )
-        consent = await consents_repo.active_consent(conn, who.pre, h["situation_id"])
-        partner = await directory_repo.entry(conn, who.pre, h["partner_id"])
+        consent = await consents_repo.active_consent(conn, who.tenant, h["situation_id"])
+        partner = await directory_repo.entry(conn, who.tenant, h["partner_id"])
         if not in_force(consent, pre_day(ctx, now)) or partner is None:
             raise _consent_refusal(
                 "Le consentement de la famille n'est plus en vigueur : la fiche n'est plus "
@@ -401,9 +405,9 @@ async def read_sheet(
                 "Le consentement en vigueur ne prévoit plus aucun partage avec votre "
                 "organisation : la fiche n'est plus accessible."
             )
-        action = await plans_repo.get_action(conn, who.pre, h["situation_id"], h["action_id"])
+        action = await plans_repo.get_action(conn, who.tenant, h["situation_id"], h["action_id"])
         assert action is not None
-        texts = await child_texts.texts_of(conn, ctx, who.pre, h["subject_id"])
+        texts = await child_texts.texts_of(conn, ctx, who.tenant, h["subject_id"])
         if not partner_accepted(h["status"]):
             # Nothing consent-scoped is disclosed yet, so nothing goes to the ledger.
             return {
@@ -417,9 +421,9 @@ async def read_sheet(
             set(h["data_categories"])
             & allowed_categories(consent["scope"], h["partner_id"], partner["category"])
         )
-        situation = await situations_repo.get_situation(conn, who.pre, h["situation_id"])
+        situation = await situations_repo.get_situation(conn, who.tenant, h["situation_id"])
         assert situation is not None
-        referent = await referents_repo.get_referent(conn, who.pre, h["referent_id"])
+        referent = await referents_repo.get_referent(conn, who.tenant, h["referent_id"])
         sheet: dict[str, Any] = {
             "handover_id": str(h["id"]),
             "status": h["status"],
@@ -447,7 +451,7 @@ async def read_sheet(
             ]
         if DataCategory.PLAN_AND_PROGRESS.value in shown:
             objectives, actions = map(
-                texts.titled, await plans_repo.plan(conn, who.pre, h["situation_id"])
+                texts.titled, await plans_repo.plan(conn, who.tenant, h["situation_id"])
             )
             sheet["plan_and_progress"] = [
                 {
@@ -465,7 +469,7 @@ async def read_sheet(
         await handovers_repo.record_disclosure(
             conn,
             situation_id=h["situation_id"],
-            pre_id=who.pre,
+            tenant=who.tenant,
             handover_id=h["id"],
             partner_id=h["partner_id"],
             reader_sub=who.sub,
@@ -484,5 +488,5 @@ async def read_sheet(
     return sheet
 
 
-def situation_pre(situation: Any) -> str:
+def situation_tenant(situation: Any) -> str:
     return str(situation["pre_id"])

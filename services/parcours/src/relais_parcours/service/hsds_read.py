@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from relais_parcours.adapters import directory
 from relais_parcours.domain import hsds
@@ -30,19 +32,19 @@ from relais_runtime.runtime import ServiceRuntime
 class Reading:
     """A connection to read one PRE's directory, once the caller may read it."""
 
-    def __init__(self, conn: Conn, pre_id: str, public: bool) -> None:
-        self.conn, self.pre_id, self.public = conn, pre_id, public
+    def __init__(self, conn: Conn, tenant: str, public: bool) -> None:
+        self.conn, self.tenant, self.public = conn, tenant, public
 
 
 @asynccontextmanager
 async def reading(
-    runtime: ServiceRuntime, who: Principal | None, pre_id: str
+    runtime: ServiceRuntime, who: Principal | None, tenant: Annotated[str, Query(alias="pre_id")]
 ) -> AsyncIterator[Reading]:
-    """A read of ``pre_id``'s directory: public if the PRE says so, else its members'."""
-    async with tenancy.scoped(runtime, pre_id) as conn:
-        await ensure_may_read_hsds(conn, who, pre_id)
+    """A read of ``tenant``'s directory: public if the PRE says so, else its members'."""
+    async with tenancy.scoped(runtime, tenant) as conn:
+        await ensure_may_read_hsds(conn, who, tenant)
         # Contacts may name a person: only the PRE's members see them.
-        yield Reading(conn, pre_id, public=who is None or who.pre != pre_id)
+        yield Reading(conn, tenant, public=who is None or who.tenant != tenant)
 
 
 @dataclass(frozen=True)
@@ -102,33 +104,33 @@ def _directory(row: Any, public: bool) -> Directory:
 
 
 async def organizations(
-    conn: Conn, pre_id: str, search: str | None, paging: Paging, *, public: bool
+    conn: Conn, tenant: str, search: str | None, paging: Paging, *, public: bool
 ) -> dict[str, Any]:
     rows, total = await directory.entries(
-        conn, pre_id, search=search, limit=paging.per_page, offset=paging.offset
+        conn, tenant, search=search, limit=paging.per_page, offset=paging.offset
     )
     contents = [_directory(r, public).organization_summary() for r in rows]
     return hsds.page(contents, total, paging.page, paging.per_page)
 
 
 async def organization(
-    conn: Conn, pre_id: str, organization_id: uuid.UUID, *, public: bool
+    conn: Conn, tenant: str, organization_id: uuid.UUID, *, public: bool
 ) -> dict[str, Any]:
-    row = await directory.entry_by_hsds_id(conn, pre_id, organization_id)
+    row = await directory.entry_by_hsds_id(conn, tenant, organization_id)
     if row is None:
         raise DomainError("organization_not_found", "Organisation introuvable.", 404)
     return _directory(row, public).organization()
 
 
 async def _services(
-    conn: Conn, pre_id: str, where: ServiceFilter, *, public: bool
+    conn: Conn, tenant: str, where: ServiceFilter, *, public: bool
 ) -> Iterator[tuple[Directory, HsdsService]]:
     categories = where.categories()
     if categories == []:
         return iter(())
     rows, _ = await directory.entries(
         conn,
-        pre_id,
+        tenant,
         search=where.search,
         categories=categories,
         modified_after=where.modified_after,
@@ -138,29 +140,29 @@ async def _services(
 
 
 async def services(
-    conn: Conn, pre_id: str, where: ServiceFilter, paging: Paging, *, public: bool
+    conn: Conn, tenant: str, where: ServiceFilter, paging: Paging, *, public: bool
 ) -> dict[str, Any]:
-    matching = list(await _services(conn, pre_id, where, public=public))
+    matching = list(await _services(conn, tenant, where, public=public))
     chosen = matching[paging.offset : paging.offset + paging.per_page]
     contents = [d.service_summary(s) for d, s in chosen]
     return hsds.page(contents, len(matching), paging.page, paging.per_page)
 
 
 async def service(
-    conn: Conn, pre_id: str, service_id: uuid.UUID, *, public: bool
+    conn: Conn, tenant: str, service_id: uuid.UUID, *, public: bool
 ) -> dict[str, Any]:
-    for d, s in await _services(conn, pre_id, ServiceFilter(), public=public):
+    for d, s in await _services(conn, tenant, ServiceFilter(), public=public):
         if d.service_id(s) == service_id:
             return {**d.service(s), "organization": d.organization_summary()}
     raise DomainError("service_not_found", "Service introuvable.", 404)
 
 
 async def service_at_locations(
-    conn: Conn, pre_id: str, where: ServiceFilter, paging: Paging, *, full: bool, public: bool
+    conn: Conn, tenant: str, where: ServiceFilter, paging: Paging, *, full: bool, public: bool
 ) -> dict[str, Any]:
     matching = [
         (d, s, loc)
-        for d, s in await _services(conn, pre_id, where, public=public)
+        for d, s in await _services(conn, tenant, where, public=public)
         for loc in d.places(s)
     ]
     chosen = matching[paging.offset : paging.offset + paging.per_page]
@@ -169,9 +171,9 @@ async def service_at_locations(
 
 
 async def service_at_location(
-    conn: Conn, pre_id: str, link_id: uuid.UUID, *, public: bool
+    conn: Conn, tenant: str, link_id: uuid.UUID, *, public: bool
 ) -> dict[str, Any]:
-    for d, s in await _services(conn, pre_id, ServiceFilter(), public=public):
+    for d, s in await _services(conn, tenant, ServiceFilter(), public=public):
         for loc in d.places(s):
             if d.service_at_location_id(s, loc.id) == link_id:
                 return d.service_at_location(s, loc)

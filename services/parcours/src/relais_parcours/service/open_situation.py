@@ -38,16 +38,16 @@ log = get_logger(__name__)
 
 
 async def store_identity(
-    conn: Conn, ctx: Parcours, pre_id: str, subject_id: uuid.UUID, sealed: str
+    conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID, sealed: str
 ) -> tuple[bytes, bool]:
     """Open the JWE with the PRE's keys; encrypt it with the subject's data key. Also
     says whether a guardian needs an interpreter (shown to the team without identity)."""
-    keys = ctx.pre_keys.private_keys(pre_id)  # KeyNotFoundError: retried, then parked
+    keys = ctx.pre_keys.private_keys(tenant)  # KeyNotFoundError: retried, then parked
     try:
         identity = unseal(sealed, keys)
     except (JoseError, ValueError) as exc:
         raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
-    wrapped = await child_texts.child_key(conn, ctx, pre_id, subject_id)
+    wrapped = await child_texts.child_key(conn, ctx, tenant, subject_id)
     return ctx.vault.encrypt(wrapped, subject_id, identity), family.interpreter_needed(identity)
 
 
@@ -58,10 +58,10 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
     linked to it: a new review, with its deadline, as for a first referral (ADR 0006).
     """
     settings = ctx.settings
-    pre_id = tx.incoming.tenant
+    tenant = tx.incoming.tenant
     now = datetime.now(UTC)
     latest = await situations_repo.latest_situation_for_subject(
-        tx.conn, pre_id, referral.subject_id
+        tx.conn, tenant, referral.subject_id
     )
     step = on_new_referral(latest["stage"] if latest is not None else None)
     if step is OnReferral.DROP:
@@ -73,7 +73,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         await situations_repo.insert_situation(
             tx.conn,
             situation_id=situation_id,
-            pre_id=pre_id,
+            tenant=tenant,
             subject_id=referral.subject_id,
             opened_at=now,
             review_due_on=due,
@@ -85,19 +85,19 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
     if step is OnReferral.REOPEN:
         # Every earlier referral was withdrawn before the review: this one must not
         # vanish into that closed file. Back to the inbox, with a review deadline.
-        await situations_repo.reopen_for_review(tx.conn, pre_id, situation_id, due)
+        await situations_repo.reopen_for_review(tx.conn, tenant, situation_id, due)
     if step is not OnReferral.JOIN:
         await deadlines_repo.add_deadline(
-            tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
+            tx.conn, tenant, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
         )
     identity_enc, interpreter = await store_identity(
-        tx.conn, ctx, pre_id, referral.subject_id, referral.sealed
+        tx.conn, ctx, tenant, referral.subject_id, referral.sealed
     )
     await situations_repo.attach_referral(
         tx.conn,
         referral_id=referral.referral_id,
         situation_id=situation_id,
-        pre_id=pre_id,
+        tenant=tenant,
         institution_id=referral.institution_id,
         facts=referral.facts.model_dump(mode="json"),
         identity_enc=identity_enc,
@@ -118,7 +118,7 @@ async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -
         )
         return situation_id
     assert latest is not None
-    version = await situations_repo.bump_version(tx.conn, pre_id, situation_id)
+    version = await situations_repo.bump_version(tx.conn, tenant, situation_id)
     await tx.emit(
         SituationReferralAttached(
             situation_id=situation_id,
@@ -149,7 +149,7 @@ async def drop_after_erasure(
         tx.conn,
         referral_id=referral.referral_id,
         situation_id=situation_id,
-        pre_id=tx.incoming.tenant,
+        tenant=tx.incoming.tenant,
         institution_id=referral.institution_id,
         facts=referral.facts.model_dump(mode="json"),
         identity_enc=None,

@@ -29,7 +29,7 @@ async def _plan(
 ) -> tuple[asyncpg.Record, Plan]:
     """The situation the caller may change, locked, and its plan."""
     situation = await access.situation_for(conn, who, situation_id, lock=True)
-    return situation, await plans_repo.load(conn, who.pre, situation, opened_on(ctx, situation))
+    return situation, await plans_repo.load(conn, who.tenant, situation, opened_on(ctx, situation))
 
 
 async def _recorded(
@@ -60,23 +60,23 @@ async def _recorded(
     return {**values, "title": None, "title_enc": sealed}  # no clear copy left behind
 
 
-async def _publish(runtime: ServiceRuntime, conn: Conn, pre_id: str, event: PlanUpdated) -> None:
+async def _publish(runtime: ServiceRuntime, conn: Conn, tenant: str, event: PlanUpdated) -> None:
     """Store the plan's new version and emit its event, next in the situation's sequence."""
-    await plans_repo.set_plan_version(conn, pre_id, event.situation_id, event.plan_version)
-    version = await situations_repo.bump_version(conn, pre_id, event.situation_id)
+    await plans_repo.set_plan_version(conn, tenant, event.situation_id, event.plan_version)
+    version = await situations_repo.bump_version(conn, tenant, event.situation_id)
     await runtime.emit(
-        conn, event, subject=str(event.situation_id), tenant=pre_id, sequence=version
+        conn, event, subject=str(event.situation_id), tenant=tenant, sequence=version
     )
 
 
 async def emit_plan_updated(
-    runtime: ServiceRuntime, conn: Conn, pre_id: str, situation: Any, now: datetime
+    runtime: ServiceRuntime, conn: Conn, tenant: str, situation: Any, now: datetime
 ) -> None:
     """The plan changed outside its own use cases (a handover given or answered): emit its
     next version and counts. ``situation``: its row, locked by the caller."""
     # Counting needs no day: the opening's, which only the changes check, is left rough.
-    plan = await plans_repo.load(conn, pre_id, situation, situation["opened_at"].date())
-    await _publish(runtime, conn, pre_id, plan.updated(now))
+    plan = await plans_repo.load(conn, tenant, situation, situation["opened_at"].date())
+    await _publish(runtime, conn, tenant, plan.updated(now))
 
 
 async def add_objective(
@@ -90,7 +90,7 @@ async def add_objective(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     objective_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         earlier = await retries.claim(conn, who, retry, objective_id)
         if earlier is not None:
             return earlier
@@ -99,9 +99,9 @@ async def add_objective(
         given = {k: v for k, v in values.items() if v is not None}
         stored = await _recorded(conn, ctx, who, situation, "plan_objective", objective_id, given)
         await plans_repo.insert_objective(
-            conn, who.pre, situation_id, plan.objectives[objective_id], stored["title_enc"], now
+            conn, who.tenant, situation_id, plan.objectives[objective_id], stored["title_enc"], now
         )
-        await _publish(runtime, conn, who.pre, event)
+        await _publish(runtime, conn, who.tenant, event)
     return objective_id
 
 
@@ -114,14 +114,14 @@ async def change_objective(
     changes: dict[str, Any],
 ) -> None:
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation, plan = await _plan(conn, ctx, who, situation_id)
         event = plan.change_objective(objective_id, changes, now)
         stored = await _recorded(conn, ctx, who, situation, "plan_objective", objective_id, changes)
         await plans_repo.update_plan_item(
-            conn, who.pre, "plan_objectives", objective_id, situation_id, stored, now
+            conn, who.tenant, "plan_objectives", objective_id, situation_id, stored, now
         )
-        await _publish(runtime, conn, who.pre, event)
+        await _publish(runtime, conn, who.tenant, event)
 
 
 async def add_action(
@@ -136,7 +136,7 @@ async def add_action(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     action_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         earlier = await retries.claim(conn, who, retry, action_id)
         if earlier is not None:
             return earlier
@@ -147,9 +147,9 @@ async def add_action(
         given = {k: v for k, v in values.items() if v is not None}
         stored = await _recorded(conn, ctx, who, situation, "plan_action", action_id, given)
         await plans_repo.insert_action(
-            conn, who.pre, situation_id, plan.actions[action_id], stored["title_enc"], now
+            conn, who.tenant, situation_id, plan.actions[action_id], stored["title_enc"], now
         )
-        await _publish(runtime, conn, who.pre, event)
+        await _publish(runtime, conn, who.tenant, event)
     return action_id
 
 
@@ -162,14 +162,14 @@ async def change_action(
     changes: dict[str, Any],
 ) -> None:
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation, plan = await _plan(conn, ctx, who, situation_id)
         event = plan.change_action(action_id, changes, now)
         stored = await _recorded(conn, ctx, who, situation, "plan_action", action_id, changes)
         await plans_repo.update_plan_item(
-            conn, who.pre, "plan_actions", action_id, situation_id, stored, now
+            conn, who.tenant, "plan_actions", action_id, situation_id, stored, now
         )
-        await _publish(runtime, conn, who.pre, event)
+        await _publish(runtime, conn, who.tenant, event)
 
 
 async def read(
@@ -177,8 +177,10 @@ async def read(
 ) -> tuple[asyncpg.Record, list[dict[str, Any]], list[dict[str, Any]]]:
     """The situation (its plan version), its objectives and its actions (titles opened with
     the child's key), for the caller."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         situation = await access.situation_for(conn, who, situation_id)
-        texts = await child_texts.texts_of(conn, ctx, who.pre, situation["subject_id"])
-        objectives, actions = map(texts.titled, await plans_repo.plan(conn, who.pre, situation_id))
+        texts = await child_texts.texts_of(conn, ctx, who.tenant, situation["subject_id"])
+        objectives, actions = map(
+            texts.titled, await plans_repo.plan(conn, who.tenant, situation_id)
+        )
     return situation, objectives, actions

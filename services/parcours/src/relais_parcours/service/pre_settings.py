@@ -11,8 +11,8 @@ from relais_runtime.runtime import ServiceRuntime
 
 async def limits(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> dict[str, int]:
     """The PRE's limits, the service's defaults where it set none."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        own = await referents_repo.pre_limits(conn, who.pre)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        own = await referents_repo.pre_limits(conn, who.tenant)
     return {
         "caseload_limit": own["caseload_limit"] or ctx.settings.caseload_limit,
         "max_duration_months": own["max_duration_months"] or ctx.settings.max_duration_months,
@@ -27,5 +27,5 @@ async def set_limits(
     max_duration_months: int | None,
 ) -> None:
     """Empty: the service's default."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        await referents_repo.set_pre_limits(conn, who.pre, caseload_limit, max_duration_months)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        await referents_repo.set_pre_limits(conn, who.tenant, caseload_limit, max_duration_months)

@@ -28,8 +28,8 @@ async def assign(
 ) -> bool:
     """Assign (or change) the référent; returns whether the caseload limit was overridden."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        situation = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
         if situation["stage"] != Stage.IN_PARCOURS:
@@ -38,7 +38,7 @@ async def assign(
                 "Un·e référent·e ne se désigne que pour une situation prise en charge "
                 "par l'équipe.",
             )
-        referent = await referents_repo.get_referent(conn, who.pre, referent_id)
+        referent = await referents_repo.get_referent(conn, who.tenant, referent_id)
         if referent is None or not referent["active"]:
             raise DomainError("referent_not_found", "Référent·e introuvable dans ce PRE.", 404)
         previous = situation["referent_id"]
@@ -47,10 +47,10 @@ async def assign(
                 "referent_already_assigned", "Cette personne est déjà référente de la situation."
             )
         await referents_repo.lock_referent(
-            conn, who.pre, referent_id
+            conn, who.tenant, referent_id
         )  # caseload counted under a lock
-        current = await referents_repo.caseload(conn, who.pre, referent_id)
-        limits = await referents_repo.pre_limits(conn, who.pre)
+        current = await referents_repo.caseload(conn, who.tenant, referent_id)
+        limits = await referents_repo.pre_limits(conn, who.tenant)
         limit = (
             referent["caseload_limit"] or limits["caseload_limit"] or ctx.settings.caseload_limit
         )
@@ -62,21 +62,21 @@ async def assign(
                 f"de {limit}. Choisissez une autre personne, ou la coordination peut passer "
                 "outre en indiquant un motif (override_reason).",
             )
-        await referents_repo.end_assignment(conn, who.pre, situation_id, now)
+        await referents_repo.end_assignment(conn, who.tenant, situation_id, now)
         await referents_repo.insert_assignment(
             conn,
             situation_id=situation_id,
-            pre_id=who.pre,
+            tenant=who.tenant,
             referent_id=referent_id,
             assigned_at=now,
             assigned_by=who.sub,
             over_limit=over,
             override_reason_enc=await child_texts.seal(
-                conn, ctx, who.pre, situation["subject_id"], override_reason if over else None
+                conn, ctx, who.tenant, situation["subject_id"], override_reason if over else None
             ),
         )
-        await situations_repo.set_referent(conn, who.pre, situation_id, referent_id)
-        version = await situations_repo.bump_version(conn, who.pre, situation_id)
+        await situations_repo.set_referent(conn, who.tenant, situation_id, referent_id)
+        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
         await runtime.emit(
             conn,
             ReferentAssigned(
@@ -87,7 +87,7 @@ async def assign(
                 assigned_at=now,
             ),
             subject=str(situation_id),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=version,
         )
     return over
@@ -98,8 +98,10 @@ async def register(
 ) -> None:
     """Write the référent's directory entry and tell which login it signs in with
     (notifications address the référent there, ADR 0006)."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        version = await referents_repo.upsert_referent(conn, who.pre, {"id": referent_id, **values})
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        version = await referents_repo.upsert_referent(
+            conn, who.tenant, {"id": referent_id, **values}
+        )
         if version is None:
             raise DomainError(
                 "referent_conflict",
@@ -114,6 +116,6 @@ async def register(
                 registered_at=datetime.now(UTC),
             ),
             subject=str(referent_id),
-            tenant=who.pre,
+            tenant=who.tenant,
             sequence=version,
         )

@@ -35,7 +35,7 @@ async def erase_due(
         try:
             await erasure.erase(
                 runtime,
-                audit.system_actor("parcours-retention", item.pre_id),
+                audit.system_actor("parcours-retention", item.tenant),
                 uuid.UUID(item.record_id),
                 ErasureReason.RETENTION_PERIOD_ENDED,
             )

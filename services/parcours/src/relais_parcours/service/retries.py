@@ -60,5 +60,5 @@ async def claim(
     under the same key earlier (answer with it, create nothing); 409 with another body."""
     if request is None:
         return None
-    scope = IdempotencyScope(pre_id=who.pre, caller=who.sub, route=request.route)
+    scope = IdempotencyScope(tenant=who.tenant, caller=who.sub, route=request.route)
     return await idempotency.claim(conn, scope, request.key, request.fingerprint, result_id)

@@ -30,7 +30,7 @@ MEETING_NOT_FOUND = DomainError("review_not_found", "Réunion d'équipe introuva
 async def _check_agenda(
     conn: Conn,
     ctx: Parcours,
-    pre_id: str,
+    tenant: str,
     situation_ids: list[uuid.UUID],
     meets_on: date,
     field: str,
@@ -38,7 +38,7 @@ async def _check_agenda(
     """Each situation exists, awaits its review, and existed on the meeting's day (a
     review dated before the situation opened is refused on ``field``)."""
     for situation_id in situation_ids:
-        row = await situations_repo.get_situation(conn, pre_id, situation_id)
+        row = await situations_repo.get_situation(conn, tenant, situation_id)
         if row is None:
             raise DomainError(
                 "situation_not_found", f"Situation {situation_id} introuvable dans ce PRE.", 404
@@ -57,16 +57,16 @@ async def plan_meeting(
     retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     meeting_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         earlier = await retries.claim(conn, who, retry, meeting_id)
         if earlier is not None:
             return earlier
-        await _check_agenda(conn, ctx, who.pre, situation_ids, meets_on, "meets_on")
+        await _check_agenda(conn, ctx, who.tenant, situation_ids, meets_on, "meets_on")
         await reviews_repo.insert_meeting(
-            conn, meeting_id, who.pre, meets_on, attendees, who.sub, datetime.now(UTC)
+            conn, meeting_id, who.tenant, meets_on, attendees, who.sub, datetime.now(UTC)
         )
         for position, situation_id in enumerate(situation_ids, start=1):
-            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.tenant, position)
     return meeting_id
 
 
@@ -79,19 +79,19 @@ async def update_meeting(
     attendees: list[dict[str, Any]] | None,
     add_situation_ids: list[uuid.UUID],
 ) -> None:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        meeting = await reviews_repo.get_meeting(conn, who.pre, meeting_id, lock=True)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        meeting = await reviews_repo.get_meeting(conn, who.tenant, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
         if attendees is not None:
-            await reviews_repo.set_meeting_attendees(conn, who.pre, meeting_id, attendees)
+            await reviews_repo.set_meeting_attendees(conn, who.tenant, meeting_id, attendees)
         await _check_agenda(
-            conn, ctx, who.pre, add_situation_ids, meeting["meets_on"], "add_situation_ids"
+            conn, ctx, who.tenant, add_situation_ids, meeting["meets_on"], "add_situation_ids"
         )
-        position = await reviews_repo.agenda_length(conn, who.pre, meeting_id)
+        position = await reviews_repo.agenda_length(conn, who.tenant, meeting_id)
         for situation_id in add_situation_ids:
             position += 1
-            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.pre, position)
+            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.tenant, position)
 
 
 async def decide(
@@ -110,18 +110,18 @@ async def decide(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     decision_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        meeting = await reviews_repo.get_meeting(conn, who.pre, meeting_id, lock=True)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        meeting = await reviews_repo.get_meeting(conn, who.tenant, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
-        if not await reviews_repo.on_agenda(conn, who.pre, meeting_id, situation_id):
+        if not await reviews_repo.on_agenda(conn, who.tenant, meeting_id, situation_id):
             raise DomainError(
                 "not_on_agenda",
                 "Cette situation n'est pas à l'ordre du jour de cette réunion : "
                 "ajoutez-la d'abord.",
                 422,
             )
-        situation = await situations_repo.get_situation(conn, who.pre, situation_id, lock=True)
+        situation = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=True)
         assert situation is not None  # on the agenda of a meeting of this PRE
         event = Meeting.of(meeting).decide(
             Situation.of(situation),
@@ -136,7 +136,7 @@ async def decide(
         )
         await reviews_repo.insert_decision(
             conn,
-            who.pre,
+            who.tenant,
             {
                 "id": decision_id,
                 "meeting_id": meeting_id,
@@ -148,7 +148,7 @@ async def decide(
                 "axes": [a.value for a in event.axes],
                 "attendees": meeting["attendees"],
                 "note_enc": await child_texts.seal(
-                    conn, ctx, who.pre, situation["subject_id"], note
+                    conn, ctx, who.tenant, situation["subject_id"], note
                 ),
                 "decided_by": who.sub,
                 "decided_at": now,
@@ -156,15 +156,17 @@ async def decide(
         )
         await situations_repo.set_stage_after_review(
             conn,
-            who.pre,
+            who.tenant,
             situation_id,
             stage=STAGE_AFTER[decision],
             started_on=pre_day(ctx, now) if decision is ReviewDecision.TAKE_UP else None,
             axes=[a.value for a in event.axes],
         )
         await deadlines_repo.resolve_deadlines(
-            conn, who.pre, situation_id, DeadlineKind.REVIEW.value
+            conn, who.tenant, situation_id, DeadlineKind.REVIEW.value
         )
-        version = await situations_repo.bump_version(conn, who.pre, situation_id)
-        await runtime.emit(conn, event, subject=str(situation_id), tenant=who.pre, sequence=version)
+        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
+        await runtime.emit(
+            conn, event, subject=str(situation_id), tenant=who.tenant, sequence=version
+        )
     return decision_id

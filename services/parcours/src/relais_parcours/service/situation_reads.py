@@ -46,8 +46,8 @@ def _warnings(
     return [warning] if warning else []
 
 
-async def _max_months(conn: Conn, ctx: Parcours, pre: str) -> int:
-    limits = await referents_repo.pre_limits(conn, pre)
+async def _max_months(conn: Conn, ctx: Parcours, tenant: str) -> int:
+    limits = await referents_repo.pre_limits(conn, tenant)
     return int(limits["max_duration_months"] or ctx.settings.max_duration_months)
 
 
@@ -61,12 +61,12 @@ async def inbox(
     offset: int,
 ) -> list[Summary]:
     """Coordinators see every situation of their PRE; a référent sees their own."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         mine = await access.scope_referent(conn, who)
         rows = await situations_repo.list_situations(
-            conn, who.pre, stage=stage, referent_id=mine, limit=limit, offset=offset
+            conn, who.tenant, stage=stage, referent_id=mine, limit=limit, offset=offset
         )
-        max_months = await _max_months(conn, ctx, who.pre)
+        max_months = await _max_months(conn, ctx, who.tenant)
     return [Summary(r, _warnings(ctx, r["started_on"], r["closed_at"], max_months)) for r in rows]
 
 
@@ -74,12 +74,12 @@ async def situation_file(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
 ) -> SituationFile:
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
+    async with tenancy.scoped(runtime, who.tenant) as conn:
         row = await access.situation_for(conn, who, situation_id)
-        referrals = await situations_repo.referral_identities(conn, who.pre, situation_id)
-        max_months = await _max_months(conn, ctx, who.pre)
-        consent = await consents_repo.active_consent(conn, who.pre, situation_id)
-        handovers = await handovers_repo.open_handovers(conn, who.pre, situation_id)
+        referrals = await situations_repo.referral_identities(conn, who.tenant, situation_id)
+        max_months = await _max_months(conn, ctx, who.tenant)
+        consent = await consents_repo.active_consent(conn, who.tenant, situation_id)
+        handovers = await handovers_repo.open_handovers(conn, who.tenant, situation_id)
         # Recorded before anything is decrypted: no line, no identity (503).
         readable = any(r["identity_enc"] is not None for r in referrals)
         await access_log.read(

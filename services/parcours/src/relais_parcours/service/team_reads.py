@@ -43,11 +43,11 @@ def _agenda_item(
 async def meeting(
     runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
 ) -> MeetingFile:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        row = await reviews_repo.get_meeting(conn, who.pre, meeting_id)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        row = await reviews_repo.get_meeting(conn, who.tenant, meeting_id)
         if row is None:
             raise MEETING_NOT_FOUND
-        items = await reviews_repo.agenda(conn, who.pre, meeting_id)
+        items = await reviews_repo.agenda(conn, who.tenant, meeting_id)
         me = None if who.has_role("coordinator") else await access.referent_of(conn, who)
     mine = me["id"] if me is not None else None
     return MeetingFile(row, [_agenda_item(ctx, i, who, mine) for i in items])
@@ -56,16 +56,16 @@ async def meeting(
 async def meetings(
     runtime: ServiceRuntime, who: Principal, limit: int, offset: int
 ) -> list[asyncpg.Record]:
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        return await reviews_repo.list_meetings(conn, who.pre, limit, offset)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        return await reviews_repo.list_meetings(conn, who.tenant, limit, offset)
 
 
 async def referents(
     runtime: ServiceRuntime, who: Principal, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """The PRE's référents with their caseload."""
-    async with tenancy.scoped(runtime, who.pre) as conn:
-        return await referents_repo.list_referents(conn, who.pre, limit, offset)
+    async with tenancy.scoped(runtime, who.tenant) as conn:
+        return await referents_repo.list_referents(conn, who.tenant, limit, offset)
 
 
 async def assignments(

@@ -16,9 +16,9 @@ from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
 
-def scoped(runtime: ServiceRuntime, pre: str) -> AbstractAsyncContextManager[Conn]:
-    """A transaction that sees the rows of ``pre`` only."""
-    return db.tenant_transaction(runtime.pool, pre)
+def scoped(runtime: ServiceRuntime, tenant: str) -> AbstractAsyncContextManager[Conn]:
+    """A transaction that sees the rows of ``tenant`` only."""
+    return db.tenant_transaction(runtime.pool, tenant)
 
 
 def sweep(runtime: ServiceRuntime, ctx: Parcours) -> AbstractAsyncContextManager[Conn]:

@@ -11,17 +11,17 @@ from relais_runtime.consumer import Tx
 
 async def referral_withdrawn(tx: Tx, withdrawn: ReferralWithdrawn) -> None:
     """Drop that referral's identity; a situation left with no live referral is withdrawn."""
-    pre_id = tx.incoming.tenant
+    tenant = tx.incoming.tenant
     situation_id = await situations_repo.withdraw_referral(
-        tx.conn, pre_id, withdrawn.referral_id, withdrawn.withdrawn_at
+        tx.conn, tenant, withdrawn.referral_id, withdrawn.withdrawn_at
     )
     if situation_id is None:
         return  # unknown here, or already withdrawn
-    situation = await situations_repo.get_situation(tx.conn, pre_id, situation_id, lock=True)
+    situation = await situations_repo.get_situation(tx.conn, tenant, situation_id, lock=True)
     if situation is None or situation["stage"] != Stage.AWAITING_REVIEW:
         return  # past the review, the situation lives on (referral ignores late withdrawals)
-    if await situations_repo.live_referrals(tx.conn, pre_id, situation_id) == 0:
-        await situations_repo.set_stage(tx.conn, pre_id, situation_id, Stage.WITHDRAWN)
+    if await situations_repo.live_referrals(tx.conn, tenant, situation_id) == 0:
+        await situations_repo.set_stage(tx.conn, tenant, situation_id, Stage.WITHDRAWN)
         await deadlines_repo.resolve_deadlines(
-            tx.conn, pre_id, situation_id, DeadlineKind.REVIEW.value
+            tx.conn, tenant, situation_id, DeadlineKind.REVIEW.value
         )

@@ -28,7 +28,7 @@ Row = Mapping[str, Any] | asyncpg.Record
 
 
 async def child_key(
-    conn: Conn, keys: ReferralKeys, pre_id: str, subject_id: uuid.UUID, *, new: bool = False
+    conn: Conn, keys: ReferralKeys, tenant: str, subject_id: uuid.UUID, *, new: bool = False
 ) -> tuple[bytes, str]:
     """The child's wrapped data key and the store key that wrapped it; made on first use.
 
@@ -40,22 +40,22 @@ async def child_key(
         "SELECT wrapped_key, master_kid FROM subject_keys WHERE pre_id = $1 AND subject_id = $2"
     )
     if not new:
-        row = await conn.fetchrow(select, pre_id, subject_id)
+        row = await conn.fetchrow(select, tenant, subject_id)
         if row is not None:
             return row["wrapped_key"], row["master_kid"]
-    vault = keys.vault(pre_id)
+    vault = keys.vault(tenant)
     wrapped = vault.new_data_key(subject_id)
     inserted = await conn.fetchval(
         "INSERT INTO subject_keys (pre_id, subject_id, wrapped_key, master_kid) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-        pre_id,
+        tenant,
         subject_id,
         wrapped,
         vault.master_kid,
     )
     if inserted:
         return wrapped, vault.master_kid
-    row = await conn.fetchrow(select, pre_id, subject_id)
+    row = await conn.fetchrow(select, tenant, subject_id)
     assert row is not None  # the concurrent insert committed (ON CONFLICT waited for it)
     return row["wrapped_key"], row["master_kid"]
 
@@ -64,7 +64,7 @@ async def seal_fiche(
     conn: Conn,
     keys: ReferralKeys,
     *,
-    pre_id: str,
+    tenant: str,
     subject_id: uuid.UUID,
     referral_id: uuid.UUID,
     content: dict[str, Any],
@@ -72,12 +72,12 @@ async def seal_fiche(
 ) -> bytes:
     """The fiche encrypted under the child's key (the key is made if the child is new;
     ``new_child``: its subject was created in this transaction)."""
-    wrapped, master_kid = await child_key(conn, keys, pre_id, subject_id, new=new_child)
+    wrapped, master_kid = await child_key(conn, keys, tenant, subject_id, new=new_child)
     payload = {"referral_id": str(referral_id), "content": content}
-    return keys.vault(pre_id).encrypt(wrapped, subject_id, payload, master_kid=master_kid)
+    return keys.vault(tenant).encrypt(wrapped, subject_id, payload, master_kid=master_kid)
 
 
-def open_fiche(keys: ReferralKeys, pre_id: str, row: Row) -> dict[str, Any] | None:
+def open_fiche(keys: ReferralKeys, tenant: str, row: Row) -> dict[str, Any] | None:
     """The fiche of a row read with ``FICHE_COLUMNS``; None once erased.
 
     Raises :class:`UnreadableError` (or ``KeyNotFoundError``) when it is there but does
@@ -85,13 +85,13 @@ def open_fiche(keys: ReferralKeys, pre_id: str, row: Row) -> dict[str, Any] | No
     """
     if row["fiche"] is not None and row["wrapped_key"] is not None:
         try:
-            stored = keys.vault(pre_id).decrypt(
+            stored = keys.vault(tenant).decrypt(
                 row["wrapped_key"], row["subject_id"], row["fiche"], master_kid=row["master_kid"]
             )
         except IdentityUnreadableError as exc:
             raise UnreadableError(str(exc)) from None
     elif row["identity"] is not None:  # not moved under the child's key yet
-        stored = keys.decrypt(pre_id, row["identity"])
+        stored = keys.decrypt(tenant, row["identity"])
     else:
         return None
     if stored.get("referral_id") != str(row["id"]):
@@ -105,20 +105,20 @@ FICHE_COLUMNS = "r.id, r.subject_id, r.fiche, r.identity, k.wrapped_key, k.maste
 FICHE_JOIN = "LEFT JOIN subject_keys k ON k.pre_id = r.pre_id AND k.subject_id = r.subject_id"
 
 
-async def erase_child(conn: Conn, pre_id: str, subject_id: uuid.UUID) -> None:
+async def erase_child(conn: Conn, tenant: str, subject_id: uuid.UUID) -> None:
     """Forget who the child is: its key (crypto-erasure), its fiches, its blind index."""
     # The referrals first: their row locks wait for a start-up move in progress, so the
     # key it may have just made is committed, and deleted, by the next statement.
     await conn.execute(
         "UPDATE referrals SET fiche = NULL, identity = NULL WHERE pre_id = $1 AND subject_id = $2",
-        pre_id,
+        tenant,
         subject_id,
     )
     await conn.execute(
-        "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
+        "DELETE FROM subject_keys WHERE pre_id = $1 AND subject_id = $2", tenant, subject_id
     )
     await conn.execute(
-        "DELETE FROM subjects WHERE pre_id = $1 AND subject_id = $2", pre_id, subject_id
+        "DELETE FROM subjects WHERE pre_id = $1 AND subject_id = $2", tenant, subject_id
     )
 
 
@@ -147,7 +147,7 @@ async def move_under_child_keys(pool: asyncpg.Pool, keys: ReferralKeys, *, batch
                     fiche = await seal_fiche(
                         conn,
                         keys,
-                        pre_id=row["pre_id"],
+                        tenant=row["pre_id"],
                         subject_id=row["subject_id"],
                         referral_id=row["id"],
                         content=stored["content"],

@@ -51,12 +51,12 @@ class UnreadableError(ValueError):
     """A stored or received JWE could not be decrypted with the keys at hand."""
 
 
-def _secrets_file(secrets_dir: Path, pre_id: str) -> Path:
-    return secrets_dir / f"{pre_id}.referral.json"
+def _secrets_file(secrets_dir: Path, tenant: str) -> Path:
+    return secrets_dir / f"{tenant}.referral.json"
 
 
-def _env_name(pre_id: str) -> str:
-    return "REFERRAL_SECRETS_" + pre_id.upper().replace("-", "_")
+def _env_name(tenant: str) -> str:
+    return "REFERRAL_SECRETS_" + tenant.upper().replace("-", "_")
 
 
 def _write_private(path: Path, content: str) -> None:
@@ -78,54 +78,54 @@ def _new_oct(kid: str) -> dict[str, Any]:
     return key.as_dict(private=True)
 
 
-def generate_pre_secrets(secrets_dir: Path, pre_id: str, *, rotate_store: bool = False) -> bool:
+def generate_pre_secrets(secrets_dir: Path, tenant: str, *, rotate_store: bool = False) -> bool:
     """Create the PRE's store and index keys; with ``rotate_store`` add a new store key.
 
     Returns False when keys existed and nothing was asked to change.
     """
-    path = _secrets_file(secrets_dir, pre_id)
+    path = _secrets_file(secrets_dir, tenant)
     if path.exists():
         if not rotate_store:
             return False
         current = json.loads(path.read_text(encoding="utf-8"))
-        current["store"] = [_new_oct(_kid(f"{pre_id}.store")), *current["store"]]
+        current["store"] = [_new_oct(_kid(f"{tenant}.store")), *current["store"]]
     else:
         current = {
-            "store": [_new_oct(_kid(f"{pre_id}.store"))],
-            "index": _new_oct(_kid(f"{pre_id}.index")),
+            "store": [_new_oct(_kid(f"{tenant}.store"))],
+            "index": _new_oct(_kid(f"{tenant}.index")),
         }
     _write_private(path, json.dumps(current))
     return True
 
 
-def _read_file(secrets_dir: Path, pre_id: str) -> dict[str, Any]:
-    path = _secrets_file(secrets_dir, pre_id)
+def _read_file(secrets_dir: Path, tenant: str) -> dict[str, Any]:
+    path = _secrets_file(secrets_dir, tenant)
     if not path.exists():
-        raise KeyNotFoundError(f"no referral secrets file for {pre_id} in {secrets_dir}")
+        raise KeyNotFoundError(f"no referral secrets file for {tenant} in {secrets_dir}")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
-def rotate_index_key(secrets_dir: Path, pre_id: str) -> str:
+def rotate_index_key(secrets_dir: Path, tenant: str) -> str:
     """A new blind-index key in front; the current one kept in ``index_previous``."""
-    current = _read_file(secrets_dir, pre_id)
-    kid = _kid(f"{pre_id}.index")
+    current = _read_file(secrets_dir, tenant)
+    kid = _kid(f"{tenant}.index")
     current["index_previous"] = [current["index"], *current.get("index_previous", [])]
     current["index"] = _new_oct(kid)
-    _write_private(_secrets_file(secrets_dir, pre_id), json.dumps(current))
+    _write_private(_secrets_file(secrets_dir, tenant), json.dumps(current))
     return kid
 
 
-def drop_old_keys(secrets_dir: Path, pre_id: str, *, store: bool, index: bool) -> list[str]:
+def drop_old_keys(secrets_dir: Path, tenant: str, *, store: bool, index: bool) -> list[str]:
     """Destroy the store keys but the newest and/or the previous index keys; their kids."""
-    current = _read_file(secrets_dir, pre_id)
+    current = _read_file(secrets_dir, tenant)
     dropped: list[str] = []
     if store:
         dropped += [k.get("kid", "") for k in current["store"][1:]]
         current["store"] = current["store"][:1]
     if index:
         dropped += [k.get("kid", "") for k in current.pop("index_previous", [])]
-    _write_private(_secrets_file(secrets_dir, pre_id), json.dumps(current))
+    _write_private(_secrets_file(secrets_dir, tenant), json.dumps(current))
     return dropped
 
 
@@ -186,15 +186,15 @@ class ReferralKeys:
     """
 
     def __init__(self, keys_dir: Path, secrets_dir: Path) -> None:
-        self.pre = PreKeys(keys_dir)
+        self.pre_keys = PreKeys(keys_dir)
         self.secrets_dir = secrets_dir
         self._cache: dict[str, tuple[tuple[Any, ...], _PreSecrets]] = {}
 
     # -- per PRE -------------------------------------------------------------------------
 
-    def _secrets(self, pre_id: str) -> _PreSecrets:
-        raw = os.environ.get(_env_name(pre_id))
-        path = _secrets_file(self.secrets_dir, pre_id)
+    def _secrets(self, tenant: str) -> _PreSecrets:
+        raw = os.environ.get(_env_name(tenant))
+        path = _secrets_file(self.secrets_dir, tenant)
         signature: tuple[Any, ...]
         if raw is not None:
             signature = ("env", hashlib.sha256(raw.encode()).digest())
@@ -202,42 +202,42 @@ class ReferralKeys:
             try:
                 st = os.stat(path)
             except FileNotFoundError:
-                raise KeyNotFoundError(f"no referral secrets for {pre_id}") from None
+                raise KeyNotFoundError(f"no referral secrets for {tenant}") from None
             signature = ("file", st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = self._cache.get(pre_id)
+        cached = self._cache.get(tenant)
         if cached is not None and cached[0] == signature:
             return cached[1]
         parsed = _parse_secrets(raw if raw is not None else path.read_text(encoding="utf-8"))
-        self._cache[pre_id] = (signature, parsed)
+        self._cache[tenant] = (signature, parsed)
         return parsed
 
-    def pre_public_key(self, pre_id: str) -> ECKey:
-        return self.pre.public_key(pre_id)
+    def pre_public_key(self, tenant: str) -> ECKey:
+        return self.pre_keys.public_key(tenant)
 
-    def index_key(self, pre_id: str) -> bytes:
-        return self._secrets(pre_id).index
+    def index_key(self, tenant: str) -> bytes:
+        return self._secrets(tenant).index
 
-    def index_kid(self, pre_id: str) -> str:
-        return self._secrets(pre_id).index_kid
+    def index_kid(self, tenant: str) -> str:
+        return self._secrets(tenant).index_kid
 
-    def previous_index_keys(self, pre_id: str) -> tuple[bytes, ...]:
+    def previous_index_keys(self, tenant: str) -> tuple[bytes, ...]:
         """Index keys a rotation is replacing (empty when none is under way)."""
-        return self._secrets(pre_id).index_previous
+        return self._secrets(tenant).index_previous
 
-    def vault(self, pre_id: str) -> SubjectVault:
+    def vault(self, tenant: str) -> SubjectVault:
         """The PRE's per-child key vault (its store keys are the masters)."""
-        return self._secrets(pre_id).vault
+        return self._secrets(tenant).vault
 
-    def encrypt(self, pre_id: str, payload: dict[str, Any]) -> str:
+    def encrypt(self, tenant: str, payload: dict[str, Any]) -> str:
         """A fiche as stored before per-child keys (JWE under the PRE's store key); tests
         use it to make such rows for the start-up job that moves them."""
-        key = self._secrets(pre_id).store[0]
+        key = self._secrets(tenant).store[0]
         header = {"alg": STORE_ALG, "enc": STORE_ENC, "kid": key.kid or ""}
         return jwe.encrypt_compact(header, json.dumps(payload).encode(), key)
 
-    def decrypt(self, pre_id: str, token: str) -> dict[str, Any]:
+    def decrypt(self, tenant: str, token: str) -> dict[str, Any]:
         """Open a fiche stored before per-child keys (JWE under a store key)."""
-        keys = self._secrets(pre_id).store_set
+        keys = self._secrets(tenant).store_set
         try:
             plaintext = jwe.decrypt_compact(token, keys).plaintext or b""
         except (JoseError, ValueError) as exc:

@@ -18,18 +18,18 @@ from relais_runtime.db import Conn
 # -- institutions --------------------------------------------------------------------------
 
 
-async def get_institution(conn: Conn, pre_id: str, institution_id: str) -> asyncpg.Record | None:
+async def get_institution(conn: Conn, tenant: str, institution_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM institutions WHERE pre_id = $1 AND id = $2", pre_id, institution_id
+        "SELECT * FROM institutions WHERE pre_id = $1 AND id = $2", tenant, institution_id
     )
 
 
-async def institution_pre(conn: Conn, institution_id: str) -> str | None:
+async def institution_tenant(conn: Conn, institution_id: str) -> str | None:
     """The PRE an institution is registered with (an institution id names one PRE)."""
-    pre_id: str | None = await conn.fetchval(
+    tenant: str | None = await conn.fetchval(
         "SELECT pre_id FROM institutions WHERE id = $1", institution_id
     )
-    return pre_id
+    return tenant
 
 
 async def upsert_institution(conn: Conn, values: dict[str, Any]) -> asyncpg.Record | None:
@@ -51,36 +51,36 @@ async def upsert_institution(conn: Conn, values: dict[str, Any]) -> asyncpg.Reco
 
 
 async def set_institution_contacts(
-    conn: Conn, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+    conn: Conn, tenant: str, institution_id: str, contacts: list[dict[str, Any]]
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE institutions SET contacts = $3, updated_at = now() "
         "WHERE pre_id = $1 AND id = $2 RETURNING *",
-        pre_id,
+        tenant,
         institution_id,
         contacts,
     )
 
 
 async def set_institution_active(
-    conn: Conn, pre_id: str, institution_id: str, active: bool
+    conn: Conn, tenant: str, institution_id: str, active: bool
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE institutions SET active = $3, updated_at = now() "
         "WHERE pre_id = $1 AND id = $2 RETURNING *",
-        pre_id,
+        tenant,
         institution_id,
         active,
     )
 
 
 async def list_institutions(
-    conn: Conn, pre_id: str, *, active: bool | None, limit: int, offset: int
+    conn: Conn, tenant: str, *, active: bool | None, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(
         "SELECT * FROM institutions WHERE pre_id = $1 "
         "AND ($2::boolean IS NULL OR active = $2) ORDER BY id LIMIT $3 OFFSET $4",
-        pre_id,
+        tenant,
         active,
         limit,
         offset,
@@ -88,7 +88,7 @@ async def list_institutions(
     total = await conn.fetchval(
         "SELECT count(*) FROM institutions WHERE pre_id = $1 "
         "AND ($2::boolean IS NULL OR active = $2)",
-        pre_id,
+        tenant,
         active,
     )
     return rows, int(total)
@@ -99,7 +99,7 @@ async def list_institutions(
 
 async def find_or_create_subject(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     blind_index: str,
     new_subject_id: uuid.UUID,
     *,
@@ -115,7 +115,7 @@ async def find_or_create_subject(
         moved = await conn.fetchval(
             "UPDATE subjects SET blind_index = $3, index_kid = $4 "
             "WHERE pre_id = $1 AND blind_index = ANY($2::text[]) RETURNING subject_id",
-            pre_id,
+            tenant,
             list(previous),
             blind_index,
             index_kid,
@@ -125,7 +125,7 @@ async def find_or_create_subject(
     created = await conn.fetchval(
         "INSERT INTO subjects (pre_id, blind_index, subject_id, index_kid) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING subject_id",
-        pre_id,
+        tenant,
         blind_index,
         new_subject_id,
         index_kid,
@@ -134,7 +134,7 @@ async def find_or_create_subject(
         return created, False
     existing = await conn.fetchval(
         "SELECT subject_id FROM subjects WHERE pre_id = $1 AND blind_index = $2",
-        pre_id,
+        tenant,
         blind_index,
     )
     return existing, True
@@ -147,7 +147,7 @@ async def insert_referral(
     conn: Conn,
     *,
     referral_id: uuid.UUID,
-    pre_id: str,
+    tenant: str,
     institution_id: str,
     subject_id: uuid.UUID,
     known_subject: bool,
@@ -166,7 +166,7 @@ async def insert_referral(
         "INSERT INTO referral_timeline (referral_id, position, status, at) "
         "SELECT id, 1, $6, $11 FROM referral",
         referral_id,
-        pre_id,
+        tenant,
         institution_id,
         subject_id,
         known_subject,
@@ -179,9 +179,9 @@ async def insert_referral(
     )
 
 
-async def lock_referral(conn: Conn, pre_id: str, referral_id: uuid.UUID) -> asyncpg.Record | None:
+async def lock_referral(conn: Conn, tenant: str, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM referrals WHERE pre_id = $1 AND id = $2 FOR UPDATE", pre_id, referral_id
+        "SELECT * FROM referrals WHERE pre_id = $1 AND id = $2 FOR UPDATE", tenant, referral_id
     )
 
 
@@ -208,19 +208,19 @@ async def append_status(
     )
 
 
-async def get_referral(conn: Conn, pre_id: str, referral_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_referral(conn: Conn, tenant: str, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {FICHE_COLUMNS}, r.pre_id, r.institution_id, r.known_subject, r.status, "  # noqa: S608 (fixed column list)
         f"r.submitted_at, r.updated_at, r.channel, r.external_ref FROM referrals r {FICHE_JOIN} "
         "WHERE r.pre_id = $1 AND r.id = $2",
-        pre_id,
+        tenant,
         referral_id,
     )
 
 
 async def list_referrals(
     conn: Conn,
-    pre_id: str,
+    tenant: str,
     institution_id: str,
     *,
     statuses: list[str] | None,
@@ -232,7 +232,7 @@ async def list_referrals(
         f"FROM referrals r {FICHE_JOIN} WHERE r.pre_id = $1 AND r.institution_id = $2 "
         "AND ($3::text[] IS NULL OR r.status = ANY($3)) "
         "ORDER BY r.submitted_at DESC, r.id LIMIT $4 OFFSET $5",
-        pre_id,
+        tenant,
         institution_id,
         statuses,
         limit,
@@ -241,7 +241,7 @@ async def list_referrals(
     total = await conn.fetchval(
         "SELECT count(*) FROM referrals WHERE pre_id = $1 AND institution_id = $2 "
         "AND ($3::text[] IS NULL OR status = ANY($3))",
-        pre_id,
+        tenant,
         institution_id,
         statuses,
     )
@@ -256,6 +256,6 @@ async def get_timeline(conn: Conn, referral_id: uuid.UUID) -> list[asyncpg.Recor
     )
 
 
-async def erase_identity(conn: Conn, pre_id: str, subject_id: uuid.UUID) -> None:
+async def erase_identity(conn: Conn, tenant: str, subject_id: uuid.UUID) -> None:
     """Forget who the child is: its key, its fiches and its blind index (``fiches``)."""
-    await fiches.erase_child(conn, pre_id, subject_id)
+    await fiches.erase_child(conn, tenant, subject_id)

@@ -42,16 +42,16 @@ class Left:
         return self.child_keys == 0 and self.legacy_fiches == 0
 
 
-async def left(pool: asyncpg.Pool, keys: ReferralKeys, pre_id: str) -> Left:
+async def left(pool: asyncpg.Pool, keys: ReferralKeys, tenant: str) -> Left:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM subject_keys WHERE pre_id = $1 AND master_kid <> $2) "
             "AS child_keys, (SELECT count(*) FROM referrals WHERE pre_id = $1 "
             "AND identity IS NOT NULL) AS legacy_fiches, (SELECT count(*) FROM subjects "
             "WHERE pre_id = $1 AND index_kid IS DISTINCT FROM $3) AS indexes",
-            pre_id,
-            keys.vault(pre_id).master_kid,
-            keys.index_kid(pre_id),
+            tenant,
+            keys.vault(tenant).master_kid,
+            keys.index_kid(tenant),
         )
     assert row is not None
     return Left(row["child_keys"], row["legacy_fiches"], row["indexes"])
@@ -60,7 +60,7 @@ async def left(pool: asyncpg.Pool, keys: ReferralKeys, pre_id: str) -> Left:
 async def rewrap_child_keys(
     pool: asyncpg.Pool,
     keys: ReferralKeys,
-    pre_id: str,
+    tenant: str,
     *,
     batch: int = 500,
     progress: Progress | None = None,
@@ -69,8 +69,8 @@ async def rewrap_child_keys(
 
     Only the wrapping changes: the fiches stay as they are (their data key is the same).
     """
-    vault = keys.vault(pre_id)
-    total = (await left(pool, keys, pre_id)).child_keys
+    vault = keys.vault(tenant)
+    total = (await left(pool, keys, tenant)).child_keys
     done = 0
     after = uuid.UUID(int=0)
     while True:
@@ -79,7 +79,7 @@ async def rewrap_child_keys(
                 "SELECT subject_id, wrapped_key, master_kid FROM subject_keys "
                 "WHERE pre_id = $1 AND master_kid <> $2 AND subject_id > $3 "
                 "ORDER BY subject_id LIMIT $4 FOR UPDATE SKIP LOCKED",
-                pre_id,
+                tenant,
                 vault.master_kid,
                 after,
                 batch,
@@ -96,7 +96,7 @@ async def rewrap_child_keys(
             await conn.executemany(
                 "UPDATE subject_keys SET wrapped_key = $3, master_kid = $4 "
                 "WHERE pre_id = $1 AND subject_id = $2",
-                [(pre_id, subject, wrapped, vault.master_kid) for subject, wrapped in moved],
+                [(tenant, subject, wrapped, vault.master_kid) for subject, wrapped in moved],
             )
         done += len(moved)
         if progress is not None and rows:
@@ -108,7 +108,7 @@ async def rewrap_child_keys(
 async def reindex_subjects(
     pool: asyncpg.Pool,
     keys: ReferralKeys,
-    pre_id: str,
+    tenant: str,
     *,
     batch: int = 500,
     progress: Progress | None = None,
@@ -119,8 +119,8 @@ async def reindex_subjects(
     whose fiche does not open is logged and left under the old key (the old key then
     cannot be destroyed: the operator decides).
     """
-    index_key, index_kid = keys.index_key(pre_id), keys.index_kid(pre_id)
-    total = (await left(pool, keys, pre_id)).indexes
+    index_key, index_kid = keys.index_key(tenant), keys.index_kid(tenant)
+    total = (await left(pool, keys, tenant)).indexes
     done = 0
     after = uuid.UUID(int=0)
     while True:
@@ -134,7 +134,7 @@ async def reindex_subjects(
                 "ORDER BY r.submitted_at DESC LIMIT 1) r "
                 "WHERE s.pre_id = $1 AND s.index_kid IS DISTINCT FROM $2 AND s.subject_id > $3 "
                 "ORDER BY s.subject_id LIMIT $4 FOR UPDATE OF s SKIP LOCKED",
-                pre_id,
+                tenant,
                 index_kid,
                 after,
                 batch,
@@ -143,7 +143,7 @@ async def reindex_subjects(
             for row in rows:
                 after = row["subject_id"]
                 try:
-                    content = fiches.open_fiche(keys, pre_id, row)
+                    content = fiches.open_fiche(keys, tenant, row)
                 except (UnreadableError, KeyNotFoundError) as exc:
                     log.error("blind_index_not_moved", subject_id=str(after), error=str(exc))
                     continue
@@ -160,7 +160,7 @@ async def reindex_subjects(
             await conn.executemany(
                 "UPDATE subjects SET blind_index = $3, index_kid = $4 "
                 "WHERE pre_id = $1 AND blind_index = $2",
-                [(pre_id, old, new, index_kid) for old, new in moved],
+                [(tenant, old, new, index_kid) for old, new in moved],
             )
         done += len(moved)
         if progress is not None and rows:

@@ -42,31 +42,31 @@ class PgReferrals:
         self.keys = keys
 
     # -- institutions
-    async def institution(self, pre_id: str, institution_id: str) -> Row | None:
-        return await repository.get_institution(self.conn, pre_id, institution_id)
+    async def institution(self, tenant: str, institution_id: str) -> Row | None:
+        return await repository.get_institution(self.conn, tenant, institution_id)
 
-    async def institution_pre(self, institution_id: str) -> str | None:
-        return await repository.institution_pre(self.conn, institution_id)
+    async def institution_tenant(self, institution_id: str) -> str | None:
+        return await repository.institution_tenant(self.conn, institution_id)
 
     async def save_institution(self, values: Mapping[str, Any]) -> Row | None:
         return await repository.upsert_institution(self.conn, dict(values))
 
     async def institutions(
-        self, pre_id: str, *, active: bool | None, limit: int, offset: int
+        self, tenant: str, *, active: bool | None, limit: int, offset: int
     ) -> tuple[Sequence[Row], int]:
         return await repository.list_institutions(
-            self.conn, pre_id, active=active, limit=limit, offset=offset
+            self.conn, tenant, active=active, limit=limit, offset=offset
         )
 
     async def set_contacts(
-        self, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+        self, tenant: str, institution_id: str, contacts: list[dict[str, Any]]
     ) -> Row | None:
         return await repository.set_institution_contacts(
-            self.conn, pre_id, institution_id, contacts
+            self.conn, tenant, institution_id, contacts
         )
 
-    async def set_active(self, pre_id: str, institution_id: str, active: bool) -> Row | None:
-        return await repository.set_institution_active(self.conn, pre_id, institution_id, active)
+    async def set_active(self, tenant: str, institution_id: str, active: bool) -> Row | None:
+        return await repository.set_institution_active(self.conn, tenant, institution_id, active)
 
     # -- submissions
     async def claim_key(
@@ -85,7 +85,7 @@ class PgReferrals:
 
     async def subject_for(
         self,
-        pre_id: str,
+        tenant: str,
         blind_index: str,
         new_subject_id: uuid.UUID,
         *,
@@ -93,14 +93,14 @@ class PgReferrals:
         previous: Sequence[str] = (),
     ) -> tuple[uuid.UUID, bool]:
         return await repository.find_or_create_subject(
-            self.conn, pre_id, blind_index, new_subject_id, index_kid=index_kid, previous=previous
+            self.conn, tenant, blind_index, new_subject_id, index_kid=index_kid, previous=previous
         )
 
     async def add(self, referral: NewReferral) -> None:
         fiche = await fiches.seal_fiche(
             self.conn,
             self.keys,
-            pre_id=referral.pre_id,
+            tenant=referral.tenant,
             subject_id=referral.subject_id,
             referral_id=referral.referral_id,
             content=referral.content,
@@ -109,7 +109,7 @@ class PgReferrals:
         await repository.insert_referral(
             self.conn,
             referral_id=referral.referral_id,
-            pre_id=referral.pre_id,
+            tenant=referral.tenant,
             institution_id=referral.institution_id,
             subject_id=referral.subject_id,
             known_subject=referral.known_subject,
@@ -121,46 +121,46 @@ class PgReferrals:
         )
 
     # -- timelines
-    async def lock(self, pre_id: str, referral_id: uuid.UUID) -> Row | None:
-        return await repository.lock_referral(self.conn, pre_id, referral_id)
+    async def lock(self, tenant: str, referral_id: uuid.UUID) -> Row | None:
+        return await repository.lock_referral(self.conn, tenant, referral_id)
 
     async def append_status(
         self, referral_id: uuid.UUID, version: int, change: StatusChange
     ) -> None:
         await repository.append_status(self.conn, referral_id, version, change)
 
-    async def erase_child(self, pre_id: str, subject_id: uuid.UUID) -> None:
-        await repository.erase_identity(self.conn, pre_id, subject_id)
+    async def erase_child(self, tenant: str, subject_id: uuid.UUID) -> None:
+        await repository.erase_identity(self.conn, tenant, subject_id)
 
     # -- reads
-    def _content(self, pre_id: str, row: fiches.Row) -> dict[str, Any] | None:
+    def _content(self, tenant: str, row: fiches.Row) -> dict[str, Any] | None:
         """The opened fiche, or None when erased (or unreadable: logged, never guessed)."""
         try:
-            return fiches.open_fiche(self.keys, pre_id, row)
+            return fiches.open_fiche(self.keys, tenant, row)
         except (UnreadableError, KeyNotFoundError) as exc:
             log.error("identity_unreadable", referral_id=str(row["id"]), error=str(exc))
             return None
 
-    def _stored(self, pre_id: str, row: fiches.Row, **extra: Any) -> StoredReferral:
+    def _stored(self, tenant: str, row: fiches.Row, **extra: Any) -> StoredReferral:
         return StoredReferral(
             id=row["id"],
-            pre_id=pre_id,
+            tenant=tenant,
             institution_id=extra.pop("institution_id", ""),
             status=ReferralStatus(row["status"]),
             submitted_at=row["submitted_at"],
             updated_at=row["updated_at"],
             holds_fiche=row["fiche"] is not None or row["identity"] is not None,
-            content=self._content(pre_id, row),
+            content=self._content(tenant, row),
             **extra,
         )
 
-    async def read(self, pre_id: str, referral_id: uuid.UUID) -> StoredReferral | None:
-        row = await repository.get_referral(self.conn, pre_id, referral_id)
+    async def read(self, tenant: str, referral_id: uuid.UUID) -> StoredReferral | None:
+        row = await repository.get_referral(self.conn, tenant, referral_id)
         if row is None:
             return None
         timeline = await repository.get_timeline(self.conn, referral_id)
         return self._stored(
-            pre_id,
+            tenant,
             row,
             institution_id=row["institution_id"],
             channel=row["channel"],
@@ -173,7 +173,7 @@ class PgReferrals:
 
     async def page(
         self,
-        pre_id: str,
+        tenant: str,
         institution_id: str,
         *,
         statuses: list[str] | None,
@@ -181,10 +181,10 @@ class PgReferrals:
         offset: int,
     ) -> tuple[list[StoredReferral], int]:
         rows, total = await repository.list_referrals(
-            self.conn, pre_id, institution_id, statuses=statuses, limit=limit, offset=offset
+            self.conn, tenant, institution_id, statuses=statuses, limit=limit, offset=offset
         )
         items = [
-            self._stored(pre_id, row, institution_id=institution_id, channel="", external_ref=None)
+            self._stored(tenant, row, institution_id=institution_id, channel="", external_ref=None)
             for row in rows
         ]
         return items, total

@@ -196,4 +196,6 @@ class ReferralContent(Body):
 class ReferralRequest(ReferralContent):
     """Une *fiche de liaison* : ce qu'un établissement envoie pour orienter un enfant au PRE."""
 
-    pre_id: PreId
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
+    tenant: PreId = Field(alias="pre_id")

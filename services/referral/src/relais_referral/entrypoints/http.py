@@ -25,7 +25,7 @@ from relais_referral.service.ports import StoredReferral, Uows
 from relais_referral.service.read_referrals import list_referrals, view_referral
 from relais_referral.service.submit_referral import submit_referral
 from relais_referral.service.withdraw_referral import withdraw_referral
-from relais_runtime.auth import ensure_same_pre
+from relais_runtime.auth import ensure_same_tenant
 from relais_runtime.http import (
     DomainError,
     IdempotencyKey,
@@ -63,7 +63,7 @@ ReferralId = Annotated[uuid.UUID, Path(description="Identifiant de l'orientation
 def _view(stored: StoredReferral) -> ReferralView:
     return ReferralView(
         id=stored.id,
-        pre_id=stored.pre_id,
+        tenant=stored.tenant,
         institution_id=stored.institution_id,
         status=stored.status,
         submitted_at=stored.submitted_at,
@@ -130,7 +130,7 @@ async def post_referral(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ReferralView:
-    ensure_same_pre(who, body.pre_id)
+    ensure_same_tenant(who, body.tenant)
     runtime.check_intake()  # 503 while the outbox is behind: accepted means on its way
     submission, stored = await submit_referral(
         uows, keys, institution_id=who.org, request=body, idempotency_key=idempotency_key
@@ -190,7 +190,7 @@ async def get_referral(referral_id: ReferralId, who: Institution, uows: Work) ->
 async def post_withdraw(referral_id: ReferralId, who: Institution, uows: Work) -> ReferralView:
     return _view(
         await withdraw_referral(
-            uows, pre_id=who.pre, institution_id=who.org, referral_id=referral_id
+            uows, tenant=who.tenant, institution_id=who.org, referral_id=referral_id
         )
     )
 
@@ -199,7 +199,9 @@ async def post_withdraw(referral_id: ReferralId, who: Institution, uows: Work) -
 
 
 def _institution(row: Any) -> InstitutionView:
-    return InstitutionView(**{k: row[k] for k in InstitutionView.model_fields})
+    return InstitutionView(
+        **{k: row[k] for k in InstitutionView.model_fields if k != "tenant"}, tenant=row["pre_id"]
+    )
 
 
 @router.put(
@@ -210,7 +212,7 @@ def _institution(row: Any) -> InstitutionView:
 async def put_institution(
     institution_id: InstitutionId, body: InstitutionRequest, who: Admin, uows: Work
 ) -> InstitutionView:
-    ensure_same_pre(who, body.pre_id)
+    ensure_same_tenant(who, body.tenant)
     if body.id != institution_id:
         raise DomainError("id_mismatch", "L'identifiant du corps diffère de celui de l'URL.", 422)
     return _institution(await institutions.register_institution(uows, body.model_dump(mode="json")))
@@ -225,7 +227,7 @@ async def get_institutions(
     offset: Offset = 0,
 ) -> InstitutionPage:
     rows, total = await institutions.list_institutions(
-        uows, who.pre, active=active, limit=limit, offset=offset
+        uows, who.tenant, active=active, limit=limit, offset=offset
     )
     return InstitutionPage(
         items=[_institution(r) for r in rows], total=total, limit=limit, offset=offset
@@ -238,7 +240,7 @@ async def get_institutions(
     summary="Un établissement de l'annuaire",
 )
 async def get_institution(institution_id: InstitutionId, who: Admin, uows: Work) -> InstitutionView:
-    return _institution(await institutions.get_institution(uows, who.pre, institution_id))
+    return _institution(await institutions.get_institution(uows, who.tenant, institution_id))
 
 
 @router.put(
@@ -250,7 +252,7 @@ async def put_contacts(
     institution_id: InstitutionId, body: list[Contact], who: Admin, uows: Work
 ) -> InstitutionView:
     contacts = [c.model_dump(mode="json", exclude_none=True) for c in body]
-    return _institution(await institutions.set_contacts(uows, who.pre, institution_id, contacts))
+    return _institution(await institutions.set_contacts(uows, who.tenant, institution_id, contacts))
 
 
 @router.post(
@@ -259,7 +261,7 @@ async def put_contacts(
     summary="Désactiver un établissement (il ne peut plus orienter ; son historique reste)",
 )
 async def post_deactivate(institution_id: InstitutionId, who: Admin, uows: Work) -> InstitutionView:
-    return _institution(await institutions.set_active(uows, who.pre, institution_id, False))
+    return _institution(await institutions.set_active(uows, who.tenant, institution_id, False))
 
 
 @router.post(
@@ -268,7 +270,7 @@ async def post_deactivate(institution_id: InstitutionId, who: Admin, uows: Work)
     summary="Réactiver un établissement",
 )
 async def post_activate(institution_id: InstitutionId, who: Admin, uows: Work) -> InstitutionView:
-    return _institution(await institutions.set_active(uows, who.pre, institution_id, True))
+    return _institution(await institutions.set_active(uows, who.tenant, institution_id, True))
 
 
 # -- public keys ------------------------------------------------------------------------------

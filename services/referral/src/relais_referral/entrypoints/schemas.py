@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from relais_contracts.types import PreId, ReferralStatus, Slug, SourceCategory
 from relais_referral.domain.content import (
@@ -58,8 +58,10 @@ class ReferralView(BaseModel):
     """Ce que l'émetteur voit de son orientation : jamais le contenu du parcours, ni si le
     PRE connaissait déjà l'enfant (l'orientation d'un autre émetteur ne le regarde pas)."""
 
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
     id: uuid.UUID
-    pre_id: str
+    tenant: str = Field(alias="pre_id")
     institution_id: Slug
     status: ReferralStatus
     submitted_at: datetime
@@ -97,8 +99,9 @@ class Contact(Body):
 
 
 class InstitutionRequest(Body):
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
     id: Slug
-    pre_id: PreId
+    tenant: PreId = Field(alias="pre_id")
     name: Name
     category: SourceCategory = Field(description="Type d'établissement (source d'orientation).")
     uai: Uai | None = None
@@ -107,8 +110,9 @@ class InstitutionRequest(Body):
 
 
 class InstitutionView(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
     id: str
-    pre_id: str
+    tenant: str = Field(alias="pre_id")
     name: str
     category: SourceCategory
     uai: str | None

@@ -17,22 +17,22 @@ log = structlog.get_logger("relais.referral")
 
 
 async def record_status(
-    uows: Uows, pre_id: str, referral_ids: Iterable[uuid.UUID], change: StatusChange
+    uows: Uows, tenant: str, referral_ids: Iterable[uuid.UUID], change: StatusChange
 ) -> int:
     """Apply ``change`` to each referral that may take it; return how many moved.
 
     A referral already past that status (a re-ordered or repeated event) is left alone.
     """
     async with uows() as uow:
-        return await _record_status(uow, pre_id, referral_ids, change)
+        return await _record_status(uow, tenant, referral_ids, change)
 
 
 async def _record_status(
-    uow: ReferralWork, pre_id: str, referral_ids: Iterable[uuid.UUID], change: StatusChange
+    uow: ReferralWork, tenant: str, referral_ids: Iterable[uuid.UUID], change: StatusChange
 ) -> int:
     moved = 0
     for referral_id in referral_ids:
-        row = await uow.referrals.lock(pre_id, referral_id)
+        row = await uow.referrals.lock(tenant, referral_id)
         if row is None:
             log.warning("status_for_unknown_referral", referral_id=str(referral_id))
             continue
@@ -53,7 +53,7 @@ async def _record_status(
                 changed_at=change.at,
             ),
             subject=str(referral_id),
-            tenant=pre_id,
+            tenant=tenant,
             sequence=version,
         )
         moved += 1
@@ -66,7 +66,7 @@ SUBJECT_ERASED_REASON = "subject_erased"
 
 async def erase_subject(
     uows: Uows,
-    pre_id: str,
+    tenant: str,
     subject_id: uuid.UUID,
     referral_ids: Iterable[uuid.UUID],
     at: datetime,
@@ -79,10 +79,10 @@ async def erase_subject(
     parcours drops it and erases it by a ``subject.erased`` naming it (ADR 0006).
     """
     async with uows() as uow:
-        await uow.referrals.erase_child(pre_id, subject_id)
+        await uow.referrals.erase_child(tenant, subject_id)
         await _record_status(
             uow,
-            pre_id,
+            tenant,
             referral_ids,
             StatusChange(ReferralStatus.DECLINED, at, reason=SUBJECT_ERASED_REASON),
         )

@@ -25,38 +25,38 @@ async def register_institution(uows: Uows, values: Mapping[str, Any]) -> Row:
 
 
 async def list_institutions(
-    uows: Uows, pre_id: str, *, active: bool | None, limit: int, offset: int
+    uows: Uows, tenant: str, *, active: bool | None, limit: int, offset: int
 ) -> tuple[Sequence[Row], int]:
     async with uows() as uow:
-        return await uow.referrals.institutions(pre_id, active=active, limit=limit, offset=offset)
+        return await uow.referrals.institutions(tenant, active=active, limit=limit, offset=offset)
 
 
-async def get_institution(uows: Uows, pre_id: str, institution_id: str) -> Row:
+async def get_institution(uows: Uows, tenant: str, institution_id: str) -> Row:
     async with uows() as uow:
-        row = await uow.referrals.institution(pre_id, institution_id)
+        row = await uow.referrals.institution(tenant, institution_id)
     if row is None:
         raise NOT_FOUND
     return row
 
 
 async def set_contacts(
-    uows: Uows, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+    uows: Uows, tenant: str, institution_id: str, contacts: list[dict[str, Any]]
 ) -> Row:
     if len(contacts) > MAX_CONTACTS:
         raise DomainError(
             "too_many_contacts", f"Au plus {MAX_CONTACTS} contacts par établissement.", 422
         )
     async with uows() as uow:
-        row = await uow.referrals.set_contacts(pre_id, institution_id, contacts)
+        row = await uow.referrals.set_contacts(tenant, institution_id, contacts)
     if row is None:
         raise NOT_FOUND
     return row
 
 
-async def set_active(uows: Uows, pre_id: str, institution_id: str, active: bool) -> Row:
+async def set_active(uows: Uows, tenant: str, institution_id: str, active: bool) -> Row:
     """Deactivated, an institution can no longer refer a child; its history stays."""
     async with uows() as uow:
-        row = await uow.referrals.set_active(pre_id, institution_id, active)
+        row = await uow.referrals.set_active(tenant, institution_id, active)
     if row is None:
         raise NOT_FOUND
     return row

@@ -41,7 +41,7 @@ def request_from_command(command: SubmitReferral, opened: dict[str, Any]) -> Ref
     if "description" in opened:
         reasons["description"] = opened["description"]
     body: dict[str, Any] = {
-        "pre_id": command.pre_id,
+        "pre_id": command.tenant,
         "child": {
             "sex": facts.sex,
             "school_level": facts.school_level,
@@ -73,7 +73,7 @@ async def submit_from_intake(
     # only the routing key is checked by the broker: all three must agree.
     if sender != command.institution_id or event.source != f"/institutions/{sender}":
         raise IntakeRejected("institution_mismatch")
-    if event.tenant != command.pre_id:
+    if event.tenant != command.tenant:
         raise IntakeRejected("pre_mismatch")
     try:
         opened = keys.open_intake(command.sealed)

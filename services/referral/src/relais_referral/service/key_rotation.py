@@ -38,7 +38,7 @@ async def rotate(
     pool: asyncpg.Pool,
     keys: ReferralKeys,
     secrets_dir: Path,
-    pre_id: str,
+    tenant: str,
     *,
     store: bool,
     index: bool,
@@ -52,10 +52,10 @@ async def rotate(
     started = time.perf_counter()
     if new_key:
         if store:
-            generate_pre_secrets(secrets_dir, pre_id, rotate_store=True)
-            say(f"nouvelle clé de stockage / new store key: {keys.vault(pre_id).master_kid}")
+            generate_pre_secrets(secrets_dir, tenant, rotate_store=True)
+            say(f"nouvelle clé de stockage / new store key: {keys.vault(tenant).master_kid}")
         if index:
-            say(f"nouvelle clé d'index / new index key: {rotate_index_key(secrets_dir, pre_id)}")
+            say(f"nouvelle clé d'index / new index key: {rotate_index_key(secrets_dir, tenant)}")
         await asyncio.sleep(grace_s)
 
     def progress(label: str) -> rotation.Progress:
@@ -65,15 +65,15 @@ async def rotate(
         if store:
             report.moved += await fiches.move_under_child_keys(pool, keys, batch=batch)
             report.moved += await rotation.rewrap_child_keys(
-                pool, keys, pre_id, batch=batch, progress=progress("clés d'enfant / child keys")
+                pool, keys, tenant, batch=batch, progress=progress("clés d'enfant / child keys")
             )
         if index:
             report.moved += await rotation.reindex_subjects(
-                pool, keys, pre_id, batch=batch, progress=progress("index / blind indexes")
+                pool, keys, tenant, batch=batch, progress=progress("index / blind indexes")
             )
-        report.left = await rotation.left(pool, keys, pre_id)
+        report.left = await rotation.left(pool, keys, tenant)
         if (not store or report.left.store_done) and (not index or report.left.indexes == 0):
-            report.destroyed = drop_old_keys(secrets_dir, pre_id, store=store, index=index)
+            report.destroyed = drop_old_keys(secrets_dir, tenant, store=store, index=index)
             break
     report.seconds = time.perf_counter() - started
     return report

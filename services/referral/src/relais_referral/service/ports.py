@@ -31,7 +31,7 @@ class NewReferral:
     """A referral to store: its fiche (``content``, JSON) is encrypted by the store."""
 
     referral_id: uuid.UUID
-    pre_id: str
+    tenant: str
     institution_id: str
     subject_id: uuid.UUID
     known_subject: bool
@@ -47,7 +47,7 @@ class StoredReferral:
     """A referral as its sender reads it back; ``content`` None once erased (or unreadable)."""
 
     id: uuid.UUID
-    pre_id: str
+    tenant: str
     institution_id: str
     status: ReferralStatus
     submitted_at: datetime
@@ -64,16 +64,16 @@ class Referrals(Protocol):
     """Referrals, children (subjects) and institutions of the PRE, in one transaction."""
 
     # -- institutions
-    async def institution(self, pre_id: str, institution_id: str) -> Row | None: ...
-    async def institution_pre(self, institution_id: str) -> str | None: ...
+    async def institution(self, tenant: str, institution_id: str) -> Row | None: ...
+    async def institution_tenant(self, institution_id: str) -> str | None: ...
     async def save_institution(self, values: Mapping[str, Any]) -> Row | None: ...
     async def institutions(
-        self, pre_id: str, *, active: bool | None, limit: int, offset: int
+        self, tenant: str, *, active: bool | None, limit: int, offset: int
     ) -> tuple[Sequence[Row], int]: ...
     async def set_contacts(
-        self, pre_id: str, institution_id: str, contacts: list[dict[str, Any]]
+        self, tenant: str, institution_id: str, contacts: list[dict[str, Any]]
     ) -> Row | None: ...
-    async def set_active(self, pre_id: str, institution_id: str, active: bool) -> Row | None: ...
+    async def set_active(self, tenant: str, institution_id: str, active: bool) -> Row | None: ...
 
     # -- submissions
     async def claim_key(
@@ -88,7 +88,7 @@ class Referrals(Protocol):
     ) -> uuid.UUID | None: ...
     async def subject_for(
         self,
-        pre_id: str,
+        tenant: str,
         blind_index: str,
         new_subject_id: uuid.UUID,
         *,
@@ -98,17 +98,17 @@ class Referrals(Protocol):
     async def add(self, referral: NewReferral) -> None: ...
 
     # -- timelines
-    async def lock(self, pre_id: str, referral_id: uuid.UUID) -> Row | None: ...
+    async def lock(self, tenant: str, referral_id: uuid.UUID) -> Row | None: ...
     async def append_status(
         self, referral_id: uuid.UUID, version: int, change: StatusChange
     ) -> None: ...
-    async def erase_child(self, pre_id: str, subject_id: uuid.UUID) -> None: ...
+    async def erase_child(self, tenant: str, subject_id: uuid.UUID) -> None: ...
 
     # -- reads
-    async def read(self, pre_id: str, referral_id: uuid.UUID) -> StoredReferral | None: ...
+    async def read(self, tenant: str, referral_id: uuid.UUID) -> StoredReferral | None: ...
     async def page(
         self,
-        pre_id: str,
+        tenant: str,
         institution_id: str,
         *,
         statuses: list[str] | None,

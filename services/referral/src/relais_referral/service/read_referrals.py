@@ -19,13 +19,13 @@ FICHE_GROUPS = ("identity.child", "identity.guardians", "referrer", "reasons.des
 async def read_own(
     uow: ReferralWork,
     *,
-    pre_id: str,
+    tenant: str,
     institution_id: str,
     referral_id: uuid.UUID,
     reader: Principal | None = None,
 ) -> StoredReferral:
     """The sender's view in ``uow``; with ``reader``, the read is recorded (same transaction)."""
-    stored = await uow.referrals.read(pre_id, referral_id)
+    stored = await uow.referrals.read(tenant, referral_id)
     # Another institution's referral is "not found", not "forbidden": its existence is private.
     if stored is None or stored.institution_id != institution_id:
         raise NOT_FOUND
@@ -52,7 +52,7 @@ async def view_referral(
     async with uows() as uow:
         return await read_own(
             uow,
-            pre_id=reader.pre,
+            tenant=reader.tenant,
             institution_id=institution_id,
             referral_id=referral_id,
             reader=reader,
@@ -71,7 +71,7 @@ async def list_referrals(
     """A page of the institution's referrals, newest first, and how many there are."""
     async with uows() as uow:
         items, total = await uow.referrals.page(
-            reader.pre, institution_id, statuses=statuses, limit=limit, offset=offset
+            reader.tenant, institution_id, statuses=statuses, limit=limit, offset=offset
         )
         if items:
             # One line for the page: the children's names of these referrals were shown.

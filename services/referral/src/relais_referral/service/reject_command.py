@@ -49,8 +49,8 @@ def external_ref_of(parked: ParkingNotice) -> str | None:
 
 async def tell_sender_refused(runtime: ServiceRuntime, conn: Conn, parked: ParkingNotice) -> None:
     institution_id = sender_of(parked.routing_key)
-    pre_id = await repository.institution_pre(conn, institution_id) if institution_id else None
-    if institution_id is None or pre_id is None:
+    tenant = await repository.institution_tenant(conn, institution_id) if institution_id else None
+    if institution_id is None or tenant is None:
         # Nobody registered to tell; the operator sees it in the parking queue.
         log.warning("refused_command_sender_unknown", reason=parked.reason)
         return
@@ -67,7 +67,7 @@ async def tell_sender_refused(runtime: ServiceRuntime, conn: Conn, parked: Parki
             rejected_at=datetime.now(UTC),
         ),
         subject=parked.message_id,
-        tenant=pre_id,
+        tenant=tenant,
         sequence=1,
         correlationid=envelope.correlationid if envelope else parked.message_id,
         causationid=str(envelope.id) if envelope else parked.message_id,

@@ -44,18 +44,18 @@ async def erase_due(
             # (not ended) makes it no longer due.
             await conn.execute(
                 "SELECT 1 FROM referrals WHERE pre_id = $1 AND subject_id = $2 FOR UPDATE",
-                item.pre_id,
+                item.tenant,
                 subject_id,
             )
             if not await retention.due(
-                conn, policy, at, pre_id=item.pre_id, record_id=item.record_id
+                conn, policy, at, tenant=item.tenant, record_id=item.record_id
             ):
                 continue
-            await repository.erase_identity(conn, item.pre_id, subject_id)
+            await repository.erase_identity(conn, item.tenant, subject_id)
             await audit.record(
                 conn,
                 audit.Access.by(
-                    audit.system_actor("referral-retention", item.pre_id),
+                    audit.system_actor("referral-retention", item.tenant),
                     "erase",
                     "subject",
                     subject_id,

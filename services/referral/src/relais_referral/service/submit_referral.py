@@ -74,7 +74,7 @@ async def submit_referral(
         )
         stored = submission.written or await read_own(
             uow,
-            pre_id=request.pre_id,
+            tenant=request.tenant,
             institution_id=institution_id,
             referral_id=submission.referral_id,
         )
@@ -95,19 +95,19 @@ async def submit(
     """Store the referral (fiche encrypted), find the child's subject, emit the events,
     in ``uow``."""
     now = now or datetime.now(UTC)
-    pre_id = request.pre_id
+    tenant = request.tenant
     rules.check_parents_agree(request.parents_agree)
     try:
-        public_key = keys.pre_public_key(pre_id)
+        public_key = keys.pre_public_key(tenant)
     except KeyNotFoundError:
         raise PRE_UNKNOWN from None
     try:
-        index_key = keys.index_key(pre_id)
+        index_key = keys.index_key(tenant)
     except KeyNotFoundError:
         raise PRE_NOT_READY from None
 
     store = uow.referrals
-    institution = await store.institution(pre_id, institution_id)
+    institution = await store.institution(tenant, institution_id)
     rules.check_sender(None if institution is None else institution["active"])
     assert institution is not None  # check_sender refused it otherwise
 
@@ -115,7 +115,7 @@ async def submit(
     if idempotency_key is not None:
         body = request.model_dump_json().encode()
         earlier = await store.claim_key(
-            IdempotencyScope(pre_id, institution_id, SUBMIT_ROUTE),
+            IdempotencyScope(tenant, institution_id, SUBMIT_ROUTE),
             idempotency_key,
             # Keyed by the PRE's index key: the fiche holds the child's identity.
             idempotency.fingerprint(body, index_key),
@@ -123,7 +123,7 @@ async def submit(
             KEY_REUSED,
             # A retry from before an index-key rotation was fingerprinted with the old key.
             also_accepted=[
-                idempotency.fingerprint(body, k) for k in keys.previous_index_keys(pre_id)
+                idempotency.fingerprint(body, k) for k in keys.previous_index_keys(tenant)
             ],
         )
         if earlier is not None:
@@ -132,18 +132,18 @@ async def submit(
     child = request.child
     names = (child.first_name, child.last_name, child.birth_date)
     subject_id, known = await store.subject_for(
-        pre_id,
+        tenant,
         blind_index(index_key, *names),
         uuid.uuid4(),
-        index_kid=keys.index_kid(pre_id),
-        previous=[blind_index(k, *names) for k in keys.previous_index_keys(pre_id)],
+        index_kid=keys.index_kid(tenant),
+        previous=[blind_index(k, *names) for k in keys.previous_index_keys(tenant)],
     )
-    content = request.model_dump(mode="json", exclude={"pre_id"})
+    content = request.model_dump(mode="json", exclude={"tenant"})
     facts = rules.facts_of(request, institution["category"], now.date())
     await store.add(
         NewReferral(
             referral_id=referral_id,
-            pre_id=pre_id,
+            tenant=tenant,
             institution_id=institution_id,
             subject_id=subject_id,
             known_subject=known,
@@ -167,7 +167,7 @@ async def submit(
             sealed=seal(rules.sealed_part(content), public_key),
         ),
         subject=str(referral_id),
-        tenant=pre_id,
+        tenant=tenant,
         sequence=1,
     )
     await uow.emit(
@@ -178,13 +178,13 @@ async def submit(
             changed_at=now,
         ),
         subject=str(referral_id),
-        tenant=pre_id,
+        tenant=tenant,
         sequence=1,
         caused_by=submitted,
     )
     written = StoredReferral(
         id=referral_id,
-        pre_id=pre_id,
+        tenant=tenant,
         institution_id=institution_id,
         status=ReferralStatus.RECEIVED,
         submitted_at=now,

@@ -15,7 +15,7 @@ from relais_referral.service.read_referrals import NOT_FOUND, read_own
 async def withdraw_referral(
     uows: Uows,
     *,
-    pre_id: str,
+    tenant: str,
     institution_id: str,
     referral_id: uuid.UUID,
     now: datetime | None = None,
@@ -23,7 +23,7 @@ async def withdraw_referral(
     """Withdraw it; the referral as committed (read in the same unit of work)."""
     now = now or datetime.now(UTC)
     async with uows() as uow:
-        row = await uow.referrals.lock(pre_id, referral_id)
+        row = await uow.referrals.lock(tenant, referral_id)
         if row is None or row["institution_id"] != institution_id:
             raise NOT_FOUND
         current = ReferralStatus(row["status"])
@@ -40,7 +40,7 @@ async def withdraw_referral(
                 withdrawn_at=now,
             ),
             subject=str(referral_id),
-            tenant=pre_id,
+            tenant=tenant,
             sequence=version,
         )
         await uow.emit(
@@ -52,10 +52,10 @@ async def withdraw_referral(
                 changed_at=now,
             ),
             subject=str(referral_id),
-            tenant=pre_id,
+            tenant=tenant,
             sequence=version,
             caused_by=withdrawn,
         )
         return await read_own(
-            uow, pre_id=pre_id, institution_id=institution_id, referral_id=referral_id
+            uow, tenant=tenant, institution_id=institution_id, referral_id=referral_id
         )

@@ -34,7 +34,7 @@ async def log_events(conn: Conn, events: Sequence[tuple[Any, LoggedEvent]]) -> s
         "$6::timestamptz[], $7::text[]::jsonb[]) ON CONFLICT (id) DO NOTHING RETURNING id",
         [i for i, _ in events],
         [e.type for _, e in events],
-        [e.pre_id for _, e in events],
+        [e.tenant for _, e in events],
         [e.subject for _, e in events],
         [e.sequence for _, e in events],
         [e.occurred_at for _, e in events],
@@ -78,9 +78,9 @@ async def save_facts(conn: Conn, docs: Projections) -> None:
     )
 
 
-async def load_facts(conn: Conn, pre_ids: Sequence[str]) -> Projections:
+async def load_facts(conn: Conn, tenants: Sequence[str]) -> Projections:
     rows = await conn.fetch(
-        "SELECT kind, key, doc FROM fact WHERE pre_id = ANY($1::text[])", list(pre_ids)
+        "SELECT kind, key, doc FROM fact WHERE pre_id = ANY($1::text[])", list(tenants)
     )
     return {(r["kind"], r["key"]): r["doc"] for r in rows}
 
@@ -93,15 +93,15 @@ def _event(row: Any) -> LoggedEvent:
 async def stream_log(
     conn: Conn,
     *,
-    pre_ids: Sequence[str] | None = None,
+    tenants: Sequence[str] | None = None,
     known_before: datetime | None = None,
     batch: int = 5000,
 ) -> AsyncIterator[list[LoggedEvent]]:
     """The log in batches, optionally limited to some PRE and to what was known by then."""
     where: list[str] = []
     args: list[Any] = []
-    if pre_ids is not None:
-        args.append(list(pre_ids))
+    if tenants is not None:
+        args.append(list(tenants))
         where.append(f"pre_id = ANY(${len(args)}::text[])")
     if known_before is not None:
         args.append(known_before)
@@ -171,24 +171,24 @@ async def append_log(conn: Conn, events: Sequence[tuple[Any, LoggedEvent]]) -> N
     await conn.executemany(
         "INSERT INTO event_log (id, type, pre_id, subject, sequence, occurred_at, data) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-        [(i, e.type, e.pre_id, e.subject, e.sequence, e.occurred_at, e.data) for i, e in events],
+        [(i, e.type, e.tenant, e.subject, e.sequence, e.occurred_at, e.data) for i, e in events],
     )
 
 
-async def handovers_of(conn: Conn, pre_id: str, situation_ids: Sequence[str]) -> list[str]:
+async def handovers_of(conn: Conn, tenant: str, situation_ids: Sequence[str]) -> list[str]:
     keys: list[str] = [
         r["key"]
         for r in await conn.fetch(
             "SELECT key FROM fact WHERE pre_id = $1 AND kind = 'handover' "
             "AND doc->>'situation_id' = ANY($2::text[])",
-            pre_id,
+            tenant,
             list(situation_ids),
         )
     ]
     return keys
 
 
-async def replace_ids(conn: Conn, pre_id: str, new_ids: dict[str, str]) -> list[LoggedEvent]:
+async def replace_ids(conn: Conn, tenant: str, new_ids: dict[str, str]) -> list[LoggedEvent]:
     """Replace every occurrence of each old id by its new one in the PRE's log, drop the
     documents of the old ids, and return the rewritten events to fold them again.
 
@@ -199,18 +199,18 @@ async def replace_ids(conn: Conn, pre_id: str, new_ids: dict[str, str]) -> list[
             "UPDATE event_log SET data = replace(data::text, $2, $3)::jsonb, "
             "subject = replace(subject, $2, $3) "
             "WHERE pre_id = $1 AND (subject = $2 OR data::text LIKE $4)",
-            pre_id,
+            tenant,
             old,
             new,
             f"%{old}%",
         )
     await conn.execute(
-        "DELETE FROM fact WHERE pre_id = $1 AND key = ANY($2::text[])", pre_id, list(new_ids)
+        "DELETE FROM fact WHERE pre_id = $1 AND key = ANY($2::text[])", tenant, list(new_ids)
     )
     rows = await conn.fetch(
         f"SELECT {_LOG_COLUMNS} FROM event_log "  # noqa: S608 (fixed column list)
         "WHERE pre_id = $1 AND data::text LIKE ANY($2::text[])",
-        pre_id,
+        tenant,
         [f"%{new}%" for new in new_ids.values()],
     )
     return [_event(r) for r in rows]

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 
-def readable_pres(
+def readable_tenants(
     roles: frozenset[str],
-    pre: str,
+    tenant: str,
     org: str,
     regions: Mapping[str, Sequence[str]],
     analyst_regions: Mapping[str, Sequence[str]],
 ) -> set[str]:
-    allowed = {pre} if roles & {"analyst", "coordinator"} else set()
+    allowed = {tenant} if roles & {"analyst", "coordinator"} else set()
     if "analyst" in roles:
         for region in readable_regions(roles, org, regions, analyst_regions):
             allowed.update(regions[region])

@@ -30,7 +30,7 @@ class LoggedEvent:
     """An event as the anonymous log keeps it."""
 
     type: str  # CloudEvents type, e.g. fr.relais.referral.submitted.v1
-    pre_id: str
+    tenant: str
     subject: str
     sequence: int
     occurred_at: datetime
@@ -94,7 +94,7 @@ def apply(doc: Doc, event: LoggedEvent) -> Doc:
     rule = _rule(event)
     if rule is None:
         return doc
-    doc.setdefault("pre_id", event.pre_id)
+    doc.setdefault("pre_id", event.tenant)
     rule[2](doc, event)
     return doc
 

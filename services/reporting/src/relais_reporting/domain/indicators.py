@@ -375,17 +375,20 @@ INDICATORS: tuple[Indicator, ...] = (
 
 
 def compute_all(
-    docs: Projections, period: Period, threshold: int, pre_ids: Sequence[str] = ()
+    docs: Projections, period: Period, threshold: int, tenants: Sequence[str] = ()
 ) -> list[Figure]:
-    """Every figure of the documents' scope. With several ``pre_ids`` (a region), a cell
+    """Every figure of the documents' scope. With several ``tenants`` (a region), a cell
     that exactly one PRE hides in its own figures is hidden in the region's too, so that
     the region minus the other PRE cannot give it back."""
     facts = Facts(docs)
     forced: dict[str, set[str]] = {}
-    if len(pre_ids) > 1:
+    if len(tenants) > 1:
         parts = [
-            {f.key: _cell_counts(f) for f in compute_all(docs_of(docs, [pre]), period, threshold)}
-            for pre in pre_ids
+            {
+                f.key: _cell_counts(f)
+                for f in compute_all(docs_of(docs, [tenant]), period, threshold)
+            }
+            for tenant in tenants
         ]
         for ind in INDICATORS:
             forced[ind.key] = linked_to_parts([part[ind.key] for part in parts])
@@ -404,6 +407,6 @@ def _cell_counts(figure: Figure) -> dict[str, tuple[int, bool]]:
     return counts
 
 
-def docs_of(docs: Projections, pre_ids: Iterable[str]) -> Projections:
-    wanted = set(pre_ids)
+def docs_of(docs: Projections, tenants: Iterable[str]) -> Projections:
+    wanted = set(tenants)
     return {k: d for k, d in docs.items() if d.get("pre_id") in wanted}

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from relais_reporting.config import ReportingSettings
-from relais_reporting.domain.access import readable_pres, readable_regions
+from relais_reporting.domain.access import readable_regions, readable_tenants
 from relais_reporting.domain.indicators import INDICATORS
 from relais_reporting.domain.periods import PARIS, school_year_bounds
 from relais_reporting.entrypoints import render
@@ -91,9 +91,10 @@ class IndicatorValue(BaseModel):
 
 
 class IndicatorSet(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
     scope: str = Field(description="Le PRE ou la région des chiffres.")
-    pre_id: str | None = Field(description="Le PRE, pour les chiffres d'un PRE.")
-    pre_ids: list[str] = Field(description="Les PRE comptés.")
+    tenant: str | None = Field(description="Le PRE, pour les chiffres d'un PRE.", alias="pre_id")
+    tenants: list[str] = Field(description="Les PRE comptés.", alias="pre_ids")
     school_year: str = Field(description="Année scolaire (1er septembre - 31 août).")
     as_of: date | None = Field(description="Chiffres arrêtés à la fin de ce jour, le cas échéant.")
     known_on: date = Field(description="Ce que le service savait à la fin de ce jour.")
@@ -139,12 +140,14 @@ def check_known_on(known_on: date | None) -> None:
         )
 
 
-def pre_scope(who: Principal, settings: ReportingSettings, pre_id: str | None) -> list[str]:
-    pre = pre_id or who.pre
-    allowed = readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
-    if pre not in allowed:
+def tenant_scope(who: Principal, settings: ReportingSettings, asked: str | None) -> list[str]:
+    tenant = asked or who.tenant
+    allowed = readable_tenants(
+        who.roles, who.tenant, who.org, settings.regions, settings.analyst_regions
+    )
+    if tenant not in allowed:
         raise HTTPException(403, detail={"code": "forbidden_pre", "message": MSG_PRE})
-    return [pre]
+    return [tenant]
 
 
 def region_scope(who: Principal, settings: ReportingSettings, region_id: str) -> list[str]:
@@ -163,7 +166,7 @@ def region_scope(who: Principal, settings: ReportingSettings, region_id: str) ->
 
 async def report_for(
     runtime: ServiceRuntime,
-    pre_ids: list[str],
+    tenants: list[str],
     school_year: str,
     as_of: date | None,
     known_on: date | None,
@@ -173,7 +176,7 @@ async def report_for(
     async with runtime.pool.acquire() as conn:
         return await build_report(
             conn,
-            pre_ids,
+            tenants,
             school_year,
             threshold=settings_of(runtime).small_cell_threshold,
             as_of=as_of,
@@ -201,13 +204,13 @@ async def get_indicators(
     who: Reader,
     runtime: Runtime,
     school_year: SchoolYear,
-    pre_id: str | None = None,
+    tenant: Annotated[str | None, Query(alias="pre_id")] = None,
     as_of: AsOf = None,
     known_on: KnownOn = None,
 ) -> IndicatorSet:
-    pres = pre_scope(who, settings_of(runtime), pre_id)
-    report = await report_for(runtime, pres, school_year, as_of, known_on)
-    return IndicatorSet.model_validate(render.to_json(report, pres[0]))
+    tenants = tenant_scope(who, settings_of(runtime), tenant)
+    report = await report_for(runtime, tenants, school_year, as_of, known_on)
+    return IndicatorSet.model_validate(render.to_json(report, tenants[0]))
 
 
 @router.get(
@@ -220,15 +223,15 @@ async def get_indicators_csv(
     who: Reader,
     runtime: Runtime,
     school_year: SchoolYear,
-    pre_id: str | None = None,
+    tenant: Annotated[str | None, Query(alias="pre_id")] = None,
     as_of: AsOf = None,
     known_on: KnownOn = None,
     separator: Separator = ",",
     bom: Bom = False,
 ) -> CSVResponse:
-    pres = pre_scope(who, settings_of(runtime), pre_id)
-    report = await report_for(runtime, pres, school_year, as_of, known_on)
-    return csv_response(report, pres[0], separator, bom)
+    tenants = tenant_scope(who, settings_of(runtime), tenant)
+    report = await report_for(runtime, tenants, school_year, as_of, known_on)
+    return csv_response(report, tenants[0], separator, bom)
 
 
 @router.get(
@@ -246,8 +249,8 @@ async def get_region_indicators(
     as_of: AsOf = None,
     known_on: KnownOn = None,
 ) -> IndicatorSet:
-    pres = region_scope(who, settings_of(runtime), region_id)
-    report = await report_for(runtime, pres, school_year, as_of, known_on)
+    tenants = region_scope(who, settings_of(runtime), region_id)
+    report = await report_for(runtime, tenants, school_year, as_of, known_on)
     return IndicatorSet.model_validate(render.to_json(report, region_id))
 
 
@@ -267,13 +270,16 @@ async def get_region_indicators_csv(
     separator: Separator = ",",
     bom: Bom = False,
 ) -> CSVResponse:
-    pres = region_scope(who, settings_of(runtime), region_id)
-    report = await report_for(runtime, pres, school_year, as_of, known_on)
+    tenants = region_scope(who, settings_of(runtime), region_id)
+    report = await report_for(runtime, tenants, school_year, as_of, known_on)
     return csv_response(report, region_id, separator, bom)
 
 
 class ReadableScopes(BaseModel):
-    pre_ids: list[str] = Field(description="Les PRE dont la personne peut lire les chiffres.")
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+    tenants: list[str] = Field(
+        description="Les PRE dont la personne peut lire les chiffres.", alias="pre_ids"
+    )
     regions: list[str] = Field(description="Les régions dont elle peut lire les chiffres.")
 
 
@@ -286,8 +292,10 @@ class ReadableScopes(BaseModel):
 async def get_scopes(who: Reader, runtime: Runtime) -> ReadableScopes:
     settings = settings_of(runtime)
     return ReadableScopes(
-        pre_ids=sorted(
-            readable_pres(who.roles, who.pre, who.org, settings.regions, settings.analyst_regions)
+        tenants=sorted(
+            readable_tenants(
+                who.roles, who.tenant, who.org, settings.regions, settings.analyst_regions
+            )
         ),
         regions=readable_regions(who.roles, who.org, settings.regions, settings.analyst_regions),
     )

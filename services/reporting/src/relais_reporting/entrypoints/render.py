@@ -29,8 +29,8 @@ CSV_COLUMNS = (
 def to_json(report: IndicatorReport, scope: str) -> dict[str, Any]:
     return {
         "scope": scope,
-        "pre_ids": report.pre_ids,
-        "pre_id": report.pre_ids[0] if len(report.pre_ids) == 1 else None,
+        "pre_ids": report.tenants,
+        "pre_id": report.tenants[0] if len(report.tenants) == 1 else None,
         "school_year": report.school_year,
         "as_of": report.as_of.isoformat() if report.as_of else None,
         "known_on": report.known_on.isoformat(),

@@ -78,7 +78,7 @@ def logged(event: Any) -> facts.LoggedEvent:
         data = anonymous_data(raw)
     return facts.LoggedEvent(
         type=event.type,
-        pre_id=event.tenant,
+        tenant=event.tenant,
         subject=event.subject,
         sequence=event.sequence,
         occurred_at=event.time,
@@ -145,7 +145,7 @@ async def unlink_subject(tx: Tx, entry: facts.LoggedEvent) -> None:
         str(data["subject_id"]),
         *situations,
         *(str(r) for r in data.get("referral_ids", [])),
-        *await store.handovers_of(tx.conn, entry.pre_id, situations),
+        *await store.handovers_of(tx.conn, entry.tenant, situations),
     ]
-    rewritten = await store.replace_ids(tx.conn, entry.pre_id, {o: str(uuid.uuid4()) for o in old})
+    rewritten = await store.replace_ids(tx.conn, entry.tenant, {o: str(uuid.uuid4()) for o in old})
     await store.save_facts(tx.conn, facts.fold_all(rewritten))

@@ -14,7 +14,7 @@ from relais_runtime.db import Conn
 
 @dataclass
 class IndicatorReport:
-    pre_ids: list[str]
+    tenants: list[str]
     school_year: str
     as_of: date | None
     known_on: date
@@ -31,7 +31,7 @@ def _end_of(day: date) -> datetime | None:
 
 async def build_report(
     conn: Conn,
-    pre_ids: Sequence[str],
+    tenants: Sequence[str],
     school_year: str,
     *,
     threshold: int,
@@ -50,21 +50,21 @@ async def build_report(
     # Without either the figures run to today: a follow-up due next spring is not "missed".
     period = indicators.Period(school_year, as_of or today)
     if as_of is None and known_on is None:
-        docs = await store.load_facts(conn, pre_ids)
+        docs = await store.load_facts(conn, tenants)
     else:
         occurred_before = _end_of(as_of) if as_of else None  # None: every event counts
         docs = {}
         async for batch in store.stream_log(
-            conn, pre_ids=pre_ids, known_before=_end_of(known_on) if known_on else None
+            conn, tenants=tenants, known_before=_end_of(known_on) if known_on else None
         ):
             if occurred_before is not None:
                 batch = [e for e in batch if e.occurred_at < occurred_before]
             facts.fold_all(batch, into=docs)
     return IndicatorReport(
-        pre_ids=sorted(pre_ids),
+        tenants=sorted(tenants),
         school_year=school_year,
         as_of=as_of,
         known_on=known_on or today,
         threshold=threshold,
-        figures=indicators.compute_all(docs, period, threshold, pre_ids),
+        figures=indicators.compute_all(docs, period, threshold, tenants),
     )

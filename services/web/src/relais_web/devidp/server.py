@@ -296,7 +296,7 @@ class DevAuthorizationServer(AuthorizationServer):  # type: ignore[misc]  # Auth
             self.signing_key,
             sub=user.sub,
             org=user.org,
-            pre=user.pre,
+            tenant=user.tenant,
             roles=[user.role],
             issuer=self.access_token_issuer,
             audience=self.access_token_audience,

@@ -15,7 +15,7 @@ class DemoUser:
     role: str
     org: str
     org_label: str
-    pre: str = DEMO_PRE
+    tenant: str = DEMO_PRE
 
     def claims(self) -> dict[str, Any]:
         """Who the person is to the web (userinfo's claims, a session's ``user``)."""
@@ -24,7 +24,7 @@ class DemoUser:
             "name": self.name,
             "org": self.org,
             "org_label": self.org_label,
-            "pre": self.pre,
+            "pre": self.tenant,
             "roles": [self.role],
         }
 

@@ -36,7 +36,7 @@ def _guardian(form: FormValues, index: int) -> dict[str, Any] | None:
     return guardian
 
 
-def referral_body(form: FormValues, pre_id: str) -> dict[str, Any]:
+def referral_body(form: FormValues, tenant: str) -> dict[str, Any]:
     """The API body of a posted fiche; empty fields are left out for the API to name."""
     child: dict[str, Any] = {}
     for key in (
@@ -57,7 +57,7 @@ def referral_body(form: FormValues, pre_id: str) -> dict[str, Any]:
     put(reasons, "categories", many(form, "reasons.categories"))
     put(reasons, "description", text(form, "reasons.description"))
     body: dict[str, Any] = {
-        "pre_id": pre_id,
+        "pre_id": tenant,
         "child": child,
         "guardians": [
             g for g in (_guardian(form, i) for i in range(GUARDIAN_SLOTS)) if g is not None

@@ -5,12 +5,12 @@ suppressed by reporting, drawn here (reporting serves JSON and CSV only), and th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from relais_web.api import ApiError, ApiUnavailableError
@@ -34,10 +34,10 @@ def _source(region: str) -> str:
 
 
 def _scope_links(
-    year: str, scopes: dict[str, list[str]], pre: str, region: str
+    year: str, scopes: dict[str, list[str]], tenant: str, region: str
 ) -> list[tuple[str, str, bool]]:
     """Every PRE and region the reader may see, when there is more than one."""
-    links = [(p, {"annee": year, "pre": p}, not region and p == pre) for p in scopes["pre_ids"]]
+    links = [(p, {"annee": year, "pre": p}, not region and p == tenant) for p in scopes["pre_ids"]]
     links += [(f"région {r}", {"annee": year, "region": r}, r == region) for r in scopes["regions"]]
     if len(links) <= 1:
         return []
@@ -49,7 +49,7 @@ async def dashboard(
     request: Request,
     annee: str = "",
     arrete: str = "",
-    pre: str = "",
+    tenant: Annotated[str, Query(alias="pre")] = "",
     region: str = "",
     person: SignedIn = Reader,
 ) -> Response:
@@ -57,8 +57,8 @@ async def dashboard(
     years = school_years()
     year = annee or years[0]
     query: dict[str, Any] = {"school_year": year, "as_of": arrete}
-    if pre and not region:
-        query["pre_id"] = pre
+    if tenant and not region:
+        query["pre_id"] = tenant
     data, error = None, None
     try:
         data = await api.get(person, "reporting", _source(region), query)
@@ -66,7 +66,7 @@ async def dashboard(
         error = refused
     scopes = await api.get(person, "reporting", "/v1/indicator-scopes")
     errors = {k.removeprefix("query."): v for k, v in field_errors(error).items()}
-    csv_query = {"annee": year, "arrete": arrete, "pre": pre, "region": region}
+    csv_query = {"annee": year, "arrete": arrete, "pre": tenant, "region": region}
     return render(
         request,
         "analyst/dashboard.html",
@@ -76,12 +76,12 @@ async def dashboard(
         years=years if year in years else [year, *years],
         year=year,
         as_of=arrete,
-        pre=pre,
+        tenant=tenant,
         region=region,
         data=data,
         errors=errors,
         error=error,
-        scope_links=_scope_links(year, scopes, pre or person.pre, region),
+        scope_links=_scope_links(year, scopes, tenant or person.tenant, region),
         csv_url="/tableau-de-bord/indicateurs.csv?"
         + urlencode({k: v for k, v in csv_query.items() if v}),
         charts=charts,
@@ -93,7 +93,7 @@ async def csv(
     request: Request,
     annee: str,
     arrete: str = "",
-    pre: str = "",
+    tenant: Annotated[str, Query(alias="pre")] = "",
     region: str = "",
     person: SignedIn = Reader,
 ) -> Response:
@@ -101,8 +101,8 @@ async def csv(
     params = {"school_year": annee, "separator": ";", "bom": "true"}
     if arrete:
         params["as_of"] = arrete
-    if pre and not region:
-        params["pre_id"] = pre
+    if tenant and not region:
+        params["pre_id"] = tenant
     try:
         upstream = await client.get(
             apis(request).url("reporting", f"{_source(region)}.csv"),
@@ -117,7 +117,7 @@ async def csv(
         raise ForbiddenError
     if upstream.status_code != 200:
         raise ApiUnavailableError("reporting")
-    scope = region or pre or person.pre
+    scope = region or tenant or person.tenant
     return Response(
         upstream.content,
         media_type="text/csv; charset=utf-8",

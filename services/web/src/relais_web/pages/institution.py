@@ -52,7 +52,7 @@ async def send_referral(request: Request, form: Form, person: SignedIn = Institu
             "POST",
             "referral",
             "/v1/referrals",
-            json=referral_body(form, person.pre),
+            json=referral_body(form, person.tenant),
             idempotency_key=key,
         )
     except ApiError as error:

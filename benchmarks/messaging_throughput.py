@@ -69,7 +69,7 @@ from relais_runtime.runtime import ServiceRuntime, prepare_database
 from relais_runtime.settings import RelaisSettings
 from relais_runtime.topology import WorkQueue, declare_topology, work_queue_arguments
 
-GOAL_RATIO = 0.5
+GOAL_RATIO = 0.8
 PATHS = ("baseline", "runtime")
 #: Each path has its own tenant, so its input and follow-ups route to its own queues only.
 TENANTS = {"baseline": "pre-bench-baseline", "runtime": "pre-bench-runtime"}

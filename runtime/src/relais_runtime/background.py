@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar, Protocol
 
 
 async def cancel_and_wait(task: asyncio.Task[Any], *, every_s: float = 0.5) -> None:
@@ -20,6 +22,29 @@ async def cancel_and_wait(task: asyncio.Task[Any], *, every_s: float = 0.5) -> N
         await asyncio.wait({task}, timeout=every_s)
     with contextlib.suppress(asyncio.CancelledError, Exception):
         task.result()
+
+
+class Startable(Protocol):
+    """Something a service runs beside its consumers: started at once, stopped awaited."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@asynccontextmanager
+async def running(*loops: Startable) -> AsyncIterator[None]:
+    """Start ``loops`` in order and stop the started ones in reverse, however the block ends
+    (a loop that depends on an earlier one never outlives it)."""
+    started: list[Startable] = []
+    try:
+        for loop in loops:
+            loop.start()
+            started.append(loop)
+        yield
+    finally:
+        for loop in reversed(started):
+            await loop.stop()
 
 
 class BackgroundLoop(ABC):

@@ -18,7 +18,7 @@ from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.v1.parcours import SubjectErased
 from relais_runtime import db, inbox, metrics, outbox
-from relais_runtime.background import cancel_and_wait
+from relais_runtime.background import Startable, cancel_and_wait, running
 from relais_runtime.broker import create_broker
 from relais_runtime.consumer import EventConsumer, Outcome
 from relais_runtime.db import Conn
@@ -203,6 +203,19 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
+
+    def lifespan_with(
+        self, *loops: Startable
+    ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+        """An app's lifespan: the runtime, then ``loops`` beside it (schedulers, pruners),
+        stopped in reverse before the runtime stops."""
+
+        @asynccontextmanager
+        async def lifespan(app: Any) -> AsyncIterator[None]:
+            async with self.lifespan(app), running(*loops):
+                yield
+
+        return lifespan
 
     async def _maintain(self) -> None:
         """Prune old inbox ids; sample the outbox backlog and parked messages for /metrics."""

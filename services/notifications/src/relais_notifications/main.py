@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -50,16 +47,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     app.state.dispatcher = dispatcher
     app.state.feed_hub = hub
 
-    @asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:
-        async with runtime.lifespan():
-            hub.start()
-            dispatcher.start()
-            try:
-                yield
-            finally:
-                await dispatcher.stop()
-                await hub.stop()
-
-    app.router.lifespan_context = lifespan
+    app.router.lifespan_context = runtime.lifespan_with(hub, dispatcher)
     return app

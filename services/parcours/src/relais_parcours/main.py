@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -80,17 +78,6 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
     app.state.idempotency_pruner = pruner
     validation.install_field_refusals(app)
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.lifespan(_app):
-            deadlines = scheduler.DeadlineScheduler(runtime, ctx)
-            deadlines.start()
-            pruner.start()
-            try:
-                yield
-            finally:
-                await pruner.stop()
-                await deadlines.stop()
-
-    app.router.lifespan_context = lifespan
+    deadlines = scheduler.DeadlineScheduler(runtime, ctx)
+    app.router.lifespan_context = runtime.lifespan_with(deadlines, pruner)
     return app

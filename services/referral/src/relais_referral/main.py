@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from relais_referral.adapters.unit_of_work import unit_of_work
@@ -38,16 +35,5 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     app.state.referral_maintenance = maintenance
     pruner = idempotency_pruner(runtime, settings)
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.lifespan(_app):
-            maintenance.start()
-            pruner.start()
-            try:
-                yield
-            finally:
-                await pruner.stop()
-                await maintenance.stop()
-
-    app.router.lifespan_context = lifespan
+    app.router.lifespan_context = runtime.lifespan_with(maintenance, pruner)
     return app

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from relais_contracts.types import DataCategory, ReasonCategory
+from relais_parcours.domain.dates import FieldRefused
 
 if TYPE_CHECKING:
     from relais_parcours.domain.handover import Handover
@@ -21,6 +22,18 @@ def in_force(consent: Any, today: date) -> bool:
         return False
     valid_until = consent["valid_until"]
     return valid_until is None or today <= valid_until
+
+
+def refuse_ended(valid_until: date | None, today: date) -> None:
+    """A new consent whose last valid day is already past would replace the consent in force
+    with one that is not, cutting every sharing: refused, naming ``valid_until``."""
+    if valid_until is not None and valid_until < today:
+        raise FieldRefused(
+            "valid_until",
+            "valid_until_past",
+            "La date de fin de validité est déjà passée : ce consentement ne serait pas en "
+            "vigueur.",
+        )
 
 
 def allowed_categories(

@@ -1,8 +1,10 @@
-"""Dates the PRE records about a situation: never before the situation existed.
+"""Dates the PRE records about a situation: never before the situation existed, never
+after the PRE's today for what has already happened.
 
-A body model cannot know when the situation was opened, so the rules check once it is read
-and raise :class:`FieldRefused`; the HTTP layer answers it as a body validator would: 422,
-the field named, a French message.
+A body model cannot know when the situation was opened, nor the PRE's day (its time zone
+is configuration), so the rules check once the use case has them and raise
+:class:`FieldRefused`; the HTTP layer answers it as a body validator would: 422, the field
+named, a French message.
 """
 
 from __future__ import annotations
@@ -32,3 +34,11 @@ def not_before(first: date, dates: Mapping[str, tuple[date | None, str]]) -> Non
                 f"{what} ({day:%d/%m/%Y}) ne peut pas précéder l'ouverture de la situation, "
                 f"le {first:%d/%m/%Y}.",
             )
+
+
+def not_after(today: date, dates: Mapping[str, tuple[date | None, str]]) -> None:
+    """Refuse any of ``dates`` (field → its day and, in French, what it is: « La date du
+    suivi ») that falls after ``today``, the PRE's day: what happened cannot be dated later."""
+    for field, (day, what) in dates.items():
+        if day is not None and day > today:
+            raise FieldRefused(field, "date_in_future", f"{what} ne peut pas être dans le futur.")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from relais_contracts.types import Axis, ExitReason, FollowupOutcome, SituationStage
 from relais_contracts.v1.parcours import FollowupRecorded, ParcoursClosed
 from relais_parcours.domain.consent import Row
-from relais_parcours.domain.dates import FieldRefused
+from relais_parcours.domain.dates import FieldRefused, not_after
 from relais_runtime.errors import DomainError
 
 
@@ -95,6 +95,12 @@ def closure_warning(started_on: date, closed_on: date, max_months: int) -> str |
     if duration_warning(started_on, closed_on, max_months) is None:
         return None
     return f"Parcours clôturé au-delà de la durée maximale de {max_months} mois."
+
+
+def followup_held(held_on: date, today: date) -> None:
+    """The six-month follow-up is recorded once it has taken place: never after ``today``,
+    the PRE's day (its day before the closure is :meth:`Situation.record_followup`'s rule)."""
+    not_after(today, {"held_on": (held_on, "La date du suivi")})
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.entrypoints.consent_body import ConsentBody
 from relais_parcours.entrypoints.validation import Body, invalid_field
 from relais_parcours.service import closure, consent, plan, retries
-from relais_parcours.service.dates import pre_day
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
 from relais_runtime.runtime import ServiceRuntime
@@ -77,14 +76,6 @@ async def post_consent(
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Consent:
-    if body.valid_until is not None and body.valid_until < pre_day(ctx):
-        # It would replace the consent in force with one that is not, cutting every sharing.
-        raise invalid_field(
-            "valid_until",
-            "valid_until_past",
-            "La date de fin de validité est déjà passée : ce consentement ne serait pas en "
-            "vigueur.",
-        )
     consent_id = await consent.give(
         runtime,
         ctx,
@@ -380,10 +371,6 @@ class FollowupBody(Body):
 async def post_followup(
     situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Created:
-    if body.held_on > pre_day(ctx):
-        raise invalid_field(
-            "held_on", "date_in_future", "La date du suivi ne peut pas être dans le futur."
-        )
     followup_id = await closure.record_followup(
         runtime, ctx, who, situation_id, outcome=body.outcome, held_on=body.held_on
     )

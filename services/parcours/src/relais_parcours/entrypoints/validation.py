@@ -28,9 +28,9 @@ class Body(RuntimeBody):
 def invalid_field(field: str, code: str, message: str) -> RequestValidationError:
     """A 422 shaped like a field validator's (field, code, French message).
 
-    For checks a body model cannot make: "today" is the PRE's day (configured time zone),
-    and some rules compare with what is stored (the consent's guardians, the day a
-    handover was requested), so the route checks them once the body is parsed.
+    For refusals a route finds once the body is parsed (the consent's guardians named in a
+    withdrawal); the rules that compare with the PRE's day or with what is stored raise
+    :class:`FieldRefused` in the use case, answered the same way.
     """
     return RequestValidationError([{"type": code, "loc": ("body", field), "msg": message}])
 

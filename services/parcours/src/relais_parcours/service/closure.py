@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, HandoverCancelReason
 from relais_parcours.adapters import deadlines_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.context import Parcours
-from relais_parcours.domain.situation import Situation
+from relais_parcours.domain.situation import Situation, followup_held
 from relais_parcours.service import access, access_log, family_notices, tenancy
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.handovers import cancel_handovers
@@ -89,6 +89,7 @@ async def record_followup(
     held_on: date,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
+    followup_held(held_on, pre_day(ctx, now))
     followup_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.tenant) as conn:
         row = await access.situation_for(conn, who, situation_id, lock=True)

@@ -33,6 +33,7 @@ from relais_parcours.domain.consent import (
     ConsentEndedError,
     ConsentStatus,
     allowed_categories,
+    refuse_ended,
 )
 from relais_parcours.domain.situation import Stage
 from relais_parcours.service import access, access_log, retries, tenancy
@@ -129,6 +130,7 @@ async def give(
     retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     now = datetime.now(UTC)
+    refuse_ended(valid_until, pre_day(ctx, now))
     consent_id = uuid.uuid4()
     async with tenancy.scoped(runtime, who.tenant) as conn:
         earlier = await retries.claim(conn, who, retry, consent_id)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 import pytest
 
-from relais_contracts import labels
+from relais_contracts import labels, types
 from relais_contracts.types import (
     Axis,
     DeclineReason,
@@ -50,3 +50,15 @@ def test_inside_a_sentence_a_label_loses_its_capital_but_not_an_acronym() -> Non
     assert labels.in_sentence_table(labels.DECLINE_REASON)["outside_territory"] == (
         "hors du territoire du PRE"
     )
+
+
+def test_every_code_type_of_the_contract_is_described_in_french() -> None:
+    code_types = {
+        value
+        for value in vars(types).values()
+        if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum
+    }
+    assert set(labels.TYPE_DESCRIPTIONS) == code_types
+    for code_type, text in labels.TYPE_DESCRIPTIONS.items():
+        assert text.endswith("."), code_type.__name__
+        assert text != code_type.__doc__, code_type.__name__

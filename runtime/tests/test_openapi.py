@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from sse_starlette.sse import EventSourceResponse
 from typer.testing import CliRunner
 
+from relais_contracts.labels import TYPE_DESCRIPTIONS
+from relais_contracts.types import Axis
 from relais_runtime import cli_openapi
 from relais_runtime.app import build_app
 from relais_runtime.auth import Principal, require_roles
@@ -27,6 +29,7 @@ Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
 
 class Note(Body):
     text: str
+    axis: Axis | None = None
 
 
 def documented_app(tmp_path: Path) -> FastAPI:
@@ -41,6 +44,10 @@ def documented_app(tmp_path: Path) -> FastAPI:
     @router.get("/situations")
     async def situations(who: Coordinator, limit: int = 20) -> list[str]:
         return []
+
+    @router.delete("/situations/{situation_id}/notes", status_code=204)
+    async def delete_notes(situation_id: str, who: Coordinator) -> None:
+        return None
 
     @router.get("/keys")
     async def public_keys() -> dict[str, str]:
@@ -99,6 +106,22 @@ def test_each_operation_lists_the_errors_it_can_give(tmp_path: Path) -> None:
     assert "Retry-After" in unavailable["headers"]
 
 
+def test_successes_and_the_contracts_code_types_are_described_in_french(
+    tmp_path: Path,
+) -> None:
+    document = documented_app(tmp_path).openapi()
+    notes = "/v1/situations/{situation_id}/notes"
+
+    assert operation(document, "post", notes)["responses"]["201"]["description"] == "Créé."
+    assert operation(document, "delete", notes)["responses"]["204"]["description"] == (
+        "Réussi, sans contenu."
+    )
+    assert operation(document, "get", "/v1/keys")["responses"]["200"]["description"] == "Réussi."
+    assert "Successful Response" not in json.dumps(document)
+    axis = document["components"]["schemas"]["Axis"]
+    assert axis["description"] == TYPE_DESCRIPTIONS[Axis] != Axis.__doc__
+
+
 def test_csv_and_event_streams_are_documented_as_what_they_are(tmp_path: Path) -> None:
     document = documented_app(tmp_path).openapi()
 
@@ -146,6 +169,7 @@ def test_the_committed_documents_never_name_fastapis_error_body() -> None:
     ]  # fmt: skip
     for document in documents:
         assert "HTTPValidationError" not in document.read_text(), document.name
+        assert "Successful Response" not in document.read_text(), document.name
     notifications = json.loads(documents[0].read_text())
     webhook = notifications["webhooks"]["notification"]["post"]
     body = webhook["requestBody"]["content"]["application/json"]["schema"]

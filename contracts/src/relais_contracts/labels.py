@@ -13,17 +13,33 @@ status timeline), the service keeps its own words; these are the words all share
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
 from relais_contracts.types import (
     Axis,
+    ConsentForm,
+    DataCategory,
+    DeadlineKind,
     DeclineReason,
+    DeliveryChannel,
+    DeliveryFailure,
+    ErasureReason,
     ExitReason,
+    FollowupOutcome,
     HandoverCancelReason,
+    HandoverDeclineReason,
+    HandoverOutcome,
     PartnerCategory,
     ReasonCategory,
+    ReferralStatus,
+    ReviewDecision,
+    SchoolLevel,
+    Sex,
+    SituationStage,
     SourceCategory,
+    TriState,
 )
 
 Labels = Mapping[str, str]
@@ -137,3 +153,44 @@ def in_sentence(text: str) -> str:
 def in_sentence_table(table: Labels) -> Labels:
     """Every label of ``table`` as it reads inside a sentence."""
     return MappingProxyType({code: in_sentence(text) for code, text in table.items()})
+
+
+#: What each code type of the contract is, in French. The HTTP APIs' OpenAPI documents show
+#: these (the runtime puts them in place of the English docstrings); the event schemas and
+#: the AsyncAPI document keep the English of the rest of the event contract (ADR 0023).
+TYPE_DESCRIPTIONS: Final[Mapping[type[StrEnum], str]] = MappingProxyType(
+    {
+        Axis: "Les quatre axes du plan individuel d'un PRE.",
+        SourceCategory: "Le type d'établissement qui a orienté l'enfant (statistiques : "
+        "origine des orientations).",
+        ReasonCategory: "Les catégories de difficultés observées, comme dans une fiche de liaison.",
+        Sex: "Le sexe de l'enfant.",
+        TriState: "Oui, non, ou inconnu de la personne qui répond.",
+        SchoolLevel: "Le niveau scolaire, de la petite section à la troisième (puis la "
+        "seconde, ou autre au-delà).",
+        ReferralStatus: "Ce que l'émetteur d'une orientation peut en voir.",
+        PartnerCategory: "Le type d'organisme à qui une action est confiée ou vers qui une "
+        "situation est réorientée. Les statistiques comptent les relais et les délais par "
+        "type ; le partenaire lui-même a pour identifiant un slug.",
+        ReviewDecision: "La décision de l'équipe pluridisciplinaire de soutien (EPS) sur une "
+        "situation orientée.",
+        DeclineReason: "Pourquoi l'équipe pluridisciplinaire a refusé une situation "
+        "(renvoyée à l'établissement qui l'avait orientée).",
+        SituationStage: "Où en est une situation, pour autant qu'un établissement qui l'a "
+        "orientée puisse le savoir.",
+        ConsentForm: "Comment l'accord de la famille a été recueilli.",
+        DataCategory: "Les catégories d'informations qu'un consentement permet de partager "
+        "avec un partenaire (secret partagé).",
+        HandoverDeclineReason: "Pourquoi un partenaire a refusé un relais.",
+        HandoverOutcome: "Comment une action confiée s'est terminée, selon le partenaire.",
+        HandoverCancelReason: "Pourquoi le PRE a annulé un relais avant son terme.",
+        ExitReason: "Pourquoi un parcours a pris fin. Toujours un code : jamais de texte "
+        "libre dans les messages.",
+        FollowupOutcome: "Ce que le suivi avec la famille, six mois après la sortie, a constaté.",
+        DeadlineKind: "Quelle échéance est dépassée.",
+        ErasureReason: "Pourquoi toutes les données d'une personne sont effacées.",
+        DeliveryChannel: "Comment les notifications parviennent à un organisme.",
+        DeliveryFailure: "Pourquoi une tentative d'envoi a échoué. Un code, jamais le texte "
+        "d'erreur du destinataire.",
+    }
+)

@@ -10,7 +10,11 @@ so the document is rewritten once, when first asked for:
   a path parameter (404), a write (409: a rule refused the change), and 503 with
   ``Retry-After`` (database, broker or identity provider unreachable) unless the operation
   is public and takes no input;
-- a response a route declares itself keeps its description;
+- a response a route declares itself keeps its description; FastAPI's default one for a
+  success (« Successful Response ») is said in French, like the rest of the document;
+- the contract's code types (``relais_contracts.types``) are described in French
+  (``relais_contracts.labels.TYPE_DESCRIPTIONS``), not with the English docstrings the
+  event schemas keep (ADR 0023);
 - a documented webhook (a request Relais sends) keeps only the answers its receiver gives.
 
 ``relais openapi export`` writes the four documents to ``docs/openapi/``; ``check`` (CI)
@@ -23,6 +27,7 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 
+from relais_contracts.labels import TYPE_DESCRIPTIONS
 from relais_runtime.errors import RETRY_AFTER_S
 
 __all__ = ["ERROR_SCHEMAS", "document_api", "truthful_openapi"]
@@ -84,6 +89,23 @@ _DESCRIPTIONS: Final[dict[str, str]] = {
     "`broker_unavailable`) : réessayer après `Retry-After` secondes.",
 }
 
+#: FastAPI's description of a response a route does not describe, whatever its status.
+_FASTAPI_SUCCESS: Final = "Successful Response"
+
+#: Status -> that description in French.
+_SUCCESSES: Final[dict[str, str]] = {
+    "200": "Réussi.",
+    "201": "Créé.",
+    "202": "Accepté : la suite se fait en arrière-plan.",
+    "204": "Réussi, sans contenu.",
+}
+
+#: Schema name -> (its codes, its French description), for the contract's code types.
+_CODE_TYPES: Final[dict[str, tuple[list[str], str]]] = {
+    code_type.__name__: ([code.value for code in code_type], text)
+    for code_type, text in TYPE_DESCRIPTIONS.items()
+}
+
 _WRITES: Final = frozenset({"post", "put", "patch", "delete"})
 _METHODS: Final = frozenset({"get", "head", "options", *_WRITES})
 
@@ -122,8 +144,15 @@ def _errors_of(method: str, operation: dict[str, Any]) -> list[str]:
     return statuses
 
 
+def _in_french(responses: dict[str, Any]) -> None:
+    for status, response in responses.items():
+        if response.get("description") == _FASTAPI_SUCCESS:
+            response["description"] = _SUCCESSES.get(status, "Réussi.")
+
+
 def _document_operation(method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
+    _in_french(responses)
     for status in _errors_of(method, operation):
         declared = responses.get(status)
         if declared is None or status == "422":  # FastAPI's own 422 is replaced whole
@@ -141,6 +170,7 @@ def _document_webhook(operation: dict[str, Any]) -> None:
     # A request Relais sends: the receiver's answers are its own, not FastAPI's 422.
     responses = operation.get("responses", {})
     responses.pop("422", None)
+    _in_french(responses)
     for status, response in responses.items():
         if status.startswith("2") and response.get("content") == {
             "application/json": {"schema": {}}
@@ -162,6 +192,11 @@ def truthful_openapi(document: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas.update(ERROR_SCHEMAS)
+    for name, schema in schemas.items():
+        code_type = _CODE_TYPES.get(name)
+        # Same name and same codes: the contract's type, not a service's namesake.
+        if code_type is not None and schema.get("enum") == code_type[0]:
+            schema["description"] = code_type[1]
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
 

@@ -339,9 +339,7 @@ class EventConsumer:
         try:
             data = route.model.model_validate(envelope.data)
         except ValidationError as exc:
-            raise PermanentError(
-                "schema_violation", _validation_summary(exc), fields=_field_codes(exc, "data.")
-            ) from exc
+            raise schema_violation(exc) from exc
         return envelope.model_copy(update={"data": data}), route
 
     async def _handle(self, event: CloudEvent[Any], route: _Route[Any], routing_key: str) -> bool:
@@ -503,6 +501,14 @@ def _retry_step(headers: dict[str, Any] | None) -> int:
 def _plain_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
     """Headers to carry over; the broker's own ``x-death`` bookkeeping is left behind."""
     return {k: v for k, v in (headers or {}).items() if k not in {"x-death", "x-delivery-count"}}
+
+
+def schema_violation(exc: ValidationError) -> PermanentError:
+    """What parks at once a message whose ``data`` its contract refuses, naming the fields
+    and never their values (batch handlers validate ``data`` themselves)."""
+    return PermanentError(
+        "schema_violation", _validation_summary(exc), fields=_field_codes(exc, "data.")
+    )
 
 
 def _is_json_error(exc: ValidationError) -> bool:

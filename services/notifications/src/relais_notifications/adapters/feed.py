@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -43,6 +44,50 @@ async def add_item(
         situation_id,
     )
     return bool(inserted)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A feed item to add (``add_items``)."""
+
+    id: uuid.UUID
+    tenant: str
+    recipient: str
+    title: str
+    link: str
+    event_id: uuid.UUID
+    kind: str
+    created_at: datetime
+    situation_id: uuid.UUID | None = None
+
+
+async def add_items(conn: Conn, items: Sequence[NewItem]) -> set[uuid.UUID]:
+    """``add_item`` for several items in one round trip: the ids of those that were new.
+
+    Rows go in the order given (their ``position``); a NOTIFY per new row, as ``add_item``
+    (PostgreSQL sends identical ones once per transaction).
+    """
+    if not items:
+        return set()
+    rows = await conn.fetch(
+        "WITH added AS ("
+        "INSERT INTO feed_items (id, pre_id, recipient, event_id, kind, title, link, created_at, "
+        "situation_id) SELECT i, p, r, e, k, t, l, c, s FROM unnest($1::uuid[], $2::text[], "
+        "$3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], "
+        "$9::uuid[]) WITH ORDINALITY AS n(i, p, r, e, k, t, l, c, s, o) ORDER BY o "
+        "ON CONFLICT (event_id, recipient) DO NOTHING "
+        "RETURNING id, pre_id) SELECT id, pg_notify('relais_feed', pre_id) FROM added",
+        [i.id for i in items],
+        [i.tenant for i in items],
+        [i.recipient for i in items],
+        [i.event_id for i in items],
+        [i.kind for i in items],
+        [i.title for i in items],
+        [i.link for i in items],
+        [i.created_at for i in items],
+        [i.situation_id for i in items],
+    )
+    return {r["id"] for r in rows}
 
 
 async def list_items(

@@ -35,14 +35,15 @@ async def remember(
     return True, None if previous is None else str(previous["user_sub"])
 
 
-async def logins(conn: Conn, tenant: str, referent_ids: Sequence[str]) -> dict[str, str]:
-    """Référent id (as text) → the login it signs in with, for those known."""
-    if not referent_ids:
+async def logins_of(conn: Conn, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``logins`` for (PRE, référent id as text) pairs of several PRE, in one round trip."""
+    if not wanted:
         return {}
     rows = await conn.fetch(
-        "SELECT referent_id::text AS referent_id, user_sub FROM referent_logins "
-        "WHERE pre_id = $1 AND referent_id::text = ANY($2::text[])",
-        tenant,
-        list(referent_ids),
+        "SELECT l.pre_id, l.referent_id::text AS referent_id, l.user_sub FROM referent_logins l "
+        "JOIN unnest($1::text[], $2::text[]) AS w(pre_id, referent_id) "
+        "ON l.pre_id = w.pre_id AND l.referent_id::text = w.referent_id",
+        [t for t, _ in wanted],
+        [r for _, r in wanted],
     )
-    return {r["referent_id"]: r["user_sub"] for r in rows}
+    return {(r["pre_id"], r["referent_id"]): r["user_sub"] for r in rows}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -55,37 +56,54 @@ async def delete_subscription(conn: Conn, tenant: str, sub_id: uuid.UUID) -> Non
     await conn.execute("DELETE FROM subscriptions WHERE pre_id = $1 AND id = $2", tenant, sub_id)
 
 
-async def matching(
-    conn: Conn,
-    *,
-    tenant: str,
-    event_type: str,
-    audience: Sequence[str],
-    situation_id: uuid.UUID | None,
-    referent_id: uuid.UUID | None,
-) -> list[asyncpg.Record]:
-    """Subscriptions that want this event: addressed to their owner, or followed by situation
-    or référent (PRE staff). Webhook subscriptions of disabled endpoints are left out."""
-    return await conn.fetch(
-        f"SELECT s.{_SUB_COLUMNS.replace(', ', ', s.')} FROM subscriptions s "  # noqa: S608
+@dataclass(frozen=True)
+class Wanted:
+    """What ``matching`` selects on, for one event (``matching_many``)."""
+
+    tenant: str
+    event_type: str
+    audience: Sequence[str]
+    situation_id: uuid.UUID | None
+    referent_id: uuid.UUID | None
+
+
+async def matching_many(conn: Conn, events: Sequence[Wanted]) -> list[list[asyncpg.Record]]:
+    """The subscriptions that want each event, in one round trip: addressed to their owner,
+    or followed by situation or référent (PRE staff). Webhook subscriptions of disabled
+    endpoints are left out."""
+    found: list[list[asyncpg.Record]] = [[] for _ in events]
+    if not events:
+        return found
+    positions = [i for i, e in enumerate(events) for _ in e.audience]
+    keys = [key for e in events for key in e.audience]
+    rows = await conn.fetch(
+        "WITH ev AS (SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[]) "  # noqa: S608
+        "  WITH ORDINALITY AS e(pre_id, event_type, situation_id, referent_id, n)), "
+        "aud AS (SELECT * FROM unnest($5::int[], $6::text[]) AS a(n, key)) "
+        f"SELECT ev.n AS event_n, s.{_SUB_COLUMNS.replace(', ', ', s.')} "
+        "FROM ev JOIN subscriptions s ON s.pre_id = ev.pre_id "
         "LEFT JOIN webhook_endpoints w ON w.id = s.webhook_id "
-        "WHERE s.pre_id = $1 AND (cardinality(s.event_types) = 0 OR $2 = ANY(s.event_types)) "
+        "WHERE (cardinality(s.event_types) = 0 OR ev.event_type = ANY(s.event_types)) "
         "AND (w.id IS NULL OR w.enabled) AND ("
-        "  (s.situation_id IS NULL AND s.referent_id IS NULL AND ("
-        "     'org:' || s.org_id = ANY($3::text[])"
-        "     OR (s.user_id IS NOT NULL AND ('user:' || s.user_id = ANY($3::text[])"
-        "         OR EXISTS (SELECT 1 FROM unnest(s.roles) r"
-        "                    WHERE 'role:' || r = ANY($3::text[]))))"
+        "  (s.situation_id IS NULL AND s.referent_id IS NULL AND EXISTS ("
+        "     SELECT 1 FROM aud WHERE aud.n = ev.n AND ("
+        "       aud.key = 'org:' || s.org_id"
+        "       OR (s.user_id IS NOT NULL AND (aud.key = 'user:' || s.user_id"
+        "           OR EXISTS (SELECT 1 FROM unnest(s.roles) r WHERE aud.key = 'role:' || r))))"
         "  ))"
-        "  OR (s.situation_id IS NOT NULL AND s.situation_id = $4)"
-        "  OR (s.referent_id IS NOT NULL AND s.referent_id = $5)"
-        ")",
-        tenant,
-        event_type,
-        list(audience),
-        situation_id,
-        referent_id,
+        "  OR (s.situation_id IS NOT NULL AND s.situation_id = ev.situation_id)"
+        "  OR (s.referent_id IS NOT NULL AND s.referent_id = ev.referent_id)"
+        ") ORDER BY ev.n",
+        [e.tenant for e in events],
+        [e.event_type for e in events],
+        [e.situation_id for e in events],
+        [e.referent_id for e in events],
+        [p + 1 for p in positions],
+        keys,
     )
+    for row in rows:
+        found[row["event_n"] - 1].append(row)
+    return found
 
 
 # --- webhook endpoints ----------------------------------------------------------------

@@ -1,22 +1,28 @@
-"""Subscribers of the notifications service: every type bound to ``notifications.events``."""
+"""Subscribers of the notifications service: every type bound to ``notifications.events``.
+
+Consumed in batches (docs/decisions/0021): the messages delivered together share one
+transaction, and the events that tell someone share each statement (``notify_all``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+
+from pydantic import ValidationError
 
 from relais_contracts.base import Message
-from relais_contracts.envelope import CloudEvent
 from relais_contracts.v1.parcours import FollowupRecorded, ReferentRegistered, SubjectErased
 from relais_notifications.config import NotificationsSettings
 from relais_notifications.domain.audience import RULES, Links
 from relais_notifications.service.notify import (
+    Told,
     erase_subject,
-    notify,
+    notify_all,
     record_followup,
     register_login,
 )
-from relais_runtime.consumer import Tx
+from relais_runtime.consumer import BatchHandler, PermanentError, Tx, schema_violation
 from relais_runtime.runtime import ServiceRuntime
 
 EVENTS_QUEUE = "notifications.events"
@@ -24,28 +30,54 @@ EVENTS_QUEUE = "notifications.events"
 #: Bound types that tell no one but change what this service holds.
 SILENT_TYPES: tuple[type[Message], ...] = (FollowupRecorded, ReferentRegistered, SubjectErased)
 
+_MODELS: dict[str, type[Message]] = {m.ce_type(): m for m in [*RULES, *SILENT_TYPES]}
+
+
+def _typed(tx: Tx) -> Message:
+    """The message's data as its contract's model, also set on ``tx.incoming`` (what the
+    use cases read, as with a handler per type); a type or data the contract refuses is
+    parked at once, as it would be then."""
+    model = _MODELS.get(tx.incoming.type)
+    if model is None:
+        raise PermanentError("unknown_type", tx.incoming.type)
+    try:
+        data = model.model_validate(tx.incoming.data)
+    except ValidationError as exc:
+        raise schema_violation(exc) from None
+    tx.incoming = tx.cause = tx.incoming.model_copy(update={"data": data})
+    return data
+
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Links) -> None:
-    consumer = runtime.consumer(EVENTS_QUEUE)
     escalate_after = timedelta(hours=settings.escalate_after_hours)
+    runtime.consumer(EVENTS_QUEUE).handles_batches(
+        batch_handler(runtime, links, escalate_after=escalate_after)
+    )
 
-    async def on_event(event: CloudEvent[Any], tx: Tx) -> None:
-        await notify(tx, event.data, links, escalate_after=escalate_after)
 
-    # One rule per type in domain.audience.RULES, plus SILENT_TYPES; a type bound to the
-    # queue without a handler would be parked as unknown_type (a test checks every one).
-    for model in RULES:
-        consumer.handles(model)(on_event)
+def batch_handler(
+    runtime: ServiceRuntime, links: Links, *, escalate_after: timedelta
+) -> BatchHandler:
+    """What a batch of messages does, in one transaction: each its effect alone, in order."""
 
-    @consumer.handles(FollowupRecorded)
-    async def on_followup_recorded(event: CloudEvent[Any], tx: Tx) -> None:
-        await record_followup(tx, event.data)
+    async def on_events(txs: Sequence[Tx]) -> None:
+        # Events that tell someone are gathered and told together; a silent type changes
+        # what later ones read (a login, an erasure), so the run before it is told first.
+        run: list[Told] = []
+        for tx in txs:
+            data = _typed(tx)
+            if type(data) in RULES:
+                run.append(Told(tx, data))
+                continue
+            await notify_all(run, links, escalate_after=escalate_after)
+            run = []
+            if isinstance(data, FollowupRecorded):
+                await record_followup(tx, data)
+            elif isinstance(data, ReferentRegistered):
+                await register_login(tx, data)
+            elif isinstance(data, SubjectErased):
+                await erase_subject(tx, data)
+                await runtime.purge_parked_after_erasure(data)
+        await notify_all(run, links, escalate_after=escalate_after)
 
-    @consumer.handles(ReferentRegistered)
-    async def on_referent_registered(event: CloudEvent[Any], tx: Tx) -> None:
-        await register_login(tx, event.data)
-
-    @consumer.handles(SubjectErased)
-    async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
-        await erase_subject(tx, event.data)
-        await runtime.purge_parked_after_erasure(event.data)
+    return on_events

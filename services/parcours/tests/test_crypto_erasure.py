@@ -16,7 +16,7 @@ from relais_parcours.service import child_texts
 from relais_runtime.parking import ParkingLot
 
 from .checks import CMPP, Harness
-from .test_family_space import family_in_parcours
+from .test_family_space import family_in_parcours, letter, session
 
 pytestmark = pytest.mark.integration
 
@@ -162,13 +162,13 @@ async def test_an_erasure_drops_the_parked_messages_about_the_child_and_keeps_th
 
 
 async def written_in_clear_then_moved(
-    h: Harness, table: str, column: str, text: str, situation_id: str
+    h: Harness, table: str, column: str, text: str, situation_id: str, key: str = "situation_id"
 ) -> None:
     """The situation's rows hold ``text`` in clear, as before the column had a sealed twin;
     then the scheduler's pass moves every clear text under its child's key."""
     async with h.db() as conn:
         await conn.execute(
-            f"UPDATE {table} SET {column} = $2, {column}_enc = NULL WHERE situation_id = $1",
+            f"UPDATE {table} SET {column} = $2, {column}_enc = NULL WHERE {key} = $1",
             uuid.UUID(situation_id),
             text,
         )
@@ -246,3 +246,105 @@ async def test_the_plans_titles_rest_under_the_childs_key_and_die_with_it(
             uuid.UUID(s["situation_id"]),
         )
     assert left == 0
+
+
+# Free texts of migration 0024: (table, column, the column naming the situation).
+TEXTS_0024 = (
+    ("situations", "exit_reason_text", "id"),
+    ("consents", "sole_guardian_reason", "situation_id"),
+    ("consents", "witness", "situation_id"),
+    ("family_requests", "details", "situation_id"),
+    ("family_requests", "answer", "situation_id"),
+)
+
+
+async def test_the_closure_consent_and_family_request_texts_rest_under_the_key_and_die_with_it(
+    parcours: Harness, database_dsn: str
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)
+    situation_id = s["situation_id"]
+    url = f"/v1/situations/{situation_id}"
+    coordinator = h.auth("coordinator")
+    referent = h.auth("referent", sub="claire-morel")
+    consent = await h.give_consent(
+        situation_id,
+        [{"partner_id": CMPP, "data_categories": ["identity_and_contact", "health"]}],
+        referent_sub="claire-morel",
+        form="oral_witnessed",
+        guardians=[{"label": "Mère", "relationship": "mother"}],
+        sole_guardian_reason="SEUL-MOTIF père incarcéré",
+        witness="TEMOIN-Mme Leroy, assistante sociale au collège Brassens",
+    )
+    assert consent.status_code == 201, consent.text
+    guardian = await session(h, await letter(h, situation_id))
+    made = await h.http.post(
+        "/v1/family/requests",
+        json={"kind": "correction", "details": "DEMANDE-FAMILLE mon fils est suivi au CMP"},
+        headers=guardian,
+    )
+    assert made.status_code == 201, made.text
+    answered = await h.http.post(
+        f"/v1/family-requests/{made.json()['id']}/answer",
+        json={"answer": "REPONSE-PRE nous corrigeons la fiche"},
+        headers=coordinator,
+    )
+    assert answered.status_code == 204, answered.text
+    closed = await h.http.post(
+        f"{url}/closure",
+        json={
+            "exit_reason": "other",
+            "exit_reason_text": "SORTIE-MOTIF placement en foyer",
+            "final_review_held": True,
+        },
+        headers=referent,
+    )
+    assert closed.status_code == 200, closed.text
+
+    async def reads() -> tuple[object, ...]:
+        file = (await h.http.get(url, headers=coordinator)).json()
+        ledger = (await h.http.get(f"{url}/consents", headers=coordinator)).json()
+        [request] = (await h.http.get("/v1/family-requests", headers=coordinator)).json()
+        return (
+            file["exit_reason_text"],
+            ledger[-1]["sole_guardian_reason"],
+            ledger[-1]["witness"],
+            request["details"],
+            request["answer"],
+        )
+
+    written = (
+        "SORTIE-MOTIF placement en foyer",
+        "SEUL-MOTIF père incarcéré",
+        "TEMOIN-Mme Leroy, assistante sociale au collège Brassens",
+        "DEMANDE-FAMILLE mon fils est suivi au CMP",
+        "REPONSE-PRE nous corrigeons la fiche",
+    )
+    assert await reads() == written  # the team reads them…
+    space = (await h.http.get("/v1/family/space", headers=guardian)).json()
+    assert space["requests"][0]["answer"] == "REPONSE-PRE nous corrigeons la fiche"  # …the family
+    before = await dump(database_dsn)
+    for marker in ("SORTIE-MOTIF", "SEUL-MOTIF", "TEMOIN-", "DEMANDE-FAMILLE", "REPONSE-PRE"):
+        assert marker not in before  # …they never rest in clear
+    # Rows as an earlier version wrote them (clear) are moved under the key.
+    for table, column, key in TEXTS_0024:
+        await written_in_clear_then_moved(
+            h, table, column, f"ANCIEN-{column}", situation_id, key=key
+        )
+    assert "ANCIEN-" not in await dump(database_dsn)
+    assert await reads() == tuple(f"ANCIEN-{column}" for _, column, _ in TEXTS_0024)
+
+    erased = await h.http.post(
+        f"{url}/erasure", json={"reason": "data_subject_request"}, headers=coordinator
+    )
+
+    assert erased.status_code == 204, erased.text
+    assert await reads() == (None,) * 5
+    async with h.db() as conn:
+        for table, column, key in TEXTS_0024:
+            left = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE {key} = $1 "
+                f"AND ({column} IS NOT NULL OR {column}_enc IS NOT NULL)",
+                uuid.UUID(situation_id),
+            )
+            assert left == 0, (table, column)

@@ -257,7 +257,7 @@ async def test_each_scoped_query_names_its_pre_even_where_no_policy_would_stop_i
         await family_repository.revoke_guardian_letters(conn, other, situation_id, 0, now, "o")
         await family_repository.mark_letter_used(conn, other, letter["id"], now)
         await family_repository.upsert_preferences(conn, preferences(other))
-        await family_repository.answer_request(conn, other, request_id, "Non.", "other", now)
+        await family_repository.answer_request(conn, other, request_id, b"Non.", "other", now)
         await family_repository.notice_mailed(conn, other, notice_id, now)
         await family_repository.notice_mail_failed(conn, other, notice_id, "bounced", 9, None)
         await family_repository.erase_family_texts(conn, other, situation_id, now)

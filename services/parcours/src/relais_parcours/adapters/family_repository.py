@@ -145,14 +145,14 @@ async def upsert_preferences(conn: Conn, values: dict[str, Any]) -> None:
 
 async def insert_request(conn: Conn, values: dict[str, Any]) -> None:
     await conn.execute(
-        "INSERT INTO family_requests (id, pre_id, situation_id, guardian_index, kind, details, "
-        "status, made_at, due_on) VALUES ($1,$2,$3,$4,$5,$6,'open',$7,$8)",
+        "INSERT INTO family_requests (id, pre_id, situation_id, guardian_index, kind, "
+        "details_enc, status, made_at, due_on) VALUES ($1,$2,$3,$4,$5,$6,'open',$7,$8)",
         values["id"],
         values["pre_id"],
         values["situation_id"],
         values["guardian_index"],
         values["kind"],
-        values["details"],
+        values["details_enc"],
         values["made_at"],
         values["due_on"],
     )
@@ -171,8 +171,9 @@ async def requests_of(
     conn: Conn, tenant: str, situation_id: uuid.UUID, guardian_index: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT id, kind, details, status, made_at, due_on, answered_at, answer "
-        "FROM family_requests WHERE pre_id = $3 AND situation_id = $1 AND guardian_index = $2 "
+        "SELECT id, kind, details, details_enc, status, made_at, due_on, answered_at, answer, "
+        "answer_enc FROM family_requests "
+        "WHERE pre_id = $3 AND situation_id = $1 AND guardian_index = $2 "
         "ORDER BY made_at",
         situation_id,
         guardian_index,
@@ -184,10 +185,11 @@ async def list_requests(
     conn: Conn, tenant: str, status: str | None, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT id, situation_id, guardian_index, kind, details, status, made_at, due_on, "
-        "answered_at, answered_by, answer FROM family_requests "
-        "WHERE pre_id = $1 AND ($2::text IS NULL OR status = $2) "
-        "ORDER BY status = 'answered', due_on, made_at LIMIT $3 OFFSET $4",
+        "SELECT f.id, f.situation_id, f.guardian_index, f.kind, f.details, f.details_enc, "
+        "f.status, f.made_at, f.due_on, f.answered_at, f.answered_by, f.answer, f.answer_enc, "
+        "s.subject_id FROM family_requests f JOIN situations s ON s.id = f.situation_id "
+        "WHERE f.pre_id = $1 AND ($2::text IS NULL OR f.status = $2) "
+        "ORDER BY f.status = 'answered', f.due_on, f.made_at LIMIT $3 OFFSET $4",
         tenant,
         status,
         limit,
@@ -197,20 +199,22 @@ async def list_requests(
 
 async def get_request(conn: Conn, tenant: str, request_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM family_requests WHERE pre_id = $1 AND id = $2 FOR UPDATE",
+        "SELECT f.*, s.subject_id FROM family_requests f JOIN situations s "
+        "ON s.id = f.situation_id WHERE f.pre_id = $1 AND f.id = $2 FOR UPDATE OF f",
         tenant,
         request_id,
     )
 
 
 async def answer_request(
-    conn: Conn, tenant: str, request_id: uuid.UUID, answer: str, by: str, now: datetime
+    conn: Conn, tenant: str, request_id: uuid.UUID, answer_enc: bytes, by: str, now: datetime
 ) -> None:
+    """The coordinator's answer, sealed under the child's key."""
     await conn.execute(
-        "UPDATE family_requests SET status = 'answered', answer = $2, answered_by = $3, "
+        "UPDATE family_requests SET status = 'answered', answer_enc = $2, answered_by = $3, "
         "answered_at = $4 WHERE pre_id = $5 AND id = $1",
         request_id,
-        answer,
+        answer_enc,
         by,
         now,
         tenant,
@@ -245,7 +249,8 @@ async def erase_family_texts(
 ) -> None:
     """On erasure: the family's words go, and no letter opens anything any more."""
     await conn.execute(
-        "UPDATE family_requests SET details = NULL, answer = NULL "
+        "UPDATE family_requests SET details = NULL, answer = NULL, details_enc = NULL, "
+        "answer_enc = NULL "
         "WHERE pre_id = $1 AND situation_id = $2",
         tenant,
         situation_id,

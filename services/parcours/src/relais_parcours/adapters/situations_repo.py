@@ -17,7 +17,7 @@ from relais_runtime.db import Conn
 _SITUATION_COLUMNS = (
     "s.id, s.pre_id, s.subject_id, s.stage, s.version, s.opened_at, s.review_due_on, s.started_on, "
     "s.axes, s.referent_id, s.plan_version, s.closed_at, s.exit_reason, s.exit_reason_text, "
-    "s.final_review_held, s.followup_due_on, s.previous_situation_id, "
+    "s.exit_reason_text_enc, s.final_review_held, s.followup_due_on, s.previous_situation_id, "
     "array_agg(r.referral_id ORDER BY r.received_at) AS referral_ids, "
     "array_agg(DISTINCT r.institution_id) AS institution_ids, "
     "jsonb_agg(r.facts ORDER BY r.received_at) AS facts, "
@@ -227,18 +227,19 @@ async def close_situation(
     *,
     closed_at: datetime,
     exit_reason: str,
-    exit_reason_text: str | None,
+    exit_reason_text_enc: bytes | None,
     final_review_held: bool,
     followup_due_on: date,
 ) -> None:
+    """Close the situation; the reason in words is sealed under the child's key."""
     await conn.execute(
         "UPDATE situations SET stage = 'closed', closed_at = $2, exit_reason = $3, "
-        "exit_reason_text = $4, final_review_held = $5, followup_due_on = $6 WHERE id "
+        "exit_reason_text_enc = $4, final_review_held = $5, followup_due_on = $6 WHERE id "
         "= $1 AND pre_id = $7",
         situation_id,
         closed_at,
         exit_reason,
-        exit_reason_text,
+        exit_reason_text_enc,
         final_review_held,
         followup_due_on,
         tenant,
@@ -331,7 +332,7 @@ async def erase_subject(
         await conn.execute(statement, tenant, situation_id)
     await conn.execute(
         "UPDATE situations SET stage = 'erased', erased_at = $3, erasure_reason = $4, "
-        "exit_reason_text = NULL WHERE pre_id = $1 AND id = $2",
+        "exit_reason_text = NULL, exit_reason_text_enc = NULL WHERE pre_id = $1 AND id = $2",
         tenant,
         situation_id,
         now,
@@ -362,7 +363,8 @@ _ERASURE = (
     "UPDATE plan_actions SET title = NULL, title_enc = NULL "
     "WHERE pre_id = $1 AND situation_id = $2",
     "UPDATE consents SET guardians = '[]', sole_guardian_reason = NULL, witness = NULL, "
-    "withdrawn_by = NULL WHERE pre_id = $1 AND situation_id = $2",
+    "sole_guardian_reason_enc = NULL, witness_enc = NULL, withdrawn_by = NULL "
+    "WHERE pre_id = $1 AND situation_id = $2",
 )
 
 

@@ -119,7 +119,7 @@ async def get_situation(
     return SituationDetail(
         **_summary_fields(row),
         plan_version=row["plan_version"],
-        exit_reason_text=row["exit_reason_text"],
+        exit_reason_text=found.exit_reason_text,
         final_review_held=row["final_review_held"],
         followup_due_on=row["followup_due_on"],
         referrals=[ReferralIdentity(**r) for r in found.referrals],

@@ -215,9 +215,9 @@ class Answer(Body):
     summary="Répondre à la demande d'une famille",
 )
 async def post_answer(
-    request_id: uuid.UUID, body: Answer, who: Coordinator, runtime: Runtime
+    request_id: uuid.UUID, body: Answer, who: Coordinator, runtime: Runtime, ctx: Ctx
 ) -> Response:
-    await family_space.answer_request(runtime, who, request_id, body.answer)
+    await family_space.answer_request(runtime, ctx, who, request_id, body.answer)
     return Response(status_code=204)
 
 

@@ -90,7 +90,7 @@ async def post_consent(
         scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
         retry=retries.keyed(ctx, idempotency_key, retries.CONSENT, situation_id, body=body),
     )
-    rows = await consent.ledger(runtime, who, situation_id)
+    rows = await consent.ledger(runtime, ctx, who, situation_id)
     return next(_consent(r) for r in rows if r["id"] == consent_id)
 
 
@@ -99,8 +99,10 @@ async def post_consent(
     response_model=list[Consent],
     summary="Registre des consentements",
 )
-async def get_consents(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[Consent]:
-    return [_consent(r) for r in await consent.ledger(runtime, who, situation_id)]
+async def get_consents(
+    situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
+) -> list[Consent]:
+    return [_consent(r) for r in await consent.ledger(runtime, ctx, who, situation_id)]
 
 
 @router.post(

@@ -1,15 +1,17 @@
 """What people write about a child, kept under the child's own key (crypto-erasure).
 
-A review note, a caseload override reason or a référent's message to a partner names the
-child's situation in words; stored in clear it survived the erasure (issue 15). Encrypted
-with the child's data key (``adapters/vault.py``), it is gone, old row versions and
-backups included, when the erasure deletes the key. Reads give ``None`` once the key is gone.
+A review note, a caseload override reason, a référent's message to a partner, a plan's
+titles, the closure's reason in words, a consent's sole-guardian reason and witness, a
+family's request and the coordinator's answer name the child's situation in words;
+stored in clear it survived the erasure (issue 15). Encrypted with the child's data key
+(``adapters/vault.py``), it is gone, old row versions and backups included, when the
+erasure deletes the key. Reads give ``None`` once the key is gone.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,9 @@ def unseal(
     return text
 
 
+#: A consent's texts in words (sealed in ``<column>_enc``).
+CONSENT_TEXTS = ("sole_guardian_reason", "witness")
+
 #: What an erased child's plan shows in place of its titles.
 ERASED = "[effacé]"
 
@@ -85,29 +90,44 @@ async def texts_of(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID
     return Texts(ctx, subject_id, await situations_repo.subject_key(conn, tenant, subject_id))
 
 
-async def with_action_titles(
-    conn: Conn, ctx: Parcours, tenant: str, rows: Iterable[Any]
+async def with_texts(
+    conn: Conn, ctx: Parcours, tenant: str, rows: Iterable[Any], columns: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """Handover rows (``subject_id``, ``action_title[_enc]``), the action's title opened
-    with its own child's key."""
+    """Rows of several children (``subject_id``, ``<column>[_enc]``) as dicts, each column
+    opened with its own child's key (``None`` once erased); the ``_enc`` twins left out."""
     by_child: dict[uuid.UUID, Texts] = {}
     opened = []
     for row in rows:
         subject_id = row["subject_id"]
         if subject_id not in by_child:
             by_child[subject_id] = await texts_of(conn, ctx, tenant, subject_id)
-        opened.append({**dict(row), "action_title": by_child[subject_id].text(row, "action_title")})
+        texts = by_child[subject_id]
+        plain = {k: v for k, v in dict(row).items() if not k.endswith("_enc")}
+        opened.append(plain | {column: texts.text(row, column) for column in columns})
     return opened
 
 
-# Rows written before migrations 0017, 0021 and 0023 hold the text in clear: (table, clear,
-# encrypted).
+async def with_action_titles(
+    conn: Conn, ctx: Parcours, tenant: str, rows: Iterable[Any]
+) -> list[dict[str, Any]]:
+    """Handover rows (``subject_id``, ``action_title[_enc]``), the action's title opened
+    with its own child's key."""
+    return await with_texts(conn, ctx, tenant, rows, ("action_title",))
+
+
+# Rows written before migrations 0017, 0021, 0023 and 0024 hold the text in clear: (table,
+# clear, encrypted, the column naming the row's situation).
 _CLEAR_COLUMNS = (
-    ("review_decisions", "note", "note_enc"),
-    ("referent_assignments", "override_reason", "override_reason_enc"),
-    ("handovers", "message", "message_enc"),  # before 0021
-    ("plan_objectives", "title", "title_enc"),  # before 0023
-    ("plan_actions", "title", "title_enc"),
+    ("review_decisions", "note", "note_enc", "situation_id"),
+    ("referent_assignments", "override_reason", "override_reason_enc", "situation_id"),
+    ("handovers", "message", "message_enc", "situation_id"),  # before 0021
+    ("plan_objectives", "title", "title_enc", "situation_id"),  # before 0023
+    ("plan_actions", "title", "title_enc", "situation_id"),
+    ("situations", "exit_reason_text", "exit_reason_text_enc", "id"),  # before 0024
+    ("consents", "sole_guardian_reason", "sole_guardian_reason_enc", "situation_id"),
+    ("consents", "witness", "witness_enc", "situation_id"),
+    ("family_requests", "details", "details_enc", "situation_id"),
+    ("family_requests", "answer", "answer_enc", "situation_id"),
 )
 
 
@@ -115,16 +135,16 @@ async def seal_clear_texts(runtime: ServiceRuntime, ctx: Parcours, batch: int = 
     """Move up to ``batch`` clear texts of each table under their child's key; how many."""
     moved = 0
     async with tenancy.sweep(runtime, ctx) as conn:
-        for table, clear, sealed in _CLEAR_COLUMNS:
+        for table, clear, sealed, situation in _CLEAR_COLUMNS:
             # Children erased before the erasure cleared these: clear them now, no new key.
             await conn.execute(
                 f"UPDATE {table} t SET {clear} = NULL FROM situations s "  # noqa: S608 - constant names
-                f"WHERE s.id = t.situation_id AND s.erased_at IS NOT NULL "
+                f"WHERE s.id = t.{situation} AND s.erased_at IS NOT NULL "
                 f"AND t.{clear} IS NOT NULL"
             )
             rows = await conn.fetch(
                 f"SELECT t.id, t.{clear} AS text, s.pre_id, s.subject_id FROM {table} t "  # noqa: S608 - constant names
-                f"JOIN situations s ON s.id = t.situation_id "
+                f"JOIN situations s ON s.id = t.{situation} "
                 f"WHERE t.{clear} IS NOT NULL AND t.{sealed} IS NULL AND s.erased_at IS NULL "
                 f"LIMIT $1 FOR UPDATE OF t SKIP LOCKED",
                 batch,

@@ -9,7 +9,7 @@ from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, Ha
 from relais_parcours.adapters import deadlines_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import Situation, followup_held
-from relais_parcours.service import access, access_log, family_notices, tenancy
+from relais_parcours.service import access, access_log, child_texts, family_notices, tenancy
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
@@ -57,7 +57,9 @@ async def close(
             situation_id,
             closed_at=now,
             exit_reason=exit_reason.value,
-            exit_reason_text=exit_reason_text,
+            exit_reason_text_enc=await child_texts.seal(
+                conn, ctx, who.tenant, row["subject_id"], exit_reason_text
+            ),
             final_review_held=final_review_held,
             followup_due_on=due,
         )

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
-
 from relais_contracts.types import ConsentForm, HandoverCancelReason
 from relais_contracts.v1.parcours import (
     ConsentExpired,
@@ -36,7 +34,7 @@ from relais_parcours.domain.consent import (
     refuse_ended,
 )
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access, access_log, retries, tenancy
+from relais_parcours.service import access, access_log, child_texts, retries, tenancy
 from relais_parcours.service.dates import not_before_opening, pre_day
 from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime import audit
@@ -194,8 +192,12 @@ async def give(
                 "situation_id": situation_id,
                 "form": form.value,
                 "guardians": guardians,
-                "sole_guardian_reason": sole_guardian_reason,
-                "witness": witness,
+                "sole_guardian_reason_enc": await child_texts.seal(
+                    conn, ctx, who.tenant, situation["subject_id"], sole_guardian_reason
+                ),
+                "witness_enc": await child_texts.seal(
+                    conn, ctx, who.tenant, situation["subject_id"], witness
+                ),
                 "scope": scope,
                 "given_at": given_at,
                 "valid_until": valid_until,
@@ -244,12 +246,20 @@ async def give(
 
 
 async def ledger(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
-) -> list[asyncpg.Record]:
-    """The situation's consents, oldest first, if the caller may see the situation."""
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The situation's consents, oldest first, if the caller may see the situation; their
+    texts opened with the child's key (``None`` once erased)."""
     async with tenancy.scoped(runtime, who.tenant) as conn:
-        await access.situation_for(conn, who, situation_id)
-        return await consents_repo.list_consents(conn, who.tenant, situation_id)
+        situation = await access.situation_for(conn, who, situation_id)
+        rows = await consents_repo.list_consents(conn, who.tenant, situation_id)
+        return await child_texts.with_texts(
+            conn,
+            ctx,
+            who.tenant,
+            [dict(r) | {"subject_id": situation["subject_id"]} for r in rows],
+            child_texts.CONSENT_TEXTS,
+        )
 
 
 async def withdraw(

@@ -16,6 +16,7 @@ from relais_parcours.domain.family import Channel
 from relais_parcours.service import (
     access,
     access_log,
+    child_texts,
     family_documents,
     family_notice_delivery,
     family_notices,
@@ -74,8 +75,18 @@ async def requests(
     """The families' requests, each ``overdue`` once open past the day it is due."""
     today = pre_day(ctx)
     async with tenancy.scoped(runtime, who.tenant) as conn:
-        rows = await family_repository.list_requests(conn, who.tenant, status, limit, offset)
-    return [dict(r) | {"overdue": r["status"] == "open" and r["due_on"] < today} for r in rows]
+        rows = await child_texts.with_texts(
+            conn,
+            ctx,
+            who.tenant,
+            await family_repository.list_requests(conn, who.tenant, status, limit, offset),
+            ("details", "answer"),
+        )
+    return [
+        {k: v for k, v in r.items() if k != "subject_id"}
+        | {"overdue": r["status"] == "open" and r["due_on"] < today}
+        for r in rows
+    ]
 
 
 async def set_contact(runtime: ServiceRuntime, who: Principal, contact: dict[str, Any]) -> None:

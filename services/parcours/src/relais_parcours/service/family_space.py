@@ -156,7 +156,8 @@ async def read_view(
         )
     ]
     requests = [
-        {k: r[k] for k in ("id", "kind", "status", "made_at", "due_on", "answered_at", "answer")}
+        {k: r[k] for k in ("id", "kind", "status", "made_at", "due_on", "answered_at")}
+        | {"answer": texts.text(r, "answer")}
         for r in await family_repository.requests_of(
             conn, situation["pre_id"], situation["id"], guardian_index
         )
@@ -255,6 +256,7 @@ async def withdraw(
     async with tenancy.scoped(runtime, who.tenant) as conn:
         situation, active, label = await _consent_and_label(conn, ctx, who)
         directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.tenant)}
+        texts = await child_texts.texts_of(conn, ctx, who.tenant, situation["subject_id"])
     if partner_id is None:
         return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
     partner = directory.get(partner_id)
@@ -276,8 +278,8 @@ async def withdraw(
         given_at=active["given_at"],
         valid_until=active["valid_until"],
         guardians=list(active["guardians"]),
-        sole_guardian_reason=active["sole_guardian_reason"],
-        witness=active["witness"],
+        sole_guardian_reason=texts.text(active, "sole_guardian_reason"),
+        witness=texts.text(active, "witness"),
         scope=narrowed,
     )
     return [partner_id]
@@ -292,7 +294,7 @@ async def make_request(
     due_on = family.request_due_on(pre_day(ctx, now))
     async with tenancy.scoped(runtime, who.tenant) as conn:
         letter = await session_letter(conn, who)
-        await access.situation_for(conn, who, letter["situation_id"])
+        situation = await access.situation_for(conn, who, letter["situation_id"])
         await family_repository.insert_request(
             conn,
             {
@@ -301,7 +303,9 @@ async def make_request(
                 "situation_id": letter["situation_id"],
                 "guardian_index": letter["guardian_index"],
                 "kind": kind.value,
-                "details": details,
+                "details_enc": await child_texts.seal(
+                    conn, ctx, who.tenant, situation["subject_id"], details
+                ),
                 "made_at": now,
                 "due_on": due_on,
             },
@@ -362,7 +366,7 @@ def reachable(guardian: dict[str, Any], channel: family.Channel) -> bool:
 
 
 async def answer_request(
-    runtime: ServiceRuntime, who: Principal, request_id: uuid.UUID, answer: str
+    runtime: ServiceRuntime, ctx: Parcours, who: Principal, request_id: uuid.UUID, answer: str
 ) -> None:
     now = datetime.now(UTC)
     async with tenancy.scoped(runtime, who.tenant) as conn:
@@ -371,4 +375,6 @@ async def answer_request(
             raise DomainError("request_not_found", "Demande introuvable.", 404)
         if request["status"] == "answered":
             raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
-        await family_repository.answer_request(conn, who.tenant, request_id, answer, who.sub, now)
+        sealed = await child_texts.seal(conn, ctx, who.tenant, request["subject_id"], answer)
+        assert sealed is not None  # an answer is never empty
+        await family_repository.answer_request(conn, who.tenant, request_id, sealed, who.sub, now)

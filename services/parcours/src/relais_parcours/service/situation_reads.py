@@ -13,7 +13,7 @@ from relais_parcours.adapters import consents_repo, handovers_repo, referents_re
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import duration_warning
-from relais_parcours.service import access, access_log, tenancy
+from relais_parcours.service import access, access_log, child_texts, tenancy
 from relais_parcours.service.dates import pre_day
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -35,6 +35,7 @@ class SituationFile(Summary):
     referrals: list[dict[str, Any]]
     consent_id: uuid.UUID | None
     open_handovers: int
+    exit_reason_text: str | None = None  # opened with the child's key
 
 
 def _warnings(
@@ -80,6 +81,7 @@ async def situation_file(
         max_months = await _max_months(conn, ctx, who.tenant)
         consent = await consents_repo.active_consent(conn, who.tenant, situation_id)
         handovers = await handovers_repo.open_handovers(conn, who.tenant, situation_id)
+        texts = await child_texts.texts_of(conn, ctx, who.tenant, row["subject_id"])
         # Recorded before anything is decrypted: no line, no identity (503).
         readable = any(r["identity_enc"] is not None for r in referrals)
         await access_log.read(
@@ -113,4 +115,5 @@ async def situation_file(
         referrals=identities,
         consent_id=consent["id"] if consent else None,
         open_handovers=len(handovers),
+        exit_reason_text=texts.text(row, "exit_reason_text"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -284,3 +285,75 @@ async def test_an_expired_consent_is_recorded_as_relais_own_change_with_each_par
     assert {x["actor_sub"] for x in lines} == {"system:parcours"}
     assert {x["purpose"] for x in lines} == {"fin de validité du consentement de la famille"}
     assert [lines[0]["record_id"], lines[-1]["record_id"]] == [given.json()["id"], handover["id"]]
+
+
+async def test_a_closure_and_its_followup_are_recorded_with_their_field_groups_only(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await h.ready_to_hand_over()
+    handover = (await h.hand_over(s)).json()
+    url = f"/v1/situations/{s['situation_id']}"
+    referent = h.auth("referent", sub="referente-1")
+    before = len(await log_of(h, s["situation_id"]))
+
+    closed = await h.http.post(
+        f"{url}/closure",
+        json={
+            "exit_reason": "other",
+            "exit_reason_text": "MOTIF-SORTIE déménagement à Lyon",
+            "final_review_held": True,
+        },
+        headers=referent,
+    )
+    held_on = str(datetime.now(ZoneInfo("Europe/Paris")).date())
+    followup = await h.http.post(
+        f"{url}/followup", json={"outcome": "stable", "held_on": held_on}, headers=referent
+    )
+
+    assert closed.status_code == 200, closed.text
+    assert followup.status_code == 201, followup.text
+    lines = (await log_of(h, s["situation_id"]))[before:]
+    assert changes(lines) == [
+        ("referent", "handover", ["handover.status", "handover.cancel_reason"]),
+        (
+            "referent",
+            "situation",
+            [
+                "situation.stage",
+                "situation.exit_reason",
+                "situation.final_review_held",
+                "situation.followup_due_on",
+                "situation.exit_reason_text",
+            ],
+        ),
+        ("referent", "followup", ["followup.outcome", "followup.held_on"]),
+    ]
+    assert lines[0]["record_id"] == handover["id"]
+    assert lines[-1]["record_id"] == followup.json()["id"]
+    assert {x["purpose"] for x in lines} == {"suivi de la situation par l'équipe du PRE"}
+    assert "MOTIF-SORTIE" not in repr(lines)
+    assert "stable" not in repr(lines)
+    assert await chain_intact(h)
+
+
+async def test_a_parcours_is_not_closed_when_its_change_cannot_be_recorded(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    _, situation_id, _ = await h.in_parcours()
+    await refuse_log_writes(h)
+
+    r = await h.http.post(
+        f"/v1/situations/{situation_id}/closure",
+        json={"exit_reason": "objectives_met", "final_review_held": True},
+        headers=h.auth("referent", sub="referente-1"),
+    )
+
+    assert r.status_code == 503
+    assert r.json()["code"] == "access_log_unavailable"
+    async with h.db() as conn:
+        stage = await conn.fetchval(
+            "SELECT stage FROM situations WHERE id = $1", uuid.UUID(situation_id)
+        )
+    assert stage == "in_parcours"

@@ -152,6 +152,7 @@ async def test_the_sender_may_withdraw_until_the_child_is_taken_up(
         tenant=PRE,
         institution_id=SCHOOL,
         referral_id=early.referral_id,
+        reader=sender(SCHOOL),
     )
     assert stored.status == ReferralStatus.WITHDRAWN
     withdrawn, changed = db.outbox[-2:]
@@ -163,6 +164,7 @@ async def test_the_sender_may_withdraw_until_the_child_is_taken_up(
             tenant=PRE,
             institution_id=SCHOOL,
             referral_id=late.referral_id,
+            reader=sender(SCHOOL),
         )
     assert (too_late.value.code, too_late.value.status) == ("referral_not_withdrawable", 409)
     assert "pris en charge" in too_late.value.message
@@ -184,6 +186,7 @@ async def test_another_institutions_referral_is_not_found_rather_than_forbidden(
             tenant=PRE,
             institution_id=COLLEGE,
             referral_id=submission.referral_id,
+            reader=sender(COLLEGE),
         ),
     ):
         with pytest.raises(DomainError) as hidden:

@@ -35,6 +35,20 @@ HANDOVER_ANSWER: dict[str, tuple[str, ...]] = {
 # A consent ended (superseded, withdrawn, expired): its status and end.
 CONSENT_END = ("consent.status",)
 
+# The six-month follow-up of a closed parcours (followups table).
+FOLLOWUP = ("followup.outcome", "followup.held_on")
+
+
+def closure_groups(*, with_text: bool) -> tuple[str, ...]:
+    """What closing a parcours writes on the situation (the reason in words if given)."""
+    groups = (
+        "situation.stage",
+        "situation.exit_reason",
+        "situation.final_review_held",
+        "situation.followup_due_on",
+    )
+    return (*groups, "situation.exit_reason_text") if with_text else groups
+
 
 def consent_groups(*, sole_guardian_reason: bool, witness: bool) -> tuple[str, ...]:
     """What a consent given records: who agreed, for what sharing, until when, how."""

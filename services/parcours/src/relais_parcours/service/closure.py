@@ -51,6 +51,15 @@ async def close(
             purpose=access_log.TEAM_FOLLOW_UP,
         )
         due = closure.followup_due_on
+        await access_log.change(
+            conn,
+            who,
+            "situation",
+            situation_id,
+            situation_id,
+            access_log.closure_groups(with_text=exit_reason_text is not None),
+            access_log.TEAM_FOLLOW_UP,
+        )
         await situations_repo.close_situation(
             conn,
             who.tenant,
@@ -97,6 +106,15 @@ async def record_followup(
         row = await access.situation_for(conn, who, situation_id, lock=True)
         event = Situation.of(row).record_followup(
             followup_id, outcome=outcome, held_on=held_on, timezone=ctx.settings.timezone, now=now
+        )
+        await access_log.change(
+            conn,
+            who,
+            "followup",
+            followup_id,
+            situation_id,
+            access_log.FOLLOWUP,
+            access_log.TEAM_FOLLOW_UP,
         )
         if not await situations_repo.insert_followup(
             conn, followup_id, situation_id, who.tenant, outcome.value, held_on, who.sub, now

@@ -133,7 +133,12 @@ async def post_referral(
     ensure_same_tenant(who, body.tenant)
     runtime.check_intake()  # 503 while the outbox is behind: accepted means on its way
     submission, stored = await submit_referral(
-        uows, keys, institution_id=who.org, request=body, idempotency_key=idempotency_key
+        uows,
+        keys,
+        institution_id=who.org,
+        request=body,
+        idempotency_key=idempotency_key,
+        reader=who,
     )
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
@@ -190,7 +195,7 @@ async def get_referral(referral_id: ReferralId, who: Institution, uows: Work) ->
 async def post_withdraw(referral_id: ReferralId, who: Institution, uows: Work) -> ReferralView:
     return _view(
         await withdraw_referral(
-            uows, tenant=who.tenant, institution_id=who.org, referral_id=referral_id
+            uows, tenant=who.tenant, institution_id=who.org, referral_id=referral_id, reader=who
         )
     )
 

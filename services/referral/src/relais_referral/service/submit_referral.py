@@ -17,6 +17,7 @@ from relais_referral.domain.timeline import StatusChange
 from relais_referral.service.ports import NewReferral, ReferralWork, StoredReferral, Uows
 from relais_referral.service.read_referrals import read_own
 from relais_runtime import idempotency
+from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import IdempotencyScope
 from relais_runtime.sealing import KeyNotFoundError, seal
@@ -57,12 +58,14 @@ async def submit_referral(
     institution_id: str,
     request: ReferralRequest,
     idempotency_key: str | None = None,
+    reader: Principal | None = None,
 ) -> tuple[Submission, StoredReferral]:
     """HTTP: submit, and the answer in the same unit of work, so that once it commits the
     answer stands even if the database goes away before it is written out.
 
     A new referral is answered with what was just written (no read back: two statements
-    and a decryption less per referral); a replay reads the earlier one.
+    and a decryption less per referral); a replay reads the earlier one, a read of the
+    stored fiche recorded in the access log for ``reader``.
     """
     async with uows() as uow:
         submission = await submit(
@@ -77,6 +80,7 @@ async def submit_referral(
             tenant=request.tenant,
             institution_id=institution_id,
             referral_id=submission.referral_id,
+            reader=reader,
         )
     return submission, stored
 

@@ -10,6 +10,7 @@ from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdraw
 from relais_referral.domain.timeline import StatusChange, check_withdrawable
 from relais_referral.service.ports import StoredReferral, Uows
 from relais_referral.service.read_referrals import NOT_FOUND, read_own
+from relais_runtime.auth import Principal
 
 
 async def withdraw_referral(
@@ -18,9 +19,11 @@ async def withdraw_referral(
     tenant: str,
     institution_id: str,
     referral_id: uuid.UUID,
+    reader: Principal,
     now: datetime | None = None,
 ) -> StoredReferral:
-    """Withdraw it; the referral as committed (read in the same unit of work)."""
+    """Withdraw it; the referral as committed (read in the same unit of work, the answer
+    shows the fiche: the read is in the access log, or nothing is withdrawn)."""
     now = now or datetime.now(UTC)
     async with uows() as uow:
         row = await uow.referrals.lock(tenant, referral_id)
@@ -57,5 +60,9 @@ async def withdraw_referral(
             caused_by=withdrawn,
         )
         return await read_own(
-            uow, tenant=tenant, institution_id=institution_id, referral_id=referral_id
+            uow,
+            tenant=tenant,
+            institution_id=institution_id,
+            referral_id=referral_id,
+            reader=reader,
         )

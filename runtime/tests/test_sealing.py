@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,22 @@ def test_a_rotated_public_key_seals_at_once_for_a_reader_that_used_the_old_one(
     new_kid = generate_pre_key(tmp_path, "pre-76540").kid
     assert old_kid != new_kid
     assert keys.public_key("pre-76540").kid == new_kid
+
+
+def test_private_keys_are_read_again_only_when_their_files_change(tmp_path: Path) -> None:
+    generate_pre_key(tmp_path, "pre-76540")
+    keys = PreKeys(tmp_path)
+    first = keys.private_keys("pre-76540")
+    assert keys.private_keys("pre-76540") is first  # parsed once while unchanged
+    # Another process puts a new key in place of the current one (rename into place).
+    generate_pre_key(tmp_path / "elsewhere", "pre-76540")
+    os.replace(
+        tmp_path / "elsewhere" / "pre-76540.private.jwk.json",
+        tmp_path / "pre-76540.private.jwk.json",
+    )
+    os.replace(
+        tmp_path / "elsewhere" / "pre-76540.public.jwk.json",
+        tmp_path / "pre-76540.public.jwk.json",
+    )
+    token = seal(IDENTITY, keys.public_key("pre-76540"))
+    assert unseal(token, keys.private_keys("pre-76540")) == IDENTITY

@@ -61,6 +61,7 @@ class PreKeys:
     def __init__(self, keys_dir: Path) -> None:
         self._dir = keys_dir
         self._public: dict[str, tuple[tuple[int, int, int], ECKey]] = {}
+        self._private: dict[str, tuple[tuple[Any, ...], KeySet]] = {}
 
     def public_key(self, tenant: str) -> ECKey:
         """The PRE's public key, parsed once per version of its file (re-read on rotation)."""
@@ -78,17 +79,40 @@ class PreKeys:
         return key
 
     def private_keys(self, tenant: str) -> KeySet:
-        """The PRE's current and previous private keys (unseal picks one by ``kid``)."""
+        """The PRE's current and previous private keys (unseal picks one by ``kid``).
+
+        Parsed once per version of their source: the same environment value, or the same
+        files (their names and each one's ``stat``), instead of reading and importing them
+        for every referral opened.
+        """
         raw = os.environ.get(_env_name(tenant))
+        signature: tuple[Any, ...] = (
+            ("env", raw) if raw is not None else ("files", *self._private_files(tenant))
+        )
+        cached = self._private.get(tenant)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
         if raw is not None:
             parsed = json.loads(raw)
             jwks = parsed.get("keys", [parsed])
         else:
-            paths = sorted(self._dir.glob(f"{tenant}.private*.jwk.json"))
-            jwks = [json.loads(p.read_text()) for p in paths]
+            jwks = [json.loads(Path(path).read_text()) for path, *_ in signature[1:]]
         if not jwks:
             raise KeyNotFoundError(f"no private key for {tenant}")
-        return KeySet([ECKey.import_key(k) for k in jwks])
+        keys = KeySet([ECKey.import_key(k) for k in jwks])
+        self._private[tenant] = (signature, keys)
+        return keys
+
+    def _private_files(self, tenant: str) -> list[tuple[str, int, int, int]]:
+        """Path and (mtime, size, inode) of each private key file of ``tenant``, sorted."""
+        files = []
+        for path in sorted(self._dir.glob(f"{tenant}.private*.jwk.json")):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue  # removed since the listing
+            files.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+        return files
 
     def public_jwks(self) -> dict[str, Any]:
         keys = [json.loads(p.read_text()) for p in sorted(self._dir.glob("*.public.jwk.json"))]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from relais_referral.adapters import keys as keys_module
 from relais_referral.adapters.keys import (
     ReferralKeys,
     UnreadableError,
@@ -115,3 +117,24 @@ def test_secrets_from_the_environment_are_seen_when_the_value_changes(
         "REFERRAL_SECRETS_PRE_99999", (tmp_path / "referral" / f"{PRE}.referral.json").read_text()
     )
     assert keys.index_key("pre-99999") == keys.index_key(PRE) != before
+
+
+def test_a_secrets_file_another_process_replaced_is_seen_within_a_second(
+    tmp_path: Path, keys: ReferralKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(keys_module.time, "monotonic", lambda: clock[0])
+    generate_pre_secrets(tmp_path / "elsewhere", PRE)
+    before = keys.index_key(PRE)
+    # Another process (a replica's rotation) puts a new file in place: not through this
+    # process's writer, so only the next look at the file tells.
+    os.replace(
+        tmp_path / "elsewhere" / f"{PRE}.referral.json",
+        tmp_path / "referral" / f"{PRE}.referral.json",
+    )
+    clock[0] += keys_module.RECHECK_S / 2
+    assert keys.index_key(PRE) == before  # not looked at again yet
+    clock[0] += keys_module.RECHECK_S
+    after = keys.index_key(PRE)
+    assert after != before
+    assert after == ReferralKeys(tmp_path, tmp_path / "referral").index_key(PRE)

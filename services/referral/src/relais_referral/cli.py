@@ -116,8 +116,9 @@ def rotate(
     grace: Annotated[
         float,
         typer.Option(
-            help="Secondes laissées aux envois en cours / seconds for submissions "
-            "under way to commit before re-encrypting."
+            help="Secondes laissées aux envois en cours (les autres processus voient la "
+            "nouvelle clé en 1 s au plus) / seconds for submissions under way to commit "
+            "before re-encrypting (other processes see the new key within 1 s)."
         ),
     ] = 5.0,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Lignes par transaction.")] = 500,

@@ -29,6 +29,7 @@ import base64
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +60,16 @@ def _env_name(tenant: str) -> str:
     return "REFERRAL_SECRETS_" + tenant.upper().replace("-", "_")
 
 
+#: Bumped by every key file this process writes: its own rotations are seen at once.
+_written = 0
+#: How long a PRE's secrets file is trusted unchanged before it is looked at again
+#: (``os.stat``); another process's rotation waits for a grace period longer than this.
+RECHECK_S = 1.0
+
+
 def _write_private(path: Path, content: str) -> None:
+    global _written
+    _written += 1
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -177,23 +187,45 @@ def _parse_secrets(raw: str) -> _PreSecrets:
     )
 
 
+@dataclass
+class _Cached:
+    """A PRE's parsed secrets, the source they came from, and when that was last checked."""
+
+    signature: tuple[Any, ...]
+    secrets: _PreSecrets
+    checked: float = 0.0
+    written: int = -1
+
+
 class ReferralKeys:
     """Every key the referral service uses: PRE public keys and its own secrets.
 
     A PRE's secrets are parsed once and kept while their source is unchanged (the same
     environment value, or the same file: ``os.replace`` on rotation gives a new inode),
-    instead of reading and parsing the file for every referral.
+    instead of reading and parsing the file for every referral. The file is looked at
+    (``os.stat``) at most once per ``RECHECK_S``, and at once after this process wrote a
+    key file (its own rotation); a submission looks its keys up several times.
     """
 
     def __init__(self, keys_dir: Path, secrets_dir: Path) -> None:
         self.pre_keys = PreKeys(keys_dir)
         self.secrets_dir = secrets_dir
-        self._cache: dict[str, tuple[tuple[Any, ...], _PreSecrets]] = {}
+        self._cache: dict[str, _Cached] = {}
 
     # -- per PRE -------------------------------------------------------------------------
 
     def _secrets(self, tenant: str) -> _PreSecrets:
         raw = os.environ.get(_env_name(tenant))
+        cached = self._cache.get(tenant)
+        now = time.monotonic()
+        if (
+            raw is None
+            and cached is not None
+            and cached.signature[0] == "file"
+            and cached.written == _written
+            and now - cached.checked < RECHECK_S
+        ):
+            return cached.secrets  # the file was looked at less than RECHECK_S ago
         path = _secrets_file(self.secrets_dir, tenant)
         signature: tuple[Any, ...]
         if raw is not None:
@@ -204,12 +236,12 @@ class ReferralKeys:
             except FileNotFoundError:
                 raise KeyNotFoundError(f"no referral secrets for {tenant}") from None
             signature = ("file", st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = self._cache.get(tenant)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        parsed = _parse_secrets(raw if raw is not None else path.read_text(encoding="utf-8"))
-        self._cache[tenant] = (signature, parsed)
-        return parsed
+        if cached is None or cached.signature != signature:
+            parsed = _parse_secrets(raw if raw is not None else path.read_text(encoding="utf-8"))
+            cached = _Cached(signature, parsed)
+            self._cache[tenant] = cached
+        cached.checked, cached.written = now, _written
+        return cached.secrets
 
     def pre_public_key(self, tenant: str) -> ECKey:
         return self.pre_keys.public_key(tenant)

@@ -1,7 +1,9 @@
 """The erasure proof (issue 15): after a child is erased, nothing about it is left readable.
 
 Two children are referred to the PRE, reviewed and taken up (the team writes a note, a
-plan objective and a message to a partner for each), and a copy of each child's
+plan objective, a message to a partner, a consent's sole-guardian reason and witness for
+each; a guardian writes a request, the coordinator answers it; the parcours is closed with a
+reason in words), and a copy of each child's
 ``referral.submitted`` (its identity sealed to the PRE) lies parked in every service's
 parking queue. The PRE erases one
 child. Then every database of the stack is dumped (``pg_dump``) and every queue of its
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -57,6 +60,18 @@ class Child:
     note: str
     objective: str
     message: str  # the référent's words to a partner (handover)
+    sole_reason: str  # why one guardian consents alone
+    witness: str  # the oral consent's witness
+    request: str  # the guardian's request, in its words
+    answer: str  # the coordinator's answer
+    exit_reason: str  # the closure's reason in words
+
+    def sealed_texts(self) -> list[str]:
+        """The texts parcours keeps under the child's own key."""
+        return [
+            *(self.note, self.objective, self.message, self.sole_reason, self.witness),
+            *(self.request, self.answer, self.exit_reason),
+        ]
 
     def body(self) -> dict[str, Any]:
         body = referral_body()
@@ -70,7 +85,7 @@ class Child:
         """What must not be found once erased; each text also as JSON escapes it."""
         digits = self.phone.replace(" ", "")
         texts = [self.first, self.last, self.birth, self.phone, digits, self.description]
-        texts += [self.note, self.objective, self.message]
+        texts += self.sealed_texts()
         return sorted({t for text in texts for t in (text, json.dumps(text)[1:-1])})
 
 
@@ -83,6 +98,11 @@ ERASED = Child(
     "Fratrie suivie par l'ASE, prudence au premier contact.",
     "Retrouver le goût d'aller à l'école",
     "La mère préfère être appelée après 18 h, ne pas laisser de message.",
+    "Le père est incarcéré depuis 2024.",
+    "Mme Tabet, infirmière scolaire à l'école Jean Macé",
+    "Merci d'enlever la mention du divorce dans le dossier.",
+    "La mention du divorce a été retirée le 4 décembre.",
+    "Déménagement de la famille à Clermont-Ferrand.",
 )
 KEPT = Child(
     "Yanis",
@@ -93,6 +113,11 @@ KEPT = Child(
     "Père joignable le soir seulement.",
     "Apaiser les temps de récréation",
     "Rendez-vous plutôt le mercredi, garde alternée.",
+    "La mère vit à l'étranger, sans contact.",
+    "M. Rahmani, éducateur au centre social des Hauts",
+    "Je voudrais corriger la date d'arrivée en France.",
+    "La date d'arrivée est corrigée au 12 mars.",
+    "Entrée en internat au lycée agricole.",
 )
 
 
@@ -145,6 +170,19 @@ async def refer_and_take_up(flow: Flow, child: Child) -> tuple[str, str]:
         json={"axis": "schooling", "title": child.objective},
     )
     _, action_id = await flow.consent_and_action(situation["id"])
+    await flow.call(  # the child's own consent replaces it: one guardian, oral, a witness
+        "POST",
+        f"/v1/situations/{situation['id']}/consents",
+        flow.referent,
+        json={
+            "form": "oral_witnessed",
+            "given_at": datetime.now(UTC).isoformat(),
+            "guardians": [{"label": "Mère", "relationship": "mother"}],
+            "sole_guardian_reason": child.sole_reason,
+            "witness": child.witness,
+            "scope": [{"partner_id": CMPP, "data_categories": ["identity_and_contact", "health"]}],
+        },
+    )
     await flow.call(
         "POST",
         f"/v1/situations/{situation['id']}/handovers",
@@ -156,7 +194,43 @@ async def refer_and_take_up(flow: Flow, child: Child) -> tuple[str, str]:
             "message": child.message,
         },
     )
+    await family_request_answered(flow, situation["id"], child)
+    await flow.call(
+        "POST",
+        f"/v1/situations/{situation['id']}/closure",
+        flow.referent,
+        json={
+            "exit_reason": "other",
+            "exit_reason_text": child.exit_reason,
+            "final_review_held": True,
+        },
+    )
     return referral_id, situation["id"]
+
+
+async def family_request_answered(flow: Flow, situation_id: str, child: Child) -> None:
+    """A guardian opens its space with its letter and writes a request; the PRE answers."""
+    parcours = flow.stack.url("parcours")
+    letter = await flow.call(
+        "POST", f"/v1/situations/{situation_id}/family-letters", flow.referent, json={"guardian": 0}
+    )
+    session = await flow.http.post(
+        f"{parcours}/v1/family/sessions", json={"link": letter["link"], "code": letter["code"]}
+    )
+    assert session.status_code == 200, session.text
+    guardian = {"Authorization": f"Bearer {session.json()['access_token']}"}
+    made = await flow.http.post(
+        f"{parcours}/v1/family/requests",
+        json={"kind": "correction", "details": child.request},
+        headers=guardian,
+    )
+    assert made.status_code == 201, made.text
+    answered = await flow.http.post(
+        f"{parcours}/v1/family-requests/{made.json()['id']}/answer",
+        json={"answer": child.answer},
+        headers=flow.coordinator,
+    )
+    assert answered.status_code == 204, answered.text
 
 
 async def subject_of(stack: Any, situation_id: str) -> str:
@@ -349,8 +423,7 @@ async def test_an_erased_child_is_in_no_database_dump_and_no_queue_nor_opens_wit
         opened = keys.opened(places[place])
         assert any(KEPT.last in t for t in opened), f"the control is not found in {place}"
         assert KEPT.last not in places[place]
-    assert any(KEPT.note in t for t in keys.opened(places["parcours"]))
-    for text in (KEPT.message, KEPT.objective):  # under the child's key, not in clear
+    for text in KEPT.sealed_texts():  # under the child's key, not in clear
         assert any(text in t for t in keys.opened(places["parcours"])), text
         assert text not in places["parcours"], text
 
@@ -442,7 +515,6 @@ async def test_an_erased_family_with_a_consent_and_access_letters_leaves_nothing
             assert not any(needle in t for t in readable), f"{needle!r} still in {place}"
     # The control: the other child's fiche and note still open with the keys left.
     assert any(KEPT.last in t for t in keys.opened(places["referral"]))
-    assert any(KEPT.note in t for t in keys.opened(places["parcours"]))
-    for text in (KEPT.message, KEPT.objective):  # under the child's key, not in clear
+    for text in KEPT.sealed_texts():  # under the child's key, not in clear
         assert any(text in t for t in keys.opened(places["parcours"])), text
         assert text not in places["parcours"], text

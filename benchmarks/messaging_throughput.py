@@ -56,14 +56,13 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError
-from faststream import BaseMiddleware
 
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_contracts.types import ReferralStatus
 from relais_contracts.v1.referral import ReferralStatusChanged, ReferralWithdrawn
 from relais_runtime import testing
-from relais_runtime.consumer import Tx
+from relais_runtime.consumer import EventConsumer, Tx
 from relais_runtime.logging import configure_logging
 from relais_runtime.runtime import ServiceRuntime, prepare_database
 from relais_runtime.settings import RelaisSettings
@@ -351,15 +350,15 @@ class Baseline:
 # --------------------------------------------------------------------------- runtime
 
 
-def receive_marker(tracker: Tracker) -> type[BaseMiddleware]:
-    """A FastStream middleware that stamps the first delivery of each message."""
+def mark_received(tracker: Tracker, consumer: EventConsumer) -> None:
+    """Stamp the first delivery of each message, before the consumer parses it."""
+    on_delivery = consumer._on_delivery
 
-    class MarkReceived(BaseMiddleware):
-        async def on_receive(self) -> None:
-            raw = getattr(self.msg, "message_id", None)
-            tracker.mark_received(raw)
+    async def marked(message: AbstractIncomingMessage) -> None:
+        tracker.mark_received(message.message_id)
+        await on_delivery(message)
 
-    return MarkReceived
+    consumer._on_delivery = marked  # type: ignore[method-assign]
 
 
 class RuntimePath:
@@ -394,7 +393,7 @@ class RuntimePath:
     @contextlib.asynccontextmanager
     async def running(self, tracker: Tracker) -> AsyncIterator[ServiceRuntime]:
         runtime = self.build()
-        runtime.broker.insert_middleware(receive_marker(tracker))
+        mark_received(tracker, runtime.consumers[self.work_queue.name])
         await runtime.start()
         try:
             yield runtime

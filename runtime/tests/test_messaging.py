@@ -638,9 +638,10 @@ async def test_a_lost_consumer_shows_on_ready_and_the_watchdog_resubscribes_it(
     consumer = runtime.consumers[queue_name]
     await consumer.check_consuming()
     # Lose the consumer behind the library's back, as a broker-side cancel would.
-    subscriber = consumer._subscriber
-    channel = await subscriber._queue_obj.channel.get_underlay_channel()
-    await channel.basic_cancel(subscriber._consumer_tag)
+    assert consumer._queue is not None
+    assert consumer._tag is not None
+    channel = await consumer._queue.channel.get_underlay_channel()
+    await channel.basic_cancel(consumer._tag)
     with pytest.raises(ConnectionError, match="consumer lost"):
         await consumer.check_consuming()
     up = {"service": "testsvc", "queue": queue_name}

@@ -31,6 +31,7 @@ field names only, never values).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import time
@@ -38,12 +39,13 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+import aiormq
 import asyncpg
 import structlog
-from faststream import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from faststream.rabbit import RabbitBroker
 from pydantic import ValidationError
 
 from relais_contracts.base import Message
@@ -160,35 +162,79 @@ class EventConsumer:
         #: Awaited before each message is taken in hand (before its transaction): intake
         #: queues wait there while the service is behind (ServiceRuntime.wait_for_intake).
         self.admit: Callable[[], Awaitable[None]] | None = None
-        # The queue is declared (with its arguments and bindings) by topology.py; the
-        # subscriber only consumes it, so a mismatch fails loudly instead of redeclaring.
-        self._subscriber = broker.subscriber(
-            RabbitQueue(queue, declare=False),
-            channel=Channel(prefetch_count=prefetch, on_return_raises=True),
-            ack_policy=AckPolicy.MANUAL,
-            no_reply=True,
-            decoder=_the_message_itself,
-        )
-        self._subscriber(self._on_message)
+        #: Seconds ``stop`` waits for the messages in hand to be handled.
+        self.graceful_timeout_s = 15.0
+        # Consumed through aio-pika directly, on the broker's connection (ADR 0023): the
+        # channel, the queue handle and the consumer tag while consuming.
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        #: Messages being handled (their tasks), for a graceful stop.
+        self._in_hand: set[asyncio.Task[Any]] = set()
+
+    async def start(self, connection: AbstractConnection) -> None:
+        """Consume the queue on ``connection`` (the broker's robust connection)."""
+        self._connection = connection
+        await self._subscribe()
+
+    async def _subscribe(self) -> None:
+        assert self._connection is not None
+        # A robust channel and queue: after a reconnect aio-pika restores the prefetch
+        # (basic.qos) and the consumer by itself, as it did under FastStream.
+        channel = await self._connection.channel(on_return_raises=True)
+        await channel.set_qos(prefetch_count=self.prefetch)
+        # The queue is declared (with its arguments and bindings) by topology.py: only a
+        # handle here, so a mismatch fails loudly instead of redeclaring.
+        queue = await channel.get_queue(self.queue, ensure=False)
+        self._tag = await queue.consume(self._on_delivery)
+        self._channel, self._queue = channel, queue
+
+    async def _unsubscribe(self) -> None:
+        channel, queue, tag = self._channel, self._queue, self._tag
+        self._channel = self._queue = self._tag = None
+        if channel is None or channel.is_closed:
+            return
+        with contextlib.suppress(Exception):  # already cancelled, or the channel is gone
+            if queue is not None and tag is not None:
+                await queue.cancel(tag)
+        with contextlib.suppress(Exception):
+            await channel.close()
+
+    async def stop(self) -> None:
+        """Stop taking messages, then wait (up to ``graceful_timeout_s``) for those in hand.
+
+        The consumer is cancelled first, so nothing new arrives; messages in hand finish
+        and are acked on the open channel. Whatever is still unacked when the channel
+        closes goes back to the queue.
+        """
+        channel, queue, tag = self._channel, self._queue, self._tag
+        if channel is not None and not channel.is_closed and queue is not None and tag:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+        if self._in_hand:
+            await asyncio.wait(set(self._in_hand), timeout=self.graceful_timeout_s)
+        await self._unsubscribe()
+        self._connection = None
 
     async def check_consuming(self) -> None:
         """Raise unless this process has a live consumer on its queue.
 
-        FastStream relies on aio-pika's robust channel to re-consume after a reconnect
-        (FastStream issue #2758 reports consumers lost after a broker node replacement);
+        aio-pika's robust channel re-consumes after a reconnect (FastStream issue #2758
+        reported consumers lost after a broker node replacement, on the same mechanism);
         this check makes such a loss visible on /ready, and ``resubscribe`` repairs it.
         """
-        queue = getattr(self._subscriber, "_queue_obj", None)
-        tag = getattr(self._subscriber, "_consumer_tag", None)
-        if queue is None or tag is None:
+        if self._queue is None or self._tag is None:
             raise ConnectionError(f"{self.queue}: not consuming")
-        channel = await queue.channel.get_underlay_channel()
-        if channel.is_closed or tag not in channel.consumers:
+        # (The concrete aiormq channel: its abstract type does not declare ``consumers``.)
+        channel = cast(aiormq.Channel, await self._queue.channel.get_underlay_channel())
+        if channel.is_closed or self._tag not in channel.consumers:
             raise ConnectionError(f"{self.queue}: consumer lost")
 
     async def resubscribe(self) -> None:
-        await self._subscriber.stop()
-        await self._subscriber.start()
+        """Consume again on a new channel (the messages unacked on the old one go back)."""
+        await self._unsubscribe()
+        await self._subscribe()
         log.warning("consumer_restarted", queue=self.queue)
 
     def handles(self, model: type[M]) -> Callable[[Handler], Handler]:
@@ -231,15 +277,27 @@ class EventConsumer:
         self._on_parked = hook
         return hook
 
-    async def _on_message(self, message: Any) -> None:
-        # ``message`` is the RabbitMessage (see ``_the_message_itself``); not annotated as
-        # such on purpose, or FastStream would inject it from its context instead.
+    async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
+        """aio-pika's callback, in a task of its own for each message delivered."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_hand.add(task)
+        try:
+            await self._on_message(message)
+        except Exception as exc:
+            # Left unacked: it goes back to the queue when the channel closes (a publish
+            # of its copy failed, the broker went away...). Never the body, only the error.
+            log.error("message_not_settled", queue=self.queue, error=_describe(exc))
+        finally:
+            if task is not None:
+                self._in_hand.discard(task)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self.admit is not None:
             await self.admit()
         started = time.perf_counter()
-        raw = message.raw_message
         structlog.contextvars.bind_contextvars(
-            queue=self.queue, message_id=raw.message_id, correlationid=raw.correlation_id
+            queue=self.queue, message_id=message.message_id, correlationid=message.correlation_id
         )
         try:
             outcome = await self.process(message)
@@ -248,7 +306,7 @@ class EventConsumer:
         if self._on_outcome:
             self._on_outcome(self.queue, outcome, time.perf_counter() - started)
 
-    async def process(self, message: RabbitMessage) -> Outcome:
+    async def process(self, message: AbstractIncomingMessage) -> Outcome:
         try:
             event, route = self._parse(message.body)
         except PermanentError as exc:
@@ -274,7 +332,7 @@ class EventConsumer:
             return outcome
 
     async def _attempt(
-        self, message: RabbitMessage, event: CloudEvent[Any], route: _Route[Any]
+        self, message: AbstractIncomingMessage, event: CloudEvent[Any], route: _Route[Any]
     ) -> Outcome:
         """Handle ``event`` (retried in-process), then delay or park it if it keeps failing."""
         last_error = ""
@@ -295,7 +353,9 @@ class EventConsumer:
             return Outcome("ok" if handled else "duplicate")
         return await self._retry_later(message, last_error, outage=outage)
 
-    async def _in_batch(self, message: RabbitMessage, event: CloudEvent[Any]) -> Outcome | None:
+    async def _in_batch(
+        self, message: AbstractIncomingMessage, event: CloudEvent[Any]
+    ) -> Outcome | None:
         """Handle ``event`` in the next batch; None if that batch failed (then alone)."""
         assert self.batcher is not None
         try:
@@ -353,7 +413,9 @@ class EventConsumer:
             await route.handler(event, tx)
             return True
 
-    async def _retry_later(self, message: RabbitMessage, error: str, *, outage: bool) -> Outcome:
+    async def _retry_later(
+        self, message: AbstractIncomingMessage, error: str, *, outage: bool
+    ) -> Outcome:
         step = _retry_step(message.headers)
         if outage:
             # The database is unreachable: not the message's fault. Keep it cycling through
@@ -375,7 +437,11 @@ class EventConsumer:
         return Outcome("retried", error)
 
     async def _park(
-        self, message: RabbitMessage, reason: str, error: str, fields: list[str] | None = None
+        self,
+        message: AbstractIncomingMessage,
+        reason: str,
+        error: str,
+        fields: list[str] | None = None,
     ) -> Outcome:
         if self._on_parked is not None:
             try:
@@ -398,9 +464,11 @@ class EventConsumer:
         log.error("message_parked", reason=reason, error=error[:500])
         return Outcome("parked", reason)
 
-    async def _tell_parked(self, message: RabbitMessage, reason: str, fields: list[str]) -> None:
+    async def _tell_parked(
+        self, message: AbstractIncomingMessage, reason: str, fields: list[str]
+    ) -> None:
         assert self._on_parked is not None
-        raw = message.raw_message
+        raw = message
         try:
             envelope: CloudEvent[dict[str, Any]] | None = CloudEvent[
                 dict[str, Any]
@@ -423,9 +491,11 @@ class EventConsumer:
             if await inbox.claim(conn, f"{self.queue}#parked", message_id):
                 await self._on_parked(parked, conn)
 
-    async def _copy(self, message: RabbitMessage, exchange: str, headers: dict[str, Any]) -> None:
+    async def _copy(
+        self, message: AbstractIncomingMessage, exchange: str, headers: dict[str, Any]
+    ) -> None:
         """Publish a confirmed copy routed to this queue only (by the queue name as key)."""
-        raw = message.raw_message
+        raw = message
         await self._broker.publish(
             message.body,
             exchange=exchange,
@@ -438,19 +508,6 @@ class EventConsumer:
             mandatory=True,
             timeout=10,
         )
-
-
-async def _the_message_itself(message: RabbitMessage) -> RabbitMessage:
-    """Subscriber decoder: the handler receives the ``RabbitMessage`` as its argument.
-
-    A handler parameter annotated ``RabbitMessage`` is injected by FastDepends from
-    FastStream's context, and FastDepends resolves that (synchronous) context field in a
-    worker thread: one thread hop per message, about a sixth of the runtime path's CPU
-    per message in ``benchmarks/messaging_throughput.py`` (see benchmarks/README.md).
-    Decoding a message to itself hands it over directly; the body is parsed by
-    ``EventConsumer._parse`` anyway.
-    """
-    return message
 
 
 _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
@@ -467,7 +524,7 @@ def _is_outage(exc: BaseException) -> bool:
     return isinstance(exc, _OUTAGE_ERRORS)
 
 
-def _origin(message: RabbitMessage) -> tuple[str, str]:
+def _origin(message: AbstractIncomingMessage) -> tuple[str, str]:
     """The exchange and routing key ``message`` was first published with.
 
     A copy back through ``relais.retry`` (a delayed retry, a replay) carries them in our
@@ -476,7 +533,7 @@ def _origin(message: RabbitMessage) -> tuple[str, str]:
     a header a sender wrote (naming another sender's key on ``relais.intake``) is ignored,
     then overwritten on the copy.
     """
-    raw = message.raw_message
+    raw = message
     if raw.exchange == RETRY_EXCHANGE:
         headers = raw.headers or {}
         key = _header_text(headers.get(ORIGINAL_ROUTING_KEY_HEADER))

@@ -82,6 +82,7 @@ class ServiceRuntime:
         #: The role the service's pool runs as (SET ROLE), when it relies on row-level security.
         self.db_role = db_role
         self.consumers: dict[str, EventConsumer] = {}
+        self._outcome_metrics: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._maintenance: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -153,6 +154,12 @@ class ServiceRuntime:
             s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max, role=self.db_role
         )
         await self.broker.start()
+        # Consumers read through aio-pika on the broker's own (robust, failover) connection
+        # rather than through FastStream's subscriber machinery (ADR 0023).
+        connection = self.broker._connection
+        assert connection is not None  # set by broker.start()
+        for consumer in self.consumers.values():
+            await consumer.start(connection)
         if self._run_relay:
             # The relay has a database connection and a broker connection of its own: under
             # load, HTTP requests and consumers hold every pooled connection and the broker
@@ -191,6 +198,8 @@ class ServiceRuntime:
         if self._relay_pool is not None:
             await self._relay_pool.close()
             self._relay_pool = None
+        for consumer in self.consumers.values():
+            await consumer.stop()
         await self.broker.stop()
         if self._pool is not None:
             await self._pool.close()
@@ -332,10 +341,18 @@ class ServiceRuntime:
         return {"broker": broker, "database": database, "consumers": consumers}
 
     def _record_outcome(self, queue: str, outcome: Outcome, seconds: float) -> None:
-        metrics.MESSAGES_CONSUMED.labels(
-            service=self.service, queue=queue, outcome=outcome.status
-        ).inc()
-        metrics.MESSAGE_HANDLING_SECONDS.labels(service=self.service, queue=queue).observe(seconds)
+        # The labelled children are looked up once per (queue, outcome), not per message.
+        key = (queue, outcome.status)
+        children = self._outcome_metrics.get(key)
+        if children is None:
+            children = self._outcome_metrics[key] = (
+                metrics.MESSAGES_CONSUMED.labels(
+                    service=self.service, queue=queue, outcome=outcome.status
+                ),
+                metrics.MESSAGE_HANDLING_SECONDS.labels(service=self.service, queue=queue),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def unit_of_work(
         self, cause: CloudEvent[Any] | None = None

@@ -213,6 +213,13 @@ def consuming(
     belongs to the event's trace (it descends from the same emission through the relay),
     else the context the event carries, else whatever is current.
     """
+    if _provider is None and not traceparent:
+        # Not traced and nothing to carry on: the no-op tracer would hand back the current
+        # span unchanged; skip building the span's attributes for every message. (With a
+        # ``traceparent``, the no-op span still makes the event's context current, so the
+        # events this message causes carry it on: that path stays below.)
+        yield trace.get_current_span()
+        return
     parent = _extracted(traceparent, tracestate)
     if parent is not None:
         current = trace.get_current_span().get_span_context()

@@ -11,7 +11,7 @@ import pytest
 
 from relais_contracts.v1.referral import ReferralWithdrawn
 from relais_runtime.consumer import Tx
-from relais_runtime.db import create_pool
+from relais_runtime.db import TENANT_SETTING, create_pool
 from relais_runtime.migrations import migrate
 from relais_runtime.runtime import RUNTIME_SCHEMA_DIR
 from relais_runtime.uow import UnitOfWork, already_open, open_unit_of_work
@@ -59,6 +59,17 @@ def test_an_event_emitted_while_handling_a_message_is_caused_by_that_message() -
     second = tx.event(withdrawn(), subject="r1", sequence=2, caused_by=first)
     assert second.causationid == str(first.id)
     assert second.correlationid == incoming.correlationid
+
+
+async def test_a_unit_of_work_is_scoped_to_a_tenant_or_runs_as_a_role_not_both() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        async with open_unit_of_work(
+            None,  # type: ignore[arg-type]  # refused before the pool is touched
+            source=SOURCE,
+            tenant="pre-a",
+            role="relais_sweep",
+        ):
+            pass
 
 
 def test_an_event_without_a_tenant_is_refused() -> None:
@@ -113,3 +124,33 @@ async def test_the_events_of_a_unit_of_work_that_fails_are_never_written(
     with pytest.raises(RuntimeError):
         await fail_after_emitting()
     assert await outbox_ids(pool) == []
+
+
+@pytest.mark.integration
+async def test_a_unit_of_work_scoped_to_a_tenant_is_so_from_its_first_statement(
+    pool: asyncpg.Pool,
+) -> None:
+    async with open_unit_of_work(pool, source=SOURCE, tenant="pre-a") as uow:
+        assert await uow.conn.fetchval("SELECT current_setting($1, true)", TENANT_SETTING) == (
+            "pre-a"
+        )
+    async with open_unit_of_work(pool, source=SOURCE) as uow:
+        assert not await uow.conn.fetchval("SELECT current_setting($1, true)", TENANT_SETTING)
+
+
+@pytest.mark.integration
+async def test_a_unit_of_work_run_as_a_role_is_so_for_its_length(
+    pool: asyncpg.Pool, database_dsn: str
+) -> None:
+    admin = await asyncpg.connect(database_dsn)
+    try:
+        await admin.execute(
+            "DO $$ BEGIN CREATE ROLE relais_test_sweep_role NOLOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+    finally:
+        await admin.close()
+    async with open_unit_of_work(pool, source=SOURCE, role="relais_test_sweep_role") as uow:
+        assert await uow.conn.fetchval("SELECT current_user") == "relais_test_sweep_role"
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_user") != "relais_test_sweep_role"

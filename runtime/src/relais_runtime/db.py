@@ -57,8 +57,13 @@ async def role_transaction(pool: asyncpg.Pool, role: str) -> AsyncIterator[Conn]
     """A transaction run as ``role`` (``SET LOCAL ROLE``): e.g. a scheduler's sweep across
     tenants, under a role the policies let through explicitly."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('role', $1, true)", role)
+        await run_as(conn, role)
         yield conn
+
+
+async def run_as(conn: Conn, role: str) -> None:
+    """Run the rest of the current transaction as ``role`` (``SET LOCAL ROLE``)."""
+    await conn.execute("SELECT set_config('role', $1, true)", role)
 
 
 class PooledConnection(asyncpg.Connection):

@@ -355,11 +355,18 @@ class ServiceRuntime:
         children[1].observe(seconds)
 
     def unit_of_work(
-        self, cause: CloudEvent[Any] | None = None
+        self,
+        cause: CloudEvent[Any] | None = None,
+        *,
+        tenant: str | None = None,
+        role: str | None = None,
     ) -> AbstractAsyncContextManager[UnitOfWork]:
         """A transaction on the pool and its outbox writer (``relais_runtime.uow``): commits
-        when the block ends, rolls back on an exception."""
-        return open_unit_of_work(self.pool, source=self.source, cause=cause)
+        when the block ends, rolls back on an exception; scoped to ``tenant`` or run as
+        ``role`` when given."""
+        return open_unit_of_work(
+            self.pool, source=self.source, cause=cause, tenant=tenant, role=role
+        )
 
     async def emit(
         self,

@@ -8,7 +8,9 @@ A use case takes a *factory* of units of work and opens one::
             await uow.emit(ReferralWithdrawn(...), subject=..., tenant=..., sequence=...)
 
 Over HTTP the factory is ``runtime.unit_of_work``: a pooled connection and a transaction
-that commits when the block ends (before the route answers). For a consumed message the
+that commits when the block ends (before the route answers). A unit of work may be scoped
+to one tenant (row-level security, ADR 0018: ``tenant=``, its first statement) or run as a
+role (``role=``, e.g. a scheduler's sweep across tenants). For a consumed message the
 consumer has already opened the transaction (the inbox claim is in it) and
 :func:`already_open` hands the handler's :class:`~relais_runtime.consumer.Tx`, itself a
 unit of work, to the same use case: the effect and the inbox record commit together.
@@ -31,7 +33,7 @@ import asyncpg
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_runtime import outbox
-from relais_runtime.db import Conn
+from relais_runtime.db import Conn, run_as, scope_to_tenant
 
 __all__ = ["Emitter", "UnitOfWork", "UnitOfWorkFactory", "already_open", "open_unit_of_work"]
 
@@ -117,11 +119,26 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def open_unit_of_work(
-    pool: asyncpg.Pool, *, source: str, cause: CloudEvent[Any] | None = None
+    pool: asyncpg.Pool,
+    *,
+    source: str,
+    cause: CloudEvent[Any] | None = None,
+    tenant: str | None = None,
+    role: str | None = None,
 ) -> AsyncIterator[UnitOfWork]:
     """A connection from ``pool`` and a transaction, committed when the block ends without
-    an exception and rolled back otherwise (``ServiceRuntime.unit_of_work``)."""
+    an exception and rolled back otherwise (``ServiceRuntime.unit_of_work``).
+
+    ``tenant`` scopes the transaction to that tenant from its first statement (it sees and
+    changes that tenant's rows only); ``role`` runs it as that role (``SET LOCAL ROLE``).
+    """
+    if tenant is not None and role is not None:
+        raise ValueError("a unit of work is scoped to a tenant or runs as a role, not both")
     async with pool.acquire() as conn, conn.transaction():
+        if tenant is not None:
+            await scope_to_tenant(conn, tenant)
+        elif role is not None:
+            await run_as(conn, role)
         yield UnitOfWork(conn, source=source, cause=cause)
 
 

@@ -274,7 +274,9 @@ async def test_an_expired_consent_is_recorded_as_relais_own_change_with_each_par
     before = len(await log_of(h, s["situation_id"]))
 
     later = datetime.now(UTC) + timedelta(days=12)
-    assert await expire_consents(h.app.state.runtime, h.app.state.parcours, later) == 1
+    assert (
+        await expire_consents(h.app.state.parcours.units.sweep(), h.app.state.parcours, later) == 1
+    )
 
     lines = (await log_of(h, s["situation_id"]))[before:]
     assert changes(lines) == [

@@ -133,9 +133,9 @@ async def test_an_expired_consent_ends_sharing(parcours: Harness) -> None:
     )["data"]["consent_id"]
     handover = (await h.hand_over(s, categories=["health"])).json()
     ctx = h.app.state.parcours
-    assert await expire_consents(h.app.state.runtime, ctx, datetime.now(UTC)) == 0
+    assert await expire_consents(ctx.units.sweep(), ctx, datetime.now(UTC)) == 0
     assert (
-        await expire_consents(h.app.state.runtime, ctx, datetime.now(UTC) + timedelta(days=12)) == 1
+        await expire_consents(ctx.units.sweep(), ctx, datetime.now(UTC) + timedelta(days=12)) == 1
     )
     expired = await h.event("consent.expired", consent_id=consent_id)
     assert expired["data"]["partner_ids"] == ["cmpp-rouen"]

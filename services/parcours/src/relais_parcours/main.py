@@ -7,6 +7,7 @@ import hmac
 
 from fastapi import FastAPI
 
+from relais_parcours.adapters.unit_of_work import PgUnits
 from relais_parcours.adapters.vault import load_master_key, load_vault
 from relais_parcours.config import ParcoursSettings
 from relais_parcours.context import Parcours
@@ -49,6 +50,7 @@ def create_app(settings: ParcoursSettings | None = None) -> FastAPI:
         vault=vault,
         # A key of its own, derived: the master key itself only ever wraps data keys.
         idempotency_secret=hmac.new(master, b"parcours idempotency", hashlib.sha256).digest(),
+        units=PgUnits(runtime, settings.db_sweep_role),
     )
     consumers.register(runtime, ctx)
     app = build_app(

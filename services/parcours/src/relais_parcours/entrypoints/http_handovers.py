@@ -221,7 +221,7 @@ async def complete(
 async def cancel(
     handover_id: uuid.UUID, body: CancelBody, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Handover:
-    await handovers.cancel(runtime, who, handover_id, body.reason)
+    await handovers.cancel(ctx.units.scoped(who.tenant), who, handover_id, body.reason)
     return await _find(runtime, ctx, who, handover_id)
 
 

@@ -72,12 +72,12 @@ async def post_consent(
     situation_id: uuid.UUID,
     body: ConsentBody,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Consent:
+    uows = ctx.units.scoped(who.tenant)
     consent_id = await consent.give(
-        runtime,
+        uows,
         ctx,
         who,
         situation_id,
@@ -90,7 +90,7 @@ async def post_consent(
         scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
         retry=retries.keyed(ctx, idempotency_key, retries.CONSENT, situation_id, body=body),
     )
-    rows = await consent.ledger(runtime, ctx, who, situation_id)
+    rows = await consent.ledger(uows, ctx, who, situation_id)
     return next(_consent(r) for r in rows if r["id"] == consent_id)
 
 
@@ -99,10 +99,9 @@ async def post_consent(
     response_model=list[Consent],
     summary="Registre des consentements",
 )
-async def get_consents(
-    situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
-) -> list[Consent]:
-    return [_consent(r) for r in await consent.ledger(runtime, ctx, who, situation_id)]
+async def get_consents(situation_id: uuid.UUID, who: Team, ctx: Ctx) -> list[Consent]:
+    uows = ctx.units.scoped(who.tenant)
+    return [_consent(r) for r in await consent.ledger(uows, ctx, who, situation_id)]
 
 
 @router.post(
@@ -111,11 +110,11 @@ async def get_consents(
     summary="Retrait du consentement par un parent : tout partage s'arrête",
 )
 async def post_withdrawal(
-    situation_id: uuid.UUID, consent_id: uuid.UUID, body: WithdrawBody, who: Team, runtime: Runtime
+    situation_id: uuid.UUID, consent_id: uuid.UUID, body: WithdrawBody, who: Team, ctx: Ctx
 ) -> Withdrawn:
     try:
         partners = await consent.withdraw(
-            runtime, who, situation_id, consent_id, guardian=body.guardian
+            ctx.units.scoped(who.tenant), who, situation_id, consent_id, guardian=body.guardian
         )
     except UnknownGuardianError as unknown:
         raise invalid_field(

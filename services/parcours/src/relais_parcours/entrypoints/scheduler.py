@@ -46,7 +46,7 @@ class DeadlineScheduler(BackgroundLoop):
             try:
                 while await fire_due_deadlines(self.runtime, self.ctx):
                     pass  # a batch done: there may be more
-                while await expire_consents(self.runtime, self.ctx, datetime.now(UTC)):
+                while await expire_consents(self.ctx.units.sweep(), self.ctx, datetime.now(UTC)):
                     pass
                 await announce_expiring_consents(self.runtime, self.ctx)
                 while await mail_due_notices(self.runtime, self.ctx):

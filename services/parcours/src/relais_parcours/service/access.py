@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import asyncpg
 
-from relais_parcours.adapters import referents_repo, situations_repo
+from relais_parcours.adapters import referents_repo
+from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.service import tenancy
+from relais_parcours.service.ports import Row, Stores
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -25,9 +28,13 @@ async def referent_of(conn: Conn, who: Principal) -> asyncpg.Record | None:
 
 async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
     """None for a coordinator (whole PRE); the référent's id for a référent."""
+    return await _scope(PgStores(conn), who)
+
+
+async def _scope(stores: Stores, who: Principal) -> uuid.UUID | None:
     if who.has_role("coordinator"):
         return None
-    me = await referent_of(conn, who)
+    me = await stores.referents.by_sub(who.tenant, who.sub)
     if me is None:
         raise DomainError(
             "referent_unknown",
@@ -56,14 +63,22 @@ async def situation_for(
     conn: Conn, who: Principal, situation_id: uuid.UUID, *, lock: bool = False
 ) -> asyncpg.Record:
     """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs)."""
+    # The store over ``conn`` returns asyncpg records.
+    return cast(asyncpg.Record, await situation_in(PgStores(conn), who, situation_id, lock=lock))
+
+
+async def situation_in(
+    uow: Stores, who: Principal, situation_id: uuid.UUID, *, lock: bool = False
+) -> Row:
+    """``situation_for`` in a unit of work (``uow.situations``, ``uow.referents``)."""
     if who.has_role(GUARDIAN) and str(situation_id) != who.situation:
         raise NOT_FOUND  # another child's situation does not exist for this family
-    row = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=lock)
+    row = await uow.situations.get(who.tenant, situation_id, lock=lock)
     if row is None:
         raise NOT_FOUND
     if who.has_role(GUARDIAN):
         return row
-    mine = await scope_referent(conn, who)
+    mine = await _scope(uow, who)
     if mine is None or row["referent_id"] == mine:
         return row
     if row["referent_id"] is None:

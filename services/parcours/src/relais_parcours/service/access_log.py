@@ -118,16 +118,27 @@ async def change(
     """A change of personal data, recorded in the transaction that makes it: if the line
     cannot be written the change fails with it."""
     await audit.record(
-        conn,
-        audit.Access.by(
-            who,
-            "change",
-            record_type,
-            record_id,
-            situation_id=situation_id,
-            field_groups=field_groups,
-            purpose=purpose,
-        ),
+        conn, changed(who, record_type, record_id, situation_id, field_groups, purpose)
+    )
+
+
+def changed(
+    who: Principal,
+    record_type: str,
+    record_id: object,
+    situation_id: uuid.UUID | str,
+    field_groups: Sequence[str],
+    purpose: str,
+) -> audit.Access:
+    """The line of a change (``uow.record_access`` writes it in the unit that changes)."""
+    return audit.Access.by(
+        who,
+        "change",
+        record_type,
+        record_id,
+        situation_id=situation_id,
+        field_groups=field_groups,
+        purpose=purpose,
     )
 
 

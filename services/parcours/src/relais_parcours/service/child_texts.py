@@ -15,31 +15,42 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relais_parcours.adapters import situations_repo
+from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.service import tenancy
+from relais_parcours.service.ports import Stores
 from relais_runtime.db import Conn
 from relais_runtime.runtime import ServiceRuntime
 
 
 async def child_key(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
     """The child's wrapped data key, created on first use."""
-    wrapped = await situations_repo.subject_key(conn, tenant, subject_id)
+    return await child_key_in(PgStores(conn), ctx, tenant, subject_id)
+
+
+async def child_key_in(uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
+    """``child_key`` through a unit of work's stores."""
+    wrapped = await uow.situations.subject_key(tenant, subject_id)
     if wrapped is None:
         wrapped = ctx.vault.new_data_key(subject_id)
-        await situations_repo.insert_subject_key(
-            conn, tenant, subject_id, wrapped, ctx.vault.master_kid
-        )
+        await uow.situations.add_subject_key(tenant, subject_id, wrapped, ctx.vault.master_kid)
     return wrapped
 
 
 async def seal(
     conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID, text: str | None
 ) -> bytes | None:
+    return await seal_in(PgStores(conn), ctx, tenant, subject_id, text)
+
+
+async def seal_in(
+    uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID, text: str | None
+) -> bytes | None:
+    """``seal`` through a unit of work's stores."""
     if text is None:
         return None
-    wrapped = await child_key(conn, ctx, tenant, subject_id)
+    wrapped = await child_key_in(uow, ctx, tenant, subject_id)
     return ctx.vault.encrypt(wrapped, subject_id, {"text": text})
 
 
@@ -87,7 +98,12 @@ class Texts:
 
 async def texts_of(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> Texts:
     """What opens the texts about this child (nothing, once its key is deleted)."""
-    return Texts(ctx, subject_id, await situations_repo.subject_key(conn, tenant, subject_id))
+    return await texts_in(PgStores(conn), ctx, tenant, subject_id)
+
+
+async def texts_in(uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> Texts:
+    """``texts_of`` through a unit of work's stores."""
+    return Texts(ctx, subject_id, await uow.situations.subject_key(tenant, subject_id))
 
 
 async def with_texts(
@@ -95,12 +111,19 @@ async def with_texts(
 ) -> list[dict[str, Any]]:
     """Rows of several children (``subject_id``, ``<column>[_enc]``) as dicts, each column
     opened with its own child's key (``None`` once erased); the ``_enc`` twins left out."""
+    return await with_texts_in(PgStores(conn), ctx, tenant, rows, columns)
+
+
+async def with_texts_in(
+    uow: Stores, ctx: Parcours, tenant: str, rows: Iterable[Any], columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``with_texts`` through a unit of work's stores."""
     by_child: dict[uuid.UUID, Texts] = {}
     opened = []
     for row in rows:
         subject_id = row["subject_id"]
         if subject_id not in by_child:
-            by_child[subject_id] = await texts_of(conn, ctx, tenant, subject_id)
+            by_child[subject_id] = await texts_in(uow, ctx, tenant, subject_id)
         texts = by_child[subject_id]
         plain = {k: v for k, v in dict(row).items() if not k.endswith("_enc")}
         opened.append(plain | {column: texts.text(row, column) for column in columns})

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from relais_contracts.types import DeadlineKind, ExitReason, FollowupOutcome, HandoverCancelReason
 from relais_parcours.adapters import deadlines_repo, handovers_repo, referents_repo, situations_repo
+from relais_parcours.adapters.unit_of_work import PgParcoursWork
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import Situation, followup_held
 from relais_parcours.service import access, access_log, child_texts, family_notices, tenancy
@@ -15,6 +16,7 @@ from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.uow import UnitOfWork
 
 
 async def close(
@@ -42,8 +44,7 @@ async def close(
             max_months=limits["max_duration_months"] or ctx.settings.max_duration_months,
         )
         await cancel_handovers(
-            runtime,
-            conn,
+            PgParcoursWork(UnitOfWork(conn, source=runtime.source)),
             await handovers_repo.open_handovers(conn, who.tenant, situation_id),
             HandoverCancelReason.PARCOURS_CLOSED,
             now,

@@ -8,7 +8,6 @@ from the next read on.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,12 +18,6 @@ from relais_contracts.v1.parcours import (
     ConsentScope,
     ConsentWithdrawn,
 )
-from relais_parcours.adapters import (
-    consents_repo,
-    handovers_repo,
-    situations_repo,
-)
-from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import (
     Consent,
@@ -34,17 +27,13 @@ from relais_parcours.domain.consent import (
     refuse_ended,
 )
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access, access_log, child_texts, retries, tenancy
+from relais_parcours.service import access, access_log, child_texts, retries
 from relais_parcours.service.dates import not_before_opening, pre_day
 from relais_parcours.service.handovers import cancel_handovers
+from relais_parcours.service.ports import ParcoursWork, Row, Uows
 from relais_runtime import audit
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
-
-#: Writes an event to the outbox: (conn, event, subject, tenant, sequence).
-Emit = Callable[..., Any]
 
 
 def _category(directory: dict[str, Any], partner_id: str) -> str:
@@ -63,7 +52,7 @@ def _sharing(scope: Any, directory: dict[str, Any]) -> dict[str, set[str]]:
 
 
 async def _log_sharing_changes(
-    conn: Conn,
+    uow: ParcoursWork,
     who: Principal,
     consent_id: uuid.UUID,
     situation_id: uuid.UUID,
@@ -76,8 +65,8 @@ async def _log_sharing_changes(
     for partner_id in sorted(before.keys() | after.keys()):
         changed = before.get(partner_id, set()) ^ after.get(partner_id, set())
         if changed:
-            await access_log.change(
-                conn,
+            await _log(
+                uow,
                 who,
                 "consent_scope",
                 f"{consent_id}/{partner_id}",
@@ -87,12 +76,16 @@ async def _log_sharing_changes(
             )
 
 
+async def _log(uow: ParcoursWork, *line: Any) -> None:
+    await uow.record_access(access_log.changed(*line))
+
+
 async def _log_ended(
-    conn: Conn, who: Principal, consent: Any, groups: tuple[str, ...], purpose: str
+    uow: ParcoursWork, who: Principal, consent: Row, groups: tuple[str, ...], purpose: str
 ) -> None:
     """A consent withdrawn or expired: its line, and one per partner it cut off."""
-    await access_log.change(
-        conn,
+    await _log(
+        uow,
         who,
         "consent",
         consent["id"],
@@ -100,9 +93,9 @@ async def _log_ended(
         (*access_log.CONSENT_END, *groups),
         purpose,
     )
-    directory = {p["id"]: p for p in await directory_repo.all_entries(conn, consent["pre_id"])}
+    directory = {p["id"]: p for p in await uow.directory.all(consent["pre_id"])}
     await _log_sharing_changes(
-        conn,
+        uow,
         who,
         consent["id"],
         consent["situation_id"],
@@ -113,7 +106,7 @@ async def _log_ended(
 
 
 async def give(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
@@ -130,11 +123,11 @@ async def give(
     now = datetime.now(UTC)
     refuse_ended(valid_until, pre_day(ctx, now))
     consent_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        earlier = await retries.claim(conn, who, retry, consent_id)
+    async with uows() as uow:
+        earlier = await retries.claim_in(uow, who, retry, consent_id)
         if earlier is not None:
             return earlier
-        situation = await access.situation_for(conn, who, situation_id, lock=True)
+        situation = await access.situation_in(uow, who, situation_id, lock=True)
         if situation["stage"] != Stage.IN_PARCOURS:
             raise DomainError(
                 "situation_not_in_parcours",
@@ -142,7 +135,7 @@ async def give(
             )
         given_on = pre_day(ctx, given_at)
         not_before_opening(ctx, situation, {"given_at": (given_on, "La date du consentement")})
-        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.tenant)}
+        directory = {p["id"]: p for p in await uow.directory.all(who.tenant)}
         for entry in scope:
             if entry.get("partner_id") and entry["partner_id"] not in directory:
                 raise DomainError(
@@ -150,9 +143,9 @@ async def give(
                     f"Le partenaire « {entry['partner_id']} » n'est pas dans l'annuaire du PRE.",
                     422,
                 )
-        previous = await consents_repo.active_consent(conn, who.tenant, situation_id)
-        await access_log.change(
-            conn,
+        previous = await uow.consents.active(who.tenant, situation_id)
+        await _log(
+            uow,
             who,
             "consent",
             consent_id,
@@ -163,7 +156,7 @@ async def give(
             access_log.CONSENT,
         )
         await _log_sharing_changes(
-            conn,
+            uow,
             who,
             consent_id,
             situation_id,
@@ -172,8 +165,8 @@ async def give(
             access_log.CONSENT,
         )
         if previous is not None:
-            await access_log.change(
-                conn,
+            await _log(
+                uow,
                 who,
                 "consent",
                 previous["id"],
@@ -181,22 +174,19 @@ async def give(
                 access_log.CONSENT_END,
                 access_log.CONSENT,
             )
-            await consents_repo.end_consent(
-                conn, who.tenant, previous["id"], ConsentStatus.SUPERSEDED, now, None
-            )
-        await consents_repo.insert_consent(
-            conn,
+            await uow.consents.end(who.tenant, previous["id"], ConsentStatus.SUPERSEDED, now, None)
+        await uow.consents.add(
             who.tenant,
             {
                 "id": consent_id,
                 "situation_id": situation_id,
                 "form": form.value,
                 "guardians": guardians,
-                "sole_guardian_reason_enc": await child_texts.seal(
-                    conn, ctx, who.tenant, situation["subject_id"], sole_guardian_reason
+                "sole_guardian_reason_enc": await child_texts.seal_in(
+                    uow, ctx, who.tenant, situation["subject_id"], sole_guardian_reason
                 ),
-                "witness_enc": await child_texts.seal(
-                    conn, ctx, who.tenant, situation["subject_id"], witness
+                "witness_enc": await child_texts.seal_in(
+                    uow, ctx, who.tenant, situation["subject_id"], witness
                 ),
                 "scope": scope,
                 "given_at": given_at,
@@ -209,12 +199,11 @@ async def give(
         # What the new scope no longer covers stops now.
         given = Consent(consent_id, situation_id, ConsentStatus.ACTIVE, tuple(scope), valid_until)
         uncovered = given.uncovered(
-            await handovers_repo.open_handovers(conn, who.tenant, situation_id),
+            await uow.handovers.open(who.tenant, situation_id),
             lambda partner_id: _category(directory, partner_id),
         )
         await cancel_handovers(
-            runtime,
-            conn,
+            uow,
             uncovered,
             HandoverCancelReason.CONSENT_WITHDRAWN,
             now,
@@ -225,9 +214,8 @@ async def give(
             ConsentScope(partner_id=partner_id, data_categories=sorted(categories))
             for partner_id, categories in _sharing(scope, directory).items()
         ]
-        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
-        await runtime.emit(
-            conn,
+        version = await uow.situations.bump_version(who.tenant, situation_id)
+        await uow.emit(
             ConsentGiven(
                 consent_id=consent_id,
                 situation_id=situation_id,
@@ -246,15 +234,15 @@ async def give(
 
 
 async def ledger(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+    uows: Uows, ctx: Parcours, who: Principal, situation_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """The situation's consents, oldest first, if the caller may see the situation; their
     texts opened with the child's key (``None`` once erased)."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation = await access.situation_for(conn, who, situation_id)
-        rows = await consents_repo.list_consents(conn, who.tenant, situation_id)
-        return await child_texts.with_texts(
-            conn,
+    async with uows() as uow:
+        situation = await access.situation_in(uow, who, situation_id)
+        rows = await uow.consents.ledger(who.tenant, situation_id)
+        return await child_texts.with_texts_in(
+            uow,
             ctx,
             who.tenant,
             [dict(r) | {"subject_id": situation["subject_id"]} for r in rows],
@@ -263,7 +251,7 @@ async def ledger(
 
 
 async def withdraw(
-    runtime: ServiceRuntime,
+    uows: Uows,
     who: Principal,
     situation_id: uuid.UUID,
     consent_id: uuid.UUID,
@@ -272,37 +260,33 @@ async def withdraw(
 ) -> list[str]:
     """The family withdraws: open handovers are cancelled in the same transaction."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation = await access.situation_for(conn, who, situation_id, lock=True)
-        row = await consents_repo.get_consent(conn, who.tenant, situation_id, consent_id)
+    async with uows() as uow:
+        situation = await access.situation_in(uow, who, situation_id, lock=True)
+        row = await uow.consents.get(who.tenant, situation_id, consent_id)
         if row is None:
             raise DomainError("consent_not_found", "Consentement introuvable.", 404)
         try:
             # Only a holder of parental authority who gave this consent can withdraw it;
             # every sharing stops with it.
             label, cancelled = Consent.of(row).withdrawn_by(
-                guardian, await handovers_repo.open_handovers(conn, who.tenant, situation_id)
+                guardian, await uow.handovers.open(who.tenant, situation_id)
             )
         except ConsentEndedError:
             raise DomainError(
                 "consent_not_active", "Ce consentement n'est plus en vigueur : rien à retirer."
             ) from None
-        await _log_ended(conn, who, row, ("consent.withdrawn_by",), access_log.CONSENT)
-        await consents_repo.end_consent(
-            conn, who.tenant, consent_id, ConsentStatus.WITHDRAWN, now, label
-        )
+        await _log_ended(uow, who, row, ("consent.withdrawn_by",), access_log.CONSENT)
+        await uow.consents.end(who.tenant, consent_id, ConsentStatus.WITHDRAWN, now, label)
         partners = await cancel_handovers(
-            runtime,
-            conn,
+            uow,
             cancelled,
             HandoverCancelReason.CONSENT_WITHDRAWN,
             now,
             who=who,
             purpose=access_log.CONSENT,
         )
-        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
-        await runtime.emit(
-            conn,
+        version = await uow.situations.bump_version(who.tenant, situation_id)
+        await uow.emit(
             ConsentWithdrawn(
                 consent_id=consent_id,
                 situation_id=situation_id,
@@ -317,34 +301,29 @@ async def withdraw(
     return partners
 
 
-async def expire_consents(runtime: ServiceRuntime, ctx: Parcours, now: datetime) -> int:
-    """Consents past their last valid day end (SKIP LOCKED, any replica)."""
+async def expire_consents(sweeps: Uows, ctx: Parcours, now: datetime) -> int:
+    """Consents past their last valid day end (SKIP LOCKED, any replica): ``sweeps`` are
+    units across PREs (``ctx.units.sweep()``)."""
     today = pre_day(ctx, now)
-    async with tenancy.sweep(runtime, ctx) as conn:
-        rows = await consents_repo.claim_expired_consents(conn, today, 100)
+    async with sweeps() as uow:
+        rows = await uow.consents.claim_expired(today, 100)
         for consent in rows:
             relais = audit.system_actor("parcours", consent["pre_id"])
-            await _log_ended(conn, relais, consent, (), access_log.CONSENT_ENDED)
-            await consents_repo.end_consent(
-                conn, consent["pre_id"], consent["id"], ConsentStatus.EXPIRED, now, None
+            await _log_ended(uow, relais, consent, (), access_log.CONSENT_ENDED)
+            await uow.consents.end(
+                consent["pre_id"], consent["id"], ConsentStatus.EXPIRED, now, None
             )
-            ended = await handovers_repo.open_handovers(
-                conn, consent["pre_id"], consent["situation_id"]
-            )
+            ended = await uow.handovers.open(consent["pre_id"], consent["situation_id"])
             partners = await cancel_handovers(
-                runtime,
-                conn,
+                uow,
                 ended,
                 HandoverCancelReason.CONSENT_EXPIRED,
                 now,
                 who=relais,
                 purpose=access_log.CONSENT_ENDED,
             )
-            version = await situations_repo.bump_version(
-                conn, consent["pre_id"], consent["situation_id"]
-            )
-            await runtime.emit(
-                conn,
+            version = await uow.situations.bump_version(consent["pre_id"], consent["situation_id"])
+            await uow.emit(
                 ConsentExpired(
                     consent_id=consent["id"],
                     situation_id=consent["situation_id"],

@@ -10,6 +10,7 @@ import aio_pika
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
 from relais_parcours.adapters import family_repository, handovers_repo, situations_repo
+from relais_parcours.adapters.unit_of_work import PgParcoursWork
 from relais_parcours.domain.situation import Stage
 from relais_parcours.service import access_log, tenancy
 from relais_parcours.service.handovers import cancel_handovers
@@ -17,6 +18,7 @@ from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -46,8 +48,7 @@ async def erase(
             one = await situations_repo.get_situation(conn, who.tenant, row["id"])
             assert one is not None
             await cancel_handovers(
-                runtime,
-                conn,
+                PgParcoursWork(UnitOfWork(conn, source=runtime.source)),
                 await handovers_repo.open_handovers(conn, who.tenant, row["id"]),
                 HandoverCancelReason.OTHER,
                 now,

@@ -258,7 +258,9 @@ async def withdraw(
         directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.tenant)}
         texts = await child_texts.texts_of(conn, ctx, who.tenant, situation["subject_id"])
     if partner_id is None:
-        return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
+        return await consent.withdraw(
+            ctx.units.scoped(who.tenant), who, situation["id"], active["id"], guardian=label
+        )
     partner = directory.get(partner_id)
     if partner is None or not allowed_categories(active["scope"], partner_id, partner["category"]):
         raise FieldRefusal(
@@ -268,9 +270,11 @@ async def withdraw(
         )
     narrowed = family.scope_without(active["scope"], partner_id, directory)
     if not narrowed:
-        return await consent.withdraw(runtime, who, situation["id"], active["id"], guardian=label)
+        return await consent.withdraw(
+            ctx.units.scoped(who.tenant), who, situation["id"], active["id"], guardian=label
+        )
     await consent.give(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         situation["id"],

@@ -66,6 +66,7 @@ from relais_parcours.service import (
 from relais_parcours.service.dates import FieldRefused, pre_day
 from relais_parcours.service.identity import identity_of
 from relais_parcours.service.plan import emit_plan_updated
+from relais_parcours.service.ports import ParcoursWork, Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -75,8 +76,7 @@ NOT_FOUND = DomainError("handover_not_found", "Relais introuvable.", 404)
 
 
 async def cancel_handovers(
-    runtime: ServiceRuntime,
-    conn: Conn,
+    uow: ParcoursWork,
     handovers: Sequence[Handover],
     reason: HandoverCancelReason,
     now: datetime,
@@ -92,14 +92,16 @@ async def cancel_handovers(
         if not h.is_open:
             continue
         event = h.cancel(reason, now)
-        await access_log.change(
-            conn, who, "handover", h.id, h.situation_id, access_log.HANDOVER_CANCEL, purpose
+        await uow.record_access(
+            access_log.changed(
+                who, "handover", h.id, h.situation_id, access_log.HANDOVER_CANCEL, purpose
+            )
         )
-        version = await handovers_repo.cancel_handover(conn, h.tenant, h.id, reason.value, now)
-        await deadlines_repo.resolve_deadlines(
-            conn, h.tenant, h.situation_id, DeadlineKind.HANDOVER_RESPONSE.value, h.id
+        version = await uow.handovers.cancel(h.tenant, h.id, reason.value, now)
+        await uow.deadlines.resolve(
+            h.tenant, h.situation_id, DeadlineKind.HANDOVER_RESPONSE.value, h.id
         )
-        await runtime.emit(conn, event, subject=str(h.id), tenant=h.tenant, sequence=version)
+        await uow.emit(event, subject=str(h.id), tenant=h.tenant, sequence=version)
         if h.partner_id not in partners:
             partners.append(h.partner_id)
     return partners
@@ -354,23 +356,22 @@ async def respond(
 
 
 async def cancel(
-    runtime: ServiceRuntime,
+    uows: Uows,
     who: Principal,
     handover_id: uuid.UUID,
     reason: HandoverCancelReason,
 ) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        h = await handovers_repo.get_handover(conn, who.tenant, handover_id, lock=True)
+    async with uows() as uow:
+        h = await uow.handovers.get(who.tenant, handover_id, lock=True)
         if h is None:
             raise NOT_FOUND
-        await access.situation_for(conn, who, h["situation_id"])
+        await access.situation_in(uow, who, h["situation_id"])
         if h["status"] not in OPEN:
             raise DomainError(
                 "handover_closed", f"Ce relais est {STATUS_LABELS[h['status']]} : rien à annuler."
             )
         await cancel_handovers(
-            runtime,
-            conn,
+            uow,
             [Handover.of(h)],
             reason,
             datetime.now(UTC),

@@ -18,6 +18,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from relais_parcours.context import Parcours
+from relais_parcours.service.ports import ParcoursWork
 from relais_runtime import idempotency
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
@@ -60,5 +61,19 @@ async def claim(
     under the same key earlier (answer with it, create nothing); 409 with another body."""
     if request is None:
         return None
-    scope = IdempotencyScope(tenant=who.tenant, caller=who.sub, route=request.route)
-    return await idempotency.claim(conn, scope, request.key, request.fingerprint, result_id)
+    return await idempotency.claim(
+        conn, _scope(who, request), request.key, request.fingerprint, result_id
+    )
+
+
+async def claim_in(
+    uow: ParcoursWork, who: Principal, request: Keyed | None, result_id: uuid.UUID
+) -> uuid.UUID | None:
+    """``claim`` in a unit of work."""
+    if request is None:
+        return None
+    return await uow.claim_key(_scope(who, request), request.key, request.fingerprint, result_id)
+
+
+def _scope(who: Principal, request: Keyed) -> IdempotencyScope:
+    return IdempotencyScope(tenant=who.tenant, caller=who.sub, route=request.route)

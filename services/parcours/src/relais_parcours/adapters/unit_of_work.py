@@ -1,0 +1,221 @@
+"""Parcours' unit of work on PostgreSQL: the runtime's transaction and outbox writer, with
+the stores the use cases read and write through (``service/ports.py``).
+
+Each store forwards to the SQL module of its aggregate (``*_repo``) on the unit's
+connection. ``conn`` stays reachable for the use cases not yet on the stores.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import date, datetime
+from typing import Any
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import CloudEvent
+from relais_parcours.adapters import (
+    consents_repo,
+    deadlines_repo,
+    handovers_repo,
+    referents_repo,
+    situations_repo,
+)
+from relais_parcours.adapters import directory as directory_repo
+from relais_parcours.domain.handover import Handover
+from relais_parcours.service.ports import Row
+from relais_runtime import audit, idempotency
+from relais_runtime.audit import Access
+from relais_runtime.db import Conn
+from relais_runtime.errors import DomainError
+from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
+from relais_runtime.runtime import ServiceRuntime
+from relais_runtime.uow import UnitOfWork, already_open
+
+
+class PgSituations:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def get(self, tenant: str, situation_id: uuid.UUID, *, lock: bool = False) -> Row | None:
+        return await situations_repo.get_situation(self.conn, tenant, situation_id, lock=lock)
+
+    async def bump_version(self, tenant: str, situation_id: uuid.UUID) -> int:
+        return await situations_repo.bump_version(self.conn, tenant, situation_id)
+
+    async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
+        return await situations_repo.subject_key(self.conn, tenant, subject_id)
+
+    async def add_subject_key(
+        self, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
+    ) -> None:
+        await situations_repo.insert_subject_key(self.conn, tenant, subject_id, wrapped, master_kid)
+
+
+class PgReferents:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def by_sub(self, tenant: str, user_sub: str) -> Row | None:
+        return await referents_repo.referent_by_sub(self.conn, tenant, user_sub)
+
+
+class PgConsents:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def active(self, tenant: str, situation_id: uuid.UUID) -> Row | None:
+        return await consents_repo.active_consent(self.conn, tenant, situation_id)
+
+    async def get(self, tenant: str, situation_id: uuid.UUID, consent_id: uuid.UUID) -> Row | None:
+        return await consents_repo.get_consent(self.conn, tenant, situation_id, consent_id)
+
+    async def ledger(self, tenant: str, situation_id: uuid.UUID) -> Sequence[Row]:
+        return await consents_repo.list_consents(self.conn, tenant, situation_id)
+
+    async def add(self, tenant: str, values: dict[str, Any]) -> None:
+        await consents_repo.insert_consent(self.conn, tenant, values)
+
+    async def end(
+        self,
+        tenant: str,
+        consent_id: uuid.UUID,
+        status: str,
+        now: datetime,
+        withdrawn_by: str | None,
+    ) -> None:
+        await consents_repo.end_consent(self.conn, tenant, consent_id, status, now, withdrawn_by)
+
+    async def claim_expired(self, today: date, limit: int) -> Sequence[Row]:
+        return await consents_repo.claim_expired_consents(self.conn, today, limit)
+
+
+class PgHandovers:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def get(self, tenant: str, handover_id: uuid.UUID, *, lock: bool = False) -> Row | None:
+        return await handovers_repo.get_handover(self.conn, tenant, handover_id, lock=lock)
+
+    async def open(self, tenant: str, situation_id: uuid.UUID) -> list[Handover]:
+        return await handovers_repo.open_handovers(self.conn, tenant, situation_id)
+
+    async def cancel(self, tenant: str, handover_id: uuid.UUID, reason: str, now: datetime) -> int:
+        return await handovers_repo.cancel_handover(self.conn, tenant, handover_id, reason, now)
+
+
+class PgDeadlines:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def add(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        kind: str,
+        due_on: date,
+        *,
+        handover_id: uuid.UUID | None,
+    ) -> None:
+        await deadlines_repo.add_deadline(
+            self.conn, tenant, situation_id, kind, due_on, handover_id=handover_id
+        )
+
+    async def resolve(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        kind: str,
+        handover_id: uuid.UUID | None = None,
+    ) -> None:
+        await deadlines_repo.resolve_deadlines(self.conn, tenant, situation_id, kind, handover_id)
+
+
+class PgDirectory:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def all(self, tenant: str) -> Sequence[Row]:
+        return await directory_repo.all_entries(self.conn, tenant)
+
+
+class PgStores:
+    """The stores over one connection in a transaction."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.situations = PgSituations(conn)
+        self.referents = PgReferents(conn)
+        self.consents = PgConsents(conn)
+        self.handovers = PgHandovers(conn)
+        self.deadlines = PgDeadlines(conn)
+        self.directory = PgDirectory(conn)
+
+
+class PgParcoursWork(PgStores):
+    """``service.ports.ParcoursWork`` over a runtime unit of work (its transaction)."""
+
+    def __init__(self, base: UnitOfWork) -> None:
+        super().__init__(base.conn)
+        self.base = base
+
+    async def emit(
+        self,
+        data: Message,
+        *,
+        subject: str,
+        sequence: int,
+        tenant: str | None = None,
+        caused_by: CloudEvent[Any] | None = None,
+    ) -> CloudEvent[Any]:
+        return await self.base.emit(
+            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
+        )
+
+    async def record_access(self, *accesses: Access) -> None:
+        await audit.record(self.conn, *accesses)
+
+    async def claim_key(
+        self,
+        scope: IdempotencyScope,
+        key: str,
+        digest: str,
+        result_id: uuid.UUID,
+        *,
+        reused: DomainError = KEY_REUSED,
+        also_accepted: Collection[str] = (),
+    ) -> uuid.UUID | None:
+        return await idempotency.claim(
+            self.conn, scope, key, digest, result_id, reused=reused, also_accepted=also_accepted
+        )
+
+
+Factory = Callable[[], AbstractAsyncContextManager[PgParcoursWork]]
+
+
+class PgUnits:
+    """``service.ports.Units`` on the runtime's pool."""
+
+    def __init__(self, runtime: ServiceRuntime, sweep_role: str) -> None:
+        self.runtime = runtime
+        self.sweep_role = sweep_role
+
+    def scoped(self, tenant: str) -> Factory:
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[PgParcoursWork]:
+            async with self.runtime.unit_of_work(tenant=tenant) as base:
+                yield PgParcoursWork(base)
+
+        return opened
+
+    def sweep(self) -> Factory:
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[PgParcoursWork]:
+            async with self.runtime.unit_of_work(role=self.sweep_role) as base:
+                yield PgParcoursWork(base)
+
+        return opened
+
+    def within(self, opened: UnitOfWork) -> Factory:
+        return already_open(PgParcoursWork(opened))

@@ -1,0 +1,178 @@
+"""What parcours' use cases need from storage and messaging: a unit of work and its stores.
+
+A use case is given a factory of units of work and opens one (``async with uows() as
+uow``); it reads and writes the aggregates through the unit's stores
+(``uow.consents.active(...)``) and writes its events with ``uow.emit(...)``. The adapters
+implement these on PostgreSQL (``adapters/unit_of_work.py``): over HTTP a transaction
+scoped to the caller's PRE (row-level security, ADR 0018), for a scheduler a sweep across
+PREs, for a consumed message the consumer's own transaction (the inbox claim in it, and
+the events caused by the message). Unit tests use in-memory fakes (``tests/fakes.py``).
+
+Every store method takes the PRE (``tenant``), as the SQL does: a sweep works across PREs.
+Rows come back as mappings of column names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from relais_parcours.domain.handover import Handover
+from relais_runtime.audit import Access
+from relais_runtime.errors import DomainError
+from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
+from relais_runtime.uow import Emitter, UnitOfWork, UnitOfWorkFactory
+
+
+class Row(Protocol):
+    """A stored row: its columns by name (an asyncpg record, a dict in the fakes)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+class Situations(Protocol):
+    async def get(self, tenant: str, situation_id: uuid.UUID, *, lock: bool = False) -> Row | None:
+        """The situation with its referrals; ``lock`` serialises changes to it (its
+        version is the sequence of its events)."""
+
+    async def bump_version(self, tenant: str, situation_id: uuid.UUID) -> int:
+        """The next version of the situation: the sequence of the event about to be written."""
+
+    async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
+        """The child's wrapped data key (``service.child_texts``); None once erased."""
+
+    async def add_subject_key(
+        self, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
+    ) -> None: ...
+
+
+class Referents(Protocol):
+    async def by_sub(self, tenant: str, user_sub: str) -> Row | None:
+        """The référent whose account is ``user_sub``."""
+
+
+class Consents(Protocol):
+    async def active(self, tenant: str, situation_id: uuid.UUID) -> Row | None:
+        """The consent in force, locked."""
+
+    async def get(
+        self, tenant: str, situation_id: uuid.UUID, consent_id: uuid.UUID
+    ) -> Row | None: ...
+
+    async def ledger(self, tenant: str, situation_id: uuid.UUID) -> Sequence[Row]:
+        """The situation's consents, oldest first."""
+
+    async def add(self, tenant: str, values: dict[str, Any]) -> None: ...
+
+    async def end(
+        self,
+        tenant: str,
+        consent_id: uuid.UUID,
+        status: str,
+        now: datetime,
+        withdrawn_by: str | None,
+    ) -> None: ...
+
+    async def claim_expired(self, today: date, limit: int) -> Sequence[Row]:
+        """Active consents past their last day, across PREs (a sweep), with the situation's
+        ``subject_id``; claimed (another replica skips them)."""
+
+
+class Handovers(Protocol):
+    async def get(self, tenant: str, handover_id: uuid.UUID, *, lock: bool = False) -> Row | None:
+        """The handover with its situation's ``subject_id``."""
+
+    async def open(self, tenant: str, situation_id: uuid.UUID) -> list[Handover]:
+        """The situation's handovers a partner still holds, locked."""
+
+    async def cancel(self, tenant: str, handover_id: uuid.UUID, reason: str, now: datetime) -> int:
+        """Cancel one; returns its new version (the sequence of handover.cancelled)."""
+
+
+class Deadlines(Protocol):
+    async def add(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        kind: str,
+        due_on: date,
+        *,
+        handover_id: uuid.UUID | None,
+    ) -> None: ...
+
+    async def resolve(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        kind: str,
+        handover_id: uuid.UUID | None = None,
+    ) -> None:
+        """The open deadlines of that kind (of that handover, if named) are met."""
+
+
+class Directory(Protocol):
+    async def all(self, tenant: str) -> Sequence[Row]:
+        """The PRE's whole directory of partners, by name."""
+
+
+class Stores(Protocol):
+    """Who may see a situation reads these two (``service.access``)."""
+
+    @property
+    def situations(self) -> Situations: ...
+    @property
+    def referents(self) -> Referents: ...
+
+
+class ParcoursWork(Stores, Emitter, Protocol):
+    """The unit of work parcours' use cases run in: its stores, access log and events."""
+
+    @property
+    def consents(self) -> Consents: ...
+    @property
+    def handovers(self) -> Handovers: ...
+    @property
+    def deadlines(self) -> Deadlines: ...
+    @property
+    def directory(self) -> Directory: ...
+
+    async def record_access(self, *accesses: Access) -> None:
+        """Access-log lines, in this unit: if they cannot be written the change fails."""
+
+    async def claim_key(
+        self,
+        scope: IdempotencyScope,
+        key: str,
+        digest: str,
+        result_id: uuid.UUID,
+        *,
+        reused: DomainError = KEY_REUSED,
+        also_accepted: Collection[str] = (),
+    ) -> uuid.UUID | None:
+        """An Idempotency-Key claimed for ``result_id`` (``relais_runtime.idempotency``):
+        None to go on, or the id created under the same key earlier."""
+
+
+#: What a use case is given: it opens its unit of work with ``async with uows() as uow``.
+Uows = UnitOfWorkFactory[ParcoursWork]
+
+
+class Units(Protocol):
+    """The units of work of parcours (``app.state.parcours_units``): routes and the
+    scheduler pick the factory a use case is given."""
+
+    def scoped(self, tenant: str) -> Callable[[], AbstractAsyncContextManager[ParcoursWork]]:
+        """Units scoped to one PRE (an HTTP request: the caller's PRE)."""
+
+    def sweep(self) -> Callable[[], AbstractAsyncContextManager[ParcoursWork]]:
+        """Units across every PRE, as the sweep role (schedulers only)."""
+
+    def within(self, opened: UnitOfWork) -> Callable[[], AbstractAsyncContextManager[ParcoursWork]]:
+        """The unit a consumer already opened (its ``Tx``, scoped to the message's PRE):
+        the consumer commits it with the inbox claim, and the events the use case emits
+        are caused by the message (same correlation)."""

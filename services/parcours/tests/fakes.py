@@ -1,0 +1,325 @@
+"""In-memory fakes of parcours' unit of work and stores (``service/ports.py``), for unit
+tests of the use cases without PostgreSQL or RabbitMQ.
+
+The unit of work builds its events with the runtime's own :meth:`UnitOfWork.event` (the
+causation under test is the real one) and keeps them in ``emitted`` instead of an outbox.
+Changes are made on a copy of the tables and kept only when the block ends without an
+exception, like a transaction. Each store filters by PRE, as the SQL (and row-level
+security) does.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from relais_contracts.base import Message
+from relais_contracts.envelope import CloudEvent
+from relais_parcours.domain.handover import OPEN, Handover
+from relais_runtime.audit import Access
+from relais_runtime.errors import DomainError
+from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
+from relais_runtime.uow import UnitOfWork
+
+SOURCE = "/relais/parcours"
+Rows = dict[uuid.UUID, dict[str, Any]]
+
+
+@dataclass
+class Tables:
+    """What the fake database holds (rows as dicts, columns as in the SQL schema)."""
+
+    situations: Rows = field(default_factory=dict)
+    referents: Rows = field(default_factory=dict)
+    consents: Rows = field(default_factory=dict)
+    handovers: Rows = field(default_factory=dict)
+    deadlines: list[dict[str, Any]] = field(default_factory=list)
+    #: (PRE, subject id) -> the child's wrapped data key.
+    subject_keys: dict[tuple[str, uuid.UUID], bytes] = field(default_factory=dict)
+    #: PRE -> its directory of partners.
+    directory: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    keys: dict[tuple[str, str, str, str], tuple[str, uuid.UUID]] = field(default_factory=dict)
+    accesses: list[Access] = field(default_factory=list)
+    outbox: list[CloudEvent[Any]] = field(default_factory=list)
+
+
+def _of(rows: Rows, tenant: str, row_id: uuid.UUID) -> dict[str, Any] | None:
+    row = rows.get(row_id)
+    return row if row is not None and row["pre_id"] == tenant else None
+
+
+class FakeSituations:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def get(
+        self, tenant: str, situation_id: uuid.UUID, *, lock: bool = False
+    ) -> dict[str, Any] | None:
+        return _of(self.t.situations, tenant, situation_id)
+
+    async def bump_version(self, tenant: str, situation_id: uuid.UUID) -> int:
+        row = _of(self.t.situations, tenant, situation_id)
+        assert row is not None, "bump_version of a situation the PRE does not hold"
+        row["version"] += 1
+        return int(row["version"])
+
+    async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
+        return self.t.subject_keys.get((tenant, subject_id))
+
+    async def add_subject_key(
+        self, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
+    ) -> None:
+        assert (tenant, subject_id) not in self.t.subject_keys, "one key per child"
+        self.t.subject_keys[(tenant, subject_id)] = wrapped
+
+
+class FakeReferents:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def by_sub(self, tenant: str, user_sub: str) -> dict[str, Any] | None:
+        return next(
+            (
+                r
+                for r in self.t.referents.values()
+                if (r["pre_id"], r["user_sub"]) == (tenant, user_sub)
+            ),
+            None,
+        )
+
+
+class FakeConsents:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def active(self, tenant: str, situation_id: uuid.UUID) -> dict[str, Any] | None:
+        return next(
+            (
+                c
+                for c in self.t.consents.values()
+                if (c["pre_id"], c["situation_id"], c["status"]) == (tenant, situation_id, "active")
+            ),
+            None,
+        )
+
+    async def get(
+        self, tenant: str, situation_id: uuid.UUID, consent_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        row = _of(self.t.consents, tenant, consent_id)
+        return row if row is not None and row["situation_id"] == situation_id else None
+
+    async def ledger(self, tenant: str, situation_id: uuid.UUID) -> Sequence[dict[str, Any]]:
+        return sorted(
+            (
+                c
+                for c in self.t.consents.values()
+                if (c["pre_id"], c["situation_id"]) == (tenant, situation_id)
+            ),
+            key=lambda c: c["given_at"],
+        )
+
+    async def add(self, tenant: str, values: dict[str, Any]) -> None:
+        self.t.consents[values["id"]] = {
+            "ended_at": None,
+            "withdrawn_by": None,
+            **values,
+            "pre_id": tenant,
+        }
+
+    async def end(
+        self,
+        tenant: str,
+        consent_id: uuid.UUID,
+        status: str,
+        now: datetime,
+        withdrawn_by: str | None,
+    ) -> None:
+        row = _of(self.t.consents, tenant, consent_id)
+        if row is not None:
+            row.update(status=status, ended_at=now, withdrawn_by=withdrawn_by)
+
+    async def claim_expired(self, today: date, limit: int) -> Sequence[dict[str, Any]]:
+        due = sorted(
+            (
+                c
+                for c in self.t.consents.values()
+                if c["status"] == "active"
+                and c["valid_until"] is not None
+                and c["valid_until"] < today
+            ),
+            key=lambda c: c["valid_until"],
+        )[:limit]
+        return [
+            {**c, "subject_id": self.t.situations[c["situation_id"]]["subject_id"]} for c in due
+        ]
+
+
+class FakeHandovers:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def _joined(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "subject_id": self.t.situations[row["situation_id"]]["subject_id"]}
+
+    async def get(
+        self, tenant: str, handover_id: uuid.UUID, *, lock: bool = False
+    ) -> dict[str, Any] | None:
+        row = _of(self.t.handovers, tenant, handover_id)
+        return None if row is None else self._joined(row)
+
+    async def open(self, tenant: str, situation_id: uuid.UUID) -> list[Handover]:
+        return [
+            Handover.of(self._joined(h))
+            for h in self.t.handovers.values()
+            if (h["pre_id"], h["situation_id"]) == (tenant, situation_id) and h["status"] in OPEN
+        ]
+
+    async def cancel(self, tenant: str, handover_id: uuid.UUID, reason: str, now: datetime) -> int:
+        row = _of(self.t.handovers, tenant, handover_id)
+        assert row is not None, "cancel of a handover the PRE does not hold"
+        row.update(status="cancelled", cancel_reason=reason, ended_at=now)
+        row["version"] += 1
+        return int(row["version"])
+
+
+class FakeDeadlines:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def add(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        kind: str,
+        due_on: date,
+        *,
+        handover_id: uuid.UUID | None,
+    ) -> None:
+        self.t.deadlines.append(
+            {
+                "id": uuid.uuid4(),
+                "pre_id": tenant,
+                "situation_id": situation_id,
+                "kind": kind,
+                "handover_id": handover_id,
+                "due_on": due_on,
+                "resolved": False,
+            }
+        )
+
+    async def resolve(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        kind: str,
+        handover_id: uuid.UUID | None = None,
+    ) -> None:
+        for d in self.t.deadlines:
+            if (d["pre_id"], d["situation_id"], d["kind"]) == (tenant, situation_id, kind) and (
+                handover_id is None or d["handover_id"] == handover_id
+            ):
+                d["resolved"] = True
+
+
+class FakeDirectory:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def all(self, tenant: str) -> Sequence[dict[str, Any]]:
+        return sorted(self.t.directory.get(tenant, []), key=lambda p: p["name"])
+
+
+class FakeUnitOfWork:
+    """``service.ports.ParcoursWork`` in memory; ``cause`` as for a consumed message."""
+
+    def __init__(self, tables: Tables, cause: CloudEvent[Any] | None = None) -> None:
+        self.t = tables
+        self.situations = FakeSituations(tables)
+        self.referents = FakeReferents(tables)
+        self.consents = FakeConsents(tables)
+        self.handovers = FakeHandovers(tables)
+        self.deadlines = FakeDeadlines(tables)
+        self.directory = FakeDirectory(tables)
+        self._events = UnitOfWork(None, source=SOURCE, cause=cause)  # type: ignore[arg-type]
+        self.emitted: list[CloudEvent[Any]] = []
+
+    async def emit(
+        self,
+        data: Message,
+        *,
+        subject: str,
+        sequence: int,
+        tenant: str | None = None,
+        caused_by: CloudEvent[Any] | None = None,
+    ) -> CloudEvent[Any]:
+        event = self._events.event(
+            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
+        )
+        self.emitted.append(event)
+        return event
+
+    async def record_access(self, *accesses: Access) -> None:
+        self.t.accesses.extend(accesses)
+
+    async def claim_key(
+        self,
+        scope: IdempotencyScope,
+        key: str,
+        digest: str,
+        result_id: uuid.UUID,
+        *,
+        reused: DomainError = KEY_REUSED,
+        also_accepted: Collection[str] = (),
+    ) -> uuid.UUID | None:
+        slot = (scope.tenant, scope.caller, scope.route, key)
+        earlier = self.t.keys.get(slot)
+        if earlier is None:
+            self.t.keys[slot] = (digest, result_id)
+            return None
+        if earlier[0] != digest and earlier[0] not in also_accepted:
+            raise reused
+        return earlier[1]
+
+
+Factory = Callable[[], AbstractAsyncContextManager[FakeUnitOfWork]]
+
+
+@dataclass
+class FakeDatabase:
+    """``service.ports.Units`` in memory: units over shared tables (what one commits, the
+    next one sees). A scoped unit sees every PRE's rows through the stores, which filter
+    by the PRE each call names, as the SQL does."""
+
+    tables: Tables = field(default_factory=Tables)
+    #: The PREs units were scoped to, in order (``None`` for a sweep).
+    opened: list[str | None] = field(default_factory=list)
+
+    def scoped(self, tenant: str) -> Factory:
+        return lambda: self._open(tenant)
+
+    def sweep(self) -> Factory:
+        return lambda: self._open(None)
+
+    def within(self, opened: UnitOfWork) -> Factory:
+        return lambda: self._open(opened.cause.tenant if opened.cause else None, opened.cause)
+
+    @asynccontextmanager
+    async def _open(
+        self, tenant: str | None, cause: CloudEvent[Any] | None = None
+    ) -> AsyncIterator[FakeUnitOfWork]:
+        self.opened.append(tenant)
+        working = copy.deepcopy(self.tables)
+        uow = FakeUnitOfWork(working, cause)
+        yield uow
+        # Reached only without an exception: commit.
+        working.outbox.extend(uow.emitted)
+        self.tables = working
+
+    @property
+    def outbox(self) -> list[CloudEvent[Any]]:
+        return self.tables.outbox

@@ -1,0 +1,395 @@
+"""Parcours' use cases on in-memory fakes of the unit of work (no PostgreSQL, no broker):
+the rules as the routes, the scheduler and the consumers run them, in milliseconds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from relais_contracts.envelope import new_event
+from relais_contracts.types import ConsentForm, HandoverCancelReason
+from relais_contracts.v1.referral import ReferralWithdrawn
+from relais_parcours.context import Parcours
+from relais_parcours.domain.consent import UnknownGuardianError
+from relais_parcours.service import consent, handovers
+from relais_parcours.service.dates import FieldRefused
+from relais_runtime.auth import Principal
+from relais_runtime.consumer import Tx
+from relais_runtime.errors import DomainError
+
+from .fakes import SOURCE, FakeDatabase
+
+PRE = "pre-76540"
+OTHER_PRE = "pre-13055"
+NOW = datetime(2027, 2, 10, 9, 30, tzinfo=UTC)
+CTX = cast(Parcours, SimpleNamespace(settings=SimpleNamespace(timezone="Europe/Paris")))
+
+COORDINATOR = Principal(sub="coord-1", org=PRE, tenant=PRE, roles=frozenset({"coordinator"}))
+
+
+def referent_principal(sub: str) -> Principal:
+    return Principal(sub=sub, org=PRE, tenant=PRE, roles=frozenset({"referent"}))
+
+
+def partners(tenant: str = PRE) -> list[dict[str, Any]]:
+    return [
+        {"id": "cmpp-rouen", "name": "CMPP de Rouen", "category": "cmpp", "pre_id": tenant},
+        {
+            "id": "clas-saint-sever",
+            "name": "CLAS Saint-Sever",
+            "category": "clas",
+            "pre_id": tenant,
+        },
+    ]
+
+
+class World:
+    """One PRE's situation in parcours, its consent and handovers, in the fake tables."""
+
+    def __init__(self, db: FakeDatabase, tenant: str = PRE) -> None:
+        self.db = db
+        self.tenant = tenant
+        t = db.tables
+        t.directory[tenant] = partners(tenant)
+        self.referent_id = uuid.uuid4()
+        t.referents[self.referent_id] = {
+            "id": self.referent_id,
+            "pre_id": tenant,
+            "user_sub": "referent-1",
+        }
+        self.situation_id = uuid.uuid4()
+        t.situations[self.situation_id] = {
+            "id": self.situation_id,
+            "pre_id": tenant,
+            "subject_id": uuid.uuid4(),
+            "stage": "in_parcours",
+            "referent_id": self.referent_id,
+            "opened_at": NOW - timedelta(days=60),
+            "version": 3,
+        }
+        self.consent_id = uuid.uuid4()
+        t.consents[self.consent_id] = {
+            "id": self.consent_id,
+            "pre_id": tenant,
+            "situation_id": self.situation_id,
+            "status": "active",
+            "form": "signed",
+            "guardians": [{"label": "Mère"}, {"label": "Père"}],
+            "scope": [
+                {"partner_id": "cmpp-rouen", "data_categories": ["health"]},
+                {"partner_category": "clas", "data_categories": ["schooling"]},
+            ],
+            "given_at": NOW - timedelta(days=30),
+            "valid_until": None,
+            "ended_at": None,
+            "withdrawn_by": None,
+        }
+
+    def handover(self, partner_id: str, status: str = "requested", **row: Any) -> uuid.UUID:
+        handover_id = uuid.uuid4()
+        self.db.tables.handovers[handover_id] = {
+            "id": handover_id,
+            "pre_id": self.tenant,
+            "situation_id": self.situation_id,
+            "partner_id": partner_id,
+            "referent_id": self.referent_id,
+            "status": status,
+            "data_categories": ["health"] if partner_id == "cmpp-rouen" else ["schooling"],
+            "version": 1,
+            **row,
+        }
+        self.db.tables.deadlines.append(
+            {
+                "pre_id": self.tenant,
+                "situation_id": self.situation_id,
+                "kind": "handover_response",
+                "handover_id": handover_id,
+                "resolved": False,
+            }
+        )
+        return handover_id
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def world(db: FakeDatabase) -> World:
+    return World(db)
+
+
+def types_of(db: FakeDatabase) -> list[str]:
+    """The types of the events written, without prefix and version: consent.withdrawn."""
+    return [e.type.removeprefix("fr.relais.").rsplit(".", 1)[0] for e in db.outbox]
+
+
+async def test_withdrawn_consent_cancels_open_handovers(db: FakeDatabase, world: World) -> None:
+    cmpp = world.handover("cmpp-rouen")
+    clas = world.handover("clas-saint-sever", "accepted")
+    done = world.handover("cmpp-rouen", "completed")
+
+    partners_cut_off = await consent.withdraw(
+        db.scoped(PRE), COORDINATOR, world.situation_id, world.consent_id, guardian=" mère "
+    )
+
+    t = db.tables
+    assert set(partners_cut_off) == {"cmpp-rouen", "clas-saint-sever"}
+    assert t.consents[world.consent_id]["status"] == "withdrawn"
+    assert t.consents[world.consent_id]["withdrawn_by"] == "Mère"
+    assert {t.handovers[h]["status"] for h in (cmpp, clas)} == {"cancelled"}
+    assert {t.handovers[h]["cancel_reason"] for h in (cmpp, clas)} == {"consent_withdrawn"}
+    assert t.handovers[done]["status"] == "completed"
+    # The partners' answer deadlines of the cancelled handovers are met, not the other's.
+    resolved = {d["handover_id"] for d in t.deadlines if d["resolved"]}
+    assert resolved == {cmpp, clas}
+    # One event per cancelled handover (its own sequence), then the withdrawal (the
+    # situation's next version); all written in the same unit, over HTTP a flow of its own.
+    assert sorted(types_of(db)[:2]) == ["handover.cancelled"] * 2
+    withdrawn = db.outbox[-1]
+    assert withdrawn.data.partner_ids == partners_cut_off
+    assert (withdrawn.sequence, withdrawn.tenant) == (4, PRE)
+    assert withdrawn.correlationid == str(withdrawn.id)
+    assert {e.sequence for e in db.outbox[:2]} == {2}
+    # Every change is in the access log: the consent, the partners it cut off, the handovers.
+    logged = [(a.record_type, a.purpose) for a in t.accesses]
+    assert (
+        "consent",
+        "recueil du consentement de la famille au partage (CASF L.121-6-2)",
+    ) in logged
+    assert sum(1 for a in t.accesses if a.record_type == "handover") == 2
+    assert db.opened == [PRE]
+
+
+async def test_a_withdrawal_by_someone_who_did_not_give_the_consent_changes_nothing(
+    db: FakeDatabase, world: World
+) -> None:
+    cmpp = world.handover("cmpp-rouen")
+
+    with pytest.raises(UnknownGuardianError):
+        await consent.withdraw(
+            db.scoped(PRE), COORDINATOR, world.situation_id, world.consent_id, guardian="Tante"
+        )
+
+    assert db.tables.consents[world.consent_id]["status"] == "active"
+    assert db.tables.handovers[cmpp]["status"] == "requested"
+    assert (db.outbox, db.tables.accesses) == ([], [])
+
+
+async def test_a_consent_no_longer_in_force_cannot_be_withdrawn_again(
+    db: FakeDatabase, world: World
+) -> None:
+    await consent.withdraw(
+        db.scoped(PRE), COORDINATOR, world.situation_id, world.consent_id, guardian="Père"
+    )
+    with pytest.raises(DomainError) as refused:
+        await consent.withdraw(
+            db.scoped(PRE), COORDINATOR, world.situation_id, world.consent_id, guardian="Père"
+        )
+    assert refused.value.code == "consent_not_active"
+    assert types_of(db) == ["consent.withdrawn"]
+
+
+async def test_another_pre_cannot_withdraw_a_consent_it_does_not_hold(
+    db: FakeDatabase, world: World
+) -> None:
+    other = Principal(
+        sub="coord-2", org=OTHER_PRE, tenant=OTHER_PRE, roles=frozenset({"coordinator"})
+    )
+    with pytest.raises(DomainError) as refused:
+        await consent.withdraw(
+            db.scoped(OTHER_PRE), other, world.situation_id, world.consent_id, guardian="Mère"
+        )
+    assert refused.value.status == 404
+    assert db.tables.consents[world.consent_id]["status"] == "active"
+
+
+async def test_a_referent_acts_only_on_the_situations_they_follow(
+    db: FakeDatabase, world: World
+) -> None:
+    world.handover("cmpp-rouen")
+    db.tables.referents[uuid.uuid4()] = {
+        "id": uuid.uuid4(),
+        "pre_id": PRE,
+        "user_sub": "referent-2",
+    }
+
+    with pytest.raises(DomainError) as refused:
+        await consent.withdraw(
+            db.scoped(PRE),
+            referent_principal("referent-2"),
+            world.situation_id,
+            world.consent_id,
+            guardian="Mère",
+        )
+    assert refused.value.code == "not_your_situation"
+
+    await consent.withdraw(
+        db.scoped(PRE),
+        referent_principal("referent-1"),
+        world.situation_id,
+        world.consent_id,
+        guardian="Mère",
+    )
+    assert db.tables.consents[world.consent_id]["status"] == "withdrawn"
+
+
+async def test_a_narrower_consent_cancels_the_handovers_it_no_longer_covers(
+    db: FakeDatabase, world: World
+) -> None:
+    cmpp = world.handover("cmpp-rouen")
+    clas = world.handover("clas-saint-sever")
+
+    new_id = await consent.give(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        form=ConsentForm.SIGNED,
+        given_at=NOW,
+        valid_until=None,
+        guardians=[{"label": "Mère"}],
+        sole_guardian_reason=None,
+        witness=None,
+        scope=[{"partner_category": "clas", "data_categories": ["schooling"]}],
+    )
+
+    t = db.tables
+    assert t.consents[world.consent_id]["status"] == "superseded"
+    assert t.consents[new_id]["status"] == "active"
+    assert t.consents[new_id]["supersedes"] == world.consent_id
+    assert t.handovers[cmpp]["status"] == "cancelled"
+    assert t.handovers[clas]["status"] == "requested"
+    assert types_of(db) == ["handover.cancelled", "consent.given"]
+    given = db.outbox[-1]
+    assert given.data.supersedes_consent_id == world.consent_id
+    assert [s.partner_id for s in given.data.scope] == ["clas-saint-sever"]
+
+
+async def test_a_consent_naming_a_partner_outside_the_directory_is_refused(
+    db: FakeDatabase, world: World
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        await consent.give(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            world.situation_id,
+            form=ConsentForm.SIGNED,
+            given_at=NOW,
+            valid_until=None,
+            guardians=[{"label": "Mère"}],
+            sole_guardian_reason=None,
+            witness=None,
+            scope=[{"partner_id": "inconnu", "data_categories": ["health"]}],
+        )
+    assert refused.value.code == "partner_not_found"
+    assert db.tables.consents[world.consent_id]["status"] == "active"
+    assert db.outbox == []
+
+
+async def test_a_consent_dated_before_the_situation_opened_is_refused(
+    db: FakeDatabase, world: World
+) -> None:
+    with pytest.raises(FieldRefused):
+        await consent.give(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            world.situation_id,
+            form=ConsentForm.SIGNED,
+            given_at=NOW - timedelta(days=90),
+            valid_until=None,
+            guardians=[{"label": "Mère"}],
+            sole_guardian_reason=None,
+            witness=None,
+            scope=[],
+        )
+    assert db.outbox == []
+
+
+async def test_consents_past_their_last_day_expire_and_cut_off_their_partners(
+    db: FakeDatabase, world: World
+) -> None:
+    db.tables.consents[world.consent_id]["valid_until"] = date(2027, 2, 9)
+    cmpp = world.handover("cmpp-rouen")
+    elsewhere = World(db, OTHER_PRE)  # another PRE's consent, still valid
+
+    assert await consent.expire_consents(db.sweep(), CTX, NOW) == 1
+
+    t = db.tables
+    assert t.consents[world.consent_id]["status"] == "expired"
+    assert t.consents[elsewhere.consent_id]["status"] == "active"
+    assert t.handovers[cmpp]["cancel_reason"] == "consent_expired"
+    expired = db.outbox[-1]
+    assert types_of(db)[-1] == "consent.expired"
+    assert (expired.tenant, expired.data.partner_ids) == (PRE, ["cmpp-rouen"])
+    assert db.opened == [None]  # a sweep, not a PRE's unit
+    assert await consent.expire_consents(db.sweep(), CTX, NOW) == 0
+
+
+async def test_a_consent_sent_again_under_its_key_is_recorded_once(
+    db: FakeDatabase, world: World
+) -> None:
+    retry = consent.retries.Keyed(consent.retries.CONSENT, "key-1", "digest-1")
+
+    async def give() -> uuid.UUID:
+        return await consent.give(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            world.situation_id,
+            form=ConsentForm.SIGNED,
+            given_at=NOW,
+            valid_until=None,
+            guardians=[{"label": "Mère"}],
+            sole_guardian_reason=None,
+            witness=None,
+            scope=[],
+            retry=retry,
+        )
+
+    first = await give()
+    assert await give() == first
+    assert types_of(db) == ["consent.given"]
+
+
+async def test_a_cancellation_run_for_a_message_continues_that_messages_flow(
+    db: FakeDatabase, world: World
+) -> None:
+    """A use case given a consumer's unit (``units.within(tx)``): its events are caused by
+    the message being handled, as over AMQP."""
+    cmpp = world.handover("cmpp-rouen")
+    incoming = new_event(
+        ReferralWithdrawn(
+            referral_id=uuid.uuid4(),
+            subject_id=uuid.uuid4(),
+            institution_id="college-hugo",
+            withdrawn_at=NOW,
+        ),
+        source="/relais/referral",
+        subject="r1",
+        tenant=PRE,
+        sequence=2,
+    )
+    tx = Tx(None, incoming, SOURCE)  # type: ignore[arg-type]
+
+    await handovers.cancel(db.within(tx), COORDINATOR, cmpp, HandoverCancelReason.OTHER)
+
+    (cancelled,) = db.outbox
+    assert cancelled.correlationid == incoming.correlationid
+    assert cancelled.causationid == str(incoming.id)
+    assert db.tables.handovers[cmpp]["status"] == "cancelled"
+
+
+async def test_a_closed_handover_cannot_be_cancelled(db: FakeDatabase, world: World) -> None:
+    done = world.handover("cmpp-rouen", "completed")
+    with pytest.raises(DomainError) as refused:
+        await handovers.cancel(db.scoped(PRE), COORDINATOR, done, HandoverCancelReason.OTHER)
+    assert refused.value.code == "handover_closed"
+    assert db.outbox == []

@@ -35,6 +35,8 @@ class Tables:
     """What the fake database holds (rows as dicts, columns as in the SQL schema)."""
 
     situations: Rows = field(default_factory=dict)
+    #: The referrals of each situation (``situation_referrals``), by referral id.
+    referrals: Rows = field(default_factory=dict)
     referents: Rows = field(default_factory=dict)
     consents: Rows = field(default_factory=dict)
     handovers: Rows = field(default_factory=dict)
@@ -67,6 +69,28 @@ class FakeSituations:
         assert row is not None, "bump_version of a situation the PRE does not hold"
         row["version"] += 1
         return int(row["version"])
+
+    async def set_stage(self, tenant: str, situation_id: uuid.UUID, stage: str) -> None:
+        row = _of(self.t.situations, tenant, situation_id)
+        if row is not None:
+            row["stage"] = stage
+
+    async def withdraw_referral(
+        self, tenant: str, referral_id: uuid.UUID, withdrawn_at: datetime
+    ) -> uuid.UUID | None:
+        row = _of(self.t.referrals, tenant, referral_id)
+        if row is None or row["withdrawn_at"] is not None:
+            return None
+        row.update(withdrawn_at=withdrawn_at, identity_enc=None, interpreter_needed=None)
+        situation_id: uuid.UUID = row["situation_id"]
+        return situation_id
+
+    async def live_referrals(self, tenant: str, situation_id: uuid.UUID) -> int:
+        return sum(
+            1
+            for r in self.t.referrals.values()
+            if (r["pre_id"], r["situation_id"], r["withdrawn_at"]) == (tenant, situation_id, None)
+        )
 
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return self.t.subject_keys.get((tenant, subject_id))
@@ -224,6 +248,50 @@ class FakeDeadlines:
                 handover_id is None or d["handover_id"] == handover_id
             ):
                 d["resolved"] = True
+
+    def _due(self, d: dict[str, Any], today: date) -> bool:
+        return d["due_on"] < today or (d["kind"] == "followup" and d["due_on"] <= today)
+
+    async def claim_due(self, today: date, limit: int) -> Sequence[dict[str, Any]]:
+        due = sorted(
+            (
+                d
+                for d in self.t.deadlines
+                if not d["resolved"] and d.get("fired_at") is None and self._due(d, today)
+            ),
+            key=lambda d: d["due_on"],
+        )[:limit]
+        rows = []
+        for d in due:
+            situation = self.t.situations[d["situation_id"]]
+            handover = self.t.handovers.get(d["handover_id"]) if d["handover_id"] else None
+            rows.append(
+                {
+                    **d,
+                    "subject_id": situation["subject_id"],
+                    "referent_id": situation["referent_id"],
+                    "closed_at": situation.get("closed_at"),
+                    "partner_id": handover["partner_id"] if handover else None,
+                }
+            )
+        return rows
+
+    async def count_open(self, today: date) -> Sequence[dict[str, Any]]:
+        counts: dict[str, dict[str, Any]] = {}
+        for d in self.t.deadlines:
+            if d["resolved"]:
+                continue
+            row = counts.setdefault(d["kind"], {"kind": d["kind"], "overdue": 0, "unfired": 0})
+            if d.get("fired_at") is not None:
+                row["overdue"] += 1
+            elif self._due(d, today):
+                row["unfired"] += 1
+        return list(counts.values())
+
+    async def mark_fired(self, tenant: str, deadline_id: uuid.UUID, now: datetime) -> None:
+        for d in self.t.deadlines:
+            if (d["pre_id"], d["id"]) == (tenant, deadline_id):
+                d["fired_at"] = now
 
 
 class FakeDirectory:

@@ -20,7 +20,9 @@ def _at(day: str) -> datetime:
 
 
 async def fire(h: Harness, now: datetime) -> int:
-    return await fire_due_deadlines(h.app.state.runtime, h.app.state.parcours, now=now)
+    return await fire_due_deadlines(
+        h.app.state.parcours.units.sweep(), h.app.state.parcours, now=now
+    )
 
 
 async def test_closure_cancels_open_handovers_and_the_followup_falls_due_once(
@@ -101,17 +103,17 @@ async def test_deadline_gauges_show_a_past_due_deadline_unfired_then_overdue(
     h = parcours
     s = await h.ready_to_hand_over()
     await h.hand_over(s)
-    runtime, ctx = h.app.state.runtime, h.app.state.parcours
+    ctx = h.app.state.parcours
     later = datetime.now(UTC) + timedelta(days=30)
 
     def gauge(name: str) -> float | None:
         return REGISTRY.get_sample_value(name, {"kind": "handover_response"})
 
-    await sample_deadlines(runtime, ctx, now=later)
+    await sample_deadlines(ctx.units.sweep(), ctx, now=later)
     assert (gauge("relais_deadlines_unfired"), gauge("relais_deadlines_overdue")) == (1, 0)
     fired_before = gauge("relais_deadlines_fired_total") or 0
     await fire(h, later)
-    await sample_deadlines(runtime, ctx, now=later)
+    await sample_deadlines(ctx.units.sweep(), ctx, now=later)
     assert (gauge("relais_deadlines_unfired"), gauge("relais_deadlines_overdue")) == (0, 1)
     assert gauge("relais_deadlines_fired_total") == fired_before + 1
 

@@ -479,10 +479,10 @@ async def test_an_unanswered_request_falls_overdue_after_a_month_for_the_coordin
         headers=guardian,
     )
     due = datetime.fromisoformat(made.json()["due_on"]).replace(hour=12, tzinfo=UTC)
-    runtime, ctx = h.app.state.runtime, h.app.state.parcours
+    ctx = h.app.state.parcours
 
-    before = await fire_due_deadlines(runtime, ctx, now=due)
-    after = await fire_due_deadlines(runtime, ctx, now=due + timedelta(days=1))
+    before = await fire_due_deadlines(ctx.units.sweep(), ctx, now=due)
+    after = await fire_due_deadlines(ctx.units.sweep(), ctx, now=due + timedelta(days=1))
 
     assert before == 0
     assert after == 1

@@ -17,6 +17,8 @@ from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.service import consent, handovers
 from relais_parcours.service.dates import FieldRefused
+from relais_parcours.service.deadlines import fire_due_deadlines
+from relais_parcours.service.withdraw_referral import referral_withdrawn
 from relais_runtime.auth import Principal
 from relais_runtime.consumer import Tx
 from relais_runtime.errors import DomainError
@@ -104,10 +106,12 @@ class World:
         }
         self.db.tables.deadlines.append(
             {
+                "id": uuid.uuid4(),
                 "pre_id": self.tenant,
                 "situation_id": self.situation_id,
                 "kind": "handover_response",
                 "handover_id": handover_id,
+                "due_on": NOW.date() + timedelta(days=15),
                 "resolved": False,
             }
         )
@@ -393,3 +397,113 @@ async def test_a_closed_handover_cannot_be_cancelled(db: FakeDatabase, world: Wo
         await handovers.cancel(db.scoped(PRE), COORDINATOR, done, HandoverCancelReason.OTHER)
     assert refused.value.code == "handover_closed"
     assert db.outbox == []
+
+
+def awaiting_review(db: FakeDatabase, referrals: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A situation awaiting its review, opened by ``referrals`` referrals, its review due."""
+    situation_id = uuid.uuid4()
+    db.tables.situations[situation_id] = {
+        "id": situation_id,
+        "pre_id": PRE,
+        "subject_id": uuid.uuid4(),
+        "stage": "awaiting_review",
+        "referent_id": None,
+        "version": 1,
+    }
+    referral_ids = [uuid.uuid4() for _ in range(referrals)]
+    for referral_id in referral_ids:
+        db.tables.referrals[referral_id] = {
+            "id": referral_id,
+            "pre_id": PRE,
+            "situation_id": situation_id,
+            "withdrawn_at": None,
+            "identity_enc": b"sealed",
+        }
+    db.tables.deadlines.append(
+        {
+            "id": uuid.uuid4(),
+            "pre_id": PRE,
+            "situation_id": situation_id,
+            "kind": "review",
+            "handover_id": None,
+            "due_on": NOW.date(),
+            "resolved": False,
+        }
+    )
+    return situation_id, referral_ids
+
+
+def withdrawal_of(referral_id: uuid.UUID, tenant: str = PRE) -> Tx:
+    """A consumer's unit for referral.withdrawn (the message as its cause)."""
+    incoming = new_event(
+        ReferralWithdrawn(
+            referral_id=referral_id,
+            subject_id=uuid.uuid4(),
+            institution_id="college-hugo",
+            withdrawn_at=NOW,
+        ),
+        source="/relais/referral",
+        subject=str(referral_id),
+        tenant=tenant,
+        sequence=2,
+    )
+    return Tx(None, incoming, SOURCE)  # type: ignore[arg-type]
+
+
+async def test_a_situation_whose_every_referral_is_withdrawn_before_its_review_is_withdrawn(
+    db: FakeDatabase,
+) -> None:
+    situation_id, (first, second) = awaiting_review(db, 2)
+
+    tx = withdrawal_of(first)
+    await referral_withdrawn(db.within(tx), PRE, tx.incoming.data)
+    assert db.tables.situations[situation_id]["stage"] == "awaiting_review"  # one left
+    assert db.tables.referrals[first]["identity_enc"] is None  # its identity dropped
+
+    tx = withdrawal_of(second)
+    await referral_withdrawn(db.within(tx), PRE, tx.incoming.data)
+    assert db.tables.situations[situation_id]["stage"] == "withdrawn"
+    assert [d["resolved"] for d in db.tables.deadlines] == [True]
+    assert db.opened == [PRE, PRE]  # the message's PRE
+
+
+async def test_a_withdrawal_after_the_review_leaves_the_situation_as_it_is(
+    db: FakeDatabase,
+) -> None:
+    situation_id, (only,) = awaiting_review(db, 1)
+    db.tables.situations[situation_id]["stage"] = "in_parcours"
+
+    tx = withdrawal_of(only)
+    await referral_withdrawn(db.within(tx), PRE, tx.incoming.data)
+
+    assert db.tables.situations[situation_id]["stage"] == "in_parcours"
+    assert db.tables.referrals[only]["identity_enc"] is None
+    assert [d["resolved"] for d in db.tables.deadlines] == [False]
+
+
+async def test_a_withdrawal_of_another_pres_referral_changes_nothing(db: FakeDatabase) -> None:
+    situation_id, (only,) = awaiting_review(db, 1)
+
+    tx = withdrawal_of(only, OTHER_PRE)
+    await referral_withdrawn(db.within(tx), OTHER_PRE, tx.incoming.data)
+
+    assert db.tables.situations[situation_id]["stage"] == "awaiting_review"
+    assert db.tables.referrals[only]["identity_enc"] == b"sealed"
+
+
+async def test_a_deadline_past_due_fires_once_as_an_event_of_its_situation(
+    db: FakeDatabase, world: World
+) -> None:
+    late = world.handover("cmpp-rouen")
+    world.handover("clas-saint-sever")  # its deadline is also due in 15 days
+    db.tables.deadlines[0]["due_on"] = NOW.date() - timedelta(days=3)
+
+    assert await fire_due_deadlines(db.sweep(), CTX, now=NOW) == 1
+    assert await fire_due_deadlines(db.sweep(), CTX, now=NOW) == 0
+
+    (overdue,) = db.outbox
+    assert types_of(db) == ["deadline.overdue"]
+    assert (overdue.data.handover_id, overdue.data.partner_id) == (late, "cmpp-rouen")
+    assert overdue.data.days_overdue == 3
+    assert (overdue.tenant, overdue.sequence) == (PRE, 4)  # the situation's next version
+    assert db.opened == [None, None]  # sweeps

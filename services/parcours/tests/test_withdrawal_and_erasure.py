@@ -63,7 +63,12 @@ async def test_a_new_referral_of_a_child_whose_referrals_were_withdrawn_reopens_
     inbox = (await h.http.get("/v1/situations?stage=awaiting_review", headers=coordinator)).json()
     assert [s["id"] for s in inbox["items"]] == [situation_id]
     later = datetime.now(UTC) + timedelta(days=40)
-    assert await fire_due_deadlines(h.app.state.runtime, h.app.state.parcours, now=later) == 1
+    assert (
+        await fire_due_deadlines(
+            h.app.state.parcours.units.sweep(), h.app.state.parcours, now=later
+        )
+        == 1
+    )
     overdue = await h.event("deadline.overdue", situation_id=situation_id)
     assert overdue["data"]["deadline_kind"] == "review"
 

@@ -44,6 +44,17 @@ class PgSituations:
     async def bump_version(self, tenant: str, situation_id: uuid.UUID) -> int:
         return await situations_repo.bump_version(self.conn, tenant, situation_id)
 
+    async def set_stage(self, tenant: str, situation_id: uuid.UUID, stage: str) -> None:
+        await situations_repo.set_stage(self.conn, tenant, situation_id, stage)
+
+    async def withdraw_referral(
+        self, tenant: str, referral_id: uuid.UUID, withdrawn_at: datetime
+    ) -> uuid.UUID | None:
+        return await situations_repo.withdraw_referral(self.conn, tenant, referral_id, withdrawn_at)
+
+    async def live_referrals(self, tenant: str, situation_id: uuid.UUID) -> int:
+        return await situations_repo.live_referrals(self.conn, tenant, situation_id)
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return await situations_repo.subject_key(self.conn, tenant, subject_id)
 
@@ -130,6 +141,15 @@ class PgDeadlines:
         handover_id: uuid.UUID | None = None,
     ) -> None:
         await deadlines_repo.resolve_deadlines(self.conn, tenant, situation_id, kind, handover_id)
+
+    async def claim_due(self, today: date, limit: int) -> Sequence[Row]:
+        return await deadlines_repo.claim_due_deadlines(self.conn, today, limit)
+
+    async def count_open(self, today: date) -> Sequence[Row]:
+        return await deadlines_repo.count_open_deadlines(self.conn, today)
+
+    async def mark_fired(self, tenant: str, deadline_id: uuid.UUID, now: datetime) -> None:
+        await deadlines_repo.mark_deadline_fired(self.conn, tenant, deadline_id, now)
 
 
 class PgDirectory:

@@ -27,4 +27,4 @@ def register(runtime: ServiceRuntime, ctx: Parcours) -> None:
     @consumer.handles(ReferralWithdrawn)
     async def on_referral_withdrawn(event: CloudEvent[Any], tx: Tx) -> None:
         await scope_to_tenant(tx.conn, tx.incoming.tenant)
-        await referral_withdrawn(tx, event.data)
+        await referral_withdrawn(ctx.units.within(tx), tx.incoming.tenant, event.data)

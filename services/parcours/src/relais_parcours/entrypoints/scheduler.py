@@ -44,7 +44,7 @@ class DeadlineScheduler(BackgroundLoop):
             log.warning("identity_backfill_failed", error=type(exc).__name__)
         while True:
             try:
-                while await fire_due_deadlines(self.runtime, self.ctx):
+                while await fire_due_deadlines(self.ctx.units.sweep(), self.ctx):
                     pass  # a batch done: there may be more
                 while await expire_consents(self.ctx.units.sweep(), self.ctx, datetime.now(UTC)):
                     pass
@@ -53,7 +53,7 @@ class DeadlineScheduler(BackgroundLoop):
                     pass  # a batch sent: there may be more
                 while await retention.erase_due(self.runtime, self.ctx):
                     pass
-                await sample_deadlines(self.runtime, self.ctx)
+                await sample_deadlines(self.ctx.units.sweep(), self.ctx)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("deadline_scheduler_failed", error=type(exc).__name__)
             await asyncio.sleep(self.ctx.settings.scheduler_interval_s)

@@ -9,11 +9,9 @@ from prometheus_client import Counter, Gauge
 from relais_contracts.base import Event
 from relais_contracts.types import DeadlineKind
 from relais_contracts.v1.parcours import DeadlineOverdue, FollowupDue
-from relais_parcours.adapters import deadlines_repo, situations_repo
 from relais_parcours.context import Parcours
-from relais_parcours.service import tenancy
 from relais_parcours.service.dates import pre_day
-from relais_runtime.runtime import ServiceRuntime
+from relais_parcours.service.ports import Uows
 
 BATCH = 100
 
@@ -30,14 +28,13 @@ UNFIRED = Gauge(
 )
 
 
-async def fire_due_deadlines(
-    runtime: ServiceRuntime, ctx: Parcours, *, now: datetime | None = None
-) -> int:
-    """Claim due rows (SKIP LOCKED: replicas share the work), emit, mark fired; one tx."""
+async def fire_due_deadlines(sweeps: Uows, ctx: Parcours, *, now: datetime | None = None) -> int:
+    """Claim due rows (SKIP LOCKED: replicas share the work), emit, mark fired; one unit
+    across PREs (``ctx.units.sweep()``)."""
     now = now or datetime.now(UTC)
     today = pre_day(ctx, now)
-    async with tenancy.sweep(runtime, ctx) as conn:
-        rows = await deadlines_repo.claim_due_deadlines(conn, today, BATCH)
+    async with sweeps() as uow:
+        rows = await uow.deadlines.claim_due(today, BATCH)
         for row in rows:
             event: Event
             if row["kind"] == "followup":
@@ -62,28 +59,25 @@ async def fire_due_deadlines(
                     days_overdue=(today - row["due_on"]).days,
                     detected_at=now,
                 )
-            version = await situations_repo.bump_version(conn, row["pre_id"], row["situation_id"])
-            await runtime.emit(
-                conn,
+            version = await uow.situations.bump_version(row["pre_id"], row["situation_id"])
+            await uow.emit(
                 event,
                 subject=str(row["situation_id"]),
                 tenant=row["pre_id"],
                 sequence=version,
             )
-            await deadlines_repo.mark_deadline_fired(conn, row["pre_id"], row["id"], now)
+            await uow.deadlines.mark_fired(row["pre_id"], row["id"], now)
     for row in rows:  # counted once the transaction committed
         FIRED.labels(row["kind"]).inc()
     return len(rows)
 
 
-async def sample_deadlines(
-    runtime: ServiceRuntime, ctx: Parcours, *, now: datetime | None = None
-) -> None:
-    """Set the overdue and not-yet-fired gauges from the database."""
+async def sample_deadlines(sweeps: Uows, ctx: Parcours, *, now: datetime | None = None) -> None:
+    """Set the overdue and not-yet-fired gauges from the database (``ctx.units.sweep()``)."""
     now = now or datetime.now(UTC)
     today = pre_day(ctx, now)
-    async with tenancy.sweep(runtime, ctx) as conn:
-        rows = {r["kind"]: r for r in await deadlines_repo.count_open_deadlines(conn, today)}
+    async with sweeps() as uow:
+        rows = {r["kind"]: r for r in await uow.deadlines.count_open(today)}
     for kind in DeadlineKind:
         row = rows.get(kind.value)
         OVERDUE.labels(kind.value).set(row["overdue"] if row else 0)

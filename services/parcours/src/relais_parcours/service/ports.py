@@ -43,6 +43,17 @@ class Situations(Protocol):
     async def bump_version(self, tenant: str, situation_id: uuid.UUID) -> int:
         """The next version of the situation: the sequence of the event about to be written."""
 
+    async def set_stage(self, tenant: str, situation_id: uuid.UUID, stage: str) -> None: ...
+
+    async def withdraw_referral(
+        self, tenant: str, referral_id: uuid.UUID, withdrawn_at: datetime
+    ) -> uuid.UUID | None:
+        """Drop a referral's identity, withdrawn by its sender; its situation, or None if the
+        referral is unknown here or already withdrawn."""
+
+    async def live_referrals(self, tenant: str, situation_id: uuid.UUID) -> int:
+        """How many of the situation's referrals are not withdrawn."""
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         """The child's wrapped data key (``service.child_texts``); None once erased."""
 
@@ -113,6 +124,16 @@ class Deadlines(Protocol):
         handover_id: uuid.UUID | None = None,
     ) -> None:
         """The open deadlines of that kind (of that handover, if named) are met."""
+
+    async def claim_due(self, today: date, limit: int) -> Sequence[Row]:
+        """Deadlines past due (the follow-up: due today) across PREs (a sweep), with their
+        situation's ``subject_id``, ``referent_id``, ``closed_at`` and the handover's
+        ``partner_id``; claimed (another replica skips them)."""
+
+    async def count_open(self, today: date) -> Sequence[Row]:
+        """Per ``kind``, across PREs: ``overdue`` (fired, unresolved) and ``unfired``."""
+
+    async def mark_fired(self, tenant: str, deadline_id: uuid.UUID, now: datetime) -> None: ...
 
 
 class Directory(Protocol):

@@ -164,7 +164,7 @@ class EventConsumer:
         self.admit: Callable[[], Awaitable[None]] | None = None
         #: Seconds ``stop`` waits for the messages in hand to be handled.
         self.graceful_timeout_s = 15.0
-        # Consumed through aio-pika directly, on the broker's connection (ADR 0023): the
+        # Consumed through aio-pika directly, on the broker's connection (ADR 0024): the
         # channel, the queue handle and the consumer tag while consuming.
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None

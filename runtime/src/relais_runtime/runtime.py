@@ -155,7 +155,7 @@ class ServiceRuntime:
         )
         await self.broker.start()
         # Consumers read through aio-pika on the broker's own (robust, failover) connection
-        # rather than through FastStream's subscriber machinery (ADR 0023).
+        # rather than through FastStream's subscriber machinery (ADR 0024).
         connection = self.broker._connection
         assert connection is not None  # set by broker.start()
         for consumer in self.consumers.values():

@@ -38,6 +38,14 @@ class Tables:
     #: The referrals of each situation (``situation_referrals``), by referral id.
     referrals: Rows = field(default_factory=dict)
     referents: Rows = field(default_factory=dict)
+    #: Référent assignments (their history), in order.
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    #: PRE -> its own limits (``caseload_limit``, ``max_duration_months``).
+    limits: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    meetings: Rows = field(default_factory=dict)
+    #: (meeting id, situation id) -> position on the agenda.
+    agenda: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
+    decisions: Rows = field(default_factory=dict)
     consents: Rows = field(default_factory=dict)
     handovers: Rows = field(default_factory=dict)
     deadlines: list[dict[str, Any]] = field(default_factory=list)
@@ -92,6 +100,26 @@ class FakeSituations:
             if (r["pre_id"], r["situation_id"], r["withdrawn_at"]) == (tenant, situation_id, None)
         )
 
+    async def set_stage_after_review(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        *,
+        stage: str,
+        started_on: date | None,
+        axes: list[str],
+    ) -> None:
+        row = _of(self.t.situations, tenant, situation_id)
+        if row is not None:
+            row.update(stage=stage, started_on=started_on, axes=axes)
+
+    async def set_referent(
+        self, tenant: str, situation_id: uuid.UUID, referent_id: uuid.UUID
+    ) -> None:
+        row = _of(self.t.situations, tenant, situation_id)
+        if row is not None:
+            row["referent_id"] = referent_id
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return self.t.subject_keys.get((tenant, subject_id))
 
@@ -115,6 +143,117 @@ class FakeReferents:
             ),
             None,
         )
+
+    async def get(self, tenant: str, referent_id: uuid.UUID) -> dict[str, Any] | None:
+        return _of(self.t.referents, tenant, referent_id)
+
+    async def save(self, tenant: str, values: dict[str, Any]) -> int | None:
+        earlier = self.t.referents.get(values["id"])
+        taken = any(
+            r["user_sub"] == values["user_sub"] and r["id"] != values["id"]
+            for r in self.t.referents.values()
+            if r["pre_id"] == tenant
+        )
+        if taken or (earlier is not None and earlier["pre_id"] != tenant):
+            return None
+        version = (earlier["version"] if earlier else 0) + 1
+        self.t.referents[values["id"]] = {**values, "pre_id": tenant, "version": version}
+        return version
+
+    async def lock(self, tenant: str, referent_id: uuid.UUID) -> None:
+        pass  # one unit at a time in memory
+
+    async def caseload(self, tenant: str, referent_id: uuid.UUID) -> int:
+        return sum(
+            1
+            for s in self.t.situations.values()
+            if (s["pre_id"], s["referent_id"], s["stage"]) == (tenant, referent_id, "in_parcours")
+        )
+
+    async def limits(self, tenant: str) -> dict[str, int | None]:
+        return self.t.limits.get(tenant, {"caseload_limit": None, "max_duration_months": None})
+
+    async def end_assignment(self, tenant: str, situation_id: uuid.UUID, now: datetime) -> None:
+        for a in self.t.assignments:
+            if (a["pre_id"], a["situation_id"], a["ended_at"]) == (tenant, situation_id, None):
+                a["ended_at"] = now
+
+    async def add_assignment(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        referent_id: uuid.UUID,
+        assigned_at: datetime,
+        assigned_by: str,
+        over_limit: bool,
+        override_reason_enc: bytes | None,
+    ) -> None:
+        self.t.assignments.append(
+            {
+                "pre_id": tenant,
+                "situation_id": situation_id,
+                "referent_id": referent_id,
+                "assigned_at": assigned_at,
+                "assigned_by": assigned_by,
+                "over_limit": over_limit,
+                "override_reason_enc": override_reason_enc,
+                "ended_at": None,
+            }
+        )
+
+
+class FakeReviews:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def add_meeting(
+        self,
+        meeting_id: uuid.UUID,
+        tenant: str,
+        meets_on: date,
+        attendees: list[dict[str, Any]],
+        created_by: str,
+        now: datetime,
+    ) -> None:
+        self.t.meetings[meeting_id] = {
+            "id": meeting_id,
+            "pre_id": tenant,
+            "meets_on": meets_on,
+            "attendees": attendees,
+            "created_by": created_by,
+            "created_at": now,
+        }
+
+    async def meeting(
+        self, tenant: str, meeting_id: uuid.UUID, *, lock: bool = False
+    ) -> dict[str, Any] | None:
+        return _of(self.t.meetings, tenant, meeting_id)
+
+    async def set_attendees(
+        self, tenant: str, meeting_id: uuid.UUID, attendees: list[dict[str, Any]]
+    ) -> None:
+        row = _of(self.t.meetings, tenant, meeting_id)
+        if row is not None:
+            row["attendees"] = attendees
+
+    async def agenda_length(self, tenant: str, meeting_id: uuid.UUID) -> int:
+        return sum(1 for m, _ in self.t.agenda if m == meeting_id)
+
+    async def add_to_agenda(
+        self, meeting_id: uuid.UUID, situation_id: uuid.UUID, tenant: str, position: int
+    ) -> None:
+        assert _of(self.t.meetings, tenant, meeting_id) is not None
+        self.t.agenda.setdefault((meeting_id, situation_id), position)
+
+    async def on_agenda(self, tenant: str, meeting_id: uuid.UUID, situation_id: uuid.UUID) -> bool:
+        return (
+            _of(self.t.meetings, tenant, meeting_id) is not None
+            and (meeting_id, situation_id) in self.t.agenda
+        )
+
+    async def add_decision(self, tenant: str, values: dict[str, Any]) -> None:
+        self.t.decisions[values["id"]] = {**values, "pre_id": tenant}
 
 
 class FakeConsents:
@@ -312,6 +451,7 @@ class FakeUnitOfWork:
         self.consents = FakeConsents(tables)
         self.handovers = FakeHandovers(tables)
         self.deadlines = FakeDeadlines(tables)
+        self.reviews = FakeReviews(tables)
         self.directory = FakeDirectory(tables)
         self._events = UnitOfWork(None, source=SOURCE, cause=cause)  # type: ignore[arg-type]
         self.emitted: list[CloudEvent[Any]] = []

@@ -11,24 +11,31 @@ from typing import Any, cast
 import pytest
 
 from relais_contracts.envelope import new_event
-from relais_contracts.types import ConsentForm, HandoverCancelReason
+from relais_contracts.types import Axis, ConsentForm, HandoverCancelReason, ReviewDecision
 from relais_contracts.v1.referral import ReferralWithdrawn
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import UnknownGuardianError
-from relais_parcours.service import consent, handovers
+from relais_parcours.service import child_texts, consent, handovers, referents, review
 from relais_parcours.service.dates import FieldRefused
 from relais_parcours.service.deadlines import fire_due_deadlines
 from relais_parcours.service.withdraw_referral import referral_withdrawn
 from relais_runtime.auth import Principal
 from relais_runtime.consumer import Tx
 from relais_runtime.errors import DomainError
+from relais_runtime.vault import SubjectVault
 
-from .fakes import SOURCE, FakeDatabase
+from .fakes import SOURCE, FakeDatabase, FakeUnitOfWork
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-13055"
 NOW = datetime(2027, 2, 10, 9, 30, tzinfo=UTC)
-CTX = cast(Parcours, SimpleNamespace(settings=SimpleNamespace(timezone="Europe/Paris")))
+CTX = cast(
+    Parcours,
+    SimpleNamespace(
+        settings=SimpleNamespace(timezone="Europe/Paris", caseload_limit=2),
+        vault=SubjectVault(bytes(range(32))),
+    ),
+)
 
 COORDINATOR = Principal(sub="coord-1", org=PRE, tenant=PRE, roles=frozenset({"coordinator"}))
 
@@ -62,6 +69,10 @@ class World:
             "id": self.referent_id,
             "pre_id": tenant,
             "user_sub": "referent-1",
+            "display_name": "Awa Diallo",
+            "active": True,
+            "caseload_limit": None,
+            "version": 1,
         }
         self.situation_id = uuid.uuid4()
         t.situations[self.situation_id] = {
@@ -71,6 +82,10 @@ class World:
             "stage": "in_parcours",
             "referent_id": self.referent_id,
             "opened_at": NOW - timedelta(days=60),
+            "referral_ids": [uuid.uuid4()],
+            "axes": ["schooling"],
+            "started_on": (NOW - timedelta(days=50)).date(),
+            "closed_at": None,
             "version": 3,
         }
         self.consent_id = uuid.uuid4()
@@ -408,9 +423,16 @@ def awaiting_review(db: FakeDatabase, referrals: int) -> tuple[uuid.UUID, list[u
         "subject_id": uuid.uuid4(),
         "stage": "awaiting_review",
         "referent_id": None,
+        # Decisions are checked against the real « today » (review.decide reads the clock).
+        "opened_at": datetime.now(UTC) - timedelta(days=2),
+        "referral_ids": [],
+        "axes": [],
+        "started_on": None,
+        "closed_at": None,
         "version": 1,
     }
     referral_ids = [uuid.uuid4() for _ in range(referrals)]
+    db.tables.situations[situation_id]["referral_ids"] = referral_ids
     for referral_id in referral_ids:
         db.tables.referrals[referral_id] = {
             "id": referral_id,
@@ -507,3 +529,140 @@ async def test_a_deadline_past_due_fires_once_as_an_event_of_its_situation(
     assert overdue.data.days_overdue == 3
     assert (overdue.tenant, overdue.sequence) == (PRE, 4)  # the situation's next version
     assert db.opened == [None, None]  # sweeps
+
+
+async def a_meeting(db: FakeDatabase, meets_on: date, *situation_ids: uuid.UUID) -> uuid.UUID:
+    return await review.plan_meeting(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        meets_on=meets_on,
+        attendees=[{"name": "Coordination", "role": "coordinator"}],
+        situation_ids=list(situation_ids),
+    )
+
+
+async def decide(
+    db: FakeDatabase, meeting_id: uuid.UUID, situation_id: uuid.UUID, note: str | None = None
+) -> uuid.UUID:
+    return await review.decide(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        meeting_id,
+        situation_id=situation_id,
+        decision=ReviewDecision.TAKE_UP,
+        decline_reason=None,
+        redirected_to=None,
+        redirect_category=None,
+        axes=[Axis.SCHOOLING, Axis.HEALTH],
+        note=note,
+    )
+
+
+async def test_a_decision_before_its_meeting_is_refused(db: FakeDatabase) -> None:
+    situation_id, _ = awaiting_review(db, 1)
+    meeting_id = await a_meeting(db, datetime.now(UTC).date() + timedelta(days=7), situation_id)
+
+    with pytest.raises(DomainError) as refused:
+        await decide(db, meeting_id, situation_id)
+
+    assert refused.value.code == "review_not_held"
+    assert db.tables.situations[situation_id]["stage"] == "awaiting_review"
+    assert (db.outbox, db.tables.decisions) == ([], {})
+
+
+async def test_a_take_up_decided_at_its_meeting_starts_the_parcours(db: FakeDatabase) -> None:
+    situation_id, _ = awaiting_review(db, 1)
+    today = datetime.now(UTC).date()
+    meeting_id = await a_meeting(db, today - timedelta(days=1), situation_id)
+
+    decision_id = await decide(db, meeting_id, situation_id, note="Fatigue en classe")
+
+    situation = db.tables.situations[situation_id]
+    assert situation["stage"] == "in_parcours"
+    assert situation["axes"] == ["health", "schooling"]
+    assert [d["resolved"] for d in db.tables.deadlines] == [True]  # the review is done
+    (decided,) = db.outbox
+    assert (decided.data.review_id, decided.sequence) == (decision_id, 2)
+    # The note is under the child's key, never in clear.
+    stored = db.tables.decisions[decision_id]
+    assert "note" not in stored
+    texts = await child_texts.texts_in(FakeUnitOfWork(db.tables), CTX, PRE, situation["subject_id"])
+    assert texts.text({"note_enc": stored["note_enc"], "note": None}, "note") == (
+        "Fatigue en classe"
+    )
+
+
+async def test_a_situation_off_the_agenda_cannot_be_decided(db: FakeDatabase) -> None:
+    on, _ = awaiting_review(db, 1)
+    off, _ = awaiting_review(db, 1)
+    meeting_id = await a_meeting(db, datetime.now(UTC).date(), on)
+
+    with pytest.raises(DomainError) as refused:
+        await decide(db, meeting_id, off)
+
+    assert refused.value.code == "not_on_agenda"
+
+
+async def test_a_meeting_cannot_review_a_situation_opened_after_its_day(
+    db: FakeDatabase,
+) -> None:
+    situation_id, _ = awaiting_review(db, 1)
+
+    with pytest.raises(FieldRefused) as refused:
+        await a_meeting(db, datetime.now(UTC).date() - timedelta(days=10), situation_id)
+
+    assert refused.value.field == "meets_on"
+    assert db.tables.meetings == {}
+
+
+async def test_a_full_caseload_refuses_an_assignment_unless_the_coordination_gives_a_reason(
+    db: FakeDatabase, world: World
+) -> None:
+    # Two situations followed already: the limit (2) is reached.
+    second = World(db)
+    db.tables.situations[second.situation_id]["referent_id"] = world.referent_id
+    newcomer = World(db)
+
+    with pytest.raises(DomainError) as refused:
+        await referents.assign(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            newcomer.situation_id,
+            referent_id=world.referent_id,
+            override_reason=None,
+        )
+    assert refused.value.code == "caseload_full"
+    assert db.tables.assignments == []
+
+    over = await referents.assign(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        newcomer.situation_id,
+        referent_id=world.referent_id,
+        override_reason="Fratrie déjà suivie",
+    )
+
+    assert over is True
+    (assignment,) = db.tables.assignments
+    assert assignment["over_limit"]
+    assert assignment["override_reason_enc"] is not None
+    assert b"Fratrie" not in assignment["override_reason_enc"]
+    assert db.tables.situations[newcomer.situation_id]["referent_id"] == world.referent_id
+    (assigned,) = db.outbox
+    assert assigned.data.previous_referent_id == newcomer.referent_id
+
+
+async def test_a_login_another_referent_uses_is_refused(db: FakeDatabase, world: World) -> None:
+    with pytest.raises(DomainError) as refused:
+        await referents.register(
+            db.scoped(PRE),
+            COORDINATOR,
+            uuid.uuid4(),
+            {"user_sub": "referent-1", "display_name": "Homonyme", "active": True},
+        )
+    assert refused.value.code == "referent_conflict"
+    assert db.outbox == []

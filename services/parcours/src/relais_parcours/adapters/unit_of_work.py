@@ -20,6 +20,7 @@ from relais_parcours.adapters import (
     deadlines_repo,
     handovers_repo,
     referents_repo,
+    reviews_repo,
     situations_repo,
 )
 from relais_parcours.adapters import directory as directory_repo
@@ -55,6 +56,24 @@ class PgSituations:
     async def live_referrals(self, tenant: str, situation_id: uuid.UUID) -> int:
         return await situations_repo.live_referrals(self.conn, tenant, situation_id)
 
+    async def set_stage_after_review(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        *,
+        stage: str,
+        started_on: date | None,
+        axes: list[str],
+    ) -> None:
+        await situations_repo.set_stage_after_review(
+            self.conn, tenant, situation_id, stage=stage, started_on=started_on, axes=axes
+        )
+
+    async def set_referent(
+        self, tenant: str, situation_id: uuid.UUID, referent_id: uuid.UUID
+    ) -> None:
+        await situations_repo.set_referent(self.conn, tenant, situation_id, referent_id)
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return await situations_repo.subject_key(self.conn, tenant, subject_id)
 
@@ -70,6 +89,88 @@ class PgReferents:
 
     async def by_sub(self, tenant: str, user_sub: str) -> Row | None:
         return await referents_repo.referent_by_sub(self.conn, tenant, user_sub)
+
+    async def get(self, tenant: str, referent_id: uuid.UUID) -> Row | None:
+        return await referents_repo.get_referent(self.conn, tenant, referent_id)
+
+    async def save(self, tenant: str, values: dict[str, Any]) -> int | None:
+        return await referents_repo.upsert_referent(self.conn, tenant, values)
+
+    async def lock(self, tenant: str, referent_id: uuid.UUID) -> None:
+        await referents_repo.lock_referent(self.conn, tenant, referent_id)
+
+    async def caseload(self, tenant: str, referent_id: uuid.UUID) -> int:
+        return await referents_repo.caseload(self.conn, tenant, referent_id)
+
+    async def limits(self, tenant: str) -> dict[str, int | None]:
+        return await referents_repo.pre_limits(self.conn, tenant)
+
+    async def end_assignment(self, tenant: str, situation_id: uuid.UUID, now: datetime) -> None:
+        await referents_repo.end_assignment(self.conn, tenant, situation_id, now)
+
+    async def add_assignment(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        referent_id: uuid.UUID,
+        assigned_at: datetime,
+        assigned_by: str,
+        over_limit: bool,
+        override_reason_enc: bytes | None,
+    ) -> None:
+        await referents_repo.insert_assignment(
+            self.conn,
+            situation_id=situation_id,
+            tenant=tenant,
+            referent_id=referent_id,
+            assigned_at=assigned_at,
+            assigned_by=assigned_by,
+            over_limit=over_limit,
+            override_reason_enc=override_reason_enc,
+        )
+
+
+class PgReviews:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def add_meeting(
+        self,
+        meeting_id: uuid.UUID,
+        tenant: str,
+        meets_on: date,
+        attendees: list[dict[str, Any]],
+        created_by: str,
+        now: datetime,
+    ) -> None:
+        await reviews_repo.insert_meeting(
+            self.conn, meeting_id, tenant, meets_on, attendees, created_by, now
+        )
+
+    async def meeting(
+        self, tenant: str, meeting_id: uuid.UUID, *, lock: bool = False
+    ) -> Row | None:
+        return await reviews_repo.get_meeting(self.conn, tenant, meeting_id, lock=lock)
+
+    async def set_attendees(
+        self, tenant: str, meeting_id: uuid.UUID, attendees: list[dict[str, Any]]
+    ) -> None:
+        await reviews_repo.set_meeting_attendees(self.conn, tenant, meeting_id, attendees)
+
+    async def agenda_length(self, tenant: str, meeting_id: uuid.UUID) -> int:
+        return await reviews_repo.agenda_length(self.conn, tenant, meeting_id)
+
+    async def add_to_agenda(
+        self, meeting_id: uuid.UUID, situation_id: uuid.UUID, tenant: str, position: int
+    ) -> None:
+        await reviews_repo.add_to_agenda(self.conn, meeting_id, situation_id, tenant, position)
+
+    async def on_agenda(self, tenant: str, meeting_id: uuid.UUID, situation_id: uuid.UUID) -> bool:
+        return await reviews_repo.on_agenda(self.conn, tenant, meeting_id, situation_id)
+
+    async def add_decision(self, tenant: str, values: dict[str, Any]) -> None:
+        await reviews_repo.insert_decision(self.conn, tenant, values)
 
 
 class PgConsents:
@@ -170,6 +271,7 @@ class PgStores:
         self.consents = PgConsents(conn)
         self.handovers = PgHandovers(conn)
         self.deadlines = PgDeadlines(conn)
+        self.reviews = PgReviews(conn)
         self.directory = PgDirectory(conn)
 
 

@@ -176,7 +176,7 @@ async def post_review(
     idempotency_key: IdempotencyKey = None,
 ) -> Meeting:
     meeting_id = await review.plan_meeting(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         meets_on=body.meets_on,
@@ -194,7 +194,7 @@ async def patch_review(
     review_id: uuid.UUID, body: MeetingPatch, who: Coordinator, runtime: Runtime, ctx: Ctx
 ) -> Meeting:
     await review.update_meeting(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         review_id,
@@ -235,7 +235,7 @@ async def post_decision(
     review_id: uuid.UUID, body: DecisionBody, who: Coordinator, runtime: Runtime, ctx: Ctx
 ) -> DecisionCreated:
     decision_id = await review.decide(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         review_id,
@@ -279,10 +279,10 @@ class Referent(ReferentBody):
     "/referents/{referent_id}", response_model=Referent, summary="Enregistrer un·e référent·e"
 )
 async def put_referent(
-    referent_id: uuid.UUID, body: ReferentBody, who: Manager, runtime: Runtime
+    referent_id: uuid.UUID, body: ReferentBody, who: Manager, ctx: Ctx
 ) -> Referent:
     body = body.model_copy(update={"user_sub": body.user_sub or str(referent_id)})
-    await referents.register(runtime, who, referent_id, body.model_dump())
+    await referents.register(ctx.units.scoped(who.tenant), who, referent_id, body.model_dump())
     return Referent(id=referent_id, **body.model_dump())
 
 
@@ -333,7 +333,7 @@ async def put_situation_referent(
     situation_id: uuid.UUID, body: AssignBody, who: Coordinator, runtime: Runtime, ctx: Ctx
 ) -> list[Assignment]:
     await referents.assign(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         situation_id,

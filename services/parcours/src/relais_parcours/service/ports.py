@@ -54,6 +54,20 @@ class Situations(Protocol):
     async def live_referrals(self, tenant: str, situation_id: uuid.UUID) -> int:
         """How many of the situation's referrals are not withdrawn."""
 
+    async def set_stage_after_review(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        *,
+        stage: str,
+        started_on: date | None,
+        axes: list[str],
+    ) -> None: ...
+
+    async def set_referent(
+        self, tenant: str, situation_id: uuid.UUID, referent_id: uuid.UUID
+    ) -> None: ...
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         """The child's wrapped data key (``service.child_texts``); None once erased."""
 
@@ -65,6 +79,70 @@ class Situations(Protocol):
 class Referents(Protocol):
     async def by_sub(self, tenant: str, user_sub: str) -> Row | None:
         """The référent whose account is ``user_sub``."""
+
+    async def get(self, tenant: str, referent_id: uuid.UUID) -> Row | None: ...
+
+    async def save(self, tenant: str, values: dict[str, Any]) -> int | None:
+        """Write the référent's entry; its new version, or None if its id or login is
+        another's."""
+
+    async def lock(self, tenant: str, referent_id: uuid.UUID) -> None:
+        """Serialise assignments to one référent (their caseload is counted under it)."""
+
+    async def caseload(self, tenant: str, referent_id: uuid.UUID) -> int:
+        """How many situations in parcours the référent follows."""
+
+    async def limits(self, tenant: str) -> dict[str, int | None]:
+        """The PRE's own ``caseload_limit`` and ``max_duration_months`` (None: the default)."""
+
+    async def end_assignment(self, tenant: str, situation_id: uuid.UUID, now: datetime) -> None:
+        """The situation's current assignment ends (its history is kept)."""
+
+    async def add_assignment(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        referent_id: uuid.UUID,
+        assigned_at: datetime,
+        assigned_by: str,
+        over_limit: bool,
+        override_reason_enc: bytes | None,
+    ) -> None: ...
+
+
+class Reviews(Protocol):
+    """The team's review meetings (EPS), their agendas and decisions."""
+
+    async def add_meeting(
+        self,
+        meeting_id: uuid.UUID,
+        tenant: str,
+        meets_on: date,
+        attendees: list[dict[str, Any]],
+        created_by: str,
+        now: datetime,
+    ) -> None: ...
+
+    async def meeting(
+        self, tenant: str, meeting_id: uuid.UUID, *, lock: bool = False
+    ) -> Row | None: ...
+
+    async def set_attendees(
+        self, tenant: str, meeting_id: uuid.UUID, attendees: list[dict[str, Any]]
+    ) -> None: ...
+
+    async def agenda_length(self, tenant: str, meeting_id: uuid.UUID) -> int: ...
+
+    async def add_to_agenda(
+        self, meeting_id: uuid.UUID, situation_id: uuid.UUID, tenant: str, position: int
+    ) -> None: ...
+
+    async def on_agenda(
+        self, tenant: str, meeting_id: uuid.UUID, situation_id: uuid.UUID
+    ) -> bool: ...
+
+    async def add_decision(self, tenant: str, values: dict[str, Any]) -> None: ...
 
 
 class Consents(Protocol):
@@ -159,6 +237,8 @@ class ParcoursWork(Stores, Emitter, Protocol):
     def handovers(self) -> Handovers: ...
     @property
     def deadlines(self) -> Deadlines: ...
+    @property
+    def reviews(self) -> Reviews: ...
     @property
     def directory(self) -> Directory: ...
 

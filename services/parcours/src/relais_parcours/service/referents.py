@@ -7,18 +7,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relais_contracts.v1.parcours import ReferentAssigned, ReferentRegistered
-from relais_parcours.adapters import referents_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import caseload_allows
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import child_texts, tenancy
+from relais_parcours.service import child_texts
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 
 async def assign(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
@@ -28,8 +27,8 @@ async def assign(
 ) -> bool:
     """Assign (or change) the référent; returns whether the caseload limit was overridden."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=True)
+    async with uows() as uow:
+        situation = await uow.situations.get(who.tenant, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
         if situation["stage"] != Stage.IN_PARCOURS:
@@ -38,7 +37,7 @@ async def assign(
                 "Un·e référent·e ne se désigne que pour une situation prise en charge "
                 "par l'équipe.",
             )
-        referent = await referents_repo.get_referent(conn, who.tenant, referent_id)
+        referent = await uow.referents.get(who.tenant, referent_id)
         if referent is None or not referent["active"]:
             raise DomainError("referent_not_found", "Référent·e introuvable dans ce PRE.", 404)
         previous = situation["referent_id"]
@@ -46,11 +45,9 @@ async def assign(
             raise DomainError(
                 "referent_already_assigned", "Cette personne est déjà référente de la situation."
             )
-        await referents_repo.lock_referent(
-            conn, who.tenant, referent_id
-        )  # caseload counted under a lock
-        current = await referents_repo.caseload(conn, who.tenant, referent_id)
-        limits = await referents_repo.pre_limits(conn, who.tenant)
+        await uow.referents.lock(who.tenant, referent_id)  # caseload counted under a lock
+        current = await uow.referents.caseload(who.tenant, referent_id)
+        limits = await uow.referents.limits(who.tenant)
         limit = (
             referent["caseload_limit"] or limits["caseload_limit"] or ctx.settings.caseload_limit
         )
@@ -62,23 +59,21 @@ async def assign(
                 f"de {limit}. Choisissez une autre personne, ou la coordination peut passer "
                 "outre en indiquant un motif (override_reason).",
             )
-        await referents_repo.end_assignment(conn, who.tenant, situation_id, now)
-        await referents_repo.insert_assignment(
-            conn,
+        await uow.referents.end_assignment(who.tenant, situation_id, now)
+        await uow.referents.add_assignment(
             situation_id=situation_id,
             tenant=who.tenant,
             referent_id=referent_id,
             assigned_at=now,
             assigned_by=who.sub,
             over_limit=over,
-            override_reason_enc=await child_texts.seal(
-                conn, ctx, who.tenant, situation["subject_id"], override_reason if over else None
+            override_reason_enc=await child_texts.seal_in(
+                uow, ctx, who.tenant, situation["subject_id"], override_reason if over else None
             ),
         )
-        await situations_repo.set_referent(conn, who.tenant, situation_id, referent_id)
-        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
-        await runtime.emit(
-            conn,
+        await uow.situations.set_referent(who.tenant, situation_id, referent_id)
+        version = await uow.situations.bump_version(who.tenant, situation_id)
+        await uow.emit(
             ReferentAssigned(
                 situation_id=situation_id,
                 subject_id=situation["subject_id"],
@@ -94,21 +89,18 @@ async def assign(
 
 
 async def register(
-    runtime: ServiceRuntime, who: Principal, referent_id: uuid.UUID, values: dict[str, Any]
+    uows: Uows, who: Principal, referent_id: uuid.UUID, values: dict[str, Any]
 ) -> None:
     """Write the référent's directory entry and tell which login it signs in with
     (notifications address the référent there, ADR 0006)."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        version = await referents_repo.upsert_referent(
-            conn, who.tenant, {"id": referent_id, **values}
-        )
+    async with uows() as uow:
+        version = await uow.referents.save(who.tenant, {"id": referent_id, **values})
         if version is None:
             raise DomainError(
                 "referent_conflict",
                 "Cet identifiant ou cet identifiant de connexion est déjà utilisé.",
             )
-        await runtime.emit(
-            conn,
+        await uow.emit(
             ReferentRegistered(
                 referent_id=referent_id,
                 user_sub=values["user_sub"],

@@ -13,22 +13,20 @@ from relais_contracts.types import (
     PartnerCategory,
     ReviewDecision,
 )
-from relais_parcours.adapters import deadlines_repo, reviews_repo, situations_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.review import STAGE_AFTER, Meeting, check_reviewable
 from relais_parcours.domain.situation import Situation
-from relais_parcours.service import child_texts, retries, tenancy
+from relais_parcours.service import child_texts, retries
 from relais_parcours.service.dates import opened_on, pre_day
+from relais_parcours.service.ports import ParcoursWork, Uows
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 MEETING_NOT_FOUND = DomainError("review_not_found", "Réunion d'équipe introuvable.", 404)
 
 
 async def _check_agenda(
-    conn: Conn,
+    uow: ParcoursWork,
     ctx: Parcours,
     tenant: str,
     situation_ids: list[uuid.UUID],
@@ -38,7 +36,7 @@ async def _check_agenda(
     """Each situation exists, awaits its review, and existed on the meeting's day (a
     review dated before the situation opened is refused on ``field``)."""
     for situation_id in situation_ids:
-        row = await situations_repo.get_situation(conn, tenant, situation_id)
+        row = await uow.situations.get(tenant, situation_id)
         if row is None:
             raise DomainError(
                 "situation_not_found", f"Situation {situation_id} introuvable dans ce PRE.", 404
@@ -47,7 +45,7 @@ async def _check_agenda(
 
 
 async def plan_meeting(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     *,
@@ -57,21 +55,21 @@ async def plan_meeting(
     retry: retries.Keyed | None = None,
 ) -> uuid.UUID:
     meeting_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        earlier = await retries.claim(conn, who, retry, meeting_id)
+    async with uows() as uow:
+        earlier = await retries.claim_in(uow, who, retry, meeting_id)
         if earlier is not None:
             return earlier
-        await _check_agenda(conn, ctx, who.tenant, situation_ids, meets_on, "meets_on")
-        await reviews_repo.insert_meeting(
-            conn, meeting_id, who.tenant, meets_on, attendees, who.sub, datetime.now(UTC)
+        await _check_agenda(uow, ctx, who.tenant, situation_ids, meets_on, "meets_on")
+        await uow.reviews.add_meeting(
+            meeting_id, who.tenant, meets_on, attendees, who.sub, datetime.now(UTC)
         )
         for position, situation_id in enumerate(situation_ids, start=1):
-            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.tenant, position)
+            await uow.reviews.add_to_agenda(meeting_id, situation_id, who.tenant, position)
     return meeting_id
 
 
 async def update_meeting(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     meeting_id: uuid.UUID,
@@ -79,23 +77,23 @@ async def update_meeting(
     attendees: list[dict[str, Any]] | None,
     add_situation_ids: list[uuid.UUID],
 ) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        meeting = await reviews_repo.get_meeting(conn, who.tenant, meeting_id, lock=True)
+    async with uows() as uow:
+        meeting = await uow.reviews.meeting(who.tenant, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
         if attendees is not None:
-            await reviews_repo.set_meeting_attendees(conn, who.tenant, meeting_id, attendees)
+            await uow.reviews.set_attendees(who.tenant, meeting_id, attendees)
         await _check_agenda(
-            conn, ctx, who.tenant, add_situation_ids, meeting["meets_on"], "add_situation_ids"
+            uow, ctx, who.tenant, add_situation_ids, meeting["meets_on"], "add_situation_ids"
         )
-        position = await reviews_repo.agenda_length(conn, who.tenant, meeting_id)
+        position = await uow.reviews.agenda_length(who.tenant, meeting_id)
         for situation_id in add_situation_ids:
             position += 1
-            await reviews_repo.add_to_agenda(conn, meeting_id, situation_id, who.tenant, position)
+            await uow.reviews.add_to_agenda(meeting_id, situation_id, who.tenant, position)
 
 
 async def decide(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     meeting_id: uuid.UUID,
@@ -110,18 +108,18 @@ async def decide(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     decision_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        meeting = await reviews_repo.get_meeting(conn, who.tenant, meeting_id, lock=True)
+    async with uows() as uow:
+        meeting = await uow.reviews.meeting(who.tenant, meeting_id, lock=True)
         if meeting is None:
             raise MEETING_NOT_FOUND
-        if not await reviews_repo.on_agenda(conn, who.tenant, meeting_id, situation_id):
+        if not await uow.reviews.on_agenda(who.tenant, meeting_id, situation_id):
             raise DomainError(
                 "not_on_agenda",
                 "Cette situation n'est pas à l'ordre du jour de cette réunion : "
                 "ajoutez-la d'abord.",
                 422,
             )
-        situation = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=True)
+        situation = await uow.situations.get(who.tenant, situation_id, lock=True)
         assert situation is not None  # on the agenda of a meeting of this PRE
         event = Meeting.of(meeting).decide(
             Situation.of(situation),
@@ -134,8 +132,7 @@ async def decide(
             now=now,
             today=pre_day(ctx, now),
         )
-        await reviews_repo.insert_decision(
-            conn,
+        await uow.reviews.add_decision(
             who.tenant,
             {
                 "id": decision_id,
@@ -147,26 +144,21 @@ async def decide(
                 "redirect_category": redirect_category.value if redirect_category else None,
                 "axes": [a.value for a in event.axes],
                 "attendees": meeting["attendees"],
-                "note_enc": await child_texts.seal(
-                    conn, ctx, who.tenant, situation["subject_id"], note
+                "note_enc": await child_texts.seal_in(
+                    uow, ctx, who.tenant, situation["subject_id"], note
                 ),
                 "decided_by": who.sub,
                 "decided_at": now,
             },
         )
-        await situations_repo.set_stage_after_review(
-            conn,
+        await uow.situations.set_stage_after_review(
             who.tenant,
             situation_id,
             stage=STAGE_AFTER[decision],
             started_on=pre_day(ctx, now) if decision is ReviewDecision.TAKE_UP else None,
             axes=[a.value for a in event.axes],
         )
-        await deadlines_repo.resolve_deadlines(
-            conn, who.tenant, situation_id, DeadlineKind.REVIEW.value
-        )
-        version = await situations_repo.bump_version(conn, who.tenant, situation_id)
-        await runtime.emit(
-            conn, event, subject=str(situation_id), tenant=who.tenant, sequence=version
-        )
+        await uow.deadlines.resolve(who.tenant, situation_id, DeadlineKind.REVIEW.value)
+        version = await uow.situations.bump_version(who.tenant, situation_id)
+        await uow.emit(event, subject=str(situation_id), tenant=who.tenant, sequence=version)
     return decision_id

@@ -359,3 +359,94 @@ async def test_a_parcours_is_not_closed_when_its_change_cannot_be_recorded(
             "SELECT stage FROM situations WHERE id = $1", uuid.UUID(situation_id)
         )
     assert stage == "in_parcours"
+
+
+async def test_a_family_request_its_reading_and_answer_are_recorded_and_the_family_sees_the_read(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await family_in_parcours(h)
+    coordinator = h.auth("coordinator")
+    guardian = await session(h, await letter(h, s["situation_id"]))
+    before = len(await log_of(h, s["situation_id"]))
+
+    made = await h.http.post(
+        "/v1/family/requests",
+        json={"kind": "correction", "details": "DEMANDE-X la date de naissance est fausse"},
+        headers=guardian,
+    )
+    listed = await h.http.get("/v1/family-requests", headers=coordinator)
+    answered = await h.http.post(
+        f"/v1/family-requests/{made.json()['id']}/answer",
+        json={"answer": "REPONSE-X corrigée"},
+        headers=coordinator,
+    )
+    space = (await h.http.get("/v1/family/space", headers=guardian)).json()
+
+    assert (made.status_code, listed.status_code, answered.status_code) == (201, 200, 204)
+    lines = (await log_of(h, s["situation_id"]))[before:]
+    assert [
+        (x["action"], x["actor_role"], x["record_type"], x["field_groups"])
+        for x in lines
+        if x["record_type"] == "family_request"
+    ] == [
+        ("change", "guardian", "family_request", ["family_request.kind", "family_request.details"]),
+        (
+            "read",
+            "coordinator",
+            "family_request",
+            ["family_request.kind", "family_request.details"],
+        ),
+        (
+            "change",
+            "coordinator",
+            "family_request",
+            ["family_request.status", "family_request.answer"],
+        ),
+    ]
+    assert {x["record_id"] for x in lines if x["record_type"] == "family_request"} == {
+        made.json()["id"]
+    }
+    assert "DEMANDE-X" not in repr(lines)
+    assert "REPONSE-X" not in repr(lines)
+    # The family sees that the coordination read its request (not its own writing).
+    assert ["family_request.kind", "family_request.details"] in [
+        r["field_groups"] for r in space["staff_reads"]
+    ]
+    assert await chain_intact(h)
+
+
+async def test_the_consent_ledger_is_read_only_with_its_line_in_the_access_log(
+    parcours: Harness,
+) -> None:
+    h = parcours
+    s = await h.ready_to_hand_over()
+    url = f"/v1/situations/{s['situation_id']}/consents"
+    given = await h.give_consent(
+        s["situation_id"],
+        [{"partner_id": CMPP, "data_categories": ["health"]}],
+        guardians=[{"label": "Mère", "relationship": "mother"}],
+        sole_guardian_reason="SEUL-X père injoignable",
+    )
+    assert given.status_code == 201, given.text
+    assert [x for x in await log_of(h, s["situation_id"]) if x["action"] == "read"] == []
+
+    ledger = await h.http.get(url, headers=h.auth("coordinator"))
+
+    assert ledger.status_code == 200
+    [line] = [x for x in await log_of(h, s["situation_id"]) if x["action"] == "read"]
+    assert (line["record_type"], line["field_groups"]) == (
+        "consent_ledger",
+        [
+            "consent.form",
+            "consent.guardians",
+            "consent.scope",
+            "consent.validity",
+            "consent.sole_guardian_reason",
+        ],
+    )
+    await refuse_log_writes(h)
+    refused = await h.http.get(url, headers=h.auth("coordinator"))
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "access_log_unavailable"
+    assert "SEUL-X" not in refused.text

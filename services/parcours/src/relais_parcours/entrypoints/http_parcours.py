@@ -90,7 +90,8 @@ async def post_consent(
         scope=[s.model_dump(mode="json", exclude_none=True) for s in body.scope],
         retry=retries.keyed(ctx, idempotency_key, retries.CONSENT, situation_id, body=body),
     )
-    rows = await consent.ledger(uows, ctx, who, situation_id)
+    # The answer is the consent just given: not a read of the ledger.
+    rows = await consent.ledger(uows, ctx, who, situation_id, record_read=False)
     return next(_consent(r) for r in rows if r["id"] == consent_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from relais_runtime import audit
 from relais_runtime.auth import Principal
@@ -17,6 +18,7 @@ FAMILY_INFORMATION = "information de la famille sur son dossier"
 ERASURE = "effacement (droit à l'effacement ou fin de la durée de conservation)"
 CONSENT = "recueil du consentement de la famille au partage (CASF L.121-6-2)"
 CONSENT_ENDED = "fin de validité du consentement de la famille"
+FAMILY_REQUEST = "demande de la famille sur ses données (RGPD art. 16 et 17)"
 
 # Field groups of a situation's referral identity, as the vault holds them.
 IDENTITY_GROUPS = ("identity.child", "identity.guardians", "referrer", "reasons.description")
@@ -34,6 +36,27 @@ HANDOVER_ANSWER: dict[str, tuple[str, ...]] = {
 
 # A consent ended (superseded, withdrawn, expired): its status and end.
 CONSENT_END = ("consent.status",)
+
+# A family's request (family_requests): made by a guardian, answered by a coordinator.
+REQUEST_MADE = ("family_request.kind", "family_request.details")
+REQUEST_ANSWERED = ("family_request.status", "family_request.answer")
+
+
+def request_groups(row: Any) -> tuple[str, ...]:
+    """What a coordinator reads of a family's request: its words, and the answer if any."""
+    groups: tuple[str, ...] = ("family_request.kind", "family_request.details")
+    return (*groups, "family_request.answer") if row["status"] == "answered" else groups
+
+
+def consent_ledger_groups(rows: Iterable[Any]) -> tuple[str, ...]:
+    """What the consent ledger shows: who agreed, for what, how (the texts if written)."""
+    groups = ["consent.form", "consent.guardians", "consent.scope", "consent.validity"]
+    listed = list(rows)
+    for column in ("sole_guardian_reason", "witness"):
+        if any(r.get(f"{column}_enc") is not None or r.get(column) is not None for r in listed):
+            groups.append(f"consent.{column}")
+    return tuple(groups)
+
 
 # The six-month follow-up of a closed parcours (followups table).
 FOLLOWUP = ("followup.outcome", "followup.held_on")

@@ -234,13 +234,31 @@ async def give(
 
 
 async def ledger(
-    uows: Uows, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+    uows: Uows,
+    ctx: Parcours,
+    who: Principal,
+    situation_id: uuid.UUID,
+    *,
+    record_read: bool = True,
 ) -> list[dict[str, Any]]:
     """The situation's consents, oldest first, if the caller may see the situation; their
-    texts opened with the child's key (``None`` once erased)."""
+    texts opened with the child's key (``None`` once erased). The read is in the access log
+    (no line, no ledger) unless the caller shows back only the consent it just gave."""
     async with uows() as uow:
         situation = await access.situation_in(uow, who, situation_id)
         rows = await uow.consents.ledger(who.tenant, situation_id)
+        if record_read and rows:
+            await uow.record_access(
+                audit.Access.by(
+                    who,
+                    "read",
+                    "consent_ledger",
+                    situation_id,
+                    situation_id=situation_id,
+                    field_groups=access_log.consent_ledger_groups(rows),
+                    purpose=access_log.TEAM_FOLLOW_UP,
+                )
+            )
         return await child_texts.with_texts_in(
             uow,
             ctx,

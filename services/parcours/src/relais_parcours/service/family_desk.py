@@ -75,13 +75,19 @@ async def requests(
     """The families' requests, each ``overdue`` once open past the day it is due."""
     today = pre_day(ctx)
     async with tenancy.scoped(runtime, who.tenant) as conn:
-        rows = await child_texts.with_texts(
-            conn,
-            ctx,
-            who.tenant,
-            await family_repository.list_requests(conn, who.tenant, status, limit, offset),
-            ("details", "answer"),
-        )
+        listed = await family_repository.list_requests(conn, who.tenant, status, limit, offset)
+        # One line per request shown, before its words are opened: each family sees it.
+        for r in listed:
+            await access_log.read(
+                conn,
+                who,
+                "family_request",
+                r["id"],
+                r["situation_id"],
+                access_log.request_groups(r),
+                access_log.FAMILY_REQUEST,
+            )
+        rows = await child_texts.with_texts(conn, ctx, who.tenant, listed, ("details", "answer"))
     return [
         {k: v for k, v in r.items() if k != "subject_id"}
         | {"overdue": r["status"] == "open" and r["due_on"] < today}

@@ -299,6 +299,15 @@ async def make_request(
     async with tenancy.scoped(runtime, who.tenant) as conn:
         letter = await session_letter(conn, who)
         situation = await access.situation_for(conn, who, letter["situation_id"])
+        await access_log.change(
+            conn,
+            who,
+            "family_request",
+            request_id,
+            situation["id"],
+            access_log.REQUEST_MADE,
+            access_log.FAMILY_REQUEST,
+        )
         await family_repository.insert_request(
             conn,
             {
@@ -379,6 +388,15 @@ async def answer_request(
             raise DomainError("request_not_found", "Demande introuvable.", 404)
         if request["status"] == "answered":
             raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
+        await access_log.change(
+            conn,
+            who,
+            "family_request",
+            request_id,
+            request["situation_id"],
+            access_log.REQUEST_ANSWERED,
+            access_log.FAMILY_REQUEST,
+        )
         sealed = await child_texts.seal(conn, ctx, who.tenant, request["subject_id"], answer)
         assert sealed is not None  # an answer is never empty
         await family_repository.answer_request(conn, who.tenant, request_id, sealed, who.sub, now)

@@ -453,6 +453,8 @@ class FakeUnitOfWork:
         self.deadlines = FakeDeadlines(tables)
         self.reviews = FakeReviews(tables)
         self.directory = FakeDirectory(tables)
+        #: No SQL in memory: a use case still on ``conn`` is tested on PostgreSQL.
+        self.conn: Any = None
         self._events = UnitOfWork(None, source=SOURCE, cause=cause)  # type: ignore[arg-type]
         self.emitted: list[CloudEvent[Any]] = []
 

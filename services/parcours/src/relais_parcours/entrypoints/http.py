@@ -99,7 +99,9 @@ async def list_situations(
     offset: Offset = 0,
 ) -> SituationPage:
     """La coordination voit toutes les situations de son PRE ; un·e référent·e, les siennes."""
-    found = await situation_reads.inbox(runtime, ctx, who, stage=stage, limit=limit, offset=offset)
+    found = await situation_reads.inbox(
+        ctx.units.scoped(who.tenant), ctx, who, stage=stage, limit=limit, offset=offset
+    )
     return SituationPage(
         items=[SituationSummary(**_summary_fields(s.row), warnings=s.warnings) for s in found],
         limit=limit,
@@ -114,7 +116,9 @@ async def get_situation(
     situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
 ) -> SituationDetail:
     """La situation avec l'identité en clair : pour la coordination du PRE et son·sa référent·e."""
-    found = await situation_reads.situation_file(runtime, ctx, who, situation_id)
+    found = await situation_reads.situation_file(
+        ctx.units.scoped(who.tenant), ctx, who, situation_id
+    )
     row = found.row
     return SituationDetail(
         **_summary_fields(row),

@@ -87,10 +87,8 @@ def _handover(seen: handover_reads.HandoverSeen) -> Handover:
     return Handover(**{k: seen[k] for k in Handover.model_fields})
 
 
-async def _find(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
-) -> Handover:
-    return _handover(await handover_reads.find(runtime, ctx, who, handover_id))
+async def _find(ctx: Parcours, who: Principal, handover_id: uuid.UUID) -> Handover:
+    return _handover(await handover_reads.find(ctx.units.scoped(who.tenant), ctx, who, handover_id))
 
 
 @router.post(
@@ -118,7 +116,7 @@ async def post_handover(
         message=body.message,
         retry=retries.keyed(ctx, idempotency_key, retries.HANDOVER, situation_id, body=body),
     )
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 @router.get("/handovers", response_model=HandoverPage, summary="Relais (partenaire : les siens)")
@@ -132,14 +130,20 @@ async def list_handovers(
     offset: Offset = 0,
 ) -> HandoverPage:
     items = await handover_reads.page(
-        runtime, ctx, who, situation_id=situation_id, status=status, limit=limit, offset=offset
+        ctx.units.scoped(who.tenant),
+        ctx,
+        who,
+        situation_id=situation_id,
+        status=status,
+        limit=limit,
+        offset=offset,
     )
     return HandoverPage(items=[_handover(h) for h in items], limit=limit, offset=offset)
 
 
 @router.get("/handovers/{handover_id}", response_model=Handover, summary="Un relais")
 async def get_handover(handover_id: uuid.UUID, who: Anyone, runtime: Runtime, ctx: Ctx) -> Handover:
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 class AcceptBody(Body):
@@ -180,7 +184,7 @@ async def accept(
     handover_id: uuid.UUID, body: AcceptBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
     await _respond(runtime, ctx, who, handover_id, "accepted", starts_on=body.starts_on)
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 @router.post("/handovers/{handover_id}/refusal", response_model=Handover, summary="Refuser")
@@ -188,7 +192,7 @@ async def decline(
     handover_id: uuid.UUID, body: DeclineBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
     await _respond(runtime, ctx, who, handover_id, "declined", reason=body.reason)
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 @router.post(
@@ -202,7 +206,7 @@ async def waitlist(
     await _respond(
         runtime, ctx, who, handover_id, "waitlisted", expected_start_on=body.expected_start_on
     )
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 @router.post(
@@ -212,7 +216,7 @@ async def complete(
     handover_id: uuid.UUID, body: CompleteBody, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> Handover:
     await _respond(runtime, ctx, who, handover_id, "completed", outcome=body.outcome)
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 @router.post(
@@ -222,7 +226,7 @@ async def cancel(
     handover_id: uuid.UUID, body: CancelBody, who: Team, runtime: Runtime, ctx: Ctx
 ) -> Handover:
     await handovers.cancel(ctx.units.scoped(who.tenant), who, handover_id, body.reason)
-    return await _find(runtime, ctx, who, handover_id)
+    return await _find(ctx, who, handover_id)
 
 
 @router.get(
@@ -256,9 +260,11 @@ class Disclosure(BaseModel):
 async def get_disclosures(
     situation_id: uuid.UUID,
     who: Team,
-    runtime: Runtime,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     offset: Offset = 0,
 ) -> list[Disclosure]:
-    rows = await handover_reads.disclosures(runtime, who, situation_id, limit, offset)
+    rows = await handover_reads.disclosures(
+        ctx.units.scoped(who.tenant), who, situation_id, limit, offset
+    )
     return [Disclosure(**dict(r)) for r in rows]

@@ -22,7 +22,6 @@ from relais_parcours.entrypoints.validation import Body, Offset
 from relais_parcours.service import erasure, pre_settings, referents, retries, review, team_reads
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
-from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
@@ -149,10 +148,8 @@ class DecisionCreated(BaseModel):
     decision: ReviewDecision
 
 
-async def _meeting(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
-) -> Meeting:
-    found = await team_reads.meeting(runtime, ctx, who, meeting_id)
+async def _meeting(ctx: Parcours, who: Principal, meeting_id: uuid.UUID) -> Meeting:
+    found = await team_reads.meeting(ctx.units.scoped(who.tenant), ctx, who, meeting_id)
     return Meeting(
         id=found.row["id"],
         meets_on=found.row["meets_on"],
@@ -184,7 +181,7 @@ async def post_review(
         situation_ids=list(dict.fromkeys(body.situation_ids)),
         retry=retries.keyed(ctx, idempotency_key, retries.REVIEW, body=body),
     )
-    return await _meeting(runtime, ctx, who, meeting_id)
+    return await _meeting(ctx, who, meeting_id)
 
 
 @router.patch(
@@ -201,17 +198,17 @@ async def patch_review(
         attendees=[a.model_dump() for a in body.attendees] if body.attendees is not None else None,
         add_situation_ids=list(dict.fromkeys(body.add_situation_ids)),
     )
-    return await _meeting(runtime, ctx, who, review_id)
+    return await _meeting(ctx, who, review_id)
 
 
 @router.get("/reviews", response_model=list[Meeting], summary="Réunions d'équipe")
 async def list_reviews(
     who: Team,
-    runtime: Runtime,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Meeting]:
-    rows = await team_reads.meetings(runtime, who, limit, offset)
+    rows = await team_reads.meetings(ctx.units.scoped(who.tenant), who, limit, offset)
     return [
         Meeting(
             id=r["id"], meets_on=r["meets_on"], attendees=r["attendees"], created_at=r["created_at"]
@@ -221,8 +218,8 @@ async def list_reviews(
 
 
 @router.get("/reviews/{review_id}", response_model=Meeting, summary="Une réunion d'équipe")
-async def get_review(review_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx) -> Meeting:
-    return await _meeting(runtime, ctx, who, review_id)
+async def get_review(review_id: uuid.UUID, who: Team, ctx: Ctx) -> Meeting:
+    return await _meeting(ctx, who, review_id)
 
 
 @router.post(
@@ -289,11 +286,11 @@ async def put_referent(
 @router.get("/referents", response_model=list[Referent], summary="Référent·es et charge de suivi")
 async def get_referents(
     who: Team,
-    runtime: Runtime,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[Referent]:
-    rows = await team_reads.referents(runtime, who, limit, offset)
+    rows = await team_reads.referents(ctx.units.scoped(who.tenant), who, limit, offset)
     return [Referent(**{k: r[k] for k in Referent.model_fields}) for r in rows]
 
 
@@ -317,10 +314,8 @@ class Assignment(BaseModel):
     override_reason: str | None
 
 
-async def _assignments(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
-) -> list[Assignment]:
-    rows = await team_reads.assignments(runtime, ctx, who, situation_id)
+async def _assignments(ctx: Parcours, who: Principal, situation_id: uuid.UUID) -> list[Assignment]:
+    rows = await team_reads.assignments(ctx.units.scoped(who.tenant), ctx, who, situation_id)
     return [Assignment(**{k: r[k] for k in Assignment.model_fields}) for r in rows]
 
 
@@ -340,7 +335,7 @@ async def put_situation_referent(
         referent_id=body.referent_id,
         override_reason=body.override_reason,
     )
-    return await _assignments(runtime, ctx, who, situation_id)
+    return await _assignments(ctx, who, situation_id)
 
 
 @router.get(
@@ -348,10 +343,8 @@ async def put_situation_referent(
     response_model=list[Assignment],
     summary="Historique des référent·es",
 )
-async def get_situation_referents(
-    situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
-) -> list[Assignment]:
-    return await _assignments(runtime, ctx, who, situation_id)
+async def get_situation_referents(situation_id: uuid.UUID, who: Team, ctx: Ctx) -> list[Assignment]:
+    return await _assignments(ctx, who, situation_id)
 
 
 class PreSettings(Body):
@@ -360,9 +353,9 @@ class PreSettings(Body):
 
 
 @router.put("/settings", response_model=PreSettings, summary="Réglages du PRE")
-async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> PreSettings:
+async def put_settings(body: PreSettings, who: Manager, ctx: Ctx) -> PreSettings:
     await pre_settings.set_limits(
-        runtime,
+        ctx.units.scoped(who.tenant),
         who,
         caseload_limit=body.caseload_limit,
         max_duration_months=body.max_duration_months,
@@ -371,8 +364,8 @@ async def put_settings(body: PreSettings, who: Manager, runtime: Runtime) -> Pre
 
 
 @router.get("/settings", response_model=PreSettings, summary="Réglages du PRE")
-async def get_settings(who: Team, runtime: Runtime, ctx: Ctx) -> PreSettings:
-    return PreSettings(**await pre_settings.limits(runtime, ctx, who))
+async def get_settings(who: Team, ctx: Ctx) -> PreSettings:
+    return PreSettings(**await pre_settings.limits(ctx.units.scoped(who.tenant), ctx, who))
 
 
 class ErasureBody(Body):

@@ -11,12 +11,10 @@ import asyncpg
 
 from relais_parcours.adapters import referents_repo
 from relais_parcours.adapters.unit_of_work import PgStores
-from relais_parcours.service import tenancy
-from relais_parcours.service.ports import Row, Stores
+from relais_parcours.service.ports import Row, Stores, Uows
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 NOT_FOUND = DomainError("situation_not_found", "Situation introuvable.", 404)
 
@@ -29,6 +27,11 @@ async def referent_of(conn: Conn, who: Principal) -> asyncpg.Record | None:
 async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
     """None for a coordinator (whole PRE); the référent's id for a référent."""
     return await _scope(PgStores(conn), who)
+
+
+async def scope_in(uow: Stores, who: Principal) -> uuid.UUID | None:
+    """``scope_referent`` in a unit of work (``uow.referents``)."""
+    return await _scope(uow, who)
 
 
 async def _scope(stores: Stores, who: Principal) -> uuid.UUID | None:
@@ -51,12 +54,12 @@ SituationRows = Callable[[Conn, str, uuid.UUID], Awaitable[list[asyncpg.Record]]
 
 
 async def rows_of_situation(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, read: SituationRows
+    uows: Uows, who: Principal, situation_id: uuid.UUID, read: SituationRows
 ) -> list[asyncpg.Record]:
-    """``read`` in a transaction of the caller's PRE, once the caller may see the situation."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await situation_for(conn, who, situation_id)
-        return await read(conn, who.tenant, situation_id)
+    """``read`` in a unit of work of the caller's PRE, once the caller may see the situation."""
+    async with uows() as uow:
+        await situation_in(uow, who, situation_id)
+        return await read(uow.conn, who.tenant, situation_id)
 
 
 async def situation_for(

@@ -17,12 +17,12 @@ from relais_parcours.adapters import consents_repo, handovers_repo
 from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.handover import partner_sees_content, withheld_from_partner
-from relais_parcours.service import access, access_log, child_texts, tenancy
+from relais_parcours.service import access, access_log, child_texts
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.handovers import NOT_FOUND
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
 
 #: A handover as shown to its reader: column -> value, withheld ones set to None.
 HandoverSeen = dict[str, Any]
@@ -60,27 +60,25 @@ def _seen(row: HandoverSeen, who: Principal, visible: set[uuid.UUID]) -> Handove
     return values
 
 
-async def find(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
-) -> HandoverSeen:
+async def find(uows: Uows, ctx: Parcours, who: Principal, handover_id: uuid.UUID) -> HandoverSeen:
     """One handover: 404 outside the PRE or to another partner, 403 to another référent."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        row = await handovers_repo.handover_view(conn, who.tenant, handover_id)
+    async with uows() as uow:
+        row = await handovers_repo.handover_view(uow.conn, who.tenant, handover_id)
         if row is None:
             raise NOT_FOUND
         if _team(who):
-            await access.situation_for(conn, who, row["situation_id"])
+            await access.situation_in(uow, who, row["situation_id"])
             visible = {row["id"]}
         elif row["partner_id"] != who.org:
             raise NOT_FOUND
         else:
-            visible = await _visible_to_partner(conn, ctx, who, [row])
-        [opened] = await child_texts.with_action_titles(conn, ctx, who.tenant, [row])
+            visible = await _visible_to_partner(uow.conn, ctx, who, [row])
+        [opened] = await child_texts.with_action_titles(uow.conn, ctx, who.tenant, [row])
     return _seen(opened, who, visible)
 
 
 async def page(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     *,
@@ -91,15 +89,15 @@ async def page(
 ) -> list[HandoverSeen]:
     """The team's handovers (a référent: of their situations), or a partner's own."""
     referent_id = partner_id = None
-    async with tenancy.scoped(runtime, who.tenant) as conn:
+    async with uows() as uow:
         if _team(who):
             if situation_id is not None:
-                await access.situation_for(conn, who, situation_id)
-            referent_id = await access.scope_referent(conn, who)
+                await access.situation_in(uow, who, situation_id)
+            referent_id = await access.scope_in(uow, who)
         else:
             partner_id, situation_id = who.org, None
         rows = await handovers_repo.list_handovers(
-            conn,
+            uow.conn,
             who.tenant,
             partner_id=partner_id,
             situation_id=situation_id,
@@ -111,21 +109,21 @@ async def page(
         visible = (
             {r["id"] for r in rows}
             if partner_id is None
-            else await _visible_to_partner(conn, ctx, who, rows)
+            else await _visible_to_partner(uow.conn, ctx, who, rows)
         )
-        opened = await child_texts.with_action_titles(conn, ctx, who.tenant, rows)
+        opened = await child_texts.with_action_titles(uow.conn, ctx, who.tenant, rows)
     return [_seen(r, who, visible) for r in opened]
 
 
 async def disclosures(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, limit: int, offset: int
+    uows: Uows, who: Principal, situation_id: uuid.UUID, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """Who read what of the child's data, when; the reading itself is logged."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await access.situation_for(conn, who, situation_id)
-        rows = await handovers_repo.disclosures(conn, who.tenant, situation_id, limit, offset)
+    async with uows() as uow:
+        await access.situation_in(uow, who, situation_id)
+        rows = await handovers_repo.disclosures(uow.conn, who.tenant, situation_id, limit, offset)
         await access_log.read(
-            conn,
+            uow.conn,
             who,
             "disclosure_ledger",
             situation_id,

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from relais_parcours.domain.handover import Handover
 from relais_runtime.audit import Access
+from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
 from relais_runtime.uow import Emitter, UnitOfWork, UnitOfWorkFactory
@@ -241,6 +242,10 @@ class ParcoursWork(Stores, Emitter, Protocol):
     def reviews(self) -> Reviews: ...
     @property
     def directory(self) -> Directory: ...
+    @property
+    def conn(self) -> Conn:
+        """The unit's connection, for the tables that have no store here yet: the use cases
+        on them call their SQL modules (``adapters/*``) on it, in the unit's transaction."""
 
     async def record_access(self, *accesses: Access) -> None:
         """Access-log lines, in this unit: if they cannot be written the change fails."""

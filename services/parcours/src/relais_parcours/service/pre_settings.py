@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from relais_parcours.adapters import referents_repo
 from relais_parcours.context import Parcours
-from relais_parcours.service import tenancy
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
-from relais_runtime.runtime import ServiceRuntime
 
 
-async def limits(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> dict[str, int]:
+async def limits(uows: Uows, ctx: Parcours, who: Principal) -> dict[str, int]:
     """The PRE's limits, the service's defaults where it set none."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        own = await referents_repo.pre_limits(conn, who.tenant)
+    async with uows() as uow:
+        own = await referents_repo.pre_limits(uow.conn, who.tenant)
     return {
         "caseload_limit": own["caseload_limit"] or ctx.settings.caseload_limit,
         "max_duration_months": own["max_duration_months"] or ctx.settings.max_duration_months,
@@ -20,12 +19,14 @@ async def limits(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> dict
 
 
 async def set_limits(
-    runtime: ServiceRuntime,
+    uows: Uows,
     who: Principal,
     *,
     caseload_limit: int | None,
     max_duration_months: int | None,
 ) -> None:
     """Empty: the service's default."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await referents_repo.set_pre_limits(conn, who.tenant, caseload_limit, max_duration_months)
+    async with uows() as uow:
+        await referents_repo.set_pre_limits(
+            uow.conn, who.tenant, caseload_limit, max_duration_months
+        )

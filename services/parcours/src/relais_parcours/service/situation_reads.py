@@ -13,11 +13,11 @@ from relais_parcours.adapters import consents_repo, handovers_repo, referents_re
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import duration_warning
-from relais_parcours.service import access, access_log, child_texts, tenancy
+from relais_parcours.service import access, access_log, child_texts
 from relais_parcours.service.dates import pre_day
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ async def _max_months(conn: Conn, ctx: Parcours, tenant: str) -> int:
 
 
 async def inbox(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     *,
@@ -62,30 +62,30 @@ async def inbox(
     offset: int,
 ) -> list[Summary]:
     """Coordinators see every situation of their PRE; a référent sees their own."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        mine = await access.scope_referent(conn, who)
+    async with uows() as uow:
+        mine = await access.scope_in(uow, who)
         rows = await situations_repo.list_situations(
-            conn, who.tenant, stage=stage, referent_id=mine, limit=limit, offset=offset
+            uow.conn, who.tenant, stage=stage, referent_id=mine, limit=limit, offset=offset
         )
-        max_months = await _max_months(conn, ctx, who.tenant)
+        max_months = await _max_months(uow.conn, ctx, who.tenant)
     return [Summary(r, _warnings(ctx, r["started_on"], r["closed_at"], max_months)) for r in rows]
 
 
 async def situation_file(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+    uows: Uows, ctx: Parcours, who: Principal, situation_id: uuid.UUID
 ) -> SituationFile:
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        row = await access.situation_for(conn, who, situation_id)
-        referrals = await situations_repo.referral_identities(conn, who.tenant, situation_id)
-        max_months = await _max_months(conn, ctx, who.tenant)
-        consent = await consents_repo.active_consent(conn, who.tenant, situation_id)
-        handovers = await handovers_repo.open_handovers(conn, who.tenant, situation_id)
-        texts = await child_texts.texts_of(conn, ctx, who.tenant, row["subject_id"])
+    async with uows() as uow:
+        row = await access.situation_for(uow.conn, who, situation_id)
+        referrals = await situations_repo.referral_identities(uow.conn, who.tenant, situation_id)
+        max_months = await _max_months(uow.conn, ctx, who.tenant)
+        consent = await consents_repo.active_consent(uow.conn, who.tenant, situation_id)
+        handovers = await handovers_repo.open_handovers(uow.conn, who.tenant, situation_id)
+        texts = await child_texts.texts_of(uow.conn, ctx, who.tenant, row["subject_id"])
         # Recorded before anything is decrypted: no line, no identity (503).
         readable = any(r["identity_enc"] is not None for r in referrals)
         await access_log.read(
-            conn,
+            uow.conn,
             who,
             "situation",
             situation_id,

@@ -10,10 +10,10 @@ import asyncpg
 
 from relais_parcours.adapters import referents_repo, reviews_repo
 from relais_parcours.context import Parcours
-from relais_parcours.service import access, child_texts, tenancy
+from relais_parcours.service import access, child_texts
+from relais_parcours.service.ports import Uows
 from relais_parcours.service.review import MEETING_NOT_FOUND
 from relais_runtime.auth import Principal
-from relais_runtime.runtime import ServiceRuntime
 
 
 @dataclass(frozen=True)
@@ -40,39 +40,35 @@ def _agenda_item(
     return values
 
 
-async def meeting(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, meeting_id: uuid.UUID
-) -> MeetingFile:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        row = await reviews_repo.get_meeting(conn, who.tenant, meeting_id)
+async def meeting(uows: Uows, ctx: Parcours, who: Principal, meeting_id: uuid.UUID) -> MeetingFile:
+    async with uows() as uow:
+        row = await reviews_repo.get_meeting(uow.conn, who.tenant, meeting_id)
         if row is None:
             raise MEETING_NOT_FOUND
-        items = await reviews_repo.agenda(conn, who.tenant, meeting_id)
-        me = None if who.has_role("coordinator") else await access.referent_of(conn, who)
+        items = await reviews_repo.agenda(uow.conn, who.tenant, meeting_id)
+        me = (
+            None if who.has_role("coordinator") else await uow.referents.by_sub(who.tenant, who.sub)
+        )
     mine = me["id"] if me is not None else None
     return MeetingFile(row, [_agenda_item(ctx, i, who, mine) for i in items])
 
 
-async def meetings(
-    runtime: ServiceRuntime, who: Principal, limit: int, offset: int
-) -> list[asyncpg.Record]:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        return await reviews_repo.list_meetings(conn, who.tenant, limit, offset)
+async def meetings(uows: Uows, who: Principal, limit: int, offset: int) -> list[asyncpg.Record]:
+    async with uows() as uow:
+        return await reviews_repo.list_meetings(uow.conn, who.tenant, limit, offset)
 
 
-async def referents(
-    runtime: ServiceRuntime, who: Principal, limit: int, offset: int
-) -> list[asyncpg.Record]:
+async def referents(uows: Uows, who: Principal, limit: int, offset: int) -> list[asyncpg.Record]:
     """The PRE's référents with their caseload."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        return await referents_repo.list_referents(conn, who.tenant, limit, offset)
+    async with uows() as uow:
+        return await referents_repo.list_referents(uow.conn, who.tenant, limit, offset)
 
 
 async def assignments(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
+    uows: Uows, ctx: Parcours, who: Principal, situation_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """The situation's référents, past and present, each override reason in clear."""
-    rows = await access.rows_of_situation(runtime, who, situation_id, referents_repo.assignments)
+    rows = await access.rows_of_situation(uows, who, situation_id, referents_repo.assignments)
     return [
         dict(r)
         | {

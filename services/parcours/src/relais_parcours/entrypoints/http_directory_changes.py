@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from relais_contracts.types import Slug
+from relais_parcours.context import Ctx
 from relais_parcours.domain.partner import EntryProposal, PartnerBody, WaitTime
 from relais_parcours.entrypoints.http_partners import refused
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
 from relais_parcours.service import directory_changes
 from relais_parcours.service.directory import EntryRefusedError
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
@@ -60,11 +60,11 @@ def _change(row: Any) -> Change:
     response_model=Change,
     summary="Le partenaire propose une mise à jour de sa fiche (validée par le PRE)",
 )
-async def post_change(
-    partner_id: PartnerId, body: EntryProposal, who: Partner, runtime: Runtime
-) -> Change:
+async def post_change(partner_id: PartnerId, body: EntryProposal, who: Partner, ctx: Ctx) -> Change:
     try:
-        return _change(await directory_changes.propose(runtime, who, partner_id, body))
+        return _change(
+            await directory_changes.propose(ctx.units.scoped(who.tenant), who, partner_id, body)
+        )
     except EntryRefusedError as exc:
         raise refused(exc.problems) from None
 
@@ -76,9 +76,11 @@ async def post_change(
     summary="Le partenaire indique le délai d'attente actuel d'un service (validé par le PRE)",
 )
 async def put_wait_time(
-    partner_id: PartnerId, service_id: Slug, body: WaitTime, who: Partner, runtime: Runtime
+    partner_id: PartnerId, service_id: Slug, body: WaitTime, who: Partner, ctx: Ctx
 ) -> Change:
-    change = await directory_changes.set_wait_time(runtime, who, partner_id, service_id, body)
+    change = await directory_changes.set_wait_time(
+        ctx.units.scoped(who.tenant), who, partner_id, service_id, body
+    )
     return _change(change)
 
 
@@ -90,12 +92,17 @@ async def put_wait_time(
 async def get_partner_changes(
     partner_id: PartnerId,
     who: Viewer,
-    runtime: Runtime,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Change]:
     rows = await directory_changes.changes(
-        runtime, who, status=None, partner_id=partner_id, limit=limit, offset=offset
+        ctx.units.scoped(who.tenant),
+        who,
+        status=None,
+        partner_id=partner_id,
+        limit=limit,
+        offset=offset,
     )
     return [_change(r) for r in rows]
 
@@ -107,13 +114,18 @@ async def get_partner_changes(
 )
 async def get_changes(
     who: Manager,
-    runtime: Runtime,
+    ctx: Ctx,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[Change]:
     rows = await directory_changes.changes(
-        runtime, who, status=status, partner_id=None, limit=limit, offset=offset
+        ctx.units.scoped(who.tenant),
+        who,
+        status=status,
+        partner_id=None,
+        limit=limit,
+        offset=offset,
     )
     return [_change(r) for r in rows]
 
@@ -123,8 +135,10 @@ async def get_changes(
     response_model=ChangeDetail,
     summary="Une proposition, à côté de la fiche publiée",
 )
-async def get_change(change_id: uuid.UUID, who: Manager, runtime: Runtime) -> ChangeDetail:
-    row, entry = await directory_changes.change_beside_entry(runtime, who, change_id)
+async def get_change(change_id: uuid.UUID, who: Manager, ctx: Ctx) -> ChangeDetail:
+    row, entry = await directory_changes.change_beside_entry(
+        ctx.units.scoped(who.tenant), who, change_id
+    )
     published = PartnerBody(
         **{k: entry[k] for k in PartnerBody.model_fields if k != "tenant"}, tenant=entry["pre_id"]
     )
@@ -136,8 +150,8 @@ async def get_change(change_id: uuid.UUID, who: Manager, runtime: Runtime) -> Ch
     status_code=204,
     summary="Valider une proposition : la fiche est publiée",
 )
-async def post_approval(change_id: uuid.UUID, who: Manager, runtime: Runtime) -> None:
-    await directory_changes.approve(runtime, who, change_id)
+async def post_approval(change_id: uuid.UUID, who: Manager, ctx: Ctx) -> None:
+    await directory_changes.approve(ctx.units.scoped(who.tenant), who, change_id)
 
 
 @router.post(
@@ -145,7 +159,5 @@ async def post_approval(change_id: uuid.UUID, who: Manager, runtime: Runtime) ->
     status_code=204,
     summary="Refuser une proposition, avec la raison pour le partenaire",
 )
-async def post_rejection(
-    change_id: uuid.UUID, body: Rejection, who: Manager, runtime: Runtime
-) -> None:
-    await directory_changes.reject(runtime, who, change_id, body.reason)
+async def post_rejection(change_id: uuid.UUID, body: Rejection, who: Manager, ctx: Ctx) -> None:
+    await directory_changes.reject(ctx.units.scoped(who.tenant), who, change_id, body.reason)

@@ -23,7 +23,6 @@ from relais_parcours.domain.hsds import HSDS_VERSION
 from relais_parcours.service import hsds_read
 from relais_parcours.service.hsds_read import Paging, Reading, ServiceFilter
 from relais_runtime.auth import Principal, current_principal
-from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/hsds/{pre_id}", tags=["HSDS"])
 
@@ -44,8 +43,8 @@ async def maybe_principal(
 Caller = Annotated[Principal | None, Depends(maybe_principal)]
 
 
-async def reading(tenant: Pre, who: Caller, runtime: Runtime) -> AsyncIterator[Reading]:
-    async with hsds_read.reading(runtime, who, tenant) as read:
+async def reading(tenant: Pre, who: Caller, ctx: Ctx) -> AsyncIterator[Reading]:
+    async with hsds_read.reading(ctx.units.scoped(tenant), who, tenant) as read:
         yield read
 
 

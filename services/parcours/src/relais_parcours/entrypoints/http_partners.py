@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from relais_parcours.context import Ctx
 from relais_parcours.domain import hsds_import
 from relais_parcours.domain.partner import PartnerBody, Problem
 from relais_parcours.entrypoints.validation import Body, Offset, PartnerId
 from relais_parcours.service import directory, directory_import
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.errors import DomainError, error_body
-from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
@@ -35,12 +35,12 @@ def refused(found: list[Problem], prefix: tuple[str, ...] = ("body",)) -> Reques
     "/partners/{partner_id}", response_model=PartnerBody, summary="Enregistrer un partenaire"
 )
 async def put_partner(
-    partner_id: PartnerId, body: PartnerBody, who: Admin, runtime: Runtime
+    partner_id: PartnerId, body: PartnerBody, who: Admin, ctx: Ctx
 ) -> PartnerBody:
     if body.id != partner_id:
         raise DomainError("id_mismatch", "L'identifiant du corps diffère de celui de l'URL.", 422)
     try:
-        await directory.record(runtime, who, body)
+        await directory.record(ctx.units.scoped(who.tenant), who, body)
     except directory.EntryRefusedError as exc:
         raise refused(exc.problems) from None
     return body
@@ -49,25 +49,29 @@ async def put_partner(
 @router.get("/partners", response_model=list[PartnerBody], summary="Annuaire des partenaires")
 async def get_partners(
     who: Team,
-    runtime: Runtime,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[PartnerBody]:
-    rows = await directory.entries(runtime, who, limit, offset)
+    rows = await directory.entries(ctx.units.scoped(who.tenant), who, limit, offset)
     return [directory.entry_of(r) for r in rows]
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerBody, summary="Un partenaire")
-async def get_partner(partner_id: PartnerId, who: Reader, runtime: Runtime) -> PartnerBody:
-    return directory.entry_of(await directory.entry_row(runtime, who, partner_id))
+async def get_partner(partner_id: PartnerId, who: Reader, ctx: Ctx) -> PartnerBody:
+    return directory.entry_of(
+        await directory.entry_row(ctx.units.scoped(who.tenant), who, partner_id)
+    )
 
 
 @router.get(
     "/partners/{partner_id}/hsds",
     summary="Le partenaire au format Open Referral HSDS 3 (organization compilée)",
 )
-async def get_partner_hsds(partner_id: PartnerId, who: Reader, runtime: Runtime) -> dict[str, Any]:
-    return directory.hsds_of(await directory.entry_row(runtime, who, partner_id)).organization()
+async def get_partner_hsds(partner_id: PartnerId, who: Reader, ctx: Ctx) -> dict[str, Any]:
+    return directory.hsds_of(
+        await directory.entry_row(ctx.units.scoped(who.tenant), who, partner_id)
+    ).organization()
 
 
 class DirectorySettings(Body):
@@ -80,17 +84,19 @@ class DirectorySettings(Body):
     summary="Qui peut lire l'annuaire par l'API HSDS : membres du PRE ou public",
 )
 async def put_directory_settings(
-    body: DirectorySettings, who: Admin, runtime: Runtime
+    body: DirectorySettings, who: Admin, ctx: Ctx
 ) -> DirectorySettings:
-    await directory.set_hsds_readers(runtime, who, body.hsds_read)
+    await directory.set_hsds_readers(ctx.units.scoped(who.tenant), who, body.hsds_read)
     return body
 
 
 @router.get(
     "/directory/settings", response_model=DirectorySettings, summary="Réglages de l'annuaire"
 )
-async def get_directory_settings(who: Reader, runtime: Runtime) -> DirectorySettings:
-    return DirectorySettings(hsds_read=await directory.hsds_readers(runtime, who))
+async def get_directory_settings(who: Reader, ctx: Ctx) -> DirectorySettings:
+    return DirectorySettings(
+        hsds_read=await directory.hsds_readers(ctx.units.scoped(who.tenant), who)
+    )
 
 
 #: An HSDS directory of a PRE is a few megabytes at most.
@@ -149,7 +155,7 @@ def _outcome(o: directory_import.Outcome) -> dict[str, Any]:
     "enregistrement invalide et rien n'est importé (422, une erreur par enregistrement).",
 )
 async def post_directory_import(
-    request: Request, who: Admin, runtime: Runtime, dry_run: bool = False
+    request: Request, who: Admin, ctx: Ctx, dry_run: bool = False
 ) -> JSONResponse:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in IMPORT_TYPES:
@@ -159,7 +165,9 @@ async def post_directory_import(
         organizations = _organizations(kind, await _upload(request))
     except hsds_import.UnreadableError as exc:
         raise DomainError(exc.code, exc.message, 400) from None
-    report = await directory_import.import_directory(runtime, who, organizations, dry_run=dry_run)
+    report = await directory_import.import_directory(
+        ctx.units.scoped(who.tenant), who, organizations, dry_run=dry_run
+    )
     records = [_outcome(o) for o in report.records]
     body = {"dry_run": report.dry_run, "applied": report.applied, "counts": report.counts()}
     if report.invalid and not dry_run:

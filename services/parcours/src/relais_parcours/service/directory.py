@@ -12,11 +12,10 @@ from relais_contracts.v1.directory import PartnerEntryPublished, PublishedServic
 from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds import Directory, organization_id
 from relais_parcours.domain.partner import PartnerBody, Problem, problems
-from relais_parcours.service import tenancy
+from relais_parcours.service.ports import ParcoursWork, Uows
 from relais_runtime.auth import Principal, ensure_same_tenant
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 #: Who belongs to a PRE's directory readers when it is not public: staff and partners.
 MEMBERS = ("coordinator", "referent", "admin", "partner")
@@ -52,8 +51,7 @@ def changed_parts(before: PartnerBody | None, after: PartnerBody) -> list[str]:
 
 
 async def publish(
-    runtime: ServiceRuntime,
-    conn: Conn,
+    uow: ParcoursWork,
     entry: PartnerBody,
     *,
     origin: Literal["recorded", "imported", "change_approved"],
@@ -68,21 +66,20 @@ async def publish(
     found = problems(entry)
     if found:
         raise EntryRefusedError(found)
-    before = await directory.entry(conn, entry.tenant, entry.id)
+    before = await directory.entry(uow.conn, entry.tenant, entry.id)
     parts = changed_parts(entry_of(before) if before else None, entry)
     if before is not None and not parts:
         return
-    if before is None and await directory.slug_taken(conn, entry.id):
+    if before is None and await directory.slug_taken(uow.conn, entry.id):
         raise DomainError("partner_id_taken", "Cet identifiant est déjà utilisé par un autre PRE.")
     saved = await directory.save_entry(
-        conn, entry.model_dump(mode="json"), hsds_id or organization_id(entry.id)
+        uow.conn, entry.model_dump(mode="json"), hsds_id or organization_id(entry.id)
     )
     if saved is None:
         raise DomainError("partner_id_taken", "Cet identifiant est déjà utilisé par un autre PRE.")
     now = datetime.now(UTC)
     d = Directory(entry, updated_at=now, hsds_id=saved["hsds_id"])
-    await runtime.emit(
-        conn,
+    await uow.emit(
         PartnerEntryPublished(
             partner_id=entry.id,
             organization_id=d.id,
@@ -105,45 +102,43 @@ async def publish(
     )
 
 
-async def record(runtime: ServiceRuntime, who: Principal, entry: PartnerBody) -> None:
+async def record(uows: Uows, who: Principal, entry: PartnerBody) -> None:
     """An administrator or coordinator records a partner's entry (published at once)."""
     ensure_same_tenant(who, entry.tenant)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await publish(runtime, conn, entry, origin="recorded")
+    async with uows() as uow:
+        await publish(uow, entry, origin="recorded")
 
 
-async def entry_row(runtime: ServiceRuntime, who: Principal, partner_id: str) -> asyncpg.Record:
+async def entry_row(uows: Uows, who: Principal, partner_id: str) -> asyncpg.Record:
     """One entry: the PRE's team reads any, a partner its own only (others: not found)."""
     only_partner = not who.has_role("coordinator", "referent", "admin")
     if only_partner and who.org != partner_id:
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        row = await directory.entry(conn, who.tenant, partner_id)
+    async with uows() as uow:
+        row = await directory.entry(uow.conn, who.tenant, partner_id)
     if row is None:
         raise DomainError("partner_not_found", "Partenaire introuvable.", 404)
     return row
 
 
-async def entries(
-    runtime: ServiceRuntime, who: Principal, limit: int, offset: int
-) -> list[asyncpg.Record]:
+async def entries(uows: Uows, who: Principal, limit: int, offset: int) -> list[asyncpg.Record]:
     """A page of the PRE's directory."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        rows, _ = await directory.entries(conn, who.tenant, limit=limit, offset=offset)
+    async with uows() as uow:
+        rows, _ = await directory.entries(uow.conn, who.tenant, limit=limit, offset=offset)
     return rows
 
 
-async def hsds_readers(runtime: ServiceRuntime, who: Principal) -> str:
+async def hsds_readers(uows: Uows, who: Principal) -> str:
     """Who reads the PRE's HSDS API: ``members`` or ``public``."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        return await directory.hsds_read(conn, who.tenant)
+    async with uows() as uow:
+        return await directory.hsds_read(uow.conn, who.tenant)
 
 
 async def set_hsds_readers(
-    runtime: ServiceRuntime, who: Principal, readers: Literal["members", "public"]
+    uows: Uows, who: Principal, readers: Literal["members", "public"]
 ) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await directory.set_hsds_read(conn, who.tenant, readers)
+    async with uows() as uow:
+        await directory.set_hsds_read(uow.conn, who.tenant, readers)
 
 
 async def ensure_may_read_hsds(conn: Conn, who: Principal | None, tenant: str) -> None:

@@ -20,17 +20,16 @@ import asyncpg
 from relais_contracts.v1.directory import PartnerChangeProposed, PartnerChangeRejected
 from relais_parcours.adapters import directory
 from relais_parcours.domain.partner import EntryProposal, PartnerBody, WaitTime, problems
-from relais_parcours.service import tenancy
 from relais_parcours.service.directory import (
     EntryRefusedError,
     changed_parts,
     entry_of,
     publish,
 )
+from relais_parcours.service.ports import ParcoursWork, Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 _NOT_FOUND = DomainError("partner_not_found", "Partenaire introuvable.", 404)
 _CHANGE_NOT_FOUND = DomainError("change_not_found", "Proposition introuvable.", 404)
@@ -54,21 +53,21 @@ async def _starting_point(
 
 
 async def propose(
-    runtime: ServiceRuntime, who: Principal, partner_id: str, proposal: EntryProposal
+    uows: Uows, who: Principal, partner_id: str, proposal: EntryProposal
 ) -> dict[str, Any]:
     _own(who, partner_id)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        entry, base, pending = await _starting_point(conn, who, partner_id)
-        return await _propose(runtime, conn, who, entry, proposal.applied_to(base), pending)
+    async with uows() as uow:
+        entry, base, pending = await _starting_point(uow.conn, who, partner_id)
+        return await _propose(uow, who, entry, proposal.applied_to(base), pending)
 
 
 async def set_wait_time(
-    runtime: ServiceRuntime, who: Principal, partner_id: str, service_id: str, wait: WaitTime
+    uows: Uows, who: Principal, partner_id: str, service_id: str, wait: WaitTime
 ) -> dict[str, Any]:
     """The current waiting time of one service, proposed like any change."""
     _own(who, partner_id)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        entry, base, pending = await _starting_point(conn, who, partner_id)
+    async with uows() as uow:
+        entry, base, pending = await _starting_point(uow.conn, who, partner_id)
         if service_id not in {s.id for s in base.services}:
             raise DomainError("service_not_found", "Service introuvable dans la fiche.", 404)
         services = [
@@ -76,12 +75,11 @@ async def set_wait_time(
             for s in base.services
         ]
         proposed = base.model_copy(update={"services": services})
-        return await _propose(runtime, conn, who, entry, proposed, pending)
+        return await _propose(uow, who, entry, proposed, pending)
 
 
 async def _propose(
-    runtime: ServiceRuntime,
-    conn: Conn,
+    uow: ParcoursWork,
     who: Principal,
     entry: asyncpg.Record,
     proposed: PartnerBody,
@@ -99,7 +97,9 @@ async def _propose(
         )
     now = datetime.now(UTC)
     if pending is not None:
-        await directory.decide_change(conn, who.tenant, pending["id"], "superseded", who.sub, now)
+        await directory.decide_change(
+            uow.conn, who.tenant, pending["id"], "superseded", who.sub, now
+        )
     change = {
         "id": uuid.uuid4(),
         "pre_id": who.tenant,
@@ -110,9 +110,8 @@ async def _propose(
         "proposed_by": who.sub,
         "proposed_at": now,
     }
-    await directory.add_change(conn, change)
-    await runtime.emit(
-        conn,
+    await directory.add_change(uow.conn, change)
+    await uow.emit(
         PartnerChangeProposed(
             change_id=change["id"],
             partner_id=entry["id"],
@@ -128,7 +127,7 @@ async def _propose(
 
 
 async def changes(
-    runtime: ServiceRuntime,
+    uows: Uows,
     who: Principal,
     *,
     status: str | None,
@@ -143,19 +142,21 @@ async def changes(
         and not who.has_role("coordinator", "admin")
     ):
         _own(who, partner_id)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
+    async with uows() as uow:
         return await directory.changes(
-            conn, who.tenant, status=status, partner_id=partner_id, limit=limit, offset=offset
+            uow.conn, who.tenant, status=status, partner_id=partner_id, limit=limit, offset=offset
         )
 
 
 async def change_beside_entry(
-    runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID
+    uows: Uows, who: Principal, change_id: uuid.UUID
 ) -> tuple[asyncpg.Record, asyncpg.Record]:
     """A proposal and the entry as published now."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        change = await directory.change(conn, who.tenant, change_id)
-        entry = await directory.entry(conn, who.tenant, change["partner_id"]) if change else None
+    async with uows() as uow:
+        change = await directory.change(uow.conn, who.tenant, change_id)
+        entry = (
+            await directory.entry(uow.conn, who.tenant, change["partner_id"]) if change else None
+        )
     if change is None or entry is None:
         raise _CHANGE_NOT_FOUND
     return change, entry
@@ -172,10 +173,10 @@ async def _pending(conn: Conn, who: Principal, change_id: uuid.UUID) -> asyncpg.
     return change
 
 
-async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        change = await _pending(conn, who, change_id)
-        entry = await directory.entry_for_update(conn, who.tenant, change["partner_id"])
+async def approve(uows: Uows, who: Principal, change_id: uuid.UUID) -> None:
+    async with uows() as uow:
+        change = await _pending(uow.conn, who, change_id)
+        entry = await directory.entry_for_update(uow.conn, who.tenant, change["partner_id"])
         if entry is None:
             raise _NOT_FOUND
         if entry["version"] != change["base_version"]:
@@ -186,26 +187,24 @@ async def approve(runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID)
                 409,
             )
         await publish(
-            runtime,
-            conn,
+            uow,
             PartnerBody(**change["proposed"]),
             origin="change_approved",
             change_id=change_id,
         )
         await directory.decide_change(
-            conn, who.tenant, change_id, "approved", who.sub, datetime.now(UTC)
+            uow.conn, who.tenant, change_id, "approved", who.sub, datetime.now(UTC)
         )
 
 
-async def reject(
-    runtime: ServiceRuntime, who: Principal, change_id: uuid.UUID, reason: str
-) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        change = await _pending(conn, who, change_id)
+async def reject(uows: Uows, who: Principal, change_id: uuid.UUID, reason: str) -> None:
+    async with uows() as uow:
+        change = await _pending(uow.conn, who, change_id)
         now = datetime.now(UTC)
-        await directory.decide_change(conn, who.tenant, change_id, "rejected", who.sub, now, reason)
-        await runtime.emit(
-            conn,
+        await directory.decide_change(
+            uow.conn, who.tenant, change_id, "rejected", who.sub, now, reason
+        )
+        await uow.emit(
             PartnerChangeRejected(
                 change_id=change_id, partner_id=change["partner_id"], rejected_at=now
             ),

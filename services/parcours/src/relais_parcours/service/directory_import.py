@@ -16,11 +16,10 @@ from typing import Any
 from relais_parcours.adapters import directory
 from relais_parcours.domain.hsds_import import Candidate, check, read_organization
 from relais_parcours.domain.partner import PartnerBody
-from relais_parcours.service import tenancy
 from relais_parcours.service.directory import changed_parts, entry_of, publish
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
 
 
 @dataclass
@@ -53,9 +52,9 @@ class ImportReport:
 
 
 async def import_directory(
-    runtime: ServiceRuntime, who: Principal, organizations: list[Any], *, dry_run: bool
+    uows: Uows, who: Principal, organizations: list[Any], *, dry_run: bool
 ) -> ImportReport:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
+    async with uows() as uow:
         planned: list[tuple[Outcome, PartnerBody | None]] = []
         slugs: set[str] = set()
         seen: set[uuid.UUID] = set()
@@ -67,13 +66,13 @@ async def import_directory(
                 )
             if c.hsds_id:
                 seen.add(c.hsds_id)
-            planned.append(await _plan(conn, who.tenant, c, slugs))
+            planned.append(await _plan(uow.conn, who.tenant, c, slugs))
         report = ImportReport(dry_run, False, [o for o, _ in planned])
         if dry_run or report.invalid:
             return report
         for outcome, entry in planned:
             if entry is not None and outcome.action in ("create", "update"):
-                await publish(runtime, conn, entry, origin="imported", hsds_id=outcome.hsds_id)
+                await publish(uow, entry, origin="imported", hsds_id=outcome.hsds_id)
         report.applied = True
         return report
 

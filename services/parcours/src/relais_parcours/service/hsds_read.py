@@ -21,12 +21,11 @@ from relais_parcours.adapters import directory
 from relais_parcours.domain import hsds
 from relais_parcours.domain.hsds import Directory
 from relais_parcours.domain.partner import HsdsService
-from relais_parcours.service import tenancy
 from relais_parcours.service.directory import ensure_may_read_hsds, entry_of
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 
 class Reading:
@@ -38,13 +37,14 @@ class Reading:
 
 @asynccontextmanager
 async def reading(
-    runtime: ServiceRuntime, who: Principal | None, tenant: Annotated[str, Query(alias="pre_id")]
+    uows: Uows, who: Principal | None, tenant: Annotated[str, Query(alias="pre_id")]
 ) -> AsyncIterator[Reading]:
-    """A read of ``tenant``'s directory: public if the PRE says so, else its members'."""
-    async with tenancy.scoped(runtime, tenant) as conn:
-        await ensure_may_read_hsds(conn, who, tenant)
+    """A read of ``tenant``'s directory (``uows``: units scoped to it): public if the PRE
+    says so, else its members'."""
+    async with uows() as uow:
+        await ensure_may_read_hsds(uow.conn, who, tenant)
         # Contacts may name a person: only the PRE's members see them.
-        yield Reading(conn, tenant, public=who is None or who.tenant != tenant)
+        yield Reading(uow.conn, tenant, public=who is None or who.tenant != tenant)
 
 
 @dataclass(frozen=True)

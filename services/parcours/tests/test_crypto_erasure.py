@@ -24,6 +24,12 @@ NOTE = "NOTE-EPS famille en grande difficulté"
 OVERRIDE = "MOTIF-DEPASSEMENT fratrie déjà suivie"
 
 
+async def seal_clear_texts(h: Harness) -> int:
+    """The scheduler's step that moves texts written in clear under the child's key."""
+    ctx = h.app.state.parcours
+    return await child_texts.seal_clear_texts(ctx.units.sweep(), ctx)
+
+
 async def dump(dsn: str) -> str:
     """The whole database as pg_dump writes it (data included)."""
     proc = await asyncio.create_subprocess_exec(
@@ -120,9 +126,9 @@ async def test_notes_written_in_clear_before_are_moved_under_the_key_or_cleared_
         )
 
     # (the scheduler's start-up pass may have run too: the outcome is what counts)
-    await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours)
+    await seal_clear_texts(h)
 
-    assert await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours) == 0
+    assert await seal_clear_texts(h) == 0
     assert NOTE not in await dump(database_dsn)
     meeting = (await h.http.get(f"/v1/reviews/{meeting_id}", headers=coordinator)).json()
     assert meeting["agenda"][0]["note"] == f"{NOTE} {kept}"
@@ -172,7 +178,7 @@ async def written_in_clear_then_moved(
             uuid.UUID(situation_id),
             text,
         )
-    while await child_texts.seal_clear_texts(h.app.state.runtime, h.app.state.parcours):
+    while await seal_clear_texts(h):
         pass
 
 

@@ -47,10 +47,9 @@ async def test_a_new_partner_is_e_mailed_to_the_parent_who_chose_e_mail_in_its_l
 ) -> None:
     h = parcours
     await family_in_parcours(h)  # the father has an e-mail address and reads Turkish
-    runtime = h.app.state.runtime
 
-    sent = await mail_due_notices(runtime, with_smtp(h, sink.port))
-    again = await mail_due_notices(runtime, with_smtp(h, sink.port))
+    sent = await mail_due_notices(with_smtp(h, sink.port))
+    again = await mail_due_notices(with_smtp(h, sink.port))
 
     assert (sent, again) == (1, 0)
     [message] = sink.messages
@@ -71,22 +70,21 @@ async def test_an_absent_mail_server_is_tried_again_later_and_a_refusal_goes_to_
 ) -> None:
     h = parcours
     await family_in_parcours(h)
-    runtime = h.app.state.runtime
     nobody = free_port()
 
-    assert await mail_due_notices(runtime, with_smtp(h, nobody)) == 0
+    assert await mail_due_notices(with_smtp(h, nobody)) == 0
     [to_father] = [n for n in await notices(h) if n["channel"] == "email"]
     assert (to_father["automatic"], to_father["attempts"]) == (True, 1)
     assert to_father["last_failure"] == "connection_error"
-    assert await mail_due_notices(runtime, with_smtp(h, nobody)) == 0  # not due yet
+    assert await mail_due_notices(with_smtp(h, nobody)) == 0  # not due yet
 
     refusing = SmtpSink(rcpt_replies=["550 5.1.1 no such mailbox"])
     refusing.start()
     try:
         later = datetime.now(UTC) + timedelta(minutes=2)
-        assert await mail_due_notices(runtime, with_smtp(h, refusing.port), now=later) == 0
+        assert await mail_due_notices(with_smtp(h, refusing.port), now=later) == 0
         much_later = later + timedelta(days=1)
-        assert await mail_due_notices(runtime, with_smtp(h, refusing.port), now=much_later) == 0
+        assert await mail_due_notices(with_smtp(h, refusing.port), now=much_later) == 0
     finally:
         refusing.stop()
     [to_father] = [n for n in await notices(h) if n["channel"] == "email"]
@@ -114,7 +112,7 @@ async def test_a_parent_who_chose_post_gets_a_letter_in_its_language_ready_to_pr
         ],
     )
     assert again.status_code == 201, again.text
-    await announce_expiring_consents(h.app.state.runtime, h.app.state.parcours)
+    await announce_expiring_consents(h.app.state.parcours.units.sweep(), h.app.state.parcours)
     [by_post] = [n for n in await notices(h) if n["channel"] == "post"]
     assert (by_post["guardian"], by_post["automatic"]) == (0, False)
 

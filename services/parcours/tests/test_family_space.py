@@ -568,10 +568,10 @@ async def test_a_consent_ending_within_a_month_is_announced_once_to_each_parent(
         ],
     )
     assert again.status_code == 201, again.text
-    runtime, ctx = h.app.state.runtime, h.app.state.parcours
+    ctx = h.app.state.parcours
 
-    first = await announce_expiring_consents(runtime, ctx)
-    second = await announce_expiring_consents(runtime, ctx)
+    first = await announce_expiring_consents(ctx.units.sweep(), ctx)
+    second = await announce_expiring_consents(ctx.units.sweep(), ctx)
 
     assert (first, second) == (2, 0)
     pending = (await h.http.get("/v1/family-notices", headers=h.auth("coordinator"))).json()

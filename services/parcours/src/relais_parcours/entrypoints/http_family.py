@@ -28,7 +28,6 @@ from relais_parcours.service import (
     family_space,
 )
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
@@ -94,14 +93,17 @@ async def post_letter(
     situation_id: uuid.UUID,
     body: LetterRequest,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
     response: Response,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    letter = await family_access.issue_letter(runtime, ctx, who, situation_id, body.guardian)
+    letter = await family_access.issue_letter(
+        ctx.units.scoped(who.tenant), ctx, who, situation_id, body.guardian
+    )
     if accept and PDF in accept:
-        view = await family_documents.staff_view(runtime, ctx, who, situation_id, body.guardian)
+        view = await family_documents.staff_view(
+            ctx.units.scoped(who.tenant), ctx, who, situation_id, body.guardian
+        )
         content = family_documents.access_letter_pdf(view, letter)
         printed = pdf_response(content, "lettre-acces")
         printed.status_code = 201
@@ -122,8 +124,8 @@ async def post_letter(
     response_model=list[LetterOut],
     summary="Lettres d'accès données à la famille (sans lien ni code)",
 )
-async def get_letters(situation_id: uuid.UUID, who: Team, runtime: Runtime) -> list[LetterOut]:
-    rows = await family_desk.letters(runtime, who, situation_id)
+async def get_letters(situation_id: uuid.UUID, who: Team, ctx: Ctx) -> list[LetterOut]:
+    rows = await family_desk.letters(ctx.units.scoped(who.tenant), who, situation_id)
     return [
         LetterOut(guardian=r["guardian_index"], status=r["status"], **_letter_fields(r))
         for r in rows
@@ -141,9 +143,9 @@ def _letter_fields(r: Any) -> dict[str, Any]:
     summary="Annuler une lettre d'accès (et la session qu'elle a ouverte)",
 )
 async def revoke_letter(
-    situation_id: uuid.UUID, letter_id: uuid.UUID, who: Team, runtime: Runtime
+    situation_id: uuid.UUID, letter_id: uuid.UUID, who: Team, ctx: Ctx
 ) -> Response:
-    await family_access.revoke_letter(runtime, who, situation_id, letter_id)
+    await family_access.revoke_letter(ctx.units.scoped(who.tenant), who, situation_id, letter_id)
     return Response(status_code=204)
 
 
@@ -157,11 +159,12 @@ async def get_staff_document(
     situation_id: uuid.UUID,
     kind: family_desk.Printable,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
     guardian: Annotated[int, Query(ge=0, le=3)] = 0,
 ) -> Response:
-    view = await family_documents.staff_view(runtime, ctx, who, situation_id, guardian)
+    view = await family_documents.staff_view(
+        ctx.units.scoped(who.tenant), ctx, who, situation_id, guardian
+    )
     return pdf_response(family_desk.document(view, kind), kind)
 
 
@@ -190,13 +193,12 @@ class FamilyRequestOut(BaseModel):
 )
 async def get_family_requests(
     who: Coordinator,
-    runtime: Runtime,
     ctx: Ctx,
     status: Literal["open", "answered"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[FamilyRequestOut]:
-    rows = await family_desk.requests(runtime, ctx, who, status, limit, offset)
+    rows = await family_desk.requests(ctx.units.scoped(who.tenant), ctx, who, status, limit, offset)
     return [
         FamilyRequestOut(
             guardian=r["guardian_index"], **{k: v for k, v in r.items() if k != "guardian_index"}
@@ -214,10 +216,10 @@ class Answer(Body):
     status_code=204,
     summary="Répondre à la demande d'une famille",
 )
-async def post_answer(
-    request_id: uuid.UUID, body: Answer, who: Coordinator, runtime: Runtime, ctx: Ctx
-) -> Response:
-    await family_space.answer_request(runtime, ctx, who, request_id, body.answer)
+async def post_answer(request_id: uuid.UUID, body: Answer, who: Coordinator, ctx: Ctx) -> Response:
+    await family_space.answer_request(
+        ctx.units.scoped(who.tenant), ctx, who, request_id, body.answer
+    )
     return Response(status_code=204)
 
 
@@ -236,8 +238,8 @@ class FamilyContact(Body):
     status_code=204,
     summary="Contact du PRE pour les familles (imprimé sur les lettres)",
 )
-async def put_family_contact(body: FamilyContact, who: Manager, runtime: Runtime) -> Response:
-    await family_desk.set_contact(runtime, who, body.model_dump())
+async def put_family_contact(body: FamilyContact, who: Manager, ctx: Ctx) -> Response:
+    await family_desk.set_contact(ctx.units.scoped(who.tenant), who, body.model_dump())
     return Response(status_code=204)
 
 
@@ -262,11 +264,9 @@ class SessionOut(BaseModel):
     response_model=SessionOut,
     summary="Ouvrir l'espace famille avec le lien et le code de la lettre",
 )
-async def post_session(
-    body: SessionRequest, runtime: Runtime, ctx: Ctx, response: Response
-) -> SessionOut:
+async def post_session(body: SessionRequest, ctx: Ctx, response: Response) -> SessionOut:
     link_token = body.link.rstrip("/").rsplit("/", 1)[-1]
-    session = await family_access.open_session(runtime, ctx, link_token, body.code)
+    session = await family_access.open_session(ctx, link_token, body.code)
     response.headers.update(NO_STORE)
     return SessionOut(access_token=session.token, expires_in=session.expires_in)
 
@@ -358,8 +358,8 @@ class FamilySpace(BaseModel):
 
 
 @router.get("/family/space", response_model=FamilySpace, summary="L'espace de la famille")
-async def get_space(who: Guardian, runtime: Runtime, ctx: Ctx, response: Response) -> FamilySpace:
-    view = await family_space.view(runtime, ctx, who)
+async def get_space(who: Guardian, ctx: Ctx, response: Response) -> FamilySpace:
+    view = await family_space.view(ctx.units.scoped(who.tenant), ctx, who)
     response.headers.update(NO_STORE)
     return FamilySpace.model_validate(view, from_attributes=True)
 
@@ -379,11 +379,11 @@ class WithdrawalDone(BaseModel):
     response_model=WithdrawalDone,
     summary="Retirer son accord, en entier ou pour un partenaire : le partage s'arrête",
 )
-async def post_withdrawal(
-    body: Withdrawal, who: Guardian, runtime: Runtime, ctx: Ctx
-) -> WithdrawalDone:
+async def post_withdrawal(body: Withdrawal, who: Guardian, ctx: Ctx) -> WithdrawalDone:
     try:
-        partners = await family_space.withdraw(runtime, ctx, who, body.partner_id)
+        partners = await family_space.withdraw(
+            ctx.units.scoped(who.tenant), ctx, who, body.partner_id
+        )
     except family_space.FieldRefusal as refused:
         raise invalid_field(refused.field, refused.code, refused.message) from None
     return WithdrawalDone(partners_cut_off=partners)
@@ -402,8 +402,10 @@ class RequestIn(Body):
     response_model=MyRequest,
     summary="Demander la correction ou l'effacement de ses données (réponse sous un mois)",
 )
-async def post_request(body: RequestIn, who: Guardian, runtime: Runtime, ctx: Ctx) -> MyRequest:
-    made = await family_space.make_request(runtime, ctx, who, body.kind, body.details)
+async def post_request(body: RequestIn, who: Guardian, ctx: Ctx) -> MyRequest:
+    made = await family_space.make_request(
+        ctx.units.scoped(who.tenant), ctx, who, body.kind, body.details
+    )
     return MyRequest.model_validate(made)
 
 
@@ -417,9 +419,11 @@ class Preferences(Body):
     status_code=204,
     summary="Choisir sa langue et comment le PRE vous contacte",
 )
-async def put_preferences(body: Preferences, who: Guardian, runtime: Runtime, ctx: Ctx) -> Response:
+async def put_preferences(body: Preferences, who: Guardian, ctx: Ctx) -> Response:
     try:
-        await family_space.set_preferences(runtime, ctx, who, body.language, body.channel)
+        await family_space.set_preferences(
+            ctx.units.scoped(who.tenant), ctx, who, body.language, body.channel
+        )
     except family_space.FieldRefusal as refused:
         raise invalid_field(refused.field, refused.code, refused.message) from None
     return Response(status_code=204)
@@ -431,8 +435,6 @@ async def put_preferences(body: Preferences, who: Guardian, runtime: Runtime, ct
     response_class=Response,
     responses={200: {"content": {PDF: {}}}},
 )
-async def get_family_document(
-    kind: family_desk.Printable, who: Guardian, runtime: Runtime, ctx: Ctx
-) -> Response:
-    view = await family_space.view(runtime, ctx, who)
+async def get_family_document(kind: family_desk.Printable, who: Guardian, ctx: Ctx) -> Response:
+    view = await family_space.view(ctx.units.scoped(who.tenant), ctx, who)
     return pdf_response(family_desk.document(view, kind), kind)

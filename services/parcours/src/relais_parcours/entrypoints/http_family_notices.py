@@ -18,7 +18,6 @@ from relais_parcours.entrypoints.http_family import pdf_response
 from relais_parcours.entrypoints.validation import Offset
 from relais_parcours.service import family_desk
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.http import Runtime
 
 router = APIRouter(prefix="/v1")
 
@@ -58,12 +57,11 @@ class NoticeToSend(BaseModel):
 )
 async def get_family_notices(
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[NoticeToSend]:
-    rows = await family_desk.notices_to_send(runtime, ctx, who, limit, offset)
+    rows = await family_desk.notices_to_send(ctx.units.scoped(who.tenant), ctx, who, limit, offset)
     return [
         NoticeToSend(
             guardian=r["guardian_index"],
@@ -80,10 +78,8 @@ async def get_family_notices(
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-async def get_notice_letter(
-    notice_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx
-) -> Response:
-    content = await family_desk.notice_letter(runtime, ctx, who, notice_id)
+async def get_notice_letter(notice_id: uuid.UUID, who: Team, ctx: Ctx) -> Response:
+    content = await family_desk.notice_letter(ctx.units.scoped(who.tenant), ctx, who, notice_id)
     return pdf_response(content, "avis-famille")
 
 
@@ -92,6 +88,6 @@ async def get_notice_letter(
     status_code=204,
     summary="Noter qu'un avis a été transmis à la famille",
 )
-async def post_notice_sent(notice_id: uuid.UUID, who: Team, runtime: Runtime) -> Response:
-    await family_desk.mark_sent(runtime, who, notice_id)
+async def post_notice_sent(notice_id: uuid.UUID, who: Team, ctx: Ctx) -> Response:
+    await family_desk.mark_sent(ctx.units.scoped(who.tenant), who, notice_id)
     return Response(status_code=204)

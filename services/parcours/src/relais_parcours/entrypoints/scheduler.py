@@ -36,7 +36,7 @@ class DeadlineScheduler(BackgroundLoop):
         try:
             while await backfill_identities(self.runtime, self.ctx):
                 pass  # identities stored as JWE by an earlier version
-            while await child_texts.seal_clear_texts(self.runtime, self.ctx):
+            while await child_texts.seal_clear_texts(self.ctx.units.sweep(), self.ctx):
                 pass  # notes and override reasons written in clear before issue 15
             while await backfill_interpreter_flags(self.runtime, self.ctx):
                 pass  # identities stored before « interprète à prévoir » was kept
@@ -48,8 +48,8 @@ class DeadlineScheduler(BackgroundLoop):
                     pass  # a batch done: there may be more
                 while await expire_consents(self.ctx.units.sweep(), self.ctx, datetime.now(UTC)):
                     pass
-                await announce_expiring_consents(self.runtime, self.ctx)
-                while await mail_due_notices(self.runtime, self.ctx):
+                await announce_expiring_consents(self.ctx.units.sweep(), self.ctx)
+                while await mail_due_notices(self.ctx):
                     pass  # a batch sent: there may be more
                 while await retention.erase_due(self.runtime, self.ctx):
                     pass

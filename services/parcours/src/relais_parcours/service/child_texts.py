@@ -18,10 +18,8 @@ from typing import Any
 from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
-from relais_parcours.service import tenancy
-from relais_parcours.service.ports import Stores
+from relais_parcours.service.ports import Stores, Uows
 from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
 
 
 async def child_key(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
@@ -154,18 +152,19 @@ _CLEAR_COLUMNS = (
 )
 
 
-async def seal_clear_texts(runtime: ServiceRuntime, ctx: Parcours, batch: int = 200) -> int:
-    """Move up to ``batch`` clear texts of each table under their child's key; how many."""
+async def seal_clear_texts(sweeps: Uows, ctx: Parcours, batch: int = 200) -> int:
+    """Move up to ``batch`` clear texts of each table under their child's key; how many
+    (``sweeps``: units across PREs, ``ctx.units.sweep()``)."""
     moved = 0
-    async with tenancy.sweep(runtime, ctx) as conn:
+    async with sweeps() as uow:
         for table, clear, sealed, situation in _CLEAR_COLUMNS:
             # Children erased before the erasure cleared these: clear them now, no new key.
-            await conn.execute(
+            await uow.conn.execute(
                 f"UPDATE {table} t SET {clear} = NULL FROM situations s "  # noqa: S608 - constant names
                 f"WHERE s.id = t.{situation} AND s.erased_at IS NOT NULL "
                 f"AND t.{clear} IS NOT NULL"
             )
-            rows = await conn.fetch(
+            rows = await uow.conn.fetch(
                 f"SELECT t.id, t.{clear} AS text, s.pre_id, s.subject_id FROM {table} t "  # noqa: S608 - constant names
                 f"JOIN situations s ON s.id = t.{situation} "
                 f"WHERE t.{clear} IS NOT NULL AND t.{sealed} IS NULL AND s.erased_at IS NULL "
@@ -173,8 +172,8 @@ async def seal_clear_texts(runtime: ServiceRuntime, ctx: Parcours, batch: int = 
                 batch,
             )
             for row in rows:
-                blob = await seal(conn, ctx, row["pre_id"], row["subject_id"], row["text"])
-                await conn.execute(
+                blob = await seal(uow.conn, ctx, row["pre_id"], row["subject_id"], row["text"])
+                await uow.conn.execute(
                     f"UPDATE {table} SET {sealed} = $2, {clear} = NULL WHERE id = $1",  # noqa: S608
                     row["id"],
                     blob,

@@ -20,8 +20,9 @@ from relais_parcours.adapters import family_repository
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.situation import NO_FAMILY_SPACE, Stage
-from relais_parcours.service import access, tenancy
+from relais_parcours.service import access
 from relais_parcours.service.identity import identity_of
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import (
     GUARDIAN,
     SIGNING_KEY_FILENAME,
@@ -34,7 +35,6 @@ from relais_runtime.auth import (
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
-from relais_runtime.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
@@ -117,7 +117,7 @@ async def guardian_of(
 
 
 async def issue_letter(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
@@ -128,19 +128,19 @@ async def issue_letter(
     link_token, code = family.new_link_token(), family.new_code()
     letter_id = uuid.uuid4()
     expires_at = family.letter_expiry(now, ctx.settings.family_letter_days)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation = await access.situation_for(conn, who, situation_id, lock=True)
+    async with uows() as uow:
+        situation = await access.situation_for(uow.conn, who, situation_id, lock=True)
         if situation["stage"] in NO_FAMILY_SPACE:
             raise DomainError(
                 "situation_not_open_to_family",
                 "Cette situation n'est plus suivie : pas de lettre d'accès.",
             )
-        guardian = await guardian_of(conn, ctx, situation, guardian_index)
+        guardian = await guardian_of(uow.conn, ctx, situation, guardian_index)
         await family_repository.revoke_guardian_letters(
-            conn, who.tenant, situation_id, guardian_index, now, who.sub
+            uow.conn, who.tenant, situation_id, guardian_index, now, who.sub
         )
         await family_repository.insert_letter(
-            conn,
+            uow.conn,
             {
                 "id": letter_id,
                 "pre_id": who.tenant,
@@ -153,7 +153,9 @@ async def issue_letter(
                 "expires_at": expires_at,
             },
         )
-        prefs = await family_repository.preferences(conn, who.tenant, situation_id, guardian_index)
+        prefs = await family_repository.preferences(
+            uow.conn, who.tenant, situation_id, guardian_index
+        )
     language = family.pick_language(
         guardian.get("languages") or [], prefs["language"] if prefs else None
     )
@@ -171,15 +173,15 @@ async def issue_letter(
 
 
 async def revoke_letter(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, letter_id: uuid.UUID
+    uows: Uows, who: Principal, situation_id: uuid.UUID, letter_id: uuid.UUID
 ) -> None:
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await access.situation_for(conn, who, situation_id)
-        letter = await family_repository.get_letter(conn, who.tenant, letter_id)
+    async with uows() as uow:
+        await access.situation_in(uow, who, situation_id)
+        letter = await family_repository.get_letter(uow.conn, who.tenant, letter_id)
         if letter is None or letter["situation_id"] != situation_id:
             raise DomainError("letter_not_found", "Lettre d'accès introuvable.", 404)
-        await family_repository.revoke_letter(conn, who.tenant, letter_id, now, who.sub)
+        await family_repository.revoke_letter(uow.conn, who.tenant, letter_id, now, who.sub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,18 +190,17 @@ class Session:
     expires_in: int
 
 
-async def open_session(
-    runtime: ServiceRuntime, ctx: Parcours, link_token: str, code: str
-) -> Session:
-    """Exchange a letter's link and code for a guardian session (once)."""
+async def open_session(ctx: Parcours, link_token: str, code: str) -> Session:
+    """Exchange a letter's link and code for a guardian session (once), in two units of
+    work of ``ctx.units``: a sweep finds the letter's PRE, then one scoped to it."""
     now = datetime.now(UTC)
     link_hash = family.link_hash(link_token)
     # The link is the only thing the guardian brings: its PRE is learnt across PREs (a sweep
     # reading one column), then everything else happens scoped to that PRE.
-    async with tenancy.sweep(runtime, ctx) as conn:
-        tenant = await family_repository.letter_tenant(conn, link_hash)
-    async with tenancy.scoped(runtime, tenant or "") as conn:
-        letter = await family_repository.letter_by_link(conn, tenant or "", link_hash)
+    async with ctx.units.sweep()() as uow:
+        tenant = await family_repository.letter_tenant(uow.conn, link_hash)
+    async with ctx.units.scoped(tenant or "")() as uow:
+        letter = await family_repository.letter_by_link(uow.conn, tenant or "", link_hash)
         refused = family.letter_refusal(letter, now)
         if refused is None and letter is not None and letter["stage"] == Stage.ERASED:
             refused = family.LetterRefusal.REVOKED
@@ -209,11 +210,11 @@ async def open_session(
         assert letter is not None
         if not family.code_matches(link_token, code, letter["code_hash"]):
             attempts = await family_repository.count_failed_attempt(
-                conn, letter["pre_id"], letter["id"]
+                uow.conn, letter["pre_id"], letter["id"]
             )
             if attempts >= family.MAX_FAILED_ATTEMPTS:
                 await family_repository.revoke_letter(
-                    conn, letter["pre_id"], letter["id"], now, "too_many_codes"
+                    uow.conn, letter["pre_id"], letter["id"], now, "too_many_codes"
                 )
             log.info("family letter wrong code", letter_id=str(letter["id"]), attempts=attempts)
             # The failed attempt must be counted even though the request is refused.
@@ -224,7 +225,7 @@ async def open_session(
             )
         else:
             wrong = None
-            await family_repository.mark_letter_used(conn, letter["pre_id"], letter["id"], now)
+            await family_repository.mark_letter_used(uow.conn, letter["pre_id"], letter["id"], now)
     if wrong is not None:
         raise wrong
     ttl = timedelta(minutes=ctx.settings.family_session_minutes)

@@ -20,13 +20,12 @@ from relais_parcours.service import (
     family_documents,
     family_notice_delivery,
     family_notices,
-    tenancy,
 )
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.family_space import FamilyView
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 NOTICE_NOT_FOUND = DomainError("notice_not_found", "Avis introuvable.", 404)
 NOTICE_NOT_PENDING = DomainError("notice_not_found", "Avis introuvable ou déjà transmis.", 404)
@@ -52,20 +51,16 @@ def letter_status(letter: asyncpg.Record | dict[str, Any], now: datetime) -> Let
     return "expired" if letter["expires_at"] <= now else "usable"
 
 
-async def letters(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID
-) -> list[dict[str, Any]]:
+async def letters(uows: Uows, who: Principal, situation_id: uuid.UUID) -> list[dict[str, Any]]:
     """The access letters given for the situation, each with its status (never their link
     or code)."""
-    rows = await access.rows_of_situation(
-        runtime, who, situation_id, family_repository.list_letters
-    )
+    rows = await access.rows_of_situation(uows, who, situation_id, family_repository.list_letters)
     now = datetime.now().astimezone()
     return [dict(r) | {"status": letter_status(r, now)} for r in rows]
 
 
 async def requests(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     status: str | None,
@@ -74,12 +69,12 @@ async def requests(
 ) -> list[dict[str, Any]]:
     """The families' requests, each ``overdue`` once open past the day it is due."""
     today = pre_day(ctx)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        listed = await family_repository.list_requests(conn, who.tenant, status, limit, offset)
+    async with uows() as uow:
+        listed = await family_repository.list_requests(uow.conn, who.tenant, status, limit, offset)
         # One line per request shown, before its words are opened: each family sees it.
         for r in listed:
             await access_log.read(
-                conn,
+                uow.conn,
                 who,
                 "family_request",
                 r["id"],
@@ -87,7 +82,9 @@ async def requests(
                 access_log.request_groups(r),
                 access_log.FAMILY_REQUEST,
             )
-        rows = await child_texts.with_texts(conn, ctx, who.tenant, listed, ("details", "answer"))
+        rows = await child_texts.with_texts(
+            uow.conn, ctx, who.tenant, listed, ("details", "answer")
+        )
     return [
         {k: v for k, v in r.items() if k != "subject_id"}
         | {"overdue": r["status"] == "open" and r["due_on"] < today}
@@ -95,19 +92,21 @@ async def requests(
     ]
 
 
-async def set_contact(runtime: ServiceRuntime, who: Principal, contact: dict[str, Any]) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        await family_repository.set_family_contact(conn, who.tenant, contact)
+async def set_contact(uows: Uows, who: Principal, contact: dict[str, Any]) -> None:
+    async with uows() as uow:
+        await family_repository.set_family_contact(uow.conn, who.tenant, contact)
 
 
 async def notices_to_send(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, limit: int, offset: int
+    uows: Uows, ctx: Parcours, who: Principal, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     """Notices not sent yet (a référent: of their situations), with their texts; an e-mail
     is ``automatic`` while parcours still tries to send it."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        referent = await access.scope_referent(conn, who)
-        rows = await family_repository.pending_notices(conn, who.tenant, referent, limit, offset)
+    async with uows() as uow:
+        referent = await access.scope_in(uow, who)
+        rows = await family_repository.pending_notices(
+            uow.conn, who.tenant, referent, limit, offset
+        )
     return [
         dict(r)
         | {
@@ -120,18 +119,16 @@ async def notices_to_send(
     ]
 
 
-async def notice_letter(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, notice_id: uuid.UUID
-) -> bytes:
+async def notice_letter(uows: Uows, ctx: Parcours, who: Principal, notice_id: uuid.UUID) -> bytes:
     """A notice's letter to print, in the guardian's language; the reading is logged."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        notice = await family_repository.get_notice(conn, who.tenant, notice_id)
+    async with uows() as uow:
+        notice = await family_repository.get_notice(uow.conn, who.tenant, notice_id)
         if notice is None:
             raise NOTICE_NOT_FOUND
-        await access.situation_for(conn, who, notice["situation_id"])
-        content = await family_notice_delivery.letter_pdf(conn, ctx, who.tenant, notice_id)
+        await access.situation_in(uow, who, notice["situation_id"])
+        content = await family_notice_delivery.letter_pdf(uow.conn, ctx, who.tenant, notice_id)
         await access_log.read(
-            conn,
+            uow.conn,
             who,
             "family_notice",
             notice_id,
@@ -142,12 +139,12 @@ async def notice_letter(
     return content
 
 
-async def mark_sent(runtime: ServiceRuntime, who: Principal, notice_id: uuid.UUID) -> None:
+async def mark_sent(uows: Uows, who: Principal, notice_id: uuid.UUID) -> None:
     """A person sent the notice (or gave up on the e-mail and sent it another way)."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
+    async with uows() as uow:
         sent = await family_repository.mark_notice_sent(
-            conn, who.tenant, notice_id, who.sub, datetime.now().astimezone()
+            uow.conn, who.tenant, notice_id, who.sub, datetime.now().astimezone()
         )
         if sent is None:
             raise NOTICE_NOT_PENDING
-        await access.situation_for(conn, who, sent["situation_id"])
+        await access.situation_in(uow, who, sent["situation_id"])

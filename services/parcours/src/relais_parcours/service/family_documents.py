@@ -12,11 +12,11 @@ from typing import Any
 from relais_parcours.adapters import documents
 from relais_parcours.adapters.documents import DocumentKind
 from relais_parcours.context import Parcours
-from relais_parcours.service import access, access_log, tenancy
+from relais_parcours.service import access, access_log
 from relais_parcours.service.family_access import IssuedLetter
 from relais_parcours.service.family_space import FamilyView, read_view
+from relais_parcours.service.ports import Uows
 from relais_runtime.auth import Principal
-from relais_runtime.runtime import ServiceRuntime
 
 
 def _name(guardian: dict[str, Any]) -> str:
@@ -92,17 +92,17 @@ def access_letter_pdf(view: FamilyView, letter: IssuedLetter) -> bytes:
 
 
 async def staff_view(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
     guardian_index: int,
 ) -> FamilyView:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation = await access.situation_for(conn, who, situation_id)
-        view = await read_view(conn, ctx, situation, guardian_index)
+    async with uows() as uow:
+        situation = await access.situation_for(uow.conn, who, situation_id)
+        view = await read_view(uow.conn, ctx, situation, guardian_index)
         await access_log.read(
-            conn,
+            uow.conn,
             who,
             "family_document",
             situation_id,

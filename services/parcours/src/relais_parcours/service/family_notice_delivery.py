@@ -21,13 +21,12 @@ from typing import Any, Final
 from relais_parcours.adapters import documents, family_repository, mailer, situations_repo
 from relais_parcours.adapters.documents import N_, DocumentKind
 from relais_parcours.context import Parcours
-from relais_parcours.service import access_log, family_notices, tenancy
+from relais_parcours.service import access_log, family_notices
 from relais_parcours.service.identity import identity_of
 from relais_runtime import audit
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
-from relais_runtime.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
@@ -82,23 +81,23 @@ async def _guardian(conn: Conn, ctx: Parcours, notice: Any) -> dict[str, Any] | 
     return guardian
 
 
-async def mail_due_notices(
-    runtime: ServiceRuntime, ctx: Parcours, now: datetime | None = None, batch: int = 20
-) -> int:
-    """Send the e-mail notices due a try; returns how many went out."""
+async def mail_due_notices(ctx: Parcours, now: datetime | None = None, batch: int = 20) -> int:
+    """Send the e-mail notices due a try; returns how many went out. The due ones are
+    claimed in a sweep across PREs (ADR 0018), each then read and marked in a unit scoped
+    to its PRE (``ctx.units``), the e-mail sent between the two."""
     now = now or datetime.now(UTC)
-    async with tenancy.sweep(runtime, ctx) as conn:  # across PREs (ADR 0018)
+    async with ctx.units.sweep()() as uow:
         due = await family_repository.claim_notices_to_mail(
-            conn, now, now + LEASE, ctx.settings.family_mail_attempts, batch
+            uow.conn, now, now + LEASE, ctx.settings.family_mail_attempts, batch
         )
     sent = 0
     for notice in due:
-        async with tenancy.scoped(runtime, notice["pre_id"]) as conn:
-            guardian = await _guardian(conn, ctx, notice)
-            contact = await family_repository.family_contact(conn, notice["pre_id"])
+        async with ctx.units.scoped(notice["pre_id"])() as uow:
+            guardian = await _guardian(uow.conn, ctx, notice)
+            contact = await family_repository.family_contact(uow.conn, notice["pre_id"])
             if guardian is not None:
                 await access_log.read(
-                    conn,
+                    uow.conn,
                     audit.system_actor("parcours", notice["pre_id"]),
                     "family_notice",
                     notice["id"],
@@ -118,14 +117,14 @@ async def mail_due_notices(
             failure = await mailer.send(
                 ctx.settings, email_message(ctx, notice["id"], str(address), language, body)
             )
-        async with tenancy.scoped(runtime, notice["pre_id"]) as conn:
+        async with ctx.units.scoped(notice["pre_id"])() as uow:
             if failure is None:
                 await family_repository.notice_mailed(
-                    conn, notice["pre_id"], notice["id"], datetime.now(UTC)
+                    uow.conn, notice["pre_id"], notice["id"], datetime.now(UTC)
                 )
                 sent += 1
             else:
-                await _failed(conn, ctx, notice, failure)
+                await _failed(uow.conn, ctx, notice, failure)
         log.info(
             "family notice mailed" if failure is None else "family notice not mailed",
             notice_id=str(notice["id"]),

@@ -19,11 +19,10 @@ from relais_parcours.adapters import documents, family_repository
 from relais_parcours.adapters.documents import N_
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
-from relais_parcours.service import tenancy
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.identity import identity_of
+from relais_parcours.service.ports import Uows
 from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
 
 #: Consents ending within this many days are announced to the family.
 EXPIRY_NOTICE_DAYS: Final = 30
@@ -95,18 +94,19 @@ async def notify(
 
 
 async def announce_expiring_consents(
-    runtime: ServiceRuntime, ctx: Parcours, now: datetime | None = None
+    sweeps: Uows, ctx: Parcours, now: datetime | None = None
 ) -> int:
-    """Tell the families whose consent ends within a month (once per consent)."""
+    """Tell the families whose consent ends within a month (once per consent); ``sweeps``:
+    units across PREs (``ctx.units.sweep()``)."""
     today = pre_day(ctx, now)
-    async with tenancy.sweep(runtime, ctx) as conn:
+    async with sweeps() as uow:
         rows = await family_repository.consents_expiring(
-            conn, today, today + timedelta(days=EXPIRY_NOTICE_DAYS)
+            uow.conn, today, today + timedelta(days=EXPIRY_NOTICE_DAYS)
         )
         written = 0
         for row in rows:
             written += await notify(
-                conn,
+                uow.conn,
                 ctx,
                 row,
                 "consent_expiring",

@@ -33,16 +33,15 @@ from relais_parcours.service import (
     child_texts,
     consent,
     family_notices,
-    tenancy,
 )
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.family_access import guardian_of, session_letter
 from relais_parcours.service.identity import identity_of
+from relais_parcours.service.ports import Uows
 from relais_runtime import audit
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 
 class FieldRefusal(Exception):
@@ -209,13 +208,13 @@ async def read_view(
     )
 
 
-async def view(runtime: ServiceRuntime, ctx: Parcours, who: Principal) -> FamilyView:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        letter = await session_letter(conn, who)
-        situation = await access.situation_for(conn, who, letter["situation_id"])
-        view = await read_view(conn, ctx, situation, letter["guardian_index"])
+async def view(uows: Uows, ctx: Parcours, who: Principal) -> FamilyView:
+    async with uows() as uow:
+        letter = await session_letter(uow.conn, who)
+        situation = await access.situation_for(uow.conn, who, letter["situation_id"])
+        view = await read_view(uow.conn, ctx, situation, letter["guardian_index"])
         await access_log.read(
-            conn,
+            uow.conn,
             who,
             "family_space",
             situation["id"],
@@ -248,19 +247,15 @@ async def _consent_and_label(
     return situation, active, label
 
 
-async def withdraw(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, partner_id: str | None
-) -> list[str]:
+async def withdraw(uows: Uows, ctx: Parcours, who: Principal, partner_id: str | None) -> list[str]:
     """Withdraw the whole consent, or only for one partner (a narrower consent replaces
     it). Returns the partners whose access ended."""
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation, active, label = await _consent_and_label(conn, ctx, who)
-        directory = {p["id"]: p for p in await directory_repo.all_entries(conn, who.tenant)}
-        texts = await child_texts.texts_of(conn, ctx, who.tenant, situation["subject_id"])
+    async with uows() as uow:
+        situation, active, label = await _consent_and_label(uow.conn, ctx, who)
+        directory = {p["id"]: p for p in await directory_repo.all_entries(uow.conn, who.tenant)}
+        texts = await child_texts.texts_of(uow.conn, ctx, who.tenant, situation["subject_id"])
     if partner_id is None:
-        return await consent.withdraw(
-            ctx.units.scoped(who.tenant), who, situation["id"], active["id"], guardian=label
-        )
+        return await consent.withdraw(uows, who, situation["id"], active["id"], guardian=label)
     partner = directory.get(partner_id)
     if partner is None or not allowed_categories(active["scope"], partner_id, partner["category"]):
         raise FieldRefusal(
@@ -270,11 +265,9 @@ async def withdraw(
         )
     narrowed = family.scope_without(active["scope"], partner_id, directory)
     if not narrowed:
-        return await consent.withdraw(
-            ctx.units.scoped(who.tenant), who, situation["id"], active["id"], guardian=label
-        )
+        return await consent.withdraw(uows, who, situation["id"], active["id"], guardian=label)
     await consent.give(
-        ctx.units.scoped(who.tenant),
+        uows,
         ctx,
         who,
         situation["id"],
@@ -290,17 +283,17 @@ async def withdraw(
 
 
 async def make_request(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, kind: family.RequestKind, details: str
+    uows: Uows, ctx: Parcours, who: Principal, kind: family.RequestKind, details: str
 ) -> dict[str, Any]:
     """A correction or erasure request: the coordinators have a month to answer."""
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     due_on = family.request_due_on(pre_day(ctx, now))
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        letter = await session_letter(conn, who)
-        situation = await access.situation_for(conn, who, letter["situation_id"])
+    async with uows() as uow:
+        letter = await session_letter(uow.conn, who)
+        situation = await access.situation_in(uow, who, letter["situation_id"])
         await access_log.change(
-            conn,
+            uow.conn,
             who,
             "family_request",
             request_id,
@@ -309,7 +302,7 @@ async def make_request(
             access_log.FAMILY_REQUEST,
         )
         await family_repository.insert_request(
-            conn,
+            uow.conn,
             {
                 "id": request_id,
                 "pre_id": who.tenant,
@@ -317,7 +310,7 @@ async def make_request(
                 "guardian_index": letter["guardian_index"],
                 "kind": kind.value,
                 "details_enc": await child_texts.seal(
-                    conn, ctx, who.tenant, situation["subject_id"], details
+                    uow.conn, ctx, who.tenant, situation["subject_id"], details
                 ),
                 "made_at": now,
                 "due_on": due_on,
@@ -333,20 +326,20 @@ async def make_request(
 
 
 async def set_preferences(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     language: str | None,
     channel: family.Channel | None,
 ) -> None:
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        letter = await session_letter(conn, who)
-        situation = await access.situation_for(conn, who, letter["situation_id"])
-        guardian = await guardian_of(conn, ctx, situation, letter["guardian_index"])
+    async with uows() as uow:
+        letter = await session_letter(uow.conn, who)
+        situation = await access.situation_for(uow.conn, who, letter["situation_id"])
+        guardian = await guardian_of(uow.conn, ctx, situation, letter["guardian_index"])
         if channel is not None and not reachable(guardian, channel):
             raise FieldRefusal("channel", "channel_unreachable", UNREACHABLE[channel])
         await family_repository.upsert_preferences(
-            conn,
+            uow.conn,
             {
                 "situation_id": situation["id"],
                 "guardian_index": letter["guardian_index"],
@@ -379,17 +372,17 @@ def reachable(guardian: dict[str, Any], channel: family.Channel) -> bool:
 
 
 async def answer_request(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, request_id: uuid.UUID, answer: str
+    uows: Uows, ctx: Parcours, who: Principal, request_id: uuid.UUID, answer: str
 ) -> None:
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        request = await family_repository.get_request(conn, who.tenant, request_id)
+    async with uows() as uow:
+        request = await family_repository.get_request(uow.conn, who.tenant, request_id)
         if request is None:
             raise DomainError("request_not_found", "Demande introuvable.", 404)
         if request["status"] == "answered":
             raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
         await access_log.change(
-            conn,
+            uow.conn,
             who,
             "family_request",
             request_id,
@@ -397,6 +390,8 @@ async def answer_request(
             access_log.REQUEST_ANSWERED,
             access_log.FAMILY_REQUEST,
         )
-        sealed = await child_texts.seal(conn, ctx, who.tenant, request["subject_id"], answer)
+        sealed = await child_texts.seal(uow.conn, ctx, who.tenant, request["subject_id"], answer)
         assert sealed is not None  # an answer is never empty
-        await family_repository.answer_request(conn, who.tenant, request_id, sealed, who.sub, now)
+        await family_repository.answer_request(
+            uow.conn, who.tenant, request_id, sealed, who.sub, now
+        )

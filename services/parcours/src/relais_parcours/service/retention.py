@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from relais_contracts.types import ErasureReason
 from relais_parcours.context import Parcours
-from relais_parcours.service import erasure, tenancy
+from relais_parcours.service import erasure
 from relais_runtime import audit, retention
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
@@ -26,10 +26,13 @@ log = get_logger(__name__)
 async def erase_due(
     runtime: ServiceRuntime, ctx: Parcours, now: datetime | None = None, *, batch: int = 100
 ) -> int:
-    """Erase up to ``batch`` due children; the number erased (0: nothing left)."""
+    """Erase up to ``batch`` due children; the number erased (0: nothing left). They are
+    found in a sweep across PREs (``ctx.units``); each erasure is scoped to its PRE."""
     at = now or datetime.now(UTC)
-    async with tenancy.sweep(runtime, ctx) as conn:
-        due = await retention.due(conn, retention.RetentionPolicy.of(ctx.settings), at, limit=batch)
+    async with ctx.units.sweep()() as uow:
+        due = await retention.due(
+            uow.conn, retention.RetentionPolicy.of(ctx.settings), at, limit=batch
+        )
     erased = 0
     for item in due:
         try:

@@ -279,3 +279,20 @@ async def test_figures_as_of_the_last_representable_day_count_every_event(
         last_day = await build_report(conn, [PRE], "2025-2026", threshold=1, as_of=date.max)
         live = await build_report(conn, [PRE], "2025-2026", threshold=1)
     assert last_day.figures == live.figures
+
+
+async def test_documents_swapped_in_by_a_rebuild_keep_backslashes_tabs_and_line_breaks(
+    pool: asyncpg.Pool,
+) -> None:
+    # COPY's text format gives backslash, tab and line breaks a meaning: they must arrive
+    # as they were, in the document as in its key (``\N`` alone would otherwise be NULL).
+    awkward = 'a\\b\t"c"\nd\re \\N é \\\\t'
+    docs: facts.Projections = {
+        ("situation", awkward): {"pre_id": PRE, "label": awkward, "n": 1},
+        ("situation", "\\N"): {"pre_id": PRE, "list": [awkward, "\\N", ""]},
+        ("handover", "plain"): {"pre_id": OTHER, "nested": {"k\\t": "v\n"}},
+    }
+    async with pool.acquire() as conn, conn.transaction():
+        await store.replace_facts(conn, docs, chunk=2)
+    async with pool.acquire() as conn:
+        assert await store.load_facts(conn, [PRE, OTHER]) == docs

@@ -81,7 +81,9 @@ async def situation_file(
         max_months = await _max_months(uow.conn, ctx, who.tenant)
         consent = await consents_repo.active_consent(uow.conn, who.tenant, situation_id)
         handovers = await handovers_repo.open_handovers(uow.conn, who.tenant, situation_id)
-        texts = await child_texts.texts_of(uow.conn, ctx, who.tenant, row["subject_id"])
+        # The child's key came with the referrals: no second look-up for its texts.
+        wrapped = referrals[0]["wrapped_key"] if referrals else None
+        texts = child_texts.Texts(ctx, row["subject_id"], wrapped)
         # Recorded before anything is decrypted: no line, no identity (503).
         readable = any(r["identity_enc"] is not None for r in referrals)
         await access_log.read(

@@ -36,7 +36,7 @@ import hashlib
 import re
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
@@ -566,6 +566,21 @@ def schema_violation(exc: ValidationError) -> PermanentError:
     return PermanentError(
         "schema_violation", _validation_summary(exc), fields=_field_codes(exc, "data.")
     )
+
+
+def typed(tx: Tx, models: Mapping[str, type[Message]]) -> Message:
+    """A batch handler's message with its ``data`` as the model of its type in ``models``
+    (set on ``tx.incoming`` too, as a handler per type gets it); a type not in ``models``
+    or data its model refuses raises what parks the message at once, as ``handles`` would."""
+    model = models.get(tx.incoming.type)
+    if model is None:
+        raise PermanentError("unknown_type", tx.incoming.type)
+    try:
+        data = model.model_validate(tx.incoming.data)
+    except ValidationError as exc:
+        raise schema_violation(exc) from None
+    tx.incoming = tx.cause = tx.incoming.model_copy(update={"data": data})
+    return data
 
 
 def _is_json_error(exc: ValidationError) -> bool:

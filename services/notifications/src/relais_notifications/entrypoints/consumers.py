@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from pydantic import ValidationError
-
 from relais_contracts.base import Message
 from relais_contracts.v1.parcours import FollowupRecorded, ReferentRegistered, SubjectErased
 from relais_notifications.config import NotificationsSettings
@@ -22,7 +20,7 @@ from relais_notifications.service.notify import (
     record_followup,
     register_login,
 )
-from relais_runtime.consumer import BatchHandler, PermanentError, Tx, schema_violation
+from relais_runtime.consumer import BatchHandler, Tx, typed
 from relais_runtime.runtime import ServiceRuntime
 
 EVENTS_QUEUE = "notifications.events"
@@ -31,21 +29,6 @@ EVENTS_QUEUE = "notifications.events"
 SILENT_TYPES: tuple[type[Message], ...] = (FollowupRecorded, ReferentRegistered, SubjectErased)
 
 _MODELS: dict[str, type[Message]] = {m.ce_type(): m for m in [*RULES, *SILENT_TYPES]}
-
-
-def _typed(tx: Tx) -> Message:
-    """The message's data as its contract's model, also set on ``tx.incoming`` (what the
-    use cases read, as with a handler per type); a type or data the contract refuses is
-    parked at once, as it would be then."""
-    model = _MODELS.get(tx.incoming.type)
-    if model is None:
-        raise PermanentError("unknown_type", tx.incoming.type)
-    try:
-        data = model.model_validate(tx.incoming.data)
-    except ValidationError as exc:
-        raise schema_violation(exc) from None
-    tx.incoming = tx.cause = tx.incoming.model_copy(update={"data": data})
-    return data
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings, links: Links) -> None:
@@ -65,7 +48,7 @@ def batch_handler(
         # what later ones read (a login, an erasure), so the run before it is told first.
         run: list[Told] = []
         for tx in txs:
-            data = _typed(tx)
+            data = typed(tx, _MODELS)
             if type(data) in RULES:
                 run.append(Told(tx, data))
                 continue

@@ -29,7 +29,9 @@ from relais_contracts.v1.parcours import (
     SubjectErased,
 )
 from relais_contracts.v1.referral import ReferralFacts, SubmitReferral
+from relais_referral.entrypoints.consumers import parcours_events
 from relais_runtime import testing
+from relais_runtime.consumer import Tx
 from relais_runtime.parking import ParkingLot
 from relais_runtime.sealing import seal
 from relais_runtime.testing import eventually
@@ -154,6 +156,32 @@ async def test_the_timeline_follows_the_pre_decision_with_its_reason(app: Any, f
     await publish(app.amqp_url, opened(referral["id"]))
     await asyncio.sleep(0.5)
     assert await timeline(app, referral["id"]) == ["received", "under_review", "redirected"]
+
+
+async def test_parcours_facts_handled_together_move_the_timeline_in_their_order(
+    app: Any, fiche: Any
+) -> None:
+    await app.register(SCHOOL)
+    referral = await submit(app, fiche)
+    decision = ReviewDecided(
+        review_id=uuid.uuid4(),
+        situation_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        referral_ids=[uuid.UUID(referral["id"])],
+        decision="take_up",
+        decided_at=NOW,
+    )
+    # Delivered together (one batch, one transaction): opened, decided, then a late copy
+    # of opened, which must not move the decided referral back.
+    facts = [opened(referral["id"]), decision, opened(referral["id"])]
+    events = [
+        new_event(data, source="/relais/parcours", tenant=PRE, sequence=n)
+        for n, data in enumerate(facts, start=1)
+    ]
+    handler = parcours_events(app.runtime, app.keys)
+    async with app.runtime.pool.acquire() as conn, conn.transaction():
+        await handler([Tx(conn, e, app.runtime.source, e.routing_key()) for e in events])
+    assert await timeline(app, referral["id"]) == ["received", "under_review", "taken_up"]
 
 
 async def test_a_second_referral_joins_a_parcours_then_closes_with_it(app: Any, fiche: Any) -> None:

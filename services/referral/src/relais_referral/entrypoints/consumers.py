@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.types import ReferralStatus, ReviewDecision, SituationStage
 from relais_contracts.v1.parcours import (
@@ -21,7 +23,14 @@ from relais_referral.domain.timeline import StatusChange
 from relais_referral.service.follow_parcours import erase_subject, record_status
 from relais_referral.service.intake import IntakeRejected, submit_from_intake
 from relais_referral.service.reject_command import sender_of, tell_sender_refused
-from relais_runtime.consumer import ParkingNotice, PermanentError, Tx
+from relais_runtime.consumer import (
+    BatchHandler,
+    Handler,
+    ParkingNotice,
+    PermanentError,
+    Tx,
+    typed,
+)
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
@@ -67,9 +76,29 @@ def register_intake(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
 
 
 def register_parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> None:
-    consumer = runtime.consumer(PARCOURS_EVENTS_QUEUE)
+    runtime.consumer(PARCOURS_EVENTS_QUEUE).handles_batches(parcours_events(runtime, keys))
 
-    @consumer.handles(SituationOpened)
+
+def parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> BatchHandler:
+    """The parcours facts delivered together, in one transaction (docs/decisions/0021):
+    handled one after the other in delivery order, each as it would be alone."""
+    routes: dict[str, tuple[type[Message], Handler]] = {}
+
+    def handles(model: type[Message]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            routes[model.ce_type()] = (model, handler)
+            return handler
+
+        return register
+
+    models: dict[str, type[Message]] = {}  # filled once every handler is registered
+
+    async def on_events(txs: Sequence[Tx]) -> None:
+        for tx in txs:
+            typed(tx, models)
+            await routes[tx.incoming.type][1](tx.incoming, tx)
+
+    @handles(SituationOpened)
     async def on_situation_opened(event: CloudEvent[Any], tx: Tx) -> None:
         data: SituationOpened = event.data
         await record_status(
@@ -79,7 +108,7 @@ def register_parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> Non
             StatusChange(ReferralStatus.UNDER_REVIEW, data.opened_at),
         )
 
-    @consumer.handles(ReviewDecided)
+    @handles(ReviewDecided)
     async def on_review_decided(event: CloudEvent[Any], tx: Tx) -> None:
         data: ReviewDecided = event.data
         change = StatusChange(
@@ -90,13 +119,13 @@ def register_parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> Non
         )
         await record_status(within(tx, keys), event.tenant, data.referral_ids, change)
 
-    @consumer.handles(ParcoursClosed)
+    @handles(ParcoursClosed)
     async def on_parcours_closed(event: CloudEvent[Any], tx: Tx) -> None:
         data: ParcoursClosed = event.data
         change = StatusChange(ReferralStatus.CLOSED, data.closed_at, reason=data.exit_reason.value)
         await record_status(within(tx, keys), event.tenant, data.referral_ids, change)
 
-    @consumer.handles(SituationReferralAttached)
+    @handles(SituationReferralAttached)
     async def on_situation_referral_attached(event: CloudEvent[Any], tx: Tx) -> None:
         data: SituationReferralAttached = event.data
         # A child already followed: the new sender hears its referral joined the parcours.
@@ -112,7 +141,7 @@ def register_parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> Non
             StatusChange(status, data.attached_at),
         )
 
-    @consumer.handles(SubjectErased)
+    @handles(SubjectErased)
     async def on_subject_erased(event: CloudEvent[Any], tx: Tx) -> None:
         data: SubjectErased = event.data
         await erase_subject(
@@ -121,6 +150,9 @@ def register_parcours_events(runtime: ServiceRuntime, keys: ReferralKeys) -> Non
         # Parked copies here may hold the child's status history (and a parked
         # referral.submit its identity, though that one names no subject yet).
         await runtime.purge_parked_after_erasure(data)
+
+    models.update({ce_type: model for ce_type, (model, _) in routes.items()})
+    return on_events
 
 
 def keys_from(settings: ReferralSettings) -> ReferralKeys:

@@ -67,6 +67,9 @@ RETRY_HEADER = "x-relais-retry"
 ORIGINAL_EXCHANGE_HEADER = "x-relais-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-relais-original-routing-key"
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+#: Any envelope, ``data`` left as a dict. Parametrised once: subscripting the generic
+#: model costs about as much as validating the message's data (measured, ~9 µs).
+_ANY_ENVELOPE = CloudEvent[dict[str, Any]]
 _PATH_WORD = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -384,7 +387,7 @@ class EventConsumer:
 
     def _parse(self, body: bytes) -> tuple[CloudEvent[Any], _Route[Any]]:
         try:
-            envelope = CloudEvent[dict[str, Any]].model_validate_json(body)
+            envelope = _ANY_ENVELOPE.model_validate_json(body)
         except ValidationError as exc:
             kind = "invalid_json" if _is_json_error(exc) else "invalid_envelope"
             raise PermanentError(
@@ -470,9 +473,9 @@ class EventConsumer:
         assert self._on_parked is not None
         raw = message
         try:
-            envelope: CloudEvent[dict[str, Any]] | None = CloudEvent[
-                dict[str, Any]
-            ].model_validate_json(message.body)
+            envelope: CloudEvent[dict[str, Any]] | None = _ANY_ENVELOPE.model_validate_json(
+                message.body
+            )
         except ValidationError:
             envelope = None
         # A message without a usable id is known by its body's digest: parked twice (a

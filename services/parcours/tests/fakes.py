@@ -21,6 +21,8 @@ from typing import Any
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_parcours.domain.handover import OPEN, Handover
+from relais_parcours.domain.plan import Action, Objective, Plan
+from relais_parcours.domain.situation import Stage
 from relais_runtime.audit import Access
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
@@ -46,6 +48,8 @@ class Tables:
     #: (meeting id, situation id) -> position on the agenda.
     agenda: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
     decisions: Rows = field(default_factory=dict)
+    objectives: Rows = field(default_factory=dict)
+    actions: Rows = field(default_factory=dict)
     consents: Rows = field(default_factory=dict)
     handovers: Rows = field(default_factory=dict)
     deadlines: list[dict[str, Any]] = field(default_factory=list)
@@ -256,6 +260,118 @@ class FakeReviews:
         self.t.decisions[values["id"]] = {**values, "pre_id": tenant}
 
 
+class FakePlans:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def _of_situation(
+        self, rows: Rows, tenant: str, situation_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        return sorted(
+            (
+                r
+                for r in rows.values()
+                if (r["pre_id"], r["situation_id"]) == (tenant, situation_id)
+            ),
+            key=lambda r: r["created_at"],
+        )
+
+    def _handovers_of(self, action_id: uuid.UUID) -> list[dict[str, Any]]:
+        return [h for h in self.t.handovers.values() if h.get("action_id") == action_id]
+
+    async def load(self, tenant: str, situation: Any, opened_on: date) -> Plan:
+        objectives = self._of_situation(self.t.objectives, tenant, situation["id"])
+        actions = [
+            {
+                **a,
+                "with_partner": any(
+                    h["status"] not in ("declined", "cancelled")
+                    for h in self._handovers_of(a["id"])
+                ),
+            }
+            for a in self._of_situation(self.t.actions, tenant, situation["id"])
+        ]
+        return Plan(
+            situation_id=situation["id"],
+            subject_id=situation["subject_id"],
+            stage=Stage(situation["stage"]),
+            opened_on=opened_on,
+            version=situation["plan_version"],
+            objectives={r["id"]: Objective.of(r) for r in objectives},
+            actions={r["id"]: Action.of(r) for r in actions},
+        )
+
+    async def set_version(self, tenant: str, situation_id: uuid.UUID, version: int) -> None:
+        row = _of(self.t.situations, tenant, situation_id)
+        if row is not None:
+            row["plan_version"] = version
+
+    async def add_objective(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        objective: Objective,
+        title_enc: bytes,
+        now: datetime,
+    ) -> None:
+        self.t.objectives[objective.id] = {
+            "id": objective.id,
+            "situation_id": situation_id,
+            "pre_id": tenant,
+            "axis": objective.axis.value,
+            "status": objective.status.value,
+            "title": None,
+            "title_enc": title_enc,
+            "target_on": objective.target_on,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def add_action(
+        self, tenant: str, situation_id: uuid.UUID, action: Action, title_enc: bytes, now: datetime
+    ) -> None:
+        self.t.actions[action.id] = {
+            "id": action.id,
+            "objective_id": action.objective_id,
+            "situation_id": situation_id,
+            "pre_id": tenant,
+            "axis": action.axis.value,
+            "status": action.status.value,
+            "title": None,
+            "title_enc": title_enc,
+            "starts_on": action.starts_on,
+            "ends_on": action.ends_on,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def update_item(
+        self,
+        tenant: str,
+        table: str,
+        item_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        rows = self.t.objectives if table == "plan_objectives" else self.t.actions
+        row = _of(rows, tenant, item_id)
+        if row is None or row["situation_id"] != situation_id:
+            return False
+        allowed = {"title", "title_enc", "status", "target_on", "starts_on", "ends_on"}
+        row.update({k: v for k, v in changes.items() if k in allowed}, updated_at=now)
+        return True
+
+    async def rows(
+        self, tenant: str, situation_id: uuid.UUID
+    ) -> tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]]:
+        actions = []
+        for a in self._of_situation(self.t.actions, tenant, situation_id):
+            latest = max(self._handovers_of(a["id"]), key=lambda h: h["requested_at"], default=None)
+            actions.append({**a, "handover_id": latest["id"] if latest else None})
+        return self._of_situation(self.t.objectives, tenant, situation_id), actions
+
+
 class FakeConsents:
     def __init__(self, t: Tables) -> None:
         self.t = t
@@ -452,6 +568,7 @@ class FakeUnitOfWork:
         self.handovers = FakeHandovers(tables)
         self.deadlines = FakeDeadlines(tables)
         self.reviews = FakeReviews(tables)
+        self.plans = FakePlans(tables)
         self.directory = FakeDirectory(tables)
         #: No SQL in memory: a use case still on ``conn`` is tested on PostgreSQL.
         self.conn: Any = None

@@ -15,7 +15,7 @@ from relais_contracts.types import Axis, ConsentForm, HandoverCancelReason, Revi
 from relais_contracts.v1.referral import ReferralWithdrawn
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import UnknownGuardianError
-from relais_parcours.service import child_texts, consent, handovers, referents, review
+from relais_parcours.service import child_texts, consent, handovers, plan, referents, review
 from relais_parcours.service.dates import FieldRefused
 from relais_parcours.service.deadlines import fire_due_deadlines
 from relais_parcours.service.withdraw_referral import referral_withdrawn
@@ -86,6 +86,7 @@ class World:
             "axes": ["schooling"],
             "started_on": (NOW - timedelta(days=50)).date(),
             "closed_at": None,
+            "plan_version": 0,
             "version": 3,
         }
         self.consent_id = uuid.uuid4()
@@ -666,3 +667,78 @@ async def test_a_login_another_referent_uses_is_refused(db: FakeDatabase, world:
         )
     assert refused.value.code == "referent_conflict"
     assert db.outbox == []
+
+
+async def test_an_objective_and_its_action_make_the_plan_s_next_versions(
+    db: FakeDatabase, world: World
+) -> None:
+    objective_id = await plan.add_objective(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        {"axis": Axis.SCHOOLING, "title": "Retrouver le goût de l'école", "target_on": None},
+    )
+    action_id = await plan.add_action(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        objective_id,
+        {"title": "Aide aux devoirs au CLAS", "starts_on": None, "ends_on": None},
+    )
+
+    assert types_of(db) == ["plan.updated", "plan.updated"]
+    assert [e.data.plan_version for e in db.outbox] == [1, 2]
+    assert [e.sequence for e in db.outbox] == [4, 5]  # the situation's own sequence
+    # Titles are under the child's key, and read back through it.
+    assert db.tables.objectives[objective_id]["title"] is None
+    assert b"CLAS" not in db.tables.actions[action_id]["title_enc"]
+    _, objectives, actions = await plan.read(db.scoped(PRE), CTX, COORDINATOR, world.situation_id)
+    assert [o["title"] for o in objectives] == ["Retrouver le goût de l'école"]
+    assert [(a["title"], a["axis"]) for a in actions] == [("Aide aux devoirs au CLAS", "schooling")]
+    # Each change in the access log, naming the groups written, never the words.
+    assert [a.record_type for a in db.tables.accesses] == ["plan_objective", "plan_action"]
+
+
+async def test_a_plan_changes_only_while_the_parcours_is_open(
+    db: FakeDatabase, world: World
+) -> None:
+    db.tables.situations[world.situation_id]["stage"] = "closed"
+
+    with pytest.raises(DomainError) as refused:
+        await plan.add_objective(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            world.situation_id,
+            {"axis": Axis.HEALTH, "title": "Bilan orthophonique", "target_on": None},
+        )
+
+    assert refused.value.code == "situation_not_in_parcours"
+    assert (db.outbox, db.tables.objectives, db.tables.accesses) == ([], {}, [])
+
+
+async def test_an_action_ending_before_it_starts_is_refused(db: FakeDatabase, world: World) -> None:
+    objective_id = await plan.add_objective(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        {"axis": Axis.HEALTH, "title": "Bilan", "target_on": None},
+    )
+    with pytest.raises(DomainError) as refused:
+        await plan.add_action(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            world.situation_id,
+            objective_id,
+            {
+                "title": "Rendez-vous",
+                "starts_on": datetime.now(UTC).date(),
+                "ends_on": datetime.now(UTC).date() - timedelta(days=1),
+            },
+        )
+    assert refused.value.code == "ends_before_start"
+    assert db.tables.actions == {}

@@ -19,12 +19,14 @@ from relais_parcours.adapters import (
     consents_repo,
     deadlines_repo,
     handovers_repo,
+    plans_repo,
     referents_repo,
     reviews_repo,
     situations_repo,
 )
 from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.domain.handover import Handover
+from relais_parcours.domain.plan import Action, Objective, Plan
 from relais_parcours.service.ports import Row
 from relais_runtime import audit, idempotency
 from relais_runtime.audit import Access
@@ -129,6 +131,52 @@ class PgReferents:
             over_limit=over_limit,
             override_reason_enc=override_reason_enc,
         )
+
+
+class PgPlans:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def load(self, tenant: str, situation: Row, opened_on: date) -> Plan:
+        return await plans_repo.load(self.conn, tenant, situation, opened_on)
+
+    async def set_version(self, tenant: str, situation_id: uuid.UUID, version: int) -> None:
+        await plans_repo.set_plan_version(self.conn, tenant, situation_id, version)
+
+    async def add_objective(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        objective: Objective,
+        title_enc: bytes,
+        now: datetime,
+    ) -> None:
+        await plans_repo.insert_objective(
+            self.conn, tenant, situation_id, objective, title_enc, now
+        )
+
+    async def add_action(
+        self, tenant: str, situation_id: uuid.UUID, action: Action, title_enc: bytes, now: datetime
+    ) -> None:
+        await plans_repo.insert_action(self.conn, tenant, situation_id, action, title_enc, now)
+
+    async def update_item(
+        self,
+        tenant: str,
+        table: str,
+        item_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        return await plans_repo.update_plan_item(
+            self.conn, tenant, table, item_id, situation_id, changes, now
+        )
+
+    async def rows(
+        self, tenant: str, situation_id: uuid.UUID
+    ) -> tuple[Sequence[Row], Sequence[Row]]:
+        return await plans_repo.plan(self.conn, tenant, situation_id)
 
 
 class PgReviews:
@@ -272,6 +320,7 @@ class PgStores:
         self.handovers = PgHandovers(conn)
         self.deadlines = PgDeadlines(conn)
         self.reviews = PgReviews(conn)
+        self.plans = PgPlans(conn)
         self.directory = PgDirectory(conn)
 
 
@@ -281,6 +330,12 @@ class PgParcoursWork(PgStores):
     def __init__(self, base: UnitOfWork) -> None:
         super().__init__(base.conn)
         self.base = base
+
+    @classmethod
+    def on(cls, conn: Conn, *, source: str) -> PgParcoursWork:
+        """A unit over a transaction opened elsewhere (``service/tenancy.py``), for the
+        use cases not yet on a unit of work of their own that call one that is."""
+        return cls(UnitOfWork(conn, source=source))
 
     async def emit(
         self,

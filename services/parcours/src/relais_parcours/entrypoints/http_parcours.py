@@ -18,7 +18,6 @@ from relais_parcours.entrypoints.validation import Body, invalid_field
 from relais_parcours.service import closure, consent, plan, retries
 from relais_runtime.auth import Principal, require_roles
 from relais_runtime.http import IdempotencyKey, Runtime
-from relais_runtime.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
@@ -196,10 +195,10 @@ class Created(BaseModel):
     id: uuid.UUID
 
 
-async def read_plan(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, situation_id: uuid.UUID
-) -> Plan:
-    situation, objectives, actions = await plan.read(runtime, ctx, who, situation_id)
+async def read_plan(ctx: Parcours, who: Principal, situation_id: uuid.UUID) -> Plan:
+    situation, objectives, actions = await plan.read(
+        ctx.units.scoped(who.tenant), ctx, who, situation_id
+    )
     return Plan(
         situation_id=situation_id,
         plan_version=situation["plan_version"],
@@ -218,8 +217,8 @@ async def read_plan(
 
 
 @router.get("/situations/{situation_id}/plan", response_model=Plan, summary="Le plan individuel")
-async def get_plan(situation_id: uuid.UUID, who: Team, runtime: Runtime, ctx: Ctx) -> Plan:
-    return await read_plan(runtime, ctx, who, situation_id)
+async def get_plan(situation_id: uuid.UUID, who: Team, ctx: Ctx) -> Plan:
+    return await read_plan(ctx, who, situation_id)
 
 
 @router.post(
@@ -232,14 +231,15 @@ async def post_objective(
     situation_id: uuid.UUID,
     body: ObjectiveBody,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
     retry = retries.keyed(ctx, idempotency_key, retries.OBJECTIVE, situation_id, body=body)
     values = body.model_dump()
     return Created(
-        id=await plan.add_objective(runtime, ctx, who, situation_id, values, retry=retry)
+        id=await plan.add_objective(
+            ctx.units.scoped(who.tenant), ctx, who, situation_id, values, retry=retry
+        )
     )
 
 
@@ -253,13 +253,17 @@ async def patch_objective(
     objective_id: uuid.UUID,
     body: ObjectivePatch,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
 ) -> Plan:
     await plan.change_objective(
-        runtime, ctx, who, situation_id, objective_id, body.model_dump(exclude_unset=True)
+        ctx.units.scoped(who.tenant),
+        ctx,
+        who,
+        situation_id,
+        objective_id,
+        body.model_dump(exclude_unset=True),
     )
-    return await read_plan(runtime, ctx, who, situation_id)
+    return await read_plan(ctx, who, situation_id)
 
 
 @router.post(
@@ -273,12 +277,11 @@ async def post_action(
     objective_id: uuid.UUID,
     body: ActionBody,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
     action_id = await plan.add_action(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         situation_id,
@@ -301,13 +304,17 @@ async def patch_action(
     action_id: uuid.UUID,
     body: ActionPatch,
     who: Team,
-    runtime: Runtime,
     ctx: Ctx,
 ) -> Plan:
     await plan.change_action(
-        runtime, ctx, who, situation_id, action_id, body.model_dump(exclude_unset=True)
+        ctx.units.scoped(who.tenant),
+        ctx,
+        who,
+        situation_id,
+        action_id,
+        body.model_dump(exclude_unset=True),
     )
-    return await read_plan(runtime, ctx, who, situation_id)
+    return await read_plan(ctx, who, situation_id)
 
 
 # --- closure and follow-up --------------------------------------------------------------------

@@ -16,7 +16,6 @@ from relais_parcours.service.handovers import cancel_handovers
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.runtime import ServiceRuntime
-from relais_runtime.uow import UnitOfWork
 
 
 async def close(
@@ -44,7 +43,7 @@ async def close(
             max_months=limits["max_duration_months"] or ctx.settings.max_duration_months,
         )
         await cancel_handovers(
-            PgParcoursWork(UnitOfWork(conn, source=runtime.source)),
+            PgParcoursWork.on(conn, source=runtime.source),
             await handovers_repo.open_handovers(conn, who.tenant, situation_id),
             HandoverCancelReason.PARCOURS_CLOSED,
             now,

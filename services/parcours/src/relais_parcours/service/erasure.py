@@ -18,7 +18,6 @@ from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
 from relais_runtime.runtime import ServiceRuntime
-from relais_runtime.uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -48,7 +47,7 @@ async def erase(
             one = await situations_repo.get_situation(conn, who.tenant, row["id"])
             assert one is not None
             await cancel_handovers(
-                PgParcoursWork(UnitOfWork(conn, source=runtime.source)),
+                PgParcoursWork.on(conn, source=runtime.source),
                 await handovers_repo.open_handovers(conn, who.tenant, row["id"]),
                 HandoverCancelReason.OTHER,
                 now,

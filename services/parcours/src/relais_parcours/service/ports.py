@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from relais_parcours.domain.handover import Handover
+from relais_parcours.domain.plan import Action, Objective, Plan
 from relais_runtime.audit import Access
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -110,6 +111,44 @@ class Referents(Protocol):
         over_limit: bool,
         override_reason_enc: bytes | None,
     ) -> None: ...
+
+
+class Plans(Protocol):
+    """The individual plan of a situation: objectives and actions on the four axes."""
+
+    async def load(self, tenant: str, situation: Row, opened_on: date) -> Plan:
+        """The plan of ``situation`` (its row) for its rules, without its wording."""
+
+    async def set_version(self, tenant: str, situation_id: uuid.UUID, version: int) -> None: ...
+
+    async def add_objective(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        objective: Objective,
+        title_enc: bytes,
+        now: datetime,
+    ) -> None: ...
+
+    async def add_action(
+        self, tenant: str, situation_id: uuid.UUID, action: Action, title_enc: bytes, now: datetime
+    ) -> None: ...
+
+    async def update_item(
+        self,
+        tenant: str,
+        table: str,
+        item_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Change an objective (``plan_objectives``) or an action (``plan_actions``)."""
+
+    async def rows(
+        self, tenant: str, situation_id: uuid.UUID
+    ) -> tuple[Sequence[Row], Sequence[Row]]:
+        """The objectives and the actions (each with its latest ``handover_id``), stored."""
 
 
 class Reviews(Protocol):
@@ -240,6 +279,8 @@ class ParcoursWork(Stores, Emitter, Protocol):
     def deadlines(self) -> Deadlines: ...
     @property
     def reviews(self) -> Reviews: ...
+    @property
+    def plans(self) -> Plans: ...
     @property
     def directory(self) -> Directory: ...
     @property

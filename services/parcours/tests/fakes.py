@@ -49,6 +49,10 @@ class Tables:
     agenda: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
     decisions: Rows = field(default_factory=dict)
     objectives: Rows = field(default_factory=dict)
+    followups: Rows = field(default_factory=dict)
+    #: (situation id, guardian index) -> the guardian's preferences.
+    preferences: dict[tuple[uuid.UUID, int], dict[str, Any]] = field(default_factory=dict)
+    notices: list[dict[str, Any]] = field(default_factory=list)
     actions: Rows = field(default_factory=dict)
     consents: Rows = field(default_factory=dict)
     handovers: Rows = field(default_factory=dict)
@@ -123,6 +127,64 @@ class FakeSituations:
         row = _of(self.t.situations, tenant, situation_id)
         if row is not None:
             row["referent_id"] = referent_id
+
+    async def close(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        *,
+        closed_at: datetime,
+        exit_reason: str,
+        exit_reason_text_enc: bytes | None,
+        final_review_held: bool,
+        followup_due_on: date,
+    ) -> None:
+        row = _of(self.t.situations, tenant, situation_id)
+        if row is not None:
+            row.update(
+                stage="closed",
+                closed_at=closed_at,
+                exit_reason=exit_reason,
+                exit_reason_text_enc=exit_reason_text_enc,
+                final_review_held=final_review_held,
+                followup_due_on=followup_due_on,
+            )
+
+    async def add_followup(
+        self,
+        followup_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        tenant: str,
+        outcome: str,
+        held_on: date,
+        recorded_by: str,
+        now: datetime,
+    ) -> bool:
+        if any(f["situation_id"] == situation_id for f in self.t.followups.values()):
+            return False
+        self.t.followups[followup_id] = {
+            "id": followup_id,
+            "situation_id": situation_id,
+            "pre_id": tenant,
+            "outcome": outcome,
+            "held_on": held_on,
+            "recorded_by": recorded_by,
+            "recorded_at": now,
+        }
+        return True
+
+    async def referral_identities(
+        self, tenant: str, situation_id: uuid.UUID
+    ) -> Sequence[dict[str, Any]]:
+        situation = _of(self.t.situations, tenant, situation_id)
+        if situation is None:
+            return []
+        key = self.t.subject_keys.get((tenant, situation["subject_id"]))
+        return [
+            {**r, "wrapped_key": key}
+            for r in self.t.referrals.values()
+            if (r["pre_id"], r["situation_id"]) == (tenant, situation_id)
+        ]
 
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return self.t.subject_keys.get((tenant, subject_id))
@@ -372,6 +434,28 @@ class FakePlans:
         return self._of_situation(self.t.objectives, tenant, situation_id), actions
 
 
+class FakeFamily:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def preferences(
+        self, tenant: str, situation_id: uuid.UUID, guardian_index: int
+    ) -> dict[str, Any] | None:
+        row = self.t.preferences.get((situation_id, guardian_index))
+        return row if row is not None and row["pre_id"] == tenant else None
+
+    async def add_notice(self, values: dict[str, Any]) -> bool:
+        cause = (values["situation_id"], values["guardian_index"], values["kind"])
+        if any(
+            (n["situation_id"], n["guardian_index"], n["kind"]) == cause
+            and n["dedupe_key"] == values["dedupe_key"]
+            for n in self.t.notices
+        ):
+            return False
+        self.t.notices.append(dict(values))
+        return True
+
+
 class FakeConsents:
     def __init__(self, t: Tables) -> None:
         self.t = t
@@ -569,6 +653,7 @@ class FakeUnitOfWork:
         self.deadlines = FakeDeadlines(tables)
         self.reviews = FakeReviews(tables)
         self.plans = FakePlans(tables)
+        self.family = FakeFamily(tables)
         self.directory = FakeDirectory(tables)
         #: No SQL in memory: a use case still on ``conn`` is tested on PostgreSQL.
         self.conn: Any = None

@@ -11,11 +11,26 @@ from typing import Any, cast
 import pytest
 
 from relais_contracts.envelope import new_event
-from relais_contracts.types import Axis, ConsentForm, HandoverCancelReason, ReviewDecision
+from relais_contracts.types import (
+    Axis,
+    ConsentForm,
+    ExitReason,
+    FollowupOutcome,
+    HandoverCancelReason,
+    ReviewDecision,
+)
 from relais_contracts.v1.referral import ReferralWithdrawn
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import UnknownGuardianError
-from relais_parcours.service import child_texts, consent, handovers, plan, referents, review
+from relais_parcours.service import (
+    child_texts,
+    closure,
+    consent,
+    handovers,
+    plan,
+    referents,
+    review,
+)
 from relais_parcours.service.dates import FieldRefused
 from relais_parcours.service.deadlines import fire_due_deadlines
 from relais_parcours.service.withdraw_referral import referral_withdrawn
@@ -742,3 +757,102 @@ async def test_an_action_ending_before_it_starts_is_refused(db: FakeDatabase, wo
         )
     assert refused.value.code == "ends_before_start"
     assert db.tables.actions == {}
+
+
+def with_identity(db: FakeDatabase, world: World, guardians: list[dict[str, Any]]) -> None:
+    """The situation's referral, its identity sealed under the child's key."""
+    subject_id = db.tables.situations[world.situation_id]["subject_id"]
+    wrapped = CTX.vault.new_data_key(subject_id)
+    db.tables.subject_keys[(PRE, subject_id)] = wrapped
+    referral_id = uuid.uuid4()
+    db.tables.referrals[referral_id] = {
+        "id": referral_id,
+        "pre_id": PRE,
+        "situation_id": world.situation_id,
+        "withdrawn_at": None,
+        "received_at": NOW - timedelta(days=60),
+        "identity_enc": CTX.vault.encrypt(
+            wrapped, subject_id, {"child": {"first_name": "Lina"}, "guardians": guardians}
+        ),
+    }
+
+
+async def close_it(db: FakeDatabase, world: World, **given: Any) -> list[str]:
+    return await closure.close(
+        db.scoped(PRE),
+        CTX_CLOSING,
+        COORDINATOR,
+        world.situation_id,
+        exit_reason=given.get("exit_reason", ExitReason.OBJECTIVES_MET),
+        exit_reason_text=given.get("exit_reason_text"),
+        final_review_held=True,
+    )
+
+
+CTX_CLOSING = cast(
+    Parcours,
+    SimpleNamespace(
+        settings=SimpleNamespace(
+            timezone="Europe/Paris", followup_after_months=6, max_duration_months=24
+        ),
+        vault=CTX.vault,
+    ),
+)
+
+
+async def test_closing_a_parcours_cancels_its_handovers_and_plans_the_follow_up(
+    db: FakeDatabase, world: World
+) -> None:
+    cmpp = world.handover("cmpp-rouen", "accepted")
+    with_identity(db, world, [{"label": "Mère", "email": "mere@example.org"}, {"label": "Père"}])
+
+    warnings = await close_it(db, world, exit_reason_text="Déménagement à Lyon")
+
+    t = db.tables
+    situation = t.situations[world.situation_id]
+    assert warnings == []
+    assert situation["stage"] == "closed"
+    assert b"Lyon" not in situation["exit_reason_text_enc"]
+    assert t.handovers[cmpp]["cancel_reason"] == "parcours_closed"
+    (followup,) = [d for d in t.deadlines if d["kind"] == "followup"]
+    assert followup["due_on"] == situation["followup_due_on"]
+    # Each guardian is told when the follow-up is planned, once.
+    assert [(n["kind"], n["guardian_index"]) for n in t.notices] == [
+        ("followup_planned", 0),
+        ("followup_planned", 1),
+    ]
+    assert types_of(db) == ["handover.cancelled", "parcours.closed"]
+    assert ("situation", "change") in [(a.record_type, a.action) for a in t.accesses]
+
+
+async def test_only_a_parcours_in_progress_can_be_closed(db: FakeDatabase, world: World) -> None:
+    db.tables.situations[world.situation_id]["stage"] = "awaiting_review"
+
+    with pytest.raises(DomainError):
+        await close_it(db, world)
+
+    assert db.outbox == []
+    assert db.tables.notices == []
+
+
+async def test_a_follow_up_is_recorded_once(db: FakeDatabase, world: World) -> None:
+    await close_it(db, world)
+    held_on = datetime.now(UTC).date()
+
+    async def record() -> uuid.UUID:
+        return await closure.record_followup(
+            db.scoped(PRE),
+            CTX_CLOSING,
+            COORDINATOR,
+            world.situation_id,
+            outcome=FollowupOutcome.STABLE,
+            held_on=held_on,
+        )
+
+    await record()
+    with pytest.raises(DomainError) as refused:
+        await record()
+
+    assert refused.value.code == "followup_already_recorded"
+    assert types_of(db)[-1] == "followup.recorded"
+    assert [d["resolved"] for d in db.tables.deadlines if d["kind"] == "followup"] == [True]

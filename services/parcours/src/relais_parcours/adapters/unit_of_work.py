@@ -18,6 +18,7 @@ from relais_contracts.envelope import CloudEvent
 from relais_parcours.adapters import (
     consents_repo,
     deadlines_repo,
+    family_repository,
     handovers_repo,
     plans_repo,
     referents_repo,
@@ -75,6 +76,45 @@ class PgSituations:
         self, tenant: str, situation_id: uuid.UUID, referent_id: uuid.UUID
     ) -> None:
         await situations_repo.set_referent(self.conn, tenant, situation_id, referent_id)
+
+    async def close(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        *,
+        closed_at: datetime,
+        exit_reason: str,
+        exit_reason_text_enc: bytes | None,
+        final_review_held: bool,
+        followup_due_on: date,
+    ) -> None:
+        await situations_repo.close_situation(
+            self.conn,
+            tenant,
+            situation_id,
+            closed_at=closed_at,
+            exit_reason=exit_reason,
+            exit_reason_text_enc=exit_reason_text_enc,
+            final_review_held=final_review_held,
+            followup_due_on=followup_due_on,
+        )
+
+    async def add_followup(
+        self,
+        followup_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        tenant: str,
+        outcome: str,
+        held_on: date,
+        recorded_by: str,
+        now: datetime,
+    ) -> bool:
+        return await situations_repo.insert_followup(
+            self.conn, followup_id, situation_id, tenant, outcome, held_on, recorded_by, now
+        )
+
+    async def referral_identities(self, tenant: str, situation_id: uuid.UUID) -> Sequence[Row]:
+        return await situations_repo.referral_identities(self.conn, tenant, situation_id)
 
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return await situations_repo.subject_key(self.conn, tenant, subject_id)
@@ -177,6 +217,19 @@ class PgPlans:
         self, tenant: str, situation_id: uuid.UUID
     ) -> tuple[Sequence[Row], Sequence[Row]]:
         return await plans_repo.plan(self.conn, tenant, situation_id)
+
+
+class PgFamily:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def preferences(
+        self, tenant: str, situation_id: uuid.UUID, guardian_index: int
+    ) -> Row | None:
+        return await family_repository.preferences(self.conn, tenant, situation_id, guardian_index)
+
+    async def add_notice(self, values: dict[str, Any]) -> bool:
+        return await family_repository.insert_notice(self.conn, values)
 
 
 class PgReviews:
@@ -321,6 +374,7 @@ class PgStores:
         self.deadlines = PgDeadlines(conn)
         self.reviews = PgReviews(conn)
         self.plans = PgPlans(conn)
+        self.family = PgFamily(conn)
         self.directory = PgDirectory(conn)
 
 

@@ -17,7 +17,7 @@ from relais_parcours.entrypoints.consent_body import ConsentBody
 from relais_parcours.entrypoints.validation import Body, invalid_field
 from relais_parcours.service import closure, consent, plan, retries
 from relais_runtime.auth import Principal, require_roles
-from relais_runtime.http import IdempotencyKey, Runtime
+from relais_runtime.http import IdempotencyKey
 
 router = APIRouter(prefix="/v1")
 
@@ -350,11 +350,10 @@ class Closed(BaseModel):
     response_model=Closed,
     summary="Clôturer le parcours (motif de sortie, suivi à six mois)",
 )
-async def post_closure(
-    situation_id: uuid.UUID, body: ClosureBody, who: Team, runtime: Runtime, ctx: Ctx
-) -> Closed:
+async def post_closure(situation_id: uuid.UUID, body: ClosureBody, who: Team, ctx: Ctx) -> Closed:
+    uows = ctx.units.scoped(who.tenant)
     warnings = await closure.close(
-        runtime,
+        uows,
         ctx,
         who,
         situation_id,
@@ -362,7 +361,7 @@ async def post_closure(
         exit_reason_text=body.exit_reason_text,
         final_review_held=body.final_review_held,
     )
-    due = await closure.followup_due_on(runtime, who, situation_id)
+    due = await closure.followup_due_on(uows, who, situation_id)
     return Closed(situation_id=situation_id, followup_due_on=due, warnings=warnings)
 
 
@@ -378,9 +377,14 @@ class FollowupBody(Body):
     summary="Enregistrer le suivi à six mois",
 )
 async def post_followup(
-    situation_id: uuid.UUID, body: FollowupBody, who: Team, runtime: Runtime, ctx: Ctx
+    situation_id: uuid.UUID, body: FollowupBody, who: Team, ctx: Ctx
 ) -> Created:
     followup_id = await closure.record_followup(
-        runtime, ctx, who, situation_id, outcome=body.outcome, held_on=body.held_on
+        ctx.units.scoped(who.tenant),
+        ctx,
+        who,
+        situation_id,
+        outcome=body.outcome,
+        held_on=body.held_on,
     )
     return Created(id=followup_id)

@@ -17,11 +17,12 @@ from typing import Any, Final
 
 from relais_parcours.adapters import documents, family_repository
 from relais_parcours.adapters.documents import N_
+from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.service.dates import pre_day
-from relais_parcours.service.identity import identity_of
-from relais_parcours.service.ports import Uows
+from relais_parcours.service.identity import identity_in
+from relais_parcours.service.ports import FamilyStores, Uows
 from relais_runtime.db import Conn
 
 #: Consents ending within this many days are announced to the family.
@@ -66,17 +67,26 @@ async def notify(
     dedupe_key: str,
 ) -> int:
     """One notice per guardian of the child (none without a readable identity)."""
-    identity = await identity_of(conn, ctx, situation) or {}
+    return await notify_in(PgStores(conn), ctx, situation, kind, facts, dedupe_key)
+
+
+async def notify_in(
+    uow: FamilyStores,
+    ctx: Parcours,
+    situation: Any,
+    kind: str,
+    facts: dict[str, Any],
+    dedupe_key: str,
+) -> int:
+    """``notify`` through a unit of work's stores."""
+    identity = await identity_in(uow, ctx, situation) or {}
     now = datetime.now(UTC)
     written = 0
     for index, guardian in enumerate(identity.get("guardians") or []):
-        prefs = await family_repository.preferences(
-            conn, situation["pre_id"], situation["id"], index
-        )
+        prefs = await uow.family.preferences(situation["pre_id"], situation["id"], index)
         chosen_language = prefs["language"] if prefs else None
         channel = (prefs["channel"] if prefs else None) or default_channel(guardian)
-        written += await family_repository.insert_notice(
-            conn,
+        written += await uow.family.add_notice(
             {
                 "id": uuid.uuid4(),
                 "pre_id": situation["pre_id"],
@@ -105,8 +115,8 @@ async def announce_expiring_consents(
         )
         written = 0
         for row in rows:
-            written += await notify(
-                uow.conn,
+            written += await notify_in(
+                uow,
                 ctx,
                 row,
                 "consent_expiring",

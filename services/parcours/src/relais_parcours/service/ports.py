@@ -70,6 +70,35 @@ class Situations(Protocol):
         self, tenant: str, situation_id: uuid.UUID, referent_id: uuid.UUID
     ) -> None: ...
 
+    async def close(
+        self,
+        tenant: str,
+        situation_id: uuid.UUID,
+        *,
+        closed_at: datetime,
+        exit_reason: str,
+        exit_reason_text_enc: bytes | None,
+        final_review_held: bool,
+        followup_due_on: date,
+    ) -> None:
+        """The parcours ends (its reason in words sealed under the child's key)."""
+
+    async def add_followup(
+        self,
+        followup_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        tenant: str,
+        outcome: str,
+        held_on: date,
+        recorded_by: str,
+        now: datetime,
+    ) -> bool:
+        """The follow-up of a closed parcours; False if it was recorded already."""
+
+    async def referral_identities(self, tenant: str, situation_id: uuid.UUID) -> Sequence[Row]:
+        """Each referral's sealed identity (``identity_enc``) and the child's ``wrapped_key``,
+        oldest first."""
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         """The child's wrapped data key (``service.child_texts``); None once erased."""
 
@@ -268,7 +297,26 @@ class Stores(Protocol):
     def referents(self) -> Referents: ...
 
 
-class ParcoursWork(Stores, Emitter, Protocol):
+class Family(Protocol):
+    """What parcours keeps for the family: its preferences and the notices it is sent."""
+
+    async def preferences(
+        self, tenant: str, situation_id: uuid.UUID, guardian_index: int
+    ) -> Row | None:
+        """A guardian's chosen ``language`` and ``channel``, if any."""
+
+    async def add_notice(self, values: dict[str, Any]) -> bool:
+        """False when this guardian was already told of this cause (its ``dedupe_key``)."""
+
+
+class FamilyStores(Stores, Protocol):
+    """What a notice to the family reads and writes (``service.family_notices``)."""
+
+    @property
+    def family(self) -> Family: ...
+
+
+class ParcoursWork(FamilyStores, Emitter, Protocol):
     """The unit of work parcours' use cases run in: its stores, access log and events."""
 
     @property

@@ -76,7 +76,13 @@ SPACE: dict[str, Any] = {
             "organisation": "pre-76540-coordination",
             "role": "referent",
             "field_groups": ["identity.child", "consent"],
-        }
+        },
+        {
+            "read_at": "2026-12-02T09:00:00+00:00",
+            "organisation": "pre-76540-coordination",
+            "role": "coordinator",
+            "field_groups": ["family_request.kind", "family_request.details", "consent.scope"],
+        },
     ],
     "notices": [],
 }
@@ -209,6 +215,11 @@ def test_the_ledger_shows_partners_and_staff_reads_in_arabic(
     assert "الصحة" in page  # health
     assert "المرافق(ة) المسؤول(ة) عنكم" in page  # the référent, by role, never by name
     assert "هوية الطفل" in page  # what was read: the child's identity
+    # The access log's groups of a family's request and of the consent ledger, in words:
+    # a bare code is a long word that makes the table scroll on a phone (axe refuses that).
+    assert "نص طلبكم" in page  # the words of your request
+    assert "family_request" not in page
+    assert "consent.scope" not in page
 
 
 def test_a_wrong_code_shows_the_form_again_with_a_french_message(

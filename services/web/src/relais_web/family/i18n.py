@@ -68,6 +68,16 @@ FIELD_GROUPS: Final[Mapping[str, str]] = {
     "disclosures": N_("le registre des partages"),
     "family_texts": N_("les documents pour la famille"),
     "handovers": N_("les relais aux partenaires"),
+    # The consent ledger and the family's requests, as parcours' access log names them.
+    "consent.form": N_("la forme de votre accord"),
+    "consent.guardians": N_("qui a donné votre accord"),
+    "consent.scope": N_("ce que votre accord permet de partager"),
+    "consent.validity": N_("la durée de votre accord"),
+    "consent.sole_guardian_reason": N_("pourquoi un seul parent a donné l'accord"),
+    "consent.witness": N_("le témoin de votre accord"),
+    "family_request.kind": N_("le type de votre demande"),
+    "family_request.details": N_("les mots de votre demande"),
+    "family_request.answer": N_("la réponse à votre demande"),
 }
 #: Refusals parcours gives a letter, the same French sentences translated (the French is
 #: always shown too: a person can show it to the PRE's team).

@@ -186,6 +186,32 @@ class FakeSituations:
             if (r["pre_id"], r["situation_id"]) == (tenant, situation_id)
         ]
 
+    async def of_subject(self, tenant: str, subject_id: uuid.UUID) -> Sequence[dict[str, Any]]:
+        return sorted(
+            (
+                s
+                for s in self.t.situations.values()
+                if (s["pre_id"], s["subject_id"]) == (tenant, subject_id)
+            ),
+            key=lambda s: s["opened_at"],
+        )
+
+    async def erase_subject(
+        self,
+        tenant: str,
+        subject_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        self.t.subject_keys.pop((tenant, subject_id), None)
+        for r in self.t.referrals.values():
+            if (r["pre_id"], r["situation_id"]) == (tenant, situation_id):
+                r["identity_enc"] = None
+        row = _of(self.t.situations, tenant, situation_id)
+        if row is not None:
+            row.update(stage="erased", erased_at=now, erasure_reason=reason)
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return self.t.subject_keys.get((tenant, subject_id))
 
@@ -454,6 +480,20 @@ class FakeFamily:
             return False
         self.t.notices.append(dict(values))
         return True
+
+    async def erase_texts(self, tenant: str, situation_id: uuid.UUID, now: datetime) -> None:
+        self.t.notices = [n for n in self.t.notices if n["situation_id"] != situation_id]
+
+
+class FakeParked:
+    """The parked messages an erasure purges: the ids it was asked about."""
+
+    def __init__(self) -> None:
+        self.purged: list[str] = []
+
+    async def purge_parked_about(self, ids: Collection[str]) -> int:
+        self.purged.extend(ids)
+        return 0
 
 
 class FakeConsents:

@@ -14,6 +14,7 @@ from relais_contracts.envelope import new_event
 from relais_contracts.types import (
     Axis,
     ConsentForm,
+    ErasureReason,
     ExitReason,
     FollowupOutcome,
     HandoverCancelReason,
@@ -26,6 +27,7 @@ from relais_parcours.service import (
     child_texts,
     closure,
     consent,
+    erasure,
     handovers,
     plan,
     referents,
@@ -39,7 +41,7 @@ from relais_runtime.consumer import Tx
 from relais_runtime.errors import DomainError
 from relais_runtime.vault import SubjectVault
 
-from .fakes import SOURCE, FakeDatabase, FakeUnitOfWork
+from .fakes import SOURCE, FakeDatabase, FakeParked, FakeUnitOfWork
 
 PRE = "pre-76540"
 OTHER_PRE = "pre-13055"
@@ -856,3 +858,35 @@ async def test_a_follow_up_is_recorded_once(db: FakeDatabase, world: World) -> N
     assert refused.value.code == "followup_already_recorded"
     assert types_of(db)[-1] == "followup.recorded"
     assert [d["resolved"] for d in db.tables.deadlines if d["kind"] == "followup"] == [True]
+
+
+async def test_an_erasure_destroys_the_child_s_key_and_stops_every_sharing(
+    db: FakeDatabase, world: World
+) -> None:
+    cmpp = world.handover("cmpp-rouen")
+    with_identity(db, world, [{"label": "Mère"}])
+    subject_id = db.tables.situations[world.situation_id]["subject_id"]
+    parked = FakeParked()
+
+    await erasure.erase(
+        db.scoped(PRE), parked, COORDINATOR, world.situation_id, ErasureReason.DATA_SUBJECT_REQUEST
+    )
+
+    t = db.tables
+    assert (PRE, subject_id) not in t.subject_keys
+    assert t.situations[world.situation_id]["stage"] == "erased"
+    assert t.handovers[cmpp]["status"] == "cancelled"
+    assert types_of(db) == ["handover.cancelled", "subject.erased"]
+    assert [a.action for a in t.accesses][-1] == "erase"
+    # Parked messages about the child, its situation and its referrals are dropped.
+    assert str(subject_id) in parked.purged
+    assert str(world.situation_id) in parked.purged
+    with pytest.raises(DomainError) as again:
+        await erasure.erase(
+            db.scoped(PRE),
+            parked,
+            COORDINATOR,
+            world.situation_id,
+            ErasureReason.DATA_SUBJECT_REQUEST,
+        )
+    assert again.value.code == "already_erased"

@@ -116,6 +116,21 @@ class PgSituations:
     async def referral_identities(self, tenant: str, situation_id: uuid.UUID) -> Sequence[Row]:
         return await situations_repo.referral_identities(self.conn, tenant, situation_id)
 
+    async def of_subject(self, tenant: str, subject_id: uuid.UUID) -> Sequence[Row]:
+        return await situations_repo.situations_of_subject(self.conn, tenant, subject_id)
+
+    async def erase_subject(
+        self,
+        tenant: str,
+        subject_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        await situations_repo.erase_subject(
+            self.conn, tenant, subject_id, situation_id, now, reason
+        )
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         return await situations_repo.subject_key(self.conn, tenant, subject_id)
 
@@ -230,6 +245,9 @@ class PgFamily:
 
     async def add_notice(self, values: dict[str, Any]) -> bool:
         return await family_repository.insert_notice(self.conn, values)
+
+    async def erase_texts(self, tenant: str, situation_id: uuid.UUID, now: datetime) -> None:
+        await family_repository.erase_family_texts(self.conn, tenant, situation_id, now)
 
 
 class PgReviews:

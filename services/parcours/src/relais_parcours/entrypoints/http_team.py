@@ -378,6 +378,6 @@ class ErasureBody(Body):
     summary="Effacer tout ce qui concerne l'enfant (clé détruite, textes effacés)",
 )
 async def post_erasure(
-    situation_id: uuid.UUID, body: ErasureBody, who: Coordinator, runtime: Runtime
+    situation_id: uuid.UUID, body: ErasureBody, who: Coordinator, runtime: Runtime, ctx: Ctx
 ) -> None:
-    await erasure.erase(runtime, who, situation_id, body.reason)
+    await erasure.erase(ctx.units.scoped(who.tenant), runtime, who, situation_id, body.reason)

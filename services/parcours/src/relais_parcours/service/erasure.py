@@ -9,27 +9,29 @@ import aio_pika
 
 from relais_contracts.types import ErasureReason, HandoverCancelReason
 from relais_contracts.v1.parcours import SubjectErased
-from relais_parcours.adapters import family_repository, handovers_repo, situations_repo
-from relais_parcours.adapters.unit_of_work import PgParcoursWork
 from relais_parcours.domain.situation import Stage
-from relais_parcours.service import access_log, tenancy
+from relais_parcours.service import access_log
 from relais_parcours.service.handovers import cancel_handovers
+from relais_parcours.service.ports import ParkedMessages, Uows
 from relais_runtime.auth import Principal
 from relais_runtime.errors import DomainError
 from relais_runtime.logging import get_logger
-from relais_runtime.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
 
 async def erase(
-    runtime: ServiceRuntime, who: Principal, situation_id: uuid.UUID, reason: ErasureReason
+    uows: Uows,
+    parked: ParkedMessages,
+    who: Principal,
+    situation_id: uuid.UUID,
+    reason: ErasureReason,
 ) -> None:
     """Delete the child's key (every stored identity becomes unreadable, backups included),
     clear what people wrote about the child, and tell the other services."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        situation = await situations_repo.get_situation(conn, who.tenant, situation_id, lock=True)
+    async with uows() as uow:
+        situation = await uow.situations.get(who.tenant, situation_id, lock=True)
         if situation is None:
             raise DomainError("situation_not_found", "Situation introuvable.", 404)
         if situation["stage"] == Stage.ERASED:
@@ -39,34 +41,31 @@ async def erase(
         erased: list[uuid.UUID] = []
         referral_ids: list[uuid.UUID] = []
         sequence: int | None = None
-        for row in await situations_repo.situations_of_subject(
-            conn, who.tenant, situation["subject_id"]
-        ):
+        for row in await uow.situations.of_subject(who.tenant, situation["subject_id"]):
             if row["stage"] == Stage.ERASED:
                 continue
-            one = await situations_repo.get_situation(conn, who.tenant, row["id"])
+            one = await uow.situations.get(who.tenant, row["id"])
             assert one is not None
             await cancel_handovers(
-                PgParcoursWork.on(conn, source=runtime.source),
-                await handovers_repo.open_handovers(conn, who.tenant, row["id"]),
+                uow,
+                await uow.handovers.open(who.tenant, row["id"]),
                 HandoverCancelReason.OTHER,
                 now,
                 who=who,
                 purpose=access_log.ERASURE,
             )
-            await situations_repo.erase_subject(
-                conn, who.tenant, situation["subject_id"], row["id"], now, reason.value
+            await uow.situations.erase_subject(
+                who.tenant, situation["subject_id"], row["id"], now, reason.value
             )
-            await family_repository.erase_family_texts(conn, who.tenant, row["id"], now)
-            version = await situations_repo.bump_version(conn, who.tenant, row["id"])
+            await uow.family.erase_texts(who.tenant, row["id"], now)
+            version = await uow.situations.bump_version(who.tenant, row["id"])
             erased.append(row["id"])
-            await access_log.erase(conn, who, row["id"], reason.value)
+            await uow.record_access(access_log.erased(who, row["id"], reason.value))
             referral_ids.extend(one["referral_ids"])
             if row["id"] == situation_id:
                 sequence = version
         assert sequence is not None  # the situation asked for is one of the child's
-        await runtime.emit(
-            conn,
+        await uow.emit(
             SubjectErased(
                 subject_id=situation["subject_id"],
                 situation_ids=erased,
@@ -82,7 +81,7 @@ async def erase(
     # Best effort (the erasure stands); the runbook's `relais dlq purge-child` is the fallback.
     ids = [str(situation["subject_id"]), *map(str, erased), *map(str, referral_ids)]
     try:
-        dropped = await runtime.purge_parked_about(ids)
+        dropped = await parked.purge_parked_about(ids)
     except (OSError, aio_pika.exceptions.AMQPException) as exc:
         log.warning("erasure_parked_purge_failed", error=type(exc).__name__)
     else:

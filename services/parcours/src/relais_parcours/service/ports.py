@@ -99,6 +99,19 @@ class Situations(Protocol):
         """Each referral's sealed identity (``identity_enc``) and the child's ``wrapped_key``,
         oldest first."""
 
+    async def of_subject(self, tenant: str, subject_id: uuid.UUID) -> Sequence[Row]:
+        """Every situation (``id``, ``stage``) of the child, oldest first, locked."""
+
+    async def erase_subject(
+        self,
+        tenant: str,
+        subject_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        """Crypto-erase the child's identity (its key) and clear what was written about it."""
+
     async def subject_key(self, tenant: str, subject_id: uuid.UUID) -> bytes | None:
         """The child's wrapped data key (``service.child_texts``); None once erased."""
 
@@ -308,6 +321,9 @@ class Family(Protocol):
     async def add_notice(self, values: dict[str, Any]) -> bool:
         """False when this guardian was already told of this cause (its ``dedupe_key``)."""
 
+    async def erase_texts(self, tenant: str, situation_id: uuid.UUID, now: datetime) -> None:
+        """On erasure: the family's words go, and no letter opens anything any more."""
+
 
 class FamilyStores(Stores, Protocol):
     """What a notice to the family reads and writes (``service.family_notices``)."""
@@ -371,3 +387,10 @@ class Units(Protocol):
         """The unit a consumer already opened (its ``Tx``, scoped to the message's PRE):
         the consumer commits it with the inbox claim, and the events the use case emits
         are caused by the message (same correlation)."""
+
+
+class ParkedMessages(Protocol):
+    """The service's parked messages (``ServiceRuntime``): an erasure drops those about the
+    child, which may still hold what it destroyed."""
+
+    async def purge_parked_about(self, ids: Collection[str]) -> int: ...

@@ -37,6 +37,7 @@ async def erase_due(
     for item in due:
         try:
             await erasure.erase(
+                ctx.units.scoped(item.tenant),
                 runtime,
                 audit.system_actor("parcours-retention", item.tenant),
                 uuid.UUID(item.record_id),

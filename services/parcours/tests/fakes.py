@@ -56,6 +56,8 @@ class Tables:
     actions: Rows = field(default_factory=dict)
     consents: Rows = field(default_factory=dict)
     handovers: Rows = field(default_factory=dict)
+    #: The disclosure ledger (what a partner's sheet showed), in order.
+    disclosures: list[dict[str, Any]] = field(default_factory=list)
     deadlines: list[dict[str, Any]] = field(default_factory=list)
     #: (PRE, subject id) -> the child's wrapped data key.
     subject_keys: dict[tuple[str, uuid.UUID], bytes] = field(default_factory=dict)
@@ -459,6 +461,12 @@ class FakePlans:
             actions.append({**a, "handover_id": latest["id"] if latest else None})
         return self._of_situation(self.t.objectives, tenant, situation_id), actions
 
+    async def action(
+        self, tenant: str, situation_id: uuid.UUID, action_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        row = _of(self.t.actions, tenant, action_id)
+        return row if row is not None and row["situation_id"] == situation_id else None
+
 
 class FakeFamily:
     def __init__(self, t: Tables) -> None:
@@ -589,6 +597,27 @@ class FakeHandovers:
         row["version"] += 1
         return int(row["version"])
 
+    async def open_for(self, tenant: str, action_id: uuid.UUID, partner_id: str) -> bool:
+        return any(
+            (h["pre_id"], h["action_id"], h["partner_id"]) == (tenant, action_id, partner_id)
+            and h["status"] in OPEN
+            for h in self.t.handovers.values()
+        )
+
+    async def add(self, tenant: str, values: dict[str, Any]) -> None:
+        assert values["id"] not in self.t.handovers, "handover id taken"
+        self.t.handovers[values["id"]] = {**values, "pre_id": tenant}
+
+    async def update(self, tenant: str, handover_id: uuid.UUID, changes: dict[str, Any]) -> int:
+        row = _of(self.t.handovers, tenant, handover_id)
+        assert row is not None, "update of a handover the PRE does not hold"
+        row.update(changes)
+        row["version"] += 1
+        return int(row["version"])
+
+    async def record_disclosure(self, **values: Any) -> None:
+        self.t.disclosures.append(values)
+
 
 class FakeDeadlines:
     def __init__(self, t: Tables) -> None:
@@ -679,6 +708,9 @@ class FakeDirectory:
 
     async def all(self, tenant: str) -> Sequence[dict[str, Any]]:
         return sorted(self.t.directory.get(tenant, []), key=lambda p: p["name"])
+
+    async def entry(self, tenant: str, partner_id: str) -> dict[str, Any] | None:
+        return next((p for p in self.t.directory.get(tenant, []) if p["id"] == partner_id), None)
 
 
 class FakeUnitOfWork:

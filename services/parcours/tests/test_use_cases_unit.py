@@ -14,6 +14,7 @@ from relais_contracts.envelope import new_event
 from relais_contracts.types import (
     Axis,
     ConsentForm,
+    DataCategory,
     ErasureReason,
     ExitReason,
     FollowupOutcome,
@@ -49,7 +50,9 @@ NOW = datetime(2027, 2, 10, 9, 30, tzinfo=UTC)
 CTX = cast(
     Parcours,
     SimpleNamespace(
-        settings=SimpleNamespace(timezone="Europe/Paris", caseload_limit=2),
+        settings=SimpleNamespace(
+            timezone="Europe/Paris", caseload_limit=2, handover_response_days=15
+        ),
         vault=SubjectVault(bytes(range(32))),
     ),
 )
@@ -100,6 +103,8 @@ class World:
             "referent_id": self.referent_id,
             "opened_at": NOW - timedelta(days=60),
             "referral_ids": [uuid.uuid4()],
+            # Each referral's facts, as the situation is read (never a name).
+            "facts": [{"reason_categories": ["learning_difficulties"], "school_level": "cm2"}],
             "axes": ["schooling"],
             "started_on": (NOW - timedelta(days=50)).date(),
             "closed_at": None,
@@ -890,3 +895,88 @@ async def test_an_erasure_destroys_the_child_s_key_and_stops_every_sharing(
             ErasureReason.DATA_SUBJECT_REQUEST,
         )
     assert again.value.code == "already_erased"
+
+
+async def an_action(db: FakeDatabase, world: World) -> uuid.UUID:
+    objective_id = await plan.add_objective(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        {"axis": Axis.SCHOOLING, "title": "Retrouver le goût de l'école", "target_on": None},
+    )
+    return await plan.add_action(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        objective_id,
+        {"title": "Aide aux devoirs", "starts_on": None, "ends_on": None},
+    )
+
+
+async def test_a_handover_beyond_the_consent_is_refused(db: FakeDatabase, world: World) -> None:
+    action_id = await an_action(db, world)
+    before = len(db.outbox)
+
+    # The consent lets the CLAS see the schooling, not the health.
+    with pytest.raises(DomainError) as refused:
+        await handovers.request(
+            db.scoped(PRE),
+            CTX,
+            COORDINATOR,
+            world.situation_id,
+            action_id=action_id,
+            partner_id="clas-saint-sever",
+            data_categories=[DataCategory.HEALTH],
+            message=None,
+        )
+
+    assert refused.value.code == "consent_scope_exceeded"
+    assert db.tables.handovers == {}
+    assert len(db.outbox) == before
+
+
+async def test_a_partner_s_acceptance_emits_its_event_and_starts_the_action(
+    db: FakeDatabase, world: World
+) -> None:
+    action_id = await an_action(db, world)
+    handover_id = await handovers.request(
+        db.scoped(PRE),
+        CTX,
+        COORDINATOR,
+        world.situation_id,
+        action_id=action_id,
+        partner_id="clas-saint-sever",
+        data_categories=[DataCategory.SCHOOLING],
+        message="Le mardi soir",
+    )
+    assert types_of(db)[-2:] == ["handover.requested", "plan.updated"]
+    assert b"mardi" not in db.tables.handovers[handover_id]["message_enc"]
+    clas = Principal(sub="clas-1", org="clas-saint-sever", tenant=PRE, roles=frozenset({"partner"}))
+    cmpp = Principal(sub="cmpp-1", org="cmpp-rouen", tenant=PRE, roles=frozenset({"partner"}))
+
+    # Another partner does not see it.
+    with pytest.raises(DomainError) as unseen:
+        await handovers.respond(db.scoped(PRE), CTX, cmpp, handover_id, "accepted")
+    assert unseen.value.status == 404
+
+    await handovers.respond(db.scoped(PRE), CTX, clas, handover_id, "accepted")
+
+    accepted, updated = db.outbox[-2:]
+    assert types_of(db)[-2:] == ["handover.accepted", "plan.updated"]
+    assert (accepted.subject, accepted.sequence, accepted.tenant) == (str(handover_id), 2, PRE)
+    assert db.tables.handovers[handover_id]["status"] == "accepted"
+    assert db.tables.actions[action_id]["status"] == "in_progress"
+    assert updated.sequence == accepted.sequence + 5  # the situation's: 3, two plan changes, two
+    # The partner's deadline to answer is met.
+    assert [d["resolved"] for d in db.tables.deadlines if d["handover_id"] == handover_id] == [True]
+    sheet = await handovers.read_sheet(db.scoped(PRE), CTX, clas, handover_id)
+    assert sheet["complete"]
+    assert sheet["data_categories"] == ["schooling"]
+    assert sheet["schooling"] == {
+        "reason_categories": ["learning_difficulties"],
+        "school_level": "cm2",
+    }
+    assert sheet["message"] == "Le mardi soir"
+    assert [d["data_categories"] for d in db.tables.disclosures] == [["schooling"]]

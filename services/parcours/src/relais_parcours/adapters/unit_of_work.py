@@ -233,6 +233,11 @@ class PgPlans:
     ) -> tuple[Sequence[Row], Sequence[Row]]:
         return await plans_repo.plan(self.conn, tenant, situation_id)
 
+    async def action(
+        self, tenant: str, situation_id: uuid.UUID, action_id: uuid.UUID
+    ) -> Row | None:
+        return await plans_repo.get_action(self.conn, tenant, situation_id, action_id)
+
 
 class PgFamily:
     def __init__(self, conn: Conn) -> None:
@@ -335,6 +340,37 @@ class PgHandovers:
     async def cancel(self, tenant: str, handover_id: uuid.UUID, reason: str, now: datetime) -> int:
         return await handovers_repo.cancel_handover(self.conn, tenant, handover_id, reason, now)
 
+    async def open_for(self, tenant: str, action_id: uuid.UUID, partner_id: str) -> bool:
+        return await handovers_repo.open_handover_for(self.conn, tenant, action_id, partner_id)
+
+    async def add(self, tenant: str, values: dict[str, Any]) -> None:
+        await handovers_repo.insert_handover(self.conn, tenant, values)
+
+    async def update(self, tenant: str, handover_id: uuid.UUID, changes: dict[str, Any]) -> int:
+        return await handovers_repo.update_handover(self.conn, tenant, handover_id, changes)
+
+    async def record_disclosure(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        handover_id: uuid.UUID,
+        partner_id: str,
+        reader_sub: str,
+        data_categories: list[str],
+        read_at: datetime,
+    ) -> None:
+        await handovers_repo.record_disclosure(
+            self.conn,
+            situation_id=situation_id,
+            tenant=tenant,
+            handover_id=handover_id,
+            partner_id=partner_id,
+            reader_sub=reader_sub,
+            data_categories=data_categories,
+            read_at=read_at,
+        )
+
 
 class PgDeadlines:
     def __init__(self, conn: Conn) -> None:
@@ -379,6 +415,9 @@ class PgDirectory:
     async def all(self, tenant: str) -> Sequence[Row]:
         return await directory_repo.all_entries(self.conn, tenant)
 
+    async def entry(self, tenant: str, partner_id: str) -> Row | None:
+        return await directory_repo.entry(self.conn, tenant, partner_id)
+
 
 class PgStores:
     """The stores over one connection in a transaction."""
@@ -402,12 +441,6 @@ class PgParcoursWork(PgStores):
     def __init__(self, base: UnitOfWork) -> None:
         super().__init__(base.conn)
         self.base = base
-
-    @classmethod
-    def on(cls, conn: Conn, *, source: str) -> PgParcoursWork:
-        """A unit over a transaction opened elsewhere (``service/tenancy.py``), for the
-        use cases not yet on a unit of work of their own that call one that is."""
-        return cls(UnitOfWork(conn, source=source))
 
     async def emit(
         self,

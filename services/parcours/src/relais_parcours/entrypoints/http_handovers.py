@@ -106,7 +106,7 @@ async def post_handover(
     idempotency_key: IdempotencyKey = None,
 ) -> Handover:
     handover_id = await handovers.request(
-        runtime,
+        ctx.units.scoped(who.tenant),
         ctx,
         who,
         situation_id,
@@ -176,7 +176,7 @@ async def _respond(
     target: str,
     **answer: Any,
 ) -> None:
-    await handovers.respond(runtime, ctx, who, handover_id, target, **answer)
+    await handovers.respond(ctx.units.scoped(who.tenant), ctx, who, handover_id, target, **answer)
 
 
 @router.post("/handovers/{handover_id}/acceptance", response_model=Handover, summary="Accepter")
@@ -240,7 +240,7 @@ async def cancel(
 async def get_sheet(
     handover_id: uuid.UUID, who: Partner, runtime: Runtime, ctx: Ctx
 ) -> dict[str, Any]:
-    return await handovers.read_sheet(runtime, ctx, who, handover_id)
+    return await handovers.read_sheet(ctx.units.scoped(who.tenant), ctx, who, handover_id)
 
 
 class Disclosure(BaseModel):

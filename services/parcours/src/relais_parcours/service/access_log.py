@@ -116,16 +116,27 @@ async def read(
     purpose: str,
 ) -> None:
     await audit.record(
-        conn,
-        audit.Access.by(
-            who,
-            "read",
-            record_type,
-            record_id,
-            situation_id=situation_id,
-            field_groups=field_groups,
-            purpose=purpose,
-        ),
+        conn, readout(who, record_type, record_id, situation_id, field_groups, purpose)
+    )
+
+
+def readout(
+    who: Principal,
+    record_type: str,
+    record_id: object,
+    situation_id: uuid.UUID | str | None,
+    field_groups: Sequence[str],
+    purpose: str,
+) -> audit.Access:
+    """The line of a read (``uow.record_access`` writes it in the unit that reads)."""
+    return audit.Access.by(
+        who,
+        "read",
+        record_type,
+        record_id,
+        situation_id=situation_id,
+        field_groups=field_groups,
+        purpose=purpose,
     )
 
 

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
-
 from relais_contracts.base import Event
 from relais_contracts.types import (
     DataCategory,
@@ -29,15 +27,6 @@ from relais_contracts.v1.parcours import (
     HandoverRequested,
     HandoverWaitlisted,
 )
-from relais_parcours.adapters import (
-    consents_repo,
-    deadlines_repo,
-    handovers_repo,
-    plans_repo,
-    referents_repo,
-    situations_repo,
-)
-from relais_parcours.adapters import directory as directory_repo
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import (
     REASONS_BY_CATEGORY,
@@ -61,16 +50,13 @@ from relais_parcours.service import (
     child_texts,
     family_notices,
     retries,
-    tenancy,
 )
 from relais_parcours.service.dates import FieldRefused, pre_day
-from relais_parcours.service.identity import identity_of
-from relais_parcours.service.plan import emit_plan_updated
-from relais_parcours.service.ports import ParcoursWork, Uows
+from relais_parcours.service.identity import identity_in
+from relais_parcours.service.plan import plan_updated
+from relais_parcours.service.ports import ParcoursWork, Row, Uows
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
-from relais_runtime.runtime import ServiceRuntime
 
 NOT_FOUND = DomainError("handover_not_found", "Relais introuvable.", 404)
 
@@ -112,7 +98,7 @@ def _consent_refusal(detail: str) -> DomainError:
 
 
 async def request(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     situation_id: uuid.UUID,
@@ -125,11 +111,11 @@ async def request(
 ) -> uuid.UUID:
     now = datetime.now(UTC)
     handover_id = uuid.uuid4()
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        earlier = await retries.claim(conn, who, retry, handover_id)
+    async with uows() as uow:
+        earlier = await retries.claim_in(uow, who, retry, handover_id)
         if earlier is not None:
             return earlier
-        situation = await access.situation_for(conn, who, situation_id, lock=True)
+        situation = await access.situation_in(uow, who, situation_id, lock=True)
         if situation["stage"] != Stage.IN_PARCOURS:
             raise DomainError(
                 "situation_not_in_parcours",
@@ -139,21 +125,21 @@ async def request(
             raise DomainError(
                 "referent_required", "Désignez d'abord un·e référent·e pour cette situation."
             )
-        action = await plans_repo.get_action(conn, who.tenant, situation_id, action_id)
+        action = await uow.plans.action(who.tenant, situation_id, action_id)
         if action is None:
             raise DomainError("action_not_found", "Action introuvable dans ce plan.", 404)
         if action["status"] in ("done", "cancelled"):
             raise DomainError("action_closed", "Cette action est terminée ou annulée.")
-        partner = await directory_repo.entry(conn, who.tenant, partner_id)
+        partner = await uow.directory.entry(who.tenant, partner_id)
         if partner is None:
             raise DomainError(
                 "partner_not_found", "Ce partenaire n'est pas dans l'annuaire du PRE.", 404
             )
-        if await handovers_repo.open_handover_for(conn, who.tenant, action_id, partner_id):
+        if await uow.handovers.open_for(who.tenant, action_id, partner_id):
             raise DomainError(
                 "handover_already_open", "Cette action est déjà confiée à ce partenaire."
             )
-        consent = await consents_repo.active_consent(conn, who.tenant, situation_id)
+        consent = await uow.consents.active(who.tenant, situation_id)
         if not in_force(consent, pre_day(ctx, now)):
             raise _consent_refusal(
                 "Aucun consentement de la famille n'est en vigueur : rien ne peut être "
@@ -172,17 +158,17 @@ async def request(
                 f"« {partner['name']} » : {labels(missing)}."
             )
         due = review_due_on(now, ctx.settings.handover_response_days, ctx.settings.timezone)
-        await access_log.change(
-            conn,
-            who,
-            "handover",
-            handover_id,
-            situation_id,
-            access_log.handover_request_groups(with_message=message is not None),
-            access_log.PARTNER_HANDOVER,
+        await uow.record_access(
+            access_log.changed(
+                who,
+                "handover",
+                handover_id,
+                situation_id,
+                access_log.handover_request_groups(with_message=message is not None),
+                access_log.PARTNER_HANDOVER,
+            )
         )
-        await handovers_repo.insert_handover(
-            conn,
+        await uow.handovers.add(
             who.tenant,
             {
                 "id": handover_id,
@@ -192,8 +178,8 @@ async def request(
                 "referent_id": situation["referent_id"],
                 "consent_id": consent["id"],
                 "data_categories": wanted,
-                "message_enc": await child_texts.seal(
-                    conn, ctx, who.tenant, situation["subject_id"], message
+                "message_enc": await child_texts.seal_in(
+                    uow, ctx, who.tenant, situation["subject_id"], message
                 ),
                 "status": "requested",
                 "requested_at": now,
@@ -201,16 +187,14 @@ async def request(
                 "version": 1,
             },
         )
-        await deadlines_repo.add_deadline(
-            conn,
+        await uow.deadlines.add(
             who.tenant,
             situation_id,
             DeadlineKind.HANDOVER_RESPONSE.value,
             due,
             handover_id=handover_id,
         )
-        await runtime.emit(
-            conn,
+        await uow.emit(
             HandoverRequested(
                 handover_id=handover_id,
                 situation_id=situation_id,
@@ -229,24 +213,24 @@ async def request(
             sequence=1,
         )
         # The family hears of a partner it has not heard of yet (issue 14).
-        await family_notices.notify(
-            conn, ctx, situation, "new_partner", {"partner": partner["name"]}, partner_id
+        await family_notices.notify_in(
+            uow, ctx, situation, "new_partner", {"partner": partner["name"]}, partner_id
         )
         # with_partner changed
-        await emit_plan_updated(runtime, conn, who.tenant, situation, now)
+        await plan_updated(uow, who.tenant, situation, now)
     return handover_id
 
 
-async def _partner_handover(conn: Conn, who: Principal, handover_id: uuid.UUID) -> asyncpg.Record:
+async def _partner_handover(uow: ParcoursWork, who: Principal, handover_id: uuid.UUID) -> Row:
     """The handover if it was sent to the caller's organisation (404 otherwise)."""
-    handover = await handovers_repo.get_handover(conn, who.tenant, handover_id, lock=True)
+    handover = await uow.handovers.get(who.tenant, handover_id, lock=True)
     if handover is None or handover["partner_id"] != who.org:
         raise NOT_FOUND
     return handover
 
 
 async def respond(
-    runtime: ServiceRuntime,
+    uows: Uows,
     ctx: Parcours,
     who: Principal,
     handover_id: uuid.UUID,
@@ -259,8 +243,8 @@ async def respond(
 ) -> None:
     """The partner accepts, declines, waitlists or completes."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        h = await _partner_handover(conn, who, handover_id)
+    async with uows() as uow:
+        h = await _partner_handover(uow, who, handover_id)
         if not partner_may(h["status"], target):
             raise DomainError(
                 "handover_transition",
@@ -303,48 +287,43 @@ async def respond(
             assert outcome is not None
             changes |= {"outcome": outcome.value, "ended_at": now}
             event = HandoverCompleted(**common, outcome=outcome, completed_at=now)
-        await access_log.change(
-            conn,
-            who,
-            "handover",
-            handover_id,
-            h["situation_id"],
-            access_log.HANDOVER_ANSWER[target],
-            access_log.PARTNER_HANDOVER,
+        await uow.record_access(
+            access_log.changed(
+                who,
+                "handover",
+                handover_id,
+                h["situation_id"],
+                access_log.HANDOVER_ANSWER[target],
+                access_log.PARTNER_HANDOVER,
+            )
         )
-        version = await handovers_repo.update_handover(conn, who.tenant, handover_id, changes)
-        await deadlines_repo.resolve_deadlines(
-            conn, who.tenant, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
+        version = await uow.handovers.update(who.tenant, handover_id, changes)
+        await uow.deadlines.resolve(
+            who.tenant, h["situation_id"], DeadlineKind.HANDOVER_RESPONSE.value, handover_id
         )
-        await runtime.emit(
-            conn, event, subject=str(handover_id), tenant=who.tenant, sequence=version
-        )
+        await uow.emit(event, subject=str(handover_id), tenant=who.tenant, sequence=version)
         # The plan follows the partner: an accepted action is under way, a completed one done.
         action_status = {"accepted": "in_progress", "completed": "done"}.get(target)
         if action_status is not None:
-            situation = await situations_repo.get_situation(
-                conn, who.tenant, h["situation_id"], lock=True
-            )
-            action = await plans_repo.get_action(
-                conn, who.tenant, h["situation_id"], h["action_id"]
-            )
+            situation = await uow.situations.get(who.tenant, h["situation_id"], lock=True)
+            action = await uow.plans.action(who.tenant, h["situation_id"], h["action_id"])
             if (
                 situation is not None
                 and situation["stage"] == Stage.IN_PARCOURS
                 and action is not None
                 and action["status"] not in (action_status, "done", "cancelled")
             ):
-                await access_log.change(
-                    conn,
-                    who,
-                    "plan_action",
-                    action["id"],
-                    h["situation_id"],
-                    access_log.plan_groups(["status"]),
-                    access_log.PARTNER_HANDOVER,
+                await uow.record_access(
+                    access_log.changed(
+                        who,
+                        "plan_action",
+                        action["id"],
+                        h["situation_id"],
+                        access_log.plan_groups(["status"]),
+                        access_log.PARTNER_HANDOVER,
+                    )
                 )
-                await plans_repo.update_plan_item(
-                    conn,
+                await uow.plans.update_item(
                     who.tenant,
                     "plan_actions",
                     action["id"],
@@ -352,7 +331,7 @@ async def respond(
                     {"status": action_status},
                     now,
                 )
-                await emit_plan_updated(runtime, conn, who.tenant, situation, now)
+                await plan_updated(uow, who.tenant, situation, now)
 
 
 async def cancel(
@@ -381,20 +360,20 @@ async def cancel(
 
 
 async def read_sheet(
-    runtime: ServiceRuntime, ctx: Parcours, who: Principal, handover_id: uuid.UUID
+    uows: Uows, ctx: Parcours, who: Principal, handover_id: uuid.UUID
 ) -> dict[str, Any]:
     """The partner's sheet, limited to the consent in force now; the read is recorded."""
     now = datetime.now(UTC)
-    async with tenancy.scoped(runtime, who.tenant) as conn:
-        h = await _partner_handover(conn, who, handover_id)
+    async with uows() as uow:
+        h = await _partner_handover(uow, who, handover_id)
         if h["status"] not in OPEN:
             raise DomainError(
                 "handover_closed",
                 f"Ce relais est {STATUS_LABELS[h['status']]} : sa fiche n'est plus accessible.",
                 403,
             )
-        consent = await consents_repo.active_consent(conn, who.tenant, h["situation_id"])
-        partner = await directory_repo.entry(conn, who.tenant, h["partner_id"])
+        consent = await uow.consents.active(who.tenant, h["situation_id"])
+        partner = await uow.directory.entry(who.tenant, h["partner_id"])
         if not in_force(consent, pre_day(ctx, now)) or partner is None:
             raise _consent_refusal(
                 "Le consentement de la famille n'est plus en vigueur : la fiche n'est plus "
@@ -406,9 +385,9 @@ async def read_sheet(
                 "Le consentement en vigueur ne prévoit plus aucun partage avec votre "
                 "organisation : la fiche n'est plus accessible."
             )
-        action = await plans_repo.get_action(conn, who.tenant, h["situation_id"], h["action_id"])
+        action = await uow.plans.action(who.tenant, h["situation_id"], h["action_id"])
         assert action is not None
-        texts = await child_texts.texts_of(conn, ctx, who.tenant, h["subject_id"])
+        texts = await child_texts.texts_in(uow, ctx, who.tenant, h["subject_id"])
         if not partner_accepted(h["status"]):
             # Nothing consent-scoped is disclosed yet, so nothing goes to the ledger.
             return {
@@ -422,9 +401,9 @@ async def read_sheet(
             set(h["data_categories"])
             & allowed_categories(consent["scope"], h["partner_id"], partner["category"])
         )
-        situation = await situations_repo.get_situation(conn, who.tenant, h["situation_id"])
+        situation = await uow.situations.get(who.tenant, h["situation_id"])
         assert situation is not None
-        referent = await referents_repo.get_referent(conn, who.tenant, h["referent_id"])
+        referent = await uow.referents.get(who.tenant, h["referent_id"])
         sheet: dict[str, Any] = {
             "handover_id": str(h["id"]),
             "status": h["status"],
@@ -440,7 +419,7 @@ async def read_sheet(
         }
         reasons = {r for facts in situation["facts"] for r in facts["reason_categories"]}
         if DataCategory.IDENTITY_AND_CONTACT.value in shown:
-            sheet["identity"] = await identity_of(conn, ctx, situation)
+            sheet["identity"] = await identity_in(uow, ctx, situation)
         for category, among in REASONS_BY_CATEGORY.items():
             if category.value in shown:
                 sheet[category.value] = {
@@ -452,7 +431,7 @@ async def read_sheet(
             ]
         if DataCategory.PLAN_AND_PROGRESS.value in shown:
             objectives, actions = map(
-                texts.titled, await plans_repo.plan(conn, who.tenant, h["situation_id"])
+                texts.titled, await uow.plans.rows(who.tenant, h["situation_id"])
             )
             sheet["plan_and_progress"] = [
                 {
@@ -467,8 +446,7 @@ async def read_sheet(
                 for o in objectives
                 if o["axis"] == action["axis"]
             ]
-        await handovers_repo.record_disclosure(
-            conn,
+        await uow.handovers.record_disclosure(
             situation_id=h["situation_id"],
             tenant=who.tenant,
             handover_id=h["id"],
@@ -477,14 +455,15 @@ async def read_sheet(
             data_categories=shown,
             read_at=now,
         )
-        await access_log.read(
-            conn,
-            who,
-            "handover_sheet",
-            h["id"],
-            h["situation_id"],
-            [f"category.{c}" for c in shown],
-            access_log.PARTNER_HANDOVER,
+        await uow.record_access(
+            access_log.readout(
+                who,
+                "handover_sheet",
+                h["id"],
+                h["situation_id"],
+                [f"category.{c}" for c in shown],
+                access_log.PARTNER_HANDOVER,
+            )
         )
     return sheet
 

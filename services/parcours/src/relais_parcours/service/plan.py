@@ -12,15 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relais_contracts.v1.parcours import PlanUpdated
-from relais_parcours.adapters.unit_of_work import PgParcoursWork
 from relais_parcours.context import Parcours
 from relais_parcours.domain.plan import Plan
 from relais_parcours.service import access, access_log, child_texts, retries
 from relais_parcours.service.dates import opened_on
 from relais_parcours.service.ports import ParcoursWork, Row, Uows
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
-from relais_runtime.runtime import ServiceRuntime
 
 
 async def _plan(
@@ -65,13 +62,6 @@ async def _publish(uow: ParcoursWork, tenant: str, event: PlanUpdated) -> None:
     await uow.plans.set_version(tenant, event.situation_id, event.plan_version)
     version = await uow.situations.bump_version(tenant, event.situation_id)
     await uow.emit(event, subject=str(event.situation_id), tenant=tenant, sequence=version)
-
-
-async def emit_plan_updated(
-    runtime: ServiceRuntime, conn: Conn, tenant: str, situation: Any, now: datetime
-) -> None:
-    """``plan_updated`` in a transaction opened elsewhere (handovers, not yet on a unit)."""
-    await plan_updated(PgParcoursWork.on(conn, source=runtime.source), tenant, situation, now)
 
 
 async def plan_updated(uow: ParcoursWork, tenant: str, situation: Row, now: datetime) -> None:

@@ -192,6 +192,11 @@ class Plans(Protocol):
     ) -> tuple[Sequence[Row], Sequence[Row]]:
         """The objectives and the actions (each with its latest ``handover_id``), stored."""
 
+    async def action(
+        self, tenant: str, situation_id: uuid.UUID, action_id: uuid.UUID
+    ) -> Row | None:
+        """One action of the situation's plan, as stored."""
+
 
 class Reviews(Protocol):
     """The team's review meetings (EPS), their agendas and decisions."""
@@ -264,6 +269,27 @@ class Handovers(Protocol):
     async def cancel(self, tenant: str, handover_id: uuid.UUID, reason: str, now: datetime) -> int:
         """Cancel one; returns its new version (the sequence of handover.cancelled)."""
 
+    async def open_for(self, tenant: str, action_id: uuid.UUID, partner_id: str) -> bool:
+        """Whether the action is already with that partner (an open handover)."""
+
+    async def add(self, tenant: str, values: dict[str, Any]) -> None: ...
+
+    async def update(self, tenant: str, handover_id: uuid.UUID, changes: dict[str, Any]) -> int:
+        """A partner's answer; returns the handover's new version."""
+
+    async def record_disclosure(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        handover_id: uuid.UUID,
+        partner_id: str,
+        reader_sub: str,
+        data_categories: list[str],
+        read_at: datetime,
+    ) -> None:
+        """The disclosure ledger: what a partner was shown of the situation, when."""
+
 
 class Deadlines(Protocol):
     async def add(
@@ -299,6 +325,8 @@ class Deadlines(Protocol):
 class Directory(Protocol):
     async def all(self, tenant: str) -> Sequence[Row]:
         """The PRE's whole directory of partners, by name."""
+
+    async def entry(self, tenant: str, partner_id: str) -> Row | None: ...
 
 
 class Stores(Protocol):

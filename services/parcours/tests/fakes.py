@@ -223,6 +223,99 @@ class FakeSituations:
         assert (tenant, subject_id) not in self.t.subject_keys, "one key per child"
         self.t.subject_keys[(tenant, subject_id)] = wrapped
 
+    async def latest_of_subject(self, tenant: str, subject_id: uuid.UUID) -> dict[str, Any] | None:
+        return max(
+            (
+                s
+                for s in self.t.situations.values()
+                if (s["pre_id"], s["subject_id"]) == (tenant, subject_id)
+            ),
+            key=lambda s: s["opened_at"],
+            default=None,
+        )
+
+    async def open(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        subject_id: uuid.UUID,
+        opened_at: datetime,
+        review_due_on: date,
+        previous_situation_id: uuid.UUID | None,
+    ) -> None:
+        assert situation_id not in self.t.situations, "situation id taken"
+        self.t.situations[situation_id] = {
+            "id": situation_id,
+            "pre_id": tenant,
+            "subject_id": subject_id,
+            "stage": "awaiting_review",
+            "referent_id": None,
+            "opened_at": opened_at,
+            "review_due_on": review_due_on,
+            "previous_situation_id": previous_situation_id,
+            "referral_ids": [],
+            "facts": [],
+            "axes": [],
+            "started_on": None,
+            "closed_at": None,
+            "erased_at": None,
+            "erasure_reason": None,
+            "plan_version": 0,
+            "version": 1,
+        }
+
+    async def reopen_for_review(
+        self, tenant: str, situation_id: uuid.UUID, review_due_on: date
+    ) -> None:
+        row = _of(self.t.situations, tenant, situation_id)
+        assert row is not None, "reopen of a situation the PRE does not hold"
+        row.update(stage="awaiting_review", review_due_on=review_due_on)
+
+    async def attach_referral(
+        self,
+        *,
+        referral_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        tenant: str,
+        institution_id: str,
+        facts: dict[str, Any],
+        identity_enc: bytes | None,
+        received_at: datetime,
+        interpreter_needed: bool | None = None,
+    ) -> None:
+        assert referral_id not in self.t.referrals, "referral attached twice"
+        self.t.referrals[referral_id] = {
+            "id": referral_id,
+            "pre_id": tenant,
+            "situation_id": situation_id,
+            "institution_id": institution_id,
+            "facts": facts,
+            "identity_enc": identity_enc,
+            "received_at": received_at,
+            "interpreter_needed": interpreter_needed,
+            "withdrawn_at": None,
+        }
+        situation = self.t.situations[situation_id]
+        situation["referral_ids"] = [*situation.get("referral_ids", []), referral_id]
+        situation["facts"] = [*situation.get("facts", []), facts]
+
+    async def claim_sealed_referrals(self, limit: int) -> Sequence[dict[str, Any]]:
+        raise NotImplementedError("the JWE backfill is tested on PostgreSQL")
+
+    async def set_identity(
+        self, tenant: str, referral_id: uuid.UUID, identity_enc: bytes, interpreter_needed: bool
+    ) -> None:
+        raise NotImplementedError("the JWE backfill is tested on PostgreSQL")
+
+    async def claim_unflagged_referrals(self, limit: int) -> Sequence[dict[str, Any]]:
+        raise NotImplementedError("the interpreter backfill is tested on PostgreSQL")
+
+    async def set_interpreter_needed(
+        self, tenant: str, referral_id: uuid.UUID, needed: bool
+    ) -> None:
+        raise NotImplementedError("the interpreter backfill is tested on PostgreSQL")
+
 
 class FakeReferents:
     def __init__(self, t: Tables) -> None:

@@ -42,11 +42,16 @@ async def test_the_inbox_says_when_a_guardian_needs_an_interpreter_and_nothing_e
     try:
         await db.execute("UPDATE situation_referrals SET interpreter_needed = NULL")
         assert (await inbox(h))[needs]["interpreter_needed"] is False
-        read = await backfill_interpreter_flags(h.app.state.runtime, h.app.state.parcours)
+        read = await backfill_interpreter_flags(
+            h.app.state.parcours.units.sweep(), h.app.state.parcours
+        )
         flags = await db.fetch("SELECT interpreter_needed FROM situation_referrals")
     finally:
         await db.close()
     assert read == 2
     assert sorted(r["interpreter_needed"] for r in flags) == [False, True]
     assert (await inbox(h))[needs]["interpreter_needed"] is True
-    assert await backfill_interpreter_flags(h.app.state.runtime, h.app.state.parcours) == 0
+    assert (
+        await backfill_interpreter_flags(h.app.state.parcours.units.sweep(), h.app.state.parcours)
+        == 0
+    )

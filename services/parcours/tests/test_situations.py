@@ -101,8 +101,8 @@ async def test_identities_kept_as_jwe_by_an_earlier_version_are_re_encrypted(
         )
     finally:
         await conn.close()
-    assert await backfill_identities(h.app.state.runtime, h.app.state.parcours) == 1
-    assert await backfill_identities(h.app.state.runtime, h.app.state.parcours) == 0
+    assert await backfill_identities(h.app.state.parcours.units.sweep(), h.app.state.parcours) == 1
+    assert await backfill_identities(h.app.state.parcours.units.sweep(), h.app.state.parcours) == 0
     detail = (
         await h.http.get(f"/v1/situations/{situation_id}", headers=h.auth("coordinator"))
     ).json()

@@ -21,7 +21,7 @@ from relais_contracts.types import (
     HandoverCancelReason,
     ReviewDecision,
 )
-from relais_contracts.v1.referral import ReferralWithdrawn
+from relais_contracts.v1.referral import ReferralSubmitted, ReferralWithdrawn
 from relais_parcours.context import Parcours
 from relais_parcours.domain.consent import UnknownGuardianError
 from relais_parcours.service import (
@@ -30,6 +30,7 @@ from relais_parcours.service import (
     consent,
     erasure,
     handovers,
+    open_situation,
     plan,
     referents,
     review,
@@ -980,3 +981,42 @@ async def test_a_partner_s_acceptance_emits_its_event_and_starts_the_action(
     }
     assert sheet["message"] == "Le mardi soir"
     assert [d["data_categories"] for d in db.tables.disclosures] == [["schooling"]]
+
+
+def referral_of(subject_id: uuid.UUID, tenant: str = PRE) -> Tx:
+    """A consumer's unit for referral.submitted (the message as its cause)."""
+    extra = cast(dict[str, Any], ReferralSubmitted.model_config["json_schema_extra"])
+    example: dict[str, Any] = extra["examples"][0]
+    referral = ReferralSubmitted.model_validate(
+        {**example, "referral_id": str(uuid.uuid4()), "subject_id": str(subject_id)}
+    )
+    incoming = new_event(
+        referral,
+        source="/relais/referral",
+        subject=str(referral.referral_id),
+        tenant=tenant,
+        sequence=1,
+    )
+    return Tx(None, incoming, SOURCE)  # type: ignore[arg-type]
+
+
+async def test_a_referral_of_a_child_erased_meanwhile_is_never_opened_and_erased_again(
+    db: FakeDatabase, world: World
+) -> None:
+    situation = db.tables.situations[world.situation_id]
+    situation.update(stage="erased", erased_at=NOW, erasure_reason="data_subject_request")
+    tx = referral_of(situation["subject_id"])
+    referral = tx.incoming.data
+
+    kept = await open_situation.receive_referral(db.within(tx), CTX, PRE, referral)
+
+    assert kept == world.situation_id
+    assert db.opened == [PRE]  # the unit of the message's PRE
+    stored = db.tables.referrals[referral.referral_id]
+    assert stored["identity_enc"] is None  # its identity is never opened nor kept
+    assert situation["stage"] == "erased"
+    (erased,) = db.outbox
+    assert types_of(db) == ["subject.erased"]
+    assert erased.data.referral_ids == [referral.referral_id]
+    assert (erased.sequence, erased.tenant) == (4, PRE)
+    assert erased.correlationid == tx.incoming.correlationid  # caused by the message

@@ -31,11 +31,11 @@ from relais_parcours.domain.plan import Action, Objective, Plan
 from relais_parcours.service.ports import Row
 from relais_runtime import audit, idempotency
 from relais_runtime.audit import Access
-from relais_runtime.db import Conn
+from relais_runtime.db import Conn, scope_to_tenant
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
 from relais_runtime.runtime import ServiceRuntime
-from relais_runtime.uow import UnitOfWork, already_open
+from relais_runtime.uow import UnitOfWork
 
 
 class PgSituations:
@@ -138,6 +138,76 @@ class PgSituations:
         self, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
     ) -> None:
         await situations_repo.insert_subject_key(self.conn, tenant, subject_id, wrapped, master_kid)
+
+    async def latest_of_subject(self, tenant: str, subject_id: uuid.UUID) -> Row | None:
+        return await situations_repo.latest_situation_for_subject(self.conn, tenant, subject_id)
+
+    async def open(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        subject_id: uuid.UUID,
+        opened_at: datetime,
+        review_due_on: date,
+        previous_situation_id: uuid.UUID | None,
+    ) -> None:
+        await situations_repo.insert_situation(
+            self.conn,
+            situation_id=situation_id,
+            tenant=tenant,
+            subject_id=subject_id,
+            opened_at=opened_at,
+            review_due_on=review_due_on,
+            previous_situation_id=previous_situation_id,
+        )
+
+    async def reopen_for_review(
+        self, tenant: str, situation_id: uuid.UUID, review_due_on: date
+    ) -> None:
+        await situations_repo.reopen_for_review(self.conn, tenant, situation_id, review_due_on)
+
+    async def attach_referral(
+        self,
+        *,
+        referral_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        tenant: str,
+        institution_id: str,
+        facts: dict[str, Any],
+        identity_enc: bytes | None,
+        received_at: datetime,
+        interpreter_needed: bool | None = None,
+    ) -> None:
+        await situations_repo.attach_referral(
+            self.conn,
+            referral_id=referral_id,
+            situation_id=situation_id,
+            tenant=tenant,
+            institution_id=institution_id,
+            facts=facts,
+            identity_enc=identity_enc,
+            received_at=received_at,
+            interpreter_needed=interpreter_needed,
+        )
+
+    async def claim_sealed_referrals(self, limit: int) -> Sequence[Row]:
+        return await situations_repo.claim_sealed_referrals(self.conn, limit)
+
+    async def set_identity(
+        self, tenant: str, referral_id: uuid.UUID, identity_enc: bytes, interpreter_needed: bool
+    ) -> None:
+        await situations_repo.set_identity(
+            self.conn, tenant, referral_id, identity_enc, interpreter_needed
+        )
+
+    async def claim_unflagged_referrals(self, limit: int) -> Sequence[Row]:
+        return await situations_repo.claim_unflagged_referrals(self.conn, limit)
+
+    async def set_interpreter_needed(
+        self, tenant: str, referral_id: uuid.UUID, needed: bool
+    ) -> None:
+        await situations_repo.set_interpreter_needed(self.conn, tenant, referral_id, needed)
 
 
 class PgReferents:
@@ -500,4 +570,16 @@ class PgUnits:
         return opened
 
     def within(self, opened: UnitOfWork) -> Factory:
-        return already_open(PgParcoursWork(opened))
+        uow = PgParcoursWork(opened)
+        tenant = opened.cause.tenant if opened.cause is not None else None
+
+        @asynccontextmanager
+        async def the_consumers() -> AsyncIterator[PgParcoursWork]:
+            # Scoped to the message's PRE (row-level security, ADR 0018): the consumer's
+            # transaction is opened before the message is read. Without a PRE it stays
+            # unscoped, and row-level security shows it nothing.
+            if tenant is not None:
+                await scope_to_tenant(opened.conn, tenant)
+            yield uow
+
+        return the_consumers

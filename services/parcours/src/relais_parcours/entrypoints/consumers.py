@@ -10,7 +10,6 @@ from relais_parcours.context import Parcours
 from relais_parcours.service.open_situation import receive_referral
 from relais_parcours.service.withdraw_referral import referral_withdrawn
 from relais_runtime.consumer import Tx
-from relais_runtime.db import scope_to_tenant
 from relais_runtime.runtime import ServiceRuntime
 
 REFERRALS_QUEUE = "parcours.referrals"
@@ -21,10 +20,8 @@ def register(runtime: ServiceRuntime, ctx: Parcours) -> None:
 
     @consumer.handles(ReferralSubmitted)
     async def on_referral_submitted(event: CloudEvent[Any], tx: Tx) -> None:
-        await scope_to_tenant(tx.conn, tx.incoming.tenant)
-        await receive_referral(tx, ctx, event.data)
+        await receive_referral(ctx.units.within(tx), ctx, tx.incoming.tenant, event.data)
 
     @consumer.handles(ReferralWithdrawn)
     async def on_referral_withdrawn(event: CloudEvent[Any], tx: Tx) -> None:
-        await scope_to_tenant(tx.conn, tx.incoming.tenant)
         await referral_withdrawn(ctx.units.within(tx), tx.incoming.tenant, event.data)

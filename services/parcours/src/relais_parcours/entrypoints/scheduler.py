@@ -34,11 +34,11 @@ class DeadlineScheduler(BackgroundLoop):
 
     async def _run(self) -> None:
         try:
-            while await backfill_identities(self.runtime, self.ctx):
+            while await backfill_identities(self.ctx.units.sweep(), self.ctx):
                 pass  # identities stored as JWE by an earlier version
             while await child_texts.seal_clear_texts(self.ctx.units.sweep(), self.ctx):
                 pass  # notes and override reasons written in clear before issue 15
-            while await backfill_interpreter_flags(self.runtime, self.ctx):
+            while await backfill_interpreter_flags(self.ctx.units.sweep(), self.ctx):
                 pass  # identities stored before « interprète à prévoir » was kept
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("identity_backfill_failed", error=type(exc).__name__)

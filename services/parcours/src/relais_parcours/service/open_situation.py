@@ -11,13 +11,11 @@ import contextlib
 import uuid
 from datetime import UTC, datetime
 
-import asyncpg
 from joserfc.errors import JoseError
 
 from relais_contracts.types import DeadlineKind, ErasureReason
 from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached, SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
-from relais_parcours.adapters import deadlines_repo, situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
@@ -27,18 +25,17 @@ from relais_parcours.domain.situation import (
     review_due_on,
     wire_stage,
 )
-from relais_parcours.service import child_texts, tenancy
-from relais_runtime.consumer import PermanentError, Tx
-from relais_runtime.db import Conn
+from relais_parcours.service import child_texts
+from relais_parcours.service.ports import ParcoursWork, Row, Stores, Uows
+from relais_runtime.consumer import PermanentError
 from relais_runtime.logging import get_logger
-from relais_runtime.runtime import ServiceRuntime
 from relais_runtime.sealing import KeyNotFoundError, unseal
 
 log = get_logger(__name__)
 
 
 async def store_identity(
-    conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID, sealed: str
+    uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID, sealed: str
 ) -> tuple[bytes, bool]:
     """Open the JWE with the PRE's keys; encrypt it with the subject's data key. Also
     says whether a guardian needs an interpreter (shown to the team without identity)."""
@@ -47,94 +44,95 @@ async def store_identity(
         identity = unseal(sealed, keys)
     except (JoseError, ValueError) as exc:
         raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
-    wrapped = await child_texts.child_key(conn, ctx, tenant, subject_id)
+    wrapped = await child_texts.child_key_in(uow, ctx, tenant, subject_id)
     return ctx.vault.encrypt(wrapped, subject_id, identity), family.interpreter_needed(identity)
 
 
-async def receive_referral(tx: Tx, ctx: Parcours, referral: ReferralSubmitted) -> uuid.UUID:
+async def receive_referral(
+    uows: Uows, ctx: Parcours, tenant: str, referral: ReferralSubmitted
+) -> uuid.UUID:
     """Open a situation, join the child's open one, or reopen one withdrawn before review.
 
     A child whose last file is finished (declined, redirected, closed) gets a new situation
     linked to it: a new review, with its deadline, as for a first referral (ADR 0006).
+    Run for the consumed message (``ctx.units.within(tx)``), ``tenant`` its PRE.
     """
     settings = ctx.settings
-    tenant = tx.incoming.tenant
     now = datetime.now(UTC)
-    latest = await situations_repo.latest_situation_for_subject(
-        tx.conn, tenant, referral.subject_id
-    )
-    step = on_new_referral(latest["stage"] if latest is not None else None)
-    if step is OnReferral.DROP:
-        assert latest is not None
-        return await drop_after_erasure(tx, latest, referral, now)
-    due = review_due_on(now, settings.review_within_days, settings.timezone)
-    if step is OnReferral.OPEN:
-        situation_id = uuid.uuid4()
-        await situations_repo.insert_situation(
-            tx.conn,
-            situation_id=situation_id,
-            tenant=tenant,
-            subject_id=referral.subject_id,
-            opened_at=now,
-            review_due_on=due,
-            previous_situation_id=latest["id"] if latest is not None else None,
-        )
-    else:
-        assert latest is not None
-        situation_id = latest["id"]
-    if step is OnReferral.REOPEN:
-        # Every earlier referral was withdrawn before the review: this one must not
-        # vanish into that closed file. Back to the inbox, with a review deadline.
-        await situations_repo.reopen_for_review(tx.conn, tenant, situation_id, due)
-    if step is not OnReferral.JOIN:
-        await deadlines_repo.add_deadline(
-            tx.conn, tenant, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
-        )
-    identity_enc, interpreter = await store_identity(
-        tx.conn, ctx, tenant, referral.subject_id, referral.sealed
-    )
-    await situations_repo.attach_referral(
-        tx.conn,
-        referral_id=referral.referral_id,
-        situation_id=situation_id,
-        tenant=tenant,
-        institution_id=referral.institution_id,
-        facts=referral.facts.model_dump(mode="json"),
-        identity_enc=identity_enc,
-        received_at=now,
-        interpreter_needed=interpreter,
-    )
-    if step is OnReferral.OPEN:
-        await tx.emit(
-            SituationOpened(
+    async with uows() as uow:
+        latest = await uow.situations.latest_of_subject(tenant, referral.subject_id)
+        step = on_new_referral(latest["stage"] if latest is not None else None)
+        if step is OnReferral.DROP:
+            assert latest is not None
+            return await drop_after_erasure(uow, tenant, latest, referral, now)
+        due = review_due_on(now, settings.review_within_days, settings.timezone)
+        if step is OnReferral.OPEN:
+            situation_id = uuid.uuid4()
+            await uow.situations.open(
                 situation_id=situation_id,
+                tenant=tenant,
                 subject_id=referral.subject_id,
-                referral_ids=[referral.referral_id],
                 opened_at=now,
                 review_due_on=due,
+                previous_situation_id=latest["id"] if latest is not None else None,
+            )
+        else:
+            assert latest is not None
+            situation_id = latest["id"]
+        if step is OnReferral.REOPEN:
+            # Every earlier referral was withdrawn before the review: this one must not
+            # vanish into that closed file. Back to the inbox, with a review deadline.
+            await uow.situations.reopen_for_review(tenant, situation_id, due)
+        if step is not OnReferral.JOIN:
+            await uow.deadlines.add(
+                tenant, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
+            )
+        identity_enc, interpreter = await store_identity(
+            uow, ctx, tenant, referral.subject_id, referral.sealed
+        )
+        await uow.situations.attach_referral(
+            referral_id=referral.referral_id,
+            situation_id=situation_id,
+            tenant=tenant,
+            institution_id=referral.institution_id,
+            facts=referral.facts.model_dump(mode="json"),
+            identity_enc=identity_enc,
+            received_at=now,
+            interpreter_needed=interpreter,
+        )
+        if step is OnReferral.OPEN:
+            await uow.emit(
+                SituationOpened(
+                    situation_id=situation_id,
+                    subject_id=referral.subject_id,
+                    referral_ids=[referral.referral_id],
+                    opened_at=now,
+                    review_due_on=due,
+                ),
+                subject=str(situation_id),
+                sequence=1,
+                tenant=tenant,
+            )
+            return situation_id
+        assert latest is not None
+        version = await uow.situations.bump_version(tenant, situation_id)
+        await uow.emit(
+            SituationReferralAttached(
+                situation_id=situation_id,
+                subject_id=referral.subject_id,
+                referral_id=referral.referral_id,
+                stage=wire_stage(latest["stage"]),
+                attached_at=now,
             ),
             subject=str(situation_id),
-            sequence=1,
+            sequence=version,
+            tenant=tenant,
         )
-        return situation_id
-    assert latest is not None
-    version = await situations_repo.bump_version(tx.conn, tenant, situation_id)
-    await tx.emit(
-        SituationReferralAttached(
-            situation_id=situation_id,
-            subject_id=referral.subject_id,
-            referral_id=referral.referral_id,
-            stage=wire_stage(latest["stage"]),
-            attached_at=now,
-        ),
-        subject=str(situation_id),
-        sequence=version,
-    )
     return situation_id
 
 
 async def drop_after_erasure(
-    tx: Tx, situation: asyncpg.Record, referral: ReferralSubmitted, now: datetime
+    uow: ParcoursWork, tenant: str, situation: Row, referral: ReferralSubmitted, now: datetime
 ) -> uuid.UUID:
     """The child was erased while this referral was on its way (same ``subject_id``).
 
@@ -145,19 +143,18 @@ async def drop_after_erasure(
     referral service tells the sender the referral was not kept.
     """
     situation_id: uuid.UUID = situation["id"]
-    await situations_repo.attach_referral(
-        tx.conn,
+    await uow.situations.attach_referral(
         referral_id=referral.referral_id,
         situation_id=situation_id,
-        tenant=tx.incoming.tenant,
+        tenant=tenant,
         institution_id=referral.institution_id,
         facts=referral.facts.model_dump(mode="json"),
         identity_enc=None,
         received_at=now,
     )
-    version = await situations_repo.bump_version(tx.conn, tx.incoming.tenant, situation_id)
+    version = await uow.situations.bump_version(tenant, situation_id)
     reason = situation["erasure_reason"] or ErasureReason.OTHER.value
-    await tx.emit(
+    await uow.emit(
         SubjectErased(
             subject_id=referral.subject_id,
             situation_ids=[situation_id],
@@ -167,47 +164,50 @@ async def drop_after_erasure(
         ),
         subject=str(referral.subject_id),
         sequence=version,
+        tenant=tenant,
     )
     log.info("referral_after_erasure_dropped", referral_id=str(referral.referral_id))
     return situation_id
 
 
-async def backfill_identities(runtime: ServiceRuntime, ctx: Parcours) -> int:
+async def backfill_identities(uows: Uows, ctx: Parcours) -> int:
     """Re-encrypt identities stored as JWE by earlier versions (then drop the JWE).
 
-    Rows are claimed SKIP LOCKED, so every replica may run it at start-up.
+    Rows are claimed SKIP LOCKED, so every replica may run it at start-up. ``uows``: a
+    sweep across PREs (``ctx.units.sweep()``).
     """
     done = 0
-    async with tenancy.sweep(runtime, ctx) as conn:
-        for row in await situations_repo.claim_sealed_referrals(conn, 100):
+    async with uows() as uow:
+        for row in await uow.situations.claim_sealed_referrals(100):
             try:
                 identity_enc, interpreter = await store_identity(
-                    conn, ctx, row["pre_id"], row["subject_id"], row["sealed"]
+                    uow, ctx, row["pre_id"], row["subject_id"], row["sealed"]
                 )
             except (KeyNotFoundError, PermanentError) as exc:
                 log.warning("identity_backfill_skipped", error=type(exc).__name__)
                 continue
-            await situations_repo.set_identity(
-                conn, row["pre_id"], row["referral_id"], identity_enc, interpreter
+            await uow.situations.set_identity(
+                row["pre_id"], row["referral_id"], identity_enc, interpreter
             )
             done += 1
     return done
 
 
-async def backfill_interpreter_flags(runtime: ServiceRuntime, ctx: Parcours) -> int:
+async def backfill_interpreter_flags(uows: Uows, ctx: Parcours) -> int:
     """Read « interprète à prévoir » from identities stored before it was kept beside them
-    (migration 0019); SKIP LOCKED, so every replica may run it at start-up."""
+    (migration 0019); SKIP LOCKED, so every replica may run it at start-up. ``uows``: a
+    sweep across PREs (ADR 0018)."""
     done = 0
-    async with tenancy.sweep(runtime, ctx) as conn:  # across PREs (ADR 0018)
-        for row in await situations_repo.claim_unflagged_referrals(conn, 100):
+    async with uows() as uow:
+        for row in await uow.situations.claim_unflagged_referrals(100):
             identity = None
             if row["wrapped_key"] is not None:  # else erased: the key is gone
                 with contextlib.suppress(IdentityUnreadableError):
                     identity = ctx.vault.decrypt(
                         row["wrapped_key"], row["subject_id"], row["identity_enc"]
                     )
-            await situations_repo.set_interpreter_needed(
-                conn, row["pre_id"], row["referral_id"], family.interpreter_needed(identity)
+            await uow.situations.set_interpreter_needed(
+                row["pre_id"], row["referral_id"], family.interpreter_needed(identity)
             )
             done += 1
     return done

@@ -119,6 +119,54 @@ class Situations(Protocol):
         self, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
     ) -> None: ...
 
+    async def latest_of_subject(self, tenant: str, subject_id: uuid.UUID) -> Row | None:
+        """The child's most recent situation, locked (earlier ones are finished or erased)."""
+
+    async def open(
+        self,
+        *,
+        situation_id: uuid.UUID,
+        tenant: str,
+        subject_id: uuid.UUID,
+        opened_at: datetime,
+        review_due_on: date,
+        previous_situation_id: uuid.UUID | None,
+    ) -> None:
+        """A new situation, awaiting its review."""
+
+    async def reopen_for_review(
+        self, tenant: str, situation_id: uuid.UUID, review_due_on: date
+    ) -> None: ...
+
+    async def attach_referral(
+        self,
+        *,
+        referral_id: uuid.UUID,
+        situation_id: uuid.UUID,
+        tenant: str,
+        institution_id: str,
+        facts: dict[str, Any],
+        identity_enc: bytes | None,
+        received_at: datetime,
+        interpreter_needed: bool | None = None,
+    ) -> None:
+        """A referral joins the situation (its identity sealed under the child's key)."""
+
+    async def claim_sealed_referrals(self, limit: int) -> Sequence[Row]:
+        """Identities still stored as JWE by earlier versions, across PREs (a sweep)."""
+
+    async def set_identity(
+        self, tenant: str, referral_id: uuid.UUID, identity_enc: bytes, interpreter_needed: bool
+    ) -> None: ...
+
+    async def claim_unflagged_referrals(self, limit: int) -> Sequence[Row]:
+        """Identities stored before « interprète à prévoir » was kept beside them, across
+        PREs (a sweep), with the child's ``wrapped_key``."""
+
+    async def set_interpreter_needed(
+        self, tenant: str, referral_id: uuid.UUID, needed: bool
+    ) -> None: ...
+
 
 class Referents(Protocol):
     async def by_sub(self, tenant: str, user_sub: str) -> Row | None:
@@ -412,9 +460,9 @@ class Units(Protocol):
         """Units across every PRE, as the sweep role (schedulers only)."""
 
     def within(self, opened: UnitOfWork) -> Callable[[], AbstractAsyncContextManager[ParcoursWork]]:
-        """The unit a consumer already opened (its ``Tx``, scoped to the message's PRE):
-        the consumer commits it with the inbox claim, and the events the use case emits
-        are caused by the message (same correlation)."""
+        """The unit a consumer already opened (its ``Tx``), scoped here to the message's
+        PRE: the consumer commits it with the inbox claim, and the events the use case
+        emits are caused by the message (same correlation)."""
 
 
 class ParkedMessages(Protocol):

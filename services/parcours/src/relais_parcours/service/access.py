@@ -9,7 +9,6 @@ from typing import cast
 
 import asyncpg
 
-from relais_parcours.adapters import referents_repo
 from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.service.ports import Row, Stores, Uows
 from relais_runtime.auth import GUARDIAN, Principal
@@ -19,25 +18,11 @@ from relais_runtime.errors import DomainError
 NOT_FOUND = DomainError("situation_not_found", "Situation introuvable.", 404)
 
 
-async def referent_of(conn: Conn, who: Principal) -> asyncpg.Record | None:
-    """The référent record of the caller (by token subject), if any."""
-    return await referents_repo.referent_by_sub(conn, who.tenant, who.sub)
-
-
-async def scope_referent(conn: Conn, who: Principal) -> uuid.UUID | None:
-    """None for a coordinator (whole PRE); the référent's id for a référent."""
-    return await _scope(PgStores(conn), who)
-
-
 async def scope_in(uow: Stores, who: Principal) -> uuid.UUID | None:
-    """``scope_referent`` in a unit of work (``uow.referents``)."""
-    return await _scope(uow, who)
-
-
-async def _scope(stores: Stores, who: Principal) -> uuid.UUID | None:
+    """None for a coordinator (whole PRE); the référent's id for a référent."""
     if who.has_role("coordinator"):
         return None
-    me = await stores.referents.by_sub(who.tenant, who.sub)
+    me = await uow.referents.by_sub(who.tenant, who.sub)
     if me is None:
         raise DomainError(
             "referent_unknown",
@@ -81,7 +66,7 @@ async def situation_in(
         raise NOT_FOUND
     if who.has_role(GUARDIAN):
         return row
-    mine = await _scope(uow, who)
+    mine = await scope_in(uow, who)
     if mine is None or row["referent_id"] == mine:
         return row
     if row["referent_id"] is None:

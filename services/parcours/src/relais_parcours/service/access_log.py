@@ -176,13 +176,9 @@ def changed(
     )
 
 
-async def erase(conn: Conn, who: Principal, situation_id: uuid.UUID, reason: str) -> None:
-    """The erasure of a situation: every group of its personal data, for ``reason``."""
-    await audit.record(conn, erased(who, situation_id, reason))
-
-
 def erased(who: Principal, situation_id: uuid.UUID, reason: str) -> audit.Access:
-    """The line of an erasure (``uow.record_access`` writes it in the unit that erases)."""
+    """The line of an erasure, every group of the situation's personal data, for ``reason``
+    (``uow.record_access`` writes it in the unit that erases)."""
     return audit.Access.by(
         who,
         "erase",

@@ -22,24 +22,13 @@ from relais_parcours.service.ports import Stores, Uows
 from relais_runtime.db import Conn
 
 
-async def child_key(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
-    """The child's wrapped data key, created on first use."""
-    return await child_key_in(PgStores(conn), ctx, tenant, subject_id)
-
-
 async def child_key_in(uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
-    """``child_key`` through a unit of work's stores."""
+    """The child's wrapped data key, created on first use."""
     wrapped = await uow.situations.subject_key(tenant, subject_id)
     if wrapped is None:
         wrapped = ctx.vault.new_data_key(subject_id)
         await uow.situations.add_subject_key(tenant, subject_id, wrapped, ctx.vault.master_kid)
     return wrapped
-
-
-async def seal(
-    conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID, text: str | None
-) -> bytes | None:
-    return await seal_in(PgStores(conn), ctx, tenant, subject_id, text)
 
 
 async def seal_in(
@@ -104,18 +93,11 @@ async def texts_in(uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUI
     return Texts(ctx, subject_id, await uow.situations.subject_key(tenant, subject_id))
 
 
-async def with_texts(
-    conn: Conn, ctx: Parcours, tenant: str, rows: Iterable[Any], columns: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Rows of several children (``subject_id``, ``<column>[_enc]``) as dicts, each column
-    opened with its own child's key (``None`` once erased); the ``_enc`` twins left out."""
-    return await with_texts_in(PgStores(conn), ctx, tenant, rows, columns)
-
-
 async def with_texts_in(
     uow: Stores, ctx: Parcours, tenant: str, rows: Iterable[Any], columns: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """``with_texts`` through a unit of work's stores."""
+    """Rows of several children (``subject_id``, ``<column>[_enc]``) as dicts, each column
+    opened with its own child's key (``None`` once erased); the ``_enc`` twins left out."""
     by_child: dict[uuid.UUID, Texts] = {}
     opened = []
     for row in rows:
@@ -129,11 +111,11 @@ async def with_texts_in(
 
 
 async def with_action_titles(
-    conn: Conn, ctx: Parcours, tenant: str, rows: Iterable[Any]
+    uow: Stores, ctx: Parcours, tenant: str, rows: Iterable[Any]
 ) -> list[dict[str, Any]]:
     """Handover rows (``subject_id``, ``action_title[_enc]``), the action's title opened
     with its own child's key."""
-    return await with_texts(conn, ctx, tenant, rows, ("action_title",))
+    return await with_texts_in(uow, ctx, tenant, rows, ("action_title",))
 
 
 # Rows written before migrations 0017, 0021, 0023 and 0024 hold the text in clear: (table,
@@ -172,7 +154,7 @@ async def seal_clear_texts(sweeps: Uows, ctx: Parcours, batch: int = 200) -> int
                 batch,
             )
             for row in rows:
-                blob = await seal(uow.conn, ctx, row["pre_id"], row["subject_id"], row["text"])
+                blob = await seal_in(uow, ctx, row["pre_id"], row["subject_id"], row["text"])
                 await uow.conn.execute(
                     f"UPDATE {table} SET {sealed} = $2, {clear} = NULL WHERE id = $1",  # noqa: S608
                     row["id"],

@@ -82,9 +82,7 @@ async def requests(
                 access_log.request_groups(r),
                 access_log.FAMILY_REQUEST,
             )
-        rows = await child_texts.with_texts(
-            uow.conn, ctx, who.tenant, listed, ("details", "answer")
-        )
+        rows = await child_texts.with_texts_in(uow, ctx, who.tenant, listed, ("details", "answer"))
     return [
         {k: v for k, v in r.items() if k != "subject_id"}
         | {"overdue": r["status"] == "open" and r["due_on"] < today}

@@ -17,13 +17,11 @@ from typing import Any, Final
 
 from relais_parcours.adapters import documents, family_repository
 from relais_parcours.adapters.documents import N_
-from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.identity import identity_in
 from relais_parcours.service.ports import FamilyStores, Uows
-from relais_runtime.db import Conn
 
 #: Consents ending within this many days are announced to the family.
 EXPIRY_NOTICE_DAYS: Final = 30
@@ -58,18 +56,6 @@ def text(kind: str, language: str, facts: Mapping[str, Any]) -> str:
     return documents.gettext(language, TEXTS[kind]) % values
 
 
-async def notify(
-    conn: Conn,
-    ctx: Parcours,
-    situation: Any,
-    kind: str,
-    facts: dict[str, Any],
-    dedupe_key: str,
-) -> int:
-    """One notice per guardian of the child (none without a readable identity)."""
-    return await notify_in(PgStores(conn), ctx, situation, kind, facts, dedupe_key)
-
-
 async def notify_in(
     uow: FamilyStores,
     ctx: Parcours,
@@ -78,7 +64,7 @@ async def notify_in(
     facts: dict[str, Any],
     dedupe_key: str,
 ) -> int:
-    """``notify`` through a unit of work's stores."""
+    """One notice per guardian of the child (none without a readable identity)."""
     identity = await identity_in(uow, ctx, situation) or {}
     now = datetime.now(UTC)
     written = 0

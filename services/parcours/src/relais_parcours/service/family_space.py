@@ -253,7 +253,7 @@ async def withdraw(uows: Uows, ctx: Parcours, who: Principal, partner_id: str | 
     async with uows() as uow:
         situation, active, label = await _consent_and_label(uow.conn, ctx, who)
         directory = {p["id"]: p for p in await directory_repo.all_entries(uow.conn, who.tenant)}
-        texts = await child_texts.texts_of(uow.conn, ctx, who.tenant, situation["subject_id"])
+        texts = await child_texts.texts_in(uow, ctx, who.tenant, situation["subject_id"])
     if partner_id is None:
         return await consent.withdraw(uows, who, situation["id"], active["id"], guardian=label)
     partner = directory.get(partner_id)
@@ -309,8 +309,8 @@ async def make_request(
                 "situation_id": letter["situation_id"],
                 "guardian_index": letter["guardian_index"],
                 "kind": kind.value,
-                "details_enc": await child_texts.seal(
-                    uow.conn, ctx, who.tenant, situation["subject_id"], details
+                "details_enc": await child_texts.seal_in(
+                    uow, ctx, who.tenant, situation["subject_id"], details
                 ),
                 "made_at": now,
                 "due_on": due_on,
@@ -390,7 +390,7 @@ async def answer_request(
             access_log.REQUEST_ANSWERED,
             access_log.FAMILY_REQUEST,
         )
-        sealed = await child_texts.seal(uow.conn, ctx, who.tenant, request["subject_id"], answer)
+        sealed = await child_texts.seal_in(uow, ctx, who.tenant, request["subject_id"], answer)
         assert sealed is not None  # an answer is never empty
         await family_repository.answer_request(
             uow.conn, who.tenant, request_id, sealed, who.sub, now

@@ -73,7 +73,7 @@ async def find(uows: Uows, ctx: Parcours, who: Principal, handover_id: uuid.UUID
             raise NOT_FOUND
         else:
             visible = await _visible_to_partner(uow.conn, ctx, who, [row])
-        [opened] = await child_texts.with_action_titles(uow.conn, ctx, who.tenant, [row])
+        [opened] = await child_texts.with_action_titles(uow, ctx, who.tenant, [row])
     return _seen(opened, who, visible)
 
 
@@ -111,7 +111,7 @@ async def page(
             if partner_id is None
             else await _visible_to_partner(uow.conn, ctx, who, rows)
         )
-        opened = await child_texts.with_action_titles(uow.conn, ctx, who.tenant, rows)
+        opened = await child_texts.with_action_titles(uow, ctx, who.tenant, rows)
     return [_seen(r, who, visible) for r in opened]
 
 

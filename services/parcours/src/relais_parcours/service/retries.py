@@ -21,7 +21,6 @@ from relais_parcours.context import Parcours
 from relais_parcours.service.ports import ParcoursWork
 from relais_runtime import idempotency
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
 from relais_runtime.idempotency import IdempotencyScope
 
 #: The routes a key is scoped to (stable names, not URLs; migration 0022 names them too).
@@ -54,22 +53,11 @@ def keyed(
     return Keyed(route, key, digest)
 
 
-async def claim(
-    conn: Conn, who: Principal, request: Keyed | None, result_id: uuid.UUID
-) -> uuid.UUID | None:
-    """In the transaction about to create ``result_id``: None to go on, or the id created
-    under the same key earlier (answer with it, create nothing); 409 with another body."""
-    if request is None:
-        return None
-    return await idempotency.claim(
-        conn, _scope(who, request), request.key, request.fingerprint, result_id
-    )
-
-
 async def claim_in(
     uow: ParcoursWork, who: Principal, request: Keyed | None, result_id: uuid.UUID
 ) -> uuid.UUID | None:
-    """``claim`` in a unit of work."""
+    """In the unit about to create ``result_id``: None to go on, or the id created under
+    the same key earlier (answer with it, create nothing); 409 with another body."""
     if request is None:
         return None
     return await uow.claim_key(_scope(who, request), request.key, request.fingerprint, result_id)

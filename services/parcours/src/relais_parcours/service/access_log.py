@@ -9,7 +9,6 @@ from typing import Any
 
 from relais_runtime import audit
 from relais_runtime.auth import Principal
-from relais_runtime.db import Conn
 
 # Purposes (the "why" of a line): one per kind of work a route serves.
 TEAM_FOLLOW_UP = "suivi de la situation par l'équipe du PRE"
@@ -106,20 +105,6 @@ def handover_request_groups(*, with_message: bool) -> tuple[str, ...]:
     return (*groups, "handover.message") if with_message else groups
 
 
-async def read(
-    conn: Conn,
-    who: Principal,
-    record_type: str,
-    record_id: object,
-    situation_id: uuid.UUID | str | None,
-    field_groups: Sequence[str],
-    purpose: str,
-) -> None:
-    await audit.record(
-        conn, readout(who, record_type, record_id, situation_id, field_groups, purpose)
-    )
-
-
 def readout(
     who: Principal,
     record_type: str,
@@ -137,22 +122,6 @@ def readout(
         situation_id=situation_id,
         field_groups=field_groups,
         purpose=purpose,
-    )
-
-
-async def change(
-    conn: Conn,
-    who: Principal,
-    record_type: str,
-    record_id: object,
-    situation_id: uuid.UUID | str,
-    field_groups: Sequence[str],
-    purpose: str,
-) -> None:
-    """A change of personal data, recorded in the transaction that makes it: if the line
-    cannot be written the change fails with it."""
-    await audit.record(
-        conn, changed(who, record_type, record_id, situation_id, field_groups, purpose)
     )
 
 

@@ -73,14 +73,15 @@ async def requests(
         listed = await family_repository.list_requests(uow.conn, who.tenant, status, limit, offset)
         # One line per request shown, before its words are opened: each family sees it.
         for r in listed:
-            await access_log.read(
-                uow.conn,
-                who,
-                "family_request",
-                r["id"],
-                r["situation_id"],
-                access_log.request_groups(r),
-                access_log.FAMILY_REQUEST,
+            await uow.record_access(
+                access_log.readout(
+                    who,
+                    "family_request",
+                    r["id"],
+                    r["situation_id"],
+                    access_log.request_groups(r),
+                    access_log.FAMILY_REQUEST,
+                )
             )
         rows = await child_texts.with_texts_in(uow, ctx, who.tenant, listed, ("details", "answer"))
     return [
@@ -125,14 +126,15 @@ async def notice_letter(uows: Uows, ctx: Parcours, who: Principal, notice_id: uu
             raise NOTICE_NOT_FOUND
         await access.situation_in(uow, who, notice["situation_id"])
         content = await family_notice_delivery.letter_pdf(uow.conn, ctx, who.tenant, notice_id)
-        await access_log.read(
-            uow.conn,
-            who,
-            "family_notice",
-            notice_id,
-            notice["situation_id"],
-            ("identity.guardians",),
-            access_log.FAMILY_INFORMATION,
+        await uow.record_access(
+            access_log.readout(
+                who,
+                "family_notice",
+                notice_id,
+                notice["situation_id"],
+                ("identity.guardians",),
+                access_log.FAMILY_INFORMATION,
+            )
         )
     return content
 

@@ -101,14 +101,15 @@ async def staff_view(
     async with uows() as uow:
         situation = await access.situation_for(uow.conn, who, situation_id)
         view = await read_view(uow.conn, ctx, situation, guardian_index)
-        await access_log.read(
-            uow.conn,
-            who,
-            "family_document",
-            situation_id,
-            situation_id,
-            access_log.FAMILY_VIEW_GROUPS,
-            access_log.FAMILY_INFORMATION,
+        await uow.record_access(
+            access_log.readout(
+                who,
+                "family_document",
+                situation_id,
+                situation_id,
+                access_log.FAMILY_VIEW_GROUPS,
+                access_log.FAMILY_INFORMATION,
+            )
         )
         return view
 

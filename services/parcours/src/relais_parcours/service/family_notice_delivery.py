@@ -96,14 +96,15 @@ async def mail_due_notices(ctx: Parcours, now: datetime | None = None, batch: in
             guardian = await _guardian(uow.conn, ctx, notice)
             contact = await family_repository.family_contact(uow.conn, notice["pre_id"])
             if guardian is not None:
-                await access_log.read(
-                    uow.conn,
-                    audit.system_actor("parcours", notice["pre_id"]),
-                    "family_notice",
-                    notice["id"],
-                    notice["situation_id"],
-                    ("identity.guardians",),
-                    access_log.FAMILY_INFORMATION,
+                await uow.record_access(
+                    access_log.readout(
+                        audit.system_actor("parcours", notice["pre_id"]),
+                        "family_notice",
+                        notice["id"],
+                        notice["situation_id"],
+                        ("identity.guardians",),
+                        access_log.FAMILY_INFORMATION,
+                    )
                 )
         address = (guardian or {}).get("email")
         if guardian is None:

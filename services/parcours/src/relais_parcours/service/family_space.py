@@ -213,14 +213,15 @@ async def view(uows: Uows, ctx: Parcours, who: Principal) -> FamilyView:
         letter = await session_letter(uow.conn, who)
         situation = await access.situation_for(uow.conn, who, letter["situation_id"])
         view = await read_view(uow.conn, ctx, situation, letter["guardian_index"])
-        await access_log.read(
-            uow.conn,
-            who,
-            "family_space",
-            situation["id"],
-            situation["id"],
-            access_log.FAMILY_VIEW_GROUPS,
-            access_log.FAMILY_INFORMATION,
+        await uow.record_access(
+            access_log.readout(
+                who,
+                "family_space",
+                situation["id"],
+                situation["id"],
+                access_log.FAMILY_VIEW_GROUPS,
+                access_log.FAMILY_INFORMATION,
+            )
         )
         return view
 
@@ -292,14 +293,15 @@ async def make_request(
     async with uows() as uow:
         letter = await session_letter(uow.conn, who)
         situation = await access.situation_in(uow, who, letter["situation_id"])
-        await access_log.change(
-            uow.conn,
-            who,
-            "family_request",
-            request_id,
-            situation["id"],
-            access_log.REQUEST_MADE,
-            access_log.FAMILY_REQUEST,
+        await uow.record_access(
+            access_log.changed(
+                who,
+                "family_request",
+                request_id,
+                situation["id"],
+                access_log.REQUEST_MADE,
+                access_log.FAMILY_REQUEST,
+            )
         )
         await family_repository.insert_request(
             uow.conn,
@@ -381,14 +383,15 @@ async def answer_request(
             raise DomainError("request_not_found", "Demande introuvable.", 404)
         if request["status"] == "answered":
             raise DomainError("request_already_answered", "Cette demande a déjà une réponse.")
-        await access_log.change(
-            uow.conn,
-            who,
-            "family_request",
-            request_id,
-            request["situation_id"],
-            access_log.REQUEST_ANSWERED,
-            access_log.FAMILY_REQUEST,
+        await uow.record_access(
+            access_log.changed(
+                who,
+                "family_request",
+                request_id,
+                request["situation_id"],
+                access_log.REQUEST_ANSWERED,
+                access_log.FAMILY_REQUEST,
+            )
         )
         sealed = await child_texts.seal_in(uow, ctx, who.tenant, request["subject_id"], answer)
         assert sealed is not None  # an answer is never empty

@@ -122,13 +122,14 @@ async def disclosures(
     async with uows() as uow:
         await access.situation_in(uow, who, situation_id)
         rows = await handovers_repo.disclosures(uow.conn, who.tenant, situation_id, limit, offset)
-        await access_log.read(
-            uow.conn,
-            who,
-            "disclosure_ledger",
-            situation_id,
-            situation_id,
-            ("disclosures",),
-            access_log.TEAM_FOLLOW_UP,
+        await uow.record_access(
+            access_log.readout(
+                who,
+                "disclosure_ledger",
+                situation_id,
+                situation_id,
+                ("disclosures",),
+                access_log.TEAM_FOLLOW_UP,
+            )
         )
     return rows

@@ -86,14 +86,15 @@ async def situation_file(
         texts = child_texts.Texts(ctx, row["subject_id"], wrapped)
         # Recorded before anything is decrypted: no line, no identity (503).
         readable = any(r["identity_enc"] is not None for r in referrals)
-        await access_log.read(
-            uow.conn,
-            who,
-            "situation",
-            situation_id,
-            situation_id,
-            ("situation", "consent", *(access_log.IDENTITY_GROUPS if readable else ())),
-            access_log.TEAM_FOLLOW_UP,
+        await uow.record_access(
+            access_log.readout(
+                who,
+                "situation",
+                situation_id,
+                situation_id,
+                ("situation", "consent", *(access_log.IDENTITY_GROUPS if readable else ())),
+                access_log.TEAM_FOLLOW_UP,
+            )
         )
     identities = []
     for r in referrals:

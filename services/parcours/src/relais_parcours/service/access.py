@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 import asyncpg
 
-from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.service.ports import Row, Stores, Uows
 from relais_runtime.auth import GUARDIAN, Principal
 from relais_runtime.db import Conn
@@ -47,18 +45,11 @@ async def rows_of_situation(
         return await read(uow.conn, who.tenant, situation_id)
 
 
-async def situation_for(
-    conn: Conn, who: Principal, situation_id: uuid.UUID, *, lock: bool = False
-) -> asyncpg.Record:
-    """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs)."""
-    # The store over ``conn`` returns asyncpg records.
-    return cast(asyncpg.Record, await situation_in(PgStores(conn), who, situation_id, lock=lock))
-
-
 async def situation_in(
     uow: Stores, who: Principal, situation_id: uuid.UUID, *, lock: bool = False
 ) -> Row:
-    """``situation_for`` in a unit of work (``uow.situations``, ``uow.referents``)."""
+    """The situation if the caller may work on it (404 outside the PRE, 403 if not theirs),
+    read through the unit's ``situations`` and ``referents``."""
     if who.has_role(GUARDIAN) and str(situation_id) != who.situation:
         raise NOT_FOUND  # another child's situation does not exist for this family
     row = await uow.situations.get(who.tenant, situation_id, lock=lock)

@@ -15,11 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.service.ports import Stores, Uows
-from relais_runtime.db import Conn
 
 
 async def child_key_in(uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> bytes:
@@ -83,13 +81,8 @@ class Texts:
         return [{**dict(row), "title": self.text(row, "title") or ERASED} for row in rows]
 
 
-async def texts_of(conn: Conn, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> Texts:
-    """What opens the texts about this child (nothing, once its key is deleted)."""
-    return await texts_in(PgStores(conn), ctx, tenant, subject_id)
-
-
 async def texts_in(uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID) -> Texts:
-    """``texts_of`` through a unit of work's stores."""
+    """What opens the texts about this child (nothing, once its key is deleted)."""
     return Texts(ctx, subject_id, await uow.situations.subject_key(tenant, subject_id))
 
 

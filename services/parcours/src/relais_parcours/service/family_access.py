@@ -21,8 +21,8 @@ from relais_parcours.context import Parcours
 from relais_parcours.domain import family
 from relais_parcours.domain.situation import NO_FAMILY_SPACE, Stage
 from relais_parcours.service import access
-from relais_parcours.service.identity import identity_of
-from relais_parcours.service.ports import Uows
+from relais_parcours.service.identity import identity_in
+from relais_parcours.service.ports import Row, Stores, Uows
 from relais_runtime.auth import (
     GUARDIAN,
     SIGNING_KEY_FILENAME,
@@ -102,9 +102,9 @@ def family_signing_key(ctx: Parcours) -> SigningKey:
 
 
 async def guardian_of(
-    conn: Conn, ctx: Parcours, situation: asyncpg.Record, guardian_index: int
+    uow: Stores, ctx: Parcours, situation: Row, guardian_index: int
 ) -> dict[str, Any]:
-    identity = await identity_of(conn, ctx, situation)
+    identity = await identity_in(uow, ctx, situation)
     guardians = (identity or {}).get("guardians") or []
     if not 0 <= guardian_index < len(guardians):
         raise DomainError(
@@ -129,13 +129,13 @@ async def issue_letter(
     letter_id = uuid.uuid4()
     expires_at = family.letter_expiry(now, ctx.settings.family_letter_days)
     async with uows() as uow:
-        situation = await access.situation_for(uow.conn, who, situation_id, lock=True)
+        situation = await access.situation_in(uow, who, situation_id, lock=True)
         if situation["stage"] in NO_FAMILY_SPACE:
             raise DomainError(
                 "situation_not_open_to_family",
                 "Cette situation n'est plus suivie : pas de lettre d'accès.",
             )
-        guardian = await guardian_of(uow.conn, ctx, situation, guardian_index)
+        guardian = await guardian_of(uow, ctx, situation, guardian_index)
         await family_repository.revoke_guardian_letters(
             uow.conn, who.tenant, situation_id, guardian_index, now, who.sub
         )

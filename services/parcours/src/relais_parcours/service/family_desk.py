@@ -125,7 +125,7 @@ async def notice_letter(uows: Uows, ctx: Parcours, who: Principal, notice_id: uu
         if notice is None:
             raise NOTICE_NOT_FOUND
         await access.situation_in(uow, who, notice["situation_id"])
-        content = await family_notice_delivery.letter_pdf(uow.conn, ctx, who.tenant, notice_id)
+        content = await family_notice_delivery.letter_pdf(uow, ctx, who.tenant, notice_id)
         await uow.record_access(
             access_log.readout(
                 who,

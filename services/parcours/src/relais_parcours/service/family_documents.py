@@ -99,8 +99,8 @@ async def staff_view(
     guardian_index: int,
 ) -> FamilyView:
     async with uows() as uow:
-        situation = await access.situation_for(uow.conn, who, situation_id)
-        view = await read_view(uow.conn, ctx, situation, guardian_index)
+        situation = await access.situation_in(uow, who, situation_id)
+        view = await read_view(uow, ctx, situation, guardian_index)
         await uow.record_access(
             access_log.readout(
                 who,

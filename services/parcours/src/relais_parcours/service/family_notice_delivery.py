@@ -18,11 +18,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Final
 
-from relais_parcours.adapters import documents, family_repository, mailer, situations_repo
+from relais_parcours.adapters import documents, family_repository, mailer
 from relais_parcours.adapters.documents import N_, DocumentKind
 from relais_parcours.context import Parcours
 from relais_parcours.service import access_log, family_notices
-from relais_parcours.service.identity import identity_of
+from relais_parcours.service.identity import identity_in
+from relais_parcours.service.ports import ParcoursWork, Stores
 from relais_runtime import audit
 from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
@@ -71,9 +72,9 @@ def email_message(
     return message
 
 
-async def _guardian(conn: Conn, ctx: Parcours, notice: Any) -> dict[str, Any] | None:
-    situation = await situations_repo.get_situation(conn, notice["pre_id"], notice["situation_id"])
-    identity = await identity_of(conn, ctx, situation) if situation is not None else None
+async def _guardian(uow: Stores, ctx: Parcours, notice: Any) -> dict[str, Any] | None:
+    situation = await uow.situations.get(notice["pre_id"], notice["situation_id"])
+    identity = await identity_in(uow, ctx, situation) if situation is not None else None
     guardians = (identity or {}).get("guardians") or []
     if not 0 <= notice["guardian_index"] < len(guardians):
         return None
@@ -93,7 +94,7 @@ async def mail_due_notices(ctx: Parcours, now: datetime | None = None, batch: in
     sent = 0
     for notice in due:
         async with ctx.units.scoped(notice["pre_id"])() as uow:
-            guardian = await _guardian(uow.conn, ctx, notice)
+            guardian = await _guardian(uow, ctx, notice)
             contact = await family_repository.family_contact(uow.conn, notice["pre_id"])
             if guardian is not None:
                 await uow.record_access(
@@ -147,13 +148,14 @@ async def _failed(conn: Conn, ctx: Parcours, notice: Any, failure: str) -> None:
     )
 
 
-async def letter_pdf(conn: Conn, ctx: Parcours, tenant: str, notice_id: uuid.UUID) -> bytes:
+async def letter_pdf(uow: ParcoursWork, ctx: Parcours, tenant: str, notice_id: uuid.UUID) -> bytes:
     """A post notice's letter, in the guardian's language, for a window envelope."""
+    conn = uow.conn  # the notices have no store yet
     notice = await family_repository.get_notice(conn, tenant, notice_id)
     if notice is None:
         raise DomainError("notice_not_found", "Avis introuvable.", 404)
-    situation = await situations_repo.get_situation(conn, tenant, notice["situation_id"])
-    identity = await identity_of(conn, ctx, situation) if situation is not None else None
+    situation = await uow.situations.get(tenant, notice["situation_id"])
+    identity = await identity_in(uow, ctx, situation) if situation is not None else None
     guardians = (identity or {}).get("guardians") or []
     if not 0 <= notice["guardian_index"] < len(guardians):
         raise DomainError("guardian_not_found", "Responsable introuvable.", 404)

@@ -36,11 +36,10 @@ from relais_parcours.service import (
 )
 from relais_parcours.service.dates import pre_day
 from relais_parcours.service.family_access import guardian_of, session_letter
-from relais_parcours.service.identity import identity_of
-from relais_parcours.service.ports import Uows
+from relais_parcours.service.identity import identity_in
+from relais_parcours.service.ports import ParcoursWork, Row, Uows
 from relais_runtime import audit
 from relais_runtime.auth import GUARDIAN, Principal
-from relais_runtime.db import Conn
 from relais_runtime.errors import DomainError
 
 
@@ -91,10 +90,11 @@ def consent_partners(
 
 
 async def read_view(
-    conn: Conn, ctx: Parcours, situation: asyncpg.Record, guardian_index: int
+    uow: ParcoursWork, ctx: Parcours, situation: Row, guardian_index: int
 ) -> FamilyView:
     """The family's view of one situation (also what its letters and documents print)."""
-    identity = await identity_of(conn, ctx, situation) or {}
+    conn = uow.conn  # the family's tables have no store yet
+    identity = await identity_in(uow, ctx, situation) or {}
     guardians = identity.get("guardians") or []
     if not 0 <= guardian_index < len(guardians):
         raise DomainError("guardian_not_found", "Responsable introuvable.", 404)
@@ -121,7 +121,7 @@ async def read_view(
             "valid_until": active["valid_until"],
             "partners": consent_partners(active, directory),
         }
-    texts = await child_texts.texts_of(conn, ctx, situation["pre_id"], situation["subject_id"])
+    texts = await child_texts.texts_in(uow, ctx, situation["pre_id"], situation["subject_id"])
     objectives, actions = map(
         texts.titled, await plans_repo.plan(conn, situation["pre_id"], situation["id"])
     )
@@ -211,8 +211,8 @@ async def read_view(
 async def view(uows: Uows, ctx: Parcours, who: Principal) -> FamilyView:
     async with uows() as uow:
         letter = await session_letter(uow.conn, who)
-        situation = await access.situation_for(uow.conn, who, letter["situation_id"])
-        view = await read_view(uow.conn, ctx, situation, letter["guardian_index"])
+        situation = await access.situation_in(uow, who, letter["situation_id"])
+        view = await read_view(uow, ctx, situation, letter["guardian_index"])
         await uow.record_access(
             access_log.readout(
                 who,
@@ -227,16 +227,17 @@ async def view(uows: Uows, ctx: Parcours, who: Principal) -> FamilyView:
 
 
 async def _consent_and_label(
-    conn: Conn, ctx: Parcours, who: Principal
-) -> tuple[asyncpg.Record, asyncpg.Record, str]:
+    uow: ParcoursWork, ctx: Parcours, who: Principal
+) -> tuple[Row, asyncpg.Record, str]:
+    conn = uow.conn
     letter = await session_letter(conn, who)
-    situation = await access.situation_for(conn, who, letter["situation_id"])
+    situation = await access.situation_in(uow, who, letter["situation_id"])
     active = await consents_repo.active_consent(conn, who.tenant, situation["id"])
     if active is None or not in_force(active, pre_day(ctx)):
         raise DomainError(
             "consent_not_active", "Aucun accord n'est en cours : il n'y a rien à retirer."
         )
-    guardian = await guardian_of(conn, ctx, situation, letter["guardian_index"])
+    guardian = await guardian_of(uow, ctx, situation, letter["guardian_index"])
     label = family.consent_label_for(active["guardians"], guardian)
     if label is None:
         raise DomainError(
@@ -252,7 +253,7 @@ async def withdraw(uows: Uows, ctx: Parcours, who: Principal, partner_id: str | 
     """Withdraw the whole consent, or only for one partner (a narrower consent replaces
     it). Returns the partners whose access ended."""
     async with uows() as uow:
-        situation, active, label = await _consent_and_label(uow.conn, ctx, who)
+        situation, active, label = await _consent_and_label(uow, ctx, who)
         directory = {p["id"]: p for p in await directory_repo.all_entries(uow.conn, who.tenant)}
         texts = await child_texts.texts_in(uow, ctx, who.tenant, situation["subject_id"])
     if partner_id is None:
@@ -336,8 +337,8 @@ async def set_preferences(
 ) -> None:
     async with uows() as uow:
         letter = await session_letter(uow.conn, who)
-        situation = await access.situation_for(uow.conn, who, letter["situation_id"])
-        guardian = await guardian_of(uow.conn, ctx, situation, letter["guardian_index"])
+        situation = await access.situation_in(uow, who, letter["situation_id"])
+        guardian = await guardian_of(uow, ctx, situation, letter["guardian_index"])
         if channel is not None and not reachable(guardian, channel):
             raise FieldRefusal("channel", "channel_unreachable", UNREACHABLE[channel])
         await family_repository.upsert_preferences(

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from relais_parcours.adapters.unit_of_work import PgStores
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.service.ports import Stores
-from relais_runtime.db import Conn
-
-
-async def identity_of(conn: Conn, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
-    """Child and guardians (contacts) from the latest referral: not the referrer, no notes."""
-    return await identity_in(PgStores(conn), ctx, situation)
 
 
 async def identity_in(uow: Stores, ctx: Parcours, situation: Any) -> dict[str, Any] | None:
-    """``identity_of`` through a unit of work's stores."""
+    """Child and guardians (contacts) from the latest referral: not the referrer, no notes."""
     rows = await uow.situations.referral_identities(str(situation["pre_id"]), situation["id"])
     for row in reversed(rows):
         if row["wrapped_key"] is None or row["identity_enc"] is None:

@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
-
 from relais_parcours.adapters import consents_repo, handovers_repo, referents_repo, situations_repo
 from relais_parcours.adapters.vault import IdentityUnreadableError
 from relais_parcours.context import Parcours
 from relais_parcours.domain.situation import duration_warning
 from relais_parcours.service import access, access_log, child_texts
 from relais_parcours.service.dates import pre_day
-from relais_parcours.service.ports import Uows
+from relais_parcours.service.ports import Row, Uows
 from relais_runtime.auth import Principal
 from relais_runtime.db import Conn
 
@@ -24,7 +22,7 @@ from relais_runtime.db import Conn
 class Summary:
     """A situation as the inbox lists it, with its warnings (in French)."""
 
-    row: asyncpg.Record
+    row: Row
     warnings: list[str]
 
 
@@ -76,7 +74,7 @@ async def situation_file(
 ) -> SituationFile:
     """The situation with the identity in clear: its PRE's coordinators and its référent only."""
     async with uows() as uow:
-        row = await access.situation_for(uow.conn, who, situation_id)
+        row = await access.situation_in(uow, who, situation_id)
         referrals = await situations_repo.referral_identities(uow.conn, who.tenant, situation_id)
         max_months = await _max_months(uow.conn, ctx, who.tenant)
         consent = await consents_repo.active_consent(uow.conn, who.tenant, situation_id)

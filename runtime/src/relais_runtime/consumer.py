@@ -187,9 +187,13 @@ class EventConsumer:
         # (basic.qos) and the consumer by itself, as it did under FastStream.
         channel = await self._connection.channel(on_return_raises=True)
         await channel.set_qos(prefetch_count=self.prefetch)
-        # The queue is declared (with its arguments and bindings) by topology.py: only a
-        # handle here, so a mismatch fails loudly instead of redeclaring.
-        queue = await channel.get_queue(self.queue, ensure=False)
+        # The queue is declared (with its arguments and bindings) by topology.py: a passive
+        # declare here, so a mismatch fails loudly instead of redeclaring. Passive, not
+        # ``get_queue(ensure=False)``: only a declared queue is registered with the robust
+        # channel, which then restores its consumer after a reconnect (without it the
+        # watchdog re-subscribed after three checks: 25 s of no consuming after a node
+        # loss in the cluster test, 3.7 s with it).
+        queue = await channel.declare_queue(self.queue, passive=True)
         self._tag = await queue.consume(self._on_delivery)
         self._channel, self._queue = channel, queue
 

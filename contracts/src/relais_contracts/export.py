@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +383,13 @@ reporting) and by integrated institutions, generated from `relais-contracts`.
 
 def render() -> dict[str, str]:
     """Every generated file, path relative to the docs directory -> content."""
+    return dict(_rendered())
+
+
+@cache
+def _rendered() -> dict[str, str]:
+    # A pure function of the models, which do not change in a process: render once (0.3 s;
+    # export, check and the breaking-change guard each asked for it again).
     files = {schema_path(m): _json_text(message_schema(m)) for m in ALL_MESSAGES}
     files[f"{SCHEMAS_DIR}/{CLOUDEVENT_SCHEMA_FILE}"] = _json_text(cloudevent_schema())
     files[f"{SCHEMAS_DIR}/{DELIVERY_SCHEMA_FILE}"] = _json_text(delivery_schema())

@@ -44,11 +44,18 @@ def schema(name: str) -> dict[str, Any]:
     return load(name)
 
 
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """One per schema: building it (and its reference resolution) cost as much as validating."""
+    return Draft202012Validator(schema(name), format_checker=FormatChecker())
+
+
 def problems(doc: Any, name: str) -> list[str]:
-    validator = Draft202012Validator(schema(name), format_checker=FormatChecker())
     return [
         f"{'/'.join(map(str, e.absolute_path)) or '(racine)'}: {e.message}"
-        for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        for e in sorted(
+            validator(name).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
+        )
     ]
 
 

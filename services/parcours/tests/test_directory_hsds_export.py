@@ -183,14 +183,15 @@ def test_cross_field_rules_name_the_field_that_breaks_them() -> None:
 
 # --- any partner an administrator may record exports valid HSDS -----------------------------
 
-# The languages of [a-z0-9][a-z0-9-]{0,20}, [a-z0-9._-]{1,12}@[a-z0-9-]{1,12}\.(fr|org|example)
-# and https://[a-z0-9-]{1,12}\.(fr|org)(/[a-z0-9-]{0,10})?, built from text strategies: drawing
-# them through st.from_regex cost a third of these tests' time.
+# The languages of [a-z0-9][a-z0-9-]{0,20}, [a-z0-9._-]{1,12}@[a-z0-9-]{1,12}\.(fr|org|example),
+# https://[a-z0-9-]{1,12}\.(fr|org)(/[a-z0-9-]{0,10})?, [0-9]{5} and 0[1-9]( ?[0-9]{2}){4}, built
+# from text and integer strategies: st.from_regex drew them 2 to 4 times slower, and a .filter on
+# text 3 times slower than the .map below (which keeps the same language).
 ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 slugs = st.builds(str.__add__, st.sampled_from(ALNUM), st.text(ALNUM + "-", max_size=20))
 words = st.text(
     alphabet=st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=30
-).filter(lambda t: t.strip() != "")
+).map(lambda t: t if t.strip() else "x" + t)
 emails = st.builds(
     "{}@{}.{}".format,
     st.text(ALNUM + "._-", min_size=1, max_size=12),
@@ -203,7 +204,20 @@ urls = st.builds(
     st.sampled_from(["fr", "org"]),
     st.just("") | st.text(ALNUM + "-", max_size=10).map("/".__add__),
 )
+postal_codes = st.integers(0, 99_999).map("{:05d}".format)
 maybe = st.none().__or__
+
+
+def phone(area: int, digits: int, spaces: int) -> str:
+    """0 then area, then four pairs of digits, each after a space where ``spaces`` has a bit."""
+    pairs = f"{digits:08d}"
+    return f"0{area}" + "".join(
+        (" " if spaces >> i & 1 else "") + pairs[2 * i : 2 * i + 2] for i in range(4)
+    )
+
+
+phones = st.builds(phone, st.integers(1, 9), st.integers(0, 99_999_999), st.integers(0, 15))
+DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 
 
 @st.composite
@@ -212,14 +226,8 @@ def schedules(draw: st.DrawFn) -> dict[str, Any]:
         draw(st.lists(st.integers(0, 23 * 60 + 59), min_size=2, max_size=2, unique=True))
     )
     return {
-        "byday": draw(
-            st.lists(
-                st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]),
-                min_size=1,
-                max_size=7,
-                unique=True,
-            )
-        ),
+        # Distinct days in any order: a prefix of a permutation.
+        "byday": draw(st.permutations(DAYS))[: draw(st.integers(1, 7))],
         "opens_at": f"{opens // 60:02d}:{opens % 60:02d}",
         "closes_at": f"{closes // 60:02d}:{closes % 60:02d}",
         "description": draw(maybe(words)),
@@ -228,7 +236,7 @@ def schedules(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def addresses(draw: st.DrawFn) -> dict[str, Any]:
-    postal_code = draw(st.from_regex(r"[0-9]{5}", fullmatch=True))
+    postal_code = draw(postal_codes)
     stated = draw(maybe(words)) if departement_of(postal_code) else draw(words)
     return {
         "address_1": draw(words),
@@ -263,12 +271,7 @@ def partners(draw: st.DrawFn) -> dict[str, Any]:
             "name": draw(maybe(words)),
             "title": draw(maybe(words)),
             "email": draw(maybe(emails)),
-            "phones": [
-                {"number": n}
-                for n in draw(
-                    st.lists(st.from_regex(r"0[1-9]( ?[0-9]{2}){4}", fullmatch=True), max_size=2)
-                )
-            ],
+            "phones": [{"number": n} for n in draw(st.lists(phones, max_size=2))],
         }
         for cid in contact_ids
     ]

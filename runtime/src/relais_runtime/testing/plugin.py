@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import pytest
+import structlog
 
 from relais_runtime import testing
 
@@ -78,6 +79,17 @@ _SET_UP = pytest.StashKey[DatabaseSetUp]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SET_UP] = DatabaseSetUp()
+    # Where a test has not configured logging, structlog's default console renders exceptions
+    # with rich: syntax-highlighted source around each frame, about 1 s per logged exception.
+    # A plain traceback says the same (services log JSON anyway: configure_logging).
+    defaults = structlog.get_config()["processors"]
+    if defaults and isinstance(defaults[-1], structlog.dev.ConsoleRenderer):
+        structlog.configure(
+            processors=[
+                *defaults[:-1],
+                structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+            ]
+        )
     if "not integration" in (config.getoption("markexpr", "") or ""):
         testing.NO_INFRASTRUCTURE = (
             "this test creates a database or a vhost in the fast lane (-m 'not integration'): "

@@ -44,8 +44,7 @@ def test_no_route_module_opens_a_transaction_of_its_own() -> None:
             found := sorted(
                 n
                 for n in _imported(p)
-                if n in ("relais_parcours.service.tenancy", "relais_runtime.db")
-                or n.startswith("relais_runtime.db.")
+                if n == "relais_runtime.db" or n.startswith("relais_runtime.db.")
             )
         )
     }

@@ -64,6 +64,23 @@ async def add(conn: Conn, *events: CloudEvent[Any], exchange: str = EVENTS_EXCHA
     """
     if not events:
         return
+    added, args = rows(events, exchange, first=1)
+    await conn.execute(f"WITH {added} {NOTIFY_ADDED}", *args)
+
+
+#: The end of a statement carrying :func:`rows`: the NOTIFY the relay listens for, once.
+NOTIFY_ADDED = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM added LIMIT 1"  # noqa: S608 (a constant)
+
+
+def rows(
+    events: Sequence[CloudEvent[Any]], exchange: str = EVENTS_EXCHANGE, *, first: int
+) -> tuple[str, list[Any]]:
+    """What :func:`add` writes, as a common table expression named ``added`` and its
+    arguments (numbered from ``$first``), for a statement of the caller's own that writes
+    its rows and its events in one round trip (``WITH ..., {added} {NOTIFY_ADDED}``).
+    ``events`` must not be empty."""
+    if not events:
+        raise ValueError("no events to write")
     traceparent, tracestate = tracing.current_context()
     if traceparent is not None:
         events = tuple(
@@ -72,16 +89,19 @@ async def add(conn: Conn, *events: CloudEvent[Any], exchange: str = EVENTS_EXCHA
             else e.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
             for e in events
         )
-    await conn.execute(
-        "WITH added AS ("
+    p = [f"${first + i}" for i in range(7)]
+    sql = (
+        "added AS ("  # noqa: S608 (placeholders only)
         "INSERT INTO relais_outbox "
         "(id, exchange, routing_key, body, correlation_id, traceparent, tracestate) "
-        "SELECT id, $2, routing_key, body, correlation_id, traceparent, tracestate "
-        "FROM unnest($1::uuid[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[]) "
+        f"SELECT id, {p[1]}, routing_key, body, correlation_id, traceparent, tracestate "
+        f"FROM unnest({p[0]}::uuid[], {p[2]}::text[], {p[3]}::bytea[], {p[4]}::text[], "
+        f"{p[5]}::text[], {p[6]}::text[]) "
         "WITH ORDINALITY AS e(id, routing_key, body, correlation_id, traceparent, tracestate, n) "
         # The order given is the order published (``position``).
-        "ORDER BY n RETURNING id"
-        ") SELECT pg_notify($8, '') FROM added LIMIT 1",
+        "ORDER BY n RETURNING id)"
+    )
+    args = [
         [e.id for e in events],
         exchange,
         [e.routing_key() for e in events],
@@ -89,8 +109,8 @@ async def add(conn: Conn, *events: CloudEvent[Any], exchange: str = EVENTS_EXCHA
         [e.correlationid for e in events],
         [e.traceparent for e in events],
         [e.tracestate for e in events],
-        NOTIFY_CHANNEL,
-    )
+    ]
+    return sql, args
 
 
 @dataclass(frozen=True)

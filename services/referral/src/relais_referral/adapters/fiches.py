@@ -69,10 +69,12 @@ async def seal_fiche(
     referral_id: uuid.UUID,
     content: dict[str, Any],
     new_child: bool = False,
+    key: tuple[bytes, str] | None = None,
 ) -> bytes:
     """The fiche encrypted under the child's key (the key is made if the child is new;
-    ``new_child``: its subject was created in this transaction)."""
-    wrapped, master_kid = await child_key(conn, keys, tenant, subject_id, new=new_child)
+    ``new_child``: its subject was created in this transaction; ``key``: the child's
+    wrapped key and its master's kid, already read or made in this transaction)."""
+    wrapped, master_kid = key or await child_key(conn, keys, tenant, subject_id, new=new_child)
     payload = {"referral_id": str(referral_id), "content": content}
     return keys.vault(tenant).encrypt(wrapped, subject_id, payload, master_kid=master_kid)
 

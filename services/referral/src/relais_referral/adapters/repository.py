@@ -9,10 +9,12 @@ from typing import Any
 
 import asyncpg
 
+from relais_contracts.envelope import CloudEvent
 from relais_contracts.types import ReferralStatus
 from relais_referral.adapters import fiches
 from relais_referral.adapters.fiches import FICHE_COLUMNS, FICHE_JOIN
 from relais_referral.domain.timeline import StatusChange
+from relais_runtime import outbox
 from relais_runtime.db import Conn
 
 # -- institutions --------------------------------------------------------------------------
@@ -140,6 +142,49 @@ async def find_or_create_subject(
     return existing, True
 
 
+async def subject_with_key(
+    conn: Conn,
+    tenant: str,
+    blind_index: str,
+    new_subject_id: uuid.UUID,
+    new_wrapped_key: bytes,
+    master_kid: str,
+    *,
+    index_kid: str = "",
+) -> tuple[uuid.UUID, bool, bytes, str] | None:
+    """:func:`find_or_create_subject` and the child's wrapped data key in one round trip:
+    ``(subject_id, known, wrapped_key, master_kid)``.
+
+    A new child gets ``new_subject_id`` and ``new_wrapped_key`` (made beforehand for that
+    id); a known one, its own subject and key. None when neither shows in this
+    statement's snapshot (a submission for the same new child committed meanwhile, or a
+    subject older than per-child keys): then :func:`find_or_create_subject` and
+    ``fiches.child_key`` say, in statements of their own.
+    """
+    row = await conn.fetchrow(
+        "WITH created AS ("
+        "INSERT INTO subjects (pre_id, blind_index, subject_id, index_kid) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING subject_id), "
+        # A new subject id (uuid4, made for this row) has no key yet: no conflict possible.
+        "keyed AS (INSERT INTO subject_keys (pre_id, subject_id, wrapped_key, master_kid) "
+        "SELECT $1, subject_id, $5, $6 FROM created RETURNING subject_id) "
+        "SELECT subject_id, false AS known, $5 AS wrapped_key, $6 AS master_kid FROM keyed "
+        # The statement's snapshot predates the insert: this part sees only a known child.
+        "UNION ALL SELECT s.subject_id, true, k.wrapped_key, k.master_kid FROM subjects s "
+        "JOIN subject_keys k ON k.pre_id = s.pre_id AND k.subject_id = s.subject_id "
+        "WHERE s.pre_id = $1 AND s.blind_index = $2",
+        tenant,
+        blind_index,
+        new_subject_id,
+        index_kid,
+        new_wrapped_key,
+        master_kid,
+    )
+    if row is None:
+        return None
+    return row["subject_id"], row["known"], row["wrapped_key"], row["master_kid"]
+
+
 # -- referrals ------------------------------------------------------------------------------
 
 
@@ -156,15 +201,19 @@ async def insert_referral(
     channel: str,
     external_ref: str | None,
     submitted_at: datetime,
+    events: Sequence[CloudEvent[Any]] = (),
 ) -> None:
-    # One statement (one round trip) for the referral and the first step of its timeline.
-    await conn.execute(
+    """The referral, the first step of its timeline and ``events`` (its outbox rows): one
+    statement, one round trip."""
+    sql = (
         "WITH referral AS ("
         "INSERT INTO referrals (id, pre_id, institution_id, subject_id, known_subject, status, "
         "version, facts, fiche, channel, external_ref, submitted_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id) "
-        "INSERT INTO referral_timeline (referral_id, position, status, at) "
-        "SELECT id, 1, $6, $11 FROM referral",
+        "VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id), "
+        "timeline AS (INSERT INTO referral_timeline (referral_id, position, status, at) "
+        "SELECT id, 1, $6, $11 FROM referral RETURNING referral_id) "
+    )
+    args: list[Any] = [
         referral_id,
         tenant,
         institution_id,
@@ -176,7 +225,12 @@ async def insert_referral(
         channel,
         external_ref,
         submitted_at,
-    )
+    ]
+    if events:
+        added, more = outbox.rows(events, first=len(args) + 1)
+        await conn.execute(f"{sql}, {added} {outbox.NOTIFY_ADDED}", *args, *more)
+    else:
+        await conn.execute(f"{sql} SELECT count(*) FROM timeline", *args)  # noqa: S608
 
 
 async def lock_referral(conn: Conn, tenant: str, referral_id: uuid.UUID) -> asyncpg.Record | None:

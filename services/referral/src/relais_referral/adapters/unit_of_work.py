@@ -40,6 +40,11 @@ class PgReferrals:
     def __init__(self, conn: Conn, keys: ReferralKeys) -> None:
         self.conn = conn
         self.keys = keys
+        #: Child keys read or made by ``subject_for`` in this transaction, for ``add``.
+        self._child_keys: dict[uuid.UUID, tuple[bytes, str]] = {}
+        #: A referral ``add``ed and not yet written: the unit of work writes it with its
+        #: events, in one statement (``write_pending``).
+        self._pending: dict[str, Any] | None = None
 
     # -- institutions
     async def institution(self, tenant: str, institution_id: str) -> Row | None:
@@ -92,11 +97,29 @@ class PgReferrals:
         index_kid: str = "",
         previous: Sequence[str] = (),
     ) -> tuple[uuid.UUID, bool]:
+        if not previous:
+            # The subject and the child's key in one statement: the key a new child would
+            # get is made first (a wrap of random bytes; unused if the child is known).
+            vault = self.keys.vault(tenant)
+            found = await repository.subject_with_key(
+                self.conn,
+                tenant,
+                blind_index,
+                new_subject_id,
+                vault.new_data_key(new_subject_id),
+                vault.master_kid,
+                index_kid=index_kid,
+            )
+            if found is not None:
+                subject_id, known, wrapped, master_kid = found
+                self._child_keys[subject_id] = (wrapped, master_kid)
+                return subject_id, known
         return await repository.find_or_create_subject(
             self.conn, tenant, blind_index, new_subject_id, index_kid=index_kid, previous=previous
         )
 
     async def add(self, referral: NewReferral) -> None:
+        """Seal the fiche now; the row is written with the unit's events (``write_pending``)."""
         fiche = await fiches.seal_fiche(
             self.conn,
             self.keys,
@@ -105,9 +128,11 @@ class PgReferrals:
             referral_id=referral.referral_id,
             content=referral.content,
             new_child=not referral.known_subject,
+            key=self._child_keys.get(referral.subject_id),
         )
-        await repository.insert_referral(
-            self.conn,
+        if self._pending is not None:  # one referral per unit: write the first one now
+            await self.write_pending()
+        self._pending = dict(
             referral_id=referral.referral_id,
             tenant=referral.tenant,
             institution_id=referral.institution_id,
@@ -120,8 +145,18 @@ class PgReferrals:
             submitted_at=referral.submitted_at,
         )
 
+    async def write_pending(self, events: Sequence[CloudEvent[Any]] = ()) -> None:
+        """Write the referral ``add`` left pending, with ``events``; without one, the
+        events alone."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await repository.insert_referral(self.conn, **pending, events=events)
+        elif events:
+            await outbox.add(self.conn, *events)
+
     # -- timelines
     async def lock(self, tenant: str, referral_id: uuid.UUID) -> Row | None:
+        await self.write_pending()  # a referral added in this unit is read as written
         return await repository.lock_referral(self.conn, tenant, referral_id)
 
     async def append_status(
@@ -155,6 +190,7 @@ class PgReferrals:
         )
 
     async def read(self, tenant: str, referral_id: uuid.UUID) -> StoredReferral | None:
+        await self.write_pending()  # a referral added in this unit is read as written
         row = await repository.get_referral(self.conn, tenant, referral_id)
         if row is None:
             return None
@@ -180,6 +216,7 @@ class PgReferrals:
         limit: int,
         offset: int,
     ) -> tuple[list[StoredReferral], int]:
+        await self.write_pending()
         rows, total = await repository.list_referrals(
             self.conn, tenant, institution_id, statuses=statuses, limit=limit, offset=offset
         )
@@ -198,7 +235,8 @@ class ReferralUnitOfWork:
 
     Events emitted are held and written together when the use case's block ends (still
     inside the transaction, before it commits): one statement for all of them
-    (``outbox.add``) instead of one per event.
+    (``outbox.add``) instead of one per event, which also carries a referral just added
+    (``PgReferrals.write_pending``): a submission's row, timeline and events, one round trip.
     """
 
     def __init__(self, base: UnitOfWork, keys: ReferralKeys) -> None:
@@ -222,9 +260,11 @@ class ReferralUnitOfWork:
         return event
 
     async def write_events(self) -> None:
-        """Write the events held so far to the outbox, in the order they were emitted."""
+        """Write the events held so far to the outbox, in the order they were emitted,
+        with a referral added meanwhile (one statement: the referral, its timeline's
+        first step and its events)."""
         held, self._held = self._held, []
-        await outbox.add(self.base.conn, *held)
+        await self.referrals.write_pending(held)
         self.base.emitted.extend(held)
 
 

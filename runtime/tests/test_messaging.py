@@ -804,3 +804,100 @@ async def test_a_poison_message_in_a_batch_is_parked_alone_and_its_batch_mates_t
     # The failed batch of ten, then each of its messages alone.
     assert batches[1] == [str(e.id) for e in events]
     assert sorted(b[0] for b in batches[2:]) == sorted(str(e.id) for e in events)
+
+
+async def ready_in_queue(amqp_url: str, queue: str) -> int:
+    """Messages ready in ``queue`` (unacked ones not counted until their channel closes)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        count = declared.declaration_result.message_count
+        assert count is not None
+        return count
+
+
+def in_hand(consumer: EventConsumer, count: int) -> Callable[[], Awaitable[bool]]:
+    """Whether ``count`` messages are in hand (one leaves once its ack is written)."""
+
+    async def check() -> bool:
+        return len(consumer._in_hand) == count
+
+    return check
+
+
+async def test_a_message_still_in_its_transaction_is_not_acked_with_those_after_it(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    """Acks leave together (a multiple ack) but never cover a message not committed yet."""
+    runtime = await make_runtime(bound(queue_name))
+    consumer = runtime.consumer(queue_name)
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    @consumer.handles(ReferralWithdrawn)
+    async def on_withdrawn(event: CloudEvent[ReferralWithdrawn], tx: Tx) -> None:
+        seen.append(str(event.id))
+        await tx.conn.execute("INSERT INTO effects (message_id, queue) VALUES ($1, 'q')", seen[-1])
+        if len(seen) == 1:
+            await release.wait()  # the first delivery holds its transaction open
+
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    await publish_many(amqp_url, [envelope() for _ in range(6)])
+
+    async def five_committed() -> bool:
+        return len(await effects(runtime)) == 5
+
+    await eventually(five_committed)
+    await eventually(in_hand(consumer, 1))  # the acks of the five (held a moment) are out
+    # Closing the consumer's channel returns what it has not acked to the queue: only the
+    # message whose transaction is still open.
+    assert consumer._channel is not None
+    await consumer._channel.close()
+    assert await eventually(lambda: ready_in_queue(amqp_url, queue_name)) == 1
+    release.set()
+
+
+async def test_messages_handled_side_by_side_are_all_acked_once_committed(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    record_effect(runtime, queue_name)
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    events = [envelope() for _ in range(50)]
+    await publish_many(amqp_url, events)
+
+    async def all_committed() -> bool:
+        return len(await effects(runtime)) == 50
+
+    await eventually(all_committed)
+    consumer = runtime.consumer(queue_name)
+    assert consumer._channel is not None
+    await eventually(in_hand(consumer, 0))
+    await consumer._channel.close()  # anything not acked would go back to the queue
+    await asyncio.sleep(0.2)
+    assert await ready_in_queue(amqp_url, queue_name) == 0
+
+
+async def test_a_batch_with_a_parked_message_leaves_nothing_unacked(
+    make_runtime: Factory, amqp_url: str, queue_name: str
+) -> None:
+    runtime = await make_runtime(bound(queue_name))
+    batches: list[list[str]] = []
+    events = [envelope() for _ in range(12)]
+    record_batches(runtime, queue_name, batches, poison=str(events[5].id))
+    await make_runtime.start(runtime)  # type: ignore[attr-defined]
+    await publish_many(amqp_url, events)
+    lot = ParkingLot(amqp_url)
+
+    async def settled() -> bool:
+        return len(await effects(runtime)) == 11 and len(await lot.browse(queue_name)) == 1
+
+    await eventually(settled)
+    consumer = runtime.consumer(queue_name)
+    assert consumer._channel is not None
+    await eventually(in_hand(consumer, 0))
+    await consumer._channel.close()
+    await asyncio.sleep(0.2)
+    assert await ready_in_queue(amqp_url, queue_name) == 0
+    assert len(await lot.browse(queue_name)) == 1  # parked once, not again after a redelivery

@@ -16,7 +16,8 @@ What happens to a message:
   the delay steps (``retry_delays_ms``), then parked with the last error;
 - already handled (same message id in the inbox): acked and skipped.
 The message is acked only after its transaction committed (or after its copy was
-confirmed by the broker in the delay or parking queue).
+confirmed by the broker in the delay or parking queue); the acks of messages settled
+together leave as one ``multiple`` ack (``acks.py``, docs/decisions/0025).
 
 A consumer registered with ``handles_batches`` handles the messages gathered within its
 prefetch window in one transaction (``batching.py``, docs/decisions/0021); a batch that
@@ -51,7 +52,8 @@ from pydantic import ValidationError
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.topology import PARKING_EXCHANGE, RETRY_EXCHANGE, delay_name
-from relais_runtime import inbox, tracing
+from relais_runtime import inbox, outbox, tracing
+from relais_runtime.acks import Acks
 from relais_runtime.batching import Batcher, BatchFailed, Pending
 from relais_runtime.db import Conn
 from relais_runtime.logging import mask_text
@@ -105,13 +107,43 @@ class Tx(UnitOfWork):
     """
 
     def __init__(
-        self, conn: Conn, incoming: CloudEvent[Any], source: str, routing_key: str = ""
+        self,
+        conn: Conn,
+        incoming: CloudEvent[Any],
+        source: str,
+        routing_key: str = "",
+        outbox_rows: list[CloudEvent[Any]] | None = None,
     ) -> None:
         super().__init__(conn, source=source, cause=incoming)
         self.incoming = incoming
         #: The routing key the message arrived with: for commands on ``relais.intake`` it
         #: names the sender, which the broker's topic permissions vouch for.
         self.routing_key = routing_key
+        #: Where ``emit`` puts its events when the consumer writes them to the outbox
+        #: itself, all at once before (or with) the ``COMMIT``: one statement for all the
+        #: events of a transaction, in the order emitted. ``None``: written at once.
+        self._outbox_rows = outbox_rows
+
+    async def emit(
+        self,
+        data: Message,
+        *,
+        subject: str,
+        sequence: int,
+        tenant: str | None = None,
+        caused_by: CloudEvent[Any] | None = None,
+    ) -> CloudEvent[Any]:
+        if self._outbox_rows is None:
+            return await super().emit(
+                data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
+            )
+        event = self.event(
+            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
+        )
+        # The trace context of the moment (the message's span), as ``outbox.add`` would.
+        self._outbox_rows.extend(outbox.traced(event))
+        self.emitted.append(event)
+        return event
 
 
 Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]
@@ -175,6 +207,8 @@ class EventConsumer:
         self._tag: str | None = None
         #: Messages being handled (their tasks), for a graceful stop.
         self._in_hand: set[asyncio.Task[Any]] = set()
+        #: Acks sent together for the messages settled together (acks.py, ADR 0025).
+        self._acks = Acks()
 
     async def start(self, connection: AbstractConnection) -> None:
         """Consume the queue on ``connection`` (the broker's robust connection)."""
@@ -221,6 +255,8 @@ class EventConsumer:
                 await queue.cancel(tag)
         if self._in_hand:
             await asyncio.wait(set(self._in_hand), timeout=self.graceful_timeout_s)
+        with contextlib.suppress(Exception):  # what is not acked now is delivered again
+            await asyncio.wait_for(self._acks.drain(), self.graceful_timeout_s)
         await self._unsubscribe()
         self._connection = None
 
@@ -356,7 +392,7 @@ class EventConsumer:
                 if attempt < self._immediate_attempts:
                     await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            await message.ack()
+            await self._acks.settle(message)
             return Outcome("ok" if handled else "duplicate")
         return await self._retry_later(message, last_error, outage=outage)
 
@@ -369,7 +405,7 @@ class EventConsumer:
             handled = await self.batcher.submit(event, _origin(message)[1])
         except BatchFailed:
             return None
-        await message.ack()
+        await self._acks.settle(message)
         return Outcome("ok" if handled else "duplicate")
 
     async def _handle_batch(self, batch: Sequence[Pending]) -> list[bool]:
@@ -377,16 +413,18 @@ class EventConsumer:
             fresh = await inbox.claim_many(conn, self.queue, [str(p.event.id) for p in batch])
             results: list[bool] = []
             txs: list[Tx] = []
+            emitted: list[CloudEvent[Any]] = []  # the batch's events, in the order emitted
             for pending in batch:
                 message_id = str(pending.event.id)
                 new = message_id in fresh
                 fresh.discard(message_id)  # the same id twice in one batch: once
                 results.append(new)
                 if new:
-                    txs.append(Tx(conn, pending.event, self._source, pending.routing_key))
+                    txs.append(Tx(conn, pending.event, self._source, pending.routing_key, emitted))
             if txs:
                 assert self._batch_handler is not None
                 await self._batch_handler(txs)
+            await outbox.add(conn, *emitted)
             return results
 
     def _parse(self, body: bytes) -> tuple[CloudEvent[Any], _Route[Any]]:
@@ -412,11 +450,12 @@ class EventConsumer:
     async def _handle(self, event: CloudEvent[Any], route: _Route[Any], routing_key: str) -> bool:
         async with (
             self._pool_getter().acquire() as conn,
-            inbox.claimed(conn, self.queue, str(event.id)) as new,
+            inbox.claimed(conn, self.queue, str(event.id)) as claim,
         ):
-            if not new:
+            if not claim.new:
                 return False
-            tx = Tx(conn=conn, incoming=event, source=self._source, routing_key=routing_key)
+            # Its events go to the outbox with the COMMIT (inbox.claimed).
+            tx = Tx(conn, event, self._source, routing_key, claim.outbox)
             await route.handler(event, tx)
             return True
 
@@ -439,7 +478,7 @@ class EventConsumer:
             ORIGINAL_ROUTING_KEY_HEADER: routing_key,
         }
         await self._copy(message, delay_name(self._delays[step]), headers)
-        await message.ack()
+        await self._acks.settle(message)
         log.info("message_delayed", step=step + 1, delay_ms=self._delays[step])
         return Outcome("retried", error)
 
@@ -467,7 +506,7 @@ class EventConsumer:
         }
         headers[ORIGINAL_EXCHANGE_HEADER], headers[ORIGINAL_ROUTING_KEY_HEADER] = _origin(message)
         await self._copy(message, PARKING_EXCHANGE, headers)
-        await message.ack()
+        await self._acks.settle(message)
         log.error("message_parked", reason=reason, error=error[:500])
         return Outcome("parked", reason)
 

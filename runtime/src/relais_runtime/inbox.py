@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
+from relais_contracts.envelope import CloudEvent
+from relais_runtime import outbox
 from relais_runtime.db import Conn
 
 #: Consumer names and message ids that are safe as SQL literals as they are (no quote, no
@@ -29,31 +33,48 @@ async def claim(conn: Conn, consumer: str, message_id: str) -> bool:
     return bool(inserted)
 
 
+@dataclass
+class Claim:
+    """What ``claimed`` yields: whether the message is new, and the events its handling
+    emitted, written to the outbox with the ``COMMIT`` (``Tx`` appends to ``outbox``)."""
+
+    new: bool
+    outbox: list[CloudEvent[Any]] = field(default_factory=list)
+
+
 @asynccontextmanager
-async def claimed(conn: Conn, consumer: str, message_id: str) -> AsyncIterator[bool]:
+async def claimed(conn: Conn, consumer: str, message_id: str) -> AsyncIterator[Claim]:
     """A transaction holding ``claim``'s record: yields whether the message is new, commits
     when the block ends, rolls back if it raises.
 
     ``BEGIN`` and the claim go to the server in one round trip (one simple query; the two
     values are checked to be plain words, so they are written as literals), where
-    ``conn.transaction()`` would send ``BEGIN`` alone first: one round trip less for every
-    message consumed. Inside, ``conn.transaction()`` cannot be used (asyncpg refuses it in
-    a transaction it did not start); handlers never open one (``Tx`` is their unit of work).
+    ``conn.transaction()`` would send ``BEGIN`` alone first; and the events emitted go to
+    the outbox in the same simple query as the ``COMMIT`` (``outbox.insert_statement``):
+    two round trips less for every message consumed, three in all for a message with one
+    statement of its own. Inside, ``conn.transaction()`` cannot be used (asyncpg refuses
+    it in a transaction it did not start); handlers never open one (``Tx`` is their unit
+    of work).
     """
     if not (_PLAIN.fullmatch(consumer) and _PLAIN.fullmatch(message_id)):
         async with conn.transaction():
-            yield await claim(conn, consumer, message_id)
+            held = Claim(await claim(conn, consumer, message_id))
+            yield held
+            await outbox.add(conn, *held.outbox)
         return
     try:
         sql = f"VALUES ('{consumer}', '{message_id}') ON CONFLICT DO NOTHING"  # plain words
         status = await conn.execute("BEGIN; INSERT INTO relais_inbox (consumer, message_id) " + sql)
-        new = status == "INSERT 0 1"
-        yield new
+        held = Claim(status == "INSERT 0 1")
+        yield held
+        commit = "COMMIT"
+        if held.outbox:
+            commit = outbox.insert_statement(held.outbox) + "; COMMIT"
+        await conn.execute(commit)
     except BaseException:
         if conn.is_in_transaction():
             await conn.execute("ROLLBACK")
         raise
-    await conn.execute("COMMIT")
 
 
 async def claim_many(conn: Conn, consumer: str, message_ids: list[str]) -> set[str]:

@@ -81,14 +81,7 @@ def rows(
     ``events`` must not be empty."""
     if not events:
         raise ValueError("no events to write")
-    traceparent, tracestate = tracing.current_context()
-    if traceparent is not None:
-        events = tuple(
-            e
-            if e.traceparent is not None
-            else e.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
-            for e in events
-        )
+    events = traced(*events)
     p = [f"${first + i}" for i in range(7)]
     sql = (
         "added AS ("  # noqa: S608 (placeholders only)
@@ -111,6 +104,48 @@ def rows(
         [e.tracestate for e in events],
     ]
     return sql, args
+
+
+def traced(*events: CloudEvent[Any]) -> tuple[CloudEvent[Any], ...]:
+    """``events``, those without a trace context given the current one (``add``)."""
+    traceparent, tracestate = tracing.current_context()
+    if traceparent is None:
+        return events
+    return tuple(
+        e
+        if e.traceparent is not None
+        else e.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
+        for e in events
+    )
+
+
+def insert_statement(events: Sequence[CloudEvent[Any]], exchange: str = EVENTS_EXCHANGE) -> str:
+    """``add``'s insert and NOTIFY as one statement with its values written in it, for a
+    simple query that also carries the ``COMMIT`` (``inbox.claimed``): one round trip less
+    per consumed message that emits. Call with ``traced`` events.
+
+    Every value but the id (a ``UUID``, printed by Python) goes in hexadecimal, decoded by
+    the server: nothing from an event (a sender's correlation id, a tenant) can end a
+    literal, whatever the server's quoting settings.
+    """
+    values = ", ".join(
+        f"('{uuid.UUID(str(e.id))}'::uuid, {_text(exchange)}, {_text(e.routing_key())}, "
+        f"decode('{e.model_dump_json().encode().hex()}', 'hex'), {_text(e.correlationid)}, "
+        f"{_text(e.traceparent)}, {_text(e.tracestate)})"
+        for e in events
+    )
+    # Values in hexadecimal, the id a UUID, the rest constants: nothing to inject.
+    return (
+        "WITH added AS (INSERT INTO relais_outbox "  # noqa: S608
+        "(id, exchange, routing_key, body, correlation_id, traceparent, tracestate) "
+        f"VALUES {values} RETURNING id) {NOTIFY_ADDED}"
+    )
+
+
+def _text(value: str | None) -> str:
+    if value is None:
+        return "NULL"
+    return f"convert_from(decode('{value.encode().hex()}', 'hex'), 'UTF8')"
 
 
 @dataclass(frozen=True)

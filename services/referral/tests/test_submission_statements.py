@@ -14,7 +14,7 @@ from relais_referral.domain.content import ReferralRequest
 from relais_referral.service.submit_referral import Submission, submit
 from relais_runtime.uow import UnitOfWork
 
-from .conftest import SCHOOL, fiche
+from .conftest import PRE, SCHOOL, fiche
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +108,24 @@ async def test_a_child_known_without_a_key_gets_one_on_its_next_referral(app: An
     )
     assert r.status_code == 200
     assert r.json()["referral"]["child"]["first_name"] == "Éloïse"
+
+
+async def test_a_referral_added_is_read_in_its_own_unit_before_the_events_are_written(
+    app: Any,
+) -> None:
+    """The row waits for the unit's events only until something reads or changes it."""
+    await app.register(SCHOOL)
+    async with app.runtime.pool.acquire() as conn, conn.transaction():
+        uows = within(UnitOfWork(conn, source="/relais/referral"), app.keys)
+        async with uows() as uow:
+            submission = await submit(
+                uow,
+                app.keys,
+                institution_id=SCHOOL,
+                request=ReferralRequest.model_validate(fiche()),
+            )
+            stored = await uow.referrals.read(PRE, submission.referral_id)
+            assert stored is not None
+            assert stored.content == submission.written.content  # type: ignore[union-attr]
+    events = await app.outbox()
+    assert [e["subject"] for e in events] == [str(submission.referral_id)] * 2

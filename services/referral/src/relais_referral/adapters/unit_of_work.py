@@ -162,9 +162,11 @@ class PgReferrals:
     async def append_status(
         self, referral_id: uuid.UUID, version: int, change: StatusChange
     ) -> None:
+        await self.write_pending()  # a referral added in this unit changes as written
         await repository.append_status(self.conn, referral_id, version, change)
 
     async def erase_child(self, tenant: str, subject_id: uuid.UUID) -> None:
+        await self.write_pending()
         await repository.erase_identity(self.conn, tenant, subject_id)
 
     # -- reads

@@ -20,9 +20,11 @@ from typing import Any
 
 from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
+from relais_contracts.types import DeadlineKind
 from relais_parcours.domain.handover import OPEN, Handover
 from relais_parcours.domain.plan import Action, Objective, Plan
 from relais_parcours.domain.situation import Stage
+from relais_parcours.service.ports import ReceivedReferral
 from relais_runtime.audit import Access
 from relais_runtime.errors import DomainError
 from relais_runtime.idempotency import KEY_REUSED, IdempotencyScope
@@ -223,8 +225,10 @@ class FakeSituations:
         assert (tenant, subject_id) not in self.t.subject_keys, "one key per child"
         self.t.subject_keys[(tenant, subject_id)] = wrapped
 
-    async def latest_of_subject(self, tenant: str, subject_id: uuid.UUID) -> dict[str, Any] | None:
-        return max(
+    async def latest_with_key(
+        self, tenant: str, subject_id: uuid.UUID
+    ) -> tuple[dict[str, Any] | None, bytes | None]:
+        latest = max(
             (
                 s
                 for s in self.t.situations.values()
@@ -233,44 +237,60 @@ class FakeSituations:
             key=lambda s: s["opened_at"],
             default=None,
         )
+        return latest, self.t.subject_keys.get((tenant, subject_id))
 
-    async def open(
-        self,
-        *,
-        situation_id: uuid.UUID,
-        tenant: str,
-        subject_id: uuid.UUID,
-        opened_at: datetime,
-        review_due_on: date,
-        previous_situation_id: uuid.UUID | None,
-    ) -> None:
-        assert situation_id not in self.t.situations, "situation id taken"
-        self.t.situations[situation_id] = {
-            "id": situation_id,
-            "pre_id": tenant,
-            "subject_id": subject_id,
-            "stage": "awaiting_review",
-            "referent_id": None,
-            "opened_at": opened_at,
-            "review_due_on": review_due_on,
-            "previous_situation_id": previous_situation_id,
-            "referral_ids": [],
-            "facts": [],
-            "axes": [],
-            "started_on": None,
-            "closed_at": None,
-            "erased_at": None,
-            "erasure_reason": None,
-            "plan_version": 0,
-            "version": 1,
-        }
-
-    async def reopen_for_review(
-        self, tenant: str, situation_id: uuid.UUID, review_due_on: date
-    ) -> None:
-        row = _of(self.t.situations, tenant, situation_id)
-        assert row is not None, "reopen of a situation the PRE does not hold"
-        row.update(stage="awaiting_review", review_due_on=review_due_on)
+    async def receive(self, received: ReceivedReferral) -> int:
+        r = received
+        if r.new_key is not None:
+            await self.add_subject_key(r.tenant, r.subject_id, r.new_key, r.master_kid)
+        if r.opens:
+            assert r.situation_id not in self.t.situations, "situation id taken"
+            self.t.situations[r.situation_id] = {
+                "id": r.situation_id,
+                "pre_id": r.tenant,
+                "subject_id": r.subject_id,
+                "stage": "awaiting_review",
+                "referent_id": None,
+                "opened_at": r.received_at,
+                "review_due_on": r.review_due_on,
+                "previous_situation_id": r.previous_situation_id,
+                "referral_ids": [],
+                "facts": [],
+                "axes": [],
+                "started_on": None,
+                "closed_at": None,
+                "erased_at": None,
+                "erasure_reason": None,
+                "plan_version": 0,
+                "version": 1,
+            }
+        situation = _of(self.t.situations, r.tenant, r.situation_id)
+        assert situation is not None, "a referral joins a situation the PRE does not hold"
+        if r.reopens:
+            situation.update(stage="awaiting_review", review_due_on=r.review_due_on)
+        if r.opens or r.reopens:
+            self.t.deadlines.append(
+                {
+                    "id": uuid.uuid4(),
+                    "pre_id": r.tenant,
+                    "situation_id": r.situation_id,
+                    "kind": DeadlineKind.REVIEW.value,
+                    "handover_id": None,
+                    "due_on": r.review_due_on,
+                    "resolved": False,
+                }
+            )
+        await self.attach_referral(
+            referral_id=r.referral_id,
+            situation_id=r.situation_id,
+            tenant=r.tenant,
+            institution_id=r.institution_id,
+            facts=r.facts,
+            identity_enc=r.identity_enc,
+            received_at=r.received_at,
+            interpreter_needed=r.interpreter_needed,
+        )
+        return 1 if r.opens else await self.bump_version(r.tenant, r.situation_id)
 
     async def attach_referral(
         self,

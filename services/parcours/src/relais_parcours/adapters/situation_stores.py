@@ -15,7 +15,7 @@ from relais_parcours.adapters import (
     situations_repo,
 )
 from relais_parcours.domain.plan import Action, Objective, Plan
-from relais_parcours.service.ports import Row
+from relais_parcours.service.ports import ReceivedReferral, Row
 from relais_runtime.db import Conn
 
 
@@ -120,33 +120,14 @@ class PgSituations:
     ) -> None:
         await situations_repo.insert_subject_key(self.conn, tenant, subject_id, wrapped, master_kid)
 
-    async def latest_of_subject(self, tenant: str, subject_id: uuid.UUID) -> Row | None:
-        return await situations_repo.latest_situation_for_subject(self.conn, tenant, subject_id)
+    async def latest_with_key(
+        self, tenant: str, subject_id: uuid.UUID
+    ) -> tuple[Row | None, bytes | None]:
+        latest, key = await situations_repo.latest_with_key(self.conn, tenant, subject_id)
+        return latest, key
 
-    async def open(
-        self,
-        *,
-        situation_id: uuid.UUID,
-        tenant: str,
-        subject_id: uuid.UUID,
-        opened_at: datetime,
-        review_due_on: date,
-        previous_situation_id: uuid.UUID | None,
-    ) -> None:
-        await situations_repo.insert_situation(
-            self.conn,
-            situation_id=situation_id,
-            tenant=tenant,
-            subject_id=subject_id,
-            opened_at=opened_at,
-            review_due_on=review_due_on,
-            previous_situation_id=previous_situation_id,
-        )
-
-    async def reopen_for_review(
-        self, tenant: str, situation_id: uuid.UUID, review_due_on: date
-    ) -> None:
-        await situations_repo.reopen_for_review(self.conn, tenant, situation_id, review_due_on)
+    async def receive(self, received: ReceivedReferral) -> int:
+        return await situations_repo.receive_referral(self.conn, received)
 
     async def attach_referral(
         self,

@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from relais_contracts.types import DeadlineKind
+from relais_parcours.service.ports import ReceivedReferral
 from relais_runtime.db import Conn
 
 _SITUATION_COLUMNS = (
@@ -26,16 +28,21 @@ _SITUATION_COLUMNS = (
 )
 
 
-async def latest_situation_for_subject(
+async def latest_with_key(
     conn: Conn, tenant: str, subject_id: uuid.UUID
-) -> asyncpg.Record | None:
-    """The child's most recent situation, locked (earlier ones are finished or erased)."""
-    return await conn.fetchrow(
-        "SELECT * FROM situations WHERE pre_id = $1 AND subject_id = $2 "
-        "ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+) -> tuple[asyncpg.Record | None, bytes | None]:
+    """The child's most recent situation, locked (earlier ones are finished or erased), and
+    its wrapped data key, in one round trip: a referral received needs both."""
+    row = await conn.fetchrow(
+        "SELECT k.wrapped_key, s.* FROM (SELECT 1) one "
+        "LEFT JOIN subject_keys k ON k.pre_id = $1 AND k.subject_id = $2 "
+        "LEFT JOIN LATERAL (SELECT * FROM situations WHERE pre_id = $1 AND subject_id = $2 "
+        "ORDER BY opened_at DESC LIMIT 1 FOR UPDATE) s ON true",
         tenant,
         subject_id,
     )
+    assert row is not None  # one row, whatever the child
+    return (row if row["id"] is not None else None), row["wrapped_key"]
 
 
 async def situations_of_subject(
@@ -50,27 +57,57 @@ async def situations_of_subject(
     )
 
 
-async def insert_situation(
-    conn: Conn,
-    *,
-    situation_id: uuid.UUID,
-    tenant: str,
-    subject_id: uuid.UUID,
-    opened_at: datetime,
-    review_due_on: date,
-    previous_situation_id: uuid.UUID | None = None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO situations (id, pre_id, subject_id, stage, version, opened_at, "
-        "review_due_on, previous_situation_id) "
-        "VALUES ($1, $2, $3, 'awaiting_review', 1, $4, $5, $6)",
-        situation_id,
-        tenant,
-        subject_id,
-        opened_at,
-        review_due_on,
-        previous_situation_id,
+async def receive_referral(conn: Conn, r: ReceivedReferral) -> int:
+    """Everything a referral received writes, in one statement (one round trip instead of
+    up to six): the child's key on its first use, the situation opened or reopened, its
+    review deadline, the referral attached, the situation's version (returned)."""
+    args: list[Any] = []
+
+    def p(value: Any) -> str:
+        """A placeholder for ``value`` (only the values a statement uses are sent)."""
+        args.append(value)
+        return f"${len(args)}"
+
+    sid, tenant, subject = p(r.situation_id), p(r.tenant), p(r.subject_id)
+    due = p(r.review_due_on) if r.opens or r.reopens else ""
+    steps = []
+    if r.new_key is not None:
+        steps.append(
+            "INSERT INTO subject_keys (subject_id, pre_id, wrapped_key, master_kid) "  # noqa: S608
+            f"VALUES ({subject}, {tenant}, {p(r.new_key)}, {p(r.master_kid)})"
+        )
+    if r.opens:
+        steps.append(
+            "INSERT INTO situations (id, pre_id, subject_id, stage, version, opened_at, "  # noqa: S608
+            "review_due_on, previous_situation_id) VALUES "
+            f"({sid}, {tenant}, {subject}, 'awaiting_review', 1, {p(r.received_at)}, {due}, "
+            f"{p(r.previous_situation_id)})"
+        )
+    if r.opens or r.reopens:
+        steps.append(
+            "INSERT INTO deadlines (id, pre_id, situation_id, kind, handover_id, due_on) "  # noqa: S608
+            f"VALUES ({p(uuid.uuid4())}, {tenant}, {sid}, {p(DeadlineKind.REVIEW.value)}, NULL, "
+            f"{due})"
+        )
+    steps.append(
+        "INSERT INTO situation_referrals (referral_id, situation_id, pre_id, institution_id, "  # noqa: S608
+        f"facts, identity_enc, received_at, interpreter_needed) VALUES ({p(r.referral_id)}, "
+        f"{sid}, {tenant}, {p(r.institution_id)}, {p(r.facts)}, {p(r.identity_enc)}, "
+        f"{p(r.received_at)}, {p(r.interpreter_needed)})"
     )
+    if r.opens:
+        last = "SELECT 1::int"
+    else:
+        reopen = f", stage = 'awaiting_review', review_due_on = {due}" if r.reopens else ""
+        last = (
+            f"UPDATE situations SET version = version + 1{reopen} "  # noqa: S608 - placeholders
+            f"WHERE id = {sid} AND pre_id = {tenant} AND subject_id = {subject} RETURNING version"
+        )
+    ctes = ", ".join(f"w{n} AS ({step})" for n, step in enumerate(steps))
+    version: int | None = await conn.fetchval(f"WITH {ctes} {last}", *args)
+    if version is None:
+        raise LookupError("the situation a referral joins is not the PRE's, nor the child's")
+    return version
 
 
 async def bump_version(conn: Conn, tenant: str, situation_id: uuid.UUID) -> int:
@@ -293,18 +330,6 @@ async def live_referrals(conn: Conn, tenant: str, situation_id: uuid.UUID) -> in
         tenant,
     )
     return n
-
-
-async def reopen_for_review(
-    conn: Conn, tenant: str, situation_id: uuid.UUID, review_due_on: date
-) -> None:
-    await conn.execute(
-        "UPDATE situations SET stage = 'awaiting_review', review_due_on = $2 WHERE id "
-        "= $1 AND pre_id = $3",
-        situation_id,
-        review_due_on,
-        tenant,
-    )
 
 
 async def set_stage(conn: Conn, tenant: str, situation_id: uuid.UUID, stage: str) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from joserfc.errors import JoseError
 
-from relais_contracts.types import DeadlineKind, ErasureReason
+from relais_contracts.types import ErasureReason
 from relais_contracts.v1.parcours import SituationOpened, SituationReferralAttached, SubjectErased
 from relais_contracts.v1.referral import ReferralSubmitted
 from relais_parcours.adapters.vault import IdentityUnreadableError
@@ -26,7 +26,7 @@ from relais_parcours.domain.situation import (
     wire_stage,
 )
 from relais_parcours.service import child_texts
-from relais_parcours.service.ports import ParcoursWork, Row, Stores, Uows
+from relais_parcours.service.ports import ParcoursWork, ReceivedReferral, Row, Stores, Uows
 from relais_runtime.consumer import PermanentError
 from relais_runtime.logging import get_logger
 from relais_runtime.sealing import KeyNotFoundError, unseal
@@ -34,18 +34,26 @@ from relais_runtime.sealing import KeyNotFoundError, unseal
 log = get_logger(__name__)
 
 
-async def store_identity(
-    uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID, sealed: str
+def open_identity(
+    ctx: Parcours, tenant: str, subject_id: uuid.UUID, sealed: str, wrapped: bytes
 ) -> tuple[bytes, bool]:
-    """Open the JWE with the PRE's keys; encrypt it with the subject's data key. Also
-    says whether a guardian needs an interpreter (shown to the team without identity)."""
+    """Open the JWE with the PRE's keys; encrypt it with the subject's data key
+    (``wrapped``). Also says whether a guardian needs an interpreter (shown to the team
+    without identity)."""
     keys = ctx.pre_keys.private_keys(tenant)  # KeyNotFoundError: retried, then parked
     try:
         identity = unseal(sealed, keys)
     except (JoseError, ValueError) as exc:
         raise PermanentError("sealed_identity_unreadable", type(exc).__name__) from None
-    wrapped = await child_texts.child_key_in(uow, ctx, tenant, subject_id)
     return ctx.vault.encrypt(wrapped, subject_id, identity), family.interpreter_needed(identity)
+
+
+async def store_identity(
+    uow: Stores, ctx: Parcours, tenant: str, subject_id: uuid.UUID, sealed: str
+) -> tuple[bytes, bool]:
+    """``open_identity`` under the child's key, created on first use."""
+    wrapped = await child_texts.child_key_in(uow, ctx, tenant, subject_id)
+    return open_identity(ctx, tenant, subject_id, sealed, wrapped)
 
 
 async def receive_referral(
@@ -56,70 +64,70 @@ async def receive_referral(
     A child whose last file is finished (declined, redirected, closed) gets a new situation
     linked to it: a new review, with its deadline, as for a first referral (ADR 0006).
     Run for the consumed message (``ctx.units.within(tx)``), ``tenant`` its PRE.
+
+    Two statements besides the event (ADR 0027): one read (the child's latest situation,
+    locked, and its key), one write of everything the referral changes.
     """
     settings = ctx.settings
     now = datetime.now(UTC)
+    subject_id = referral.subject_id
     async with uows() as uow:
-        latest = await uow.situations.latest_of_subject(tenant, referral.subject_id)
+        latest, wrapped = await uow.situations.latest_with_key(tenant, subject_id)
         step = on_new_referral(latest["stage"] if latest is not None else None)
         if step is OnReferral.DROP:
             assert latest is not None
             return await drop_after_erasure(uow, tenant, latest, referral, now)
         due = review_due_on(now, settings.review_within_days, settings.timezone)
-        if step is OnReferral.OPEN:
+        opens = step is OnReferral.OPEN
+        if opens:
             situation_id = uuid.uuid4()
-            await uow.situations.open(
-                situation_id=situation_id,
-                tenant=tenant,
-                subject_id=referral.subject_id,
-                opened_at=now,
-                review_due_on=due,
-                previous_situation_id=latest["id"] if latest is not None else None,
-            )
         else:
             assert latest is not None
             situation_id = latest["id"]
-        if step is OnReferral.REOPEN:
-            # Every earlier referral was withdrawn before the review: this one must not
-            # vanish into that closed file. Back to the inbox, with a review deadline.
-            await uow.situations.reopen_for_review(tenant, situation_id, due)
-        if step is not OnReferral.JOIN:
-            await uow.deadlines.add(
-                tenant, situation_id, DeadlineKind.REVIEW.value, due, handover_id=None
+        new_key = None
+        if wrapped is None:  # the child's first referral here: its key, written below
+            wrapped = new_key = ctx.vault.new_data_key(subject_id)
+        identity_enc, interpreter = open_identity(ctx, tenant, subject_id, referral.sealed, wrapped)
+        version = await uow.situations.receive(
+            ReceivedReferral(
+                tenant=tenant,
+                situation_id=situation_id,
+                subject_id=subject_id,
+                referral_id=referral.referral_id,
+                institution_id=referral.institution_id,
+                facts=referral.facts.model_dump(mode="json"),
+                identity_enc=identity_enc,
+                interpreter_needed=interpreter,
+                received_at=now,
+                opens=opens,
+                # Every earlier referral was withdrawn before the review: this one must not
+                # vanish into that closed file. Back to the inbox, with a review deadline.
+                reopens=step is OnReferral.REOPEN,
+                review_due_on=due,
+                previous_situation_id=latest["id"] if opens and latest is not None else None,
+                new_key=new_key,
+                master_kid=ctx.vault.master_kid,
             )
-        identity_enc, interpreter = await store_identity(
-            uow, ctx, tenant, referral.subject_id, referral.sealed
         )
-        await uow.situations.attach_referral(
-            referral_id=referral.referral_id,
-            situation_id=situation_id,
-            tenant=tenant,
-            institution_id=referral.institution_id,
-            facts=referral.facts.model_dump(mode="json"),
-            identity_enc=identity_enc,
-            received_at=now,
-            interpreter_needed=interpreter,
-        )
-        if step is OnReferral.OPEN:
+        if opens:
             await uow.emit(
                 SituationOpened(
                     situation_id=situation_id,
-                    subject_id=referral.subject_id,
+                    subject_id=subject_id,
                     referral_ids=[referral.referral_id],
                     opened_at=now,
                     review_due_on=due,
                 ),
                 subject=str(situation_id),
-                sequence=1,
+                sequence=version,
                 tenant=tenant,
             )
             return situation_id
         assert latest is not None
-        version = await uow.situations.bump_version(tenant, situation_id)
         await uow.emit(
             SituationReferralAttached(
                 situation_id=situation_id,
-                subject_id=referral.subject_id,
+                subject_id=subject_id,
                 referral_id=referral.referral_id,
                 stage=wire_stage(latest["stage"]),
                 attached_at=now,

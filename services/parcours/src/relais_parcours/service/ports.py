@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -35,6 +36,31 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
     def keys(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class ReceivedReferral:
+    """What ``Situations.receive`` writes for one referral of a child."""
+
+    tenant: str
+    situation_id: uuid.UUID
+    subject_id: uuid.UUID
+    referral_id: uuid.UUID
+    institution_id: str
+    facts: dict[str, Any]
+    identity_enc: bytes
+    interpreter_needed: bool
+    received_at: datetime
+    #: A new situation, awaiting its review (else the referral joins ``situation_id``).
+    opens: bool
+    #: The situation goes back to awaiting its review (every earlier referral withdrawn).
+    reopens: bool
+    #: The review's due date: a review deadline is added when the situation opens or reopens.
+    review_due_on: date
+    previous_situation_id: uuid.UUID | None
+    #: The child's data key, wrapped, when this referral creates it (its first use).
+    new_key: bytes | None
+    master_kid: str
 
 
 class Situations(Protocol):
@@ -119,24 +145,17 @@ class Situations(Protocol):
         self, tenant: str, subject_id: uuid.UUID, wrapped: bytes, master_kid: str
     ) -> None: ...
 
-    async def latest_of_subject(self, tenant: str, subject_id: uuid.UUID) -> Row | None:
-        """The child's most recent situation, locked (earlier ones are finished or erased)."""
+    async def latest_with_key(
+        self, tenant: str, subject_id: uuid.UUID
+    ) -> tuple[Row | None, bytes | None]:
+        """The child's most recent situation, locked (earlier ones are finished or erased),
+        and the child's wrapped data key (None: none yet, or erased): one read."""
 
-    async def open(
-        self,
-        *,
-        situation_id: uuid.UUID,
-        tenant: str,
-        subject_id: uuid.UUID,
-        opened_at: datetime,
-        review_due_on: date,
-        previous_situation_id: uuid.UUID | None,
-    ) -> None:
-        """A new situation, awaiting its review."""
-
-    async def reopen_for_review(
-        self, tenant: str, situation_id: uuid.UUID, review_due_on: date
-    ) -> None: ...
+    async def receive(self, received: ReceivedReferral) -> int:
+        """Write what a referral received changes, together: the child's new key, the new
+        situation or the existing one reopened, the review deadline, the referral attached
+        (its identity sealed under the child's key). The situation's version after it: 1
+        when opened, else the next one (the sequence of the event about to be written)."""
 
     async def attach_referral(
         self,

@@ -128,15 +128,15 @@ def _topic_pattern(domains: Iterable[str], last: str) -> str:
 
 
 def _binding_pattern(keys: Iterable[str]) -> str:
-    """What a service may bind or unbind: ``#`` literally (reporting's retired key), else
-    any event, or ``*``, of the bound domains."""
+    """What a service may bind: ``#`` literally, else any event of the bound domains."""
     keys = sorted(set(keys))
     literal = [_esc(k) for k in keys if k == "#"]
     domains = sorted({k.split(".")[0] for k in keys if k != "#"})
     parts = list(literal)
     if domains:
-        any_domain = "(" + "|".join(_esc(d) for d in domains) + ")"
-        parts.append(any_domain + r"\.([a-z0-9_]+|\*)\.v[0-9]+\.(\*|[a-z0-9-]+)")
+        parts.append(
+            "(" + "|".join(_esc(d) for d in domains) + r")\.[a-z0-9_]+\.v[0-9]+\.(\*|[a-z0-9-]+)"
+        )
     return _alt(parts)
 
 
@@ -189,12 +189,11 @@ def build(
         domains = produced.get(service, [])
         grant(name, **service_permissions(service, publishes=bool(domains)))
         for exchange in (EVENTS_EXCHANGE, INTAKE_EXCHANGE):
-            # Retired keys too: AMQP checks an unbind's key against the same read pattern.
             keys = [
                 k
                 for q in QUEUES.values()
                 if q.service == service and q.exchange == exchange
-                for k in (*q.binding_keys, *q.retired_binding_keys)
+                for k in q.binding_keys
             ]
             write = (
                 _topic_pattern(domains, "[a-z0-9-]+")

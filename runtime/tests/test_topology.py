@@ -139,33 +139,3 @@ async def test_an_existing_classic_delay_queue_is_unbound_then_deleted_once_it_h
     assert delay_name(DELAY_MS) not in types
     await send_to_delay_step(vhost_url, "after-the-retirement")
     assert await received(vhost_url, 2, timeout_s=DELAY_MS / 1000 + 3) == ["after-the-retirement"]
-
-
-async def test_a_binding_retired_from_the_contract_is_removed_from_an_existing_queue(
-    vhost_url: str,
-) -> None:
-    # An earlier version bound the queue with "#" (reporting.events before ADR 0025).
-    before = WorkQueue("topotest.log", "relais.events", ("#",))
-    await declare_topology(vhost_url, [before], delays_ms=[], delivery_limit=5)
-    now = WorkQueue(
-        "topotest.log", "relais.events", ("referral.*.v1.*",), retired_binding_keys=("#",)
-    )
-    await declare_topology(vhost_url, [now], delays_ms=[], delivery_limit=5)
-    await declare_topology(vhost_url, [now], delays_ms=[], delivery_limit=5)  # idempotent
-
-    rows = await asyncio.to_thread(
-        rabbitmqctl_rows, vhost_url, "list_bindings", "source_name", "routing_key"
-    )
-    assert sorted(key for source, key in rows if source == "relais.events") == ["referral.*.v1.*"]
-    connection = await aio_pika.connect(vhost_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        events = await channel.get_exchange("relais.events", ensure=False)
-        for key in ("notification.delivered.v1.pre-1", "referral.submitted.v1.pre-1"):
-            await events.publish(aio_pika.Message(b"{}", message_id=key), routing_key=key)
-        queue = await channel.declare_queue("topotest.log", passive=True)
-        got = []
-        while (message := await queue.get(fail=False)) is not None:
-            got.append(message.message_id)
-            await message.ack()
-    assert got == ["referral.submitted.v1.pre-1"]

@@ -69,30 +69,6 @@ class QueueSpec:
     binding_keys: tuple[str, ...]
     service: str
     description: str
-    #: Keys this queue was bound with before and must no longer be: the runtime unbinds
-    #: them at start-up (a broker set up by an earlier version keeps its bindings).
-    retired_binding_keys: tuple[str, ...] = ()
-
-
-#: The domains whose events reporting logs: every domain on ``relais.events`` but
-#: ``notification``, whose delivery receipts are no fact about a child's path
-#: (docs/decisions/0025-reporting-binds-domain-events.md). A domain added to the catalogue
-#: must be added here or to ``NOT_REPORTED_DOMAINS`` (a contract test checks it).
-REPORTED_DOMAINS = (
-    "consent",
-    "deadline",
-    "followup",
-    "handover",
-    "parcours",
-    "partner",
-    "plan",
-    "referent",
-    "referral",
-    "review",
-    "situation",
-    "subject",
-)
-NOT_REPORTED_DOMAINS = ("notification",)
 
 
 #: Every service work queue. Data only: the runtime declares queues, bindings, retry and
@@ -148,10 +124,8 @@ QUEUES: dict[str, QueueSpec] = {
     ),
     "reporting.events": QueueSpec(
         exchange=EVENTS_EXCHANGE,
-        binding_keys=tuple(f"{domain}.*.v1.*" for domain in REPORTED_DOMAINS),
+        binding_keys=("#",),
         service="reporting",
-        description="Every domain event (not the notifications' delivery receipts), for the "
-        "anonymous projections and indicators.",
-        retired_binding_keys=("#",),
+        description="Every domain event, for the anonymous projections and indicators.",
     ),
 }

@@ -38,13 +38,7 @@ def work_queues(names: Iterable[str]) -> list[WorkQueue]:
     from relais_contracts.topology import QUEUES
 
     return [
-        WorkQueue(
-            name,
-            QUEUES[name].exchange,
-            tuple(QUEUES[name].binding_keys),
-            tuple(QUEUES[name].retired_binding_keys),
-        )
-        for name in names
+        WorkQueue(name, QUEUES[name].exchange, tuple(QUEUES[name].binding_keys)) for name in names
     ]
 
 

@@ -49,8 +49,6 @@ class WorkQueue:
     name: str
     exchange: str
     binding_keys: tuple[str, ...]
-    #: Bindings of an earlier version, removed when the queue is declared.
-    retired_binding_keys: tuple[str, ...] = ()
 
 
 def work_queue_arguments(queue: str, delivery_limit: int) -> dict[str, Any]:
@@ -121,10 +119,6 @@ async def declare_work_queue(
     )
     for key in queue.binding_keys:
         await q.bind(queue.exchange, routing_key=key)
-    # After the new keys are bound, so nothing the queue must receive goes unrouted
-    # meanwhile. Unbinding a key that is not bound is a no-op for RabbitMQ.
-    for key in queue.retired_binding_keys:
-        await q.unbind(queue.exchange, routing_key=key)
     await q.bind(RETRY_EXCHANGE, routing_key=queue.name)
     parked = await channel.declare_queue(
         parking_queue(queue.name), durable=True, arguments={"x-queue-type": "quorum"}

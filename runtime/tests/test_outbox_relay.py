@@ -164,7 +164,13 @@ async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_
                 return await pool.fetchval("SELECT min(attempts) FROM relais_outbox") >= 2
 
             await until(all_tried)
-            await asyncio.sleep(max(0.0, 4.0 - (asyncio.get_running_loop().time() - cut_at)))
+
+            # The broker comes back once three summaries were logged, however long the
+            # retries took on this machine (a fixed 4 s raced them at load ~11).
+            async def three_summaries() -> bool:
+                return sum(e["event"] == "outbox_publish_still_failing" for e in logs) >= 3
+
+            await until(three_summaries)
             await proxy.restore()
             restored_at = asyncio.get_running_loop().time()
             # New traffic after the return: its publish releases the rows in backoff.
@@ -194,7 +200,7 @@ async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_
     # One summary a second (the interval here) while rows wait, whatever their number.
     summaries = [e for e in outbox_lines if e["event"] == "outbox_publish_still_failing"]
     assert 3 <= len(summaries) <= drained_s + 1
-    # The first three come before the broker is back (at 4 s at the earliest).
+    # The first three come before the broker is back.
     assert all(0 < s["rows_waiting"] <= 300 and s["backlog"] == 300 for s in summaries[:3])
     [recovered] = [e for e in outbox_lines if e["event"] == "outbox_publish_recovered"]
     assert recovered["rows_waited"] == 300

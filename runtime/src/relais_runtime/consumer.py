@@ -114,36 +114,13 @@ class Tx(UnitOfWork):
         routing_key: str = "",
         outbox_rows: list[CloudEvent[Any]] | None = None,
     ) -> None:
-        super().__init__(conn, source=source, cause=incoming)
+        # ``outbox_rows``: where the consumer collects the events of its transaction, to
+        # write them all at once before (or with) the ``COMMIT``; ``None``: written at once.
+        super().__init__(conn, source=source, cause=incoming, held=outbox_rows)
         self.incoming = incoming
         #: The routing key the message arrived with: for commands on ``relais.intake`` it
         #: names the sender, which the broker's topic permissions vouch for.
         self.routing_key = routing_key
-        #: Where ``emit`` puts its events when the consumer writes them to the outbox
-        #: itself, all at once before (or with) the ``COMMIT``: one statement for all the
-        #: events of a transaction, in the order emitted. ``None``: written at once.
-        self._outbox_rows = outbox_rows
-
-    async def emit(
-        self,
-        data: Message,
-        *,
-        subject: str,
-        sequence: int,
-        tenant: str | None = None,
-        caused_by: CloudEvent[Any] | None = None,
-    ) -> CloudEvent[Any]:
-        if self._outbox_rows is None:
-            return await super().emit(
-                data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
-            )
-        event = self.event(
-            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
-        )
-        # The trace context of the moment (the message's span), as ``outbox.add`` would.
-        self._outbox_rows.extend(outbox.traced(event))
-        self.emitted.append(event)
-        return event
 
 
 Handler = Callable[[CloudEvent[Any], Tx], Awaitable[None]]

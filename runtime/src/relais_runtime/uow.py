@@ -62,15 +62,30 @@ class UnitOfWorkFactory(Protocol[W_co]):
 
 
 class UnitOfWork:
-    """An open transaction (``conn``) and the outbox writer of its events."""
+    """An open transaction (``conn``) and the outbox writer of its events.
 
-    def __init__(self, conn: Conn, *, source: str, cause: CloudEvent[Any] | None = None) -> None:
+    ``held``: a list to hold the events in instead of writing each at once, for an owner
+    that writes them all in one statement of its own before (or with) the ``COMMIT``
+    (a consumer's ``Tx``, ADR 0026; referral's submission, with its row). They are held
+    with the trace context of the moment they were emitted, as ``outbox.add`` writes them.
+    """
+
+    def __init__(
+        self,
+        conn: Conn,
+        *,
+        source: str,
+        cause: CloudEvent[Any] | None = None,
+        held: list[CloudEvent[Any]] | None = None,
+    ) -> None:
         self.conn = conn
         self.source = source
         #: The message being handled, when the unit runs for one (a consumer).
         self.cause = cause
-        #: Events written so far, in order.
+        #: Events emitted so far, in order (written, or held).
         self.emitted: list[CloudEvent[Any]] = []
+        #: Events emitted and not written yet (``None``: each is written when emitted).
+        self.held = held
 
     async def emit(
         self,
@@ -81,16 +96,27 @@ class UnitOfWork:
         tenant: str | None = None,
         caused_by: CloudEvent[Any] | None = None,
     ) -> CloudEvent[Any]:
-        """Write an event to the outbox in this transaction (published once it commits).
+        """Write an event to the outbox in this transaction (published once it commits),
+        or hold it for its owner to write (``held``).
 
         ``tenant`` defaults to the cause's; an event with neither is refused.
         """
         event = self.event(
             data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
         )
-        await outbox.add(self.conn, event)
+        if self.held is None:
+            await outbox.add(self.conn, event)
+        else:
+            self.held.extend(outbox.traced(event))
         self.emitted.append(event)
         return event
+
+    def take_held(self) -> list[CloudEvent[Any]]:
+        """The events held so far, in the order emitted; the unit holds none after."""
+        if self.held is None:
+            raise RuntimeError("this unit of work writes its events, it holds none")
+        taken, self.held[:] = list(self.held), []
+        return taken
 
     def event(
         self,

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.types import DeadlineKind
 from relais_parcours.domain.handover import OPEN, Handover
@@ -842,23 +841,10 @@ class FakeUnitOfWork:
         self.directory = FakeDirectory(tables)
         #: No SQL in memory: a use case still on ``conn`` is tested on PostgreSQL.
         self.conn: Any = None
-        self._events = UnitOfWork(None, source=SOURCE, cause=cause)  # type: ignore[arg-type]
-        self.emitted: list[CloudEvent[Any]] = []
-
-    async def emit(
-        self,
-        data: Message,
-        *,
-        subject: str,
-        sequence: int,
-        tenant: str | None = None,
-        caused_by: CloudEvent[Any] | None = None,
-    ) -> CloudEvent[Any]:
-        event = self._events.event(
-            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
-        )
-        self.emitted.append(event)
-        return event
+        # Events are held, never written: there is no outbox in memory.
+        events = UnitOfWork(None, source=SOURCE, cause=cause, held=[])  # type: ignore[arg-type]
+        self.emit = events.emit
+        self.emitted = events.emitted
 
     async def record_access(self, *accesses: Access) -> None:
         self.t.accesses.extend(accesses)

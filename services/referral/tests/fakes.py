@@ -16,7 +16,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.types import ReferralStatus
 from relais_referral.domain.timeline import StatusChange
@@ -212,23 +211,10 @@ class FakeUnitOfWork:
 
     def __init__(self, tables: Tables, cause: CloudEvent[Any] | None = None) -> None:
         self.referrals = FakeReferrals(tables)
-        self._events = UnitOfWork(None, source="/relais/referral", cause=cause)  # type: ignore[arg-type]
-        self.emitted: list[CloudEvent[Any]] = []
-
-    async def emit(
-        self,
-        data: Message,
-        *,
-        subject: str,
-        sequence: int,
-        tenant: str | None = None,
-        caused_by: CloudEvent[Any] | None = None,
-    ) -> CloudEvent[Any]:
-        event = self._events.event(
-            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
-        )
-        self.emitted.append(event)
-        return event
+        # Events are held, never written: there is no outbox in memory.
+        events = UnitOfWork(None, source="/relais/referral", cause=cause, held=[])  # type: ignore[arg-type]
+        self.emit = events.emit
+        self.emitted = events.emitted
 
 
 @dataclass

@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 
-from relais_contracts.base import Message
 from relais_contracts.envelope import CloudEvent
 from relais_contracts.types import ReferralStatus
 from relais_referral.adapters import fiches, repository
@@ -244,28 +243,14 @@ class ReferralUnitOfWork:
     def __init__(self, base: UnitOfWork, keys: ReferralKeys) -> None:
         self.base = base
         self.referrals = PgReferrals(base.conn, keys)
-        self._held: list[CloudEvent[Any]] = []
-
-    async def emit(
-        self,
-        data: Message,
-        *,
-        subject: str,
-        sequence: int,
-        tenant: str | None = None,
-        caused_by: CloudEvent[Any] | None = None,
-    ) -> CloudEvent[Any]:
-        event = self.base.event(
-            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
-        )
-        self._held.append(event)
-        return event
+        self._events = UnitOfWork(base.conn, source=base.source, cause=base.cause, held=[])
+        self.emit = self._events.emit
 
     async def write_events(self) -> None:
         """Write the events held so far to the outbox, in the order they were emitted,
         with a referral added meanwhile (one statement: the referral, its timeline's
         first step and its events)."""
-        held, self._held = self._held, []
+        held = self._events.take_held()
         await self.referrals.write_pending(held)
         self.base.emitted.extend(held)
 

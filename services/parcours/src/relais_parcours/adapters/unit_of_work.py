@@ -10,10 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
-from relais_contracts.base import Message
-from relais_contracts.envelope import CloudEvent
 from relais_parcours.adapters.sharing_stores import (
     PgConsents,
     PgDeadlines,
@@ -53,19 +50,7 @@ class PgParcoursWork(PgStores):
     def __init__(self, base: UnitOfWork) -> None:
         super().__init__(base.conn)
         self.base = base
-
-    async def emit(
-        self,
-        data: Message,
-        *,
-        subject: str,
-        sequence: int,
-        tenant: str | None = None,
-        caused_by: CloudEvent[Any] | None = None,
-    ) -> CloudEvent[Any]:
-        return await self.base.emit(
-            data, subject=subject, sequence=sequence, tenant=tenant, caused_by=caused_by
-        )
+        self.emit = base.emit
 
     async def record_access(self, *accesses: Access) -> None:
         await audit.record(self.conn, *accesses)

@@ -8,7 +8,7 @@ Starts the parcours app in-process (throw-away database and RabbitMQ vhost), ope
 each concurrency, alternates rounds of ``--reads`` reads of the situation file (identity
 decrypted) by a coordinator through the ASGI app:
   1. baseline: the same route, same transaction, with the access-log call replaced by a
-     no-op (``relais_parcours.service.access_log.read``): what the read costs unrecorded;
+     no-op (``PgParcoursWork.record_access``): what the read costs unrecorded;
   2. logged: the route as shipped, one hash-chained line per read, all in ONE PRE (the
      worst case: every read takes the same head row in turn).
 The report gives, per concurrency, the median of rounds of the per-read time and the
@@ -24,7 +24,6 @@ import json
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -34,16 +33,16 @@ from typing import Any
 import aio_pika
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from parcours_app import ParcoursApp, parcours_app
+
 from relais_contracts.envelope import new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
-from relais_parcours.config import ParcoursSettings
-from relais_parcours.main import create_app
-from relais_parcours.service import access_log
-from relais_runtime import audit, testing
-from relais_runtime.auth import generate_signing_key, mint_token
+from relais_parcours.adapters.unit_of_work import PgParcoursWork
+from relais_runtime import audit
+from relais_runtime.auth import mint_token
 from relais_runtime.db import tenant_transaction
-from relais_runtime.logging import configure_logging
-from relais_runtime.sealing import PreKeys, generate_pre_key, seal
+from relais_runtime.sealing import PreKeys, seal
 from relais_runtime.testing.helpers import referral_submitted
 
 PRE = "pre-76540"
@@ -112,23 +111,12 @@ async def timed_round(
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    configure_logging("bench", "WARNING", stream="stderr")
-    db_name = testing.unique_name("relais_bench_audit")
-    vhost = testing.unique_name("relais-bench-audit")
-    dsn = await testing.create_database(db_name)
-    amqp_url = await testing.create_vhost(vhost)
-    keys = Path(tempfile.mkdtemp(prefix="relais-bench-keys-"))
-    generate_signing_key(keys)
-    generate_pre_key(keys, PRE)
-    settings = ParcoursSettings(
-        database_url=dsn,
-        amqp_url=amqp_url,
-        jwks_path=keys / "jwks.json",
-        family_jwks_path=keys / "family" / "jwks.json",
-        keys_dir=keys,
-        scheduler_interval_s=3600,
-        log_level="WARNING",
-    )
+    async with parcours_app("audit", PRE) as stack:
+        return await measure(args, stack)
+
+
+async def measure(args: argparse.Namespace, stack: ParcoursApp) -> dict[str, Any]:
+    app, keys, amqp_url = stack.app, stack.keys, stack.amqp_url
     token = mint_token(
         keys / "jwt-signing.json",
         sub="bench-coordinator",
@@ -138,62 +126,55 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         ttl=timedelta(hours=2),
     )
     headers = {"Authorization": f"Bearer {token}"}
-    app = create_app(settings)
     results: dict[str, Any] = {"situations": args.situations, "reads": args.reads, "by": []}
-    try:
-        async with app.router.lifespan_context(app):
-            configure_logging("bench", "WARNING", stream="stderr")  # the app set stdout
-            pool = app.state.runtime.pool
-            progress(f"opening {args.situations} situations through the consumer…")
-            await open_situations(amqp_url, keys, args.situations)
-            await wait_for_situations(pool, args.situations)
-            logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request else
-            ids = await situation_ids(pool)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://p") as http:
+    pool = app.state.runtime.pool
+    progress(f"opening {args.situations} situations through the consumer…")
+    await open_situations(amqp_url, keys, args.situations)
+    await wait_for_situations(pool, args.situations)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request else
+    ids = await situation_ids(pool)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://p") as http:
 
-                async def read(situation_id: str) -> None:
-                    r = await http.get(f"/v1/situations/{situation_id}", headers=headers)
-                    if r.status_code != 200 or r.json()["referrals"][0]["identity"] is None:
-                        raise RuntimeError(f"read failed: {r.status_code} {r.text[:200]}")
+        async def read(situation_id: str) -> None:
+            r = await http.get(f"/v1/situations/{situation_id}", headers=headers)
+            if r.status_code != 200 or r.json()["referrals"][0]["identity"] is None:
+                raise RuntimeError(f"read failed: {r.status_code} {r.text[:200]}")
 
-                async def unrecorded(*_: object, **__: object) -> None:
-                    return None
+        async def unrecorded(*_: object, **__: object) -> None:
+            return None
 
-                shipped = access_log.read
-                for concurrency in args.concurrency:
-                    await timed_round(read, ids, 100, concurrency)  # warm-up, both caches
-                    base, logged = [], []
-                    for rnd in range(args.rounds):
-                        access_log.read = unrecorded
-                        try:
-                            base.append(await timed_round(read, ids, args.reads, concurrency))
-                        finally:
-                            access_log.read = shipped
-                        logged.append(await timed_round(read, ids, args.reads, concurrency))
-                        progress(
-                            f"c={concurrency} round {rnd + 1}: baseline {base[-1] * 1e3:.2f} ms, "
-                            f"logged {logged[-1] * 1e3:.2f} ms per read"
-                        )
-                    b, lg = statistics.median(base), statistics.median(logged)
-                    results["by"].append(
-                        {
-                            "concurrency": concurrency,
-                            "baseline_ms": round(b * 1e3, 3),
-                            "logged_ms": round(lg * 1e3, 3),
-                            "extra_ms": round((lg - b) * 1e3, 3),
-                            "ratio": round(lg / b, 3),
-                        }
-                    )
-            async with pool.acquire() as conn:
-                [report] = await audit.verify(conn, PRE)
-            expected = len(args.concurrency) * (100 + args.rounds * args.reads)
-            results["lines_written"] = report.lines
-            results["lines_expected"] = expected
-            results["chain_intact"] = report.broken is None
-    finally:
-        await testing.drop_database(db_name)
-        await testing.delete_vhost(vhost)
+        shipped = PgParcoursWork.record_access
+        for concurrency in args.concurrency:
+            await timed_round(read, ids, 100, concurrency)  # warm-up, both caches
+            base, logged = [], []
+            for rnd in range(args.rounds):
+                PgParcoursWork.record_access = unrecorded  # type: ignore[method-assign]
+                try:
+                    base.append(await timed_round(read, ids, args.reads, concurrency))
+                finally:
+                    PgParcoursWork.record_access = shipped  # type: ignore[method-assign]
+                logged.append(await timed_round(read, ids, args.reads, concurrency))
+                progress(
+                    f"c={concurrency} round {rnd + 1}: baseline {base[-1] * 1e3:.2f} ms, "
+                    f"logged {logged[-1] * 1e3:.2f} ms per read"
+                )
+            b, lg = statistics.median(base), statistics.median(logged)
+            results["by"].append(
+                {
+                    "concurrency": concurrency,
+                    "baseline_ms": round(b * 1e3, 3),
+                    "logged_ms": round(lg * 1e3, 3),
+                    "extra_ms": round((lg - b) * 1e3, 3),
+                    "ratio": round(lg / b, 3),
+                }
+            )
+    async with pool.acquire() as conn:
+        [report] = await audit.verify(conn, PRE)
+    expected = len(args.concurrency) * (100 + args.rounds * args.reads)
+    results["lines_written"] = report.lines
+    results["lines_expected"] = expected
+    results["chain_intact"] = report.broken is None
     return results
 
 

@@ -32,7 +32,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,15 +40,13 @@ from typing import Any
 import aio_pika
 import asyncpg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from parcours_app import ParcoursApp, parcours_app
+
 from relais_contracts.envelope import new_event
 from relais_contracts.topology import EVENTS_EXCHANGE
-from relais_parcours.config import ParcoursSettings
-from relais_parcours.main import create_app
-from relais_runtime import testing
-from relais_runtime.auth import generate_signing_key
 from relais_runtime.consumer import EventConsumer
-from relais_runtime.logging import configure_logging
-from relais_runtime.sealing import PreKeys, generate_pre_key, seal
+from relais_runtime.sealing import PreKeys, seal
 from relais_runtime.testing.helpers import referral_submitted
 
 PRE = "pre-76540"
@@ -150,24 +147,17 @@ async def count_statements(consumer: EventConsumer, pool: Any, items: list[bytes
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    configure_logging("bench", "WARNING", stream="stderr")
-    db_name = testing.unique_name("relais_bench_intake")
-    vhost = testing.unique_name("relais-bench-intake")
-    dsn = await testing.create_database(db_name)
-    amqp_url = await testing.create_vhost(vhost)
-    keys = Path(tempfile.mkdtemp(prefix="relais-bench-keys-"))
-    generate_signing_key(keys)
-    generate_pre_key(keys, PRE)
-    settings = ParcoursSettings(
-        database_url=dsn,
-        amqp_url=amqp_url,
-        jwks_path=keys / "jwks.json",
-        family_jwks_path=keys / "family" / "jwks.json",
-        keys_dir=keys,
-        scheduler_interval_s=3600,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
+    async with parcours_app("intake", PRE) as stack:
+        results = await measure(args, stack)
+    for key in ("parcours_ms", "postgresql_ms", "wall_ms"):
+        results[key] = statistics.median(r[key] for r in results["rounds"])
+    results["load_end"] = os.getloadavg()[0]
+    return results
+
+
+async def measure(args: argparse.Namespace, stack: ParcoursApp) -> dict[str, Any]:
+    app, keys, dsn, db_name = stack.app, stack.keys, stack.dsn, stack.db_name
+    amqp_url = stack.amqp_url
     known: list[uuid.UUID] = []
     progress("sealing the referrals…")
     warm = bodies(keys, 100, args.join_share, known)
@@ -183,44 +173,37 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     admin = await asyncpg.connect(dsn)
     sink = None
     try:
-        async with app.router.lifespan_context(app):
-            configure_logging("bench", "WARNING", stream="stderr")  # the app set stdout
-            runtime = app.state.runtime
-            consumer = runtime.consumers[QUEUE]
-            sink = await sink_for_events(amqp_url)
-            await handle_all(consumer, warm, args.concurrency)
+        runtime = app.state.runtime
+        consumer = runtime.consumers[QUEUE]
+        sink = await sink_for_events(amqp_url)
+        await handle_all(consumer, warm, args.concurrency)
+        await outbox_empty(admin)
+        new = await count_statements(consumer, runtime.pool, counted[:20])
+        join = await count_statements(consumer, runtime.pool, counted[20:])
+        results["statements_new_child"] = len(new) / 20
+        results["statements_join"] = len(join) / 20
+        results["statements_sample"] = new[: int(len(new) / 20)]
+        await outbox_empty(admin)
+        for n, items in enumerate(rounds, 1):
+            pg0 = await backends_cpu(admin, db_name)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            await handle_all(consumer, items, args.concurrency)
             await outbox_empty(admin)
-            new = await count_statements(consumer, runtime.pool, counted[:20])
-            join = await count_statements(consumer, runtime.pool, counted[20:])
-            results["statements_new_child"] = len(new) / 20
-            results["statements_join"] = len(join) / 20
-            results["statements_sample"] = new[: int(len(new) / 20)]
-            await outbox_empty(admin)
-            for n, items in enumerate(rounds, 1):
-                pg0 = await backends_cpu(admin, db_name)
-                cpu0, wall0 = time.process_time(), time.perf_counter()
-                await handle_all(consumer, items, args.concurrency)
-                await outbox_empty(admin)
-                cpu1, wall1 = time.process_time(), time.perf_counter()
-                pg1 = await backends_cpu(admin, db_name)
-                pg = sum(cpu - pg0.get(pid, 0.0) for pid, cpu in pg1.items())
-                row = {
-                    "parcours_ms": round((cpu1 - cpu0) * 1e3 / len(items), 3),
-                    "postgresql_ms": round(pg * 1e3 / len(items), 3),
-                    "wall_ms": round((wall1 - wall0) * 1e3 / len(items), 3),
-                    "load": os.getloadavg()[0],
-                }
-                results["rounds"].append(row)
-                progress(f"round {n}: {row}")
+            cpu1, wall1 = time.process_time(), time.perf_counter()
+            pg1 = await backends_cpu(admin, db_name)
+            pg = sum(cpu - pg0.get(pid, 0.0) for pid, cpu in pg1.items())
+            row = {
+                "parcours_ms": round((cpu1 - cpu0) * 1e3 / len(items), 3),
+                "postgresql_ms": round(pg * 1e3 / len(items), 3),
+                "wall_ms": round((wall1 - wall0) * 1e3 / len(items), 3),
+                "load": os.getloadavg()[0],
+            }
+            results["rounds"].append(row)
+            progress(f"round {n}: {row}")
     finally:
         if sink is not None:
             await sink.close()
         await admin.close()
-        await testing.drop_database(db_name)
-        await testing.delete_vhost(vhost)
-    for key in ("parcours_ms", "postgresql_ms", "wall_ms"):
-        results[key] = statistics.median(r[key] for r in results["rounds"])
-    results["load_end"] = os.getloadavg()[0]
     return results
 
 

@@ -62,6 +62,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from machine import MachineReport, MachineWatch
 
 from relais_parcours.adapters.vault import load_master_key
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
@@ -783,6 +784,7 @@ def best_rate(results: list[PhaseResult]) -> float | None:
 
 def print_table(results: list[PhaseResult], meta: dict[str, Any]) -> None:
     print(f"{meta['started']}  load average at end {meta['loadavg_end']} on {meta['cpus']} CPU")
+    print(MachineReport(**meta["machine"]).line())
     head = (
         f"{'phase':<12}{'sent':>6}{'201':>6}{'503':>5}{'http p50':>9}{'p95':>8}{'p99':>8}"
         f"{'e2e p50':>9}{'p95':>8}{'p99':>8}{'drain s':>8}{'lost':>5}{'dup':>4}{'lag p99':>8}"
@@ -872,6 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # `timeout` and kill clean up like Ctrl-C
+    watch = MachineWatch().start()
     try:
         results = asyncio.run(go())
     except KeyboardInterrupt:
@@ -881,6 +884,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started,
         "loadavg_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "cpus": os.cpu_count(),
+        "machine": asdict(watch.stop()),
         "python": platform.python_version(),
         "options": {k: v for k, v in vars(args).items() if k != "env"} | {"env": dict(args.env)},
     }

@@ -56,6 +56,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError
+from machine import MachineWatch
 
 from relais_contracts.envelope import CloudEvent, new_event
 from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
@@ -723,15 +724,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    watch = MachineWatch().start()
     try:
         report = asyncio.run(run(args))
     except KeyboardInterrupt:
         progress("interrupted")
         return 130
+    report["machine"] = asdict(machine := watch.stop())
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_table(report)
+        print(machine.line())
     return 0
 
 

@@ -25,9 +25,12 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from machine import MachineWatch
 
 from relais_reporting import demo
 from relais_reporting.service.project import logged
@@ -210,15 +213,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    watch = MachineWatch().start()
     try:
         report = asyncio.run(run(args))
     except KeyboardInterrupt:
         progress("interrupted")
         return 130
+    report["machine"] = asdict(machine := watch.stop())
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_table(report)
+        print(machine.line())
     return 0
 
 

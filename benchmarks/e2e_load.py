@@ -784,7 +784,7 @@ def best_rate(results: list[PhaseResult]) -> float | None:
 
 def print_table(results: list[PhaseResult], meta: dict[str, Any]) -> None:
     print(f"{meta['started']}  load average at end {meta['loadavg_end']} on {meta['cpus']} CPU")
-    print(MachineReport(**meta["machine"]).line())
+    print(MachineReport(**meta["host_speed"]).line())
     head = (
         f"{'phase':<12}{'sent':>6}{'201':>6}{'503':>5}{'http p50':>9}{'p95':>8}{'p99':>8}"
         f"{'e2e p50':>9}{'p95':>8}{'p99':>8}{'drain s':>8}{'lost':>5}{'dup':>4}{'lag p99':>8}"
@@ -884,7 +884,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started,
         "loadavg_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "cpus": os.cpu_count(),
-        "machine": asdict(watch.stop()),
+        "host_speed": asdict(watch.stop()),
         "python": platform.python_version(),
         "options": {k: v for k, v in vars(args).items() if k != "env"} | {"env": dict(args.env)},
     }

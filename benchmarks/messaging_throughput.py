@@ -730,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress("interrupted")
         return 130
-    report["machine"] = asdict(machine := watch.stop())
+    report["host_speed"] = asdict(machine := watch.stop())
     if args.json:
         print(json.dumps(report, indent=2))
     else:

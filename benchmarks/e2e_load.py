@@ -62,7 +62,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from machine import MachineReport, MachineWatch
 
 from relais_parcours.adapters.vault import load_master_key
 from relais_referral.adapters.keys import generate_intake_key, generate_pre_secrets
@@ -71,6 +70,11 @@ from relais_runtime.auth import generate_signing_key, mint_token
 from relais_runtime.devstack import SERVICES, Stack, StackConfig
 from relais_runtime.sealing import generate_pre_key
 from relais_runtime.testing import free_port
+
+try:  # run as a script: benchmarks/ is on sys.path
+    from machine import MachineReport, MachineWatch
+except ModuleNotFoundError:  # imported as benchmarks.e2e_load (tests/test_e2e_load.py)
+    from benchmarks.machine import MachineReport, MachineWatch
 
 PRE = "pre-76540"
 INSTITUTIONS = ("ecole-bench-a", "ecole-bench-b", "college-bench-c", "lycee-bench-d")

@@ -882,6 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = asyncio.run(go())
     except KeyboardInterrupt:
+        watch.stop()
         progress("interrupted; the stack, databases and vhost were removed")
         return 130
     meta = {

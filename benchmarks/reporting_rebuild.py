@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = asyncio.run(run(args))
     except KeyboardInterrupt:
+        watch.stop()
         progress("interrupted")
         return 130
     report["host_speed"] = asdict(machine := watch.stop())

@@ -347,7 +347,7 @@ class OutboxRelay:
         """Publish one batch of due rows; return how many were published."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, exchange, routing_key, body, correlation_id, attempts, "
+                "SELECT ctid, id, exchange, routing_key, body, correlation_id, attempts, "
                 "traceparent, tracestate FROM relais_outbox WHERE next_attempt_at <= now() "
                 "ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
@@ -355,7 +355,13 @@ class OutboxRelay:
             if not rows:
                 await self._follow_episode(conn)
                 return 0
-            messages = [OutgoingMessage(**dict(r)) for r in rows]
+            # Each row's place in the table: locked by this transaction, it cannot move
+            # before the COMMIT, and deleting by it is a direct read of those pages, where
+            # ``id = ANY`` was planned as a scan of the whole (dead-row-laden) table.
+            where = {r["id"]: r["ctid"] for r in rows}
+            messages = [
+                OutgoingMessage(**{k: v for k, v in r.items() if k != "ctid"}) for r in rows
+            ]
             results = await asyncio.gather(
                 *(self._publish_in_trace(m) for m in messages), return_exceptions=True
             )
@@ -367,7 +373,10 @@ class OutboxRelay:
                 if isinstance(r, BaseException)
             ]
             if done:
-                await conn.execute("DELETE FROM relais_outbox WHERE id = ANY($1::uuid[])", done)
+                await conn.execute(
+                    "DELETE FROM relais_outbox WHERE ctid = ANY($1::tid[])",
+                    [where[i] for i in done],
+                )
             if failed:
                 await self._record_failures(conn, failed)
             await self._follow_episode(conn, sent, failed)

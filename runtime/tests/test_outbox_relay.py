@@ -43,7 +43,7 @@ async def test_stopping_the_relay_lets_the_batch_in_flight_finish_so_nothing_goe
             await asyncio.sleep(0.5)  # the broker's confirm takes a while
             confirmed.append(message.id)
 
-        relay = OutboxRelay(pool, slow_broker, dsn=database_dsn, poll_interval_s=0.2)
+        relay = OutboxRelay(pool, slow_broker, poll_interval_s=0.2)
         await relay.start()
         await asyncio.wait_for(started.wait(), 10)
         await relay.stop()  # mid-batch: every publish has begun, none is confirmed yet
@@ -93,7 +93,7 @@ async def relay_to_broker(
     pool = await create_pool(database_dsn, max_size=2)
     publisher = AmqpPublisher(amqp_url)
     await publisher.start()
-    relay = OutboxRelay(pool, publisher.publish, dsn=database_dsn, **relay_options)
+    relay = OutboxRelay(pool, publisher.publish, **relay_options)
     try:
         yield queue, pool, relay
     finally:
@@ -141,7 +141,6 @@ async def test_a_broker_outage_is_logged_when_it_starts_while_it_lasts_and_when_
     relay = OutboxRelay(
         pool,
         publisher.publish,
-        dsn=database_dsn,
         poll_interval_s=0.2,
         outage_summary_interval_s=1.0,
     )
@@ -232,9 +231,7 @@ async def test_a_database_outage_is_logged_when_it_starts_while_it_lasts_and_whe
     async def broker(message: OutgoingMessage) -> None:
         published.append(message.id)
 
-    relay = OutboxRelay(
-        pool, broker, dsn=via_proxy, poll_interval_s=0.1, outage_summary_interval_s=1.0
-    )
+    relay = OutboxRelay(pool, broker, poll_interval_s=0.1, outage_summary_interval_s=1.0)
     try:
         with capture_logs() as logs:
             await relay.start()
@@ -355,7 +352,7 @@ async def test_a_claim_reads_a_few_pages_however_many_rows_went_out_before_it(
         published.append(message.id)
 
     try:
-        relay = OutboxRelay(pool, broker, dsn=database_dsn, batch_size=50)
+        relay = OutboxRelay(pool, broker, batch_size=50)
         for _ in range(300):  # 1,500 rows written and relayed, a few at a time
             await add_rows(pool, 5)
             assert await relay.run_once() == 5
@@ -375,3 +372,41 @@ async def test_a_claim_reads_a_few_pages_however_many_rows_went_out_before_it(
         assert len(published) == 1502
     finally:
         await pool.close()
+
+
+async def test_a_transaction_of_the_process_wakes_the_relay_and_another_process_rows_wait_for_the_poll(
+    database_dsn: str, tmp_path: Path
+) -> None:
+    # No NOTIFY (it takes PostgreSQL's global notify lock through each commit's WAL flush,
+    # ADR 0028): a pooled connection that wrote rows wakes the relays of its process once
+    # it is back in the pool; rows written elsewhere are found by the relay's poll.
+    await prepare_database(database_dsn, "testsvc", tmp_path)
+    pool = await create_pool(database_dsn, max_size=2)
+    elsewhere = await asyncpg.connect(database_dsn)  # a tool's, outside any Pool
+    published: list[float] = []
+
+    async def broker(message: OutgoingMessage) -> None:
+        published.append(asyncio.get_running_loop().time())
+
+    relay = OutboxRelay(pool, broker, poll_interval_s=2.0)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.3)  # the relay's first round found nothing: it waits
+        written = asyncio.get_running_loop().time()
+        await add_rows(pool, 1)
+        await until(lambda: _count_at_least(published, 1), timeout=5)
+        assert published[0] - written < 0.5  # woken, not polled (2 s)
+
+        async with elsewhere.transaction():
+            await outbox.add(elsewhere, withdrawn_event())
+        await until(lambda: _count_at_least(published, 2), timeout=5)
+        # Nobody woke it: the poll, 2 s after its last round, found the row.
+        assert published[1] - published[0] > 1.9
+    finally:
+        await relay.stop()
+        await elsewhere.close()
+        await pool.close()
+
+
+async def _count_at_least(items: list[float], n: int) -> bool:
+    return len(items) >= n

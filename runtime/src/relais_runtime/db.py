@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from functools import partial
@@ -66,6 +66,27 @@ async def run_as(conn: Conn, role: str) -> None:
     await conn.execute("SELECT set_config('role', $1, true)", role)
 
 
+#: What runs once a pool connection that wrote outbox rows is back in its pool (its
+#: transaction over, committed or not): this process's outbox relays wake (outbox.py).
+_outbox_wakers: set[Callable[[], None]] = set()
+
+
+def on_outbox_written(waker: Callable[[], None]) -> Callable[[], None]:
+    """Call ``waker`` after each transaction of this process that wrote outbox rows
+    through a :class:`Pool`; returns what stops it."""
+    _outbox_wakers.add(waker)
+    return lambda: _outbox_wakers.discard(waker)
+
+
+def outbox_written(conn: Conn) -> None:
+    """Note that ``conn``'s transaction writes outbox rows: the relays of this process wake
+    when the connection goes back to its pool. A connection opened outside a
+    :class:`Pool` (a command-line tool's) wakes nobody: the relay's polling finds its rows."""
+    mark = getattr(conn, "mark_outbox_written", None)  # a PooledConnection, or its proxy
+    if mark is not None:
+        mark()
+
+
 class PooledConnection(asyncpg.Connection):
     """A pool connection released without asyncpg's reset query.
 
@@ -80,6 +101,16 @@ class PooledConnection(asyncpg.Connection):
 
     def get_reset_query(self) -> str:
         return ""
+
+    _wrote_outbox = False
+
+    def mark_outbox_written(self) -> None:
+        self._wrote_outbox = True
+
+    def take_outbox_written(self) -> bool:
+        """Whether the transaction just ended wrote outbox rows; forgotten once asked."""
+        wrote, self._wrote_outbox = self._wrote_outbox, False
+        return wrote
 
 
 #: Seconds an HTTP request may wait for a pooled connection (set per request by
@@ -166,10 +197,17 @@ class Pool(asyncpg.Pool):
 
     # asyncpg's signature, overridden: the timeout parameter is its own.
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        take = getattr(connection, "take_outbox_written", None)
+        wrote = take is not None and take()
         try:
             await super().release(connection, timeout=timeout)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("db_connection_lost_on_release", error=type(exc).__name__)
+        if wrote:
+            # In-process, where a NOTIFY would take PostgreSQL's global lock on the notify
+            # queue through every commit's WAL flush (ADR 0028).
+            for wake in tuple(_outbox_wakers):
+                wake()
 
 
 async def create_pool(

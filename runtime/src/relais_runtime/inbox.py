@@ -10,7 +10,7 @@ from typing import Any
 
 from relais_contracts.envelope import CloudEvent
 from relais_runtime import outbox
-from relais_runtime.db import Conn
+from relais_runtime.db import Conn, outbox_written
 
 #: Consumer names and message ids that are safe as SQL literals as they are (no quote, no
 #: backslash): queue names, UUIDs, the broker's ids.
@@ -70,6 +70,7 @@ async def claimed(conn: Conn, consumer: str, message_id: str) -> AsyncIterator[C
         commit = "COMMIT"
         if held.outbox:
             commit = outbox.insert_statement(held.outbox) + "; COMMIT"
+            outbox_written(conn)
         await conn.execute(commit)
     except BaseException:
         if conn.is_in_transaction():

@@ -1,7 +1,9 @@
 """Transactional outbox: events are written with the state change, then relayed.
 
-``add`` inserts the event in the caller's transaction and NOTIFYs the relay (the
-notification is delivered at commit). ``OutboxRelay`` claims due rows with
+``add`` inserts the event in the caller's transaction; once the transaction is over and
+its connection back in the pool, the relays of the process wake (``db.outbox_written``;
+not a NOTIFY: ADR 0028), and rows another process wrote are found by polling within
+``poll_interval_s``. ``OutboxRelay`` claims due rows with
 ``FOR UPDATE SKIP LOCKED`` (several replicas share the work), publishes them with
 publisher confirms and ``mandatory``, and deletes them in the same transaction. A crash
 between publish and commit re-publishes the same rows with the same message id:
@@ -36,10 +38,8 @@ from relais_contracts.topology import CLOUDEVENTS_CONTENT_TYPE, EVENTS_EXCHANGE
 from relais_runtime import tracing
 from relais_runtime.background import cancel_and_wait
 from relais_runtime.broker import FailoverConnection, node_urls
-from relais_runtime.db import Conn
-from relais_runtime.listen import PgListener
+from relais_runtime.db import Conn, on_outbox_written, outbox_written
 
-NOTIFY_CHANNEL = "relais_outbox"
 # Short enough that events flow again soon after a broker outage ends.
 MAX_BACKOFF_S = 30
 
@@ -57,19 +57,21 @@ LAG_QUERY = (
 async def add(conn: Conn, *events: CloudEvent[Any], exchange: str = EVENTS_EXCHANGE) -> None:
     """Write ``events`` to the outbox inside the caller's transaction, in this order.
 
-    The rows and the NOTIFY (delivered at commit) go in one statement, whatever the
-    number of events: one round trip to the database, in every transaction that emits.
+    The rows go in one statement, whatever the number of events: one round trip to the
+    database, in every transaction that emits; the relays of this process wake when the
+    connection goes back to its pool.
     An event without a trace context gets the current one (the request's or the
     message's span), in its envelope and in the row (``tracing``).
     """
     if not events:
         return
     added, args = rows(events, exchange, first=1)
-    await conn.execute(f"WITH {added} {NOTIFY_ADDED}", *args)
+    await conn.execute(f"WITH {added} {END_ADDED}", *args)
+    outbox_written(conn)
 
 
-#: The end of a statement carrying :func:`rows`: the NOTIFY the relay listens for, once.
-NOTIFY_ADDED = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM added LIMIT 1"  # noqa: S608 (a constant)
+#: The end of a statement carrying :func:`rows` (its rows are written whatever follows).
+END_ADDED = "SELECT count(*) FROM added"
 
 
 def rows(
@@ -77,8 +79,9 @@ def rows(
 ) -> tuple[str, list[Any]]:
     """What :func:`add` writes, as a common table expression named ``added`` and its
     arguments (numbered from ``$first``), for a statement of the caller's own that writes
-    its rows and its events in one round trip (``WITH ..., {added} {NOTIFY_ADDED}``).
-    ``events`` must not be empty."""
+    its rows and its events in one round trip (``WITH ..., {added} {END_ADDED}``); the
+    caller then calls ``db.outbox_written(conn)``, or the relay finds the rows only at its
+    next poll. ``events`` must not be empty."""
     if not events:
         raise ValueError("no events to write")
     events = traced(*events)
@@ -120,9 +123,9 @@ def traced(*events: CloudEvent[Any]) -> tuple[CloudEvent[Any], ...]:
 
 
 def insert_statement(events: Sequence[CloudEvent[Any]], exchange: str = EVENTS_EXCHANGE) -> str:
-    """``add``'s insert and NOTIFY as one statement with its values written in it, for a
-    simple query that also carries the ``COMMIT`` (``inbox.claimed``): one round trip less
-    per consumed message that emits. Call with ``traced`` events.
+    """``add``'s insert as one statement with its values written in it, for a simple query
+    that also carries the ``COMMIT`` (``inbox.claimed``): one round trip less per consumed
+    message that emits. Call with ``traced`` events, and ``db.outbox_written(conn)``.
 
     Every value but the id (a ``UUID``, printed by Python) goes in hexadecimal, decoded by
     the server: nothing from an event (a sender's correlation id, a tenant) can end a
@@ -138,7 +141,7 @@ def insert_statement(events: Sequence[CloudEvent[Any]], exchange: str = EVENTS_E
     return (
         "WITH added AS (INSERT INTO relais_outbox "  # noqa: S608
         "(id, exchange, routing_key, body, correlation_id, traceparent, tracestate) "
-        f"VALUES {values} RETURNING id) {NOTIFY_ADDED}"
+        f"VALUES {values} RETURNING id) {END_ADDED}"
     )
 
 
@@ -288,7 +291,6 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         publish: PublishFn,
         *,
-        dsn: str,
         batch_size: int = 200,
         poll_interval_s: float = 1.0,
         on_published: Callable[[int], None] | None = None,
@@ -309,20 +311,14 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
-        # LISTEN for inserts; after a database restart it listens again and the relay
-        # catches up on what was written meanwhile (polling covers the gap).
-        self._listener = PgListener(
-            dsn,
-            NOTIFY_CHANNEL,
-            lambda _payload: self._wake.set(),
-            on_listening=self._wake.set,
-            retry_s=poll_interval_s,
-        )
+        self._stop_waking: Callable[[], None] | None = None
 
     async def start(self) -> None:
         self._stopping = False
         self._runner = asyncio.create_task(self._run(), name="outbox-relay")
-        self._listener.start()
+        # Woken by this process's transactions that wrote rows; the rest (another
+        # replica's, a tool's, or rows written while the database was away) at the poll.
+        self._stop_waking = on_outbox_written(self._wake.set)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop after the batch in flight (up to ``grace_s``), then cancel what is left.
@@ -338,7 +334,9 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(runner), grace_s)
             await cancel_and_wait(runner)
-        await self._listener.stop()
+        if self._stop_waking is not None:
+            self._stop_waking()
+            self._stop_waking = None
 
     def wake(self) -> None:
         self._wake.set()

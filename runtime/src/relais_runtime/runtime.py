@@ -170,7 +170,6 @@ class ServiceRuntime:
             self._relay = outbox.OutboxRelay(
                 self._relay_pool,
                 self._publisher.publish,
-                dsn=s.database_url,
                 batch_size=s.outbox_batch_size,
                 poll_interval_s=s.outbox_poll_interval_s,
                 outage_summary_interval_s=s.outbox_outage_summary_s,

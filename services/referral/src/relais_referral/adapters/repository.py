@@ -15,7 +15,7 @@ from relais_referral.adapters import fiches
 from relais_referral.adapters.fiches import FICHE_COLUMNS, FICHE_JOIN
 from relais_referral.domain.timeline import StatusChange
 from relais_runtime import outbox
-from relais_runtime.db import Conn
+from relais_runtime.db import Conn, outbox_written
 
 # -- institutions --------------------------------------------------------------------------
 
@@ -228,7 +228,8 @@ async def insert_referral(
     ]
     if events:
         added, more = outbox.rows(events, first=len(args) + 1)
-        await conn.execute(f"{sql}, {added} {outbox.NOTIFY_ADDED}", *args, *more)
+        await conn.execute(f"{sql}, {added} {outbox.END_ADDED}", *args, *more)
+        outbox_written(conn)
     else:
         await conn.execute(f"{sql} SELECT count(*) FROM timeline", *args)  # noqa: S608
 

@@ -29,8 +29,9 @@ the process's samples, and the runtime's CPU per message 1.25-1.39x the baseline
 against 1.13-1.17x on uvloop, in the same session).
 
 Run: ``uv run python benchmarks/messaging_throughput.py [--messages N] [--rounds R]
-[--prefetch P] [--loop uvloop|asyncio] [--json]``. Needs the local RabbitMQ (``rabbitmqctl`` for an isolated
-vhost) and PostgreSQL; everything it creates is removed at the end, also on Ctrl-C.
+[--prefetch P] [--loop uvloop|asyncio] [--json]``. Needs the local RabbitMQ
+(``rabbitmqctl`` for an isolated vhost) and PostgreSQL; everything it creates is removed
+at the end, also on Ctrl-C.
 """
 
 from __future__ import annotations

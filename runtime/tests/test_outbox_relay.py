@@ -374,7 +374,7 @@ async def test_a_claim_reads_a_few_pages_however_many_rows_went_out_before_it(
         await pool.close()
 
 
-async def test_a_transaction_of_the_process_wakes_the_relay_and_another_process_rows_wait_for_the_poll(
+async def test_a_transaction_here_wakes_the_relay_and_rows_written_elsewhere_wait_for_its_poll(
     database_dsn: str, tmp_path: Path
 ) -> None:
     # No NOTIFY (it takes PostgreSQL's global notify lock through each commit's WAL flush,
